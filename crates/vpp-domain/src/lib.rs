@@ -1,0 +1,21 @@
+//! Pure domain logic of vpp, the virtual power plant platform.
+//!
+//! This crate owns the meaning of things: resource templates and their typed
+//! parameter sets, resources, VPP memberships with allocation ratios and the
+//! double-booking rule, fleet aggregation, dispatch, execution tracking and the
+//! technical-data import diff. It knows nothing of HTTP, SQL or async runtimes
+//! and must not depend on tokio, sqlx or axum.
+//!
+//! Units: power is kW and energy kWh; prices are currency per MWh. Times are
+//! UTC [`jiff::Timestamp`]s; intervals are half-open `[start, end)`.
+
+pub mod error;
+pub mod execution;
+pub mod fleet;
+pub mod presets;
+pub mod resource;
+pub mod techdata;
+pub mod template;
+pub mod vpp;
+
+pub use error::{FieldError, Invalid};
