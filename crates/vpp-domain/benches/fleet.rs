@@ -42,11 +42,7 @@ fn fleet(n: usize) -> Fleet {
         };
         f.push(&FleetMember {
             category,
-            status: if i % 20 == 0 {
-                ResourceStatus::Offline
-            } else {
-                ResourceStatus::Online
-            },
+            status: if i % 20 == 0 { ResourceStatus::Offline } else { ResourceStatus::Online },
             ratio: 0.5 + 0.5 * u,
             capacity_kw: cap,
             min_power_kw: min,

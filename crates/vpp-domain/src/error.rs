@@ -14,10 +14,7 @@ pub struct FieldError {
 impl FieldError {
     /// A problem with `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -60,20 +57,13 @@ impl Errors {
         if !value.is_finite() {
             self.push(field, "must be a finite number");
         } else if value < min || value > max {
-            self.push(
-                field,
-                format!("must be between {min} and {max}, got {value}"),
-            );
+            self.push(field, format!("must be between {min} and {max}, got {value}"));
         }
     }
 
     /// `Ok(value)` when nothing was recorded.
     pub fn finish<T>(self, value: T) -> Result<T, Invalid> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(Invalid(self.0))
-        }
+        if self.0.is_empty() { Ok(value) } else { Err(Invalid(self.0)) }
     }
 
     /// True when nothing was recorded.

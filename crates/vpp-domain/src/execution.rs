@@ -39,10 +39,7 @@ impl DispatchRequest {
         errors.check(
             (1..=MAX_DISPATCH_MINUTES).contains(&self.duration_minutes),
             "duration_minutes",
-            format!(
-                "must be 1..{MAX_DISPATCH_MINUTES}, got {}",
-                self.duration_minutes
-            ),
+            format!("must be 1..{MAX_DISPATCH_MINUTES}, got {}", self.duration_minutes),
         );
         errors.finish(())
     }
@@ -50,10 +47,7 @@ impl DispatchRequest {
     /// Delivery window `[start, end)` given the current time.
     pub fn window(&self, now: Timestamp) -> (Timestamp, Timestamp) {
         let start = self.start.unwrap_or(now);
-        (
-            start,
-            start + SignedDuration::from_mins(self.duration_minutes),
-        )
+        (start, start + SignedDuration::from_mins(self.duration_minutes))
     }
 }
 
@@ -92,10 +86,7 @@ pub struct Deviation {
 /// Deviation of `actual_kw` from `target_kw`.
 pub fn deviation(target_kw: f64, actual_kw: f64) -> Deviation {
     let deviation_kw = actual_kw - target_kw;
-    Deviation {
-        deviation_kw,
-        deviation_pct: (target_kw != 0.0).then(|| deviation_kw / target_kw.abs() * 100.0),
-    }
+    Deviation { deviation_kw, deviation_pct: (target_kw != 0.0).then(|| deviation_kw / target_kw.abs() * 100.0) }
 }
 
 #[cfg(test)]
@@ -106,10 +97,7 @@ mod tests {
     fn phases_are_half_open() {
         let s: Timestamp = "2026-01-01T00:00:00Z".parse().expect("ts");
         let e = s + SignedDuration::from_mins(15);
-        assert_eq!(
-            phase(s, e, s - SignedDuration::from_secs(1)),
-            ExecutionPhase::Scheduled
-        );
+        assert_eq!(phase(s, e, s - SignedDuration::from_secs(1)), ExecutionPhase::Scheduled);
         assert_eq!(phase(s, e, s), ExecutionPhase::InProgress);
         assert_eq!(phase(s, e, e), ExecutionPhase::Completed);
     }
@@ -125,11 +113,7 @@ mod tests {
     #[test]
     fn request_checks() {
         let r: DispatchRequest =
-            serde_json::from_value(serde_json::json!({"target_kw": 5, "duration_minutes": 0}))
-                .expect("json");
-        assert_eq!(
-            r.validate().expect_err("bad").0[0].field,
-            "duration_minutes"
-        );
+            serde_json::from_value(serde_json::json!({"target_kw": 5, "duration_minutes": 0})).expect("json");
+        assert_eq!(r.validate().expect_err("bad").0[0].field, "duration_minutes");
     }
 }

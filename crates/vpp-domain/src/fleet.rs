@@ -91,12 +91,7 @@ impl Fleet {
     /// Appends a member.
     pub fn push(&mut self, m: &FleetMember) {
         self.category.push(m.category.index() as u8);
-        self.status.push(
-            ResourceStatus::ALL
-                .iter()
-                .position(|s| *s == m.status)
-                .unwrap_or(1) as u8,
-        );
+        self.status.push(ResourceStatus::ALL.iter().position(|s| *s == m.status).unwrap_or(1) as u8);
         self.ratio.push(m.ratio);
         self.capacity_kw.push(m.capacity_kw);
         self.min_kw.push(m.min_power_kw);
@@ -113,10 +108,8 @@ impl Fleet {
         self.soc.push(soc);
         self.soc_min.push(model.map_or(0.0, |s| s.soc_min));
         self.soc_max.push(model.map_or(1.0, |s| s.soc_max));
-        self.eta_charge
-            .push(model.map_or(1.0, |s| s.charge_efficiency));
-        self.eta_discharge
-            .push(model.map_or(1.0, |s| s.discharge_efficiency));
+        self.eta_charge.push(model.map_or(1.0, |s| s.charge_efficiency));
+        self.eta_discharge.push(model.map_or(1.0, |s| s.discharge_efficiency));
     }
 
     /// Number of members.
@@ -158,22 +151,13 @@ impl Fleet {
         if energy > 0.0 {
             let soc = self.soc[i];
             if soc.is_nan() {
-                return Envelope {
-                    up_kw: 0.0,
-                    down_kw: 0.0,
-                    soc_unknown: true,
-                };
+                return Envelope { up_kw: 0.0, down_kw: 0.0, soc_unknown: true };
             }
             up = up.min((soc - self.soc_min[i]).max(0.0) * energy * self.eta_discharge[i] / hours);
-            down =
-                down.min((self.soc_max[i] - soc).max(0.0) * energy / (self.eta_charge[i] * hours));
+            down = down.min((self.soc_max[i] - soc).max(0.0) * energy / (self.eta_charge[i] * hours));
         }
         let r = self.ratio[i];
-        Envelope {
-            up_kw: up * r,
-            down_kw: down * r,
-            soc_unknown: false,
-        }
+        Envelope { up_kw: up * r, down_kw: down * r, soc_unknown: false }
     }
 }
 
@@ -324,21 +308,13 @@ pub fn aggregate(fleet: &Fleet, hours: f64) -> AggregatedParams {
     AggregatedParams {
         duration_hours: hours,
         totals: total.figures(),
-        status_counts: StatusCounts {
-            online: status[0],
-            offline: status[1],
-            maintenance: status[2],
-            error: status[3],
-        },
+        status_counts: StatusCounts { online: status[0], offline: status[1], maintenance: status[2], error: status[3] },
         soc_unknown_count: soc_unknown,
         by_category: ResourceCategory::ALL
             .iter()
             .zip(by_cat.iter())
             .filter(|(_, a)| a.members > 0)
-            .map(|(c, a)| CategoryFigures {
-                category: *c,
-                figures: a.figures(),
-            })
+            .map(|(c, a)| CategoryFigures { category: *c, figures: a.figures() })
             .collect(),
     }
 }
@@ -368,9 +344,7 @@ impl DispatchMode {
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::MeritOrder, Self::ProRata, Self::Priority]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [Self::MeritOrder, Self::ProRata, Self::Priority].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -397,23 +371,14 @@ pub fn dispatch(fleet: &Fleet, target_kw: f64, hours: f64, mode: DispatchMode) -
     let sign = if target_kw < 0.0 { -1.0 } else { 1.0 };
     let need = target_kw.abs();
     if need == 0.0 || !need.is_finite() {
-        return DispatchPlan {
-            allocations: vec![],
-            total_dispatched_kw: 0.0,
-            unmet_kw: target_kw,
-        };
+        return DispatchPlan { allocations: vec![], total_dispatched_kw: 0.0, unmet_kw: target_kw };
     }
     // Candidates: (index, lo, hi), magnitudes in the target direction.
     let mut candidates: Vec<(u32, f64, f64)> = Vec::with_capacity(fleet.len());
     for i in 0..fleet.len() {
         let env = fleet.envelope(i, hours);
         let hi = if sign > 0.0 { env.up_kw } else { env.down_kw };
-        let lo = fleet.ratio[i]
-            * if sign > 0.0 {
-                fleet.min_kw[i].max(0.0)
-            } else {
-                (-fleet.max_kw[i]).max(0.0)
-            };
+        let lo = fleet.ratio[i] * if sign > 0.0 { fleet.min_kw[i].max(0.0) } else { (-fleet.max_kw[i]).max(0.0) };
         if hi > 0.0 && lo <= hi {
             candidates.push((i as u32, lo, hi));
         }
@@ -421,9 +386,7 @@ pub fn dispatch(fleet: &Fleet, target_kw: f64, hours: f64, mode: DispatchMode) -
     let mut allocations = match mode {
         DispatchMode::MeritOrder => {
             candidates.sort_unstable_by(|a, b| {
-                fleet.marginal_cost[a.0 as usize]
-                    .total_cmp(&fleet.marginal_cost[b.0 as usize])
-                    .then(a.0.cmp(&b.0))
+                fleet.marginal_cost[a.0 as usize].total_cmp(&fleet.marginal_cost[b.0 as usize]).then(a.0.cmp(&b.0))
             });
             fill_in_order(&candidates, need)
         }
@@ -442,10 +405,7 @@ pub fn dispatch(fleet: &Fleet, target_kw: f64, hours: f64, mode: DispatchMode) -
     allocations.sort_unstable_by_key(|a| a.0);
     let total: f64 = allocations.iter().map(|a| a.1).sum();
     DispatchPlan {
-        allocations: allocations
-            .into_iter()
-            .map(|(i, p)| (i as usize, sign * p))
-            .collect(),
+        allocations: allocations.into_iter().map(|(i, p)| (i as usize, sign * p)).collect(),
         total_dispatched_kw: sign * total,
         unmet_kw: sign * (need - total).max(0.0),
     }
@@ -482,10 +442,7 @@ fn pro_rata(mut active: Vec<(u32, f64, f64)>, need: f64) -> Vec<(u32, f64)> {
         let before = active.len();
         active.retain(|&(_, lo, hi)| hi * fraction >= lo);
         if active.len() == before {
-            return active
-                .into_iter()
-                .map(|(i, _, hi)| (i, hi * fraction))
-                .collect();
+            return active.into_iter().map(|(i, _, hi)| (i, hi * fraction)).collect();
         }
     }
 }
@@ -519,10 +476,7 @@ mod tests {
             charge_efficiency: 1.0,
             discharge_efficiency: 1.0,
         };
-        FleetMember {
-            storage: Some((model, soc)),
-            ..member(ResourceCategory::Storage, -50.0, 50.0, 20.0)
-        }
+        FleetMember { storage: Some((model, soc)), ..member(ResourceCategory::Storage, -50.0, 50.0, 20.0) }
     }
 
     fn fleet(members: &[FleetMember]) -> Fleet {
@@ -613,14 +567,8 @@ mod tests {
         let mut b = member(ResourceCategory::Generation, 0.0, 300.0, 0.0);
         b.priority = 1;
         let f = fleet(&[a, b]);
-        assert_eq!(
-            dispatch(&f, 350.0, 1.0, DispatchMode::Priority).allocations,
-            vec![(0, 50.0), (1, 300.0)]
-        );
-        assert_eq!(
-            dispatch(&f, 200.0, 1.0, DispatchMode::ProRata).allocations,
-            vec![(0, 50.0), (1, 150.0)]
-        );
+        assert_eq!(dispatch(&f, 350.0, 1.0, DispatchMode::Priority).allocations, vec![(0, 50.0), (1, 300.0)]);
+        assert_eq!(dispatch(&f, 200.0, 1.0, DispatchMode::ProRata).allocations, vec![(0, 50.0), (1, 150.0)]);
     }
 
     fn arb_member() -> impl Strategy<Value = FleetMember> {

@@ -8,19 +8,7 @@ use crate::error::{Errors, Invalid, check_name};
 use crate::template::{Parameters, ResourceCategory, ResourceTemplate, ResourceType};
 
 /// Operational status of a resource. Only `ONLINE` resources are available.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ResourceStatus {
     /// Reporting and controllable.
@@ -35,8 +23,7 @@ pub enum ResourceStatus {
 
 impl ResourceStatus {
     /// Every status, in index order.
-    pub const ALL: [ResourceStatus; 4] =
-        [Self::Online, Self::Offline, Self::Maintenance, Self::Error];
+    pub const ALL: [ResourceStatus; 4] = [Self::Online, Self::Offline, Self::Maintenance, Self::Error];
 
     /// Stable wire name.
     pub fn as_str(self) -> &'static str {
@@ -75,10 +62,7 @@ impl Location {
         errors.range(&format!("{field}.lat"), self.lat, -90.0, 90.0);
         errors.range(&format!("{field}.lon"), self.lon, -180.0, 180.0);
         if jiff::tz::TimeZone::get(&self.timezone).is_err() {
-            errors.push(
-                format!("{field}.timezone"),
-                format!("unknown IANA time zone `{}`", self.timezone),
-            );
+            errors.push(format!("{field}.timezone"), format!("unknown IANA time zone `{}`", self.timezone));
         }
     }
 }
@@ -185,14 +169,8 @@ impl StorageModel {
     /// `round_trip_efficiency` (split evenly between charge and discharge).
     pub fn from_parameters(p: &Parameters) -> Option<Self> {
         let energy_kwh = p.get("usable_energy_kwh")?.as_f64().filter(|e| *e > 0.0)?;
-        let pct = |name: &str, default: f64| {
-            p.get(name).and_then(Value::as_f64).unwrap_or(default) / 100.0
-        };
-        let one_way = p
-            .get("round_trip_efficiency")
-            .and_then(Value::as_f64)
-            .unwrap_or(1.0)
-            .sqrt();
+        let pct = |name: &str, default: f64| p.get(name).and_then(Value::as_f64).unwrap_or(default) / 100.0;
+        let one_way = p.get("round_trip_efficiency").and_then(Value::as_f64).unwrap_or(1.0).sqrt();
         Some(Self {
             energy_kwh,
             soc_min: pct("soc_min_pct", 0.0),
@@ -210,22 +188,16 @@ fn param(p: &Parameters, name: &str) -> Option<f64> {
 /// Operating limits implied by the parameters of a preset type, or `None`
 /// when the type has no rule or the parameters it needs are absent.
 pub fn derived_limits(resource_type: ResourceType, p: &Parameters) -> Option<OperatingLimits> {
-    let limits =
-        |capacity_kw: f64, min_power_kw: f64, max_power_kw: f64, efficiency: f64| OperatingLimits {
-            capacity_kw,
-            min_power_kw,
-            max_power_kw,
-            efficiency,
-        };
+    let limits = |capacity_kw: f64, min_power_kw: f64, max_power_kw: f64, efficiency: f64| OperatingLimits {
+        capacity_kw,
+        min_power_kw,
+        max_power_kw,
+        efficiency,
+    };
     match resource_type {
         ResourceType::Pv => {
             let ac = param(p, "inverter_kw").or(param(p, "peak_kw"))?;
-            Some(limits(
-                ac,
-                0.0,
-                ac,
-                param(p, "inverter_efficiency").unwrap_or(0.97),
-            ))
+            Some(limits(ac, 0.0, ac, param(p, "inverter_efficiency").unwrap_or(0.97)))
         }
         ResourceType::Wind => {
             let rated = param(p, "rated_kw")?;
@@ -233,21 +205,12 @@ pub fn derived_limits(resource_type: ResourceType, p: &Parameters) -> Option<Ope
         }
         ResourceType::Battery => {
             let (charge, discharge) = (param(p, "max_charge_kw")?, param(p, "max_discharge_kw")?);
-            Some(limits(
-                charge.max(discharge),
-                -charge,
-                discharge,
-                param(p, "round_trip_efficiency").unwrap_or(0.9),
-            ))
+            Some(limits(charge.max(discharge), -charge, discharge, param(p, "round_trip_efficiency").unwrap_or(0.9)))
         }
         ResourceType::EvCharger => {
             let charge = param(p, "max_charge_kw")?;
             let v2g = p.get("v2g").and_then(Value::as_bool).unwrap_or(false);
-            let discharge = if v2g {
-                param(p, "max_discharge_kw").unwrap_or(0.0)
-            } else {
-                0.0
-            };
+            let discharge = if v2g { param(p, "max_discharge_kw").unwrap_or(0.0) } else { 0.0 };
             Some(limits(charge.max(discharge), -charge, discharge, 0.95))
         }
         ResourceType::HeatPump => {
@@ -264,12 +227,7 @@ pub fn derived_limits(resource_type: ResourceType, p: &Parameters) -> Option<Ope
         }
         ResourceType::DieselGenerator => {
             let rated = param(p, "rated_kw")?;
-            Some(limits(
-                rated,
-                param(p, "min_stable_kw").unwrap_or(0.0),
-                rated,
-                0.35,
-            ))
+            Some(limits(rated, param(p, "min_stable_kw").unwrap_or(0.0), rated, 0.35))
         }
         ResourceType::Chp => {
             let rated = param(p, "electrical_kw")?;
@@ -426,41 +384,17 @@ impl ResourceDraft {
             }
         };
         let derived = derived_limits(template.resource_type, &parameters);
-        let pick = |given: Option<f64>,
-                    from: fn(&OperatingLimits) -> f64,
-                    field: &str,
-                    errors: &mut Errors| {
+        let pick = |given: Option<f64>, from: fn(&OperatingLimits) -> f64, field: &str, errors: &mut Errors| {
             given.or(derived.as_ref().map(from)).unwrap_or_else(|| {
-                errors.push(
-                    field,
-                    "is required: the template's parameters do not imply it",
-                );
+                errors.push(field, "is required: the template's parameters do not imply it");
                 0.0
             })
         };
         let limits = OperatingLimits {
-            capacity_kw: pick(
-                request.capacity_kw,
-                |l| l.capacity_kw,
-                "capacity_kw",
-                &mut errors,
-            ),
-            min_power_kw: pick(
-                request.min_power_kw,
-                |l| l.min_power_kw,
-                "min_power_kw",
-                &mut errors,
-            ),
-            max_power_kw: pick(
-                request.max_power_kw,
-                |l| l.max_power_kw,
-                "max_power_kw",
-                &mut errors,
-            ),
-            efficiency: request
-                .efficiency
-                .or(derived.map(|l| l.efficiency))
-                .unwrap_or(1.0),
+            capacity_kw: pick(request.capacity_kw, |l| l.capacity_kw, "capacity_kw", &mut errors),
+            min_power_kw: pick(request.min_power_kw, |l| l.min_power_kw, "min_power_kw", &mut errors),
+            max_power_kw: pick(request.max_power_kw, |l| l.max_power_kw, "max_power_kw", &mut errors),
+            efficiency: request.efficiency.or(derived.map(|l| l.efficiency)).unwrap_or(1.0),
         };
         let draft = Self {
             template_id: template.id.clone(),
@@ -470,9 +404,7 @@ impl ResourceDraft {
             external_id: request.external_id.map(|s| s.trim().to_string()),
             status: request.status.unwrap_or(ResourceStatus::Offline),
             limits,
-            response_time_s: request
-                .response_time_s
-                .unwrap_or(template.resource_type.default_response_time_s()),
+            response_time_s: request.response_time_s.unwrap_or(template.resource_type.default_response_time_s()),
             marginal_cost: request
                 .marginal_cost
                 .unwrap_or_else(|| derived_marginal_cost(template.resource_type, &parameters)),
@@ -488,11 +420,7 @@ impl ResourceDraft {
 
     /// Applies a partial update to an existing resource and validates the result.
     /// Limits not given explicitly follow changed parameters.
-    pub fn updated(
-        template: &ResourceTemplate,
-        current: &Resource,
-        update: ResourceUpdate,
-    ) -> Result<Self, Invalid> {
+    pub fn updated(template: &ResourceTemplate, current: &Resource, update: ResourceUpdate) -> Result<Self, Invalid> {
         let mut parameters = current.parameters.clone();
         let params_changed = update.parameters.is_some();
         for (k, v) in update.parameters.unwrap_or_default() {
@@ -505,11 +433,7 @@ impl ResourceDraft {
         // Re-derive limits from the parameters only if they changed and the
         // caller did not pin the limit.
         let keep = |given: Option<f64>, current: f64| {
-            if params_changed {
-                given
-            } else {
-                given.or(Some(current))
-            }
+            if params_changed { given } else { given.or(Some(current)) }
         };
         let request = ResourceRequest {
             template_id: template.id.clone(),
@@ -524,9 +448,7 @@ impl ResourceDraft {
             response_time_s: update.response_time_s.or(Some(current.response_time_s)),
             marginal_cost: update.marginal_cost.or(Some(current.marginal_cost)),
             location: update.location.unwrap_or_else(|| current.location.clone()),
-            device_address: update
-                .device_address
-                .unwrap_or_else(|| current.device_address.clone()),
+            device_address: update.device_address.unwrap_or_else(|| current.device_address.clone()),
             owner: update.owner.or_else(|| current.owner.clone()),
             metadata: update.metadata.unwrap_or_else(|| current.metadata.clone()),
         };
@@ -536,11 +458,7 @@ impl ResourceDraft {
     fn check(&self, errors: &mut Errors) {
         check_name(errors, "name", &self.name);
         if let Some(ext) = &self.external_id {
-            errors.check(
-                !ext.is_empty() && ext.len() <= 200,
-                "external_id",
-                "must be 1 to 200 characters",
-            );
+            errors.check(!ext.is_empty() && ext.len() <= 200, "external_id", "must be 1 to 200 characters");
         }
         let l = &self.limits;
         errors.range("capacity_kw", l.capacity_kw, 0.001, 10_000_000.0);
@@ -549,33 +467,21 @@ impl ResourceDraft {
         errors.check(
             l.min_power_kw <= l.max_power_kw,
             "min_power_kw",
-            format!(
-                "min_power_kw ({}) exceeds max_power_kw ({})",
-                l.min_power_kw, l.max_power_kw
-            ),
+            format!("min_power_kw ({}) exceeds max_power_kw ({})", l.min_power_kw, l.max_power_kw),
         );
         let slack = 1e-9 * l.capacity_kw.abs();
         errors.check(
             l.max_power_kw.abs() <= l.capacity_kw + slack,
             "max_power_kw",
-            format!(
-                "|max_power_kw| ({}) exceeds capacity_kw ({})",
-                l.max_power_kw, l.capacity_kw
-            ),
+            format!("|max_power_kw| ({}) exceeds capacity_kw ({})", l.max_power_kw, l.capacity_kw),
         );
         errors.check(
             l.min_power_kw.abs() <= l.capacity_kw + slack,
             "min_power_kw",
-            format!(
-                "|min_power_kw| ({}) exceeds capacity_kw ({})",
-                l.min_power_kw, l.capacity_kw
-            ),
+            format!("|min_power_kw| ({}) exceeds capacity_kw ({})", l.min_power_kw, l.capacity_kw),
         );
         if !(l.efficiency.is_finite() && l.efficiency > 0.0 && l.efficiency <= 1.0) {
-            errors.push(
-                "efficiency",
-                format!("must be in (0, 1], got {}", l.efficiency),
-            );
+            errors.push("efficiency", format!("must be in (0, 1], got {}", l.efficiency));
         }
         errors.range("response_time_s", self.response_time_s, 0.0, 86_400.0);
         errors.range("marginal_cost", self.marginal_cost, -10_000.0, 100_000.0);
@@ -620,11 +526,7 @@ impl StatusRequest {
         let mut errors = Errors::default();
         let reason = self.reason.trim();
         errors.check(!reason.is_empty(), "reason", "must not be empty");
-        errors.check(
-            reason.chars().count() <= 500,
-            "reason",
-            "must be at most 500 characters",
-        );
+        errors.check(reason.chars().count() <= 500, "reason", "must be at most 500 characters");
         errors.finish(())
     }
 }

@@ -14,9 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Errors, Invalid};
-use crate::resource::{
-    Location, Resource, ResourceDraft, ResourceRequest, ResourceStatus, ResourceUpdate,
-};
+use crate::resource::{Location, Resource, ResourceDraft, ResourceRequest, ResourceStatus, ResourceUpdate};
 use crate::template::{Parameters, ResourceTemplate, ResourceType};
 
 /// Device address given to imported assets until one is configured.
@@ -136,11 +134,7 @@ impl TechnicalDataFile {
         for (i, asset) in self.assets.into_iter().enumerate() {
             let field = format!("assets[{i}]");
             let id = asset.asset_id.trim().to_string();
-            errors.check(
-                !id.is_empty(),
-                format!("{field}.asset_id"),
-                "must not be empty",
-            );
+            errors.check(!id.is_empty(), format!("{field}.asset_id"), "must not be empty");
             errors.check(
                 ids.insert(id.clone()),
                 format!("{field}.asset_id"),
@@ -156,31 +150,16 @@ impl TechnicalDataFile {
             errors.check(
                 status.is_some(),
                 format!("{field}.status"),
-                format!(
-                    "unknown status `{}`; use active, inactive, maintenance or error",
-                    asset.status
-                ),
+                format!("unknown status `{}`; use active, inactive, maintenance or error", asset.status),
             );
-            let capacity_kw = asset
-                .technical_attributes
-                .get("capacity_kw")
-                .and_then(Value::as_f64);
+            let capacity_kw = asset.technical_attributes.get("capacity_kw").and_then(Value::as_f64);
             errors.check(
                 capacity_kw.is_some(),
                 format!("{field}.technical_attributes.capacity_kw"),
                 "is required and must be a number (kW)",
             );
-            if let (Some(resource_type), Some(status), Some(capacity_kw)) =
-                (resource_type, status, capacity_kw)
-            {
-                records.push(AssetRecord {
-                    asset_id: id,
-                    resource_type,
-                    field,
-                    asset,
-                    status,
-                    capacity_kw,
-                });
+            if let (Some(resource_type), Some(status), Some(capacity_kw)) = (resource_type, status, capacity_kw) {
+                records.push(AssetRecord { asset_id: id, resource_type, field, asset, status, capacity_kw });
             }
         }
         errors.finish(records)
@@ -203,9 +182,7 @@ impl AssetRecord {
         }
         for name in rating_parameters(self.resource_type) {
             if template.parameters.iter().any(|p| p.name == *name) {
-                parameters
-                    .entry(name.to_string())
-                    .or_insert(Value::from(self.capacity_kw));
+                parameters.entry(name.to_string()).or_insert(Value::from(self.capacity_kw));
             }
         }
         (parameters, metadata)
@@ -213,12 +190,7 @@ impl AssetRecord {
 
     fn location(&self, building: Option<String>) -> Location {
         let l = &self.asset.location;
-        Location {
-            lat: l.latitude,
-            lon: l.longitude,
-            timezone: l.timezone.clone(),
-            building,
-        }
+        Location { lat: l.latitude, lon: l.longitude, timezone: l.timezone.clone(), building }
     }
 
     /// Builds a new resource from this asset.
@@ -246,11 +218,7 @@ impl AssetRecord {
 
     /// Applies this asset to an existing resource. Fields the file does not
     /// carry (device address, marginal cost, building...) are kept.
-    pub fn updated_resource(
-        &self,
-        template: &ResourceTemplate,
-        current: &Resource,
-    ) -> Result<ResourceDraft, Invalid> {
+    pub fn updated_resource(&self, template: &ResourceTemplate, current: &Resource) -> Result<ResourceDraft, Invalid> {
         if current.resource_type != self.resource_type {
             return Err(Invalid::one(
                 format!("{}.type", self.field),
@@ -274,8 +242,7 @@ impl AssetRecord {
             metadata: Some(merged_metadata),
             ..ResourceUpdate::default()
         };
-        let mut draft =
-            ResourceDraft::updated(template, current, update).map_err(|e| self.prefixed(e))?;
+        let mut draft = ResourceDraft::updated(template, current, update).map_err(|e| self.prefixed(e))?;
         draft.status = self.status;
         Ok(draft)
     }
@@ -314,67 +281,22 @@ pub fn diff(current: &Resource, draft: &ResourceDraft) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     let mut cmp = |field: &str, old: Value, new: Value| {
         if old != new {
-            changes.push(FieldChange {
-                field: field.into(),
-                old,
-                new,
-            });
+            changes.push(FieldChange { field: field.into(), old, new });
         }
     };
-    cmp(
-        "name",
-        current.name.clone().into(),
-        draft.name.clone().into(),
-    );
-    cmp(
-        "status",
-        current.status.as_str().into(),
-        draft.status.as_str().into(),
-    );
-    cmp(
-        "capacity_kw",
-        current.capacity_kw.into(),
-        draft.limits.capacity_kw.into(),
-    );
-    cmp(
-        "min_power_kw",
-        current.min_power_kw.into(),
-        draft.limits.min_power_kw.into(),
-    );
-    cmp(
-        "max_power_kw",
-        current.max_power_kw.into(),
-        draft.limits.max_power_kw.into(),
-    );
-    cmp(
-        "efficiency",
-        current.efficiency.into(),
-        draft.limits.efficiency.into(),
-    );
-    cmp(
-        "location.lat",
-        current.location.lat.into(),
-        draft.location.lat.into(),
-    );
-    cmp(
-        "location.lon",
-        current.location.lon.into(),
-        draft.location.lon.into(),
-    );
-    cmp(
-        "location.timezone",
-        current.location.timezone.clone().into(),
-        draft.location.timezone.clone().into(),
-    );
-    cmp(
-        "owner",
-        current.owner.clone().into(),
-        draft.owner.clone().into(),
-    );
-    for (prefix, old, new) in [
-        ("parameters", &current.parameters, &draft.parameters),
-        ("metadata", &current.metadata, &draft.metadata),
-    ] {
+    cmp("name", current.name.clone().into(), draft.name.clone().into());
+    cmp("status", current.status.as_str().into(), draft.status.as_str().into());
+    cmp("capacity_kw", current.capacity_kw.into(), draft.limits.capacity_kw.into());
+    cmp("min_power_kw", current.min_power_kw.into(), draft.limits.min_power_kw.into());
+    cmp("max_power_kw", current.max_power_kw.into(), draft.limits.max_power_kw.into());
+    cmp("efficiency", current.efficiency.into(), draft.limits.efficiency.into());
+    cmp("location.lat", current.location.lat.into(), draft.location.lat.into());
+    cmp("location.lon", current.location.lon.into(), draft.location.lon.into());
+    cmp("location.timezone", current.location.timezone.clone().into(), draft.location.timezone.clone().into());
+    cmp("owner", current.owner.clone().into(), draft.owner.clone().into());
+    for (prefix, old, new) in
+        [("parameters", &current.parameters, &draft.parameters), ("metadata", &current.metadata, &draft.metadata)]
+    {
         let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
         for k in keys {
             cmp(
@@ -412,15 +334,9 @@ pub fn file_timestamp(file_name: &str) -> Option<Timestamp> {
         }
         let num = |r: std::ops::Range<usize>| digits.get(r).and_then(|s| s.parse::<i16>().ok());
         let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-        let (h, mi, s) = if digits.len() >= 14 {
-            (num(8..10)?, num(10..12)?, num(12..14)?)
-        } else {
-            (0, 0, 0)
-        };
+        let (h, mi, s) = if digits.len() >= 14 { (num(8..10)?, num(10..12)?, num(12..14)?) } else { (0, 0, 0) };
         let dt = DateTime::new(y, mo as i8, d as i8, h as i8, mi as i8, s as i8, 0).ok()?;
-        dt.to_zoned(jiff::tz::TimeZone::UTC)
-            .ok()
-            .map(|z| z.timestamp())
+        dt.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
     })
 }
 
@@ -472,18 +388,9 @@ mod tests {
     #[test]
     fn file_names_carry_timestamps() {
         let ts = |s: &str| file_timestamp(s).map(|t| t.to_string());
-        assert_eq!(
-            ts("technical_data_2026-11-20T06-00-00Z.json").as_deref(),
-            Some("2026-11-20T06:00:00Z")
-        );
-        assert_eq!(
-            ts("assets_v2_20261120_060000.json").as_deref(),
-            Some("2026-11-20T06:00:00Z")
-        );
-        assert_eq!(
-            ts("export-2026-11-20.json").as_deref(),
-            Some("2026-11-20T00:00:00Z")
-        );
+        assert_eq!(ts("technical_data_2026-11-20T06-00-00Z.json").as_deref(), Some("2026-11-20T06:00:00Z"));
+        assert_eq!(ts("assets_v2_20261120_060000.json").as_deref(), Some("2026-11-20T06:00:00Z"));
+        assert_eq!(ts("export-2026-11-20.json").as_deref(), Some("2026-11-20T00:00:00Z"));
         assert_eq!(ts("assets.json"), None);
         assert_eq!(ts("assets_20261340.json"), None);
     }
@@ -497,13 +404,7 @@ mod tests {
              "technical_attributes": {"capacity_kw": 5}, "status": "bogus"}
         ]}))
         .expect("json");
-        let fields: Vec<String> = file
-            .records()
-            .expect_err("bad")
-            .0
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
+        let fields: Vec<String> = file.records().expect_err("bad").0.into_iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
             vec![

@@ -13,19 +13,7 @@ use crate::error::{Errors, Invalid, check_name};
 pub type Parameters = BTreeMap<String, Value>;
 
 /// The physical kind of a distributed energy resource.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ResourceType {
     /// Photovoltaic plant.
@@ -89,14 +77,10 @@ impl ResourceType {
     /// The category a template of this type belongs to unless it says otherwise.
     pub fn default_category(self) -> ResourceCategory {
         match self {
-            Self::Pv | Self::Wind | Self::DieselGenerator | Self::Chp => {
-                ResourceCategory::Generation
-            }
+            Self::Pv | Self::Wind | Self::DieselGenerator | Self::Chp => ResourceCategory::Generation,
             Self::Battery => ResourceCategory::Storage,
             Self::Hvac => ResourceCategory::Load,
-            Self::EvCharger | Self::HeatPump | Self::IndustrialLoad | Self::Other => {
-                ResourceCategory::Flexible
-            }
+            Self::EvCharger | Self::HeatPump | Self::IndustrialLoad | Self::Other => ResourceCategory::Flexible,
         }
     }
 
@@ -114,19 +98,7 @@ impl ResourceType {
 }
 
 /// What role a resource plays in the portfolio.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ResourceCategory {
     /// Produces energy.
@@ -141,8 +113,7 @@ pub enum ResourceCategory {
 
 impl ResourceCategory {
     /// Every category, in index order (see [`ResourceCategory::index`]).
-    pub const ALL: [ResourceCategory; 4] =
-        [Self::Generation, Self::Storage, Self::Load, Self::Flexible];
+    pub const ALL: [ResourceCategory; 4] = [Self::Generation, Self::Storage, Self::Load, Self::Flexible];
 
     /// Stable wire name.
     pub fn as_str(self) -> &'static str {
@@ -359,14 +330,8 @@ impl TemplateSpec {
             let valid_name = !p.name.is_empty()
                 && p.name.len() <= 64
                 && p.name.starts_with(|c: char| c.is_ascii_lowercase())
-                && p.name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            errors.check(
-                valid_name,
-                format!("{field}.name"),
-                "must be snake_case ([a-z][a-z0-9_]*, at most 64)",
-            );
+                && p.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            errors.check(valid_name, format!("{field}.name"), "must be snake_case ([a-z][a-z0-9_]*, at most 64)");
             errors.check(
                 seen.insert(p.name.as_str()),
                 format!("{field}.name"),
@@ -378,24 +343,12 @@ impl TemplateSpec {
                 }
             }
             if let (Some(lo), Some(hi)) = (p.min, p.max) {
-                errors.check(
-                    lo <= hi,
-                    format!("{field}.min"),
-                    format!("min {lo} exceeds max {hi}"),
-                );
+                errors.check(lo <= hi, format!("{field}.min"), format!("min {lo} exceeds max {hi}"));
             }
             if p.kind == ParameterKind::Enum {
-                errors.check(
-                    !p.options.is_empty(),
-                    format!("{field}.options"),
-                    "an enum needs at least one option",
-                );
+                errors.check(!p.options.is_empty(), format!("{field}.options"), "an enum needs at least one option");
             } else {
-                errors.check(
-                    p.options.is_empty(),
-                    format!("{field}.options"),
-                    "only enum parameters have options",
-                );
+                errors.check(p.options.is_empty(), format!("{field}.options"), "only enum parameters have options");
             }
             if let Some(default) = &p.default {
                 if let Err(message) = check_value(p, default) {
@@ -404,9 +357,9 @@ impl TemplateSpec {
             }
         }
         let numeric = |name: &str| {
-            self.parameters.iter().any(|p| {
-                p.name == name && matches!(p.kind, ParameterKind::Number | ParameterKind::Integer)
-            })
+            self.parameters
+                .iter()
+                .any(|p| p.name == name && matches!(p.kind, ParameterKind::Number | ParameterKind::Integer))
         };
         for (i, r) in self.rules.iter().enumerate() {
             errors.check(
@@ -422,11 +375,7 @@ impl TemplateSpec {
         }
         let mut points = HashSet::new();
         for (i, p) in self.control_interface.points.iter().enumerate() {
-            errors.check(
-                !p.name.trim().is_empty(),
-                format!("control_interface.points[{i}].name"),
-                "must not be empty",
-            );
+            errors.check(!p.name.trim().is_empty(), format!("control_interface.points[{i}].name"), "must not be empty");
             errors.check(
                 points.insert(p.name.as_str()),
                 format!("control_interface.points[{i}].name"),
@@ -440,17 +389,11 @@ impl TemplateSpec {
         }
         // The defaults together must satisfy the rules, or no resource could use them.
         if errors.is_empty() {
-            let defaults: Parameters = self
-                .parameters
-                .iter()
-                .filter_map(|p| Some((p.name.clone(), p.default.clone()?)))
-                .collect();
+            let defaults: Parameters =
+                self.parameters.iter().filter_map(|p| Some((p.name.clone(), p.default.clone()?))).collect();
             for (i, r) in self.rules.iter().enumerate() {
                 if let Err(message) = check_rule(r, &defaults) {
-                    errors.push(
-                        format!("rules[{i}]"),
-                        format!("the defaults break this rule: {message}"),
-                    );
+                    errors.push(format!("rules[{i}]"), format!("the defaults break this rule: {message}"));
                 }
             }
         }
@@ -459,8 +402,7 @@ impl TemplateSpec {
 
     /// The category, defaulted from the type.
     pub fn category(&self) -> ResourceCategory {
-        self.category
-            .unwrap_or_else(|| self.resource_type.default_category())
+        self.category.unwrap_or_else(|| self.resource_type.default_category())
     }
 }
 
@@ -532,22 +474,14 @@ impl ResourceTemplate {
                 let known: Vec<&str> = self.parameters.iter().map(|p| p.name.as_str()).collect();
                 errors.push(
                     format!("parameters.{name}"),
-                    format!(
-                        "unknown parameter for template `{}`; known: {}",
-                        self.name,
-                        known.join(", ")
-                    ),
+                    format!("unknown parameter for template `{}`; known: {}", self.name, known.join(", ")),
                 );
             }
         }
         let mut resolved = Parameters::new();
         for spec in &self.parameters {
             let field = format!("parameters.{}", spec.name);
-            match given
-                .get(&spec.name)
-                .filter(|v| !v.is_null())
-                .or(spec.default.as_ref())
-            {
+            match given.get(&spec.name).filter(|v| !v.is_null()).or(spec.default.as_ref()) {
                 Some(value) => match check_value(spec, value) {
                     Ok(()) => {
                         resolved.insert(spec.name.clone(), value.clone());
@@ -570,24 +504,16 @@ impl ResourceTemplate {
 }
 
 fn check_rule(rule: &ParameterRule, values: &Parameters) -> Result<(), String> {
-    let (Some(l), Some(r)) = (
-        values.get(&rule.left).and_then(Value::as_f64),
-        values.get(&rule.right).and_then(Value::as_f64),
-    ) else {
+    let (Some(l), Some(r)) =
+        (values.get(&rule.left).and_then(Value::as_f64), values.get(&rule.right).and_then(Value::as_f64))
+    else {
         return Ok(()); // an absent optional parameter cannot break a rule
     };
     let (holds, sym) = match rule.op {
         RuleOp::Lt => (l < r, "<"),
         RuleOp::Le => (l <= r, "<="),
     };
-    if holds {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} ({l}) must be {sym} {} ({r})",
-            rule.left, rule.right
-        ))
-    }
+    if holds { Ok(()) } else { Err(format!("{} ({l}) must be {sym} {} ({r})", rule.left, rule.right)) }
 }
 
 fn check_bounds(spec: &ParameterSpec, v: f64, what: &str) -> Result<(), String> {
@@ -595,46 +521,32 @@ fn check_bounds(spec: &ParameterSpec, v: f64, what: &str) -> Result<(), String> 
         return Err(format!("{what} must be finite"));
     }
     if let Some(min) = spec.min.filter(|m| v < *m) {
-        return Err(format!(
-            "{what} {v} is below the minimum {min}{}",
-            unit_suffix(spec)
-        ));
+        return Err(format!("{what} {v} is below the minimum {min}{}", unit_suffix(spec)));
     }
     if let Some(max) = spec.max.filter(|m| v > *m) {
-        return Err(format!(
-            "{what} {v} is above the maximum {max}{}",
-            unit_suffix(spec)
-        ));
+        return Err(format!("{what} {v} is above the maximum {max}{}", unit_suffix(spec)));
     }
     Ok(())
 }
 
 fn unit_suffix(spec: &ParameterSpec) -> String {
-    spec.unit
-        .as_ref()
-        .map(|u| format!(" {u}"))
-        .unwrap_or_default()
+    spec.unit.as_ref().map(|u| format!(" {u}")).unwrap_or_default()
 }
 
 /// Checks one value against its spec.
 fn check_value(spec: &ParameterSpec, value: &Value) -> Result<(), String> {
     match spec.kind {
         ParameterKind::Number => {
-            let v = value
-                .as_f64()
-                .ok_or_else(|| format!("expected a number, got {value}"))?;
+            let v = value.as_f64().ok_or_else(|| format!("expected a number, got {value}"))?;
             check_bounds(spec, v, "value")
         }
         ParameterKind::Integer => {
-            let v = value
-                .as_i64()
-                .ok_or_else(|| format!("expected an integer, got {value}"))?;
+            let v = value.as_i64().ok_or_else(|| format!("expected an integer, got {value}"))?;
             check_bounds(spec, v as f64, "value")
         }
-        ParameterKind::Boolean => value
-            .as_bool()
-            .map(|_| ())
-            .ok_or_else(|| format!("expected true or false, got {value}")),
+        ParameterKind::Boolean => {
+            value.as_bool().map(|_| ()).ok_or_else(|| format!("expected true or false, got {value}"))
+        }
         ParameterKind::String => match value.as_str() {
             Some(s) if s.chars().count() <= 500 => Ok(()),
             Some(_) => Err("text longer than 500 characters".into()),
@@ -642,35 +554,25 @@ fn check_value(spec: &ParameterSpec, value: &Value) -> Result<(), String> {
         },
         ParameterKind::Enum => match value.as_str() {
             Some(s) if spec.options.iter().any(|o| o == s) => Ok(()),
-            _ => Err(format!(
-                "expected one of {}, got {value}",
-                spec.options.join(", ")
-            )),
+            _ => Err(format!("expected one of {}, got {value}", spec.options.join(", "))),
         },
         ParameterKind::Curve => check_curve(spec, value),
     }
 }
 
 fn check_curve(spec: &ParameterSpec, value: &Value) -> Result<(), String> {
-    let points = value
-        .as_array()
-        .ok_or("expected a curve: an array of [x, y] pairs")?;
+    let points = value.as_array().ok_or("expected a curve: an array of [x, y] pairs")?;
     if points.len() < 2 {
         return Err("a curve needs at least 2 points".into());
     }
     let mut last_x = f64::NEG_INFINITY;
     for (i, point) in points.iter().enumerate() {
-        let pair = point
-            .as_array()
-            .filter(|p| p.len() == 2)
-            .ok_or(format!("point {i} must be [x, y]"))?;
+        let pair = point.as_array().filter(|p| p.len() == 2).ok_or(format!("point {i} must be [x, y]"))?;
         let (Some(x), Some(y)) = (pair[0].as_f64(), pair[1].as_f64()) else {
             return Err(format!("point {i} must hold two numbers"));
         };
         if !x.is_finite() || x <= last_x {
-            return Err(format!(
-                "point {i}: x values must be finite and strictly increasing"
-            ));
+            return Err(format!("point {i}: x values must be finite and strictly increasing"));
         }
         last_x = x;
         check_bounds(spec, y, &format!("point {i}: y"))?;
@@ -701,16 +603,8 @@ impl TemplateLibrary {
     /// Checks the header, every template, and that names are unique in the file.
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut errors = Errors::default();
-        errors.check(
-            self.format == Self::FORMAT,
-            "format",
-            format!("must be `{}`", Self::FORMAT),
-        );
-        errors.check(
-            self.format_version == 1,
-            "format_version",
-            "only version 1 is supported",
-        );
+        errors.check(self.format == Self::FORMAT, "format", format!("must be `{}`", Self::FORMAT));
+        errors.check(self.format_version == 1, "format_version", "only version 1 is supported");
         let mut names = HashSet::new();
         for (i, t) in self.templates.iter().enumerate() {
             if let Err(Invalid(list)) = t.validate() {
@@ -728,6 +622,17 @@ impl TemplateLibrary {
     }
 }
 
+/// Outcome of importing a template library file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LibraryImportReport {
+    /// Names of templates created.
+    pub created: Vec<String>,
+    /// Names of templates changed (version raised).
+    pub updated: Vec<String>,
+    /// Names of templates already identical.
+    pub unchanged: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -735,10 +640,8 @@ mod tests {
     use serde_json::json;
 
     fn battery() -> ResourceTemplate {
-        let spec = preset_templates()
-            .into_iter()
-            .find(|t| t.resource_type == ResourceType::Battery)
-            .expect("battery preset");
+        let spec =
+            preset_templates().into_iter().find(|t| t.resource_type == ResourceType::Battery).expect("battery preset");
         ResourceTemplate {
             id: "t".into(),
             name: spec.name.clone(),
@@ -780,21 +683,13 @@ mod tests {
     #[test]
     fn bad_parameters_name_the_field() {
         let err = battery()
-            .resolve_parameters(&params(
-                json!({"usable_energy_kwh": -5, "max_charge_kw": "fast", "colour": "red"}),
-            ))
+            .resolve_parameters(&params(json!({"usable_energy_kwh": -5, "max_charge_kw": "fast", "colour": "red"})))
             .expect_err("invalid");
         let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
-        assert!(
-            fields.contains(&"parameters.usable_energy_kwh"),
-            "{fields:?}"
-        );
+        assert!(fields.contains(&"parameters.usable_energy_kwh"), "{fields:?}");
         assert!(fields.contains(&"parameters.max_charge_kw"), "{fields:?}");
         assert!(fields.contains(&"parameters.colour"), "{fields:?}");
-        assert!(
-            fields.contains(&"parameters.max_discharge_kw"),
-            "missing required: {fields:?}"
-        );
+        assert!(fields.contains(&"parameters.max_discharge_kw"), "missing required: {fields:?}");
     }
 
     #[test]
@@ -833,18 +728,11 @@ mod tests {
         spec.parameters[0].min = Some(10.0);
         spec.parameters[0].max = Some(1.0);
         spec.parameters.push(spec.parameters[1].clone());
-        spec.rules.push(ParameterRule {
-            left: "nope".into(),
-            op: RuleOp::Lt,
-            right: spec.parameters[0].name.clone(),
-        });
+        spec.rules.push(ParameterRule { left: "nope".into(), op: RuleOp::Lt, right: spec.parameters[0].name.clone() });
         let err = spec.validate().expect_err("invalid schema");
         let fields: Vec<&str> = err.0.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"parameters[0].min"), "{fields:?}");
         assert!(fields.iter().any(|f| f.ends_with(".name")), "{fields:?}");
-        assert!(
-            fields.contains(&"rules[0].left") || fields.iter().any(|f| f.starts_with("rules[")),
-            "{fields:?}"
-        );
+        assert!(fields.contains(&"rules[0].left") || fields.iter().any(|f| f.starts_with("rules[")), "{fields:?}");
     }
 }

@@ -35,9 +35,7 @@ impl MarketType {
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Spot, Self::Ancillary, Self::Capacity]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [Self::Spot, Self::Ancillary, Self::Capacity].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -65,9 +63,7 @@ impl VppStatus {
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Active, Self::Inactive, Self::Suspended]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [Self::Active, Self::Inactive, Self::Suspended].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -177,11 +173,7 @@ impl VppRequest {
     pub fn validate(&self) -> Result<Vec<Member>, Invalid> {
         let mut errors = Errors::default();
         check_name(&mut errors, "name", &self.name);
-        errors.check(
-            self.description.chars().count() <= 2000,
-            "description",
-            "must be at most 2000 characters",
-        );
+        errors.check(self.description.chars().count() <= 2000, "description", "must be at most 2000 characters");
         let members: Vec<Member> = self
             .resource_ids
             .iter()
@@ -260,22 +252,12 @@ impl MembershipChange {
         let mut errors = Errors::default();
         let mut named = HashSet::new();
         let is_member = |id: &str| current.iter().any(|m| m.resource_id == id);
-        let mut members: Vec<(Member, String)> = current
-            .iter()
-            .map(|m| (m.clone(), format!("members.{}", m.resource_id)))
-            .collect();
+        let mut members: Vec<(Member, String)> =
+            current.iter().map(|m| (m.clone(), format!("members.{}", m.resource_id))).collect();
         for (i, id) in self.remove_resources.iter().enumerate() {
             let field = format!("remove_resources[{i}]");
-            errors.check(
-                named.insert(id.as_str()),
-                &field,
-                format!("resource `{id}` is named twice"),
-            );
-            errors.check(
-                is_member(id),
-                &field,
-                format!("resource `{id}` is not a member"),
-            );
+            errors.check(named.insert(id.as_str()), &field, format!("resource `{id}` is named twice"));
+            errors.check(is_member(id), &field, format!("resource `{id}` is not a member"));
             members.retain(|(m, _)| &m.resource_id != id);
         }
         for (i, u) in self.update_resources.iter().enumerate() {
@@ -285,10 +267,7 @@ impl MembershipChange {
                 format!("{field}.resource_id"),
                 format!("resource `{}` is named twice", u.resource_id),
             );
-            match members
-                .iter_mut()
-                .find(|(m, _)| m.resource_id == u.resource_id)
-            {
+            match members.iter_mut().find(|(m, _)| m.resource_id == u.resource_id) {
                 Some((m, origin)) => {
                     if let Some(r) = u.allocation_ratio {
                         m.allocation_ratio = r;
@@ -298,10 +277,9 @@ impl MembershipChange {
                     }
                     *origin = format!("{field}.allocation_ratio");
                 }
-                None => errors.push(
-                    format!("{field}.resource_id"),
-                    format!("resource `{}` is not a member", u.resource_id),
-                ),
+                None => {
+                    errors.push(format!("{field}.resource_id"), format!("resource `{}` is not a member", u.resource_id))
+                }
             }
         }
         for (i, m) in self.add_resources.iter().enumerate() {
@@ -435,11 +413,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn alloc(id: &str, r: f64) -> Allocation {
-        Allocation {
-            vpp_id: id.into(),
-            vpp_name: format!("VPP {id}"),
-            allocation_ratio: r,
-        }
+        Allocation { vpp_id: id.into(), vpp_name: format!("VPP {id}"), allocation_ratio: r }
     }
 
     #[test]
@@ -453,30 +427,17 @@ mod tests {
 
     #[test]
     fn double_booking_names_vpps_and_ratio_left() {
-        let err = check_double_booking(
-            "f",
-            "r1",
-            "Battery 1",
-            0.5,
-            vec![alloc("a", 0.4), alloc("b", 0.3)],
-        )
-        .expect_err("1.2 > 1");
+        let err = check_double_booking("f", "r1", "Battery 1", 0.5, vec![alloc("a", 0.4), alloc("b", 0.3)])
+            .expect_err("1.2 > 1");
         assert_eq!(err.allocations.len(), 2);
         assert!((err.ratio_left - 0.3).abs() < 1e-12);
         assert!(err.to_string().contains("VPP a"));
-        assert!(
-            check_double_booking("f", "r1", "B", 0.3, vec![alloc("a", 0.4), alloc("b", 0.3)])
-                .is_ok()
-        );
+        assert!(check_double_booking("f", "r1", "B", 0.3, vec![alloc("a", 0.4), alloc("b", 0.3)]).is_ok());
     }
 
     #[test]
     fn membership_change_is_checked() {
-        let current = vec![Member {
-            resource_id: "a".into(),
-            allocation_ratio: AllocationRatio::FULL,
-            priority: 100,
-        }];
+        let current = vec![Member { resource_id: "a".into(), allocation_ratio: AllocationRatio::FULL, priority: 100 }];
         let change: MembershipChange = serde_json::from_value(serde_json::json!({
             "add_resources": [{"resource_id": "a"}],
             "remove_resources": ["zz"],
@@ -484,10 +445,7 @@ mod tests {
         .expect("json");
         let err = change.apply(&current).expect_err("invalid");
         let fields: Vec<_> = err.0.iter().map(|e| e.field.clone()).collect();
-        assert_eq!(
-            fields,
-            vec!["remove_resources[0]", "add_resources[0].resource_id"]
-        );
+        assert_eq!(fields, vec!["remove_resources[0]", "add_resources[0].resource_id"]);
     }
 
     proptest! {
