@@ -1,1 +1,192 @@
-fn main() {}
+//! The `vpp` command. Thin: it parses configuration and calls the crates
+//! `vpp-store` and `vpp-server`.
+
+mod config;
+mod demo;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::{Config, GlobalArgs, ServeArgs};
+use tokio::net::TcpListener;
+use vpp_domain::techdata::TechnicalDataFile;
+use vpp_domain::template::TemplateLibrary;
+use vpp_server::AppState;
+use vpp_store::{Page, ResourceFilter, Store};
+
+/// vpp: an open-source virtual power plant platform.
+///
+/// Registers distributed energy resources from templates, aggregates them
+/// into virtual power plants and dispatches power targets across the fleet,
+/// over a REST API on SQLite (default) or PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "vpp", version)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the REST API (migrating the database first).
+    Serve(ServeArgs),
+    /// Seed a demo portfolio on first run, simulate live telemetry and serve the API.
+    Demo(ServeArgs),
+    /// Create or upgrade the database schema and seed the preset templates.
+    Migrate,
+    /// Import data files into the database.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export data as JSON.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import an asset master file `{"assets":[...]}`; the file name carries its creation time.
+    TechnicalData {
+        /// The JSON file.
+        file: PathBuf,
+    },
+    /// Import a template library file (as written by `vpp export templates`).
+    Templates {
+        /// The JSON file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Write the template library as JSON.
+    Templates {
+        /// Output file; standard output if omitted.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Write every resource as a JSON array.
+    Resources {
+        /// Output file; standard output if omitted.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let serve_args = match &cli.command {
+        Command::Serve(a) | Command::Demo(a) => Some(a),
+        _ => None,
+    };
+    let config = Config::resolve(&cli.global, serve_args)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli.command, config))
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("connecting to {}", config.database_url_redacted()))?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(Arc::new(store))
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(_) => serve(open_store(&config).await?, &config).await,
+        Command::Demo(_) => {
+            let store = open_store(&config).await?;
+            demo::seed(&store).await.context("seeding the demo portfolio")?;
+            let simulator = tokio::spawn(demo::simulate(store.clone()));
+            let result = serve(store, &config).await;
+            simulator.abort();
+            result
+        }
+        Command::Migrate => {
+            open_store(&config).await?;
+            println!("database {} is up to date", config.database_url_redacted());
+            Ok(())
+        }
+        Command::Import(ImportCommand::TechnicalData { file }) => {
+            let store = open_store(&config).await?;
+            let parsed: TechnicalDataFile = read_json(&file)?;
+            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let report = store.import_technical_data(&name, parsed).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            eprintln!(
+                "{}: {} added, {} changed, {} unchanged, {} missing",
+                name,
+                report.added.len(),
+                report.changed.len(),
+                report.unchanged_count,
+                report.missing.len()
+            );
+            Ok(())
+        }
+        Command::Import(ImportCommand::Templates { file }) => {
+            let store = open_store(&config).await?;
+            let report = store.import_templates(read_json(&file)?).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Export(ExportCommand::Templates { out }) => {
+            let library: TemplateLibrary = open_store(&config).await?.export_templates().await?;
+            write_out(out.as_deref(), &serde_json::to_string_pretty(&library)?)
+        }
+        Command::Export(ExportCommand::Resources { out }) => {
+            let store = open_store(&config).await?;
+            let mut all = Vec::new();
+            for page in 1.. {
+                let batch = store.list_resources(&ResourceFilter::default(), Page { page, size: 1000 }).await?;
+                let done = batch.items.len() < 1000;
+                all.extend(batch.items);
+                if done {
+                    break;
+                }
+            }
+            write_out(out.as_deref(), &serde_json::to_string_pretty(&all)?)
+        }
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    vpp_server::extract::parse_json(&bytes).map_err(|e| {
+        let p = &e.0;
+        anyhow::anyhow!("{}: {} ({})", path.display(), p.detail, p.field.as_deref().unwrap_or("file"))
+    })
+}
+
+fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match out {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display())),
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(database = %config.database_url_redacted(), "vpp listening on http://{addr}");
+    eprintln!("vpp API:   http://{addr}/api/v1/vpp/vpps");
+    eprintln!("API docs:  http://{addr}/api/v1/docs/");
+    eprintln!("Press Ctrl-C to stop.");
+    let state = AppState::new(store.clone(), config.server.clone());
+    vpp_server::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    store.close().await;
+    Ok(())
+}

@@ -404,10 +404,12 @@ pub fn dispatch(fleet: &Fleet, target_kw: f64, hours: f64, mode: DispatchMode) -
     };
     allocations.sort_unstable_by_key(|a| a.0);
     let total: f64 = allocations.iter().map(|a| a.1).sum();
+    let unmet = (need - total).max(0.0);
     DispatchPlan {
         allocations: allocations.into_iter().map(|(i, p)| (i as usize, sign * p)).collect(),
         total_dispatched_kw: sign * total,
-        unmet_kw: sign * (need - total).max(0.0),
+        // Keep a fully covered target at +0, not −0.
+        unmet_kw: if unmet > 0.0 { sign * unmet } else { 0.0 },
     }
 }
 

@@ -216,7 +216,7 @@ impl Store {
 }
 
 /// A new time-ordered id.
-pub(crate) fn new_id() -> String {
+pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 

@@ -270,6 +270,21 @@ impl Store {
         instruction_from_row(&row)
     }
 
+    /// Instructions whose delivery window contains `at`, oldest first (so a
+    /// later instruction for the same resource comes after an earlier one).
+    pub async fn active_instructions(&self, at: Timestamp) -> Result<Vec<InstructionRecord>> {
+        sqlx::query(
+            "SELECT id, dispatch_id, resource_id, target_kw, start_at, end_at FROM dispatch_instructions \
+             WHERE start_at <= $1 AND end_at > $1 ORDER BY created_at, id",
+        )
+        .bind(to_micros(at))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(instruction_from_row)
+        .collect()
+    }
+
     /// Recent dispatches of a VPP, newest first, without instructions.
     pub async fn list_dispatches(&self, vpp_id: &str, limit: i64) -> Result<Vec<DispatchRecord>> {
         let rows =

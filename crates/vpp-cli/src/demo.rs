@@ -1,0 +1,282 @@
+//! The demo: a seeded portfolio of 54 resources in 4 VPPs, and a simulated
+//! fleet that reports telemetry every few seconds and follows dispatch
+//! setpoints, so the API shows live data without hardware.
+//!
+//! The simulation is demo-only and labelled as such; real devices report
+//! through `POST /resource-instances/{id}/telemetry`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use jiff::Timestamp;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use vpp_domain::resource::{Location, ResourceRequest, ResourceStatus, StatusRequest, Telemetry};
+use vpp_domain::template::{Parameters, ResourceType};
+use vpp_domain::vpp::{AllocationRatio, MarketType, Member, VppRequest, VppStatus};
+use vpp_store::{Page, ResourceFilter, Store, VppFilter};
+
+/// A site the demo places resources at.
+struct Site {
+    name: &'static str,
+    lat: f64,
+    lon: f64,
+    timezone: &'static str,
+}
+
+const SITES: [Site; 4] = [
+    Site { name: "Berlin-Adlershof", lat: 52.4307, lon: 13.5294, timezone: "Europe/Berlin" },
+    Site { name: "Hamburg-Harburg", lat: 53.4601, lon: 9.9836, timezone: "Europe/Berlin" },
+    Site { name: "Munich-Garching", lat: 48.2489, lon: 11.6532, timezone: "Europe/Berlin" },
+    Site { name: "Suzhou Industrial Park", lat: 31.3165, lon: 120.7150, timezone: "Asia/Shanghai" },
+];
+
+fn params(v: serde_json::Value) -> Parameters {
+    serde_json::from_value(v).unwrap_or_default()
+}
+
+/// Seeds the demo portfolio unless the database already holds VPPs.
+pub async fn seed(store: &Store) -> anyhow::Result<()> {
+    let existing = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 1 }).await?;
+    if existing.total > 0 {
+        tracing::info!(vpps = existing.total, "database already holds VPPs; demo seed skipped");
+        return Ok(());
+    }
+    let templates: HashMap<ResourceType, String> =
+        store.all_templates().await?.into_iter().filter(|t| t.preset).map(|t| (t.resource_type, t.id)).collect();
+    let mut rng = SmallRng::seed_from_u64(2026);
+    let mut ids: HashMap<ResourceType, Vec<String>> = HashMap::new();
+    let plan: [(ResourceType, usize); 9] = [
+        (ResourceType::Pv, 12),
+        (ResourceType::Wind, 4),
+        (ResourceType::Battery, 10),
+        (ResourceType::EvCharger, 8),
+        (ResourceType::HeatPump, 6),
+        (ResourceType::Hvac, 5),
+        (ResourceType::IndustrialLoad, 5),
+        (ResourceType::DieselGenerator, 2),
+        (ResourceType::Chp, 2),
+    ];
+    for (resource_type, count) in plan {
+        let template_id = templates
+            .get(&resource_type)
+            .with_context(|| format!("preset template for {} is missing", resource_type.as_str()))?;
+        for n in 1..=count {
+            // Demand-side assets sit in the industrial park; generation and storage in Germany.
+            let site = match resource_type {
+                ResourceType::IndustrialLoad | ResourceType::Hvac | ResourceType::DieselGenerator => &SITES[3],
+                ResourceType::HeatPump if n % 2 == 0 => &SITES[3],
+                _ => &SITES[(n - 1) % 3],
+            };
+            let (label, parameters) = demo_parameters(resource_type, &mut rng);
+            let request = ResourceRequest {
+                template_id: template_id.clone(),
+                name: format!("{label} {:02} {}", n, site.name),
+                external_id: None,
+                status: Some(ResourceStatus::Online),
+                parameters,
+                capacity_kw: None,
+                min_power_kw: None,
+                max_power_kw: None,
+                efficiency: None,
+                response_time_s: None,
+                marginal_cost: None,
+                location: Location {
+                    lat: site.lat + rng.random_range(-0.02..0.02),
+                    lon: site.lon + rng.random_range(-0.02..0.02),
+                    timezone: site.timezone.into(),
+                    building: Some(format!("{} building {}", site.name, (n % 4) + 1)),
+                },
+                device_address: format!("modbus://10.{}.{}.{}:502/1", resource_type as u8 + 10, n / 250, n % 250 + 1),
+                owner: Some(
+                    if site.timezone == "Asia/Shanghai" { "Suzhou Park Energy Co." } else { "Nordlicht Energie GmbH" }
+                        .into(),
+                ),
+                metadata: Parameters::new(),
+            };
+            let r = store.create_resource(request).await?;
+            ids.entry(resource_type).or_default().push(r.id);
+        }
+    }
+    let of = |t: ResourceType| ids.get(&t).cloned().unwrap_or_default();
+    let member = |id: &String, ratio: f64, priority: i32| Member {
+        resource_id: id.clone(),
+        allocation_ratio: AllocationRatio::new(ratio).unwrap_or(AllocationRatio::FULL),
+        priority,
+    };
+    // Spot portfolio: all PV and wind, half of every battery.
+    let mut spot: Vec<Member> =
+        of(ResourceType::Pv).iter().chain(of(ResourceType::Wind).iter()).map(|id| member(id, 1.0, 50)).collect();
+    spot.extend(of(ResourceType::Battery).iter().map(|id| member(id, 0.5, 10)));
+    store
+        .create_vpp(VppRequest {
+            name: "Nordlicht Spot Portfolio".into(),
+            description: "PV, wind and half of the battery fleet, traded day-ahead".into(),
+            market_type: MarketType::Spot,
+            status: Some(VppStatus::Active),
+            resource_ids: vec![],
+            members: spot,
+        })
+        .await?;
+    // Reserve pool: the other half of the batteries, plus V2G-free EV charging as load.
+    let mut fcr: Vec<Member> = of(ResourceType::Battery).iter().map(|id| member(id, 0.5, 1)).collect();
+    fcr.extend(of(ResourceType::EvCharger).iter().map(|id| member(id, 1.0, 20)));
+    store
+        .create_vpp(VppRequest {
+            name: "FCR Battery Pool".into(),
+            description: "Frequency containment reserve from batteries and smart charging".into(),
+            market_type: MarketType::Ancillary,
+            status: Some(VppStatus::Active),
+            resource_ids: vec![],
+            members: fcr,
+        })
+        .await?;
+    // Demand response in the industrial park.
+    let dr: Vec<String> =
+        [ResourceType::IndustrialLoad, ResourceType::Hvac, ResourceType::DieselGenerator, ResourceType::Chp]
+            .into_iter()
+            .flat_map(of)
+            .chain(of(ResourceType::HeatPump).into_iter().skip(3))
+            .collect();
+    store
+        .create_vpp(VppRequest {
+            name: "Suzhou Park Demand Response".into(),
+            description: "Industrial loads, HVAC and on-site generation for capacity and peak shaving".into(),
+            market_type: MarketType::Capacity,
+            status: Some(VppStatus::Active),
+            resource_ids: dr,
+            members: vec![],
+        })
+        .await?;
+    store
+        .create_vpp(VppRequest {
+            name: "Heat Pump Pilot".into(),
+            description: "Residential heat pumps, being commissioned".into(),
+            market_type: MarketType::Spot,
+            status: Some(VppStatus::Inactive),
+            resource_ids: of(ResourceType::HeatPump).into_iter().take(3).collect(),
+            members: vec![],
+        })
+        .await?;
+    // A few assets are not available, as in any real fleet.
+    let outages = [
+        (of(ResourceType::Pv)[3].clone(), ResourceStatus::Maintenance, "inverter replacement scheduled"),
+        (of(ResourceType::Battery)[7].clone(), ResourceStatus::Error, "BMS fault: cell over-temperature"),
+        (of(ResourceType::IndustrialLoad)[2].clone(), ResourceStatus::Offline, "production line stopped for retooling"),
+    ];
+    for (id, status, reason) in outages {
+        store.set_resource_status(&id, StatusRequest { status, reason: reason.into() }).await?;
+    }
+    tick(store, &mut rng, &HashMap::new()).await?;
+    tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs");
+    Ok(())
+}
+
+/// Realistic parameters for one demo resource of `t`, with its label.
+fn demo_parameters(t: ResourceType, rng: &mut SmallRng) -> (&'static str, Parameters) {
+    let mut pick = |lo: f64, hi: f64, step: f64| ((rng.random_range(lo..hi) / step).round() * step).max(step);
+    match t {
+        ResourceType::Pv => {
+            let kwp = pick(50.0, 950.0, 10.0);
+            (
+                "PV",
+                params(json!({"peak_kw": kwp, "inverter_kw": (kwp * 0.9).round(), "tilt_deg": 25, "azimuth_deg": 180})),
+            )
+        }
+        ResourceType::Wind => ("Wind", params(json!({"rated_kw": pick(2000.0, 3600.0, 100.0), "hub_height_m": 120}))),
+        ResourceType::Battery => {
+            let kw = pick(100.0, 1000.0, 50.0);
+            ("Battery", params(json!({"usable_energy_kwh": kw * 2.0, "max_charge_kw": kw, "max_discharge_kw": kw})))
+        }
+        ResourceType::EvCharger => {
+            let kw = [22.0, 50.0, 150.0][rng.random_range(0..3)];
+            ("EV charger", params(json!({"max_charge_kw": kw, "connectors": 2})))
+        }
+        ResourceType::HeatPump => {
+            ("Heat pump", params(json!({"rated_electrical_kw": pick(8.0, 250.0, 1.0), "cop": 3.6})))
+        }
+        ResourceType::Hvac => ("HVAC", params(json!({"rated_kw": pick(80.0, 600.0, 10.0)}))),
+        ResourceType::IndustrialLoad => {
+            let max = pick(300.0, 2500.0, 50.0);
+            (
+                "Process load",
+                params(json!({"max_load_kw": max, "min_load_kw": (max * 0.3).round(), "process": "compressed air"})),
+            )
+        }
+        ResourceType::DieselGenerator => {
+            ("Diesel genset", params(json!({"rated_kw": pick(500.0, 1500.0, 100.0), "min_stable_kw": 150})))
+        }
+        ResourceType::Chp => (
+            "CHP",
+            params(json!({"electrical_kw": pick(400.0, 1200.0, 50.0), "thermal_kw": 1200, "min_electrical_kw": 200})),
+        ),
+        ResourceType::Other => ("Asset", Parameters::new()),
+    }
+}
+
+/// Reports simulated telemetry every 5 s until aborted.
+pub async fn simulate(store: Arc<Store>) {
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut interval = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        interval.tick().await;
+        let setpoints = match store.active_instructions(Timestamp::now()).await {
+            Ok(list) => list.into_iter().map(|i| (i.resource_id, i.target_kw)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "demo simulator: reading setpoints failed");
+                HashMap::new()
+            }
+        };
+        if let Err(e) = tick(&store, &mut rng, &setpoints).await {
+            tracing::warn!(error = %e, "demo simulator tick failed");
+        }
+    }
+}
+
+/// One telemetry sample for every ONLINE resource: a setpoint is followed
+/// within ±3 %, otherwise a plausible free-running value.
+async fn tick(store: &Store, rng: &mut SmallRng, setpoints: &HashMap<String, f64>) -> anyhow::Result<()> {
+    let now = Timestamp::now();
+    let resources = store
+        .list_resources(
+            &ResourceFilter { status: Some(ResourceStatus::Online), ..ResourceFilter::default() },
+            Page { page: 1, size: 1000 },
+        )
+        .await?;
+    for r in resources.items {
+        let local_hour = now.to_zoned(jiff::tz::TimeZone::get(&r.location.timezone)?).hour() as f64;
+        let daylight = ((local_hour - 6.0) / 12.0 * std::f64::consts::PI).sin().max(0.0);
+        let free = match r.resource_type {
+            ResourceType::Pv => r.max_power_kw * daylight * rng.random_range(0.6..0.95),
+            ResourceType::Wind => r.max_power_kw * rng.random_range(0.15..0.7),
+            ResourceType::Battery | ResourceType::EvCharger => 0.0,
+            ResourceType::DieselGenerator | ResourceType::Chp => 0.0,
+            _ => r.min_power_kw * rng.random_range(0.3..0.8),
+        };
+        let power_kw = match setpoints.get(&r.id) {
+            Some(target) => target * rng.random_range(0.97..1.03),
+            None => free,
+        };
+        let soc_pct = match (r.storage(), store.latest_telemetry(&r.id).await?) {
+            (Some(model), last) => {
+                let previous = last.and_then(|(t, _)| t.soc_pct).unwrap_or(rng.random_range(35.0..75.0));
+                // 5 s of power moves the SOC: ΔSOC = −P·Δt / E (discharge is positive power).
+                let next = previous - power_kw * (5.0 / 3600.0) / model.energy_kwh * 100.0;
+                Some(next.clamp(model.soc_min * 100.0, model.soc_max * 100.0))
+            }
+            (None, _) => None,
+        };
+        let sample = Telemetry {
+            ts: now,
+            power_kw: (power_kw * 100.0).round() / 100.0,
+            energy_kwh: None,
+            soc_pct,
+            temperature_c: Some(rng.random_range(18.0..34.0)),
+        };
+        store.record_telemetry(&r.id, &[sample]).await?;
+    }
+    Ok(())
+}

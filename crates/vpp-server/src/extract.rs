@@ -1,0 +1,145 @@
+//! JSON body and query extractors whose rejections are problem JSON naming the field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body. Syntax errors answer 400 with line and column; wrong types,
+/// unknown or missing fields and out-of-range values answer 422 with the path
+/// of the field (e.g. `members[2].allocation_ratio`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the body as Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Payload too large",
+                    rejection.body_text(),
+                )
+            } else {
+                ApiError::malformed("body", rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON with the error naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        json_error(&path, &inner)
+    })?;
+    de.end().map_err(|e| ApiError::malformed("body", format!("trailing data after the JSON value: {e}")))?;
+    Ok(value)
+}
+
+fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::malformed("body", format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()))
+        }
+        Category::Data => {
+            let message = e.to_string();
+            // Strip serde's " at line L column C" suffix; the field path says where.
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            ApiError::invalid(field_path(path, &message), message)
+        }
+    }
+}
+
+/// The field a serde error is about: the path, extended by the name of an
+/// unknown or missing field, which serde reports only in its message.
+fn field_path(path: &str, message: &str) -> String {
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let base = if path == "." { "" } else { path };
+    match (base.is_empty(), named) {
+        (true, Some(name)) => name.to_string(),
+        (false, Some(name)) => format!("{base}.{name}"),
+        (true, None) => "body".to_string(),
+        (false, None) => base.to_string(),
+    }
+}
+
+/// Query parameters. Unknown parameters and bad values answer 422 naming the parameter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            ApiError::invalid(field_path(&path, &message), message)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        ratio: f64,
+    }
+
+    fn field_of(json: &str) -> (u16, Option<String>) {
+        let e = parse_json::<Body>(json.as_bytes()).expect_err("invalid");
+        (e.0.status, e.0.field.clone())
+    }
+
+    #[test]
+    fn errors_name_fields() {
+        assert_eq!(field_of(r#"{"name":"a","items":[{"ratio":"x"}]}"#), (422, Some("items[0].ratio".into())));
+        assert_eq!(field_of(r#"{"name":"a","items":[],"colour":1}"#), (422, Some("colour".into())));
+        assert_eq!(field_of(r#"{"items":[]}"#), (422, Some("name".into())));
+        assert_eq!(field_of(r#"{"name":"a","items":[{"ratio":1,"x":2}]}"#), (422, Some("items[0].x".into())));
+        assert_eq!(field_of(r#"{"name":"a","#), (400, Some("body".into())));
+        assert_eq!(field_of(r#"{"name":"a","items":[]} x"#), (400, Some("body".into())));
+    }
+}

@@ -1,0 +1,361 @@
+//! `/api/v1/vpp/vpps`, aggregation, dispatch and `/api/v1/vpp/conflicts`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vpp_domain::execution::DispatchRequest;
+use vpp_domain::fleet::{AggregatedParams, DispatchMode, aggregate, dispatch};
+use vpp_domain::resource::ResourceStatus;
+use vpp_domain::template::ResourceCategory;
+use vpp_domain::vpp::{Conflict, MarketType, MembershipChange, Vpp, VppRequest, VppStatus, VppUpdate};
+use vpp_store::{DispatchRecord, InstructionRecord, VppFilter};
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::routes::{LimitQuery, page, paged};
+use crate::state::AppState;
+
+paged!(VppList, Vpp);
+
+/// Filters and paging of the VPP list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this market.
+    #[param(inline)]
+    pub market_type: Option<MarketType>,
+    /// Only this status.
+    #[param(inline)]
+    pub status: Option<VppStatus>,
+    /// Page from 1.
+    pub page: Option<i64>,
+    /// Page size, 1..1000 (default 20).
+    pub size: Option<i64>,
+}
+
+/// Longest duration availability can be asked for, hours (one week).
+const MAX_DURATION_HOURS: f64 = 168.0;
+
+/// Duration over which availability must be sustained.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateQuery {
+    /// Hours the available power must be held, (0, 168]; default 1. Limits storage by its SOC.
+    pub duration_hours: Option<f64>,
+}
+
+/// What a VPP can do now.
+///
+/// - `total_capacity_kw`: Σ ratio × capacity over all members;
+/// - `available_up_kw`: Σ over ONLINE members of ratio × max(max_power, 0),
+///   storage further limited to (SOC − SOC_min) × energy × η_discharge / duration;
+/// - `available_down_kw`: Σ over ONLINE members of ratio × max(−min_power, 0),
+///   storage limited to (SOC_max − SOC) × energy / (η_charge × duration);
+/// - `response_time_s`: the slowest contributing member;
+/// - `efficiency`: capacity-weighted mean over contributing members.
+///
+/// Storage that never reported its SOC contributes nothing (`soc_unknown_count`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AggregatedParamsResponse {
+    /// VPP id.
+    pub vpp_id: String,
+    /// VPP status.
+    pub vpp_status: VppStatus,
+    /// When the member data was read (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub data_as_of: Timestamp,
+    /// The figures.
+    #[serde(flatten)]
+    pub params: AggregatedParams,
+}
+
+/// One resource's share of a dispatch.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AllocationLine {
+    /// Instruction id, for `GET /trading/execution-status/{id}`.
+    pub instruction_id: String,
+    /// Resource id.
+    pub resource_id: String,
+    /// Resource name.
+    pub name: String,
+    /// Category.
+    pub category: ResourceCategory,
+    /// Setpoint, kW (positive = inject).
+    pub target_kw: f64,
+}
+
+/// A member that got nothing because it is not ONLINE.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExcludedMember {
+    /// Resource id.
+    pub resource_id: String,
+    /// Resource name.
+    pub name: String,
+    /// Its status.
+    pub status: ResourceStatus,
+}
+
+/// The outcome of a dispatch.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DispatchResponse {
+    /// Dispatch id; also accepted by `GET /trading/execution-status/{id}`.
+    pub dispatch_id: String,
+    /// VPP dispatched.
+    pub vpp_id: String,
+    /// Requested net setpoint, kW.
+    pub target_kw: f64,
+    /// Delivery start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// Delivery end, exclusive (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    /// Split rule.
+    pub mode: DispatchMode,
+    /// Σ allocations, kW.
+    pub total_dispatched: f64,
+    /// target − total_dispatched, kW: what the VPP cannot cover.
+    pub unmet_demand: f64,
+    /// Non-zero allocations by resource id.
+    pub allocations: Vec<AllocationLine>,
+    /// Members left out because they are not ONLINE.
+    pub excluded: Vec<ExcludedMember>,
+}
+
+/// A past dispatch (without its instructions).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DispatchSummary {
+    /// Dispatch id.
+    pub dispatch_id: String,
+    /// Target, kW.
+    pub target_kw: f64,
+    /// Start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// End (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    /// Split rule.
+    pub mode: DispatchMode,
+    /// Σ allocations, kW.
+    pub total_dispatched: f64,
+    /// Uncovered, kW.
+    pub unmet_demand: f64,
+    /// When issued.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_vpps, create_vpp))
+        .routes(routes!(get_vpp, update_vpp, delete_vpp))
+        .routes(routes!(change_members))
+        .routes(routes!(aggregated_params))
+        .routes(routes!(dispatch_vpp))
+        .routes(routes!(list_dispatches))
+        .routes(routes!(conflicts))
+}
+
+/// List VPPs, filtered by market type and status.
+#[utoipa::path(get, path = "/api/v1/vpp/vpps", tag = "vpps", params(ListQuery),
+    responses((status = 200, body = VppList), (status = 422, body = Problem)))]
+async fn list_vpps(State(s): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<Json<VppList>> {
+    let filter = VppFilter { market_type: q.market_type, status: q.status };
+    Ok(Json(s.store.list_vpps(&filter, page(q.page, q.size)?).await?.into()))
+}
+
+/// Create a VPP with `resource_ids` (whole resources) and/or `members`
+/// (with ratio and priority). 409 on double booking.
+#[utoipa::path(post, path = "/api/v1/vpp/vpps", tag = "vpps", request_body = VppRequest,
+    responses((status = 201, body = Vpp), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_vpp(
+    State(s): State<AppState>,
+    ApiJson(request): ApiJson<VppRequest>,
+) -> ApiResult<(StatusCode, Json<Vpp>)> {
+    Ok((StatusCode::CREATED, Json(s.store.create_vpp(request).await?)))
+}
+
+/// Get one VPP with its members.
+#[utoipa::path(get, path = "/api/v1/vpp/vpps/{id}", tag = "vpps",
+    responses((status = 200, body = Vpp), (status = 404, body = Problem)))]
+async fn get_vpp(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Vpp>> {
+    Ok(Json(s.store.get_vpp(&id).await?))
+}
+
+/// Update name, description, market type or status. Activation is refused
+/// (409) if a member would be double-booked.
+#[utoipa::path(put, path = "/api/v1/vpp/vpps/{id}", tag = "vpps", request_body = VppUpdate,
+    responses((status = 200, body = Vpp), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn update_vpp(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<VppUpdate>,
+) -> ApiResult<Json<Vpp>> {
+    Ok(Json(s.store.update_vpp(&id, update).await?))
+}
+
+/// Delete a VPP; its dispatch history is kept.
+#[utoipa::path(delete, path = "/api/v1/vpp/vpps/{id}", tag = "vpps",
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn delete_vpp(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.store.delete_vpp(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add, remove and update members in one step, all or nothing. Ratios are in
+/// (0, 1]; the sum over active VPPs per resource must not exceed 1 (409 names
+/// the resource, the VPPs and the ratio left).
+#[utoipa::path(put, path = "/api/v1/vpp/vpps/{id}/resources", tag = "vpps", request_body = MembershipChange,
+    responses((status = 200, body = Vpp), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn change_members(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<MembershipChange>,
+) -> ApiResult<Json<Vpp>> {
+    Ok(Json(s.store.change_members(&id, change).await?))
+}
+
+/// What the VPP can deliver now, in total and by category.
+#[utoipa::path(get, path = "/api/v1/vpp/vpps/{id}/aggregated-params", tag = "vpps", params(AggregateQuery),
+    responses((status = 200, body = AggregatedParamsResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn aggregated_params(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<AggregateQuery>,
+) -> ApiResult<Json<AggregatedParamsResponse>> {
+    let hours = q.duration_hours.unwrap_or(1.0);
+    if !(hours > 0.0 && hours <= MAX_DURATION_HOURS) {
+        return Err(ApiError::invalid("duration_hours", format!("must be in (0, {MAX_DURATION_HOURS}], got {hours}")));
+    }
+    let cached = s.fleets.get(&s.store, &id).await?;
+    Ok(Json(AggregatedParamsResponse {
+        vpp_id: id,
+        vpp_status: cached.snapshot.vpp_status,
+        data_as_of: cached.loaded_at,
+        params: aggregate(&cached.snapshot.fleet, hours),
+    }))
+}
+
+/// Split a power target across the VPP's ONLINE members and store the
+/// instructions. Positive targets inject, negative absorb. Members keep to
+/// their min/max power (scaled by ratio), SOC and priority; what cannot be
+/// covered is `unmet_demand`.
+#[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/dispatch", tag = "vpps", request_body = DispatchRequest,
+    responses((status = 201, body = DispatchResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn dispatch_vpp(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<DispatchRequest>,
+) -> ApiResult<(StatusCode, Json<DispatchResponse>)> {
+    request.validate()?;
+    // Dispatch acts on equipment: read the members fresh, not from the cache.
+    let snapshot = s.store.load_fleet(&id).await?;
+    if snapshot.vpp_status != VppStatus::Active {
+        return Err(ApiError::conflict(format!(
+            "VPP `{id}` is {}; only ACTIVE VPPs can be dispatched",
+            snapshot.vpp_status.as_str()
+        ))
+        .field("status"));
+    }
+    let now = Timestamp::now();
+    let (start, end) = request.window(now);
+    let hours = request.duration_minutes as f64 / 60.0;
+    let plan = dispatch(&snapshot.fleet, request.target_kw, hours, request.mode);
+    let dispatch_id = vpp_store::new_id();
+    let record = DispatchRecord {
+        id: dispatch_id.clone(),
+        vpp_id: id.clone(),
+        target_kw: request.target_kw,
+        start,
+        end,
+        mode: request.mode,
+        total_dispatched_kw: plan.total_dispatched_kw,
+        unmet_kw: plan.unmet_kw,
+        created_at: now,
+        instructions: plan
+            .allocations
+            .iter()
+            .map(|&(i, kw)| InstructionRecord {
+                id: vpp_store::new_id(),
+                dispatch_id: dispatch_id.clone(),
+                resource_id: snapshot.members[i].resource_id.clone(),
+                target_kw: kw,
+                start,
+                end,
+            })
+            .collect(),
+    };
+    s.store.save_dispatch(&record).await?;
+    let allocations = plan
+        .allocations
+        .iter()
+        .zip(&record.instructions)
+        .map(|(&(i, kw), instr)| AllocationLine {
+            instruction_id: instr.id.clone(),
+            resource_id: snapshot.members[i].resource_id.clone(),
+            name: snapshot.members[i].name.clone(),
+            category: snapshot.members[i].category,
+            target_kw: kw,
+        })
+        .collect();
+    let excluded = snapshot
+        .members
+        .iter()
+        .filter(|m| m.status != ResourceStatus::Online)
+        .map(|m| ExcludedMember { resource_id: m.resource_id.clone(), name: m.name.clone(), status: m.status })
+        .collect();
+    Ok((
+        StatusCode::CREATED,
+        Json(DispatchResponse {
+            dispatch_id: record.id,
+            vpp_id: id,
+            target_kw: request.target_kw,
+            start,
+            end,
+            mode: request.mode,
+            total_dispatched: plan.total_dispatched_kw,
+            unmet_demand: plan.unmet_kw,
+            allocations,
+            excluded,
+        }),
+    ))
+}
+
+/// Recent dispatches of a VPP, newest first.
+#[utoipa::path(get, path = "/api/v1/vpp/vpps/{id}/dispatches", tag = "vpps", params(LimitQuery),
+    responses((status = 200, body = Vec<DispatchSummary>), (status = 404, body = Problem)))]
+async fn list_dispatches(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> ApiResult<Json<Vec<DispatchSummary>>> {
+    s.store.get_vpp(&id).await?;
+    let list = s.store.list_dispatches(&id, q.get()?).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|d| DispatchSummary {
+                dispatch_id: d.id,
+                target_kw: d.target_kw,
+                start: d.start,
+                end: d.end,
+                mode: d.mode,
+                total_dispatched: d.total_dispatched_kw,
+                unmet_demand: d.unmet_kw,
+                created_at: d.created_at,
+            })
+            .collect(),
+    ))
+}
+
+/// Current conflicts: resources over-allocated across active VPPs, and active
+/// VPP members that are not ONLINE (left by status changes).
+#[utoipa::path(get, path = "/api/v1/vpp/conflicts", tag = "vpps",
+    responses((status = 200, body = Vec<Conflict>)))]
+async fn conflicts(State(s): State<AppState>) -> ApiResult<Json<Vec<Conflict>>> {
+    Ok(Json(s.store.conflicts().await?))
+}
