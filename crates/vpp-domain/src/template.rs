@@ -350,10 +350,8 @@ impl TemplateSpec {
             } else {
                 errors.check(p.options.is_empty(), format!("{field}.options"), "only enum parameters have options");
             }
-            if let Some(default) = &p.default {
-                if let Err(message) = check_value(p, default) {
-                    errors.push(format!("{field}.default"), message);
-                }
+            if let Some(Err(message)) = p.default.as_ref().map(|d| check_value(p, d)) {
+                errors.push(format!("{field}.default"), message);
             }
         }
         let numeric = |name: &str| {

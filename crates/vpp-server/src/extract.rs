@@ -83,6 +83,8 @@ fn field_path(path: &str, message: &str) -> String {
         .find_map(|prefix| message.strip_prefix(prefix))
         .and_then(|rest| rest.split('`').next());
     let base = if path == "." { "" } else { path };
+    // serde_path_to_error already ends the path with an unknown field's name.
+    let named = named.filter(|name| base.rsplit('.').next() != Some(*name));
     match (base.is_empty(), named) {
         (true, Some(name)) => name.to_string(),
         (false, Some(name)) => format!("{base}.{name}"),

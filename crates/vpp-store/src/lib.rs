@@ -215,6 +215,17 @@ impl Store {
     }
 }
 
+/// The current time at the storage precision (microseconds), so that what a
+/// write returns equals what a later read returns.
+pub fn now() -> Timestamp {
+    at_storage_precision(Timestamp::now())
+}
+
+/// `ts` truncated to microseconds, as it will be stored.
+pub fn at_storage_precision(ts: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(ts.as_microsecond()).unwrap_or(ts)
+}
+
 /// A new time-ordered id.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -184,7 +184,7 @@ pub(crate) async fn record_status(
     to: ResourceStatus,
     reason: &str,
 ) -> Result<StatusChange> {
-    let now = Timestamp::now();
+    let now = crate::now();
     sqlx::query("UPDATE resources SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(resource.id.clone())
         .bind(to.as_str())
@@ -248,7 +248,7 @@ fn duplicate_of(r: &Resource) -> impl FnOnce(sqlx::Error) -> StoreError {
 }
 
 pub(crate) async fn insert_resource(w: &mut WriteTx<'_>, draft: ResourceDraft) -> Result<Resource> {
-    let now = Timestamp::now();
+    let now = crate::now();
     let r = draft_into_resource(new_id(), draft, now, now);
     sqlx::query(concat!(
         "INSERT INTO resources (",
@@ -291,7 +291,7 @@ pub(crate) async fn update_resource_tx(
     current: &Resource,
     draft: ResourceDraft,
 ) -> Result<Resource> {
-    let now = Timestamp::now();
+    let now = crate::now();
     let mut r = draft_into_resource(current.id.clone(), draft, current.created_at, now);
     r.status = current.status;
     sqlx::query(

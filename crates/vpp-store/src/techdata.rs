@@ -89,7 +89,7 @@ impl Store {
         }
         errors.finish(())?;
 
-        let now = Timestamp::now();
+        let now = crate::now();
         let import_id = new_id();
         let mut report = ImportReport {
             import_id: import_id.clone(),

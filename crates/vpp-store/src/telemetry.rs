@@ -87,6 +87,16 @@ fn instruction_from_row(row: &AnyRow) -> Result<InstructionRecord> {
     })
 }
 
+/// Binds a nullable float as text, cast back in SQL with `CAST($n AS DOUBLE PRECISION)`.
+///
+/// sqlx 0.9's Any driver declares a NULL double as `float4`; PostgreSQL then
+/// caches the prepared statement with that type and refuses the next non-NULL
+/// 8-byte value ("incorrect binary data format"). Text has one type either
+/// way, and Rust prints f64 so that it parses back to the same value.
+fn nullable_f64(v: Option<f64>) -> Option<String> {
+    v.map(|x| x.to_string())
+}
+
 impl Store {
     /// Stores telemetry samples of one resource. All samples are checked
     /// first; one bad sample refuses the batch. A sample already stored
@@ -99,7 +109,7 @@ impl Store {
         let mut w = self.begin_write().await?;
         let resource = crate::resources::get_resource_tx(&mut w, resource_id).await?;
         let mut errors = vpp_domain::error::Errors::default();
-        let horizon = Timestamp::now() + jiff::SignedDuration::from_mins(5);
+        let horizon = crate::now() + jiff::SignedDuration::from_mins(5);
         for (i, s) in samples.iter().enumerate() {
             if let Err(Invalid(list)) = s.validate(resource.capacity_kw) {
                 for e in list {
@@ -109,19 +119,20 @@ impl Store {
             errors.check(s.ts <= horizon, format!("samples[{i}].ts"), "lies more than 5 minutes in the future");
         }
         errors.finish(())?;
-        let received = to_micros(Timestamp::now());
+        let received = to_micros(crate::now());
         let mut inserted = 0;
         for s in samples {
             inserted += sqlx::query(
                 "INSERT INTO telemetry (resource_id, ts, power_kw, energy_kwh, soc_pct, temperature_c, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (resource_id, ts) DO NOTHING",
+                 VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION), CAST($5 AS DOUBLE PRECISION), CAST($6 AS DOUBLE PRECISION), $7) \
+                 ON CONFLICT (resource_id, ts) DO NOTHING",
             )
             .bind(resource_id.to_string())
             .bind(to_micros(s.ts))
             .bind(s.power_kw)
-            .bind(s.energy_kwh)
-            .bind(s.soc_pct)
-            .bind(s.temperature_c)
+            .bind(nullable_f64(s.energy_kwh))
+            .bind(nullable_f64(s.soc_pct))
+            .bind(nullable_f64(s.temperature_c))
             .bind(received)
             .execute(&mut *w.tx)
             .await?
@@ -130,7 +141,8 @@ impl Store {
         if let Some(latest) = samples.iter().max_by_key(|s| s.ts) {
             sqlx::query(
                 "INSERT INTO resource_latest_telemetry (resource_id, ts, power_kw, energy_kwh, soc_pct, temperature_c, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (resource_id) DO UPDATE SET ts = excluded.ts, \
+                 VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION), CAST($5 AS DOUBLE PRECISION), CAST($6 AS DOUBLE PRECISION), $7) \
+                 ON CONFLICT (resource_id) DO UPDATE SET ts = excluded.ts, \
                  power_kw = excluded.power_kw, energy_kwh = excluded.energy_kwh, soc_pct = excluded.soc_pct, \
                  temperature_c = excluded.temperature_c, received_at = excluded.received_at \
                  WHERE excluded.ts > resource_latest_telemetry.ts",
@@ -138,9 +150,9 @@ impl Store {
             .bind(resource_id.to_string())
             .bind(to_micros(latest.ts))
             .bind(latest.power_kw)
-            .bind(latest.energy_kwh)
-            .bind(latest.soc_pct)
-            .bind(latest.temperature_c)
+            .bind(nullable_f64(latest.energy_kwh))
+            .bind(nullable_f64(latest.soc_pct))
+            .bind(nullable_f64(latest.temperature_c))
             .bind(received)
             .execute(&mut *w.tx)
             .await?;

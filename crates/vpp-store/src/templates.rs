@@ -1,6 +1,5 @@
 //! Resource templates and the preset library.
 
-use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use vpp_domain::Invalid;
@@ -139,7 +138,7 @@ impl Store {
         Ok(TemplateLibrary {
             format: TemplateLibrary::FORMAT.into(),
             format_version: 1,
-            exported_at: Some(Timestamp::now()),
+            exported_at: Some(crate::now()),
             templates: self.all_templates().await?.iter().map(ResourceTemplate::spec).collect(),
         })
     }
@@ -199,7 +198,7 @@ impl Store {
             }
         }
         sqlx::query("INSERT INTO meta (key, value) VALUES ('presets_seeded', $1)")
-            .bind(Timestamp::now().to_string())
+            .bind(crate::now().to_string())
             .execute(&mut *w.tx)
             .await?;
         w.tx.commit().await?;
@@ -216,7 +215,7 @@ pub(crate) async fn get_template_tx(w: &mut WriteTx<'_>, id: &str) -> Result<Res
 }
 
 async fn insert_template(w: &mut WriteTx<'_>, spec: TemplateSpec, preset: bool) -> Result<ResourceTemplate> {
-    let now = Timestamp::now();
+    let now = crate::now();
     let t = ResourceTemplate {
         id: new_id(),
         name: spec.name.trim().to_string(),
@@ -258,7 +257,7 @@ async fn replace_template(
     current: &ResourceTemplate,
     spec: TemplateSpec,
 ) -> Result<ResourceTemplate> {
-    let now = Timestamp::now();
+    let now = crate::now();
     let t = ResourceTemplate {
         id: current.id.clone(),
         name: spec.name.trim().to_string(),

@@ -1,6 +1,5 @@
 //! VPPs, their members, and the double-booking rule.
 
-use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use vpp_domain::Invalid;
@@ -99,7 +98,7 @@ impl Store {
             })
             .collect();
         let mut w = self.begin_write().await?;
-        let now = Timestamp::now();
+        let now = crate::now();
         let id = new_id();
         let name = request.name.trim().to_string();
         sqlx::query("INSERT INTO vpps (id, name, description, market_type, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)")
@@ -146,7 +145,7 @@ impl Store {
         .bind(description)
         .bind(update.market_type.unwrap_or(current.market_type).as_str())
         .bind(status.as_str())
-        .bind(to_micros(Timestamp::now()))
+        .bind(to_micros(crate::now()))
         .execute(&mut *w.tx)
         .await
         .map_err(unique("vpp", "name", &name))?;
@@ -179,7 +178,7 @@ impl Store {
         }
         sqlx::query("UPDATE vpps SET updated_at = $2 WHERE id = $1")
             .bind(id.to_string())
-            .bind(to_micros(Timestamp::now()))
+            .bind(to_micros(crate::now()))
             .execute(&mut *w.tx)
             .await?;
         w.tx.commit().await?;

@@ -262,8 +262,9 @@ async fn dispatch_vpp(
         ))
         .field("status"));
     }
-    let now = Timestamp::now();
+    let now = vpp_store::now();
     let (start, end) = request.window(now);
+    let (start, end) = (vpp_store::at_storage_precision(start), vpp_store::at_storage_precision(end));
     let hours = request.duration_minutes as f64 / 60.0;
     let plan = dispatch(&snapshot.fleet, request.target_kw, hours, request.mode);
     let dispatch_id = vpp_store::new_id();

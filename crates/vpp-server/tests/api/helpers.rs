@@ -1,0 +1,204 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use tower::ServiceExt;
+use vpp_server::{AppState, ServerSettings};
+use vpp_store::Store;
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: Arc<Store>,
+    sqlite_file: Option<PathBuf>,
+}
+
+static PG_CLEANED: OnceCell<()> = OnceCell::const_new();
+
+/// Drops the schemas left by earlier test runs, once per process.
+async fn clean_pg(base: &str) {
+    PG_CLEANED
+        .get_or_init(|| async {
+            let pool = sqlx::PgPool::connect(base).await.expect("connect to test PostgreSQL");
+            let schemas: Vec<(String,)> =
+                sqlx::query_as("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'vpptest_%'")
+                    .fetch_all(&pool)
+                    .await
+                    .expect("list schemas");
+            for (s,) in schemas {
+                let _ =
+                    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {s} CASCADE"))).execute(&pool).await;
+            }
+            pool.close().await;
+        })
+        .await;
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_settings(ServerSettings::default()).await
+    }
+
+    pub async fn with_settings(settings: ServerSettings) -> Self {
+        // Server errors are logged; show them in failing tests' output.
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("vpp_server=error").try_init();
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let (url, sqlite_file) = match std::env::var("VPP_TEST_DATABASE_URL") {
+            Ok(base) if base.starts_with("postgres") => {
+                clean_pg(&base).await;
+                let schema = format!("vpptest_{id}");
+                let pool = sqlx::PgPool::connect(&base).await.expect("connect to test PostgreSQL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&pool)
+                    .await
+                    .expect("schema");
+                pool.close().await;
+                let sep = if base.contains('?') { '&' } else { '?' };
+                (format!("{base}{sep}options=-c%20search_path%3D{schema}"), None)
+            }
+            _ => {
+                let file = std::env::temp_dir().join(format!("vpp-test-{id}.db"));
+                (format!("sqlite://{}", file.display()), Some(file))
+            }
+        };
+        let store = Arc::new(Store::connect(&url).await.expect("connect"));
+        store.migrate().await.expect("migrate");
+        let router = vpp_server::router(AppState::new(store.clone(), settings));
+        Self { router, store, sqlite_file }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value, String) {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(ct) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, ct);
+        }
+        let response =
+            self.router.clone().oneshot(builder.body(Body::from(body)).expect("request")).await.expect("response");
+        let status = response.status();
+        let ct = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value, ct)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let (s, v, _) = self.request(Method::GET, path, None, vec![]).await;
+        (s, v)
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, v, ct) = self.request(method, path, Some("application/json"), body.to_string().into_bytes()).await;
+        if !s.is_success() {
+            assert_eq!(ct, "application/problem+json", "errors are problem JSON: {v}");
+        }
+        (s, v)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, body).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PUT, path, body).await
+    }
+
+    pub async fn delete(&self, path: &str) -> StatusCode {
+        self.request(Method::DELETE, path, None, vec![]).await.0
+    }
+
+    /// Id of the preset template of `resource_type`.
+    pub async fn template_id(&self, resource_type: &str) -> String {
+        let (s, body) = self.get(&format!("/api/v1/vpp/resource-templates?resource_type={resource_type}")).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        body["items"][0]["id"].as_str().expect("template").to_string()
+    }
+
+    /// Creates a resource from the preset of `resource_type` and returns its JSON.
+    pub async fn create_resource(&self, resource_type: &str, name: &str, extra: Value) -> Value {
+        let mut body = json!({
+            "template_id": self.template_id(resource_type).await,
+            "name": name,
+            "status": "ONLINE",
+            "location": {"lat": 52.5, "lon": 13.4, "timezone": "Europe/Berlin"},
+            "device_address": format!("modbus://10.0.0.1:502/{name}"),
+        });
+        for (k, v) in extra.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let (s, r) = self.post("/api/v1/vpp/resource-instances", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        r
+    }
+
+    /// A generator with explicit limits and cost (a diesel genset).
+    pub async fn generator(&self, name: &str, max_kw: f64, min_kw: f64, cost: f64) -> String {
+        let r = self
+            .create_resource(
+                "DIESEL_GENERATOR",
+                name,
+                json!({"parameters": {"rated_kw": max_kw, "min_stable_kw": min_kw}, "marginal_cost": cost}),
+            )
+            .await;
+        r["id"].as_str().expect("id").to_string()
+    }
+
+    /// A battery of `kwh` and `kw`, with the default 10..90 % SOC window and 100 % efficiency.
+    pub async fn battery(&self, name: &str, kwh: f64, kw: f64, cost: f64) -> String {
+        let r = self
+            .create_resource(
+                "BATTERY",
+                name,
+                json!({"parameters": {"usable_energy_kwh": kwh, "max_charge_kw": kw, "max_discharge_kw": kw, "round_trip_efficiency": 1.0}, "marginal_cost": cost}),
+            )
+            .await;
+        r["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn telemetry(&self, id: &str, samples: Value) -> (StatusCode, Value) {
+        self.post(&format!("/api/v1/vpp/resource-instances/{id}/telemetry"), json!({"samples": samples})).await
+    }
+
+    pub async fn set_status(&self, id: &str, status: &str) {
+        let (s, b) = self
+            .put(&format!("/api/v1/vpp/resource-instances/{id}/status"), json!({"status": status, "reason": "test"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+
+    pub async fn vpp(&self, name: &str, members: Value) -> String {
+        let (s, v) =
+            self.post("/api/v1/vpp/vpps", json!({"name": name, "market_type": "SPOT", "members": members})).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["id"].as_str().expect("id").to_string()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(file) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+        }
+    }
+}
+
+/// The field named by a problem response.
+pub fn field(problem: &Value) -> &str {
+    problem["field"].as_str().unwrap_or("")
+}
+
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now().to_string()
+}

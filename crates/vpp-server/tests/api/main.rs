@@ -1,0 +1,14 @@
+//! API tests through the real router on a fresh database per test.
+//!
+//! The backend is SQLite unless `VPP_TEST_DATABASE_URL` names a PostgreSQL
+//! database, in which case every test gets its own schema there.
+
+mod helpers;
+
+mod dispatch;
+mod errors;
+mod ops;
+mod resources;
+mod techdata;
+mod templates;
+mod vpps;

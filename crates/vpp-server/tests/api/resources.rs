@@ -1,0 +1,206 @@
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, field, now_rfc3339};
+
+#[tokio::test]
+async fn battery_from_template_derives_limits() {
+    let app = TestApp::new().await;
+    let r = app
+        .create_resource(
+            "BATTERY",
+            "BESS 1",
+            json!({"parameters": {"usable_energy_kwh": 500, "max_charge_kw": 200, "max_discharge_kw": 250}}),
+        )
+        .await;
+    assert_eq!(r["capacity_kw"], 250.0);
+    assert_eq!(r["min_power_kw"], -200.0);
+    assert_eq!(r["max_power_kw"], 250.0);
+    assert_eq!(r["efficiency"], 0.9);
+    assert_eq!(r["category"], "STORAGE");
+    assert_eq!(r["parameters"]["soc_min_pct"], 10.0);
+    assert_eq!(r["location"]["timezone"], "Europe/Berlin");
+    let (s, got) = app.get(&format!("/api/v1/vpp/resource-instances/{}", r["id"].as_str().unwrap())).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(got, r);
+}
+
+/// Sets the value at a JSON pointer, creating the last key if needed.
+fn set(body: &mut serde_json::Value, pointer: &str, value: serde_json::Value) {
+    let (parent, key) = pointer.rsplit_once('/').expect("pointer");
+    let target = if parent.is_empty() { body } else { body.pointer_mut(parent).expect("parent") };
+    target[key] = value;
+}
+
+#[tokio::test]
+async fn bad_resources_are_refused_and_write_nothing() {
+    let app = TestApp::new().await;
+    let tid = app.template_id("BATTERY").await;
+    let base = json!({
+        "template_id": tid, "name": "B", "location": {"lat": 52.5, "lon": 13.4, "timezone": "Europe/Berlin"},
+        "device_address": "x", "parameters": {"usable_energy_kwh": 100, "max_charge_kw": 50, "max_discharge_kw": 50}
+    });
+    let cases = [
+        ("/parameters/usable_energy_kwh", json!(-1), "parameters.usable_energy_kwh"),
+        ("/parameters/max_charge_kw", json!("fast"), "parameters.max_charge_kw"),
+        ("/parameters/soc_min_pct", json!(95), "parameters.soc_min_pct"),
+        ("/parameters/colour", json!("red"), "parameters.colour"),
+        ("/location/timezone", json!("Mars/Olympus"), "location.timezone"),
+        ("/location/lat", json!(123), "location.lat"),
+        ("/template_id", json!("no-such-template"), "template_id"),
+        ("/efficiency", json!(1.5), "efficiency"),
+        ("/min_power_kw", json!(100), "min_power_kw"),
+        ("/capacity_kw", json!("big"), "capacity_kw"),
+    ];
+    for (pointer, value, expected) in cases {
+        let mut body = base.clone();
+        set(&mut body, pointer, value);
+        let (s, p) = app.post("/api/v1/vpp/resource-instances", body).await;
+        assert!(s == StatusCode::UNPROCESSABLE_ENTITY, "{pointer}: {s} {p}");
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .map(|e| e.iter().map(|x| x["field"].as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert!(field(&p) == expected || fields.contains(&expected), "{pointer}: expected {expected}, got {p}");
+    }
+    let (_, list) = app.get("/api/v1/vpp/resource-instances").await;
+    assert_eq!(list["total"], 0);
+    // Duplicate names conflict.
+    let (s, _) = app.post("/api/v1/vpp/resource-instances", base.clone()).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, p) = app.post("/api/v1/vpp/resource-instances", base).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(field(&p), "name");
+}
+
+#[tokio::test]
+async fn list_filters_and_pages() {
+    let app = TestApp::new().await;
+    for i in 0..5 {
+        app.create_resource("PV", &format!("PV {i}"), json!({"parameters": {"peak_kw": 10 + i, "inverter_kw": 10}}))
+            .await;
+    }
+    let wind = app.create_resource("WIND", "Turbine", json!({"parameters": {"rated_kw": 3000}})).await;
+    app.set_status(wind["id"].as_str().unwrap(), "MAINTENANCE").await;
+    let pv_tid = app.template_id("PV").await;
+    let (_, pv) = app.get(&format!("/api/v1/vpp/resource-instances?template_id={pv_tid}&size=2&page=3")).await;
+    assert_eq!(pv["total"], 5);
+    assert_eq!(pv["items"].as_array().unwrap().len(), 1);
+    assert_eq!(pv["items"][0]["name"], "PV 4");
+    let (_, m) = app.get("/api/v1/vpp/resource-instances?status=MAINTENANCE").await;
+    assert_eq!(m["total"], 1);
+    assert_eq!(m["items"][0]["name"], "Turbine");
+    for bad in ["size=0", "size=5000", "page=0", "status=BROKEN", "sort=name", "page=x"] {
+        let (s, p) = app.get(&format!("/api/v1/vpp/resource-instances?{bad}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(field(&p), bad.split('=').next().unwrap(), "{bad}: {p}");
+    }
+}
+
+#[tokio::test]
+async fn update_is_partial_and_validated() {
+    let app = TestApp::new().await;
+    let r = app
+        .create_resource(
+            "BATTERY",
+            "B",
+            json!({"parameters": {"usable_energy_kwh": 100, "max_charge_kw": 50, "max_discharge_kw": 50}}),
+        )
+        .await;
+    let id = r["id"].as_str().unwrap();
+    let (s, u) = app
+        .put(
+            &format!("/api/v1/vpp/resource-instances/{id}"),
+            json!({"marginal_cost": 35.5, "parameters": {"max_discharge_kw": 80}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    assert_eq!(u["marginal_cost"], 35.5);
+    assert_eq!(u["max_power_kw"], 80.0, "limits follow the parameters");
+    assert_eq!(u["name"], "B");
+    let (s, p) =
+        app.put(&format!("/api/v1/vpp/resource-instances/{id}"), json!({"parameters": {"soc_max_pct": 5}})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "parameters.soc_min_pct");
+    let (s, p) = app.put(&format!("/api/v1/vpp/resource-instances/{id}"), json!({"template_id": "x"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "template_id");
+    let (_, after) = app.get(&format!("/api/v1/vpp/resource-instances/{id}")).await;
+    assert_eq!(after, u, "refused updates change nothing");
+    assert_eq!(app.put("/api/v1/vpp/resource-instances/nope", json!({})).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn status_changes_are_recorded_with_reason() {
+    let app = TestApp::new().await;
+    let r = app.create_resource("WIND", "T1", json!({"parameters": {"rated_kw": 2000}})).await;
+    let id = r["id"].as_str().unwrap();
+    let (s, body) = app
+        .put(
+            &format!("/api/v1/vpp/resource-instances/{id}/status"),
+            json!({"status": "MAINTENANCE", "reason": "gearbox"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["resource"]["status"], "MAINTENANCE");
+    assert_eq!(body["change"]["from_status"], "ONLINE");
+    let (s, p) = app
+        .put(&format!("/api/v1/vpp/resource-instances/{id}/status"), json!({"status": "ONLINE", "reason": "  "}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "reason");
+    let (s, p) = app
+        .put(&format!("/api/v1/vpp/resource-instances/{id}/status"), json!({"status": "BROKEN", "reason": "x"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "status");
+    let (_, history) = app.get(&format!("/api/v1/vpp/resource-instances/{id}/status-history")).await;
+    let h = history.as_array().unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0]["reason"], "gearbox");
+    assert_eq!(h[0]["to_status"], "MAINTENANCE");
+    assert!(h[0]["changed_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn realtime_data_comes_only_from_telemetry() {
+    let app = TestApp::new().await;
+    let id = app.battery("B", 100.0, 50.0, 10.0).await;
+    let (s, p) = app.get(&format!("/api/v1/vpp/resource-instances/{id}/realtime-data")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(p["type"], "urn:vpp:problem:no-telemetry");
+    assert_eq!(
+        app.get("/api/v1/vpp/resource-instances/nope/realtime-data").await.1["type"],
+        "urn:vpp:problem:not-found"
+    );
+
+    let ts = now_rfc3339();
+    let samples = json!([{"ts": "2026-01-01T00:00:00Z", "power_kw": 10.0, "soc_pct": 40.0}, {"ts": ts, "power_kw": -20.5, "soc_pct": 41.5, "temperature_c": 25.0, "energy_kwh": 1234.5}]);
+    let (s, a) = app.telemetry(&id, samples.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(a["accepted"], 2);
+    let (_, again) = app.telemetry(&id, samples).await;
+    assert_eq!(again["accepted"], 0);
+    assert_eq!(again["duplicates"], 2);
+    let (s, rt) = app.get(&format!("/api/v1/vpp/resource-instances/{id}/realtime-data")).await;
+    assert_eq!(s, StatusCode::OK, "{rt}");
+    assert_eq!(rt["power_kw"], -20.5);
+    assert_eq!(rt["soc_pct"], 41.5);
+    assert_eq!(rt["temperature_c"], 25.0);
+    assert_eq!(rt["energy_kwh"], 1234.5);
+
+    // Out of range (a unit mistake: W for kW) refuses the whole batch.
+    let (s, p) = app.telemetry(&id, json!([{"ts": ts, "power_kw": 1.0}, {"ts": ts, "power_kw": 50000.0}])).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "samples[1].power_kw");
+    let (s, p) = app.telemetry(&id, json!([{"ts": ts, "power_kw": 1.0, "soc_pct": 140}])).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "samples[0].soc_pct");
+    let (s, p) = app.telemetry(&id, json!([{"ts": "yesterday", "power_kw": 1.0}])).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "samples[0].ts");
+    let (s, _) = app.telemetry(&id, json!([])).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, rt2) = app.get(&format!("/api/v1/vpp/resource-instances/{id}/realtime-data")).await;
+    assert_eq!(rt2["power_kw"], -20.5, "refused batches change nothing");
+}
