@@ -175,6 +175,68 @@ pub async fn seed(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates a VPP named `name` with `n` synthetic members for load tests:
+/// generators, batteries (with a reported SOC) and heat pumps in turn.
+/// Returns the VPP id.
+pub async fn seed_bench(store: &Store, name: &str, n: usize) -> anyhow::Result<String> {
+    let templates: HashMap<ResourceType, String> =
+        store.all_templates().await?.into_iter().filter(|t| t.preset).map(|t| (t.resource_type, t.id)).collect();
+    let mut rng = SmallRng::seed_from_u64(n as u64);
+    let kinds = [ResourceType::DieselGenerator, ResourceType::Battery, ResourceType::HeatPump];
+    let mut members = Vec::with_capacity(n);
+    for i in 0..n {
+        let kind = kinds[i % kinds.len()];
+        let template_id =
+            templates.get(&kind).with_context(|| format!("preset template for {} is missing", kind.as_str()))?;
+        let (_, parameters) = demo_parameters(kind, &mut rng);
+        let r = store
+            .create_resource(ResourceRequest {
+                template_id: template_id.clone(),
+                name: format!("{name} member {i:07}"),
+                external_id: None,
+                status: Some(if i % 20 == 0 { ResourceStatus::Offline } else { ResourceStatus::Online }),
+                parameters,
+                capacity_kw: None,
+                min_power_kw: None,
+                max_power_kw: None,
+                efficiency: None,
+                response_time_s: None,
+                marginal_cost: Some(rng.random_range(-20.0..300.0)),
+                location: Location { lat: 52.5, lon: 13.4, timezone: "Europe/Berlin".into(), building: None },
+                device_address: format!("bench://{i}"),
+                owner: None,
+                metadata: Parameters::new(),
+            })
+            .await?;
+        if kind == ResourceType::Battery {
+            let sample = Telemetry {
+                ts: Timestamp::now(),
+                power_kw: 0.0,
+                energy_kwh: None,
+                soc_pct: Some(rng.random_range(20.0..80.0)),
+                temperature_c: None,
+            };
+            store.record_telemetry(&r.id, &[sample]).await?;
+        }
+        members.push(Member {
+            resource_id: r.id,
+            allocation_ratio: AllocationRatio::FULL,
+            priority: (i % 10) as i32 + 1,
+        });
+    }
+    let vpp = store
+        .create_vpp(VppRequest {
+            name: name.into(),
+            description: format!("{n} synthetic members for load tests"),
+            market_type: MarketType::Spot,
+            status: Some(VppStatus::Active),
+            resource_ids: vec![],
+            members,
+        })
+        .await?;
+    Ok(vpp.id)
+}
+
 /// Realistic parameters for one demo resource of `t`, with its label.
 fn demo_parameters(t: ResourceType, rng: &mut SmallRng) -> (&'static str, Parameters) {
     let mut pick = |lo: f64, hi: f64, step: f64| ((rng.random_range(lo..hi) / step).round() * step).max(step);

@@ -44,6 +44,22 @@ enum Command {
     /// Export data as JSON.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Load-test fixtures for end-to-end benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Create a VPP of N synthetic resources (generators, batteries with SOC, loads) and print its id.
+    Seed {
+        /// Number of member resources.
+        #[arg(long, default_value_t = 10_000)]
+        resources: usize,
+        /// Name of the VPP (default `bench-N`).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +156,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Export(ExportCommand::Templates { out }) => {
             let library: TemplateLibrary = open_store(&config).await?.export_templates().await?;
             write_out(out.as_deref(), &serde_json::to_string_pretty(&library)?)
+        }
+        Command::Bench(BenchCommand::Seed { resources, name }) => {
+            let store = open_store(&config).await?;
+            let name = name.unwrap_or_else(|| format!("bench-{resources}"));
+            let id = demo::seed_bench(&store, &name, resources).await?;
+            println!("{id}");
+            Ok(())
         }
         Command::Export(ExportCommand::Resources { out }) => {
             let store = open_store(&config).await?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_domain::execution::DispatchRequest;
-use vpp_domain::fleet::{AggregatedParams, DispatchMode, aggregate, dispatch};
+use vpp_domain::fleet::{AggregatedParams, DispatchMode, dispatch};
 use vpp_domain::resource::ResourceStatus;
 use vpp_domain::template::ResourceCategory;
 use vpp_domain::vpp::{Conflict, MarketType, MembershipChange, Vpp, VppRequest, VppStatus, VppUpdate};
@@ -237,7 +237,7 @@ async fn aggregated_params(
         vpp_id: id,
         vpp_status: cached.snapshot.vpp_status,
         data_as_of: cached.loaded_at,
-        params: aggregate(&cached.snapshot.fleet, hours),
+        params: AggregatedParams::clone(&cached.aggregate(hours)),
     }))
 }
 

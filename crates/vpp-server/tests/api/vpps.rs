@@ -220,3 +220,30 @@ async fn aggregated_params_follow_the_definitions() {
     assert!((a["available_up_kw"].as_f64().unwrap() - 80.0).abs() < 1e-9, "{a}");
     assert_eq!(app.get("/api/v1/vpp/vpps/ghost/aggregated-params").await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn writes_by_other_processes_show_after_the_cache_ttl() {
+    let settings =
+        vpp_server::ServerSettings { fleet_cache_ttl: std::time::Duration::from_millis(50), ..Default::default() };
+    let app = TestApp::with_settings(settings).await;
+    let g = app.generator("G", 100.0, 0.0, 10.0).await;
+    let v = app.vpp("V", json!([{"resource_id": g}])).await;
+    let path = format!("/api/v1/vpp/vpps/{v}/aggregated-params");
+    assert_eq!(app.get(&path).await.1["available_up_kw"], 100.0);
+    // Another process changes the database behind this server's back.
+    let request = vpp_domain::resource::StatusRequest {
+        status: vpp_domain::resource::ResourceStatus::Offline,
+        reason: "elsewhere".into(),
+    };
+    app.store.set_resource_status(&g, request).await.expect("status");
+    let mut seen = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let (_, a) = app.get(&path).await;
+        if a["available_up_kw"] == 0.0 {
+            seen = Some(a);
+            break;
+        }
+    }
+    assert!(seen.is_some(), "the stale fleet was reloaded after the TTL");
+}
