@@ -22,7 +22,7 @@ fn fleet(n: usize) -> Fleet {
         x ^= x << 17;
         let u = (x % 10_000) as f64 / 10_000.0;
         let category = ResourceCategory::ALL[i % 4];
-        let storage = (category == ResourceCategory::Storage).then(|| {
+        let storage = (category == ResourceCategory::Storage).then_some({
             (
                 StorageModel {
                     energy_kwh: 20.0 + 200.0 * u,

@@ -586,7 +586,7 @@ mod tests {
         )
             .prop_map(|(cat, st, ratio, min, span, cost, prio, soc)| {
                 let max = min + span;
-                let storage = (cat == 1).then(|| {
+                let storage = (cat == 1).then_some({
                     (
                         StorageModel {
                             energy_kwh: 200.0,

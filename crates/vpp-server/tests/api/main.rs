@@ -3,6 +3,8 @@
 //! The backend is SQLite unless `VPP_TEST_DATABASE_URL` names a PostgreSQL
 //! database, in which case every test gets its own schema there.
 
+#![allow(clippy::unwrap_used)] // panicking on a surprising response is what a test should do
+
 mod helpers;
 
 mod dispatch;
