@@ -8,6 +8,25 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 use vpp_server::ServerSettings;
+use vpp_server::auth::AuthSettings;
+
+/// A secret from configuration; it never prints.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
 
 /// Default database: the embedded SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://vpp.db";
@@ -28,6 +47,16 @@ pub struct FileConfig {
     pub fleet_cache_ttl_ms: Option<u64>,
     /// Same as `VPP_LOG`.
     pub log: Option<String>,
+    /// Same as `VPP_JWT_SECRET`.
+    pub jwt_secret: Option<Secret>,
+    /// Same as `VPP_ADMIN_USERNAME`.
+    pub admin_username: Option<String>,
+    /// Same as `VPP_ADMIN_PASSWORD`.
+    pub admin_password: Option<Secret>,
+    /// Same as `VPP_CORS_ORIGINS`.
+    pub cors_origins: Option<Vec<String>>,
+    /// Same as `VPP_ACCESS_TOKEN_TTL_S`.
+    pub access_token_ttl_s: Option<u64>,
 }
 
 impl FileConfig {
@@ -42,7 +71,8 @@ impl FileConfig {
 /// Options shared by every command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
-    /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms, log.
+    /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms, log,
+    /// jwt_secret, admin_username, admin_password, cors_origins, access_token_ttl_s.
     #[arg(long, global = true, env = "VPP_CONFIG")]
     pub config: Option<PathBuf>,
     /// Database URL: sqlite://FILE (default sqlite://vpp.db) or postgres://USER@HOST/DB.
@@ -65,6 +95,21 @@ pub struct ServeArgs {
     /// How long aggregated parameters may be served from cache, ms (default 1000).
     #[arg(long, env = "VPP_FLEET_CACHE_TTL_MS")]
     pub fleet_cache_ttl_ms: Option<u64>,
+    /// HMAC secret for access tokens (default: generated once and kept in the database).
+    #[arg(long, env = "VPP_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    /// Name of the admin created on first start (default `admin`).
+    #[arg(long, env = "VPP_ADMIN_USERNAME")]
+    pub admin_username: Option<String>,
+    /// Password of the admin created on first start; if unset, one is generated and printed once.
+    #[arg(long, env = "VPP_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<Secret>,
+    /// Browser origins allowed by CORS, comma-separated (default: none, same origin only).
+    #[arg(long, env = "VPP_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Option<Vec<String>>,
+    /// Lifetime of access tokens in seconds (default 900).
+    #[arg(long, env = "VPP_ACCESS_TOKEN_TTL_S")]
+    pub access_token_ttl_s: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -74,6 +119,8 @@ pub struct Config {
     pub bind: SocketAddr,
     pub log: String,
     pub server: ServerSettings,
+    pub admin_username: String,
+    pub admin_password: Option<Secret>,
 }
 
 impl Config {
@@ -93,6 +140,13 @@ impl Config {
             .or(file.fleet_cache_ttl_ms)
             .map(Duration::from_millis)
             .unwrap_or(defaults.fleet_cache_ttl);
+        let mut auth = AuthSettings {
+            jwt_secret: serve.and_then(|s| s.jwt_secret.clone()).or(file.jwt_secret).map(|s| s.0),
+            ..AuthSettings::default()
+        };
+        if let Some(ttl) = serve.and_then(|s| s.access_token_ttl_s).or(file.access_token_ttl_s) {
+            auth.access_ttl = Duration::from_secs(ttl.clamp(30, 24 * 3600));
+        }
         Ok(Self {
             database_url: global
                 .database_url
@@ -101,7 +155,17 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             bind,
             log: global.log.clone().or(file.log).unwrap_or_else(|| "info,sqlx=warn".into()),
-            server: ServerSettings { body_limit_bytes, fleet_cache_ttl: ttl },
+            server: ServerSettings {
+                body_limit_bytes,
+                fleet_cache_ttl: ttl,
+                auth,
+                cors_origins: serve.and_then(|s| s.cors_origins.clone()).or(file.cors_origins).unwrap_or_default(),
+            },
+            admin_username: serve
+                .and_then(|s| s.admin_username.clone())
+                .or(file.admin_username)
+                .unwrap_or_else(|| "admin".into()),
+            admin_password: serve.and_then(|s| s.admin_password.clone()).or(file.admin_password),
         })
     }
 

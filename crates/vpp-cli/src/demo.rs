@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+use vpp_domain::auth::Role;
 use vpp_domain::resource::{Location, ResourceRequest, ResourceStatus, StatusRequest, Telemetry};
 use vpp_domain::template::{Parameters, ResourceType};
 use vpp_domain::vpp::{AllocationRatio, MarketType, Member, VppRequest, VppStatus};
@@ -38,12 +39,28 @@ fn params(v: serde_json::Value) -> Parameters {
     serde_json::from_value(v).unwrap_or_default()
 }
 
-/// Seeds the demo portfolio unless the database already holds VPPs.
-pub async fn seed(store: &Store) -> anyhow::Result<()> {
+/// Seeds the demo portfolio and one user per role unless the database
+/// already holds VPPs, and prints the logins. `admin` is the first admin's
+/// name and password if it was just created.
+pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<()> {
     let existing = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 1 }).await?;
     if existing.total > 0 {
         tracing::info!(vpps = existing.total, "database already holds VPPs; demo seed skipped");
+        eprintln!("Demo data already present; log in with the passwords printed on the first run");
+        eprintln!("(or set one with `vpp user reset-password NAME`).");
         return Ok(());
+    }
+    let mut logins: Vec<(String, String, &str)> =
+        admin.map(|(u, p)| (u.to_string(), p.to_string(), "admin")).into_iter().collect();
+    for role in [Role::Operator, Role::Trader, Role::Analyst, Role::Viewer] {
+        let name = role.as_str();
+        if store.get_user_by_name(name).await.is_ok() {
+            continue;
+        }
+        let password = vpp_server::auth::random_token(12);
+        let hash = vpp_server::auth::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+        store.create_user(name, &hash, role).await?;
+        logins.push((name.to_string(), password, name));
     }
     let templates: HashMap<ResourceType, String> =
         store.all_templates().await?.into_iter().filter(|t| t.preset).map(|t| (t.resource_type, t.id)).collect();
@@ -172,6 +189,10 @@ pub async fn seed(store: &Store) -> anyhow::Result<()> {
     }
     tick(store, &mut rng, &HashMap::new()).await?;
     tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs");
+    eprintln!("Demo users (passwords are shown once; reset with `vpp user reset-password NAME`):");
+    for (user, password, role) in &logins {
+        eprintln!("demo login: {user} / {password} ({role})");
+    }
     Ok(())
 }
 

@@ -47,6 +47,44 @@ enum Command {
     /// Load-test fixtures for end-to-end benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Manage users (works on the database directly).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input with --password-stdin, else generated and printed.
+    Add {
+        /// Login name.
+        username: String,
+        /// admin, operator, trader, analyst or viewer.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user: no login, and their tokens stop working.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Login name.
+        username: String,
+    },
+    /// Set a new password (unlocks the account, ends every session).
+    ResetPassword {
+        /// Login name.
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,10 +155,18 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) => serve(open_store(&config).await?, &config).await,
+        Command::Serve(_) => {
+            let store = open_store(&config).await?;
+            bootstrap_admin(&store, &config).await?;
+            serve(store, &config).await
+        }
+        Command::User(cmd) => user_command(&open_store(&config).await?, cmd).await,
         Command::Demo(_) => {
             let store = open_store(&config).await?;
-            demo::seed(&store).await.context("seeding the demo portfolio")?;
+            let admin_password = bootstrap_admin(&store, &config).await?;
+            demo::seed(&store, admin_password.as_deref().map(|p| (config.admin_username.as_str(), p)))
+                .await
+                .context("seeding the demo portfolio")?;
             let simulator = tokio::spawn(demo::simulate(store.clone()));
             let result = serve(store, &config).await;
             simulator.abort();
@@ -180,6 +226,84 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// Creates the first admin if there are no users; prints a generated password once.
+async fn bootstrap_admin(store: &Store, config: &Config) -> anyhow::Result<Option<String>> {
+    let configured = config.admin_password.as_ref().map(|s| s.0.as_str());
+    let generated = vpp_server::routes::auth::bootstrap_admin(store, &config.admin_username, configured)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first admin: {}", e.0.detail))?;
+    if let Some(password) = &generated {
+        eprintln!("Created the first admin `{}` with the one-time password: {password}", config.admin_username);
+        eprintln!("Change it with `vpp user reset-password {}`.", config.admin_username);
+    }
+    Ok(generated)
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if !from_stdin {
+        return Ok((vpp_server::auth::random_token(18), true));
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+    Ok((line.trim_end_matches(['\r', '\n']).to_string(), false))
+}
+
+async fn user_command(store: &Arc<Store>, cmd: UserCommand) -> anyhow::Result<()> {
+    use vpp_domain::auth::{Role, UserRequest};
+    let invalid = |e: vpp_domain::Invalid| anyhow::anyhow!("{e}");
+    match cmd {
+        UserCommand::Add { username, role, password_stdin } => {
+            let role = Role::parse(&role)
+                .with_context(|| format!("unknown role `{role}`: use admin, operator, trader, analyst or viewer"))?;
+            let (password, generated) = read_password(password_stdin)?;
+            UserRequest { username: username.clone(), password: password.clone(), role }.validate().map_err(invalid)?;
+            let hash = vpp_server::auth::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+            let user = store.create_user(&username, &hash, role).await?;
+            println!("created {} ({}) with id {}", user.username, role.as_str(), user.id);
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            let users = store.list_users(Page { page: 1, size: 1000 }).await?;
+            for u in users.items {
+                let state = if !u.active {
+                    "disabled"
+                } else if u.locked_until.is_some_and(|t| t > jiff::Timestamp::now()) {
+                    "locked"
+                } else {
+                    "active"
+                };
+                println!("{:<24} {:<9} {:<9} {}", u.username, u.role.as_str(), state, u.id);
+            }
+        }
+        UserCommand::Disable { username } => {
+            let user = store.get_user_by_name(&username).await?;
+            store.update_user(&user.id, None, Some(false)).await?;
+            println!("disabled {username}; their tokens stop working within seconds");
+        }
+        UserCommand::Enable { username } => {
+            let user = store.get_user_by_name(&username).await?;
+            store.update_user(&user.id, None, Some(true)).await?;
+            println!("enabled {username}");
+        }
+        UserCommand::ResetPassword { username, password_stdin } => {
+            let user = store.get_user_by_name(&username).await?;
+            let (password, generated) = read_password(password_stdin)?;
+            let mut errors = vpp_domain::error::Errors::default();
+            vpp_domain::auth::check_password(&mut errors, "password", &password);
+            errors.finish(()).map_err(invalid)?;
+            let hash = vpp_server::auth::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+            store.set_password(&user.id, &hash).await?;
+            println!("password of {username} reset; every session of theirs ended");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+    }
+    Ok(())
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     vpp_server::extract::parse_json(&bytes).map_err(|e| {
@@ -205,7 +329,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     eprintln!("vpp API:   http://{addr}/api/v1/vpp/vpps");
     eprintln!("API docs:  http://{addr}/api/v1/docs/");
     eprintln!("Press Ctrl-C to stop.");
-    let state = AppState::new(store.clone(), config.server.clone());
+    let state = AppState::new(store.clone(), config.server.clone()).await?;
     vpp_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -5,6 +5,7 @@
 //! `vpp-domain`, persistence in `vpp-store`. One module per resource under
 //! [`routes`], each with its handlers, request and response types and router.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 mod metrics;
@@ -16,9 +17,12 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -40,10 +44,59 @@ pub use state::{AppState, ServerSettings};
         (name = "resources", description = "Registered distributed energy resources"),
         (name = "vpps", description = "Virtual power plants, aggregation and dispatch"),
         (name = "trading", description = "Execution tracking"),
+        (name = "auth", description = "Login, sessions, users, API keys and the audit trail"),
         (name = "ops", description = "Health and metrics")
-    )
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
 )]
 struct ApiDoc;
+
+/// Declares the bearer scheme: an access token from `/auth/login` or an API key.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT access token, or API key vppk_<id>.<secret>")
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Headers on every answer: no sniffing, no framing, no referrer, and a
+/// content security policy that allows only this origin's scripts.
+fn security_headers(router: Router<AppState>) -> Router<AppState> {
+    const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                       script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
+    let headers: [(HeaderName, &'static str); 5] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (HeaderName::from_static("permissions-policy"), "geolocation=(), camera=(), microphone=()"),
+    ];
+    headers.into_iter().fold(router, |r, (name, value)| {
+        r.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)))
+    })
+}
+
+/// CORS: only the configured origins; none means same-origin only.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    (!origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-api-key")])
+            .max_age(std::time::Duration::from_secs(600))
+    })
+}
 
 /// The full router with its OpenAPI document and docs page.
 pub fn router(state: AppState) -> Router {
@@ -54,13 +107,20 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::vpps::router())
         .merge(routes::trading::router())
         .merge(routes::ops::router())
+        .merge(routes::auth::router())
         .split_for_parts();
-    api.merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
+    let cors = cors(&state.settings.cors_origins);
+    let router = api
+        .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
         .layer(middleware::from_fn_with_state(state.clone(), invalidate_fleets_on_write))
-        .layer(middleware::from_fn(metrics::track))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::middleware::guard))
+        .layer(middleware::from_fn(metrics::track));
+    let router = security_headers(router).layer(DefaultBodyLimit::max(body_limit));
+    let router = match cors {
+        Some(c) => router.layer(c),
+        None => router,
+    };
+    router.layer(TraceLayer::new_for_http()).with_state(state)
 }
 
 /// Any successful write may change a fleet: drop cached fleets.

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use vpp_domain::fleet::{AggregatedParams, aggregate};
 use vpp_store::{FleetSnapshot, Store};
 
+use crate::auth::{Auth, AuthSettings};
 use crate::error::ApiResult;
 
 /// Settings of the HTTP server.
@@ -19,11 +20,20 @@ pub struct ServerSettings {
     /// After this long a cached fleet is reloaded in the background, even if
     /// this process saw no write (other processes may write to PostgreSQL).
     pub fleet_cache_ttl: Duration,
+    /// Authentication, sessions and rate limits.
+    pub auth: AuthSettings,
+    /// Origins allowed to call the API from a browser (CORS); empty = same origin only.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { body_limit_bytes: 16 * 1024 * 1024, fleet_cache_ttl: Duration::from_secs(1) }
+        Self {
+            body_limit_bytes: 16 * 1024 * 1024,
+            fleet_cache_ttl: Duration::from_secs(1),
+            auth: AuthSettings::default(),
+            cors_origins: vec![],
+        }
     }
 }
 
@@ -34,14 +44,17 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// Cached fleets for the read-heavy aggregation endpoint.
     pub fleets: Arc<FleetCache>,
+    /// Authentication keys, caches and limiters.
+    pub auth: Arc<Auth>,
     /// Settings.
     pub settings: ServerSettings,
 }
 
 impl AppState {
     /// State over a migrated store.
-    pub fn new(store: Arc<Store>, settings: ServerSettings) -> Self {
-        Self { fleets: Arc::new(FleetCache::new(settings.fleet_cache_ttl)), store, settings }
+    pub async fn new(store: Arc<Store>, settings: ServerSettings) -> vpp_store::Result<Self> {
+        let auth = Arc::new(Auth::new(&store, settings.auth.clone()).await?);
+        Ok(Self { fleets: Arc::new(FleetCache::new(settings.fleet_cache_ttl)), auth, store, settings })
     }
 }
 

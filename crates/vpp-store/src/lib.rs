@@ -16,6 +16,7 @@
 
 mod fleet;
 mod resources;
+mod security;
 mod techdata;
 mod telemetry;
 mod templates;
@@ -33,6 +34,7 @@ use vpp_domain::vpp::DoubleBooking;
 
 pub use fleet::{FleetSnapshot, MemberRow};
 pub use resources::{ResourceFilter, ResourcePage};
+pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};
 pub use telemetry::{DispatchRecord, InstructionRecord, MAX_TELEMETRY_BATCH, TelemetryWindow};
 pub use templates::TemplateFilter;
 pub use vpps::VppFilter;
@@ -185,6 +187,28 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
         }
         self.seed_presets().await
+    }
+
+    /// The value of a setting kept in the database, storing `value` first if absent.
+    pub async fn meta_get_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        let mut w = self.begin_write().await?;
+        let existing = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key.to_string())
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        let value = match existing {
+            Some(row) => row.try_get("value")?,
+            None => {
+                sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
+                    .bind(key.to_string())
+                    .bind(value.to_string())
+                    .execute(&mut *w.tx)
+                    .await?;
+                value.to_string()
+            }
+        };
+        w.tx.commit().await?;
+        Ok(value)
     }
 
     /// True if the database answers.

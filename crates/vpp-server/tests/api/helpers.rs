@@ -14,8 +14,15 @@ use vpp_store::Store;
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<Store>,
+    pub url: String,
+    /// Access token of the admin every helper acts as.
+    pub token: String,
     sqlite_file: Option<PathBuf>,
 }
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+/// The HMAC secret tests run with, so they can forge tokens.
+pub const JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789";
 
 static PG_CLEANED: OnceCell<()> = OnceCell::const_new();
 
@@ -43,7 +50,8 @@ impl TestApp {
         Self::with_settings(ServerSettings::default()).await
     }
 
-    pub async fn with_settings(settings: ServerSettings) -> Self {
+    pub async fn with_settings(mut settings: ServerSettings) -> Self {
+        settings.auth.jwt_secret = Some(JWT_SECRET.into());
         // Server errors are logged; show them in failing tests' output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("vpp_server=error").try_init();
         let id = uuid::Uuid::now_v7().simple().to_string();
@@ -67,8 +75,42 @@ impl TestApp {
         };
         let store = Arc::new(Store::connect(&url).await.expect("connect"));
         store.migrate().await.expect("migrate");
-        let router = vpp_server::router(AppState::new(store.clone(), settings));
-        Self { router, store, sqlite_file }
+        vpp_server::routes::auth::bootstrap_admin(&store, "admin", Some(ADMIN_PASSWORD)).await.expect("admin");
+        let router = vpp_server::router(AppState::new(store.clone(), settings).await.expect("state"));
+        let mut app = Self { router, store, url, token: String::new(), sqlite_file };
+        app.token = app.login("admin", ADMIN_PASSWORD).await;
+        app
+    }
+
+    /// Logs in and returns the access token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let (s, body) =
+            self.post_as(None, "/api/v1/auth/login", json!({"username": username, "password": password})).await;
+        assert_eq!(s, StatusCode::OK, "login {username}: {body}");
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
+    /// Creates a user with `role` (named after it) and returns their access token.
+    pub async fn token_for(&self, role: &str) -> String {
+        let password = format!("{role}-password-for-tests");
+        let (s, body) =
+            self.post("/api/v1/auth/users", json!({"username": role, "password": password, "role": role})).await;
+        assert!(s == StatusCode::CREATED || s == StatusCode::CONFLICT, "{body}");
+        self.login(role, &password).await
+    }
+
+    /// POST JSON with the given credential.
+    pub async fn post_as(&self, credential: Option<&str>, path: &str, body: Value) -> (StatusCode, Value) {
+        let ((s, v, _), _) = self
+            .request_as(credential, Method::POST, path, Some("application/json"), body.to_string().into_bytes())
+            .await;
+        (s, v)
+    }
+
+    /// GET with the given credential.
+    pub async fn get_as(&self, credential: Option<&str>, path: &str) -> (StatusCode, Value) {
+        let ((s, v, _), _) = self.request_as(credential, Method::GET, path, None, vec![]).await;
+        (s, v)
     }
 
     pub async fn request(
@@ -78,18 +120,35 @@ impl TestApp {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> (StatusCode, Value, String) {
+        let token = self.token.clone();
+        self.request_as(Some(&token), method, path, content_type, body).await.0
+    }
+
+    /// A request with the given bearer credential (or none); also returns the headers.
+    pub async fn request_as(
+        &self,
+        credential: Option<&str>,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> ((StatusCode, Value, String), axum::http::HeaderMap) {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(ct) = content_type {
             builder = builder.header(header::CONTENT_TYPE, ct);
         }
+        if let Some(c) = credential.filter(|c| !c.is_empty()) {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {c}"));
+        }
         let response =
             self.router.clone().oneshot(builder.body(Body::from(body)).expect("request")).await.expect("response");
         let status = response.status();
-        let ct = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let headers = response.headers().clone();
+        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let value =
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, value, ct)
+        ((status, value, ct), headers)
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

@@ -1,0 +1,262 @@
+//! The guard in front of every route: authenticate, authorise, rate-limit,
+//! and record state changes in the audit trail.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, MatchedPath, RawPathParams, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use vpp_store::NewAudit;
+
+use super::rules::{Access, Entity, rule_for};
+use super::{Principal, unauthorized};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest answer kept whole as an audit record's after state.
+const MAX_AUDITED_BODY: usize = 256 * 1024;
+
+/// Client address, or `unknown` when served without connection info (tests).
+pub fn client_ip(request: &Request) -> String {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map_or("unknown".into(), |c| c.0.ip().to_string())
+}
+
+fn credential(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim().to_string());
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, value) = auth.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| value.trim().to_string())
+}
+
+/// The middleware.
+pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(path) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()) else {
+        return next.run(request).await; // unmatched: the 404 fallback
+    };
+    let method = request.method().clone();
+    let Some(rule) = rule_for(&method, &path) else {
+        tracing::error!(%method, %path, "route without an access rule refused");
+        return ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "this route has no access rule")
+            .into_response();
+    };
+    let ip = client_ip(&request);
+    let writes = !method.is_safe();
+    let action = format!("{method} {path}");
+    if rule.access == Access::Public {
+        return next.run(request).await;
+    }
+    let raw_path = request.uri().path().to_string();
+    let principal = match authorize(&state, request.headers().clone(), rule.access, &path, &raw_path).await {
+        Ok(p) => p,
+        Err((principal, err)) => {
+            if writes {
+                let mut audit = audit_base(principal.as_ref(), &action, &ip);
+                audit.status = i64::from(err.0.status);
+                audit.after = Some(serde_json::json!({"refused": err.0.detail}));
+                record(&state, audit).await;
+            }
+            return err.into_response();
+        }
+    };
+    if writes {
+        if let Err(err) = state.auth.check_write_rate(principal.id(), &ip) {
+            let mut audit = audit_base(Some(&principal), &action, &ip);
+            audit.status = 429;
+            record(&state, audit).await;
+            return err.into_response();
+        }
+    }
+    request.extensions_mut().insert(principal.clone());
+    if !writes || rule.entity == Entity::None {
+        return next.run(request).await;
+    }
+
+    // A state change: record who, what, before and after.
+    let id = path_id(&mut request).await;
+    let before = match &id {
+        Some(id) => snapshot(&state, rule.entity, id).await,
+        None => None,
+    };
+    let response = next.run(request).await;
+    let status = response.status();
+    let (parts, body) = response.into_parts();
+    let bytes = match to_bytes(body, MAX_AUDITED_BODY).await {
+        Ok(b) => Some(b),
+        Err(_) => None,
+    };
+    let answer: Option<Value> = bytes.as_ref().and_then(|b| serde_json::from_slice(b).ok());
+    let entity_id = id.or_else(|| {
+        answer
+            .as_ref()
+            .and_then(|a| a.get("id").or_else(|| a.get("dispatch_id")))
+            .and_then(Value::as_str)
+            .map(String::from)
+    });
+    let after = if !status.is_success() {
+        answer.clone()
+    } else if method == axum::http::Method::DELETE {
+        None
+    } else {
+        match (&entity_id, rule.entity) {
+            (Some(id), Entity::Template | Entity::Resource | Entity::Vpp | Entity::User | Entity::ApiKey) => {
+                snapshot(&state, rule.entity, id).await
+            }
+            _ => answer.clone(),
+        }
+    };
+    let mut audit = audit_base(Some(&principal), &action, &ip);
+    audit.status = i64::from(status.as_u16());
+    audit.entity_type = Some(entity_name(rule.entity).to_string());
+    audit.entity_id = entity_id;
+    audit.before = before;
+    audit.after = after
+        .map(redact)
+        .or_else(|| bytes.is_none().then(|| serde_json::json!({"note": "answer too large to record"})));
+    record(&state, audit).await;
+    if status.is_success() && path.starts_with("/api/v1/auth/") {
+        state.auth.forget_cached();
+    }
+    match bytes {
+        Some(b) => Response::from_parts(parts, Body::from(b)),
+        None => ApiError::internal("an audited answer exceeded the audit size limit").into_response(),
+    }
+}
+
+/// Authenticates and checks the rule. On failure, the principal if known and the error.
+async fn authorize(
+    state: &AppState,
+    headers: axum::http::HeaderMap,
+    access: Access,
+    path: &str,
+    raw_path: &str,
+) -> Result<Principal, (Option<Principal>, ApiError)> {
+    let Some(credential) = credential(&headers) else {
+        return Err((None, unauthorized("send `Authorization: Bearer <access token or API key>`")));
+    };
+    let principal = state.auth.authenticate(&state.store, &credential).await.map_err(|e| (None, e))?;
+    let allowed = match access {
+        Access::Public | Access::Authenticated => true,
+        Access::Permission(p) => principal.allows(p),
+    };
+    if !allowed {
+        let needed = match access {
+            Access::Permission(p) => p.as_str(),
+            _ => "",
+        };
+        let who = principal.role().map_or("this API key".to_string(), |r| format!("role {}", r.as_str()));
+        let err = ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", format!("{who} lacks {needed}"))
+            .with("required", needed);
+        return Err((Some(principal), err));
+    }
+    if let Principal::ApiKey { vpp_id: Some(vpp), .. } = &principal {
+        if let Err(e) = check_vpp_binding(state, vpp, path, raw_path).await {
+            return Err((Some(principal), e));
+        }
+    }
+    Ok(principal)
+}
+
+/// A key bound to one VPP may act on that VPP and on its member resources only.
+async fn check_vpp_binding(state: &AppState, vpp: &str, path: &str, raw_path: &str) -> Result<(), ApiError> {
+    // `/api/v1/vpp/<collection>/<id>/...`: the id is the fifth segment.
+    let id = raw_path.split('/').nth(5).unwrap_or_default().to_string();
+    let allowed = if path.starts_with("/api/v1/vpp/vpps/{id}") {
+        id == vpp
+    } else if path.starts_with("/api/v1/vpp/resource-instances/{id}") {
+        state.store.is_member(vpp, &id).await.map_err(ApiError::from)?
+    } else {
+        false
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            format!("this API key acts only on VPP `{vpp}` and its members"),
+        ))
+    }
+}
+
+async fn path_id(request: &mut Request) -> Option<String> {
+    let (mut parts, body) = std::mem::take(request).into_parts();
+    let params = RawPathParams::from_request_parts(&mut parts, &()).await.ok();
+    *request = Request::from_parts(parts, body);
+    params?.iter().find(|(k, _)| *k == "id").map(|(_, v)| v.to_string())
+}
+
+use axum::extract::FromRequestParts;
+
+fn entity_name(entity: Entity) -> &'static str {
+    match entity {
+        Entity::None => "none",
+        Entity::Template => "template",
+        Entity::Resource => "resource",
+        Entity::Vpp => "vpp",
+        Entity::User => "user",
+        Entity::ApiKey => "api_key",
+        Entity::Action(name) => name,
+    }
+}
+
+/// The current state of an entity as JSON, if it exists.
+async fn snapshot(state: &AppState, entity: Entity, id: &str) -> Option<Value> {
+    let store = &state.store;
+    let value = match entity {
+        Entity::Template => store.get_template(id).await.ok().and_then(|v| serde_json::to_value(v).ok()),
+        Entity::Resource => store.get_resource(id).await.ok().and_then(|v| serde_json::to_value(v).ok()),
+        Entity::Vpp => store.get_vpp(id).await.ok().and_then(|v| serde_json::to_value(v).ok()),
+        Entity::User => store.get_user(id).await.ok().and_then(|v| serde_json::to_value(v).ok()),
+        Entity::ApiKey => store.get_api_key(id).await.ok().and_then(|(k, _)| serde_json::to_value(k).ok()),
+        Entity::None | Entity::Action(_) => None,
+    };
+    value.map(redact)
+}
+
+/// Replaces secrets anywhere in a JSON value.
+pub fn redact(mut value: Value) -> Value {
+    const SECRET_KEYS: [&str; 6] = ["password", "secret", "access_token", "refresh_token", "api_key", "password_hash"];
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    if SECRET_KEYS.contains(&k.as_str()) {
+                        *child = Value::String("[redacted]".into());
+                    } else {
+                        walk(child);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut value);
+    value
+}
+
+/// An audit record with the actor filled in.
+pub fn audit_base(principal: Option<&Principal>, action: &str, ip: &str) -> NewAudit {
+    NewAudit {
+        actor_kind: principal.map_or("anonymous", Principal::kind).to_string(),
+        actor_id: principal.map(|p| p.id().to_string()),
+        actor_name: principal.map(|p| p.name().to_string()),
+        role: principal.and_then(Principal::role),
+        action: action.to_string(),
+        ip: Some(ip.to_string()),
+        ..NewAudit::default()
+    }
+}
+
+/// Appends an audit record; a failure is logged loudly.
+pub async fn record(state: &AppState, audit: NewAudit) {
+    if let Err(e) = state.store.append_audit(audit).await {
+        tracing::error!(error = %e, "writing the audit trail failed");
+    }
+}

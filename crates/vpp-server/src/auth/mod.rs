@@ -1,0 +1,395 @@
+//! Authentication and authorisation.
+//!
+//! - Users log in with a password (argon2id) and get a short-lived HS256 JWT
+//!   access token and an opaque refresh token that rotates on every use; a
+//!   replayed refresh token revokes its whole family.
+//! - Machines use API keys `vppk_<id>.<secret>`: the secret is stored as a
+//!   SHA-256 hash (it is 256 random bits, so a slow hash adds nothing) and
+//!   compared in constant time. Keys carry scopes and may be bound to one VPP.
+//! - Every route has exactly one rule in [`rules::RULES`]; a route without a
+//!   rule is refused (fail closed), and a test walks every route × role.
+//! - Every state-changing request is recorded in the append-only audit trail.
+
+pub mod middleware;
+pub mod rules;
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use vpp_domain::auth::{Permission, Role};
+use vpp_store::{Store, UserState};
+
+use crate::error::{ApiError, ApiResult};
+use axum::http::StatusCode;
+
+/// Settings of authentication, sessions and rate limits.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// HMAC secret for access tokens; when `None`, one is generated and kept in the database.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of access tokens.
+    pub access_ttl: Duration,
+    /// Lifetime of refresh tokens.
+    pub refresh_ttl: Duration,
+    /// Failed logins in a row that lock an account.
+    pub max_failed_logins: i64,
+    /// How long a locked account stays locked.
+    pub lockout: Duration,
+    /// Login attempts per minute per client address and per username (also the burst).
+    pub logins_per_minute: u32,
+    /// Write requests per second per caller and per client address.
+    pub writes_per_second: u32,
+    /// Burst of write requests above the steady rate.
+    pub write_burst: u32,
+    /// How long user and key state may be cached before it is read again.
+    pub cache_ttl: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(14 * 24 * 3600),
+            max_failed_logins: 5,
+            lockout: Duration::from_secs(15 * 60),
+            logins_per_minute: 20,
+            writes_per_second: 100,
+            write_burst: 500,
+            cache_ttl: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// A logged-in user.
+    User {
+        /// User id.
+        id: String,
+        /// Login name.
+        username: String,
+        /// Current role.
+        role: Role,
+    },
+    /// A machine with an API key.
+    ApiKey {
+        /// Key id.
+        id: String,
+        /// Key name.
+        name: String,
+        /// Granted permissions.
+        scopes: Vec<Permission>,
+        /// VPP the key is bound to.
+        vpp_id: Option<String>,
+    },
+}
+
+impl Principal {
+    /// True if the caller holds `permission`.
+    pub fn allows(&self, permission: Permission) -> bool {
+        match self {
+            Self::User { role, .. } => role.allows(permission),
+            Self::ApiKey { scopes, .. } => scopes.contains(&permission),
+        }
+    }
+
+    /// Stable id for rate limits and the audit trail.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::User { id, .. } | Self::ApiKey { id, .. } => id,
+        }
+    }
+
+    /// Username or key name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::User { username, .. } => username,
+            Self::ApiKey { name, .. } => name,
+        }
+    }
+
+    /// `user` or `api_key`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::User { .. } => "user",
+            Self::ApiKey { .. } => "api_key",
+        }
+    }
+
+    /// The user's role, if a user.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Self::User { role, .. } => Some(*role),
+            Self::ApiKey { .. } => None,
+        }
+    }
+}
+
+/// Claims of an access token.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    name: String,
+    role: Role,
+    /// The user's token version when issued; a change voids the token.
+    ver: i64,
+    iat: i64,
+    exp: i64,
+    typ: String,
+}
+
+/// A cached user or key state.
+struct Cached<T> {
+    value: T,
+    at: Instant,
+}
+
+/// Keys, caches and rate limiters of authentication.
+pub struct Auth {
+    /// Settings.
+    pub settings: AuthSettings,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    users: RwLock<HashMap<String, Cached<Option<UserState>>>>,
+    keys: RwLock<HashMap<String, Cached<Option<(vpp_domain::auth::ApiKey, String)>>>>,
+    login_by_ip: DefaultKeyedRateLimiter<String>,
+    login_by_user: DefaultKeyedRateLimiter<String>,
+    writes_by_caller: DefaultKeyedRateLimiter<String>,
+    writes_by_ip: DefaultKeyedRateLimiter<String>,
+    dummy_hash: String,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("settings", &"…").finish_non_exhaustive()
+    }
+}
+
+fn nonzero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
+}
+
+impl Auth {
+    /// Sets up signing keys (from settings or the database) and limiters.
+    pub async fn new(store: &Store, settings: AuthSettings) -> vpp_store::Result<Self> {
+        let secret = match &settings.jwt_secret {
+            Some(s) => s.clone(),
+            None => store.meta_get_or_insert("jwt_secret", &random_token(32)).await?,
+        };
+        let login = Quota::per_minute(nonzero(settings.logins_per_minute));
+        let writes = Quota::per_second(nonzero(settings.writes_per_second)).allow_burst(nonzero(settings.write_burst));
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            users: RwLock::default(),
+            keys: RwLock::default(),
+            login_by_ip: RateLimiter::keyed(login),
+            login_by_user: RateLimiter::keyed(login),
+            writes_by_caller: RateLimiter::keyed(writes),
+            writes_by_ip: RateLimiter::keyed(writes),
+            dummy_hash: hash_password("timing-equaliser-not-a-password").unwrap_or_default(),
+            settings,
+        })
+    }
+
+    /// Drops cached user and key states (after user or key changes).
+    pub fn forget_cached(&self) {
+        self.users.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.keys.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Issues an access token for a user at `token_version`.
+    pub fn issue_access_token(
+        &self,
+        user_id: &str,
+        username: &str,
+        role: Role,
+        token_version: i64,
+    ) -> ApiResult<String> {
+        let now = jiff::Timestamp::now().as_second();
+        let claims = Claims {
+            sub: user_id.into(),
+            name: username.into(),
+            role,
+            ver: token_version,
+            iat: now,
+            exp: now + self.settings.access_ttl.as_secs() as i64,
+            typ: "access".into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
+    }
+
+    /// Authenticates a bearer credential: an access token or an API key.
+    pub async fn authenticate(&self, store: &Store, credential: &str) -> ApiResult<Principal> {
+        if let Some(key) = credential.strip_prefix("vppk_") {
+            return self.authenticate_key(store, key).await;
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(credential, &self.decoding, &validation)
+            .map_err(|e| unauthorized(format!("invalid access token: {e}")))?;
+        let c = data.claims;
+        if c.typ != "access" {
+            return Err(unauthorized("not an access token"));
+        }
+        let state = self.user_state(store, &c.sub).await?.ok_or_else(|| unauthorized("the user no longer exists"))?;
+        if !state.active {
+            return Err(unauthorized("the user is disabled"));
+        }
+        if state.token_version != c.ver {
+            return Err(unauthorized("the token was revoked; log in again"));
+        }
+        Ok(Principal::User { id: c.sub, username: state.username, role: state.role })
+    }
+
+    async fn user_state(&self, store: &Store, id: &str) -> ApiResult<Option<UserState>> {
+        if let Some(c) = self.users.read().unwrap_or_else(|e| e.into_inner()).get(id) {
+            if c.at.elapsed() < self.settings.cache_ttl {
+                return Ok(c.value.clone());
+            }
+        }
+        let state = store.user_state(id).await?;
+        self.users
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.into(), Cached { value: state.clone(), at: Instant::now() });
+        Ok(state)
+    }
+
+    async fn authenticate_key(&self, store: &Store, key: &str) -> ApiResult<Principal> {
+        let (id, secret) = key.split_once('.').ok_or_else(|| unauthorized("malformed API key"))?;
+        let cached = self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .filter(|c| c.at.elapsed() < self.settings.cache_ttl)
+            .map(|c| c.value.clone());
+        let entry = match cached {
+            Some(v) => v,
+            None => {
+                let found = match store.get_api_key(id).await {
+                    Ok(k) => Some(k),
+                    Err(vpp_store::StoreError::NotFound { .. }) => None,
+                    Err(e) => return Err(e.into()),
+                };
+                self.keys
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.into(), Cached { value: found.clone(), at: Instant::now() });
+                if found.as_ref().is_some_and(|(k, _)| {
+                    k.last_used_at.is_none_or(|t| jiff::Timestamp::now().duration_since(t).as_secs() > 60)
+                }) {
+                    store.touch_api_key(id).await?;
+                }
+                found
+            }
+        };
+        let (meta, hash) = entry.ok_or_else(|| unauthorized("unknown API key"))?;
+        if !constant_time_eq(&sha256_hex(secret), &hash) {
+            return Err(unauthorized("unknown API key"));
+        }
+        if meta.revoked_at.is_some() {
+            return Err(unauthorized("the API key was revoked"));
+        }
+        Ok(Principal::ApiKey { id: meta.id, name: meta.name, scopes: meta.scopes, vpp_id: meta.vpp_id })
+    }
+
+    /// Checks the login limits for an address and a username.
+    pub fn check_login_rate(&self, ip: &str, username: &str) -> ApiResult<()> {
+        check(&self.login_by_ip, ip.to_string())?;
+        check(&self.login_by_user, username.to_string())
+    }
+
+    /// Checks the write limits for a caller and an address.
+    pub fn check_write_rate(&self, caller: &str, ip: &str) -> ApiResult<()> {
+        check(&self.writes_by_caller, caller.to_string())?;
+        check(&self.writes_by_ip, ip.to_string())
+    }
+
+    /// Verifies a password against a PHC hash; with no hash, burns the same
+    /// time against a dummy so unknown usernames cannot be told by timing.
+    pub async fn verify_password(&self, password: &str, hash: Option<&str>) -> bool {
+        let (password, hash, real) =
+            (password.to_string(), hash.unwrap_or(&self.dummy_hash).to_string(), hash.is_some());
+        tokio::task::spawn_blocking(move || {
+            let ok = PasswordHash::new(&hash)
+                .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+            ok && real
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+fn check(limiter: &DefaultKeyedRateLimiter<String>, key: String) -> ApiResult<()> {
+    limiter.check_key(&key).map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            format!("slow down; retry in {secs} s"),
+        )
+        .with("retry_after_s", secs.max(1))
+    })
+}
+
+/// 401 with a reason.
+pub fn unauthorized(detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+}
+
+/// Hashes a password with argon2id (default parameters: 19 MiB, 2 passes).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+}
+
+/// Hashes a password off the async runtime.
+pub async fn hash_password_async(password: &str) -> ApiResult<String> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+/// `n` random bytes, base64url.
+pub fn random_token(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Hex SHA-256 of a high-entropy secret.
+pub fn sha256_hex(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares two strings in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Shared handle.
+pub type SharedAuth = Arc<Auth>;

@@ -1,0 +1,133 @@
+//! The one table that says who may call each route, and what it changes.
+//!
+//! Every route the router serves must appear here; the middleware refuses a
+//! matched route without a rule, and the route × role test fails on it.
+
+use axum::http::Method;
+use vpp_domain::auth::Permission;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without credentials.
+    Public,
+    /// Any authenticated caller.
+    Authenticated,
+    /// Callers holding this permission.
+    Permission(Permission),
+}
+
+/// What a state-changing route changes, for the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// Reads only, or audits itself (login, refresh, logout).
+    None,
+    /// A resource template; before and after are loaded.
+    Template,
+    /// A resource; before and after are loaded.
+    Resource,
+    /// A VPP; before and after are loaded.
+    Vpp,
+    /// A user; before and after are loaded.
+    User,
+    /// An API key; before and after are loaded.
+    ApiKey,
+    /// An action whose answer is recorded as the after state.
+    Action(&'static str),
+}
+
+/// One route's rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// HTTP method.
+    pub method: Method,
+    /// Route pattern as the router knows it.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// What it changes.
+    pub entity: Entity,
+}
+
+const fn rule(method: Method, path: &'static str, access: Access, entity: Entity) -> Rule {
+    Rule { method, path, access, entity }
+}
+
+use Access::{Authenticated, Public};
+use Entity::{Action, ApiKey, Template, User, Vpp};
+use Permission::*;
+
+const fn p(permission: Permission) -> Access {
+    Access::Permission(permission)
+}
+
+/// Every route and its rule.
+pub const RULES: &[Rule] = &[
+    // Operations
+    rule(Method::GET, "/healthz", Public, Entity::None),
+    rule(Method::GET, "/readyz", Public, Entity::None),
+    rule(Method::GET, "/metrics", p(MetricsRead), Entity::None),
+    // Sessions
+    rule(Method::POST, "/api/v1/auth/login", Public, Entity::None),
+    rule(Method::POST, "/api/v1/auth/refresh", Public, Entity::None),
+    rule(Method::POST, "/api/v1/auth/logout", Public, Entity::None),
+    rule(Method::GET, "/api/v1/auth/me", Authenticated, Entity::None),
+    // Users and API keys
+    rule(Method::GET, "/api/v1/auth/users", p(UsersManage), Entity::None),
+    rule(Method::POST, "/api/v1/auth/users", p(UsersManage), User),
+    rule(Method::GET, "/api/v1/auth/users/{id}", p(UsersManage), Entity::None),
+    rule(Method::PUT, "/api/v1/auth/users/{id}", p(UsersManage), User),
+    rule(Method::POST, "/api/v1/auth/users/{id}/reset-password", p(UsersManage), User),
+    rule(Method::POST, "/api/v1/auth/users/{id}/revoke-sessions", p(UsersManage), User),
+    rule(Method::GET, "/api/v1/auth/api-keys", p(ApiKeysManage), Entity::None),
+    rule(Method::POST, "/api/v1/auth/api-keys", p(ApiKeysManage), ApiKey),
+    rule(Method::DELETE, "/api/v1/auth/api-keys/{id}", p(ApiKeysManage), ApiKey),
+    rule(Method::GET, "/api/v1/audit", p(AuditRead), Entity::None),
+    // Templates
+    rule(Method::GET, "/api/v1/vpp/resource-templates", p(RegistryRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/resource-templates", p(RegistryWrite), Template),
+    rule(Method::GET, "/api/v1/vpp/resource-templates/export", p(RegistryRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/resource-templates/import", p(RegistryWrite), Action("template_library")),
+    rule(Method::GET, "/api/v1/vpp/resource-templates/{id}", p(RegistryRead), Entity::None),
+    rule(Method::PUT, "/api/v1/vpp/resource-templates/{id}", p(RegistryWrite), Template),
+    rule(Method::DELETE, "/api/v1/vpp/resource-templates/{id}", p(RegistryWrite), Template),
+    // Resources
+    rule(Method::GET, "/api/v1/vpp/resource-instances", p(RegistryRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/resource-instances", p(RegistryWrite), Entity::Resource),
+    rule(
+        Method::POST,
+        "/api/v1/vpp/resource-instances/technical-data",
+        p(RegistryWrite),
+        Action("technical_data_import"),
+    ),
+    rule(Method::GET, "/api/v1/vpp/resource-instances/technical-data/imports", p(RegistryRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/resource-instances/{id}", p(RegistryRead), Entity::None),
+    rule(Method::PUT, "/api/v1/vpp/resource-instances/{id}", p(RegistryWrite), Entity::Resource),
+    rule(Method::PUT, "/api/v1/vpp/resource-instances/{id}/status", p(RegistryWrite), Entity::Resource),
+    rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/status-history", p(RegistryRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/realtime-data", p(RegistryRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/resource-instances/{id}/telemetry", p(TelemetryWrite), Action("telemetry")),
+    rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/changes", p(RegistryRead), Entity::None),
+    // VPPs and dispatch
+    rule(Method::GET, "/api/v1/vpp/vpps", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/vpps", p(VppsWrite), Vpp),
+    rule(Method::GET, "/api/v1/vpp/vpps/{id}", p(VppsRead), Entity::None),
+    rule(Method::PUT, "/api/v1/vpp/vpps/{id}", p(VppsWrite), Vpp),
+    rule(Method::DELETE, "/api/v1/vpp/vpps/{id}", p(VppsWrite), Vpp),
+    rule(Method::PUT, "/api/v1/vpp/vpps/{id}/resources", p(VppsWrite), Vpp),
+    rule(Method::GET, "/api/v1/vpp/vpps/{id}/aggregated-params", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/vpps/{id}/dispatch", p(DispatchWrite), Action("dispatch")),
+    rule(Method::GET, "/api/v1/vpp/vpps/{id}/dispatches", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/conflicts", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/trading/execution-status/{instruction_id}", p(VppsRead), Entity::None),
+];
+
+/// The rule of a matched route. Documentation pages are public.
+pub fn rule_for(method: &Method, path: &str) -> Option<Rule> {
+    if path == "/api/v1/openapi.json" || path.starts_with("/api/v1/docs") {
+        return Some(rule(Method::GET, "/api/v1/docs", Public, Entity::None)).filter(|_| method == Method::GET);
+    }
+    // HEAD is answered like GET.
+    let method = if method == Method::HEAD { &Method::GET } else { method };
+    RULES.iter().find(|r| r.method == *method && r.path == path).cloned()
+}
