@@ -57,6 +57,10 @@ pub struct FileConfig {
     pub cors_origins: Option<Vec<String>>,
     /// Same as `VPP_ACCESS_TOKEN_TTL_S`.
     pub access_token_ttl_s: Option<u64>,
+    /// Same as `VPP_TLS_CERT`.
+    pub tls_cert: Option<PathBuf>,
+    /// Same as `VPP_TLS_KEY`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -72,7 +76,7 @@ impl FileConfig {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms, log,
-    /// jwt_secret, admin_username, admin_password, cors_origins, access_token_ttl_s.
+    /// jwt_secret, admin_username, admin_password, cors_origins, access_token_ttl_s, tls_cert, tls_key.
     #[arg(long, global = true, env = "VPP_CONFIG")]
     pub config: Option<PathBuf>,
     /// Database URL: sqlite://FILE (default sqlite://vpp.db) or postgres://USER@HOST/DB.
@@ -110,6 +114,12 @@ pub struct ServeArgs {
     /// Lifetime of access tokens in seconds (default 900).
     #[arg(long, env = "VPP_ACCESS_TOKEN_TTL_S")]
     pub access_token_ttl_s: Option<u64>,
+    /// PEM certificate chain: serve HTTPS (needs --tls-key too).
+    #[arg(long, env = "VPP_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "VPP_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -121,6 +131,8 @@ pub struct Config {
     pub server: ServerSettings,
     pub admin_username: String,
     pub admin_password: Option<Secret>,
+    /// Certificate and key files when serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -140,6 +152,14 @@ impl Config {
             .or(file.fleet_cache_ttl_ms)
             .map(Duration::from_millis)
             .unwrap_or(defaults.fleet_cache_ttl);
+        let tls = match (
+            serve.and_then(|s| s.tls_cert.clone()).or(file.tls_cert),
+            serve.and_then(|s| s.tls_key.clone()).or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => anyhow::bail!("give both a TLS certificate and a key (--tls-cert and --tls-key)"),
+        };
         let mut auth = AuthSettings {
             jwt_secret: serve.and_then(|s| s.jwt_secret.clone()).or(file.jwt_secret).map(|s| s.0),
             ..AuthSettings::default()
@@ -166,6 +186,7 @@ impl Config {
                 .or(file.admin_username)
                 .unwrap_or_else(|| "admin".into()),
             admin_password: serve.and_then(|s| s.admin_password.clone()).or(file.admin_password),
+            tls,
         })
     }
 

@@ -325,15 +325,24 @@ fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
 async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
-    tracing::info!(database = %config.database_url_redacted(), "vpp listening on http://{addr}");
-    eprintln!("vpp API:   http://{addr}/api/v1/vpp/vpps");
-    eprintln!("API docs:  http://{addr}/api/v1/docs/");
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    tracing::info!(database = %config.database_url_redacted(), "vpp listening on {scheme}://{addr}");
+    eprintln!("vpp API:   {scheme}://{addr}/api/v1/vpp/vpps");
+    eprintln!("API docs:  {scheme}://{addr}/api/v1/docs/");
     eprintln!("Press Ctrl-C to stop.");
     let state = AppState::new(store.clone(), config.server.clone()).await?;
-    vpp_server::serve(listener, state, async {
+    let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    };
+    match &config.tls {
+        Some((cert, key)) => {
+            let listener = listener.into_std()?;
+            vpp_server::serve_tls(listener, cert, key, state, shutdown)
+                .await
+                .with_context(|| format!("serving TLS with {} and {}", cert.display(), key.display()))?
+        }
+        None => vpp_server::serve(listener, state, shutdown).await?,
+    }
     store.close().await;
     Ok(())
 }

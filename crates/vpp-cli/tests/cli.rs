@@ -58,6 +58,11 @@ fn every_command_has_help() {
         vec!["export", "templates", "--help"],
         vec!["export", "resources", "--help"],
         vec!["bench", "seed", "--help"],
+        vec!["user", "--help"],
+        vec!["user", "add", "--help"],
+        vec!["user", "list", "--help"],
+        vec!["user", "disable", "--help"],
+        vec!["user", "reset-password", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_vpp")).args(&args).output().expect("run vpp");
         assert!(out.status.success(), "{args:?}");
@@ -127,9 +132,16 @@ fn template_library_round_trip_through_files() {
     assert_eq!(report["unchanged"].as_array().map(Vec::len), Some(9));
 }
 
-fn http_get(addr: &str, path: &str) -> (u16, Value) {
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
     let mut stream = TcpStream::connect(addr).expect("connect");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
     let mut raw = String::new();
     stream.read_to_string(&mut raw).expect("read");
     let status = raw.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -140,28 +152,30 @@ fn http_get(addr: &str, path: &str) -> (u16, Value) {
 #[test]
 fn demo_seeds_a_portfolio_and_serves_it() {
     let tmp = TempDir::new("demo");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vpp"))
-        .args(["--database-url", &tmp.db(), "demo", "--bind", "127.0.0.1:0"])
-        .env("VPP_LOG", "warn")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start demo");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut addr = None;
-    for line in BufReader::new(stderr).lines() {
-        let line = line.expect("line");
-        if let Some(rest) = line.strip_prefix("vpp API:") {
-            addr = rest.trim().strip_prefix("http://").and_then(|u| u.split('/').next()).map(String::from);
-            break;
-        }
+    let (mut child, addr, seen) = start(&tmp.db(), &["demo", "--bind", "127.0.0.1:0"]);
+    let logins: Vec<(String, String)> = seen
+        .iter()
+        .filter_map(|l| l.strip_prefix("demo login: "))
+        .filter_map(|rest| rest.split_once(" / "))
+        .map(|(user, rest)| (user.to_string(), rest.split(' ').next().unwrap_or_default().to_string()))
+        .collect();
+    let names: Vec<&str> = logins.iter().map(|(u, _)| u.as_str()).collect();
+    let (unauthenticated, _) = http(&addr, "GET", "/api/v1/vpp/vpps", None, None);
+    let mut tokens = Vec::new();
+    for (user, password) in &logins {
+        let (s, body) =
+            http(&addr, "POST", "/api/v1/auth/login", None, Some(&json!({"username": user, "password": password})));
+        tokens.push((s, body["access_token"].as_str().unwrap_or_default().to_string()));
     }
-    let addr = addr.expect("the demo prints its address");
-    let (status, vpps) = http_get(&addr, "/api/v1/vpp/vpps");
-    let (_, resources) = http_get(&addr, "/api/v1/vpp/resource-instances?size=1");
-    let (_, loads) = http_get(&addr, "/api/v1/vpp/resource-instances?category=LOAD");
+    let token = tokens.first().map(|t| t.1.clone()).unwrap_or_default();
+    let (status, vpps) = http(&addr, "GET", "/api/v1/vpp/vpps", Some(&token), None);
+    let (_, resources) = http(&addr, "GET", "/api/v1/vpp/resource-instances?size=1", Some(&token), None);
+    let (_, loads) = http(&addr, "GET", "/api/v1/vpp/resource-instances?category=LOAD", Some(&token), None);
     let _ = child.kill();
     let _ = child.wait();
+    assert_eq!(names, vec!["admin", "operator", "trader", "analyst", "viewer"], "one printed login per role");
+    assert!(tokens.iter().all(|(s, t)| *s == 200 && !t.is_empty()), "every printed login works");
+    assert_eq!(unauthenticated, 401);
     assert_eq!(status, 200);
     assert_eq!(vpps["total"], 4);
     assert!(
@@ -169,4 +183,105 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     );
     assert_eq!(resources["total"], 54);
     assert!(loads["total"].as_i64().unwrap_or(0) > 0);
+}
+
+#[test]
+fn users_are_managed_from_the_cli() {
+    let tmp = TempDir::new("users");
+    let out = vpp(&tmp.db(), &["user", "add", "ops.lead", "--role", "operator"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(stdout.contains("password: "), "a generated password is printed once");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vpp"))
+        .args(["--database-url", &tmp.db(), "user", "add", "analyst1", "--role", "analyst", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vpp");
+    child.stdin.take().expect("stdin").write_all(b"a long enough password\n").expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("a long enough password"),
+        "a given password is never echoed"
+    );
+
+    let bad = vpp(&tmp.db(), &["user", "add", "x", "--role", "pilot"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown role"));
+    assert!(vpp(&tmp.db(), &["user", "disable", "ops.lead"]).status.success());
+    let list = String::from_utf8_lossy(&vpp(&tmp.db(), &["user", "list"]).stdout).to_string();
+    let line = list.lines().find(|l| l.starts_with("ops.lead")).expect("listed");
+    assert!(line.contains("operator") && line.contains("disabled"), "{line}");
+    let reset = vpp(&tmp.db(), &["user", "reset-password", "analyst1"]);
+    assert!(String::from_utf8_lossy(&reset.stdout).contains("password: "));
+    assert!(!vpp(&tmp.db(), &["user", "disable", "ghost"]).status.success());
+}
+
+/// Starts `vpp` with `args`, drains its stderr, and returns the child and the
+/// address it printed.
+fn start(db: &str, args: &[&str]) -> (std::process::Child, String, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vpp"))
+        .args(["--database-url", db])
+        .args(args)
+        .env("VPP_LOG", "warn")
+        .env_remove("VPP_ADMIN_PASSWORD")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start vpp");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = lines.recv_timeout(std::time::Duration::from_secs(60)) {
+        seen.push(line.clone());
+        if let Some(rest) = line.strip_prefix("vpp API:") {
+            let addr =
+                rest.trim().split("://").nth(1).and_then(|u| u.split('/').next()).unwrap_or_default().to_string();
+            return (child, addr, seen);
+        }
+    }
+    let _ = child.kill();
+    panic!("vpp printed no address: {seen:?}");
+}
+
+#[test]
+fn serves_https_with_the_configured_certificate() {
+    let tmp = TempDir::new("tls");
+    let (cert, key) = (tmp.0.join("cert.pem"), tmp.0.join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-keyout", &key.display().to_string(), "-out", &cert.display().to_string()])
+        .output()
+        .expect("openssl (Debian package openssl) makes the test certificate");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
+    let (mut child, addr, seen) =
+        start(&tmp.db(), &["serve", "--bind", "127.0.0.1:0", "--tls-cert", &cert_s, "--tls-key", &key_s]);
+    let out = Command::new("curl").args(["-sk", "-D", "-", &format!("https://{addr}/healthz")]).output().expect("curl");
+    let plain = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{addr}/healthz")])
+        .output()
+        .expect("curl");
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(text.starts_with("http/") && text.contains(" 200"), "{text}");
+    assert!(text.contains("strict-transport-security"), "{text}");
+    assert!(text.trim_end().ends_with("ok"), "{text}");
+    assert_ne!(String::from_utf8_lossy(&plain.stdout), "200", "plain HTTP is not served on the TLS port");
+    assert!(seen.iter().any(|l| l.contains("one-time password")), "the first admin's password is printed: {seen:?}");
+
+    let half = Command::new(env!("CARGO_BIN_EXE_vpp"))
+        .args(["--database-url", &tmp.db(), "serve", "--tls-cert", &cert_s])
+        .output()
+        .expect("run vpp");
+    assert!(!half.status.success());
+    assert!(String::from_utf8_lossy(&half.stderr).contains("--tls-key"));
 }

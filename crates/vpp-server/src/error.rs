@@ -165,9 +165,7 @@ impl IntoResponse for ApiError {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let Some(secs) = self.0.extra.get("retry_after_s").and_then(Value::as_u64) {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                headers.insert(header::RETRY_AFTER, v);
-            }
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -63,13 +63,12 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
             return err.into_response();
         }
     };
-    if writes {
-        if let Err(err) = state.auth.check_write_rate(principal.id(), &ip) {
-            let mut audit = audit_base(Some(&principal), &action, &ip);
-            audit.status = 429;
-            record(&state, audit).await;
-            return err.into_response();
-        }
+    let limited = if writes { state.auth.check_write_rate(principal.id(), &ip).err() } else { None };
+    if let Some(err) = limited {
+        let mut audit = audit_base(Some(&principal), &action, &ip);
+        audit.status = 429;
+        record(&state, audit).await;
+        return err.into_response();
     }
     request.extensions_mut().insert(principal.clone());
     if !writes || rule.entity == Entity::None {
@@ -85,10 +84,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     let response = next.run(request).await;
     let status = response.status();
     let (parts, body) = response.into_parts();
-    let bytes = match to_bytes(body, MAX_AUDITED_BODY).await {
-        Ok(b) => Some(b),
-        Err(_) => None,
-    };
+    let bytes = to_bytes(body, MAX_AUDITED_BODY).await.ok();
     let answer: Option<Value> = bytes.as_ref().and_then(|b| serde_json::from_slice(b).ok());
     let entity_id = id.or_else(|| {
         answer
@@ -153,10 +149,10 @@ async fn authorize(
             .with("required", needed);
         return Err((Some(principal), err));
     }
-    if let Principal::ApiKey { vpp_id: Some(vpp), .. } = &principal {
-        if let Err(e) = check_vpp_binding(state, vpp, path, raw_path).await {
-            return Err((Some(principal), e));
-        }
+    if let Principal::ApiKey { vpp_id: Some(vpp), .. } = &principal
+        && let Err(e) = check_vpp_binding(state, vpp, path, raw_path).await
+    {
+        return Err((Some(principal), e));
     }
     Ok(principal)
 }

@@ -159,6 +159,9 @@ struct Cached<T> {
     at: Instant,
 }
 
+/// An API key and the hash of its secret.
+type KeyWithHash = (vpp_domain::auth::ApiKey, String);
+
 /// Keys, caches and rate limiters of authentication.
 pub struct Auth {
     /// Settings.
@@ -166,7 +169,7 @@ pub struct Auth {
     encoding: EncodingKey,
     decoding: DecodingKey,
     users: RwLock<HashMap<String, Cached<Option<UserState>>>>,
-    keys: RwLock<HashMap<String, Cached<Option<(vpp_domain::auth::ApiKey, String)>>>>,
+    keys: RwLock<HashMap<String, Cached<Option<KeyWithHash>>>>,
     login_by_ip: DefaultKeyedRateLimiter<String>,
     login_by_user: DefaultKeyedRateLimiter<String>,
     writes_by_caller: DefaultKeyedRateLimiter<String>,
@@ -259,10 +262,10 @@ impl Auth {
     }
 
     async fn user_state(&self, store: &Store, id: &str) -> ApiResult<Option<UserState>> {
-        if let Some(c) = self.users.read().unwrap_or_else(|e| e.into_inner()).get(id) {
-            if c.at.elapsed() < self.settings.cache_ttl {
-                return Ok(c.value.clone());
-            }
+        if let Some(c) = self.users.read().unwrap_or_else(|e| e.into_inner()).get(id)
+            && c.at.elapsed() < self.settings.cache_ttl
+        {
+            return Ok(c.value.clone());
         }
         let state = store.user_state(id).await?;
         self.users

@@ -11,6 +11,7 @@ mod dispatch;
 mod errors;
 mod ops;
 mod resources;
+mod security;
 mod techdata;
 mod templates;
 mod vpps;
