@@ -248,6 +248,7 @@ fn start(db: &str, args: &[&str]) -> (std::process::Child, String, Vec<String>) 
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("vpp printed no address: {seen:?}");
 }
 
