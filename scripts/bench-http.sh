@@ -18,10 +18,13 @@ echo "seeding $members resources into $dir/bench.db"
 start=$(date +%s)
 vpp_id=$(VPP_LOG=warn "$bin" --database-url "$db" bench seed --resources "$members")
 echo "seeded in $(( $(date +%s) - start )) s; VPP $vpp_id"
-VPP_LOG=warn "$bin" --database-url "$db" serve --bind "127.0.0.1:$port" &
+password="bench-admin-password-$$"
+VPP_LOG=warn VPP_ADMIN_PASSWORD="$password" "$bin" --database-url "$db" serve --bind "127.0.0.1:$port" &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+token=$(curl -sf -XPOST -H 'content-type: application/json' "http://127.0.0.1:$port/api/v1/auth/login" \
+  -d "{\"username\":\"admin\",\"password\":\"$password\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 url="http://127.0.0.1:$port/api/v1/vpp/vpps/$vpp_id/aggregated-params"
-curl -sf "$url" | head -c 300; echo
-wrk -t2 -c"$connections" -d"${seconds}s" --latency "$url"
+curl -sf -H "Authorization: Bearer $token" "$url" | head -c 300; echo
+wrk -t2 -c"$connections" -d"${seconds}s" --latency -H "Authorization: Bearer $token" "$url"

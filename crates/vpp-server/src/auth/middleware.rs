@@ -16,8 +16,14 @@ use super::{Principal, unauthorized};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Largest answer kept whole as an audit record's after state.
+/// Largest answer recorded whole as an audit record's after state; larger
+/// answers are recorded by their top-level scalar fields.
 const MAX_AUDITED_BODY: usize = 256 * 1024;
+
+/// Largest answer the audit step will hold in memory. Answers of writes are
+/// entity documents and import reports, far below this; one above it would be
+/// lost, so it is refused loudly rather than truncated.
+const MAX_BUFFERED_BODY: usize = 256 * 1024 * 1024;
 
 /// Client address, or `unknown` when served without connection info (tests).
 pub fn client_ip(request: &Request) -> String {
@@ -84,8 +90,11 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     let response = next.run(request).await;
     let status = response.status();
     let (parts, body) = response.into_parts();
-    let bytes = to_bytes(body, MAX_AUDITED_BODY).await.ok();
-    let answer: Option<Value> = bytes.as_ref().and_then(|b| serde_json::from_slice(b).ok());
+    let bytes = to_bytes(body, MAX_BUFFERED_BODY).await.ok();
+    let answer: Option<Value> = bytes
+        .as_ref()
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .map(|a| if bytes.as_ref().is_some_and(|b| b.len() > MAX_AUDITED_BODY) { summary(&a) } else { a });
     let entity_id = id.or_else(|| {
         answer
             .as_ref()
@@ -213,6 +222,25 @@ async fn snapshot(state: &AppState, entity: Entity, id: &str) -> Option<Value> {
         Entity::None | Entity::Action(_) => None,
     };
     value.map(redact)
+}
+
+/// The top-level scalar fields of a large answer, and the sizes of its lists.
+fn summary(answer: &Value) -> Value {
+    let Some(map) = answer.as_object() else { return serde_json::json!({"note": "large answer not recorded"}) };
+    let mut out = serde_json::Map::new();
+    for (k, v) in map {
+        match v {
+            Value::Array(items) => {
+                out.insert(format!("{k}_count"), Value::from(items.len()));
+            }
+            Value::Object(_) => {}
+            scalar => {
+                out.insert(k.clone(), scalar.clone());
+            }
+        }
+    }
+    out.insert("note".into(), Value::from("answer too large to record in full"));
+    Value::Object(out)
 }
 
 /// Replaces secrets anywhere in a JSON value.

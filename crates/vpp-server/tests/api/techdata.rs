@@ -128,3 +128,18 @@ async fn malformed_files_change_nothing() {
     assert_eq!(app.get("/api/v1/vpp/resource-instances").await.1["total"], 0);
     assert_eq!(app.get("/api/v1/vpp/resource-instances/technical-data/imports").await.1, json!([]));
 }
+
+#[tokio::test]
+async fn large_imports_are_answered_whole_and_audited_in_summary() {
+    let app = TestApp::new().await;
+    let assets: Vec<Value> = (0..3000)
+        .map(|i| asset(&format!("BULK-{i:05}"), &format!("Bulk PV {i:05}"), "pv", 10.0 + i as f64 % 90.0, json!({})))
+        .collect();
+    let (s, r) = import(&app, "bulk_20261120.json", json!({"assets": assets})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["added"].as_array().unwrap().len(), 3000);
+    let (_, audit) = app.get("/api/v1/audit?entity_type=technical_data_import").await;
+    let after = &audit["items"][0]["after"];
+    assert_eq!(after["added_count"], 3000, "keys: {:?}", after.as_object().map(|o| o.keys().collect::<Vec<_>>()));
+    assert_eq!(after["file_name"], "bulk_20261120.json");
+}
