@@ -46,6 +46,21 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     };
     let method = request.method().clone();
     let Some(rule) = rule_for(&method, &path) else {
+        let allowed: Vec<&str> =
+            super::rules::RULES.iter().filter(|r| r.path == path).map(|r| r.method.as_str()).collect();
+        if !allowed.is_empty() {
+            let mut response = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                format!("{method} is not served here; use {}", allowed.join(", ")),
+            )
+            .into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, v);
+            }
+            return response;
+        }
         tracing::error!(%method, %path, "route without an access rule refused");
         return ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "this route has no access rule")
             .into_response();

@@ -49,3 +49,11 @@ async fn unknown_routes_and_ids_answer_404() {
     assert_eq!(p["type"], "urn:vpp:problem:not-found");
     assert_eq!(app.get("/api/v1/vpp/nothing-here").await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn wrong_methods_answer_405() {
+    let app = TestApp::new().await;
+    let (s, p, _) = app.request(Method::PATCH, "/api/v1/vpp/vpps", Some("application/json"), b"{}".to_vec()).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("GET"));
+}
