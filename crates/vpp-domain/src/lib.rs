@@ -15,6 +15,7 @@ pub mod execution;
 pub mod fleet;
 pub mod presets;
 pub mod resource;
+pub mod series;
 pub mod techdata;
 pub mod template;
 pub mod vpp;

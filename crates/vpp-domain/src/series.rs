@@ -1,0 +1,393 @@
+//! Time series as beliefs: versioned forecasts, measurements, schedules and
+//! prices, and the selections traders and operators ask of them.
+//!
+//! A belief says: for the event `[event_start, event_start + duration)` this
+//! value was believed at `belief_time` (a forecast's version or a
+//! measurement's arrival), from a source kind. The functions here are pure
+//! and work on slices sorted by `(event_start, belief_time)`; the store
+//! returns them in that order.
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+
+/// Where a belief comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A prediction, versioned by its issue time.
+    Forecast,
+    /// Telemetry as it arrives.
+    LiveMeasurement,
+    /// Settled meter values.
+    MeterFinal,
+    /// A planned setpoint.
+    Schedule,
+    /// A market price.
+    Price,
+    /// A marker; value 1 = set (e.g. redispatched).
+    Flag,
+}
+
+impl SourceKind {
+    /// Every kind.
+    pub const ALL: [SourceKind; 6] =
+        [Self::Forecast, Self::LiveMeasurement, Self::MeterFinal, Self::Schedule, Self::Price, Self::Flag];
+
+    /// Stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Forecast => "forecast",
+            Self::LiveMeasurement => "live_measurement",
+            Self::MeterFinal => "meter_final",
+            Self::Schedule => "schedule",
+            Self::Price => "price",
+            Self::Flag => "flag",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One belief.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Belief {
+    /// Start of the event (UTC), µs since the epoch.
+    pub event_start_us: i64,
+    /// When the value was known (UTC), µs since the epoch.
+    pub belief_time_us: i64,
+    /// Source kind.
+    pub source: SourceKind,
+    /// Value in the series' unit.
+    pub value: f64,
+}
+
+/// A selected value for one event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Selected {
+    /// Event start, µs.
+    pub event_start_us: i64,
+    /// Belief time of the chosen belief, µs.
+    pub belief_time_us: i64,
+    /// Value.
+    pub value: f64,
+}
+
+/// Per event, the newest belief of `source` whose belief time is at or
+/// before `cutoff(event_start)`. Events without such a belief are absent.
+///
+/// This one rule gives every versioned view:
+/// - latest: cutoff = +∞;
+/// - as of T: cutoff = T;
+/// - latest tradeable: cutoff = event start − gate closure lead;
+/// - day-ahead: cutoff = D−1 12:00 local time of the event's delivery day.
+///
+/// `beliefs` must be sorted by `(event_start, belief_time)`. Linear, no allocation per event.
+pub fn select_latest(beliefs: &[Belief], source: SourceKind, cutoff: impl Fn(i64) -> i64) -> Vec<Selected> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < beliefs.len() {
+        let start = beliefs[i].event_start_us;
+        let limit = cutoff(start);
+        let mut best: Option<&Belief> = None;
+        while i < beliefs.len() && beliefs[i].event_start_us == start {
+            let b = &beliefs[i];
+            if b.source == source && b.belief_time_us <= limit {
+                best = Some(b);
+            }
+            i += 1;
+        }
+        if let Some(b) = best {
+            out.push(Selected { event_start_us: start, belief_time_us: b.belief_time_us, value: b.value });
+        }
+    }
+    out
+}
+
+/// The interval starts of a delivery day in `tz`: local midnight to the next
+/// local midnight in steps of `step` (absolute time). Europe/Berlin has 92,
+/// 96 or 100 quarter-hours; Asia/Shanghai always 96.
+pub fn delivery_day(date: Date, tz: &TimeZone, step: SignedDuration) -> Result<Vec<Timestamp>, jiff::Error> {
+    let start = date.to_zoned(tz.clone())?.timestamp();
+    let end = date.checked_add(1.day())?.to_zoned(tz.clone())?.timestamp();
+    let mut out = Vec::new();
+    let mut t = start;
+    while t < end {
+        out.push(t);
+        t = t.checked_add(step)?;
+    }
+    Ok(out)
+}
+
+/// The delivery day (in `tz`) that contains `ts`.
+pub fn delivery_date_of(ts: Timestamp, tz: &TimeZone) -> Date {
+    ts.to_zoned(tz.clone()).date()
+}
+
+/// A resampled interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Resampled {
+    /// Interval start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// Time-weighted mean over the covered part; null when nothing covers the interval.
+    pub mean: Option<f64>,
+    /// Share of the interval covered by samples, 0..1.
+    pub coverage: f64,
+}
+
+/// Resamples irregular samples `(ts_us, value)` (sorted by time) to
+/// intervals `[start + k·step, start + (k+1)·step)` up to `end`.
+///
+/// Each sample holds its value until the next sample, but for at most
+/// `max_hold`: a longer silence is a gap, reported through `coverage` and
+/// never filled. The mean is time-weighted over the covered part only.
+pub fn resample(
+    samples: &[(i64, f64)],
+    start: Timestamp,
+    end: Timestamp,
+    step: SignedDuration,
+    max_hold: SignedDuration,
+) -> Vec<Resampled> {
+    let step_us = step.as_micros() as i64;
+    let hold_us = max_hold.as_micros() as i64;
+    let (t0, t1) = (start.as_microsecond(), end.as_microsecond());
+    if step_us <= 0 || t1 <= t0 {
+        return vec![];
+    }
+    let n = ((t1 - t0 + step_us - 1) / step_us) as usize;
+    let mut weighted = vec![0.0f64; n];
+    let mut covered = vec![0i64; n];
+    for (k, &(ts, value)) in samples.iter().enumerate() {
+        let next = samples.get(k + 1).map_or(i64::MAX, |s| s.0);
+        let (mut a, b) = (ts.max(t0), next.min(ts.saturating_add(hold_us)).min(t1));
+        // Spread [a, b) over the intervals it touches.
+        while a < b {
+            let idx = ((a - t0) / step_us) as usize;
+            let interval_end = t0 + (idx as i64 + 1) * step_us;
+            let piece = b.min(interval_end) - a;
+            weighted[idx] += value * piece as f64;
+            covered[idx] += piece;
+            a += piece;
+        }
+    }
+    (0..n)
+        .map(|i| {
+            let s = t0 + i as i64 * step_us;
+            let len = (t1.min(s + step_us) - s) as f64;
+            Resampled {
+                start: Timestamp::from_microsecond(s).unwrap_or(start),
+                mean: (covered[i] > 0).then(|| weighted[i] / covered[i] as f64),
+                coverage: covered[i] as f64 / len,
+            }
+        })
+        .collect()
+}
+
+/// The value chosen for one interval by [`best_of_infeed`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Infeed {
+    /// Interval start, µs.
+    pub start_us: i64,
+    /// Value; 0 for redispatched intervals.
+    pub value: f64,
+    /// Layer it came from; `None` for redispatched intervals.
+    pub source: Option<SourceKind>,
+    /// The interval was flagged as redispatched.
+    pub redispatched: bool,
+}
+
+/// Best available value per interval: the first layer (in priority order,
+/// e.g. meter final, resampled live measurement, latest forecast) that has a
+/// value for the interval. Intervals in `redispatched` (sorted) are 0.
+/// Intervals no layer covers are `None`: a gap stays a gap.
+///
+/// Each layer is `(kind, values sorted by start)`.
+pub fn best_of_infeed(
+    intervals: &[i64],
+    layers: &[(SourceKind, Vec<(i64, f64)>)],
+    redispatched: &[i64],
+) -> Vec<Option<Infeed>> {
+    let mut cursors = vec![0usize; layers.len()];
+    let mut flag = 0usize;
+    intervals
+        .iter()
+        .map(|&start| {
+            while flag < redispatched.len() && redispatched[flag] < start {
+                flag += 1;
+            }
+            if redispatched.get(flag) == Some(&start) {
+                return Some(Infeed { start_us: start, value: 0.0, source: None, redispatched: true });
+            }
+            layers.iter().zip(cursors.iter_mut()).find_map(|((kind, values), c)| {
+                while *c < values.len() && values[*c].0 < start {
+                    *c += 1;
+                }
+                values.get(*c).filter(|v| v.0 == start).map(|v| Infeed {
+                    start_us: start,
+                    value: v.1,
+                    source: Some(*kind),
+                    redispatched: false,
+                })
+            })
+        })
+        .collect()
+}
+
+/// Forecast error figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Accuracy {
+    /// Paired intervals.
+    pub n: usize,
+    /// Mean absolute error, in the series unit.
+    pub mae: f64,
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Weighted absolute percentage error: Σ|f − a| / Σ|a| × 100; null when Σ|a| = 0.
+    pub wape_pct: Option<f64>,
+    /// Mean of f − a (positive = over-forecast).
+    pub bias: f64,
+}
+
+/// Accuracy of a forecast against actuals, paired by event start (both sorted).
+pub fn accuracy(forecast: &[(i64, f64)], actual: &[(i64, f64)]) -> Option<Accuracy> {
+    let (mut i, mut j) = (0, 0);
+    let (mut n, mut abs, mut sq, mut sum, mut act) = (0usize, 0.0, 0.0, 0.0, 0.0);
+    while i < forecast.len() && j < actual.len() {
+        match forecast[i].0.cmp(&actual[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                let e = forecast[i].1 - actual[j].1;
+                n += 1;
+                abs += e.abs();
+                sq += e * e;
+                sum += e;
+                act += actual[j].1.abs();
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    (n > 0).then(|| Accuracy {
+        n,
+        mae: abs / n as f64,
+        rmse: (sq / n as f64).sqrt(),
+        wape_pct: (act > 0.0).then(|| abs / act * 100.0),
+        bias: sum / n as f64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    const Q: i64 = 900_000_000; // 15 minutes in µs
+
+    fn b(event: i64, version: i64, source: SourceKind, value: f64) -> Belief {
+        Belief { event_start_us: event * Q, belief_time_us: version, source, value }
+    }
+
+    #[test]
+    fn latest_as_of_and_tradeable() {
+        use SourceKind::*;
+        // Event 10 has versions at t=100, 200 (forecast) and a measurement at 300.
+        let beliefs = [
+            b(10, 100, Forecast, 1.0),
+            b(10, 200, Forecast, 2.0),
+            b(10, 300, LiveMeasurement, 9.0),
+            b(11, 150, Forecast, 5.0),
+        ];
+        let latest = select_latest(&beliefs, Forecast, |_| i64::MAX);
+        assert_eq!(latest.iter().map(|s| s.value).collect::<Vec<_>>(), vec![2.0, 5.0]);
+        let as_of = select_latest(&beliefs, Forecast, |_| 160);
+        assert_eq!(as_of.iter().map(|s| s.value).collect::<Vec<_>>(), vec![1.0, 5.0]);
+        let none = select_latest(&beliefs, Forecast, |_| 50);
+        assert!(none.is_empty());
+        // Gate closure 15 min before start: a version exactly at the gate counts.
+        let gate = |start: i64| start - Q;
+        let beliefs = [b(10, 9 * Q, Forecast, 1.0), b(10, 9 * Q + 1, Forecast, 2.0)];
+        assert_eq!(select_latest(&beliefs, Forecast, gate)[0].value, 1.0);
+    }
+
+    #[test]
+    fn berlin_and_shanghai_delivery_days() {
+        let q = SignedDuration::from_mins(15);
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(delivery_day(date(2026, 3, 29), &berlin, q).unwrap().len(), 92);
+        assert_eq!(delivery_day(date(2026, 10, 25), &berlin, q).unwrap().len(), 100);
+        let normal = delivery_day(date(2026, 11, 21), &berlin, q).unwrap();
+        assert_eq!(normal.len(), 96);
+        assert_eq!(normal[0].to_string(), "2026-11-20T23:00:00Z");
+        let shanghai = TimeZone::get("Asia/Shanghai").unwrap();
+        for d in [date(2026, 3, 29), date(2026, 10, 25)] {
+            let day = delivery_day(d, &shanghai, q).unwrap();
+            assert_eq!(day.len(), 96);
+            assert_eq!(day[0].to_string(), format!("{}T16:00:00Z", d.yesterday().unwrap()));
+        }
+        assert_eq!(delivery_date_of("2026-11-20T23:30:00Z".parse().unwrap(), &berlin), date(2026, 11, 21));
+    }
+
+    #[test]
+    fn resampling_is_time_weighted_and_shows_gaps() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let s = |mins: i64, v: f64| (t0.as_microsecond() + mins * 60_000_000, v);
+        // 0–5 min at 10 kW, 5–15 min at 40 kW; then silence; one sample at 20 min.
+        let samples = [s(0, 10.0), s(5, 40.0), s(20, 100.0)];
+        let out = resample(
+            &samples,
+            t0,
+            t0 + SignedDuration::from_mins(45),
+            SignedDuration::from_mins(15),
+            SignedDuration::from_mins(10),
+        );
+        assert_eq!(out.len(), 3);
+        assert!((out[0].mean.unwrap() - 30.0).abs() < 1e-9, "{:?}", out[0]);
+        assert!((out[0].coverage - 1.0).abs() < 1e-12);
+        // 40 kW holds 10 min from minute 5 → until 15; 100 kW from 20 to 30 (held 10 min).
+        assert!((out[1].coverage - 10.0 / 15.0).abs() < 1e-9, "{:?}", out[1]);
+        assert_eq!(out[1].mean, Some(100.0));
+        assert_eq!(out[2].mean, None);
+        assert_eq!(out[2].coverage, 0.0);
+    }
+
+    #[test]
+    fn best_of_infeed_takes_the_first_layer_with_a_value() {
+        use SourceKind::*;
+        let layers = vec![
+            (MeterFinal, vec![(1, 11.0)]),
+            (LiveMeasurement, vec![(1, 10.0), (2, 20.0)]),
+            (Forecast, vec![(2, 19.0), (3, 30.0), (4, 40.0)]),
+        ];
+        let out = best_of_infeed(&[1, 2, 3, 4, 5], &layers, &[4]);
+        let got: Vec<_> = out.iter().map(|o| o.map(|i| (i.value, i.source, i.redispatched))).collect();
+        assert_eq!(
+            got,
+            vec![
+                Some((11.0, Some(MeterFinal), false)),
+                Some((20.0, Some(LiveMeasurement), false)),
+                Some((30.0, Some(Forecast), false)),
+                Some((0.0, None, true)),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn accuracy_figures() {
+        let f = [(1, 10.0), (2, 20.0), (3, 30.0), (9, 1.0)];
+        let a = [(1, 12.0), (2, 20.0), (3, 26.0), (4, 5.0)];
+        let acc = accuracy(&f, &a).unwrap();
+        assert_eq!(acc.n, 3);
+        assert!((acc.mae - 2.0).abs() < 1e-12);
+        assert!((acc.rmse - (20.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((acc.wape_pct.unwrap() - 6.0 / 58.0 * 100.0).abs() < 1e-9);
+        assert!((acc.bias - 2.0 / 3.0).abs() < 1e-12);
+        assert!(accuracy(&f, &[]).is_none());
+    }
+}
