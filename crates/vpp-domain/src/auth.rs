@@ -62,6 +62,9 @@ pub enum Permission {
     /// Report device telemetry.
     #[serde(rename = "telemetry:write")]
     TelemetryWrite,
+    /// Create series and store beliefs (forecasts, measurements, prices).
+    #[serde(rename = "series:write")]
+    SeriesWrite,
     /// Read VPPs, aggregated parameters, conflicts, dispatch history and execution status.
     #[serde(rename = "vpps:read")]
     VppsRead,
@@ -90,10 +93,11 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Self::RegistryRead,
         Self::RegistryWrite,
         Self::TelemetryWrite,
+        Self::SeriesWrite,
         Self::VppsRead,
         Self::VppsWrite,
         Self::DispatchWrite,
@@ -110,6 +114,7 @@ impl Permission {
             Self::RegistryRead => "registry:read",
             Self::RegistryWrite => "registry:write",
             Self::TelemetryWrite => "telemetry:write",
+            Self::SeriesWrite => "series:write",
             Self::VppsRead => "vpps:read",
             Self::VppsWrite => "vpps:write",
             Self::DispatchWrite => "dispatch:write",
@@ -130,10 +135,11 @@ impl Permission {
 use Role::{Admin, Analyst, Operator, Trader, Viewer};
 
 /// The permission matrix: which roles hold each permission.
-pub const MATRIX: [(Permission, &[Role]); 11] = [
+pub const MATRIX: [(Permission, &[Role]); 12] = [
     (Permission::RegistryRead, &[Admin, Operator, Trader, Analyst, Viewer]),
     (Permission::RegistryWrite, &[Admin, Operator]),
     (Permission::TelemetryWrite, &[Admin, Operator]),
+    (Permission::SeriesWrite, &[Admin, Operator, Trader]),
     (Permission::VppsRead, &[Admin, Operator, Trader, Analyst, Viewer]),
     (Permission::VppsWrite, &[Admin, Operator]),
     (Permission::DispatchWrite, &[Admin, Operator]),

@@ -53,6 +53,249 @@ impl SourceKind {
     }
 }
 
+/// What a series measures, which fixes its stored unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantity {
+    /// Active power, stored in kW (accepts W, kW, MW).
+    Power,
+    /// Energy per interval, stored in kWh (accepts Wh, kWh, MWh).
+    Energy,
+    /// Price, stored in currency/MWh (accepts currency/kWh too).
+    Price,
+    /// State of charge, stored in %.
+    Soc,
+    /// A 0/1 marker such as "redispatched".
+    Flag,
+}
+
+impl Quantity {
+    /// Stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Power => "power",
+            Self::Energy => "energy",
+            Self::Price => "price",
+            Self::Soc => "soc",
+            Self::Flag => "flag",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Power, Self::Energy, Self::Price, Self::Soc, Self::Flag].into_iter().find(|q| q.as_str() == s)
+    }
+}
+
+/// The factor that converts a value in `unit` into the stored unit of a
+/// series (`stored_unit`), or an error naming the units accepted.
+pub fn unit_factor(quantity: Quantity, stored_unit: &str, unit: &str) -> Result<f64, String> {
+    let u = unit.trim();
+    let factor = match quantity {
+        Quantity::Power => match u {
+            "W" => Some(0.001),
+            "kW" => Some(1.0),
+            "MW" => Some(1000.0),
+            _ => None,
+        },
+        Quantity::Energy => match u {
+            "Wh" => Some(0.001),
+            "kWh" => Some(1.0),
+            "MWh" => Some(1000.0),
+            _ => None,
+        },
+        Quantity::Price => {
+            let currency = stored_unit.split('/').next().unwrap_or_default();
+            if u == stored_unit {
+                Some(1.0)
+            } else if u == format!("{currency}/kWh") {
+                Some(1000.0)
+            } else {
+                None
+            }
+        }
+        Quantity::Soc => (u == "%").then_some(1.0),
+        Quantity::Flag => (u == "1").then_some(1.0),
+    };
+    factor.ok_or_else(|| match quantity {
+        Quantity::Power => format!("unit `{u}` is not a power unit: use W, kW or MW"),
+        Quantity::Energy => format!("unit `{u}` is not an energy unit: use Wh, kWh or MWh"),
+        Quantity::Price => format!("unit `{u}` does not match the series' {stored_unit}"),
+        Quantity::Soc => format!("unit `{u}` is not %"),
+        Quantity::Flag => format!("unit `{u}` is not 1"),
+    })
+}
+
+/// The unit a quantity is stored in; prices keep their currency.
+pub fn stored_unit(quantity: Quantity, unit: &str) -> Result<String, String> {
+    match quantity {
+        Quantity::Power => Ok("kW".into()),
+        Quantity::Energy => Ok("kWh".into()),
+        Quantity::Soc => Ok("%".into()),
+        Quantity::Flag => Ok("1".into()),
+        Quantity::Price => {
+            let (currency, per) = unit.split_once('/').ok_or("a price unit looks like EUR/MWh")?;
+            let ok =
+                currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase()) && matches!(per, "MWh" | "kWh");
+            if ok { Ok(format!("{currency}/MWh")) } else { Err(format!("`{unit}` is not a price unit like EUR/MWh")) }
+        }
+    }
+}
+
+/// What owns a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerKind {
+    /// A resource.
+    Resource,
+    /// A VPP.
+    Vpp,
+    /// A market (free identifier such as `EPEX-DE-DA`).
+    Market,
+}
+
+impl OwnerKind {
+    /// Stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resource => "resource",
+            Self::Vpp => "vpp",
+            Self::Market => "market",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Resource, Self::Vpp, Self::Market].into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// What a client sends to create a series.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesRequest {
+    /// Unique name, e.g. `PV 01 power`.
+    pub name: String,
+    /// Owner kind.
+    pub owner_kind: OwnerKind,
+    /// Owner id (resource or VPP id, or a market identifier).
+    pub owner_id: String,
+    /// What is measured.
+    pub quantity: Quantity,
+    /// Unit; power is stored in kW and energy in kWh whatever is given; prices as currency/MWh.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Event duration in seconds (default 900 = 15 min), 60..86400.
+    #[serde(default)]
+    pub resolution_s: Option<i64>,
+}
+
+/// A stored series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Series {
+    /// Id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Owner kind.
+    pub owner_kind: OwnerKind,
+    /// Owner id.
+    pub owner_id: String,
+    /// Quantity.
+    pub quantity: Quantity,
+    /// Stored unit.
+    pub unit: String,
+    /// Event duration, s.
+    pub resolution_s: i64,
+    /// When created.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl SeriesRequest {
+    /// Validates and returns (stored unit, resolution).
+    pub fn validate(&self) -> Result<(String, i64), crate::Invalid> {
+        let mut errors = crate::error::Errors::default();
+        crate::error::check_name(&mut errors, "name", &self.name);
+        errors.check(
+            !self.owner_id.trim().is_empty() && self.owner_id.len() <= 200,
+            "owner_id",
+            "must be 1 to 200 characters",
+        );
+        let resolution = self.resolution_s.unwrap_or(900);
+        errors.check(
+            (60..=86_400).contains(&resolution) && 86_400 % resolution == 0,
+            "resolution_s",
+            "must divide a day and lie in 60..86400 (e.g. 900 for 15 minutes)",
+        );
+        let default_unit = match self.quantity {
+            Quantity::Price => "EUR/MWh",
+            Quantity::Power => "kW",
+            Quantity::Energy => "kWh",
+            Quantity::Soc => "%",
+            Quantity::Flag => "1",
+        };
+        let unit = match stored_unit(self.quantity, self.unit.as_deref().unwrap_or(default_unit)) {
+            Ok(u) => u,
+            Err(e) => {
+                errors.push("unit", e);
+                String::new()
+            }
+        };
+        if let (Some(given), true) = (&self.unit, errors.is_empty())
+            && let Err(e) = unit_factor(self.quantity, &unit, given)
+        {
+            errors.push("unit", e);
+        }
+        errors.finish((unit, resolution))
+    }
+}
+
+/// One belief as a client sends it.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BeliefInput {
+    /// Event start (UTC); interval data must start on the series' resolution grid.
+    #[schema(value_type = String, format = DateTime)]
+    pub event_start: Timestamp,
+    /// When the value was known: a forecast's version or a measurement's arrival. Default: now.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub belief_time: Option<Timestamp>,
+    /// Source kind.
+    pub source: SourceKind,
+    /// Value in the batch unit.
+    pub value: f64,
+}
+
+/// Checks one input row against its series and converts it; `factor` turns
+/// the batch unit into the stored unit.
+pub fn check_belief(series: &Series, input: &BeliefInput, factor: f64, now: Timestamp) -> Result<Belief, String> {
+    if !input.value.is_finite() {
+        return Err("value must be a finite number".into());
+    }
+    let start = input.event_start.as_microsecond();
+    let step = series.resolution_s * 1_000_000;
+    if input.source != SourceKind::LiveMeasurement && start.rem_euclid(step) != 0 {
+        return Err(format!(
+            "event_start {} is not on the {} s grid of the series",
+            input.event_start, series.resolution_s
+        ));
+    }
+    let belief_time = input.belief_time.unwrap_or(now);
+    if belief_time > now + SignedDuration::from_mins(5) {
+        return Err(format!("belief_time {belief_time} lies in the future"));
+    }
+    let value = input.value * factor;
+    if series.quantity == Quantity::Flag && value != 0.0 && value != 1.0 {
+        return Err("a flag is 0 or 1".into());
+    }
+    if series.quantity == Quantity::Soc && !(0.0..=100.0).contains(&value) {
+        return Err(format!("SOC {value} % is outside 0..100"));
+    }
+    Ok(Belief { event_start_us: start, belief_time_us: belief_time.as_microsecond(), source: input.source, value })
+}
+
 /// One belief.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Belief {

@@ -43,6 +43,7 @@ pub use state::{AppState, ServerSettings};
         (name = "templates", description = "Resource templates and the preset library"),
         (name = "resources", description = "Registered distributed energy resources"),
         (name = "vpps", description = "Virtual power plants, aggregation and dispatch"),
+        (name = "series", description = "Versioned forecasts, measurements and prices"),
         (name = "trading", description = "Execution tracking"),
         (name = "auth", description = "Login, sessions, users, API keys and the audit trail"),
         (name = "ops", description = "Health and metrics")
@@ -108,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::trading::router())
         .merge(routes::ops::router())
         .merge(routes::auth::router())
+        .merge(routes::series::router())
         .split_for_parts();
     let cors = cors(&state.settings.cors_origins);
     let router = api

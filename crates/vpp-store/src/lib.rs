@@ -17,6 +17,7 @@
 mod fleet;
 mod resources;
 mod security;
+mod series;
 mod techdata;
 mod telemetry;
 mod templates;
@@ -35,6 +36,7 @@ use vpp_domain::vpp::DoubleBooking;
 pub use fleet::{FleetSnapshot, MemberRow};
 pub use resources::{ResourceFilter, ResourcePage};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};
+pub use series::SeriesFilter;
 pub use telemetry::{DispatchRecord, InstructionRecord, MAX_TELEMETRY_BATCH, TelemetryWindow};
 pub use templates::TemplateFilter;
 pub use vpps::VppFilter;

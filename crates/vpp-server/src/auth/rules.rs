@@ -108,6 +108,14 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/realtime-data", p(RegistryRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/resource-instances/{id}/telemetry", p(TelemetryWrite), Action("telemetry")),
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/changes", p(RegistryRead), Entity::None),
+    // Time series
+    rule(Method::GET, "/api/v1/vpp/series", p(RegistryRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/series", p(SeriesWrite), Action("series")),
+    rule(Method::GET, "/api/v1/vpp/series/{id}", p(RegistryRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/series/{id}/beliefs", p(SeriesWrite), Action("series_beliefs")),
+    rule(Method::GET, "/api/v1/vpp/series/{id}/beliefs", p(RegistryRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/series/{id}/values", p(RegistryRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/series/{id}/resampled", p(RegistryRead), Entity::None),
     // VPPs and dispatch
     rule(Method::GET, "/api/v1/vpp/vpps", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/vpps", p(VppsWrite), Vpp),

@@ -12,6 +12,7 @@ mod errors;
 mod ops;
 mod resources;
 mod security;
+mod series;
 mod techdata;
 mod templates;
 mod vpps;

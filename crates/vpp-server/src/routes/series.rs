@@ -1,0 +1,393 @@
+//! `/api/v1/vpp/series`: versioned forecasts, measurements and prices.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vpp_domain::series::{
+    BeliefInput, OwnerKind, Quantity, Resampled, Series, SeriesRequest, SourceKind, check_belief, delivery_date_of,
+    resample, select_latest, unit_factor,
+};
+use vpp_store::SeriesFilter;
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::routes::{page, paged};
+use crate::state::AppState;
+
+paged!(SeriesList, Series);
+
+/// Most beliefs accepted in one request.
+pub const MAX_BELIEFS_PER_REQUEST: usize = 200_000;
+
+/// Filters and paging of the series list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Owner kind.
+    #[param(inline)]
+    pub owner_kind: Option<OwnerKind>,
+    /// Owner id.
+    pub owner_id: Option<String>,
+    /// Quantity.
+    #[param(inline)]
+    pub quantity: Option<Quantity>,
+    /// Page from 1.
+    pub page: Option<i64>,
+    /// Page size, 1..1000 (default 20).
+    pub size: Option<i64>,
+}
+
+/// A batch of beliefs.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BeliefBatch {
+    /// Unit of the values (W/kW/MW, Wh/kWh/MWh, currency/MWh or /kWh); default the series unit.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// The beliefs.
+    pub beliefs: Vec<BeliefInput>,
+}
+
+/// A refused row.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RejectedRow {
+    /// Index in `beliefs` (0-based).
+    pub index: usize,
+    /// Why.
+    pub reason: String,
+}
+
+/// Outcome of a batch.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IngestReport {
+    /// Rows stored as new beliefs.
+    pub accepted: u64,
+    /// Valid rows already stored (same source, event and belief time).
+    pub duplicates: u64,
+    /// Rows refused, with the reason.
+    pub rejected: Vec<RejectedRow>,
+}
+
+/// Time window and display zone of a query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WindowQuery {
+    /// Window start (RFC 3339); with `end`. Default: the delivery `day`.
+    #[param(value_type = Option<String>)]
+    pub start: Option<Timestamp>,
+    /// Window end, exclusive.
+    #[param(value_type = Option<String>)]
+    pub end: Option<Timestamp>,
+    /// Delivery day (YYYY-MM-DD) in `tz`; default today.
+    #[param(value_type = Option<String>)]
+    pub day: Option<Date>,
+    /// Market and display time zone (IANA); default UTC.
+    pub tz: Option<String>,
+    /// Source kind (values and raw beliefs); default forecast for values, all for raw.
+    #[param(inline)]
+    pub source: Option<SourceKind>,
+    /// `latest` (default), `as_of`, `tradeable` or `day_ahead` (versions at or before D−1 12:00 local).
+    pub view: Option<String>,
+    /// Belief time for `view=as_of`.
+    #[param(value_type = Option<String>)]
+    pub as_of: Option<Timestamp>,
+    /// Gate closure lead for `view=tradeable`, minutes before delivery start; default 15.
+    pub gate_closure_minutes: Option<i64>,
+    /// Resampling step in minutes (resampled); default the series resolution.
+    pub step_minutes: Option<i64>,
+    /// Longest time one measurement stands for, minutes (resampled); default 5.
+    pub max_hold_minutes: Option<i64>,
+}
+
+/// One value for a chart.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Point {
+    /// Interval start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// Interval end (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    /// Interval start in the display time zone.
+    pub start_local: String,
+    /// Value in the series unit; null where nothing is known.
+    pub value: Option<f64>,
+    /// Belief time of the value (versioned views).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub belief_time: Option<Timestamp>,
+    /// Share of the interval covered by measurements (resampled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<f64>,
+}
+
+/// A chart-ready series.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Values {
+    /// Series id.
+    pub series_id: String,
+    /// Unit of the values.
+    pub unit: String,
+    /// Display time zone.
+    pub tz: String,
+    /// The view computed.
+    pub view: String,
+    /// Points by start.
+    pub points: Vec<Point>,
+}
+
+/// A raw belief.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BeliefOut {
+    /// Event start.
+    #[schema(value_type = String, format = DateTime)]
+    pub event_start: Timestamp,
+    /// Belief time.
+    #[schema(value_type = String, format = DateTime)]
+    pub belief_time: Timestamp,
+    /// Source kind.
+    pub source: SourceKind,
+    /// Value in the series unit.
+    pub value: f64,
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_series, create_series))
+        .routes(routes!(get_series))
+        .routes(routes!(post_beliefs, get_beliefs))
+        .routes(routes!(get_values))
+        .routes(routes!(get_resampled))
+}
+
+/// List series.
+#[utoipa::path(get, path = "/api/v1/vpp/series", tag = "series", params(ListQuery),
+    responses((status = 200, body = SeriesList), (status = 422, body = Problem)))]
+async fn list_series(State(s): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<Json<SeriesList>> {
+    let filter = SeriesFilter { owner_kind: q.owner_kind, owner_id: q.owner_id, quantity: q.quantity };
+    Ok(Json(s.store.list_series(&filter, page(q.page, q.size)?).await?.into()))
+}
+
+/// Create a series for a resource, VPP or market.
+#[utoipa::path(post, path = "/api/v1/vpp/series", tag = "series", request_body = SeriesRequest,
+    responses((status = 201, body = Series), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_series(
+    State(s): State<AppState>,
+    ApiJson(r): ApiJson<SeriesRequest>,
+) -> ApiResult<(StatusCode, Json<Series>)> {
+    Ok((StatusCode::CREATED, Json(s.store.create_series(r).await?)))
+}
+
+/// Get a series.
+#[utoipa::path(get, path = "/api/v1/vpp/series/{id}", tag = "series",
+    responses((status = 200, body = Series), (status = 404, body = Problem)))]
+async fn get_series(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Series>> {
+    Ok(Json(s.store.get_series(&id).await?.1))
+}
+
+/// Store beliefs. Valid rows are stored (idempotently); invalid rows are
+/// reported by index and reason. A unit that does not fit refuses the batch.
+#[utoipa::path(post, path = "/api/v1/vpp/series/{id}/beliefs", tag = "series", request_body = BeliefBatch,
+    responses((status = 200, body = IngestReport), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn post_beliefs(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(batch): ApiJson<BeliefBatch>,
+) -> ApiResult<Json<IngestReport>> {
+    let (key, series) = s.store.get_series(&id).await?;
+    if batch.beliefs.is_empty() || batch.beliefs.len() > MAX_BELIEFS_PER_REQUEST {
+        return Err(ApiError::invalid("beliefs", format!("send 1 to {MAX_BELIEFS_PER_REQUEST} beliefs")));
+    }
+    let factor = match &batch.unit {
+        Some(u) => unit_factor(series.quantity, &series.unit, u).map_err(|e| ApiError::invalid("unit", e))?,
+        None => 1.0,
+    };
+    let now = Timestamp::now();
+    let mut rejected = Vec::new();
+    let mut good = Vec::with_capacity(batch.beliefs.len());
+    for (index, input) in batch.beliefs.iter().enumerate() {
+        match check_belief(&series, input, factor, now) {
+            Ok(b) => good.push(b),
+            Err(reason) => rejected.push(RejectedRow { index, reason }),
+        }
+    }
+    let accepted = if good.is_empty() { 0 } else { s.store.insert_beliefs(key, &good).await? };
+    Ok(Json(IngestReport { accepted, duplicates: good.len() as u64 - accepted, rejected }))
+}
+
+/// The window `[start, end)` of a query and its time zone.
+fn window(q: &WindowQuery) -> ApiResult<(Timestamp, Timestamp, TimeZone, String)> {
+    let tz_name = q.tz.clone().unwrap_or_else(|| "UTC".into());
+    let tz =
+        TimeZone::get(&tz_name).map_err(|_| ApiError::invalid("tz", format!("unknown IANA time zone `{tz_name}`")))?;
+    let (start, end) = match (q.start, q.end, q.day) {
+        (Some(s), Some(e), None) => (s, e),
+        (None, None, day) => {
+            let day = day.unwrap_or_else(|| delivery_date_of(Timestamp::now(), &tz));
+            let start = day.to_zoned(tz.clone()).map_err(ApiError::internal)?.timestamp();
+            let end =
+                day.checked_add(1.day()).and_then(|d| d.to_zoned(tz.clone())).map_err(ApiError::internal)?.timestamp();
+            (start, end)
+        }
+        (_, _, Some(_)) => return Err(ApiError::invalid("day", "give either day or start and end")),
+        _ => {
+            return Err(ApiError::invalid(
+                if q.start.is_none() { "start" } else { "end" },
+                "give start and end together",
+            ));
+        }
+    };
+    if end <= start {
+        return Err(ApiError::invalid("end", "must be after start"));
+    }
+    if end.duration_since(start) > SignedDuration::from_hours(24 * 366) {
+        return Err(ApiError::invalid("end", "a window spans at most 366 days"));
+    }
+    Ok((start, end, tz, tz_name))
+}
+
+fn local(ts: Timestamp, tz: &TimeZone) -> String {
+    ts.to_zoned(tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+fn ts(us: i64) -> Timestamp {
+    Timestamp::from_microsecond(us).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Raw beliefs in a window.
+#[utoipa::path(get, path = "/api/v1/vpp/series/{id}/beliefs", tag = "series", params(WindowQuery),
+    responses((status = 200, body = Vec<BeliefOut>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn get_beliefs(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<WindowQuery>,
+) -> ApiResult<Json<Vec<BeliefOut>>> {
+    let (key, _) = s.store.get_series(&id).await?;
+    let (start, end, _, _) = window(&q)?;
+    let sources: Vec<SourceKind> = q.source.into_iter().collect();
+    let beliefs = s.store.beliefs(key, &sources, start.as_microsecond(), end.as_microsecond()).await?;
+    Ok(Json(
+        beliefs
+            .into_iter()
+            .map(|b| BeliefOut {
+                event_start: ts(b.event_start_us),
+                belief_time: ts(b.belief_time_us),
+                source: b.source,
+                value: b.value,
+            })
+            .collect(),
+    ))
+}
+
+/// One value per interval from the versioned beliefs: `latest`, `as_of` a
+/// belief time, `tradeable` (newest version at or before gate closure) or
+/// `day_ahead` (at or before 12:00 local on the day before delivery).
+#[utoipa::path(get, path = "/api/v1/vpp/series/{id}/values", tag = "series", params(WindowQuery),
+    responses((status = 200, body = Values), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn get_values(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<WindowQuery>,
+) -> ApiResult<Json<Values>> {
+    let (key, series) = s.store.get_series(&id).await?;
+    let (start, end, tz, tz_name) = window(&q)?;
+    let source = q.source.unwrap_or(SourceKind::Forecast);
+    let view = q.view.clone().unwrap_or_else(|| "latest".into());
+    let beliefs = s.store.beliefs(key, &[source], start.as_microsecond(), end.as_microsecond()).await?;
+    let selected = match view.as_str() {
+        "latest" => select_latest(&beliefs, source, |_| i64::MAX),
+        "as_of" => {
+            let t = q.as_of.ok_or_else(|| ApiError::invalid("as_of", "view=as_of needs as_of"))?.as_microsecond();
+            select_latest(&beliefs, source, |_| t)
+        }
+        "tradeable" => {
+            let lead = q.gate_closure_minutes.unwrap_or(15);
+            if !(0..=7 * 24 * 60).contains(&lead) {
+                return Err(ApiError::invalid("gate_closure_minutes", "must be 0..10080"));
+            }
+            let lead_us = lead * 60_000_000;
+            select_latest(&beliefs, source, |event| event - lead_us)
+        }
+        "day_ahead" => select_latest(&beliefs, source, |event| {
+            let day = delivery_date_of(ts(event), &tz);
+            day.yesterday()
+                .and_then(|d| d.at(12, 0, 0, 0).to_zoned(tz.clone()))
+                .map(|z| z.timestamp().as_microsecond())
+                .unwrap_or(i64::MIN)
+        }),
+        other => {
+            return Err(ApiError::invalid(
+                "view",
+                format!("unknown view `{other}`: use latest, as_of, tradeable or day_ahead"),
+            ));
+        }
+    };
+    let step = SignedDuration::from_secs(series.resolution_s);
+    let points = selected
+        .into_iter()
+        .map(|v| {
+            let start = ts(v.event_start_us);
+            Point {
+                start,
+                end: start + step,
+                start_local: local(start, &tz),
+                value: Some(v.value),
+                belief_time: Some(ts(v.belief_time_us)),
+                coverage: None,
+            }
+        })
+        .collect();
+    Ok(Json(Values { series_id: series.id, unit: series.unit, tz: tz_name, view, points }))
+}
+
+/// Live measurements resampled to time-weighted means per interval, with
+/// the covered share of each interval; gaps stay empty.
+#[utoipa::path(get, path = "/api/v1/vpp/series/{id}/resampled", tag = "series", params(WindowQuery),
+    responses((status = 200, body = Values), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn get_resampled(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<WindowQuery>,
+) -> ApiResult<Json<Values>> {
+    let (key, series) = s.store.get_series(&id).await?;
+    let (start, end, tz, tz_name) = window(&q)?;
+    let step_min = q.step_minutes.unwrap_or(series.resolution_s / 60);
+    if !(1..=1440).contains(&step_min) {
+        return Err(ApiError::invalid("step_minutes", "must be 1..1440"));
+    }
+    let hold_min = q.max_hold_minutes.unwrap_or(5);
+    if !(1..=1440).contains(&hold_min) {
+        return Err(ApiError::invalid("max_hold_minutes", "must be 1..1440"));
+    }
+    // Look back one hold period so a sample just before the window counts.
+    let hold = SignedDuration::from_mins(hold_min);
+    let from = (start - hold).as_microsecond();
+    let beliefs = s.store.beliefs(key, &[SourceKind::LiveMeasurement], from, end.as_microsecond()).await?;
+    // One value per measurement time: the last arrival wins.
+    let mut samples: Vec<(i64, f64)> = Vec::with_capacity(beliefs.len());
+    for b in &beliefs {
+        match samples.last_mut() {
+            Some(last) if last.0 == b.event_start_us => last.1 = b.value,
+            _ => samples.push((b.event_start_us, b.value)),
+        }
+    }
+    let step = SignedDuration::from_mins(step_min);
+    let points = resample(&samples, start, end, step, hold)
+        .into_iter()
+        .map(|r: Resampled| Point {
+            start: r.start,
+            end: r.start + step,
+            start_local: local(r.start, &tz),
+            value: r.mean,
+            belief_time: None,
+            coverage: Some(r.coverage),
+        })
+        .collect();
+    Ok(Json(Values { series_id: series.id, unit: series.unit, tz: tz_name, view: "resampled".into(), points }))
+}

@@ -1,0 +1,221 @@
+use axum::http::StatusCode;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, field};
+
+async fn power_series(app: &TestApp, name: &str) -> String {
+    let r = app.create_resource("WIND", &format!("{name} turbine"), json!({"parameters": {"rated_kw": 3000}})).await;
+    let (s, series) = app
+        .post(
+            "/api/v1/vpp/series",
+            json!({"name": name, "owner_kind": "resource", "owner_id": r["id"], "quantity": "power"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{series}");
+    series["id"].as_str().unwrap().to_string()
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn values(v: &Value) -> Vec<f64> {
+    v["points"].as_array().unwrap().iter().map(|p| p["value"].as_f64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn series_are_validated() {
+    let app = TestApp::new().await;
+    let id = power_series(&app, "T1 power").await;
+    let (_, got) = app.get(&format!("/api/v1/vpp/series/{id}")).await;
+    assert_eq!(got["unit"], "kW");
+    assert_eq!(got["resolution_s"], 900);
+    let (s, price) = app
+        .post("/api/v1/vpp/series", json!({"name": "DE day-ahead", "owner_kind": "market", "owner_id": "EPEX-DE-DA", "quantity": "price", "unit": "EUR/MWh", "resolution_s": 3600}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{price}");
+    for (body, expected) in [
+        (json!({"name": "x", "owner_kind": "resource", "owner_id": "ghost", "quantity": "power"}), "owner_id"),
+        (json!({"name": "x", "owner_kind": "market", "owner_id": "m", "quantity": "power", "unit": "kWh"}), "unit"),
+        (json!({"name": "x", "owner_kind": "market", "owner_id": "m", "quantity": "price", "unit": "dollars"}), "unit"),
+        (
+            json!({"name": "x", "owner_kind": "market", "owner_id": "m", "quantity": "power", "resolution_s": 7}),
+            "resolution_s",
+        ),
+        (json!({"name": "x", "owner_kind": "planet", "owner_id": "m", "quantity": "power"}), "owner_kind"),
+    ] {
+        let (s, p) = app.post("/api/v1/vpp/series", body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {p}");
+        assert_eq!(field(&p), expected, "{body}: {p}");
+    }
+    let (s, p) = app
+        .post(
+            "/api/v1/vpp/series",
+            json!({"name": "T1 power", "owner_kind": "market", "owner_id": "m", "quantity": "power"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(field(&p), "name");
+    let (_, list) = app.get("/api/v1/vpp/series?quantity=price").await;
+    assert_eq!(list["total"], 1);
+}
+
+#[tokio::test]
+async fn ingest_converts_units_is_idempotent_and_reports_bad_rows() {
+    let app = TestApp::new().await;
+    let id = power_series(&app, "T1 power").await;
+    let path = format!("/api/v1/vpp/series/{id}/beliefs");
+    let batch = json!({"unit": "MW", "beliefs": [
+        {"event_start": "2026-11-20T10:00:00Z", "belief_time": "2026-11-19T06:00:00Z", "source": "forecast", "value": 1.5},
+        {"event_start": "2026-11-20T10:15:00Z", "belief_time": "2026-11-19T06:00:00Z", "source": "forecast", "value": 2.0},
+        {"event_start": "2026-11-20T10:07:00Z", "belief_time": "2026-11-19T06:00:00Z", "source": "forecast", "value": 2.0},
+        {"event_start": "2026-11-20T10:30:00Z", "belief_time": "2099-01-01T00:00:00Z", "source": "forecast", "value": 2.0},
+        {"event_start": "2026-11-20T10:03:12Z", "belief_time": "2026-11-20T10:03:13Z", "source": "live_measurement", "value": 1.2}
+    ]});
+    let (s, r) = app.post(&path, batch.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["accepted"], 3);
+    let rejected: Vec<u64> = r["rejected"].as_array().unwrap().iter().map(|x| x["index"].as_u64().unwrap()).collect();
+    assert_eq!(rejected, vec![2, 3]);
+    assert!(r["rejected"][0]["reason"].as_str().unwrap().contains("grid"));
+    let (_, again) = app.post(&path, batch).await;
+    assert_eq!(again["accepted"], 0);
+    assert_eq!(again["duplicates"], 3);
+    let (_, raw) = app.get(&format!("{path}?start=2026-11-20T00:00:00Z&end=2026-11-21T00:00:00Z")).await;
+    let raw = raw.as_array().unwrap();
+    assert_eq!(raw.len(), 3);
+    assert_eq!(raw[0]["value"], 1500.0, "MW converted to kW");
+    let (_, only_live) =
+        app.get(&format!("{path}?start=2026-11-20T00:00:00Z&end=2026-11-21T00:00:00Z&source=live_measurement")).await;
+    assert_eq!(only_live.as_array().unwrap().len(), 1);
+
+    let (s, p) = app.post(&path, json!({"unit": "kWh", "beliefs": [{"event_start": "2026-11-20T10:00:00Z", "source": "forecast", "value": 1}]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "unit");
+    let (s, p) = app.post(&path, json!({"beliefs": []})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "beliefs");
+    let (s, p) = app.post(&path, json!({"beliefs": [{"event_start": "noon", "source": "forecast", "value": 1}]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "beliefs[0].event_start");
+    assert_eq!(app.post("/api/v1/vpp/series/ghost/beliefs", json!({"beliefs": []})).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn versioned_views_latest_as_of_tradeable_and_day_ahead() {
+    let app = TestApp::new().await;
+    let id = power_series(&app, "T1 power").await;
+    // Delivery 2026-11-21 10:00 UTC (11:00 Berlin). Versions: D-2 09:00, D-1 11:00 (before 12:00 local),
+    // D-1 15:00, and 09:44:59 / 09:46 on the day (gate closure 09:45).
+    let versions = [
+        ("2026-11-19T09:00:00Z", 100.0),
+        ("2026-11-20T10:00:00Z", 200.0),
+        ("2026-11-20T14:00:00Z", 300.0),
+        ("2026-11-21T09:44:59Z", 400.0),
+        ("2026-11-21T09:46:00Z", 500.0),
+    ];
+    let beliefs: Vec<Value> = versions
+        .iter()
+        .map(
+            |(v, x)| json!({"event_start": "2026-11-21T10:00:00Z", "belief_time": v, "source": "forecast", "value": x}),
+        )
+        .collect();
+    let (s, r) = app.post(&format!("/api/v1/vpp/series/{id}/beliefs"), json!({"beliefs": beliefs})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let base = format!("/api/v1/vpp/series/{id}/values?day=2026-11-21&tz=Europe/Berlin");
+    let (_, latest) = app.get(&base).await;
+    assert_eq!(values(&latest), vec![500.0]);
+    assert_eq!(latest["points"][0]["start_local"], "2026-11-21T11:00:00+01:00");
+    assert_eq!(latest["points"][0]["end"], "2026-11-21T10:15:00Z");
+    let (_, tradeable) = app.get(&format!("{base}&view=tradeable")).await;
+    assert_eq!(values(&tradeable), vec![400.0]);
+    let (_, early_gate) = app.get(&format!("{base}&view=tradeable&gate_closure_minutes=60")).await;
+    assert_eq!(values(&early_gate), vec![300.0]);
+    let (_, day_ahead) = app.get(&format!("{base}&view=day_ahead")).await;
+    assert_eq!(values(&day_ahead), vec![200.0], "{day_ahead}");
+    let (_, as_of) = app.get(&format!("{base}&view=as_of&as_of=2026-11-20T00:00:00Z")).await;
+    assert_eq!(values(&as_of), vec![100.0]);
+    for (q, expected) in [
+        ("view=as_of", "as_of"),
+        ("view=magic", "view"),
+        ("tz=Mars/Base", "tz"),
+        ("day=2026-13-01", "day"),
+        ("start=2026-11-21T00:00:00Z", "end"),
+        ("view=tradeable&gate_closure_minutes=-5", "gate_closure_minutes"),
+    ] {
+        let (s, p) = app.get(&format!("/api/v1/vpp/series/{id}/values?{q}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {p}");
+        assert_eq!(field(&p), expected, "{q}: {p}");
+    }
+}
+
+async fn fill_day(app: &TestApp, id: &str, day: &str, tz: &str) -> usize {
+    let zone = jiff::tz::TimeZone::get(tz).unwrap();
+    let intervals =
+        vpp_domain::series::delivery_day(day.parse().unwrap(), &zone, SignedDuration::from_mins(15)).unwrap();
+    let beliefs: Vec<Value> = intervals
+        .iter()
+        .map(|t| json!({"event_start": t.to_string(), "belief_time": "2026-01-01T00:00:00Z", "source": "forecast", "value": 1.0}))
+        .collect();
+    let (s, r) = app.post(&format!("/api/v1/vpp/series/{id}/beliefs"), json!({"beliefs": beliefs})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    intervals.len()
+}
+
+#[tokio::test]
+async fn delivery_days_follow_the_market_time_zone_across_dst() {
+    let app = TestApp::new().await;
+    let id = power_series(&app, "T1 power").await;
+    for (day, tz, expected) in
+        [("2026-03-29", "Europe/Berlin", 92), ("2026-10-25", "Europe/Berlin", 100), ("2026-10-25", "Asia/Shanghai", 96)]
+    {
+        let other = power_series(&app, &format!("{day} {tz}")).await;
+        assert_eq!(fill_day(&app, &other, day, tz).await, expected);
+        let (_, v) = app.get(&format!("/api/v1/vpp/series/{other}/values?day={day}&tz={tz}")).await;
+        assert_eq!(v["points"].as_array().unwrap().len(), expected, "{day} {tz}");
+    }
+    // On the autumn switch the local clock shows 02:00 twice, with two offsets.
+    let other = power_series(&app, "autumn").await;
+    fill_day(&app, &other, "2026-10-25", "Europe/Berlin").await;
+    let (_, v) = app.get(&format!("/api/v1/vpp/series/{other}/values?day=2026-10-25&tz=Europe/Berlin")).await;
+    let locals: Vec<&str> =
+        v["points"].as_array().unwrap().iter().map(|p| p["start_local"].as_str().unwrap()).collect();
+    assert!(
+        locals.contains(&"2026-10-25T02:00:00+02:00") && locals.contains(&"2026-10-25T02:00:00+01:00"),
+        "{locals:?}"
+    );
+    let _ = id;
+}
+
+#[tokio::test]
+async fn measurements_resample_with_coverage_and_visible_gaps() {
+    let app = TestApp::new().await;
+    let id = power_series(&app, "T1 power").await;
+    let t0 = ts("2026-11-20T10:00:00Z");
+    let at = |secs: i64| (t0 + SignedDuration::from_secs(secs)).to_string();
+    // Every minute from 10:00 to 10:14 at 60 kW, a correction at 10:05 (120 kW arrives later), then silence.
+    let mut beliefs: Vec<Value> = (0..15)
+        .map(|m| json!({"event_start": at(m * 60), "belief_time": at(m * 60 + 1), "source": "live_measurement", "value": 60.0}))
+        .collect();
+    beliefs.push(json!({"event_start": at(300), "belief_time": at(600), "source": "live_measurement", "value": 120.0}));
+    let (s, r) = app.post(&format!("/api/v1/vpp/series/{id}/beliefs"), json!({"beliefs": beliefs})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, v) = app
+        .get(&format!(
+            "/api/v1/vpp/series/{id}/resampled?start=2026-11-20T10:00:00Z&end=2026-11-20T10:45:00Z&max_hold_minutes=2"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    assert!((points[0]["value"].as_f64().unwrap() - 64.0).abs() < 1e-9, "{}", points[0]);
+    assert!((points[0]["coverage"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    assert!(
+        (points[1]["coverage"].as_f64().unwrap() - 1.0 / 15.0).abs() < 1e-9,
+        "the last sample holds 2 minutes: {}",
+        points[1]
+    );
+    assert_eq!(points[2]["value"], Value::Null);
+    assert_eq!(points[2]["coverage"], 0.0);
+}

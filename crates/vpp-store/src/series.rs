@@ -1,0 +1,174 @@
+//! Time series and their beliefs.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use vpp_domain::series::{Belief, OwnerKind, Quantity, Series, SeriesRequest, SourceKind};
+
+use crate::{Filters, Page, Paged, Result, Store, StoreError, from_micros, new_id, parse_enum, to_micros, unique};
+
+/// Beliefs written per INSERT statement (5 parameters each; within the
+/// parameter limits of SQLite and PostgreSQL).
+const ROWS_PER_STATEMENT: usize = 1000;
+
+fn source_code(s: SourceKind) -> i64 {
+    SourceKind::ALL.iter().position(|k| *k == s).unwrap_or(0) as i64
+}
+
+fn series_from_row(row: &AnyRow) -> Result<(i64, Series)> {
+    Ok((
+        row.try_get("key")?,
+        Series {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            owner_kind: parse_enum(row, "owner_kind", OwnerKind::parse)?,
+            owner_id: row.try_get("owner_id")?,
+            quantity: parse_enum(row, "quantity", Quantity::parse)?,
+            unit: row.try_get("unit")?,
+            resolution_s: row.try_get("resolution_s")?,
+            created_at: from_micros(row.try_get("created_at")?)?,
+        },
+    ))
+}
+
+/// Filters of the series list.
+#[derive(Debug, Clone, Default)]
+pub struct SeriesFilter {
+    /// Owner kind.
+    pub owner_kind: Option<OwnerKind>,
+    /// Owner id.
+    pub owner_id: Option<String>,
+    /// Quantity.
+    pub quantity: Option<Quantity>,
+}
+
+impl Store {
+    /// Creates a series; a resource or VPP owner must exist.
+    pub async fn create_series(&self, request: SeriesRequest) -> Result<Series> {
+        let (unit, resolution_s) = request.validate()?;
+        let exists = match request.owner_kind {
+            OwnerKind::Resource => self.get_resource(&request.owner_id).await.map(|_| ()),
+            OwnerKind::Vpp => self.get_vpp(&request.owner_id).await.map(|_| ()),
+            OwnerKind::Market => Ok(()),
+        };
+        if let Err(StoreError::NotFound { entity, id }) = exists {
+            return Err(vpp_domain::Invalid::one("owner_id", format!("{entity} `{id}` does not exist")).into());
+        }
+        let id = new_id();
+        let name = request.name.trim().to_string();
+        sqlx::query(
+            "INSERT INTO series (id, name, owner_kind, owner_id, quantity, unit, resolution_s, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id.clone())
+        .bind(name.clone())
+        .bind(request.owner_kind.as_str())
+        .bind(request.owner_id.trim().to_string())
+        .bind(request.quantity.as_str())
+        .bind(unit)
+        .bind(resolution_s)
+        .bind(to_micros(crate::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(unique("series", "name", &name))?;
+        Ok(self.get_series(&id).await?.1)
+    }
+
+    /// A series and its internal key.
+    pub async fn get_series(&self, id: &str) -> Result<(i64, Series)> {
+        let row = sqlx::query("SELECT key, id, name, owner_kind, owner_id, quantity, unit, resolution_s, created_at FROM series WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { entity: "series", id: id.into() })?;
+        series_from_row(&row)
+    }
+
+    /// Lists series by name.
+    pub async fn list_series(&self, filter: &SeriesFilter, page: Page) -> Result<Paged<Series>> {
+        let mut f = Filters::new();
+        f.eq("owner_kind", filter.owner_kind.map(|o| o.as_str().to_string()))
+            .eq("owner_id", filter.owner_id.clone())
+            .eq("quantity", filter.quantity.map(|q| q.as_str().to_string()));
+        let (total, rows) = f
+            .page(
+                &self.pool,
+                "series",
+                "key, id, name, owner_kind, owner_id, quantity, unit, resolution_s, created_at",
+                "name, id",
+                page,
+            )
+            .await?;
+        let items = rows.iter().map(|r| series_from_row(r).map(|(_, s)| s)).collect::<Result<_>>()?;
+        Ok(Paged { items, total, page: page.page, size: page.size })
+    }
+
+    /// Stores beliefs in one transaction; a belief already stored is left as
+    /// it is. Returns how many were new.
+    pub async fn insert_beliefs(&self, series_key: i64, beliefs: &[Belief]) -> Result<u64> {
+        let mut w = self.begin_write().await?;
+        let mut inserted = 0;
+        for chunk in beliefs.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = String::with_capacity(96 + chunk.len() * 32);
+            sql.push_str("INSERT INTO beliefs (series_key, source, event_start, belief_time, value) VALUES ");
+            for i in 0..chunk.len() {
+                let p = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${},${},${},${},${})", p + 1, p + 2, p + 3, p + 4, p + 5));
+            }
+            sql.push_str(" ON CONFLICT DO NOTHING");
+            // Only placeholders are interpolated; values are bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for b in chunk {
+                q = q
+                    .bind(series_key)
+                    .bind(source_code(b.source))
+                    .bind(b.event_start_us)
+                    .bind(b.belief_time_us)
+                    .bind(b.value);
+            }
+            inserted += q.execute(&mut *w.tx).await?.rows_affected();
+        }
+        w.tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// Beliefs of a series with event start in `[start_us, end_us)`, of the
+    /// given sources (all if empty), sorted by (event start, belief time).
+    pub async fn beliefs(
+        &self,
+        series_key: i64,
+        sources: &[SourceKind],
+        start_us: i64,
+        end_us: i64,
+    ) -> Result<Vec<Belief>> {
+        let mut out = Vec::new();
+        let kinds: Vec<SourceKind> = if sources.is_empty() { SourceKind::ALL.to_vec() } else { sources.to_vec() };
+        for kind in kinds {
+            let rows = sqlx::query(
+                "SELECT event_start, belief_time, value FROM beliefs \
+                 WHERE series_key = $1 AND source = $2 AND event_start >= $3 AND event_start < $4 \
+                 ORDER BY event_start, belief_time",
+            )
+            .bind(series_key)
+            .bind(source_code(kind))
+            .bind(start_us)
+            .bind(end_us)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &rows {
+                out.push(Belief {
+                    event_start_us: r.try_get("event_start")?,
+                    belief_time_us: r.try_get("belief_time")?,
+                    source: kind,
+                    value: r.try_get("value")?,
+                });
+            }
+        }
+        if sources.len() != 1 {
+            out.sort_by_key(|b| (b.event_start_us, b.belief_time_us));
+        }
+        Ok(out)
+    }
+}
