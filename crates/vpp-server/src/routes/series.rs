@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_domain::series::{
-    BeliefInput, OwnerKind, Quantity, Resampled, Series, SeriesRequest, SourceKind, check_belief, delivery_date_of,
-    resample, select_latest, unit_factor,
+    Accuracy, Belief, BeliefInput, OwnerKind, Quantity, Resampled, Series, SeriesRequest, SourceKind, accuracy,
+    best_of_infeed, check_belief, delivery_date_of, resample, select_latest, unit_factor,
 };
 use vpp_store::SeriesFilter;
 
@@ -103,6 +103,10 @@ pub struct WindowQuery {
     pub step_minutes: Option<i64>,
     /// Longest time one measurement stands for, minutes (resampled); default 5.
     pub max_hold_minutes: Option<i64>,
+    /// Source priority for best-of-infeed, comma-separated; default `meter_final,live_measurement,forecast`.
+    pub priority: Option<String>,
+    /// Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest).
+    pub horizons: Option<String>,
 }
 
 /// One value for a chart.
@@ -157,6 +161,57 @@ pub struct BeliefOut {
     pub value: f64,
 }
 
+/// One best-of-infeed interval.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InfeedPoint {
+    /// Interval start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// Interval start in the display time zone.
+    pub start_local: String,
+    /// Value; null where no source covers the interval.
+    pub value: Option<f64>,
+    /// Source kind the value came from; null for gaps and redispatched intervals.
+    pub source: Option<SourceKind>,
+    /// Flagged as redispatched: the value is 0.
+    pub redispatched: bool,
+}
+
+/// Best available value per interval.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Infeed {
+    /// Series id.
+    pub series_id: String,
+    /// Unit.
+    pub unit: String,
+    /// Display zone.
+    pub tz: String,
+    /// Source priority used.
+    pub priority: Vec<SourceKind>,
+    /// Intervals of the window.
+    pub points: Vec<InfeedPoint>,
+}
+
+/// Accuracy for one horizon.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HorizonAccuracy {
+    /// Hours between the forecast's version and delivery start (0 = latest version).
+    pub horizon_hours: i64,
+    /// Figures; null when no interval pairs up.
+    pub accuracy: Option<Accuracy>,
+}
+
+/// Forecast accuracy of a series.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccuracyReport {
+    /// Series id.
+    pub series_id: String,
+    /// Unit of MAE, RMSE and bias.
+    pub unit: String,
+    /// By horizon.
+    pub horizons: Vec<HorizonAccuracy>,
+}
+
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_series, create_series))
@@ -164,6 +219,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(post_beliefs, get_beliefs))
         .routes(routes!(get_values))
         .routes(routes!(get_resampled))
+        .routes(routes!(get_best_of_infeed))
+        .routes(routes!(get_accuracy))
 }
 
 /// List series.
@@ -365,20 +422,9 @@ async fn get_resampled(
     if !(1..=1440).contains(&hold_min) {
         return Err(ApiError::invalid("max_hold_minutes", "must be 1..1440"));
     }
-    // Look back one hold period so a sample just before the window counts.
-    let hold = SignedDuration::from_mins(hold_min);
-    let from = (start - hold).as_microsecond();
-    let beliefs = s.store.beliefs(key, &[SourceKind::LiveMeasurement], from, end.as_microsecond()).await?;
-    // One value per measurement time: the last arrival wins.
-    let mut samples: Vec<(i64, f64)> = Vec::with_capacity(beliefs.len());
-    for b in &beliefs {
-        match samples.last_mut() {
-            Some(last) if last.0 == b.event_start_us => last.1 = b.value,
-            _ => samples.push((b.event_start_us, b.value)),
-        }
-    }
     let step = SignedDuration::from_mins(step_min);
-    let points = resample(&samples, start, end, step, hold)
+    let points = resampled_live(&s, key, start, end, step, SignedDuration::from_mins(hold_min))
+        .await?
         .into_iter()
         .map(|r: Resampled| Point {
             start: r.start,
@@ -390,4 +436,169 @@ async fn get_resampled(
         })
         .collect();
     Ok(Json(Values { series_id: series.id, unit: series.unit, tz: tz_name, view: "resampled".into(), points }))
+}
+
+/// Live measurements of a series resampled over `[start, end)`.
+async fn resampled_live(
+    s: &AppState,
+    key: i64,
+    start: Timestamp,
+    end: Timestamp,
+    step: SignedDuration,
+    hold: SignedDuration,
+) -> ApiResult<Vec<Resampled>> {
+    // Look back one hold period so a sample just before the window counts.
+    let from = (start - hold).as_microsecond();
+    let beliefs = s.store.beliefs(key, &[SourceKind::LiveMeasurement], from, end.as_microsecond()).await?;
+    // One value per measurement time: the last arrival wins.
+    let mut samples: Vec<(i64, f64)> = Vec::with_capacity(beliefs.len());
+    for b in &beliefs {
+        match samples.last_mut() {
+            Some(last) if last.0 == b.event_start_us => last.1 = b.value,
+            _ => samples.push((b.event_start_us, b.value)),
+        }
+    }
+    Ok(resample(&samples, start, end, step, hold))
+}
+
+fn pairs(selected: &[vpp_domain::series::Selected]) -> Vec<(i64, f64)> {
+    selected.iter().map(|v| (v.event_start_us, v.value)).collect()
+}
+
+fn of_source(beliefs: &[Belief], source: SourceKind) -> Vec<Belief> {
+    beliefs.iter().filter(|b| b.source == source).copied().collect()
+}
+
+/// Share of an interval live measurements must cover to stand for it.
+const MIN_MEASURED_COVERAGE: f64 = 0.9;
+
+/// What was measured per interval: meter final where settled, else resampled
+/// live measurements covering at least 90 % of the interval.
+async fn measured(
+    s: &AppState,
+    key: i64,
+    series: &Series,
+    start: Timestamp,
+    end: Timestamp,
+    beliefs: &[Belief],
+) -> ApiResult<Vec<(i64, f64)>> {
+    let mut out =
+        pairs(&select_latest(&of_source(beliefs, SourceKind::MeterFinal), SourceKind::MeterFinal, |_| i64::MAX));
+    let step = SignedDuration::from_secs(series.resolution_s);
+    for r in resampled_live(s, key, start, end, step, SignedDuration::from_mins(5)).await? {
+        let t = r.start.as_microsecond();
+        if let (Some(mean), true) = (r.mean, r.coverage >= MIN_MEASURED_COVERAGE)
+            && out.binary_search_by_key(&t, |p| p.0).is_err()
+        {
+            out.push((t, mean));
+        }
+    }
+    out.sort_by_key(|p| p.0);
+    Ok(out)
+}
+
+/// Best available value per interval: the first source in `priority` with a
+/// value (meter final, then resampled live measurement covering at least 90 %
+/// of the interval, then latest forecast by default). Intervals with a `flag` belief of 1 are redispatched and count 0.
+#[utoipa::path(get, path = "/api/v1/vpp/series/{id}/best-of-infeed", tag = "series", params(WindowQuery),
+    responses((status = 200, body = Infeed), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn get_best_of_infeed(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<WindowQuery>,
+) -> ApiResult<Json<Infeed>> {
+    let (key, series) = s.store.get_series(&id).await?;
+    let (start, end, tz, tz_name) = window(&q)?;
+    let priority_text = q.priority.clone().unwrap_or_else(|| "meter_final,live_measurement,forecast".into());
+    let mut priority = Vec::new();
+    for name in priority_text.split(',').map(str::trim) {
+        let kind = SourceKind::parse(name).filter(|k| {
+            matches!(
+                k,
+                SourceKind::MeterFinal | SourceKind::LiveMeasurement | SourceKind::Forecast | SourceKind::Schedule
+            )
+        });
+        match kind {
+            Some(k) if !priority.contains(&k) => priority.push(k),
+            _ => {
+                return Err(ApiError::invalid(
+                    "priority",
+                    format!("`{name}` is not one of meter_final, live_measurement, forecast, schedule, or is repeated"),
+                ));
+            }
+        }
+    }
+    let beliefs = s.store.beliefs(key, &[], start.as_microsecond(), end.as_microsecond()).await?;
+    let step = SignedDuration::from_secs(series.resolution_s);
+    let mut layers = Vec::with_capacity(priority.len());
+    for kind in &priority {
+        let values = match kind {
+            SourceKind::LiveMeasurement => resampled_live(&s, key, start, end, step, SignedDuration::from_mins(5))
+                .await?
+                .into_iter()
+                .filter(|r| r.coverage >= MIN_MEASURED_COVERAGE)
+                .filter_map(|r| r.mean.map(|m| (r.start.as_microsecond(), m)))
+                .collect(),
+            k => pairs(&select_latest(&of_source(&beliefs, *k), *k, |_| i64::MAX)),
+        };
+        layers.push((*kind, values));
+    }
+    let redispatched: Vec<i64> = select_latest(&of_source(&beliefs, SourceKind::Flag), SourceKind::Flag, |_| i64::MAX)
+        .into_iter()
+        .filter(|f| f.value == 1.0)
+        .map(|f| f.event_start_us)
+        .collect();
+    let step_us = series.resolution_s * 1_000_000;
+    let first = start.as_microsecond().div_euclid(step_us) * step_us;
+    let first = if first < start.as_microsecond() { first + step_us } else { first };
+    let intervals: Vec<i64> = (first..end.as_microsecond()).step_by(step_us as usize).collect();
+    let points = intervals
+        .iter()
+        .zip(best_of_infeed(&intervals, &layers, &redispatched))
+        .map(|(&t, pick)| InfeedPoint {
+            start: ts(t),
+            start_local: local(ts(t), &tz),
+            value: pick.map(|p| p.value),
+            source: pick.and_then(|p| p.source),
+            redispatched: pick.is_some_and(|p| p.redispatched),
+        })
+        .collect();
+    Ok(Json(Infeed { series_id: series.id, unit: series.unit, tz: tz_name, priority, points }))
+}
+
+/// Forecast accuracy against what was measured (meter final, else live
+/// measurements covering 90 % of the interval), per forecast horizon: for
+/// horizon h the forecast is the newest version issued at least h hours
+/// before delivery. MAE, RMSE, WAPE and bias.
+#[utoipa::path(get, path = "/api/v1/vpp/series/{id}/accuracy", tag = "series", params(WindowQuery),
+    responses((status = 200, body = AccuracyReport), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn get_accuracy(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<WindowQuery>,
+) -> ApiResult<Json<AccuracyReport>> {
+    let (key, series) = s.store.get_series(&id).await?;
+    let (start, end, _, _) = window(&q)?;
+    let mut horizons = Vec::new();
+    for h in q.horizons.clone().unwrap_or_else(|| "0,1,24".into()).split(',').map(str::trim) {
+        match h.parse::<i64>() {
+            Ok(v) if (0..=24 * 14).contains(&v) => horizons.push(v),
+            _ => return Err(ApiError::invalid("horizons", format!("`{h}` is not a whole number of hours in 0..336"))),
+        }
+    }
+    let beliefs = s.store.beliefs(key, &[], start.as_microsecond(), end.as_microsecond()).await?;
+    let actual = measured(&s, key, &series, start, end, &beliefs).await?;
+    let forecasts = of_source(&beliefs, SourceKind::Forecast);
+    let horizons = horizons
+        .into_iter()
+        .map(|h| {
+            let lead = h * 3_600_000_000;
+            let cutoff = |event: i64| if h == 0 { i64::MAX } else { event - lead };
+            HorizonAccuracy {
+                horizon_hours: h,
+                accuracy: accuracy(&pairs(&select_latest(&forecasts, SourceKind::Forecast, cutoff)), &actual),
+            }
+        })
+        .collect();
+    Ok(Json(AccuracyReport { series_id: series.id, unit: series.unit, horizons }))
 }

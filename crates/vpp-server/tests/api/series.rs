@@ -219,3 +219,72 @@ async fn measurements_resample_with_coverage_and_visible_gaps() {
     assert_eq!(points[2]["value"], Value::Null);
     assert_eq!(points[2]["coverage"], 0.0);
 }
+
+fn belief(start: &str, version: &str, source: &str, value: f64) -> Value {
+    json!({"event_start": start, "belief_time": version, "source": source, "value": value})
+}
+
+#[tokio::test]
+async fn best_of_infeed_and_accuracy() {
+    let app = TestApp::new().await;
+    let id = power_series(&app, "T1 power").await;
+    let mut beliefs = vec![
+        belief("2026-11-20T10:00:00Z", "2026-11-20T12:00:00Z", "meter_final", 100.0),
+        belief("2026-11-20T10:00:00Z", "2026-11-19T09:00:00Z", "forecast", 90.0),
+        belief("2026-11-20T10:00:00Z", "2026-11-20T09:30:00Z", "forecast", 100.0),
+        belief("2026-11-20T10:15:00Z", "2026-11-19T09:00:00Z", "forecast", 50.0),
+        belief("2026-11-20T10:15:00Z", "2026-11-20T09:45:00Z", "forecast", 60.0),
+        belief("2026-11-20T10:30:00Z", "2026-11-20T09:00:00Z", "forecast", 70.0),
+        belief("2026-11-20T10:45:00Z", "2026-11-20T09:00:00Z", "forecast", 50.0),
+        belief("2026-11-20T10:45:00Z", "2026-11-20T10:40:00Z", "flag", 1.0),
+    ];
+    for m in 0..15 {
+        let t = ts("2026-11-20T10:15:00Z") + SignedDuration::from_mins(m);
+        beliefs.push(belief(&t.to_string(), &t.to_string(), "live_measurement", 60.0));
+    }
+    let (s, r) = app.post(&format!("/api/v1/vpp/series/{id}/beliefs"), json!({"beliefs": beliefs})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let window = "start=2026-11-20T10:00:00Z&end=2026-11-20T11:15:00Z";
+    let (s, infeed) = app.get(&format!("/api/v1/vpp/series/{id}/best-of-infeed?{window}")).await;
+    assert_eq!(s, StatusCode::OK, "{infeed}");
+    let got: Vec<(Value, Value, Value)> = infeed["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["value"].clone(), p["source"].clone(), p["redispatched"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (json!(100.0), json!("meter_final"), json!(false)),
+            (json!(60.0), json!("live_measurement"), json!(false)),
+            (json!(70.0), json!("forecast"), json!(false)),
+            (json!(0.0), Value::Null, json!(true)),
+            (Value::Null, Value::Null, json!(false)),
+        ]
+    );
+    let (_, forecast_first) =
+        app.get(&format!("/api/v1/vpp/series/{id}/best-of-infeed?{window}&priority=forecast,meter_final")).await;
+    assert_eq!(forecast_first["points"][0]["value"], 100.0);
+    assert_eq!(forecast_first["points"][0]["source"], "forecast");
+    let (s, p) = app.get(&format!("/api/v1/vpp/series/{id}/best-of-infeed?{window}&priority=forecast,forecast")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "priority");
+
+    let (s, acc) = app
+        .get(&format!(
+            "/api/v1/vpp/series/{id}/accuracy?start=2026-11-20T10:00:00Z&end=2026-11-20T10:30:00Z&horizons=0,1,24,48"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{acc}");
+    let h = acc["horizons"].as_array().unwrap();
+    assert_eq!(h[0]["accuracy"]["mae"], 0.0);
+    assert_eq!(h[1]["accuracy"]["mae"], 10.0);
+    assert_eq!(h[1]["accuracy"]["bias"], -10.0);
+    assert_eq!(h[1]["accuracy"]["wape_pct"], 12.5);
+    assert_eq!(h[2]["accuracy"]["n"], 2);
+    assert_eq!(h[3]["accuracy"], Value::Null);
+    let (s, p) = app.get(&format!("/api/v1/vpp/series/{id}/accuracy?{window}&horizons=soon")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "horizons");
+}
