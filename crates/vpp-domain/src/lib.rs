@@ -16,6 +16,7 @@ pub mod fleet;
 pub mod presets;
 pub mod resource;
 pub mod series;
+pub mod series_import;
 pub mod techdata;
 pub mod template;
 pub mod vpp;
