@@ -112,6 +112,50 @@ enum ImportCommand {
         /// The JSON file.
         file: PathBuf,
     },
+    /// Import a CSV or column-oriented JSON file of beliefs into a series.
+    Series(Box<SeriesImportArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+struct SeriesImportArgs {
+    /// Series id.
+    #[arg(long)]
+    series: String,
+    /// The file.
+    file: PathBuf,
+    /// `csv` or `columns`; default from the extension (.json = columns).
+    #[arg(long)]
+    format: Option<String>,
+    /// CSV delimiter: , ; \t |
+    #[arg(long)]
+    delimiter: Option<String>,
+    /// CSV numbers use a decimal comma.
+    #[arg(long)]
+    decimal_comma: bool,
+    /// strftime format of CSV timestamps, e.g. "%d.%m.%Y %H:%M".
+    #[arg(long)]
+    timestamp_format: Option<String>,
+    /// Zone of CSV timestamps without offset (IANA), default UTC.
+    #[arg(long)]
+    timezone: Option<String>,
+    /// CSV column of the event start.
+    #[arg(long)]
+    start_column: Option<String>,
+    /// CSV column of the value.
+    #[arg(long)]
+    value_column: Option<String>,
+    /// CSV column of the belief time (version).
+    #[arg(long)]
+    belief_time_column: Option<String>,
+    /// Belief time of every CSV row without such a column (RFC 3339); forecasts need one of the two.
+    #[arg(long)]
+    belief_time: Option<jiff::Timestamp>,
+    /// Source of CSV rows: forecast, live_measurement, meter_final, schedule, price, flag.
+    #[arg(long)]
+    source: Option<String>,
+    /// Unit of the values (W, kW, MW, Wh, kWh, MWh, EUR/MWh, ...).
+    #[arg(long)]
+    unit: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +234,56 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 report.changed.len(),
                 report.unchanged_count,
                 report.missing.len()
+            );
+            Ok(())
+        }
+        Command::Import(ImportCommand::Series(args)) => {
+            let SeriesImportArgs {
+                series,
+                file,
+                format,
+                delimiter,
+                decimal_comma,
+                timestamp_format,
+                timezone,
+                start_column,
+                value_column,
+                belief_time_column,
+                belief_time,
+                source,
+                unit,
+            } = *args;
+            let store = open_store(&config).await?;
+            let source = source
+                .map(|s| vpp_domain::series::SourceKind::parse(&s).with_context(|| format!("unknown source `{s}`")))
+                .transpose()?;
+            let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            let query = vpp_server::routes::series::ImportQuery {
+                format: format.or_else(|| Some(if is_json { "columns" } else { "csv" }.into())),
+                delimiter,
+                decimal_comma: Some(decimal_comma),
+                timestamp_format,
+                timezone,
+                start_column,
+                value_column,
+                belief_time_column,
+                belief_time,
+                source,
+                unit,
+            };
+            let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let report =
+                vpp_server::routes::series::import_file(&store, &series, &body, &query).await.map_err(|e| {
+                    anyhow::anyhow!("{}: {} ({})", file.display(), e.0.detail, e.0.field.as_deref().unwrap_or("file"))
+                })?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            eprintln!(
+                "{}: {} rows, {} accepted, {} duplicates, {} rejected",
+                file.display(),
+                report.rows,
+                report.accepted,
+                report.duplicates,
+                report.rejected.len()
             );
             Ok(())
         }

@@ -63,8 +63,13 @@ pub struct CsvOptions {
     pub start_column: Option<String>,
     /// Column holding the value; default the first other column.
     pub value_column: Option<String>,
-    /// Column holding the belief time (version); default: the import time.
+    /// Column holding the belief time (version).
     pub belief_time_column: Option<String>,
+    /// Belief time of every row when there is no such column. Forecasts and
+    /// schedules need one of the two, so importing a file twice stores it once;
+    /// measurements, prices and flags default to the event start.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub belief_time: Option<Timestamp>,
     /// Source kind of every row; default forecast.
     pub source: Option<SourceKind>,
     /// Unit of the values; default from the header (`power_kw_`, `energy_mwh_`) or the series unit.
@@ -113,8 +118,13 @@ fn parse_number(text: &str, decimal_comma: bool) -> Result<f64, String> {
     }
 }
 
+/// Kinds whose beliefs are versions of a prediction or plan.
+fn versioned(source: SourceKind) -> bool {
+    matches!(source, SourceKind::Forecast | SourceKind::Schedule)
+}
+
 /// Parses CSV text.
-pub fn parse_csv(text: &[u8], opts: &CsvOptions, now: Timestamp) -> Result<Parsed, Invalid> {
+pub fn parse_csv(text: &[u8], opts: &CsvOptions) -> Result<Parsed, Invalid> {
     let mut errors = Errors::default();
     let delimiter = match opts.delimiter.as_deref().unwrap_or(",") {
         "," => b',',
@@ -179,6 +189,12 @@ pub fn parse_csv(text: &[u8], opts: &CsvOptions, now: Timestamp) -> Result<Parse
     };
     let unit = opts.unit.clone().or_else(|| unit_from_header(&headers[value_col]).map(String::from));
     let source = opts.source.unwrap_or(SourceKind::Forecast);
+    if belief_col.is_none() && opts.belief_time.is_none() && versioned(source) {
+        return Err(Invalid::one(
+            "belief_time_column",
+            "forecasts and schedules need their version: name a belief_time_column or give belief_time",
+        ));
+    }
     let mut parsed = Parsed { unit, ..Parsed::default() };
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
@@ -193,10 +209,12 @@ pub fn parse_csv(text: &[u8], opts: &CsvOptions, now: Timestamp) -> Result<Parse
         let row = (|| {
             let event_start = parse_timestamp(cell(start_col), opts.timestamp_format.as_deref(), &tz)?;
             let value = parse_number(cell(value_col), opts.decimal_comma)?;
-            let belief_time = match belief_col {
-                Some(c) => Some(parse_timestamp(cell(c), opts.timestamp_format.as_deref(), &tz)?),
-                None => Some(now),
+            let belief_time = match (belief_col, opts.belief_time) {
+                (Some(c), _) => parse_timestamp(cell(c), opts.timestamp_format.as_deref(), &tz)?,
+                (None, Some(t)) => t,
+                (None, None) => event_start,
             };
+            let belief_time = Some(belief_time);
             Ok::<_, String>(BeliefInput { event_start, belief_time, source, value })
         })();
         match row {
@@ -257,8 +275,9 @@ fn epoch_factor(unit: &str, field: &str, sample: Option<f64>) -> Result<i64, Inv
     Ok(factor)
 }
 
-/// Parses the column-oriented JSON. `resolution_s` checks `end − start` of forecast rows.
-pub fn parse_columns(file: &ColumnFile, resolution_s: i64, now: Timestamp) -> Result<Parsed, Invalid> {
+/// Parses the column-oriented JSON. `resolution_s` checks `end − start` of
+/// forecast rows; forecasts need a `version` column.
+pub fn parse_columns(file: &ColumnFile, resolution_s: i64) -> Result<Parsed, Invalid> {
     let n_cols = file.column_ids.len();
     if file.units.len() != n_cols || file.values.len() != n_cols {
         return Err(Invalid::one(
@@ -292,6 +311,9 @@ pub fn parse_columns(file: &ColumnFile, resolution_s: i64, now: Timestamp) -> Re
         .position(|c| !known.contains(&c.as_str()))
         .ok_or_else(|| Invalid::one("column_ids", "no value column"))?;
     let (end_col, version_col, quality_col) = (col("end"), col("version"), col("quality"));
+    if !measurement && version_col.is_none() {
+        return Err(Invalid::one("column_ids", "forecasts need a `version` column"));
+    }
     let first_number = |c: usize| file.values[c].iter().find_map(Value::as_f64);
     let start_factor = epoch_factor(&file.units[start_col], &format!("units[{start_col}]"), first_number(start_col))?;
     let end_factor =
@@ -333,8 +355,7 @@ pub fn parse_columns(file: &ColumnFile, resolution_s: i64, now: Timestamp) -> Re
                 .ok_or_else(|| format!("value {} is not a number", file.values[value_col][r]))?;
             let belief_time = match (version_col, version_factor) {
                 (Some(c), Some(f)) => Some(time(c, f, r)?),
-                _ if measurement => Some(event_start),
-                _ => Some(now),
+                _ => Some(event_start),
             };
             Ok::<_, String>(BeliefInput { event_start, belief_time, source, value })
         })();
@@ -350,10 +371,6 @@ pub fn parse_columns(file: &ColumnFile, resolution_s: i64, now: Timestamp) -> Re
 mod tests {
     use super::*;
 
-    fn now() -> Timestamp {
-        "2026-11-21T00:00:00Z".parse().unwrap()
-    }
-
     fn opts() -> CsvOptions {
         CsvOptions {
             delimiter: None,
@@ -363,7 +380,8 @@ mod tests {
             start_column: None,
             value_column: None,
             belief_time_column: None,
-            source: None,
+            belief_time: None,
+            source: Some(SourceKind::LiveMeasurement),
             unit: None,
         }
     }
@@ -371,7 +389,7 @@ mod tests {
     #[test]
     fn csv_with_units_in_headers_and_bad_rows() {
         let text = b"timestamp__utc_,power_kw_\n2026-11-20T10:00:00Z,1.5\n2026-11-20 10:15,2\nnot a time,3\n2026-11-20T10:45:00Z,lots\n";
-        let p = parse_csv(text, &opts(), now()).unwrap();
+        let p = parse_csv(text, &opts()).unwrap();
         assert_eq!(p.unit.as_deref(), Some("kW"));
         assert_eq!(p.rows.len(), 2);
         assert_eq!(p.rows[1].input.event_start.to_string(), "2026-11-20T10:15:00Z");
@@ -387,9 +405,10 @@ mod tests {
             timestamp_format: Some("%d.%m.%Y %H:%M".into()),
             timezone: Some("Europe/Berlin".into()),
             belief_time_column: Some("Version".into()),
+            source: Some(SourceKind::Forecast),
             ..opts()
         };
-        let p = parse_csv(text, &o, now()).unwrap();
+        let p = parse_csv(text, &o).unwrap();
         assert_eq!(p.unit.as_deref(), Some("MW"));
         let row = &p.rows[0].input;
         assert_eq!(row.event_start.to_string(), "2026-11-20T10:00:00Z");
@@ -398,12 +417,21 @@ mod tests {
     }
 
     #[test]
+    fn forecasts_need_a_version() {
+        let o = CsvOptions { source: Some(SourceKind::Forecast), ..opts() };
+        assert_eq!(parse_csv(b"time,v\n2026-11-20T10:00:00Z,1\n", &o).unwrap_err().0[0].field, "belief_time_column");
+        let o = CsvOptions { belief_time: Some("2026-11-19T00:00:00Z".parse().unwrap()), ..o };
+        let p = parse_csv(b"time,v\n2026-11-20T10:00:00Z,1\n", &o).unwrap();
+        assert_eq!(p.rows[0].input.belief_time.unwrap().to_string(), "2026-11-19T00:00:00Z");
+    }
+
+    #[test]
     fn csv_malformed_as_a_whole() {
-        assert_eq!(parse_csv(b"only\n1\n", &opts(), now()).unwrap_err().0[0].field, "file");
+        assert_eq!(parse_csv(b"only\n1\n", &opts()).unwrap_err().0[0].field, "file");
         let o = CsvOptions { value_column: Some("nope".into()), ..opts() };
-        assert_eq!(parse_csv(b"time,v\n", &o, now()).unwrap_err().0[0].field, "value_column");
+        assert_eq!(parse_csv(b"time,v\n", &o).unwrap_err().0[0].field, "value_column");
         let o = CsvOptions { decimal_comma: true, ..opts() };
-        assert_eq!(parse_csv(b"time,v\n", &o, now()).unwrap_err().0[0].field, "decimal_comma");
+        assert_eq!(parse_csv(b"time,v\n", &o).unwrap_err().0[0].field, "decimal_comma");
     }
 
     fn columns(units: [&str; 4], start: f64) -> ColumnFile {
@@ -423,17 +451,17 @@ mod tests {
     #[test]
     fn column_json_forecasts() {
         let start = 1_795_168_800_000.0; // 2026-11-20T10:00:00Z in ms
-        let p = parse_columns(&columns(["ms", "ms", "ms", "kW"], start), 900, now()).unwrap();
+        let p = parse_columns(&columns(["ms", "ms", "ms", "kW"], start), 900).unwrap();
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows[0].input.event_start.to_string(), "2026-11-20T10:00:00Z");
         assert_eq!(p.rows[0].input.belief_time.unwrap().to_string(), "2026-11-20T09:00:00Z");
         assert_eq!(p.rejected[0].line, 1, "end − start is not 15 minutes");
         assert_eq!(p.unit.as_deref(), Some("kW"));
-        let err = parse_columns(&columns(["s", "ms", "ms", "kW"], start), 900, now()).unwrap_err();
+        let err = parse_columns(&columns(["s", "ms", "ms", "kW"], start), 900).unwrap_err();
         assert!(err.0[0].message.contains("looks like milliseconds"), "{err}");
         let mut f = columns(["ms", "ms", "ms", "kW"], start);
         f.values[3].pop();
-        assert_eq!(parse_columns(&f, 900, now()).unwrap_err().0[0].field, "values[3]");
+        assert_eq!(parse_columns(&f, 900).unwrap_err().0[0].field, "values[3]");
     }
 
     #[test]
@@ -449,7 +477,7 @@ mod tests {
             ],
         };
         assert_eq!(f.asset().as_deref(), Some("42"));
-        let p = parse_columns(&f, 900, now()).unwrap();
+        let p = parse_columns(&f, 900).unwrap();
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows[0].input.source, SourceKind::LiveMeasurement);
         assert_eq!(p.rejected[0].reason, "quality is \"bad\"");

@@ -113,6 +113,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::POST, "/api/v1/vpp/series", p(SeriesWrite), Action("series")),
     rule(Method::GET, "/api/v1/vpp/series/{id}", p(RegistryRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/series/{id}/beliefs", p(SeriesWrite), Action("series_beliefs")),
+    rule(Method::POST, "/api/v1/vpp/series/{id}/import", p(SeriesWrite), Action("series_import")),
     rule(Method::GET, "/api/v1/vpp/series/{id}/beliefs", p(RegistryRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/series/{id}/values", p(RegistryRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/series/{id}/resampled", p(RegistryRead), Entity::None),

@@ -13,10 +13,11 @@ use vpp_domain::series::{
     Accuracy, Belief, BeliefInput, OwnerKind, Quantity, Resampled, Series, SeriesRequest, SourceKind, accuracy,
     best_of_infeed, check_belief, delivery_date_of, resample, select_latest, unit_factor,
 };
+use vpp_domain::series_import::{ColumnFile, CsvOptions, RowError, parse_columns, parse_csv};
 use vpp_store::SeriesFilter;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, parse_json};
 use crate::routes::{page, paged};
 use crate::state::AppState;
 
@@ -212,8 +213,127 @@ pub struct AccuracyReport {
     pub horizons: Vec<HorizonAccuracy>,
 }
 
+/// How to read an imported file.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// `csv` (default) or `columns` (column-oriented JSON).
+    pub format: Option<String>,
+    /// CSV delimiter: `,` (default), `;`, `\t` or `|`.
+    pub delimiter: Option<String>,
+    /// CSV numbers use a decimal comma.
+    pub decimal_comma: Option<bool>,
+    /// strftime format of CSV timestamps.
+    pub timestamp_format: Option<String>,
+    /// Zone of CSV timestamps without offset (IANA); default UTC.
+    pub timezone: Option<String>,
+    /// CSV column of the event start.
+    pub start_column: Option<String>,
+    /// CSV column of the value.
+    pub value_column: Option<String>,
+    /// CSV column of the belief time.
+    pub belief_time_column: Option<String>,
+    /// Belief time of every CSV row when there is no such column (required for forecasts and schedules).
+    #[param(value_type = Option<String>)]
+    pub belief_time: Option<Timestamp>,
+    /// Source kind of CSV rows; default forecast.
+    #[param(inline)]
+    pub source: Option<SourceKind>,
+    /// Unit of the values (W/kW/MW, Wh/kWh/MWh, ...); default from the file or the series.
+    pub unit: Option<String>,
+}
+
+/// Outcome of a file import.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FileImportReport {
+    /// `csv` or `columns`.
+    pub format: String,
+    /// Data rows read.
+    pub rows: usize,
+    /// Rows stored as new beliefs.
+    pub accepted: u64,
+    /// Valid rows already stored.
+    pub duplicates: u64,
+    /// Rows refused: line (CSV, header = 1) or row index (columns), and reason.
+    pub rejected: Vec<RowError>,
+}
+
+/// Imports a CSV or column-JSON file into a series: the file is checked
+/// whole first (a malformed file stores nothing), then row by row.
+pub async fn import_file(
+    store: &vpp_store::Store,
+    series_id: &str,
+    body: &[u8],
+    q: &ImportQuery,
+) -> ApiResult<FileImportReport> {
+    let (key, series) = store.get_series(series_id).await?;
+    let now = Timestamp::now();
+    let format = q.format.clone().unwrap_or_else(|| "csv".into());
+    let parsed = match format.as_str() {
+        "csv" => {
+            let opts = CsvOptions {
+                delimiter: q.delimiter.clone(),
+                decimal_comma: q.decimal_comma.unwrap_or(false),
+                timestamp_format: q.timestamp_format.clone(),
+                timezone: q.timezone.clone(),
+                start_column: q.start_column.clone(),
+                value_column: q.value_column.clone(),
+                belief_time_column: q.belief_time_column.clone(),
+                belief_time: q.belief_time,
+                source: q.source,
+                unit: q.unit.clone(),
+            };
+            parse_csv(body, &opts)?
+        }
+        "columns" => {
+            let file: ColumnFile = parse_json(body)?;
+            check_key(store, &series, &file).await?;
+            let mut parsed = parse_columns(&file, series.resolution_s)?;
+            if q.unit.is_some() {
+                parsed.unit = q.unit.clone();
+            }
+            parsed
+        }
+        other => return Err(ApiError::invalid("format", format!("unknown format `{other}`: use csv or columns"))),
+    };
+    let factor = match &parsed.unit {
+        Some(u) => unit_factor(series.quantity, &series.unit, u).map_err(|e| ApiError::invalid("unit", e))?,
+        None => 1.0,
+    };
+    let rows = parsed.rows.len() + parsed.rejected.len();
+    let mut rejected = parsed.rejected;
+    let mut good = Vec::with_capacity(parsed.rows.len());
+    for row in &parsed.rows {
+        match check_belief(&series, &row.input, factor, now) {
+            Ok(b) => good.push(b),
+            Err(reason) => rejected.push(RowError { line: row.line, reason }),
+        }
+    }
+    rejected.sort_by_key(|r| r.line);
+    let accepted = if good.is_empty() { 0 } else { store.insert_beliefs(key, &good).await? };
+    Ok(FileImportReport { format, rows, accepted, duplicates: good.len() as u64 - accepted, rejected })
+}
+
+/// The file's key must name the series' owner: its id, or a resource's external asset id.
+async fn check_key(store: &vpp_store::Store, series: &Series, file: &ColumnFile) -> ApiResult<()> {
+    let asset = file.asset().unwrap_or_default();
+    let external = match series.owner_kind {
+        OwnerKind::Resource => store.get_resource(&series.owner_id).await?.external_id,
+        _ => None,
+    };
+    if asset == series.owner_id || external.as_deref() == Some(asset.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "key",
+            format!("the file is for asset `{asset}`, but series `{}` belongs to `{}`", series.name, series.owner_id),
+        ))
+    }
+}
+
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(import_series_file))
         .routes(routes!(list_series, create_series))
         .routes(routes!(get_series))
         .routes(routes!(post_beliefs, get_beliefs))
@@ -221,6 +341,21 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_resampled))
         .routes(routes!(get_best_of_infeed))
         .routes(routes!(get_accuracy))
+}
+
+/// Import a CSV file (`format=csv`, dialect in the query) or a
+/// column-oriented JSON file (`format=columns`) into a series. Reports rows
+/// accepted and rejected with line and reason; a malformed file changes nothing.
+#[utoipa::path(post, path = "/api/v1/vpp/series/{id}/import", tag = "series", params(ImportQuery),
+    request_body(content = String, description = "CSV text or column-oriented JSON", content_type = "text/csv"),
+    responses((status = 200, body = FileImportReport), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn import_series_file(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<FileImportReport>> {
+    Ok(Json(import_file(&s.store, &id, &body, &q).await?))
 }
 
 /// List series.

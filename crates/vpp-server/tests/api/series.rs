@@ -288,3 +288,89 @@ async fn best_of_infeed_and_accuracy() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(field(&p), "horizons");
 }
+
+async fn import(app: &TestApp, id: &str, query: &str, body: &[u8]) -> (StatusCode, Value) {
+    let (s, v, _) = app
+        .request(
+            axum::http::Method::POST,
+            &format!("/api/v1/vpp/series/{id}/import?{query}"),
+            Some("text/csv"),
+            body.to_vec(),
+        )
+        .await;
+    (s, v)
+}
+
+async fn stored(app: &TestApp, id: &str) -> usize {
+    let (_, raw) =
+        app.get(&format!("/api/v1/vpp/series/{id}/beliefs?start=2026-01-01T00:00:00Z&end=2027-01-01T00:00:00Z")).await;
+    raw.as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn csv_and_column_files_import_with_line_reports() {
+    let app = TestApp::new().await;
+    let id = power_series(&app, "T1 power").await;
+    let csv = b"timestamp__utc_,power_mw_\n2026-11-20T10:00:00Z,1.5\n2026-11-20T10:15:00Z,x\n2026-11-20T10:07:00Z,2\n2026-11-20T10:30:00Z,2\n";
+    let (s, p) = import(&app, &id, "format=csv", csv).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a forecast file needs its version: {p}");
+    assert_eq!(field(&p), "belief_time_column");
+    let (s, r) = import(&app, &id, "format=csv&belief_time=2026-11-19T06:00:00Z", csv).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["rows"], 4);
+    assert_eq!(r["accepted"], 2);
+    let lines: Vec<u64> = r["rejected"].as_array().unwrap().iter().map(|x| x["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![3, 4], "{r}");
+    let (_, again) = import(&app, &id, "format=csv&belief_time=2026-11-19T06:00:00Z", csv).await;
+    assert_eq!(again["accepted"], 0, "the same file twice changes nothing");
+    let (_, raw) =
+        app.get(&format!("/api/v1/vpp/series/{id}/beliefs?start=2026-11-20T00:00:00Z&end=2026-11-21T00:00:00Z")).await;
+    assert_eq!(raw[0]["value"], 1500.0, "MW from the header");
+
+    // German dialect: semicolons, decimal comma, local time, version column.
+    let german = "Datum;Leistung_kW_;Version\n20.11.2026 12:00;1,5;19.11.2026 08:00\n".as_bytes();
+    let q = "delimiter=%3B&decimal_comma=true&timestamp_format=%25d.%25m.%25Y%20%25H%3A%25M&timezone=Europe%2FBerlin&belief_time_column=Version";
+    let (s, r) = import(&app, &id, q, german).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["accepted"], 1, "{r}");
+
+    // Malformed as a whole: nothing is stored.
+    let before = stored(&app, &id).await;
+    for (q, body, expected) in [
+        ("format=csv", &b"justonecolumn\n1\n"[..], "file"),
+        (
+            "format=csv&source=live_measurement&value_column=nope",
+            &b"time,v\n2026-11-20T10:00:00Z,1\n"[..],
+            "value_column",
+        ),
+        ("format=csv&source=live_measurement&unit=kWh", &b"time,v\n2026-11-20T10:00:00Z,1\n"[..], "unit"),
+        ("format=xml", &b"<x/>"[..], "format"),
+        ("format=columns", &b"{\"key\":"[..], "body"),
+    ] {
+        let (s, p) = import(&app, &id, q, body).await;
+        assert!(s == StatusCode::UNPROCESSABLE_ENTITY || s == StatusCode::BAD_REQUEST, "{q}: {s} {p}");
+        assert_eq!(field(&p), expected, "{q}: {p}");
+    }
+    assert_eq!(stored(&app, &id).await, before);
+
+    // Column-oriented JSON keyed by the resource id; epoch milliseconds.
+    let (_, series) = app.get(&format!("/api/v1/vpp/series/{id}")).await;
+    let owner = series["owner_id"].as_str().unwrap();
+    let start = ts("2026-11-20T11:00:00Z").as_millisecond();
+    let file = json!({"key": {"asset_id": owner}, "column_ids": ["start", "end", "version", "power"], "units": ["ms", "ms", "ms", "kW"],
+        "values": [[start, start + 900_000], [start + 900_000, start + 1_800_000], [start - 3_600_000, start - 3_600_000], [10.0, 20.0]]});
+    let (s, r) = import(&app, &id, "format=columns", file.to_string().as_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["accepted"], 2);
+    let mut wrong_key = file.clone();
+    wrong_key["key"] = json!({"entity_id": "someone-else"});
+    let (s, p) = import(&app, &id, "format=columns", wrong_key.to_string().as_bytes()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "key");
+    let mut seconds = file.clone();
+    seconds["units"][0] = json!("s");
+    let (s, p) = import(&app, &id, "format=columns", seconds.to_string().as_bytes()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "units[0]");
+    assert!(p["detail"].as_str().unwrap().contains("milliseconds"));
+}
