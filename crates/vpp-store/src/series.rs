@@ -69,7 +69,23 @@ impl Store {
         .bind(to_micros(crate::now()))
         .execute(&self.pool)
         .await
-        .map_err(unique("series", "name", &name))?;
+        .map_err(|e| {
+            let text = e.to_string();
+            if text.contains("owner") || text.contains("quantity") {
+                StoreError::Duplicate {
+                    entity: "series",
+                    field: "quantity",
+                    value: format!(
+                        "{} of {} {}",
+                        request.quantity.as_str(),
+                        request.owner_kind.as_str(),
+                        request.owner_id
+                    ),
+                }
+            } else {
+                unique("series", "name", &name)(e)
+            }
+        })?;
         Ok(self.get_series(&id).await?.1)
     }
 
@@ -100,6 +116,27 @@ impl Store {
             .await?;
         let items = rows.iter().map(|r| series_from_row(r).map(|(_, s)| s)).collect::<Result<_>>()?;
         Ok(Paged { items, total, page: page.page, size: page.size })
+    }
+
+    /// The series of `quantity` owned by the members of a VPP, with each
+    /// member's allocation ratio.
+    pub async fn member_series(&self, vpp_id: &str, quantity: Quantity) -> Result<Vec<(i64, Series, f64)>> {
+        self.get_vpp(vpp_id).await?;
+        let rows = sqlx::query(
+            "SELECT s.key, s.id, s.name, s.owner_kind, s.owner_id, s.quantity, s.unit, s.resolution_s, s.created_at, m.allocation_ratio \
+             FROM series s JOIN vpp_members m ON m.resource_id = s.owner_id \
+             WHERE m.vpp_id = $1 AND s.owner_kind = 'resource' AND s.quantity = $2 ORDER BY s.owner_id",
+        )
+        .bind(vpp_id.to_string())
+        .bind(quantity.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let (key, series) = series_from_row(r)?;
+                Ok((key, series, r.try_get("allocation_ratio")?))
+            })
+            .collect()
     }
 
     /// Stores beliefs in one transaction; a belief already stored is left as

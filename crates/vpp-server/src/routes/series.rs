@@ -340,6 +340,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_values))
         .routes(routes!(get_resampled))
         .routes(routes!(get_best_of_infeed))
+        .routes(routes!(vpp_rollup))
         .routes(routes!(get_accuracy))
 }
 
@@ -490,36 +491,8 @@ async fn get_values(
     let (key, series) = s.store.get_series(&id).await?;
     let (start, end, tz, tz_name) = window(&q)?;
     let source = q.source.unwrap_or(SourceKind::Forecast);
-    let view = q.view.clone().unwrap_or_else(|| "latest".into());
     let beliefs = s.store.beliefs(key, &[source], start.as_microsecond(), end.as_microsecond()).await?;
-    let selected = match view.as_str() {
-        "latest" => select_latest(&beliefs, source, |_| i64::MAX),
-        "as_of" => {
-            let t = q.as_of.ok_or_else(|| ApiError::invalid("as_of", "view=as_of needs as_of"))?.as_microsecond();
-            select_latest(&beliefs, source, |_| t)
-        }
-        "tradeable" => {
-            let lead = q.gate_closure_minutes.unwrap_or(15);
-            if !(0..=7 * 24 * 60).contains(&lead) {
-                return Err(ApiError::invalid("gate_closure_minutes", "must be 0..10080"));
-            }
-            let lead_us = lead * 60_000_000;
-            select_latest(&beliefs, source, |event| event - lead_us)
-        }
-        "day_ahead" => select_latest(&beliefs, source, |event| {
-            let day = delivery_date_of(ts(event), &tz);
-            day.yesterday()
-                .and_then(|d| d.at(12, 0, 0, 0).to_zoned(tz.clone()))
-                .map(|z| z.timestamp().as_microsecond())
-                .unwrap_or(i64::MIN)
-        }),
-        other => {
-            return Err(ApiError::invalid(
-                "view",
-                format!("unknown view `{other}`: use latest, as_of, tradeable or day_ahead"),
-            ));
-        }
-    };
+    let (view, selected) = select_view(&beliefs, source, &q, &tz)?;
     let step = SignedDuration::from_secs(series.resolution_s);
     let points = selected
         .into_iter()
@@ -536,6 +509,126 @@ async fn get_values(
         })
         .collect();
     Ok(Json(Values { series_id: series.id, unit: series.unit, tz: tz_name, view, points }))
+}
+
+/// One value per event according to the query's `view`.
+fn select_view(
+    beliefs: &[Belief],
+    source: SourceKind,
+    q: &WindowQuery,
+    tz: &TimeZone,
+) -> ApiResult<(String, Vec<vpp_domain::series::Selected>)> {
+    let view = q.view.clone().unwrap_or_else(|| "latest".into());
+    let selected = match view.as_str() {
+        "latest" => select_latest(beliefs, source, |_| i64::MAX),
+        "as_of" => {
+            let t = q.as_of.ok_or_else(|| ApiError::invalid("as_of", "view=as_of needs as_of"))?.as_microsecond();
+            select_latest(beliefs, source, |_| t)
+        }
+        "tradeable" => {
+            let lead = q.gate_closure_minutes.unwrap_or(15);
+            if !(0..=7 * 24 * 60).contains(&lead) {
+                return Err(ApiError::invalid("gate_closure_minutes", "must be 0..10080"));
+            }
+            let lead_us = lead * 60_000_000;
+            select_latest(beliefs, source, |event| event - lead_us)
+        }
+        "day_ahead" => select_latest(beliefs, source, |event| {
+            let day = delivery_date_of(ts(event), tz);
+            day.yesterday()
+                .and_then(|d| d.at(12, 0, 0, 0).to_zoned(tz.clone()))
+                .map(|z| z.timestamp().as_microsecond())
+                .unwrap_or(i64::MIN)
+        }),
+        other => {
+            return Err(ApiError::invalid(
+                "view",
+                format!("unknown view `{other}`: use latest, as_of, tradeable or day_ahead"),
+            ));
+        }
+    };
+    Ok((view, selected))
+}
+
+/// Rolled-up interval of a VPP.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RollupPoint {
+    /// Interval start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// Interval start in the display zone.
+    pub start_local: String,
+    /// Σ member value × allocation ratio over members with a value.
+    pub value: f64,
+    /// Members that had a value for the interval (the rest are missing, not zero).
+    pub members_with_data: usize,
+}
+
+/// A VPP's members rolled up.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Rollup {
+    /// VPP id.
+    pub vpp_id: String,
+    /// Quantity summed.
+    pub quantity: Quantity,
+    /// Unit.
+    pub unit: String,
+    /// View of each member's beliefs.
+    pub view: String,
+    /// Display zone.
+    pub tz: String,
+    /// Members with a series of this quantity.
+    pub members_with_series: usize,
+    /// Points by start.
+    pub points: Vec<RollupPoint>,
+}
+
+/// Sum of the members' series, each weighted by its allocation ratio, per
+/// interval, for the chosen view (latest, as_of, tradeable, day_ahead).
+#[utoipa::path(get, path = "/api/v1/vpp/vpps/{id}/rollup", tag = "series", params(WindowQuery),
+    responses((status = 200, body = Rollup), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn vpp_rollup(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<WindowQuery>,
+) -> ApiResult<Json<Rollup>> {
+    let quantity = Quantity::Power;
+    let (start, end, tz, tz_name) = window(&q)?;
+    let source = q.source.unwrap_or(SourceKind::Forecast);
+    let members = s.store.member_series(&id, quantity).await?;
+    let mut sums: std::collections::BTreeMap<i64, (f64, usize)> = std::collections::BTreeMap::new();
+    let mut view = q.view.clone().unwrap_or_else(|| "latest".into());
+    for (key, _, ratio) in &members {
+        let beliefs = s.store.beliefs(*key, &[source], start.as_microsecond(), end.as_microsecond()).await?;
+        let (v, selected) = select_view(&beliefs, source, &q, &tz)?;
+        view = v;
+        for p in selected {
+            let e = sums.entry(p.event_start_us).or_insert((0.0, 0));
+            e.0 += p.value * ratio;
+            e.1 += 1;
+        }
+    }
+    if members.is_empty() {
+        select_view(&[], source, &q, &tz)?;
+    }
+    let points = sums
+        .into_iter()
+        .map(|(t, (value, n))| RollupPoint {
+            start: ts(t),
+            start_local: local(ts(t), &tz),
+            value,
+            members_with_data: n,
+        })
+        .collect();
+    Ok(Json(Rollup {
+        vpp_id: id,
+        quantity,
+        unit: "kW".into(),
+        view,
+        tz: tz_name,
+        members_with_series: members.len(),
+        points,
+    }))
 }
 
 /// Live measurements resampled to time-weighted means per interval, with

@@ -374,3 +374,61 @@ async fn csv_and_column_files_import_with_line_reports() {
     assert_eq!(field(&p), "units[0]");
     assert!(p["detail"].as_str().unwrap().contains("milliseconds"));
 }
+
+#[tokio::test]
+async fn vpp_rollup_weights_members_by_allocation_ratio() {
+    let app = TestApp::new().await;
+    let a = app.generator("A", 500.0, 0.0, 10.0).await;
+    let b = app.generator("B", 500.0, 0.0, 10.0).await;
+    let c = app.generator("C", 500.0, 0.0, 10.0).await;
+    let v = app
+        .vpp("V", json!([{"resource_id": a}, {"resource_id": b, "allocation_ratio": 0.5}, {"resource_id": c}]))
+        .await;
+    let mut ids = Vec::new();
+    for r in [&a, &b] {
+        let (s, series) = app
+            .post(
+                "/api/v1/vpp/series",
+                json!({"name": format!("{r} power"), "owner_kind": "resource", "owner_id": r, "quantity": "power"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        ids.push(series["id"].as_str().unwrap().to_string());
+    }
+    let (s, p) = app
+        .post(
+            "/api/v1/vpp/series",
+            json!({"name": "second", "owner_kind": "resource", "owner_id": a, "quantity": "power"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "one series per owner and quantity: {p}");
+    let v1 = "2026-11-20T06:00:00Z";
+    app.post(
+        &format!("/api/v1/vpp/series/{}/beliefs", ids[0]),
+        json!({"beliefs": [
+        belief("2026-11-20T10:00:00Z", v1, "forecast", 100.0), belief("2026-11-20T10:15:00Z", v1, "forecast", 100.0)]}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/vpp/series/{}/beliefs", ids[1]),
+        json!({"beliefs": [belief("2026-11-20T10:00:00Z", v1, "forecast", 40.0)]}),
+    )
+    .await;
+    let (s, r) = app
+        .get(&format!(
+            "/api/v1/vpp/vpps/{v}/rollup?start=2026-11-20T10:00:00Z&end=2026-11-20T11:00:00Z&tz=Asia/Shanghai"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["members_with_series"], 2);
+    let points = r["points"].as_array().unwrap();
+    assert_eq!(points[0]["value"], 120.0);
+    assert_eq!(points[0]["members_with_data"], 2);
+    assert_eq!(points[0]["start_local"], "2026-11-20T18:00:00+08:00");
+    assert_eq!(points[1]["value"], 100.0);
+    assert_eq!(points[1]["members_with_data"], 1);
+    let (s, p) = app.get(&format!("/api/v1/vpp/vpps/{v}/rollup?view=sideways")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "view");
+    assert_eq!(app.get("/api/v1/vpp/vpps/ghost/rollup").await.0, StatusCode::NOT_FOUND);
+}

@@ -14,7 +14,9 @@ CREATE TABLE series (
     resolution_s BIGINT NOT NULL,
     created_at   BIGINT NOT NULL
 );
-CREATE INDEX series_owner ON series (owner_kind, owner_id);
+-- One series per owner and quantity: forecasts, measurements and schedules
+-- of that quantity are beliefs of different source kinds in it.
+CREATE UNIQUE INDEX series_owner_quantity ON series (owner_kind, owner_id, quantity);
 
 CREATE TABLE beliefs (
     series_key  BIGINT NOT NULL REFERENCES series(key),
