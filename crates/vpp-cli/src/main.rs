@@ -89,6 +89,23 @@ enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Generate synthetic versioned forecasts: write them as CSV
+    /// (asset_id, delivery_start, version, power_kw) with --out, or store
+    /// them as beliefs and report the ingest rate.
+    Forecasts {
+        /// Number of assets.
+        #[arg(long, default_value_t = 100)]
+        assets: usize,
+        /// Forecast versions per delivery interval.
+        #[arg(long, default_value_t = 24)]
+        versions_per_interval: usize,
+        /// Delivery days of 96 quarter-hours (UTC days).
+        #[arg(long, default_value_t = 1)]
+        days: usize,
+        /// Write CSV here instead of storing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Create a VPP of N synthetic resources (generators, batteries with SOC, loads) and print its id.
     Seed {
         /// Number of member resources.
@@ -296,6 +313,22 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Export(ExportCommand::Templates { out }) => {
             let library: TemplateLibrary = open_store(&config).await?.export_templates().await?;
             write_out(out.as_deref(), &serde_json::to_string_pretty(&library)?)
+        }
+        Command::Bench(BenchCommand::Forecasts { assets, versions_per_interval, days, out }) => {
+            let spec = demo::ForecastSpec { assets, versions: versions_per_interval, days };
+            match out {
+                Some(path) => {
+                    let started = std::time::Instant::now();
+                    let rows = demo::write_forecasts_csv(&spec, &path)?;
+                    eprintln!("wrote {rows} rows to {} in {:.2} s", path.display(), started.elapsed().as_secs_f64());
+                }
+                None => {
+                    let store = open_store(&config).await?;
+                    let (rows, secs) = demo::ingest_forecasts(&store, &spec).await?;
+                    println!("stored {rows} beliefs in {secs:.2} s: {:.0} beliefs/s", rows as f64 / secs);
+                }
+            }
+            Ok(())
         }
         Command::Bench(BenchCommand::Seed { resources, name }) => {
             let store = open_store(&config).await?;
