@@ -125,7 +125,12 @@ fn api_key_from_row(row: &AnyRow) -> Result<ApiKey> {
     })
 }
 
-const USER_COLUMNS: &str = "id, username, role, active, locked_until, created_at, updated_at";
+macro_rules! user_columns {
+    () => {
+        "id, username, role, active, locked_until, created_at, updated_at"
+    };
+}
+const USER_COLUMNS: &str = user_columns!();
 
 impl Store {
     /// Number of users.
@@ -156,30 +161,25 @@ impl Store {
 
     /// One user.
     pub async fn get_user(&self, id: &str) -> Result<User> {
-        let row = sqlx::query(
-            "SELECT id, username, role, active, locked_until, created_at, updated_at FROM users WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref()
-            .map(user_from_row)
-            .transpose()?
-            .ok_or_else(|| StoreError::NotFound { entity: "user", id: id.into() })
+        self.user_where(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1")), id).await
     }
 
     /// One user by login name.
     pub async fn get_user_by_name(&self, username: &str) -> Result<User> {
-        let row = sqlx::query(
-            "SELECT id, username, role, active, locked_until, created_at, updated_at FROM users WHERE username = $1",
-        )
-        .bind(username.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
+        self.user_where(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1")), username)
+            .await
+    }
+
+    async fn user_where(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+        value: &str,
+    ) -> Result<User> {
+        let row = query.bind(value.to_string()).fetch_optional(&self.pool).await?;
         row.as_ref()
             .map(user_from_row)
             .transpose()?
-            .ok_or_else(|| StoreError::NotFound { entity: "user", id: username.into() })
+            .ok_or_else(|| StoreError::NotFound { entity: "user", id: value.into() })
     }
 
     /// Users by name.

@@ -55,15 +55,6 @@ pub struct BeliefBatch {
     pub beliefs: Vec<BeliefInput>,
 }
 
-/// A refused row.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RejectedRow {
-    /// Index in `beliefs` (0-based).
-    pub index: usize,
-    /// Why.
-    pub reason: String,
-}
-
 /// Outcome of a batch.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IngestReport {
@@ -71,8 +62,8 @@ pub struct IngestReport {
     pub accepted: u64,
     /// Valid rows already stored (same source, event and belief time).
     pub duplicates: u64,
-    /// Rows refused, with the reason.
-    pub rejected: Vec<RejectedRow>,
+    /// Rows refused: `line` is the index in `beliefs` (from 0), with the reason.
+    pub rejected: Vec<RowError>,
 }
 
 /// Time window and display zone of a query.
@@ -267,7 +258,6 @@ pub async fn import_file(
     q: &ImportQuery,
 ) -> ApiResult<FileImportReport> {
     let (key, series) = store.get_series(series_id).await?;
-    let now = Timestamp::now();
     let format = q.format.clone().unwrap_or_else(|| "csv".into());
     let parsed = match format.as_str() {
         "csv" => {
@@ -301,17 +291,9 @@ pub async fn import_file(
         None => 1.0,
     };
     let rows = parsed.rows.len() + parsed.rejected.len();
-    let mut rejected = parsed.rejected;
-    let mut good = Vec::with_capacity(parsed.rows.len());
-    for row in &parsed.rows {
-        match check_belief(&series, &row.input, factor, now) {
-            Ok(b) => good.push(b),
-            Err(reason) => rejected.push(RowError { line: row.line, reason }),
-        }
-    }
-    rejected.sort_by_key(|r| r.line);
-    let accepted = if good.is_empty() { 0 } else { store.insert_beliefs(key, &good).await? };
-    Ok(FileImportReport { format, rows, accepted, duplicates: good.len() as u64 - accepted, rejected })
+    let inputs = parsed.rows.iter().map(|r| (r.line, &r.input));
+    let (accepted, duplicates, rejected) = store_rows(store, key, &series, inputs, factor, parsed.rejected).await?;
+    Ok(FileImportReport { format, rows, accepted, duplicates, rejected })
 }
 
 /// The file's key must name the series' owner: its id, or a resource's external asset id.
@@ -401,17 +383,32 @@ async fn post_beliefs(
         Some(u) => unit_factor(series.quantity, &series.unit, u).map_err(|e| ApiError::invalid("unit", e))?,
         None => 1.0,
     };
+    let rows = batch.beliefs.iter().enumerate().map(|(line, input)| (line, input));
+    let (accepted, duplicates, rejected) = store_rows(&s.store, key, &series, rows, factor, vec![]).await?;
+    Ok(Json(IngestReport { accepted, duplicates, rejected }))
+}
+
+/// Checks rows against the series, stores the good ones and reports
+/// (accepted, duplicates, rejected by line), adding `rejected` from parsing.
+async fn store_rows<'a>(
+    store: &vpp_store::Store,
+    key: i64,
+    series: &Series,
+    rows: impl Iterator<Item = (usize, &'a BeliefInput)>,
+    factor: f64,
+    mut rejected: Vec<RowError>,
+) -> ApiResult<(u64, u64, Vec<RowError>)> {
     let now = Timestamp::now();
-    let mut rejected = Vec::new();
-    let mut good = Vec::with_capacity(batch.beliefs.len());
-    for (index, input) in batch.beliefs.iter().enumerate() {
-        match check_belief(&series, input, factor, now) {
+    let mut good = Vec::new();
+    for (line, input) in rows {
+        match check_belief(series, input, factor, now) {
             Ok(b) => good.push(b),
-            Err(reason) => rejected.push(RejectedRow { index, reason }),
+            Err(reason) => rejected.push(RowError { line, reason }),
         }
     }
-    let accepted = if good.is_empty() { 0 } else { s.store.insert_beliefs(key, &good).await? };
-    Ok(Json(IngestReport { accepted, duplicates: good.len() as u64 - accepted, rejected }))
+    rejected.sort_by_key(|r| r.line);
+    let accepted = if good.is_empty() { 0 } else { store.insert_beliefs(key, &good).await? };
+    Ok((accepted, good.len() as u64 - accepted, rejected))
 }
 
 /// The window `[start, end)` of a query and its time zone.

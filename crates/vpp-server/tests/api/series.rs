@@ -76,7 +76,7 @@ async fn ingest_converts_units_is_idempotent_and_reports_bad_rows() {
     let (s, r) = app.post(&path, batch.clone()).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["accepted"], 3);
-    let rejected: Vec<u64> = r["rejected"].as_array().unwrap().iter().map(|x| x["index"].as_u64().unwrap()).collect();
+    let rejected: Vec<u64> = r["rejected"].as_array().unwrap().iter().map(|x| x["line"].as_u64().unwrap()).collect();
     assert_eq!(rejected, vec![2, 3]);
     assert!(r["rejected"][0]["reason"].as_str().unwrap().contains("grid"));
     let (_, again) = app.post(&path, batch).await;
