@@ -383,7 +383,7 @@ async fn post_beliefs(
         Some(u) => unit_factor(series.quantity, &series.unit, u).map_err(|e| ApiError::invalid("unit", e))?,
         None => 1.0,
     };
-    let rows = batch.beliefs.iter().enumerate().map(|(line, input)| (line, input));
+    let rows = batch.beliefs.iter().enumerate();
     let (accepted, duplicates, rejected) = store_rows(&s.store, key, &series, rows, factor, vec![]).await?;
     Ok(Json(IngestReport { accepted, duplicates, rejected }))
 }
