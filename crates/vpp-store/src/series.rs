@@ -175,6 +175,47 @@ impl Store {
         Ok(inserted)
     }
 
+    /// Per event in `[start_us, end_us)`, the newest belief of `source` whose
+    /// belief time is at or before both `cutoff_us` and `event_start −
+    /// lead_us`: latest (no limits), as of a time, or tradeable before gate
+    /// closure. The database picks the version through the primary-key index,
+    /// so only one row per event is read back.
+    pub async fn newest_beliefs(
+        &self,
+        series_key: i64,
+        source: SourceKind,
+        start_us: i64,
+        end_us: i64,
+        cutoff_us: i64,
+        lead_us: i64,
+    ) -> Result<Vec<vpp_domain::series::Selected>> {
+        let rows = sqlx::query(
+            "SELECT b.event_start, b.belief_time, b.value FROM beliefs b \
+             WHERE b.series_key = $1 AND b.source = $2 AND b.event_start >= $3 AND b.event_start < $4 \
+             AND b.belief_time = (SELECT MAX(v.belief_time) FROM beliefs v \
+                 WHERE v.series_key = b.series_key AND v.source = b.source AND v.event_start = b.event_start \
+                 AND v.belief_time <= $5 AND v.belief_time <= b.event_start - $6) \
+             ORDER BY b.event_start",
+        )
+        .bind(series_key)
+        .bind(source_code(source))
+        .bind(start_us)
+        .bind(end_us)
+        .bind(cutoff_us)
+        .bind(lead_us)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(vpp_domain::series::Selected {
+                    event_start_us: r.try_get("event_start")?,
+                    belief_time_us: r.try_get("belief_time")?,
+                    value: r.try_get("value")?,
+                })
+            })
+            .collect()
+    }
+
     /// Beliefs of a series with event start in `[start_us, end_us)`, of the
     /// given sources (all if empty), sorted by (event start, belief time).
     pub async fn beliefs(

@@ -488,8 +488,7 @@ async fn get_values(
     let (key, series) = s.store.get_series(&id).await?;
     let (start, end, tz, tz_name) = window(&q)?;
     let source = q.source.unwrap_or(SourceKind::Forecast);
-    let beliefs = s.store.beliefs(key, &[source], start.as_microsecond(), end.as_microsecond()).await?;
-    let (view, selected) = select_view(&beliefs, source, &q, &tz)?;
+    let (view, selected) = view_values(&s, key, source, &q, &tz, start, end).await?;
     let step = SignedDuration::from_secs(series.resolution_s);
     let points = selected
         .into_iter()
@@ -506,6 +505,46 @@ async fn get_values(
         })
         .collect();
     Ok(Json(Values { series_id: series.id, unit: series.unit, tz: tz_name, view, points }))
+}
+
+/// No lead: a lead this negative never limits (about 31 years, within i64 µs).
+const NO_LEAD_US: i64 = -1_000_000_000_000_000;
+
+/// One value per event in `[start, end)` according to the query's `view`.
+/// Latest, as-of and tradeable views are answered by the database (one row
+/// per event); the day-ahead cutoff depends on the local calendar and is
+/// computed here over all versions.
+async fn view_values(
+    s: &AppState,
+    key: i64,
+    source: SourceKind,
+    q: &WindowQuery,
+    tz: &TimeZone,
+    start: Timestamp,
+    end: Timestamp,
+) -> ApiResult<(String, Vec<vpp_domain::series::Selected>)> {
+    let view = q.view.clone().unwrap_or_else(|| "latest".into());
+    let (from, to) = (start.as_microsecond(), end.as_microsecond());
+    let in_db = |cutoff: i64, lead: i64| s.store.newest_beliefs(key, source, from, to, cutoff, lead);
+    let selected = match view.as_str() {
+        "latest" => in_db(i64::MAX, NO_LEAD_US).await?,
+        "as_of" => {
+            let t = q.as_of.ok_or_else(|| ApiError::invalid("as_of", "view=as_of needs as_of"))?.as_microsecond();
+            in_db(t, NO_LEAD_US).await?
+        }
+        "tradeable" => {
+            let lead = q.gate_closure_minutes.unwrap_or(15);
+            if !(0..=7 * 24 * 60).contains(&lead) {
+                return Err(ApiError::invalid("gate_closure_minutes", "must be 0..10080"));
+            }
+            in_db(i64::MAX, lead * 60_000_000).await?
+        }
+        _ => {
+            let beliefs = s.store.beliefs(key, &[source], from, to).await?;
+            return select_view(&beliefs, source, q, tz);
+        }
+    };
+    Ok((view, selected))
 }
 
 /// One value per event according to the query's `view`.
@@ -596,8 +635,7 @@ async fn vpp_rollup(
     let mut sums: std::collections::BTreeMap<i64, (f64, usize)> = std::collections::BTreeMap::new();
     let mut view = q.view.clone().unwrap_or_else(|| "latest".into());
     for (key, _, ratio) in &members {
-        let beliefs = s.store.beliefs(*key, &[source], start.as_microsecond(), end.as_microsecond()).await?;
-        let (v, selected) = select_view(&beliefs, source, &q, &tz)?;
+        let (v, selected) = view_values(&s, *key, source, &q, &tz, start, end).await?;
         view = v;
         for p in selected {
             let e = sums.entry(p.event_start_us).or_insert((0.0, 0));
