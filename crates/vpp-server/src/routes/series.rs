@@ -523,7 +523,7 @@ async fn view_values(
     start: Timestamp,
     end: Timestamp,
 ) -> ApiResult<(String, Vec<vpp_domain::series::Selected>)> {
-    let view = q.view.clone().unwrap_or_else(|| "latest".into());
+    let view = view_name(q)?;
     let (from, to) = (start.as_microsecond(), end.as_microsecond());
     let in_db = |cutoff: i64, lead: i64| s.store.newest_beliefs(key, source, from, to, cutoff, lead);
     let selected = match view.as_str() {
@@ -540,50 +540,28 @@ async fn view_values(
             in_db(i64::MAX, lead * 60_000_000).await?
         }
         _ => {
+            // Day-ahead: versions at or before 12:00 local time on the day before delivery.
             let beliefs = s.store.beliefs(key, &[source], from, to).await?;
-            return select_view(&beliefs, source, q, tz);
+            select_latest(&beliefs, source, |event| {
+                let day = delivery_date_of(ts(event), tz);
+                day.yesterday()
+                    .and_then(|d| d.at(12, 0, 0, 0).to_zoned(tz.clone()))
+                    .map(|z| z.timestamp().as_microsecond())
+                    .unwrap_or(i64::MIN)
+            })
         }
     };
     Ok((view, selected))
 }
 
-/// One value per event according to the query's `view`.
-fn select_view(
-    beliefs: &[Belief],
-    source: SourceKind,
-    q: &WindowQuery,
-    tz: &TimeZone,
-) -> ApiResult<(String, Vec<vpp_domain::series::Selected>)> {
+/// The query's view, checked: `latest` (default), `as_of`, `tradeable` or `day_ahead`.
+fn view_name(q: &WindowQuery) -> ApiResult<String> {
     let view = q.view.clone().unwrap_or_else(|| "latest".into());
-    let selected = match view.as_str() {
-        "latest" => select_latest(beliefs, source, |_| i64::MAX),
-        "as_of" => {
-            let t = q.as_of.ok_or_else(|| ApiError::invalid("as_of", "view=as_of needs as_of"))?.as_microsecond();
-            select_latest(beliefs, source, |_| t)
-        }
-        "tradeable" => {
-            let lead = q.gate_closure_minutes.unwrap_or(15);
-            if !(0..=7 * 24 * 60).contains(&lead) {
-                return Err(ApiError::invalid("gate_closure_minutes", "must be 0..10080"));
-            }
-            let lead_us = lead * 60_000_000;
-            select_latest(beliefs, source, |event| event - lead_us)
-        }
-        "day_ahead" => select_latest(beliefs, source, |event| {
-            let day = delivery_date_of(ts(event), tz);
-            day.yesterday()
-                .and_then(|d| d.at(12, 0, 0, 0).to_zoned(tz.clone()))
-                .map(|z| z.timestamp().as_microsecond())
-                .unwrap_or(i64::MIN)
-        }),
-        other => {
-            return Err(ApiError::invalid(
-                "view",
-                format!("unknown view `{other}`: use latest, as_of, tradeable or day_ahead"),
-            ));
-        }
-    };
-    Ok((view, selected))
+    if ["latest", "as_of", "tradeable", "day_ahead"].contains(&view.as_str()) {
+        Ok(view)
+    } else {
+        Err(ApiError::invalid("view", format!("unknown view `{view}`: use latest, as_of, tradeable or day_ahead")))
+    }
 }
 
 /// Rolled-up interval of a VPP.
@@ -633,18 +611,14 @@ async fn vpp_rollup(
     let source = q.source.unwrap_or(SourceKind::Forecast);
     let members = s.store.member_series(&id, quantity).await?;
     let mut sums: std::collections::BTreeMap<i64, (f64, usize)> = std::collections::BTreeMap::new();
-    let mut view = q.view.clone().unwrap_or_else(|| "latest".into());
+    let view = view_name(&q)?;
     for (key, _, ratio) in &members {
-        let (v, selected) = view_values(&s, *key, source, &q, &tz, start, end).await?;
-        view = v;
+        let (_, selected) = view_values(&s, *key, source, &q, &tz, start, end).await?;
         for p in selected {
             let e = sums.entry(p.event_start_us).or_insert((0.0, 0));
             e.0 += p.value * ratio;
             e.1 += 1;
         }
-    }
-    if members.is_empty() {
-        select_view(&[], source, &q, &tz)?;
     }
     let points = sums
         .into_iter()
