@@ -187,8 +187,9 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
     for (id, status, reason) in outages {
         store.set_resource_status(&id, StatusRequest { status, reason: reason.into() }).await?;
     }
-    tick(store, &mut rng, &HashMap::new()).await?;
-    tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs");
+    seed_forecasts(store, &[of(ResourceType::Pv), of(ResourceType::Wind)].concat(), &mut rng).await?;
+    tick(store, &mut rng, &HashMap::new(), &power_series(store).await?).await?;
+    tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs, with power forecasts for PV and wind");
     eprintln!("Demo users (passwords are shown once; reset with `vpp user reset-password NAME`):");
     for (user, password, role) in &logins {
         eprintln!("demo login: {user} / {password} ({role})");
@@ -300,10 +301,89 @@ fn demo_parameters(t: ResourceType, rng: &mut SmallRng) -> (&'static str, Parame
     }
 }
 
+/// A power series for each resource in `ids` with three forecast versions
+/// per quarter-hour from yesterday to tomorrow (UTC days): issued at 06:00
+/// and 12:00 the day before delivery and two hours before delivery, each
+/// closer to the final shape; versions not issued yet are left out.
+async fn seed_forecasts(store: &Store, ids: &[String], rng: &mut SmallRng) -> anyhow::Result<()> {
+    use vpp_domain::series::{Belief, OwnerKind, Quantity, SeriesRequest, SourceKind};
+    const Q_US: i64 = 900_000_000;
+    const HOUR_US: i64 = 3_600_000_000;
+    let now = Timestamp::now().as_microsecond();
+    let day_us = 24 * HOUR_US;
+    let first = (now / day_us - 1) * day_us;
+    for id in ids {
+        let r = store.get_resource(id).await?;
+        let series = store
+            .create_series(SeriesRequest {
+                name: format!("{} power", r.name),
+                owner_kind: OwnerKind::Resource,
+                owner_id: r.id.clone(),
+                quantity: Quantity::Power,
+                unit: None,
+                resolution_s: None,
+            })
+            .await?;
+        let key = store.get_series(&series.id).await?.0;
+        let tz = jiff::tz::TimeZone::get(&r.location.timezone)?;
+        let mut beliefs = Vec::new();
+        let mut wind: f64 = rng.random_range(0.2..0.6);
+        for k in 0..(3 * 96) {
+            let start = first + k * Q_US;
+            let local_hour = Timestamp::from_microsecond(start)?.to_zoned(tz.clone()).hour() as f64;
+            let shape = match r.resource_type {
+                ResourceType::Pv => ((local_hour - 6.0) / 12.0 * std::f64::consts::PI).sin().max(0.0),
+                _ => {
+                    wind = (wind + rng.random_range(-0.04..0.04)).clamp(0.05, 0.95);
+                    wind
+                }
+            };
+            let delivery_day = start - start.rem_euclid(day_us);
+            let versions =
+                [delivery_day - day_us + 6 * HOUR_US, delivery_day - day_us + 12 * HOUR_US, start - 2 * HOUR_US];
+            for (v, version) in versions.into_iter().enumerate() {
+                if version > now {
+                    continue;
+                }
+                let error = 1.0 + rng.random_range(-0.25..0.25) / (v + 1) as f64;
+                let value = (r.max_power_kw * shape * error).clamp(0.0, r.max_power_kw);
+                beliefs.push(Belief {
+                    event_start_us: start,
+                    belief_time_us: version,
+                    source: SourceKind::Forecast,
+                    value: (value * 10.0).round() / 10.0,
+                });
+            }
+        }
+        beliefs.sort_by_key(|b| (b.event_start_us, b.belief_time_us));
+        store.insert_beliefs(key, &beliefs).await?;
+    }
+    Ok(())
+}
+
+/// Power series of resources: resource id → series key.
+async fn power_series(store: &Store) -> anyhow::Result<HashMap<String, i64>> {
+    use vpp_domain::series::{OwnerKind, Quantity};
+    let filter = vpp_store::SeriesFilter {
+        owner_kind: Some(OwnerKind::Resource),
+        owner_id: None,
+        quantity: Some(Quantity::Power),
+    };
+    let mut out = HashMap::new();
+    for s in store.list_series(&filter, Page { page: 1, size: 1000 }).await?.items {
+        out.insert(s.owner_id.clone(), store.get_series(&s.id).await?.0);
+    }
+    Ok(out)
+}
+
 /// Reports simulated telemetry every 5 s until aborted.
 pub async fn simulate(store: Arc<Store>) {
     let mut rng = SmallRng::seed_from_u64(7);
     let mut interval = tokio::time::interval(Duration::from_secs(5));
+    let series = power_series(&store).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "demo simulator: reading power series failed");
+        HashMap::new()
+    });
     loop {
         interval.tick().await;
         let setpoints = match store.active_instructions(Timestamp::now()).await {
@@ -313,15 +393,21 @@ pub async fn simulate(store: Arc<Store>) {
                 HashMap::new()
             }
         };
-        if let Err(e) = tick(&store, &mut rng, &setpoints).await {
+        if let Err(e) = tick(&store, &mut rng, &setpoints, &series).await {
             tracing::warn!(error = %e, "demo simulator tick failed");
         }
     }
 }
 
 /// One telemetry sample for every ONLINE resource: a setpoint is followed
-/// within ±3 %, otherwise a plausible free-running value.
-async fn tick(store: &Store, rng: &mut SmallRng, setpoints: &HashMap<String, f64>) -> anyhow::Result<()> {
+/// within ±3 %, otherwise a plausible free-running value. Resources with a
+/// power series also get the sample as a live measurement there.
+async fn tick(
+    store: &Store,
+    rng: &mut SmallRng,
+    setpoints: &HashMap<String, f64>,
+    series: &HashMap<String, i64>,
+) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let resources = store
         .list_resources(
@@ -359,7 +445,17 @@ async fn tick(store: &Store, rng: &mut SmallRng, setpoints: &HashMap<String, f64
             soc_pct,
             temperature_c: Some(rng.random_range(18.0..34.0)),
         };
+        let power_kw = sample.power_kw;
         store.record_telemetry(&r.id, &[sample]).await?;
+        if let Some(key) = series.get(&r.id) {
+            let measured = vpp_domain::series::Belief {
+                event_start_us: now.as_microsecond(),
+                belief_time_us: now.as_microsecond(),
+                source: vpp_domain::series::SourceKind::LiveMeasurement,
+                value: power_kw,
+            };
+            store.insert_beliefs(*key, &[measured]).await?;
+        }
     }
     Ok(())
 }

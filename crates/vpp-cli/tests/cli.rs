@@ -171,6 +171,10 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     let (status, vpps) = http(&addr, "GET", "/api/v1/vpp/vpps", Some(&token), None);
     let (_, resources) = http(&addr, "GET", "/api/v1/vpp/resource-instances?size=1", Some(&token), None);
     let (_, loads) = http(&addr, "GET", "/api/v1/vpp/resource-instances?category=LOAD", Some(&token), None);
+    let (_, series) =
+        http(&addr, "GET", "/api/v1/vpp/series?owner_kind=resource&quantity=power&size=100", Some(&token), None);
+    let first_series = series["items"][0]["id"].as_str().unwrap_or_default().to_string();
+    let (_, today) = http(&addr, "GET", &format!("/api/v1/vpp/series/{first_series}/values"), Some(&token), None);
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(names, vec!["admin", "operator", "trader", "analyst", "viewer"], "one printed login per role");
@@ -183,6 +187,8 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     );
     assert_eq!(resources["total"], 54);
     assert!(loads["total"].as_i64().unwrap_or(0) > 0);
+    assert_eq!(series["total"], 16, "a power series per PV plant and wind turbine");
+    assert_eq!(today["points"].as_array().map(Vec::len), Some(96), "today's forecast: {today}");
 }
 
 #[test]
