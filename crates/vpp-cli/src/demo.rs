@@ -62,8 +62,7 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
         store.create_user(name, &hash, role).await?;
         logins.push((name.to_string(), password, name));
     }
-    let templates: HashMap<ResourceType, String> =
-        store.all_templates().await?.into_iter().filter(|t| t.preset).map(|t| (t.resource_type, t.id)).collect();
+    let templates = PresetTemplates::load(store).await?;
     let mut rng = SmallRng::seed_from_u64(2026);
     let mut ids: HashMap<ResourceType, Vec<String>> = HashMap::new();
     let plan: [(ResourceType, usize); 9] = [
@@ -78,9 +77,7 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
         (ResourceType::Chp, 2),
     ];
     for (resource_type, count) in plan {
-        let template_id = templates
-            .get(&resource_type)
-            .with_context(|| format!("preset template for {} is missing", resource_type.as_str()))?;
+        let template_id = templates.id(resource_type)?;
         for n in 1..=count {
             // Demand-side assets sit in the industrial park; generation and storage in Germany.
             let site = match resource_type {
@@ -201,15 +198,13 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
 /// generators, batteries (with a reported SOC) and heat pumps in turn.
 /// Returns the VPP id.
 pub async fn seed_bench(store: &Store, name: &str, n: usize) -> anyhow::Result<String> {
-    let templates: HashMap<ResourceType, String> =
-        store.all_templates().await?.into_iter().filter(|t| t.preset).map(|t| (t.resource_type, t.id)).collect();
+    let templates = PresetTemplates::load(store).await?;
     let mut rng = SmallRng::seed_from_u64(n as u64);
     let kinds = [ResourceType::DieselGenerator, ResourceType::Battery, ResourceType::HeatPump];
     let mut members = Vec::with_capacity(n);
     for i in 0..n {
         let kind = kinds[i % kinds.len()];
-        let template_id =
-            templates.get(&kind).with_context(|| format!("preset template for {} is missing", kind.as_str()))?;
+        let template_id = templates.id(kind)?;
         let (_, parameters) = demo_parameters(kind, &mut rng);
         let r = store
             .create_resource(ResourceRequest {
@@ -257,6 +252,20 @@ pub async fn seed_bench(store: &Store, name: &str, n: usize) -> anyhow::Result<S
         })
         .await?;
     Ok(vpp.id)
+}
+
+/// Ids of the preset templates by type.
+struct PresetTemplates(HashMap<ResourceType, String>);
+
+impl PresetTemplates {
+    async fn load(store: &Store) -> anyhow::Result<Self> {
+        let presets = store.all_templates().await?.into_iter().filter(|t| t.preset);
+        Ok(Self(presets.map(|t| (t.resource_type, t.id)).collect()))
+    }
+
+    fn id(&self, t: ResourceType) -> anyhow::Result<&String> {
+        self.0.get(&t).with_context(|| format!("preset template for {} is missing", t.as_str()))
+    }
 }
 
 /// Realistic parameters for one demo resource of `t`, with its label.

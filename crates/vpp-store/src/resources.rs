@@ -247,40 +247,46 @@ fn duplicate_of(r: &Resource) -> impl FnOnce(sqlx::Error) -> StoreError {
     }
 }
 
+/// Binds every column of `r` in the order of `columns!()` ($1 = id ... $23 = updated_at).
+fn bind_resource<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    r: &Resource,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(r.id.clone())
+        .bind(r.template_id.clone())
+        .bind(r.resource_type.as_str())
+        .bind(r.category.as_str())
+        .bind(r.name.clone())
+        .bind(r.external_id.clone())
+        .bind(r.status.as_str())
+        .bind(r.capacity_kw)
+        .bind(r.min_power_kw)
+        .bind(r.max_power_kw)
+        .bind(r.efficiency)
+        .bind(r.response_time_s)
+        .bind(r.marginal_cost)
+        .bind(r.location.lat)
+        .bind(r.location.lon)
+        .bind(r.location.timezone.clone())
+        .bind(r.location.building.clone())
+        .bind(r.device_address.clone())
+        .bind(r.owner.clone())
+        .bind(to_json(&r.parameters))
+        .bind(to_json(&r.metadata))
+        .bind(to_micros(r.created_at))
+        .bind(to_micros(r.updated_at))
+}
+
 pub(crate) async fn insert_resource(w: &mut WriteTx<'_>, draft: ResourceDraft) -> Result<Resource> {
     let now = crate::now();
     let r = draft_into_resource(new_id(), draft, now, now);
-    sqlx::query(concat!(
+    let sql = concat!(
         "INSERT INTO resources (",
         columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
-    ))
-    .bind(r.id.clone())
-    .bind(r.template_id.clone())
-    .bind(r.resource_type.as_str())
-    .bind(r.category.as_str())
-    .bind(r.name.clone())
-    .bind(r.external_id.clone())
-    .bind(r.status.as_str())
-    .bind(r.capacity_kw)
-    .bind(r.min_power_kw)
-    .bind(r.max_power_kw)
-    .bind(r.efficiency)
-    .bind(r.response_time_s)
-    .bind(r.marginal_cost)
-    .bind(r.location.lat)
-    .bind(r.location.lon)
-    .bind(r.location.timezone.clone())
-    .bind(r.location.building.clone())
-    .bind(r.device_address.clone())
-    .bind(r.owner.clone())
-    .bind(to_json(&r.parameters))
-    .bind(to_json(&r.metadata))
-    .bind(to_micros(now))
-    .bind(to_micros(now))
-    .execute(&mut *w.tx)
-    .await
-    .map_err(duplicate_of(&r))?;
+    );
+    bind_resource(sqlx::query(sql), &r).execute(&mut *w.tx).await.map_err(duplicate_of(&r))?;
     Ok(r)
 }
 
@@ -291,34 +297,13 @@ pub(crate) async fn update_resource_tx(
     current: &Resource,
     draft: ResourceDraft,
 ) -> Result<Resource> {
-    let now = crate::now();
-    let mut r = draft_into_resource(current.id.clone(), draft, current.created_at, now);
+    let mut r = draft_into_resource(current.id.clone(), draft, current.created_at, crate::now());
     r.status = current.status;
-    sqlx::query(
-        "UPDATE resources SET name = $2, external_id = $3, capacity_kw = $4, min_power_kw = $5, max_power_kw = $6, \
-         efficiency = $7, response_time_s = $8, marginal_cost = $9, lat = $10, lon = $11, timezone = $12, building = $13, \
-         device_address = $14, owner = $15, parameters = $16, metadata = $17, updated_at = $18 WHERE id = $1",
-    )
-    .bind(r.id.clone())
-    .bind(r.name.clone())
-    .bind(r.external_id.clone())
-    .bind(r.capacity_kw)
-    .bind(r.min_power_kw)
-    .bind(r.max_power_kw)
-    .bind(r.efficiency)
-    .bind(r.response_time_s)
-    .bind(r.marginal_cost)
-    .bind(r.location.lat)
-    .bind(r.location.lon)
-    .bind(r.location.timezone.clone())
-    .bind(r.location.building.clone())
-    .bind(r.device_address.clone())
-    .bind(r.owner.clone())
-    .bind(to_json(&r.parameters))
-    .bind(to_json(&r.metadata))
-    .bind(to_micros(now))
-    .execute(&mut *w.tx)
-    .await
-    .map_err(duplicate_of(&r))?;
+    let sql = "UPDATE resources SET template_id = $2, resource_type = $3, category = $4, name = $5, external_id = $6, \
+               status = $7, capacity_kw = $8, min_power_kw = $9, max_power_kw = $10, efficiency = $11, \
+               response_time_s = $12, marginal_cost = $13, lat = $14, lon = $15, timezone = $16, building = $17, \
+               device_address = $18, owner = $19, parameters = $20, metadata = $21, created_at = $22, updated_at = $23 \
+               WHERE id = $1";
+    bind_resource(sqlx::query(sql), &r).execute(&mut *w.tx).await.map_err(duplicate_of(&r))?;
     Ok(r)
 }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, MatchedPath, RawPathParams, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -65,14 +65,14 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         return ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "this route has no access rule")
             .into_response();
     };
-    let ip = client_ip(&request);
-    let writes = !method.is_safe();
-    let action = format!("{method} {path}");
     if rule.access == Access::Public {
         return next.run(request).await;
     }
+    let ip = client_ip(&request);
+    let writes = !method.is_safe();
+    let action = format!("{method} {path}");
     let raw_path = request.uri().path().to_string();
-    let principal = match authorize(&state, request.headers().clone(), rule.access, &path, &raw_path).await {
+    let principal = match authorize(&state, credential(request.headers()), rule.access, &path, &raw_path).await {
         Ok(p) => p,
         Err((principal, err)) => {
             if writes {
@@ -150,12 +150,12 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
 /// Authenticates and checks the rule. On failure, the principal if known and the error.
 async fn authorize(
     state: &AppState,
-    headers: axum::http::HeaderMap,
+    credential: Option<String>,
     access: Access,
     path: &str,
     raw_path: &str,
 ) -> Result<Principal, (Option<Principal>, ApiError)> {
-    let Some(credential) = credential(&headers) else {
+    let Some(credential) = credential else {
         return Err((None, unauthorized("send `Authorization: Bearer <access token or API key>`")));
     };
     let principal = state.auth.authenticate(&state.store, &credential).await.map_err(|e| (None, e))?;
@@ -210,8 +210,6 @@ async fn path_id(request: &mut Request) -> Option<String> {
     *request = Request::from_parts(parts, body);
     params?.iter().find(|(k, _)| *k == "id").map(|(_, v)| v.to_string())
 }
-
-use axum::extract::FromRequestParts;
 
 fn entity_name(entity: Entity) -> &'static str {
     match entity {
