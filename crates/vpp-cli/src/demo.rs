@@ -525,8 +525,8 @@ pub fn write_forecasts_csv(spec: &ForecastSpec, path: &std::path::Path) -> anyho
 }
 
 /// Stores the set as beliefs of one market-owned power series per asset,
-/// in batches of 50,000, and returns (beliefs, seconds spent storing).
-pub async fn ingest_forecasts(store: &Store, spec: &ForecastSpec) -> anyhow::Result<(usize, f64)> {
+/// in batches of 50,000 by `jobs` concurrent writers, and returns (beliefs, seconds spent storing).
+pub async fn ingest_forecasts(store: &Store, spec: &ForecastSpec, jobs: usize) -> anyhow::Result<(usize, f64)> {
     use vpp_domain::series::{Belief, OwnerKind, Quantity, SeriesRequest, SourceKind};
     let run = Timestamp::now().as_second();
     let mut keys = Vec::with_capacity(spec.assets);
@@ -550,18 +550,28 @@ pub async fn ingest_forecasts(store: &Store, spec: &ForecastSpec) -> anyhow::Res
             Belief { event_start_us: start, belief_time_us: version, source: SourceKind::Forecast, value: kw },
         ));
     });
+    // Assets are stored by `jobs` concurrent writers, each taking every
+    // `jobs`-th asset; on PostgreSQL each writer is its own COPY stream (one
+    // server process per core), on SQLite the write lock serialises them.
+    let mut per_asset: Vec<Vec<Belief>> = vec![Vec::new(); spec.assets];
+    for (asset, belief) in batch {
+        per_asset[asset].push(belief);
+    }
+    let total: usize = per_asset.iter().map(Vec::len).sum();
     let started = std::time::Instant::now();
-    let total = batch.len();
-    let mut i = 0;
-    while i < batch.len() {
-        let asset = batch[i].0;
-        let mut j = i;
-        while j < batch.len() && batch[j].0 == asset && j - i < 50_000 {
-            j += 1;
+    let writers = (0..jobs.max(1)).map(|job| {
+        let (keys, per_asset) = (&keys, &per_asset);
+        async move {
+            for asset in (job..per_asset.len()).step_by(jobs.max(1)) {
+                for chunk in per_asset[asset].chunks(50_000) {
+                    store.insert_beliefs(keys[asset], chunk).await?;
+                }
+            }
+            anyhow::Ok(())
         }
-        let beliefs: Vec<Belief> = batch[i..j].iter().map(|(_, b)| *b).collect();
-        store.insert_beliefs(keys[asset], &beliefs).await?;
-        i = j;
+    });
+    for result in futures_util::future::join_all(writers).await {
+        result?;
     }
     Ok((total, started.elapsed().as_secs_f64()))
 }

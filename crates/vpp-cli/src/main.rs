@@ -105,6 +105,9 @@ enum BenchCommand {
         /// Write CSV here instead of storing.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Concurrent writers when storing.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
     },
     /// Create a VPP of N synthetic resources (generators, batteries with SOC, loads) and print its id.
     Seed {
@@ -314,7 +317,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let library: TemplateLibrary = open_store(&config).await?.export_templates().await?;
             write_out(out.as_deref(), &serde_json::to_string_pretty(&library)?)
         }
-        Command::Bench(BenchCommand::Forecasts { assets, versions_per_interval, days, out }) => {
+        Command::Bench(BenchCommand::Forecasts { assets, versions_per_interval, days, out, jobs }) => {
             let spec = demo::ForecastSpec { assets, versions: versions_per_interval, days };
             match out {
                 Some(path) => {
@@ -324,7 +327,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 None => {
                     let store = open_store(&config).await?;
-                    let (rows, secs) = demo::ingest_forecasts(&store, &spec).await?;
+                    let (rows, secs) = demo::ingest_forecasts(&store, &spec, jobs).await?;
                     println!("stored {rows} beliefs in {secs:.2} s: {:.0} beliefs/s", rows as f64 / secs);
                 }
             }

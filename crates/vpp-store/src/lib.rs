@@ -126,6 +126,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// A typed pool to the same PostgreSQL database, for what the `Any`
+    /// driver cannot do (COPY). `None` on SQLite.
+    pg: Option<sqlx::PgPool>,
     backend: Backend,
     write_lock: Mutex<()>,
 }
@@ -173,7 +176,16 @@ impl Store {
         if backend == Backend::Sqlite && !url.contains(":memory:") {
             sqlx::query("PRAGMA journal_mode = WAL").fetch_all(&pool).await?;
         }
-        Ok(Self { pool, backend, write_lock: Mutex::new(()) })
+        let pg = match backend {
+            Backend::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_lazy_with(sqlx::postgres::PgConnectOptions::from_str(&url)?),
+            ),
+            Backend::Sqlite => None,
+        };
+        Ok(Self { pool, pg, backend, write_lock: Mutex::new(()) })
     }
 
     /// The backend in use.
@@ -221,6 +233,9 @@ impl Store {
 
     /// Closes the pool.
     pub async fn close(&self) {
+        if let Some(pg) = &self.pg {
+            pg.close().await;
+        }
         self.pool.close().await;
     }
 

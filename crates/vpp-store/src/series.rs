@@ -146,6 +146,9 @@ impl Store {
     /// Stores beliefs in one transaction; a belief already stored is left as
     /// it is. Returns how many were new.
     pub async fn insert_beliefs(&self, series_key: i64, beliefs: &[Belief]) -> Result<u64> {
+        if let Some(pg) = &self.pg {
+            return copy_beliefs(pg, series_key, beliefs).await;
+        }
         let mut w = self.begin_write().await?;
         let mut inserted = 0;
         for chunk in beliefs.chunks(ROWS_PER_STATEMENT) {
@@ -253,4 +256,90 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// PostgreSQL ingest by COPY. The beliefs are first copied straight into the
+/// table under a savepoint; if one of them is stored already, that attempt
+/// is rolled back and they go through a transaction-local staging table and
+/// `INSERT … SELECT … ON CONFLICT DO NOTHING` instead, since COPY itself
+/// cannot skip stored rows. Fresh data (the usual import) thus pays for one
+/// COPY only. Figures are in the README's benchmark section; multi-row
+/// INSERTs through the `Any` driver stayed near 41,000 beliefs/s.
+async fn copy_beliefs(pg: &sqlx::PgPool, series_key: i64, beliefs: &[Belief]) -> Result<u64> {
+    let mut tx = pg.begin().await?;
+    sqlx::query("SAVEPOINT direct_copy").execute(&mut *tx).await?;
+    match copy_rows(
+        &mut tx,
+        "COPY beliefs (series_key, source, event_start, belief_time, value) FROM STDIN (FORMAT binary)",
+        series_key,
+        beliefs,
+    )
+    .await
+    {
+        Ok(rows) => {
+            tx.commit().await?;
+            return Ok(rows);
+        }
+        Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT direct_copy").execute(&mut *tx).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    sqlx::query(
+        "CREATE TEMP TABLE belief_stage (series_key BIGINT, source BIGINT, event_start BIGINT, \
+         belief_time BIGINT, value DOUBLE PRECISION) ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await?;
+    copy_rows(&mut tx, "COPY belief_stage FROM STDIN (FORMAT binary)", series_key, beliefs).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO beliefs (series_key, source, event_start, belief_time, value) \
+         SELECT series_key, source, event_start, belief_time, value FROM belief_stage ON CONFLICT DO NOTHING",
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// Streams beliefs in COPY's binary format (8-byte big-endian integers and
+/// IEEE doubles), which the server parses faster than text; returns the
+/// rows copied.
+async fn copy_rows(
+    conn: &mut sqlx::PgConnection,
+    statement: &'static str,
+    series_key: i64,
+    beliefs: &[Belief],
+) -> std::result::Result<u64, sqlx::Error> {
+    const ROW_BYTES: usize = 2 + 5 * (4 + 8);
+    let mut copy = conn.copy_in_raw(statement).await?;
+    let mut buf = Vec::with_capacity(19 + 16_384 * ROW_BYTES);
+    // Signature, flags, header extension length.
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    for (i, chunk) in beliefs.chunks(16_384).enumerate() {
+        if i > 0 {
+            buf.clear();
+        }
+        for b in chunk {
+            buf.extend_from_slice(&5i16.to_be_bytes());
+            for field in [series_key, source_code(b.source), b.event_start_us, b.belief_time_us] {
+                buf.extend_from_slice(&8i32.to_be_bytes());
+                buf.extend_from_slice(&field.to_be_bytes());
+            }
+            buf.extend_from_slice(&8i32.to_be_bytes());
+            buf.extend_from_slice(&b.value.to_bits().to_be_bytes());
+        }
+        if let Err(e) = copy.send(buf.as_slice()).await {
+            let _ = copy.abort("send failed").await;
+            return Err(e);
+        }
+    }
+    if let Err(e) = copy.send(&(-1i16).to_be_bytes()[..]).await {
+        let _ = copy.abort("send failed").await;
+        return Err(e);
+    }
+    copy.finish().await
 }

@@ -82,9 +82,20 @@ async fn ingest_converts_units_is_idempotent_and_reports_bad_rows() {
     let (_, again) = app.post(&path, batch).await;
     assert_eq!(again["accepted"], 0);
     assert_eq!(again["duplicates"], 3);
+    // A batch mixing stored and new beliefs (and one repeated inside the
+    // batch) stores only the new one; on PostgreSQL this takes the staging path.
+    let mixed = json!({"unit": "MW", "beliefs": [
+        {"event_start": "2026-11-20T10:00:00Z", "belief_time": "2026-11-19T06:00:00Z", "source": "forecast", "value": 1.5},
+        {"event_start": "2026-11-20T10:00:00Z", "belief_time": "2026-11-19T07:00:00Z", "source": "forecast", "value": 1.6},
+        {"event_start": "2026-11-20T10:00:00Z", "belief_time": "2026-11-19T07:00:00Z", "source": "forecast", "value": 1.6}
+    ]});
+    let (s, r) = app.post(&path, mixed).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["accepted"], 1, "{r}");
+    assert_eq!(r["duplicates"], 2, "{r}");
     let (_, raw) = app.get(&format!("{path}?start=2026-11-20T00:00:00Z&end=2026-11-21T00:00:00Z")).await;
     let raw = raw.as_array().unwrap();
-    assert_eq!(raw.len(), 3);
+    assert_eq!(raw.len(), 4);
     assert_eq!(raw[0]["value"], 1500.0, "MW converted to kW");
     let (_, only_live) =
         app.get(&format!("{path}?start=2026-11-20T00:00:00Z&end=2026-11-21T00:00:00Z&source=live_measurement")).await;
