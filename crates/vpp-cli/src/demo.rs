@@ -15,6 +15,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use vpp_domain::auth::Role;
+use vpp_domain::forecast_etl::SyntheticForecasts;
 use vpp_domain::resource::{Location, ResourceRequest, ResourceStatus, StatusRequest, Telemetry};
 use vpp_domain::template::{Parameters, ResourceType};
 use vpp_domain::vpp::{AllocationRatio, MarketType, Member, VppRequest, VppStatus};
@@ -469,64 +470,9 @@ async fn tick(
     Ok(())
 }
 
-/// Size of a synthetic forecast set.
-pub struct ForecastSpec {
-    /// Assets.
-    pub assets: usize,
-    /// Versions per delivery interval.
-    pub versions: usize,
-    /// Delivery days of 96 quarter-hours, from 2026-01-01 UTC.
-    pub days: usize,
-}
-
-impl ForecastSpec {
-    /// Calls `row(asset, delivery_start_us, version_us, power_kw)` for every
-    /// belief, asset by asset, interval by interval, oldest version first.
-    /// Versions are hourly, the newest 15 minutes before delivery; values are
-    /// a daily PV-like shape whose error shrinks with each version.
-    fn for_each(&self, mut row: impl FnMut(usize, i64, i64, f64)) {
-        const Q: i64 = 900_000_000;
-        let day0 = 1_767_225_600_000_000i64; // 2026-01-01T00:00:00Z
-        for asset in 0..self.assets {
-            let peak = 50.0 + (asset % 17) as f64 * 30.0;
-            for k in 0..(self.days * 96) as i64 {
-                let start = day0 + k * Q;
-                let hour = (k % 96) as f64 / 4.0;
-                let shape = ((hour - 6.0) / 12.0 * std::f64::consts::PI).sin().max(0.0);
-                for v in 0..self.versions as i64 {
-                    let version = start - Q - (self.versions as i64 - 1 - v) * 3_600_000_000;
-                    let error =
-                        1.0 + 0.3 * ((asset as f64 * 7.3 + k as f64 * 1.7 + v as f64 * 0.9).sin()) / (v + 1) as f64;
-                    row(asset, start, version, (peak * shape * error * 100.0).round() / 100.0);
-                }
-            }
-        }
-    }
-}
-
-/// Writes the set as CSV `asset_id,delivery_start,version,power_kw`. Returns the row count.
-pub fn write_forecasts_csv(spec: &ForecastSpec, path: &std::path::Path) -> anyhow::Result<usize> {
-    use std::io::Write;
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut out = std::io::BufWriter::new(file);
-    writeln!(out, "asset_id,delivery_start,version,power_kw")?;
-    let mut rows = 0;
-    let mut result = Ok(());
-    spec.for_each(|asset, start, version, kw| {
-        if result.is_ok() {
-            let ts = |us: i64| Timestamp::from_microsecond(us).map(|t| t.to_string()).unwrap_or_default();
-            result = writeln!(out, "asset-{asset:05},{},{},{kw}", ts(start), ts(version));
-            rows += 1;
-        }
-    });
-    result?;
-    out.flush()?;
-    Ok(rows)
-}
-
 /// Stores the set as beliefs of one market-owned power series per asset,
 /// in batches of 50,000 by `jobs` concurrent writers, and returns (beliefs, seconds spent storing).
-pub async fn ingest_forecasts(store: &Store, spec: &ForecastSpec, jobs: usize) -> anyhow::Result<(usize, f64)> {
+pub async fn ingest_forecasts(store: &Store, spec: &SyntheticForecasts, jobs: usize) -> anyhow::Result<(usize, f64)> {
     use vpp_domain::series::{Belief, OwnerKind, Quantity, SeriesRequest, SourceKind};
     let run = Timestamp::now().as_second();
     let mut keys = Vec::with_capacity(spec.assets);

@@ -3,6 +3,7 @@
 
 mod config;
 mod demo;
+mod etl;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,6 +45,9 @@ enum Command {
     /// Export data as JSON.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Batch jobs over stored or exported data.
+    #[command(subcommand)]
+    Etl(EtlCommand),
     /// Load-test fixtures for end-to-end benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -88,6 +92,13 @@ enum UserCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum EtlCommand {
+    /// Latest (or latest tradeable) forecast per asset and delivery interval,
+    /// and their portfolio sum, from the database or a file, into tables or files.
+    Forecasts(Box<etl::ForecastsArgs>),
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Generate synthetic versioned forecasts: write them as CSV
     /// (asset_id, delivery_start, version, power_kw) with --out, or store
@@ -102,7 +113,7 @@ enum BenchCommand {
         /// Delivery days of 96 quarter-hours (UTC days).
         #[arg(long, default_value_t = 1)]
         days: usize,
-        /// Write CSV here instead of storing.
+        /// Write the rows to this .csv or .parquet file instead of storing them.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Concurrent writers when storing.
@@ -318,11 +329,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             write_out(out.as_deref(), &serde_json::to_string_pretty(&library)?)
         }
         Command::Bench(BenchCommand::Forecasts { assets, versions_per_interval, days, out, jobs }) => {
-            let spec = demo::ForecastSpec { assets, versions: versions_per_interval, days };
+            let spec = vpp_domain::forecast_etl::SyntheticForecasts { assets, versions: versions_per_interval, days };
             match out {
                 Some(path) => {
                     let started = std::time::Instant::now();
-                    let rows = demo::write_forecasts_csv(&spec, &path)?;
+                    let rows = etl::write_synthetic(&spec, &path)?;
                     eprintln!("wrote {rows} rows to {} in {:.2} s", path.display(), started.elapsed().as_secs_f64());
                 }
                 None => {
@@ -332,6 +343,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Etl(EtlCommand::Forecasts(args)) => {
+            let store = if args.needs_database() { Some(open_store(&config).await?) } else { None };
+            etl::run_forecasts(&args, store.as_deref()).await
         }
         Command::Bench(BenchCommand::Seed { resources, name }) => {
             let store = open_store(&config).await?;

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod error;
 pub mod execution;
 pub mod fleet;
+pub mod forecast_etl;
 pub mod presets;
 pub mod resource;
 pub mod series;

@@ -14,6 +14,7 @@
 //!
 //! This crate must not depend on HTTP types.
 
+mod etl;
 mod fleet;
 mod resources;
 mod security;
@@ -33,6 +34,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use vpp_domain::Invalid;
 use vpp_domain::vpp::DoubleBooking;
 
+pub use etl::{EtlView, OWN_TABLES, check_table_name};
 pub use fleet::{FleetSnapshot, MemberRow};
 pub use resources::{ResourceFilter, ResourcePage};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};

@@ -14,7 +14,7 @@ use crate::{Filters, Page, Paged, Result, Store, StoreError, from_micros, new_id
 /// 41,000/s at both 25 and 1,000 (it wants COPY).
 const ROWS_PER_STATEMENT: usize = 25;
 
-fn source_code(s: SourceKind) -> i64 {
+pub(crate) fn source_code(s: SourceKind) -> i64 {
     SourceKind::ALL.iter().position(|k| *k == s).unwrap_or(0) as i64
 }
 
