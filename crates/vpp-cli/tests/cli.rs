@@ -58,6 +58,9 @@ fn every_command_has_help() {
         vec!["export", "templates", "--help"],
         vec!["export", "resources", "--help"],
         vec!["bench", "seed", "--help"],
+        vec!["bench", "forecasts", "--help"],
+        vec!["etl", "--help"],
+        vec!["etl", "forecasts", "--help"],
         vec!["user", "--help"],
         vec!["user", "add", "--help"],
         vec!["user", "list", "--help"],
@@ -291,4 +294,178 @@ fn serves_https_with_the_configured_certificate() {
         .expect("run vpp");
     assert!(!half.status.success());
     assert!(String::from_utf8_lossy(&half.stderr).contains("--tls-key"));
+}
+
+/// Rows for every quarter-hour in `[from, to)` (UTC), two assets, two versions each.
+fn forecast_csv(from: &str, to: &str) -> String {
+    let (from, to): (jiff::Timestamp, jiff::Timestamp) = (from.parse().unwrap(), to.parse().unwrap());
+    let mut csv = String::from("asset_id,delivery_start,version,power_kw\n");
+    let mut t = from;
+    while t < to {
+        for (asset, kw) in [("pv-1", 10.0), ("pv-2", 5.0)] {
+            let early = t - jiff::SignedDuration::from_hours(24);
+            let late = t - jiff::SignedDuration::from_mins(5); // after gate closure
+            csv.push_str(&format!("{asset},{t},{early},{kw}\n{asset},{t},{late},{}\n", kw + 1.0));
+        }
+        t += jiff::SignedDuration::from_mins(15);
+    }
+    csv
+}
+
+fn etl(dir: &TempDir, args: &[&str]) -> Output {
+    let mut all = vec!["etl", "forecasts"];
+    all.extend_from_slice(args);
+    let db = dir.db();
+    vpp(&db, &all)
+}
+
+#[test]
+fn etl_forecasts_on_files_counts_dst_days_and_reports_bad_rows() {
+    let dir = TempDir::new("etl");
+    let path = |name: &str| dir.0.join(name).display().to_string();
+    // Berlin's spring-forward day: 2026-03-29 00:00 CET is 2026-03-28T23:00Z,
+    // the next midnight (CEST) is 2026-03-29T22:00Z: 23 hours.
+    let mut csv = forecast_csv("2026-03-28T22:00:00Z", "2026-03-29T23:00:00Z");
+    csv.push_str("pv-1,yesterday,2026-03-28T00:00:00Z,1\n");
+    csv.push_str("pv-1,2026-03-29T10:00:00Z,2026-03-28T00:00:00Z,lots\n");
+    std::fs::write(path("in.csv"), &csv).unwrap();
+    let lines = csv.lines().count() as u64;
+
+    let out = etl(
+        &dir,
+        &[
+            "--input",
+            &path("in.csv"),
+            "--day",
+            "2026-03-29",
+            "--asset-forecasts-out",
+            &path("assets.parquet"),
+            "--portfolio-forecast-out",
+            &path("portfolio.csv"),
+        ],
+    );
+    let report = stdout_json(&out);
+    assert_eq!(report["portfolio_rows"], 92, "{report}");
+    assert_eq!(report["asset_rows"], 184);
+    assert_eq!(report["stats"]["outside_window"], 2 * 16, "an hour before and an hour after, 16 rows each");
+    let rejected: Vec<u64> =
+        report["read"]["rejected"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(rejected, vec![lines - 1, lines]);
+    assert!(report["read"]["rejected"][1]["reason"].as_str().unwrap().contains("power_kw"));
+    let portfolio = std::fs::read_to_string(path("portfolio.csv")).unwrap();
+    let mut rows = portfolio.lines();
+    assert_eq!(rows.next(), Some("delivery_start,power_kw,assets"));
+    assert_eq!(rows.next(), Some("2026-03-28T23:00:00Z,17,2"), "the latest versions, 11 + 6");
+
+    // Tradeable: the versions after gate closure are not; the per-asset
+    // Parquet output reads back as input (a round trip through Parquet).
+    let out = etl(
+        &dir,
+        &[
+            "--input",
+            &path("in.csv"),
+            "--day",
+            "2026-03-29",
+            "--tradeable",
+            "--asset-forecasts-out",
+            &path("tradeable.csv"),
+            "--portfolio-forecast-out",
+            &path("tradeable-portfolio.parquet"),
+        ],
+    );
+    stdout_json(&out);
+    let tradeable = std::fs::read_to_string(path("tradeable.csv")).unwrap();
+    assert_eq!(tradeable.lines().nth(1), Some("pv-1,2026-03-28T23:00:00Z,2026-03-27T23:00:00Z,10"));
+    let out = etl(
+        &dir,
+        &[
+            "--input",
+            &path("assets.parquet"),
+            "--asset-forecasts-out",
+            &path("again.csv"),
+            "--portfolio-forecast-out",
+            &path("again-p.csv"),
+        ],
+    );
+    let again = stdout_json(&out);
+    assert_eq!(again["asset_rows"], 184);
+    assert_eq!(std::fs::read_to_string(path("again-p.csv")).unwrap(), portfolio);
+
+    // Autumn: 100 quarter-hours in Berlin; Shanghai has no DST: 96.
+    std::fs::write(path("autumn.csv"), forecast_csv("2026-10-24T12:00:00Z", "2026-10-26T12:00:00Z")).unwrap();
+    for (tz, expected) in [("Europe/Berlin", 100), ("Asia/Shanghai", 96)] {
+        let out = etl(
+            &dir,
+            &[
+                "--input",
+                &path("autumn.csv"),
+                "--day",
+                "2026-10-25",
+                "--tz",
+                tz,
+                "--asset-forecasts-out",
+                &path("a.csv"),
+                "--portfolio-forecast-out",
+                &path("p.csv"),
+            ],
+        );
+        assert_eq!(stdout_json(&out)["portfolio_rows"], expected, "{tz}");
+    }
+}
+
+#[test]
+fn etl_forecasts_refuses_malformed_files_and_writes_nothing() {
+    let dir = TempDir::new("etl-bad");
+    let path = |name: &str| dir.0.join(name).display().to_string();
+    std::fs::write(
+        path("no-power.csv"),
+        "asset_id,delivery_start,version\npv,2026-01-01T00:00:00Z,2025-12-31T00:00:00Z\n",
+    )
+    .unwrap();
+    std::fs::write(path("garbage.parquet"), "this is not parquet").unwrap();
+    for (input, message) in
+        [("no-power.csv", "power_kw"), ("garbage.parquet", "not a Parquet file"), ("x.json", "extension")]
+    {
+        let out = etl(
+            &dir,
+            &[
+                "--input",
+                &path(input),
+                "--asset-forecasts-out",
+                &path("a.csv"),
+                "--portfolio-forecast-out",
+                &path("p.csv"),
+            ],
+        );
+        assert!(!out.status.success(), "{input}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{input}: {stderr}");
+        assert!(!dir.0.join("a.csv").exists() && !dir.0.join("p.csv").exists(), "{input}: nothing written");
+    }
+    let out = etl(&dir, &["--input", &path("no-power.csv"), "--gate-closure-min=-5"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--gate-closure-min"));
+    let out = etl(&dir, &["--asset-forecasts-table", "beliefs"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("asset_forecasts_table"));
+}
+
+#[test]
+fn etl_forecasts_on_the_database_and_the_generator_in_parquet() {
+    let dir = TempDir::new("etl-db");
+    let db = dir.db();
+    assert!(vpp(&db, &["migrate"]).status.success());
+    let file = dir.0.join("gen.parquet").display().to_string();
+    let out = vpp(&db, &["bench", "forecasts", "--assets", "3", "--versions-per-interval", "4", "--out", &file]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // From the file into the database's tables.
+    let report = stdout_json(&etl(
+        &dir,
+        &["--input", &file, "--asset-forecasts-table", "fc_assets", "--portfolio-forecast-table", "fc_sum"],
+    ));
+    assert_eq!(report["asset_rows"], 3 * 96);
+    assert_eq!(report["portfolio_forecast"], "table fc_sum");
+    // From the database (no resource forecasts stored yet): nothing, no error.
+    let report = stdout_json(&etl(&dir, &["--day", "2026-01-01"]));
+    assert_eq!(report["source"], "database");
+    assert_eq!(report["asset_rows"], 0);
 }

@@ -242,9 +242,13 @@ impl ForecastEtl {
 
     /// Folds a chunk in.
     pub fn fold(&mut self, chunk: &ForecastChunk) {
-        let n = chunk.len();
-        let (assets, starts, versions, values) =
-            (&chunk.asset[..n], &chunk.start_us[..n], &chunk.version_us[..n], &chunk.power_kw[..n]);
+        self.fold_columns(&chunk.asset, &chunk.start_us, &chunk.version_us, &chunk.power_kw);
+    }
+
+    /// Folds rows given as four columns (the shortest length counts).
+    pub fn fold_columns(&mut self, assets: &[u32], starts: &[i64], versions: &[i64], values: &[f64]) {
+        let n = assets.len().min(starts.len()).min(versions.len()).min(values.len());
+        let (assets, starts, versions, values) = (&assets[..n], &starts[..n], &versions[..n], &values[..n]);
         let gate = self.config.gate_closure_us;
         // Rows usually come grouped by interval; remember the last lookup.
         let mut last: Option<(i64, usize)> = None;

@@ -9,6 +9,7 @@ mod helpers;
 
 mod dispatch;
 mod errors;
+mod etl;
 mod ops;
 mod resources;
 mod security;
