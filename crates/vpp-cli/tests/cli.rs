@@ -1,5 +1,7 @@
 //! The `vpp` binary end to end: help, imports, exports and the demo.
 
+#![allow(clippy::unwrap_used)] // panicking on a surprising result is what a test should do
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
