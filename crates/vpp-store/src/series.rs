@@ -181,33 +181,68 @@ impl Store {
     /// Per event in `[start_us, end_us)`, the newest belief of `source` whose
     /// belief time is at or before both `cutoff_us` and `event_start −
     /// lead_us`: latest (no limits), as of a time, or tradeable before gate
-    /// closure. The database picks the version through the primary-key index,
-    /// so only one row per event is read back.
+    /// closure. Only one row per event is read back.
+    ///
+    /// Sources on the series' grid (`grid_us`, all but live measurements)
+    /// are answered by walking the grid: per interval one backward probe of
+    /// the primary key for the newest version and one for its value, so the
+    /// cost grows with intervals, not with versions. `CROSS JOIN` makes
+    /// SQLite keep the grid as the outer loop (PostgreSQL plans it so anyway).
+    /// Measured with 192 versions per interval, one day of one series: 0.35
+    /// ms in SQLite among 10M beliefs (12 ms before), 0.9 ms in PostgreSQL
+    /// among 22M (122 ms before), against filtering every version in the
+    /// window with a correlated MAX, which live measurements still use.
     pub async fn newest_beliefs(
         &self,
         series_key: i64,
         source: SourceKind,
-        start_us: i64,
-        end_us: i64,
+        (start_us, end_us, grid_us): (i64, i64, i64),
         cutoff_us: i64,
         lead_us: i64,
     ) -> Result<Vec<vpp_domain::series::Selected>> {
-        let rows = sqlx::query(
-            "SELECT b.event_start, b.belief_time, b.value FROM beliefs b \
-             WHERE b.series_key = $1 AND b.source = $2 AND b.event_start >= $3 AND b.event_start < $4 \
-             AND b.belief_time = (SELECT MAX(v.belief_time) FROM beliefs v \
-                 WHERE v.series_key = b.series_key AND v.source = b.source AND v.event_start = b.event_start \
-                 AND v.belief_time <= $5 AND v.belief_time <= b.event_start - $6) \
-             ORDER BY b.event_start",
-        )
-        .bind(series_key)
-        .bind(source_code(source))
-        .bind(start_us)
-        .bind(end_us)
-        .bind(cutoff_us)
-        .bind(lead_us)
-        .fetch_all(&self.pool)
-        .await?;
+        const MAX_GRID_STEPS: i64 = 200_000;
+        let on_grid = source != SourceKind::LiveMeasurement
+            && grid_us > 0
+            && end_us > start_us
+            && (end_us - start_us) / grid_us <= MAX_GRID_STEPS;
+        let query = if on_grid {
+            // First grid point at or after start_us.
+            let first =
+                start_us.div_euclid(grid_us) * grid_us + if start_us.rem_euclid(grid_us) == 0 { 0 } else { grid_us };
+            sqlx::query(
+                "WITH RECURSIVE grid(s) AS (SELECT CAST($3 AS BIGINT) WHERE CAST($3 AS BIGINT) < CAST($4 AS BIGINT) \
+                     UNION ALL SELECT s + CAST($7 AS BIGINT) FROM grid WHERE s + CAST($7 AS BIGINT) < CAST($4 AS BIGINT)) \
+                 SELECT b.event_start, b.belief_time, b.value FROM grid CROSS JOIN beliefs b \
+                   WHERE b.series_key = $1 AND b.source = $2 AND b.event_start = grid.s \
+                   AND b.belief_time = (SELECT MAX(v.belief_time) FROM beliefs v \
+                       WHERE v.series_key = $1 AND v.source = $2 AND v.event_start = grid.s \
+                       AND v.belief_time <= $5 AND v.belief_time <= grid.s - $6) \
+                 ORDER BY b.event_start",
+            )
+            .bind(series_key)
+            .bind(source_code(source))
+            .bind(first)
+            .bind(end_us)
+            .bind(cutoff_us)
+            .bind(lead_us)
+            .bind(grid_us)
+        } else {
+            sqlx::query(
+                "SELECT b.event_start, b.belief_time, b.value FROM beliefs b \
+                 WHERE b.series_key = $1 AND b.source = $2 AND b.event_start >= $3 AND b.event_start < $4 \
+                 AND b.belief_time = (SELECT MAX(v.belief_time) FROM beliefs v \
+                     WHERE v.series_key = b.series_key AND v.source = b.source AND v.event_start = b.event_start \
+                     AND v.belief_time <= $5 AND v.belief_time <= b.event_start - $6) \
+                 ORDER BY b.event_start",
+            )
+            .bind(series_key)
+            .bind(source_code(source))
+            .bind(start_us)
+            .bind(end_us)
+            .bind(cutoff_us)
+            .bind(lead_us)
+        };
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(vpp_domain::series::Selected {

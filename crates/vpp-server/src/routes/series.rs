@@ -488,7 +488,7 @@ async fn get_values(
     let (key, series) = s.store.get_series(&id).await?;
     let (start, end, tz, tz_name) = window(&q)?;
     let source = q.source.unwrap_or(SourceKind::Forecast);
-    let (view, selected) = view_values(&s, key, source, &q, &tz, start, end).await?;
+    let (view, selected) = view_values(&s, (key, &series), source, &q, &tz, start, end).await?;
     let step = SignedDuration::from_secs(series.resolution_s);
     let points = selected
         .into_iter()
@@ -516,7 +516,7 @@ const NO_LEAD_US: i64 = -1_000_000_000_000_000;
 /// computed here over all versions.
 async fn view_values(
     s: &AppState,
-    key: i64,
+    (key, series): (i64, &Series),
     source: SourceKind,
     q: &WindowQuery,
     tz: &TimeZone,
@@ -525,7 +525,8 @@ async fn view_values(
 ) -> ApiResult<(String, Vec<vpp_domain::series::Selected>)> {
     let view = view_name(q)?;
     let (from, to) = (start.as_microsecond(), end.as_microsecond());
-    let in_db = |cutoff: i64, lead: i64| s.store.newest_beliefs(key, source, from, to, cutoff, lead);
+    let grid_us = series.resolution_s * 1_000_000;
+    let in_db = |cutoff: i64, lead: i64| s.store.newest_beliefs(key, source, (from, to, grid_us), cutoff, lead);
     let selected = match view.as_str() {
         "latest" => in_db(i64::MAX, NO_LEAD_US).await?,
         "as_of" => {
@@ -612,8 +613,8 @@ async fn vpp_rollup(
     let members = s.store.member_series(&id, quantity).await?;
     let mut sums: std::collections::BTreeMap<i64, (f64, usize)> = std::collections::BTreeMap::new();
     let view = view_name(&q)?;
-    for (key, _, ratio) in &members {
-        let (_, selected) = view_values(&s, *key, source, &q, &tz, start, end).await?;
+    for (key, series, ratio) in &members {
+        let (_, selected) = view_values(&s, (*key, series), source, &q, &tz, start, end).await?;
         for p in selected {
             let e = sums.entry(p.event_start_us).or_insert((0.0, 0));
             e.0 += p.value * ratio;

@@ -147,6 +147,17 @@ async fn versioned_views_latest_as_of_tradeable_and_day_ahead() {
     assert_eq!(values(&day_ahead), vec![200.0], "{day_ahead}");
     let (_, as_of) = app.get(&format!("{base}&view=as_of&as_of=2026-11-20T00:00:00Z")).await;
     assert_eq!(values(&as_of), vec![100.0]);
+    // Windows off the 15-minute grid: the interval starting at 10:00 is in
+    // [09:50, 10:05) and in [10:00, 10:00:01), not in [10:00:01, 10:30).
+    for (start, end, expected) in [
+        ("2026-11-21T09:50:00Z", "2026-11-21T10:05:00Z", vec![500.0]),
+        ("2026-11-21T10:00:00Z", "2026-11-21T10:00:01Z", vec![500.0]),
+        ("2026-11-21T10:00:01Z", "2026-11-21T10:30:00Z", vec![]),
+    ] {
+        let (s, r) = app.get(&format!("/api/v1/vpp/series/{id}/values?start={start}&end={end}")).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(values(&r), expected, "[{start}, {end})");
+    }
     for (q, expected) in [
         ("view=as_of", "as_of"),
         ("view=magic", "view"),
