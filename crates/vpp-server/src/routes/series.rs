@@ -510,10 +510,9 @@ async fn get_values(
 /// No lead: a lead this negative never limits (about 31 years, within i64 µs).
 const NO_LEAD_US: i64 = -1_000_000_000_000_000;
 
-/// One value per event in `[start, end)` according to the query's `view`.
-/// Latest, as-of and tradeable views are answered by the database (one row
-/// per event); the day-ahead cutoff depends on the local calendar and is
-/// computed here over all versions.
+/// One value per event in `[start, end)` according to the query's `view`,
+/// each answered by the database (one row per event); the day-ahead cutoff
+/// depends on the local calendar, so it is asked per delivery day.
 async fn view_values(
     s: &AppState,
     (key, series): (i64, &Series),
@@ -541,15 +540,39 @@ async fn view_values(
             in_db(i64::MAX, lead * 60_000_000).await?
         }
         _ => {
-            // Day-ahead: versions at or before 12:00 local time on the day before delivery.
-            let beliefs = s.store.beliefs(key, &[source], from, to).await?;
-            select_latest(&beliefs, source, |event| {
-                let day = delivery_date_of(ts(event), tz);
-                day.yesterday()
+            // Day-ahead: versions at or before 12:00 local time on the day
+            // before delivery; one cutoff per delivery day in the window.
+            let mut selected = Vec::new();
+            let mut day = delivery_date_of(start, tz);
+            loop {
+                let day_start = day.to_zoned(tz.clone()).map_err(|e| ApiError::invalid("day", e.to_string()))?;
+                if day_start.timestamp() >= end {
+                    break;
+                }
+                let next = day.tomorrow().map_err(|e| ApiError::invalid("day", e.to_string()))?;
+                let day_end = next.to_zoned(tz.clone()).map_err(|e| ApiError::invalid("day", e.to_string()))?;
+                let cutoff = day
+                    .yesterday()
                     .and_then(|d| d.at(12, 0, 0, 0).to_zoned(tz.clone()))
-                    .map(|z| z.timestamp().as_microsecond())
-                    .unwrap_or(i64::MIN)
-            })
+                    .map_err(|e| ApiError::invalid("day", e.to_string()))?;
+                let (lo, hi) =
+                    (from.max(day_start.timestamp().as_microsecond()), to.min(day_end.timestamp().as_microsecond()));
+                if lo < hi {
+                    selected.extend(
+                        s.store
+                            .newest_beliefs(
+                                key,
+                                source,
+                                (lo, hi, grid_us),
+                                cutoff.timestamp().as_microsecond(),
+                                NO_LEAD_US,
+                            )
+                            .await?,
+                    );
+                }
+                day = next;
+            }
+            selected
         }
     };
     Ok((view, selected))

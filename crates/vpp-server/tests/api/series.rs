@@ -145,6 +145,17 @@ async fn versioned_views_latest_as_of_tradeable_and_day_ahead() {
     assert_eq!(values(&early_gate), vec![300.0]);
     let (_, day_ahead) = app.get(&format!("{base}&view=day_ahead")).await;
     assert_eq!(values(&day_ahead), vec![200.0], "{day_ahead}");
+    // Two delivery days, each with its own D-1 12:00 cutoff.
+    let next_day = json!({"beliefs": [
+        {"event_start": "2026-11-22T10:00:00Z", "belief_time": "2026-11-21T10:59:00Z", "source": "forecast", "value": 600.0},
+        {"event_start": "2026-11-22T10:00:00Z", "belief_time": "2026-11-21T11:01:00Z", "source": "forecast", "value": 700.0}
+    ]});
+    assert_eq!(app.post(&format!("/api/v1/vpp/series/{id}/beliefs"), next_day).await.0, StatusCode::OK);
+    let two_days = format!(
+        "/api/v1/vpp/series/{id}/values?start=2026-11-20T23:00:00Z&end=2026-11-22T23:00:00Z&tz=Europe/Berlin&view=day_ahead"
+    );
+    let (_, day_ahead) = app.get(&two_days).await;
+    assert_eq!(values(&day_ahead), vec![200.0, 600.0], "{day_ahead}");
     let (_, as_of) = app.get(&format!("{base}&view=as_of&as_of=2026-11-20T00:00:00Z")).await;
     assert_eq!(values(&as_of), vec![100.0]);
     // Windows off the 15-minute grid: the interval starting at 10:00 is in
