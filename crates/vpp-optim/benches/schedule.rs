@@ -57,7 +57,7 @@ fn site(members: Vec<Member>, limit: Option<f64>) -> Problem {
 #[divan::bench]
 fn one_battery_96_steps() -> f64 {
     let p = site(vec![Member { id: "bess".into(), asset: Asset::Battery(battery()) }], None);
-    solve(divan::black_box(&p), &SolverOptions::default()).map(|s| s.breakdown.total).unwrap_or(f64::NAN)
+    solve(divan::black_box(&p), &SolverOptions::default()).map(|s| s.breakdown.total).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[divan::bench]
@@ -90,7 +90,7 @@ fn site_battery_ev_heat_pump_pv_grid_limit() -> f64 {
         Member { id: "pv".into(), asset: Asset::Curtailable { forecast_kw: pv } },
     ];
     let p = site(members, Some(120.0));
-    solve(divan::black_box(&p), &SolverOptions::default()).map(|s| s.breakdown.total).unwrap_or(f64::NAN)
+    solve(divan::black_box(&p), &SolverOptions::default()).map(|s| s.breakdown.total).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[divan::bench(sample_count = 10)]
@@ -105,5 +105,5 @@ fn generator_commitment_day() -> f64 {
         initially_on: false,
     };
     let p = site(vec![Member { id: "chp".into(), asset: Asset::Generator(g) }], None);
-    solve(divan::black_box(&p), &SolverOptions::default()).map(|s| s.breakdown.total).unwrap_or(f64::NAN)
+    solve(divan::black_box(&p), &SolverOptions::default()).map(|s| s.breakdown.total).unwrap_or_else(|e| panic!("{e}"))
 }

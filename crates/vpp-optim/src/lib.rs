@@ -17,6 +17,7 @@ mod model;
 mod solve;
 
 pub use model::{
-    Asset, Battery, Conflict, FlexibleLoad, Generator, Horizon, Member, Objective, Problem, ShiftableProcess, Site,
+    Asset, Battery, Conflict, FlexibleLoad, Generator, Horizon, MAX_MEMBERS, MAX_STEPS, Member, Objective, Problem,
+    ShiftableProcess, Site,
 };
 pub use solve::{Backend, Breakdown, MemberSchedule, Schedule, SolveError, SolverInfo, SolverOptions, solve};

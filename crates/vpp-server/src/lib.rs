@@ -44,6 +44,7 @@ pub use state::{AppState, ServerSettings};
         (name = "resources", description = "Registered distributed energy resources"),
         (name = "vpps", description = "Virtual power plants, aggregation and dispatch"),
         (name = "series", description = "Versioned forecasts, measurements and prices"),
+        (name = "optimisation", description = "Optimal schedules for a VPP's members"),
         (name = "trading", description = "Execution tracking"),
         (name = "auth", description = "Login, sessions, users, API keys and the audit trail"),
         (name = "ops", description = "Health and metrics")
@@ -110,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::ops::router())
         .merge(routes::auth::router())
         .merge(routes::series::router())
+        .merge(routes::schedules::router())
         .split_for_parts();
     let cors = cors(&state.settings.cors_origins);
     let router = api

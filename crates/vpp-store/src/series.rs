@@ -93,6 +93,48 @@ impl Store {
         Ok(self.get_series(&id).await?.1)
     }
 
+    /// The series of `quantity` owned by `owner`, created (named `name`) if
+    /// there is none yet.
+    pub async fn ensure_series(
+        &self,
+        owner_kind: OwnerKind,
+        owner_id: &str,
+        quantity: Quantity,
+        name: &str,
+    ) -> Result<(i64, Series)> {
+        let find = || async {
+            let row = sqlx::query(
+                "SELECT key, id, name, owner_kind, owner_id, quantity, unit, resolution_s, created_at FROM series \
+                 WHERE owner_kind = $1 AND owner_id = $2 AND quantity = $3",
+            )
+            .bind(owner_kind.as_str())
+            .bind(owner_id.to_string())
+            .bind(quantity.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+            row.as_ref().map(series_from_row).transpose()
+        };
+        if let Some(found) = find().await? {
+            return Ok(found);
+        }
+        let request = SeriesRequest {
+            name: name.to_string(),
+            owner_kind,
+            owner_id: owner_id.to_string(),
+            quantity,
+            unit: None,
+            resolution_s: None,
+        };
+        match self.create_series(request).await {
+            Ok(series) => self.get_series(&series.id).await,
+            // Created meanwhile by another request.
+            Err(StoreError::Duplicate { field: "quantity", .. }) => {
+                find().await?.ok_or_else(|| StoreError::Corrupt("series vanished".into()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// A series and its internal key.
     pub async fn get_series(&self, id: &str) -> Result<(i64, Series)> {
         let row = sqlx::query("SELECT key, id, name, owner_kind, owner_id, quantity, unit, resolution_s, created_at FROM series WHERE id = $1")

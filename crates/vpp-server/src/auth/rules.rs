@@ -128,6 +128,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::PUT, "/api/v1/vpp/vpps/{id}/resources", p(VppsWrite), Vpp),
     rule(Method::GET, "/api/v1/vpp/vpps/{id}/aggregated-params", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/vpps/{id}/dispatch", p(DispatchWrite), Action("dispatch")),
+    rule(Method::POST, "/api/v1/vpp/vpps/{id}/schedules", p(DispatchWrite), Action("schedule")),
     rule(Method::GET, "/api/v1/vpp/vpps/{id}/dispatches", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/vpps/{id}/rollup", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/conflicts", p(VppsRead), Entity::None),

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod ops;
 pub mod resources;
+pub mod schedules;
 pub mod series;
 pub mod templates;
 pub mod trading;

@@ -12,6 +12,7 @@ mod errors;
 mod etl;
 mod ops;
 mod resources;
+mod schedules;
 mod security;
 mod series;
 mod techdata;

@@ -1,0 +1,540 @@
+//! Optimal schedules for a VPP: its members' models from their template
+//! parameters (scaled by the allocation ratio), prices inline or from a
+//! stored price series, solved by `vpp-optim` and stored as `schedule`
+//! beliefs in each member's power series.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vpp_domain::resource::{Resource, ResourceStatus};
+use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind};
+use vpp_domain::template::ResourceType;
+use vpp_optim::{
+    Asset, Battery, Conflict, FlexibleLoad, Generator, Horizon, Member, Objective, Problem, Schedule, Site, SolveError,
+    SolverOptions,
+};
+
+use crate::error::{ApiError, ApiResult, Problem as ProblemJson};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_schedule))
+}
+
+/// Per-member settings of one request.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSettings {
+    /// Leave this member out of the schedule.
+    #[serde(default)]
+    pub exclude: bool,
+    /// Battery: SOC at the start, % (default: the last reported SOC, else 50 %).
+    pub soc_start_pct: Option<f64>,
+    /// Battery: lowest SOC at the end, % (default: the SOC at the start).
+    pub soc_target_pct: Option<f64>,
+    /// Flexible loads (EV chargers, heat pumps, HVAC, industrial loads): energy to deliver, kWh.
+    pub energy_kwh: Option<f64>,
+    /// Flexible loads: first step of the window.
+    pub window_start: Option<usize>,
+    /// Flexible loads: step after the window.
+    pub window_end: Option<usize>,
+    /// PV and wind: forecast per step, kW (default: the latest stored forecast).
+    pub forecast_kw: Option<Vec<f64>>,
+}
+
+/// A scheduling request. Times are in `tz`; the default horizon is the next
+/// delivery day in 15-minute steps.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// First step (default: the start of `day`, else of tomorrow in `tz`).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub start: Option<Timestamp>,
+    /// Delivery day (YYYY-MM-DD) in `tz`; sets start and steps.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub day: Option<Date>,
+    /// Market time zone (default Europe/Berlin).
+    pub tz: Option<String>,
+    /// Number of steps (default: the whole day, 92/96/100 quarter-hours).
+    pub steps: Option<usize>,
+    /// Step length, minutes (default 15).
+    pub step_minutes: Option<u32>,
+    /// Prices per step, €/MWh.
+    pub prices: Option<Vec<f64>>,
+    /// Or: a stored price series (its latest values).
+    pub price_series_id: Option<String>,
+    /// Feed-in prices per step, €/MWh (default: the prices).
+    pub export_prices: Option<Vec<f64>>,
+    /// Uncontrollable net load per step, kW.
+    pub base_load_kw: Option<Vec<f64>>,
+    /// Highest import, kW.
+    pub import_limit_kw: Option<f64>,
+    /// Highest export, kW.
+    pub export_limit_kw: Option<f64>,
+    /// Demand charge on the peak import, €/kW.
+    pub peak_charge_per_kw: Option<f64>,
+    /// `cost` (default) or `peak_shaving`.
+    pub objective: Option<Objective>,
+    /// Settings per member resource id.
+    #[serde(default)]
+    pub members: BTreeMap<String, MemberSettings>,
+    /// Solver, time limit and MIP gap.
+    pub solver: Option<SolverOptions>,
+    /// Store the result as `schedule` beliefs (default true).
+    pub store: Option<bool>,
+}
+
+/// One step's start.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StepTime {
+    /// UTC.
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// In the requested time zone.
+    pub start_local: String,
+}
+
+/// A member that is not in the schedule, and why.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LeftOut {
+    /// Resource id.
+    pub resource_id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The schedule with its time axis.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScheduleResponse {
+    /// VPP.
+    pub vpp_id: String,
+    /// Time zone of `start_local`.
+    pub tz: String,
+    /// Step length, seconds.
+    pub step_s: u32,
+    /// Start of each step.
+    pub times: Vec<StepTime>,
+    /// Prices used, €/MWh.
+    pub prices: Vec<f64>,
+    /// Members left out, with the reason.
+    pub left_out: Vec<LeftOut>,
+    /// The optimal schedule.
+    pub schedule: Schedule,
+    /// When stored: the belief time of the stored `schedule` beliefs.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub stored_at: Option<Timestamp>,
+    /// Beliefs stored.
+    pub stored_beliefs: u64,
+    /// Members whose schedule could not be stored, and why.
+    pub not_stored: Vec<LeftOut>,
+}
+
+/// Compute an optimal schedule for a VPP
+///
+/// Members are modelled from their template parameters, scaled by their
+/// allocation ratio: batteries (SOC from the last telemetry), PV and wind as
+/// curtailable generation under their latest forecast, generators with
+/// commitment, and flexible loads when `members.{id}.energy_kwh` is given.
+/// Members that cannot be modelled are listed in `left_out` with the reason.
+/// An impossible request is answered 422 with `conflicts` naming the
+/// constraints and their values.
+#[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/schedules", tag = "optimisation",
+    params(("id" = String, Path, description = "VPP id")),
+    request_body = ScheduleRequest,
+    responses((status = 201, body = ScheduleResponse), (status = 404, body = ProblemJson), (status = 422, body = ProblemJson)))]
+async fn create_schedule(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(r): ApiJson<ScheduleRequest>,
+) -> ApiResult<(StatusCode, Json<ScheduleResponse>)> {
+    let vpp = s.store.get_vpp(&id).await?;
+    let tz_name = r.tz.clone().unwrap_or_else(|| "Europe/Berlin".into());
+    let tz = TimeZone::get(&tz_name).map_err(|_| ApiError::invalid("tz", format!("unknown time zone `{tz_name}`")))?;
+    let (start, step, steps) = horizon(&r, &tz)?;
+    for id in r.members.keys() {
+        if !vpp.members.iter().any(|m| &m.resource_id == id) {
+            return Err(ApiError::invalid(format!("members.{id}"), "not a member of this VPP"));
+        }
+    }
+    let prices = prices(&s, &r, start, step, steps).await?;
+    let mut members = Vec::new();
+    let mut left_out = Vec::new();
+    for m in &vpp.members {
+        let settings = r.members.get(&m.resource_id).cloned().unwrap_or_default();
+        let resource = s.store.get_resource(&m.resource_id).await?;
+        match model(&s, &resource, m.allocation_ratio.get(), &settings, (start, step, steps)).await? {
+            Ok(asset) => members.push(Member { id: resource.id.clone(), asset }),
+            Err(reason) => left_out.push(LeftOut { resource_id: resource.id.clone(), reason }),
+        }
+    }
+    let problem = Problem {
+        horizon: Horizon { steps, step_s: step.as_secs() as u32 },
+        site: Site {
+            import_price: prices.clone(),
+            export_price: r.export_prices.clone(),
+            base_load_kw: r.base_load_kw.clone(),
+            import_limit_kw: r.import_limit_kw,
+            export_limit_kw: r.export_limit_kw,
+            peak_charge_per_kw: r.peak_charge_per_kw,
+        },
+        members,
+        objective: r.objective.unwrap_or_default(),
+    };
+    let options = r.solver.unwrap_or_default();
+    let ids: Vec<String> = problem.members.iter().map(|m| m.id.clone()).collect();
+    // The solver is CPU-bound; keep it off the async workers.
+    let schedule = tokio::task::spawn_blocking(move || vpp_optim::solve(&problem, &options))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| solve_error(e, &ids))?;
+    let times: Vec<StepTime> = (0..steps)
+        .map(|k| {
+            let t = start + step * k as i32;
+            StepTime { start: t, start_local: t.to_zoned(tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string() }
+        })
+        .collect();
+    let (stored_at, stored_beliefs, not_stored) = if r.store.unwrap_or(true) {
+        let (at, n, not_stored) = store_schedule(&s, &schedule, start, step).await?;
+        (Some(at), n, not_stored)
+    } else {
+        (None, 0, Vec::new())
+    };
+    let response = ScheduleResponse {
+        vpp_id: vpp.id,
+        tz: tz_name,
+        step_s: step.as_secs() as u32,
+        times,
+        prices,
+        left_out,
+        schedule,
+        stored_at,
+        stored_beliefs,
+        not_stored,
+    };
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// Start, step and number of steps.
+fn horizon(r: &ScheduleRequest, tz: &TimeZone) -> ApiResult<(Timestamp, SignedDuration, usize)> {
+    let minutes = r.step_minutes.unwrap_or(15);
+    if !(1..=1440).contains(&minutes) {
+        return Err(ApiError::invalid("step_minutes", format!("must be 1..=1440, got {minutes}")));
+    }
+    let step = SignedDuration::from_mins(i64::from(minutes));
+    let bad_day = |e: jiff::Error| ApiError::invalid("day", e.to_string());
+    let (start, day_end) = match (r.start, r.day) {
+        (Some(_), Some(_)) => return Err(ApiError::invalid("day", "give start or day, not both")),
+        (Some(start), None) => (start, None),
+        (None, day) => {
+            let day = match day {
+                Some(d) => d,
+                None => Timestamp::now().to_zoned(tz.clone()).date().tomorrow().map_err(bad_day)?,
+            };
+            let from = day.to_zoned(tz.clone()).map_err(bad_day)?.timestamp();
+            let to = day.checked_add(1.day()).map_err(bad_day)?.to_zoned(tz.clone()).map_err(bad_day)?.timestamp();
+            (from, Some(to))
+        }
+    };
+    let steps = match (r.steps, day_end) {
+        (Some(n), _) => n,
+        (None, Some(end)) => (end.duration_since(start).as_secs() / step.as_secs()) as usize,
+        (None, None) => (86_400 / step.as_secs()) as usize,
+    };
+    if steps == 0 || steps > vpp_optim::MAX_STEPS {
+        return Err(ApiError::invalid("steps", format!("must be 1..={}, got {steps}", vpp_optim::MAX_STEPS)));
+    }
+    Ok((start, step, steps))
+}
+
+/// Prices inline, or the latest values of a stored price series, one per step.
+async fn prices(
+    s: &AppState,
+    r: &ScheduleRequest,
+    start: Timestamp,
+    step: SignedDuration,
+    steps: usize,
+) -> ApiResult<Vec<f64>> {
+    match (&r.prices, &r.price_series_id) {
+        (Some(_), Some(_)) => Err(ApiError::invalid("price_series_id", "give prices or price_series_id, not both")),
+        (None, None) => Err(ApiError::invalid("prices", "give prices (€/MWh per step) or a price_series_id")),
+        (Some(p), None) => Ok(p.clone()),
+        (None, Some(series_id)) => {
+            let (key, series) = s.store.get_series(series_id).await.map_err(|e| match e {
+                vpp_store::StoreError::NotFound { .. } => {
+                    ApiError::invalid("price_series_id", format!("series `{series_id}` does not exist"))
+                }
+                other => other.into(),
+            })?;
+            if series.quantity != Quantity::Price {
+                return Err(ApiError::invalid("price_series_id", "the series does not hold prices"));
+            }
+            let from = start.as_microsecond();
+            let to = (start + step * steps as i32).as_microsecond();
+            let grid = series.resolution_s * 1_000_000;
+            let values = s.store.newest_beliefs(key, SourceKind::Price, (from, to, grid), i64::MAX, NO_LEAD_US).await?;
+            // A price holds for its own interval, which may be longer than a step.
+            let step_us = step.as_micros() as i64;
+            let mut out = Vec::with_capacity(steps);
+            for k in 0..steps {
+                let t = from + k as i64 * step_us;
+                let price = values.iter().rev().find(|v| v.event_start_us <= t && t < v.event_start_us + grid);
+                match price {
+                    Some(v) => out.push(v.value),
+                    None => {
+                        return Err(ApiError::invalid(
+                            "price_series_id",
+                            format!("no price for step {k} ({})", Timestamp::from_microsecond(t).unwrap_or(start)),
+                        ));
+                    }
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// No lead before delivery (as in the series views): about 31 years.
+const NO_LEAD_US: i64 = -1_000_000_000_000_000;
+
+fn param(r: &Resource, name: &str) -> Option<f64> {
+    r.parameters.get(name).and_then(serde_json::Value::as_f64)
+}
+
+/// The optimiser's model of a member, or why it has none.
+async fn model(
+    s: &AppState,
+    r: &Resource,
+    ratio: f64,
+    settings: &MemberSettings,
+    (start, step, steps): (Timestamp, SignedDuration, usize),
+) -> ApiResult<Result<Asset, String>> {
+    if settings.exclude {
+        return Ok(Err("excluded by the request".into()));
+    }
+    if r.status != ResourceStatus::Online {
+        return Ok(Err(format!("status is {}", r.status.as_str())));
+    }
+    let field = |name: &str| format!("members.{}.{name}", r.id);
+    let need = |name: &str| param(r, name).ok_or_else(|| format!("parameter {name} missing"));
+    let minutes = step.as_secs() as f64 / 60.0;
+    let flexible = |max_kw: f64, min_kw: f64| -> Result<Asset, String> {
+        let Some(energy) = settings.energy_kwh else {
+            return Err("a flexible load needs members.{id}.energy_kwh in the request".into());
+        };
+        Ok(Asset::FlexibleLoad(FlexibleLoad {
+            energy_kwh: energy,
+            min_kw: min_kw * ratio,
+            max_kw: max_kw * ratio,
+            window_start: settings.window_start.unwrap_or(0),
+            window_end: settings.window_end,
+        }))
+    };
+    let asset = match r.resource_type {
+        ResourceType::Battery => {
+            let soc_start = match settings.soc_start_pct {
+                Some(x) => x,
+                None => s.store.latest_telemetry(&r.id).await?.and_then(|(t, _)| t.soc_pct).unwrap_or(50.0),
+            };
+            let round_trip = param(r, "round_trip_efficiency").unwrap_or(0.9);
+            (|| {
+                Ok(Asset::Battery(Battery {
+                    capacity_kwh: need("usable_energy_kwh")? * ratio,
+                    charge_kw: need("max_charge_kw")? * ratio,
+                    discharge_kw: need("max_discharge_kw")? * ratio,
+                    charge_efficiency: round_trip.sqrt(),
+                    discharge_efficiency: round_trip.sqrt(),
+                    soc_start_pct: soc_start,
+                    soc_min_pct: param(r, "soc_min_pct").unwrap_or(0.0),
+                    soc_max_pct: param(r, "soc_max_pct").unwrap_or(100.0),
+                    soc_target_pct: Some(settings.soc_target_pct.unwrap_or(soc_start)),
+                    cycle_cost_per_kwh: param(r, "cycle_cost_per_kwh").unwrap_or(0.0),
+                }))
+            })()
+        }
+        ResourceType::Pv | ResourceType::Wind => {
+            let forecast = match &settings.forecast_kw {
+                Some(f) => {
+                    if f.len() != steps {
+                        return Err(ApiError::invalid(field("forecast_kw"), format!("needs {steps} values")));
+                    }
+                    Some(f.iter().map(|x| x * ratio).collect())
+                }
+                None => {
+                    stored_forecast(s, &r.id, start, step, steps).await?.map(|f| f.iter().map(|x| x * ratio).collect())
+                }
+            };
+            match forecast {
+                Some(forecast_kw) => Ok(Asset::Curtailable { forecast_kw }),
+                None => {
+                    Err("no power forecast covers the horizon (store one, or give members.{id}.forecast_kw)".into())
+                }
+            }
+        }
+        ResourceType::DieselGenerator | ResourceType::Chp => {
+            let (max, min) = if r.resource_type == ResourceType::Chp {
+                (need("electrical_kw"), param(r, "min_electrical_kw").unwrap_or(0.0))
+            } else {
+                (need("rated_kw"), param(r, "min_stable_kw").unwrap_or(0.0))
+            };
+            let steps_of = |name: &str| (param(r, name).unwrap_or(0.0) / minutes).ceil() as usize;
+            max.map(|max_kw| {
+                Asset::Generator(Generator {
+                    min_kw: min * ratio,
+                    max_kw: max_kw * ratio,
+                    marginal_cost: param(r, "fuel_cost_per_mwh").unwrap_or(r.marginal_cost),
+                    start_cost: param(r, "start_cost").unwrap_or(0.0) * ratio,
+                    min_up_steps: steps_of("min_up_minutes"),
+                    min_down_steps: steps_of("min_down_minutes"),
+                    initially_on: false,
+                })
+            })
+        }
+        ResourceType::EvCharger => {
+            need("max_charge_kw").and_then(|max| flexible(max, param(r, "min_charge_kw").unwrap_or(0.0)))
+        }
+        ResourceType::HeatPump => need("rated_electrical_kw").and_then(|max| flexible(max, 0.0)),
+        ResourceType::Hvac => need("rated_kw").and_then(|max| flexible(max, 0.0)),
+        ResourceType::IndustrialLoad => {
+            need("max_load_kw").and_then(|max| flexible(max, param(r, "min_load_kw").unwrap_or(0.0)))
+        }
+        ResourceType::Other => Err("resources of type OTHER have no schedule model".into()),
+    };
+    Ok(asset.map_err(|reason| reason.replace("{id}", &r.id)))
+}
+
+/// The latest stored power forecast of a resource, one value per step, if
+/// every step is covered.
+async fn stored_forecast(
+    s: &AppState,
+    resource_id: &str,
+    start: Timestamp,
+    step: SignedDuration,
+    steps: usize,
+) -> ApiResult<Option<Vec<f64>>> {
+    let series = s
+        .store
+        .list_series(
+            &vpp_store::SeriesFilter {
+                owner_kind: Some(OwnerKind::Resource),
+                owner_id: Some(resource_id.to_string()),
+                quantity: Some(Quantity::Power),
+            },
+            vpp_store::Page { page: 1, size: 1 },
+        )
+        .await?;
+    let Some(series) = series.items.first() else { return Ok(None) };
+    let (key, series) = s.store.get_series(&series.id).await?;
+    let grid = series.resolution_s * 1_000_000;
+    let from = start.as_microsecond();
+    let step_us = step.as_micros() as i64;
+    let to = from + steps as i64 * step_us;
+    let values = s.store.newest_beliefs(key, SourceKind::Forecast, (from, to, grid), i64::MAX, NO_LEAD_US).await?;
+    let mut out = Vec::with_capacity(steps);
+    for k in 0..steps {
+        let t = from + k as i64 * step_us;
+        match values.iter().rev().find(|v| v.event_start_us <= t && t < v.event_start_us + grid) {
+            Some(v) => out.push(v.value.max(0.0)),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Stores each member's power as `schedule` beliefs in its power series,
+/// one belief per series interval (a 60-minute step fills four 15-minute
+/// intervals). A member whose series grid does not divide the step is not
+/// stored and named with the reason.
+async fn store_schedule(
+    s: &AppState,
+    schedule: &Schedule,
+    start: Timestamp,
+    step: SignedDuration,
+) -> ApiResult<(Timestamp, u64, Vec<LeftOut>)> {
+    let belief_time = vpp_store::now();
+    let step_us = step.as_micros() as i64;
+    let mut stored = 0;
+    let mut not_stored = Vec::new();
+    for m in &schedule.members {
+        let (key, series) =
+            s.store.ensure_series(OwnerKind::Resource, &m.id, Quantity::Power, &format!("{} power", m.id)).await?;
+        let grid = series.resolution_s * 1_000_000;
+        if step_us % grid != 0 || start.as_microsecond().rem_euclid(grid) != 0 {
+            not_stored.push(LeftOut {
+                resource_id: m.id.clone(),
+                reason: format!(
+                    "its power series has {} s intervals, which do not tile the steps",
+                    series.resolution_s
+                ),
+            });
+            continue;
+        }
+        let per_step = (step_us / grid) as usize;
+        let beliefs: Vec<Belief> = m
+            .power_kw
+            .iter()
+            .enumerate()
+            .flat_map(|(k, kw)| {
+                (0..per_step).map(move |j| Belief {
+                    event_start_us: start.as_microsecond() + k as i64 * step_us + j as i64 * grid,
+                    belief_time_us: belief_time.as_microsecond(),
+                    source: SourceKind::Schedule,
+                    value: *kw,
+                })
+            })
+            .collect();
+        stored += s.store.insert_beliefs(key, &beliefs).await?;
+    }
+    Ok((belief_time, stored, not_stored))
+}
+
+fn solve_error(e: SolveError, ids: &[String]) -> ApiError {
+    match e {
+        SolveError::Infeasible(conflicts) => {
+            infeasible(conflicts.into_iter().map(|c| in_request_terms(c, ids)).collect())
+        }
+        SolveError::Solver(detail) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "solver", "Solver failed", detail)
+        }
+    }
+}
+
+/// Renames the optimiser's field paths to the request's: `members[2].x`
+/// becomes `members.{resource id}.x`, `site.import_price` becomes `prices`.
+fn in_request_terms(mut c: Conflict, ids: &[String]) -> Conflict {
+    let renamed = [
+        ("site.import_price", "prices"),
+        ("site.export_price", "export_prices"),
+        ("site.base_load_kw", "base_load_kw"),
+        ("site.import_limit_kw", "import_limit_kw"),
+        ("site.export_limit_kw", "export_limit_kw"),
+        ("site.peak_charge_per_kw", "peak_charge_per_kw"),
+        ("horizon.steps", "steps"),
+        ("horizon.step_s", "step_minutes"),
+    ];
+    if let Some((from, to)) = renamed.iter().find(|(from, _)| c.field.starts_with(from)) {
+        c.field = c.field.replacen(from, to, 1);
+    } else if let Some(rest) = c.field.strip_prefix("members[")
+        && let Some((index, tail)) = rest.split_once(']')
+        && let Some(id) = index.parse::<usize>().ok().and_then(|i| ids.get(i))
+    {
+        c.field = format!("members.{id}{tail}");
+    }
+    c
+}
+
+fn infeasible(conflicts: Vec<Conflict>) -> ApiError {
+    let detail = conflicts.iter().map(|c| c.message.as_str()).collect::<Vec<_>>().join("; ");
+    let field = conflicts.first().map(|c| c.field.clone()).unwrap_or_default();
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "infeasible", "The request cannot be satisfied", detail)
+        .field(field)
+        .with("conflicts", conflicts)
+}

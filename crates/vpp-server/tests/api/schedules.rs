@@ -1,0 +1,176 @@
+//! Optimal schedules for a VPP through the API.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, field};
+
+fn kw(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn battery_schedule_against_hourly_prices_is_stored_as_schedule_beliefs() {
+    let app = TestApp::new().await;
+    let battery = app.battery("Sched BESS", 100.0, 50.0, 0.0).await;
+    let vpp = app.vpp("Sched VPP", json!([{"resource_id": battery}])).await;
+    let request = json!({
+        "start": "2026-11-23T00:00:00Z", "steps": 4, "step_minutes": 60, "tz": "Europe/Berlin",
+        "prices": [0.0, 200.0, 0.0, 200.0],
+        "members": {battery.clone(): {"soc_start_pct": 50.0}}
+    });
+    let (s, r) = app.post(&format!("/api/v1/vpp/vpps/{vpp}/schedules"), request).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    // Fill 50 → 90 % at 0, sell 50 kWh at 200, refill, sell back to the 50 % target:
+    // 90 kWh sold at 0.2 €/kWh, 180 kWh throughput at 0.02 €/kWh wear.
+    assert_eq!(kw(&r["schedule"]["members"][0]["power_kw"]), vec![-40.0, 50.0, -50.0, 40.0]);
+    let total = r["schedule"]["breakdown"]["total"].as_f64().unwrap();
+    assert!((total - -14.4).abs() < 1e-6, "{total}");
+    assert_eq!(r["times"][1]["start_local"], "2026-11-23T02:00:00+01:00");
+    assert_eq!(r["schedule"]["solver"]["backend"], "microlp");
+    assert_eq!(r["schedule"]["solver"]["status"], "optimal");
+    assert_eq!(r["stored_beliefs"], 16, "four 15-minute beliefs per hourly step: {r}");
+
+    // The schedule is in the battery's power series as `schedule` beliefs.
+    let (_, list) = app.get(&format!("/api/v1/vpp/series?owner_id={battery}&quantity=power")).await;
+    let series = list["items"][0]["id"].as_str().unwrap().to_string();
+    let (_, beliefs) = app
+        .get(&format!(
+            "/api/v1/vpp/series/{series}/beliefs?start=2026-11-23T00:00:00Z&end=2026-11-23T04:00:00Z&source=schedule"
+        ))
+        .await;
+    let values: Vec<f64> = beliefs.as_array().unwrap().iter().map(|b| b["value"].as_f64().unwrap()).collect();
+    assert_eq!(values.len(), 16);
+    assert_eq!(values[4], 50.0);
+}
+
+#[tokio::test]
+async fn members_that_cannot_be_modelled_are_named_with_the_reason() {
+    let app = TestApp::new().await;
+    let battery = app.battery("LO BESS", 100.0, 50.0, 0.0).await;
+    let pv = app.create_resource("PV", "LO PV", json!({"parameters": {"peak_kw": 100.0, "inverter_kw": 90.0}})).await;
+    let pv = pv["id"].as_str().unwrap().to_string();
+    let ev = app.create_resource("EV_CHARGER", "LO EV", json!({"parameters": {"max_charge_kw": 22.0}})).await;
+    let ev = ev["id"].as_str().unwrap().to_string();
+    let vpp = app.vpp("LO VPP", json!([{"resource_id": battery}, {"resource_id": pv}, {"resource_id": ev}])).await;
+    app.set_status(&battery, "MAINTENANCE").await;
+    let body = json!({"start": "2026-11-23T00:00:00Z", "steps": 8, "prices": vec![50.0; 8]});
+    let (s, r) = app.post(&format!("/api/v1/vpp/vpps/{vpp}/schedules"), body).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let reasons: Vec<(String, String)> = r["left_out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["resource_id"].as_str().unwrap().to_string(), l["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons.iter().any(|(id, why)| *id == battery && why.contains("MAINTENANCE")), "{reasons:?}");
+    assert!(reasons.iter().any(|(id, why)| *id == pv && why.contains("forecast")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|(id, why)| *id == ev && why.contains(&format!("members.{ev}.energy_kwh"))),
+        "{reasons:?}"
+    );
+
+    // With a forecast and an energy request both are scheduled: the EV
+    // takes 10 kWh from the PV in the window.
+    let body = json!({
+        "start": "2026-11-23T00:00:00Z", "steps": 8, "prices": vec![50.0; 8],
+        "members": {
+            pv.clone(): {"forecast_kw": [0.0, 0.0, 10.0, 40.0, 40.0, 10.0, 0.0, 0.0]},
+            ev.clone(): {"energy_kwh": 10.0, "window_start": 2, "window_end": 6}
+        }
+    });
+    let (s, r) = app.post(&format!("/api/v1/vpp/vpps/{vpp}/schedules"), body).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(r["left_out"].as_array().unwrap().len(), 1);
+    let ev_power = r["schedule"]["members"].as_array().unwrap().iter().find(|m| m["id"] == ev.as_str()).unwrap();
+    let energy: f64 = kw(&ev_power["power_kw"]).iter().map(|p| -p * 0.25).sum();
+    assert!((energy - 10.0).abs() < 1e-6, "{energy}");
+}
+
+#[tokio::test]
+async fn impossible_and_malformed_requests_name_the_field() {
+    let app = TestApp::new().await;
+    let battery = app.battery("Bad BESS", 100.0, 10.0, 0.0).await;
+    let vpp = app.vpp("Bad VPP", json!([{"resource_id": battery}])).await;
+    let path = format!("/api/v1/vpp/vpps/{vpp}/schedules");
+    // 10 kW for one hour cannot lift 100 kWh from 20 % to 80 %.
+    let (s, p) = app
+        .post(
+            &path,
+            json!({"start": "2026-11-23T00:00:00Z", "steps": 4, "prices": [1, 2, 3, 4],
+                   "members": {battery.clone(): {"soc_start_pct": 20, "soc_target_pct": 80}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["type"], "urn:vpp:problem:infeasible");
+    assert_eq!(field(&p), format!("members.{battery}.soc_target_pct"));
+    let constraints = p["conflicts"][0]["constraints"].as_array().unwrap();
+    assert!(constraints.iter().any(|c| c == "charge_kw = 10"), "{p}");
+
+    for (body, expected) in [
+        (json!({"start": "2026-11-23T00:00:00Z", "steps": 4, "prices": [1, 2]}), "prices"),
+        (json!({"start": "2026-11-23T00:00:00Z", "steps": 4}), "prices"),
+        (json!({"start": "2026-11-23T00:00:00Z", "steps": 0, "prices": []}), "steps"),
+        (json!({"steps": 4, "prices": [1, 2, 3, 4], "tz": "Mars/Base"}), "tz"),
+        (json!({"steps": 4, "prices": [1, 2, 3, 4], "step_minutes": 0}), "step_minutes"),
+        (json!({"steps": 4, "prices": [1, 2, 3, 4], "members": {"ghost": {}}}), "members.ghost"),
+        (json!({"steps": 4, "price_series_id": "nope"}), "price_series_id"),
+        (json!({"steps": 2, "prices": [1, 2], "import_limit_kw": -1}), "import_limit_kw"),
+    ] {
+        let (s, p) = app.post(&path, body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {p}");
+        assert_eq!(field(&p), expected, "{body}: {p}");
+    }
+    let (s, p) = app.post(&path, json!({"prices": [1], "surprise": true})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "surprise");
+    let (s, _) = app.post("/api/v1/vpp/vpps/ghost/schedules", json!({"steps": 1, "prices": [1]})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Viewers may not schedule.
+    let viewer = app.token_for("viewer").await;
+    let (s, _) = app.post_as(Some(&viewer), &path, json!({"steps": 1, "prices": [1]})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn prices_come_from_a_stored_price_series() {
+    let app = TestApp::new().await;
+    let battery = app.battery("PS BESS", 100.0, 50.0, 0.0).await;
+    let vpp = app.vpp("PS VPP", json!([{"resource_id": battery}])).await;
+    let (s, series) = app
+        .post(
+            "/api/v1/vpp/series",
+            json!({"name": "DE day-ahead", "owner_kind": "market", "owner_id": "EPEX-DE", "quantity": "price", "resolution_s": 3600}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{series}");
+    let id = series["id"].as_str().unwrap();
+    let beliefs: Vec<Value> = [0.0, 200.0]
+        .iter()
+        .enumerate()
+        .map(|(h, p)| json!({"event_start": format!("2026-11-23T0{h}:00:00Z"), "belief_time": "2026-11-20T12:00:00Z", "source": "price", "value": p}))
+        .collect();
+    let (s, r) = app.post(&format!("/api/v1/vpp/series/{id}/beliefs"), json!({"beliefs": beliefs})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["accepted"], 2, "{r}");
+    // Hourly prices over 15-minute steps: each price holds for four steps.
+    let (s, r) = app
+        .post(
+            &format!("/api/v1/vpp/vpps/{vpp}/schedules"),
+            json!({"start": "2026-11-23T00:00:00Z", "steps": 8, "price_series_id": id, "store": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(kw(&r["prices"]), vec![0.0, 0.0, 0.0, 0.0, 200.0, 200.0, 200.0, 200.0]);
+    assert_eq!(r["stored_beliefs"], 0);
+    // A step without a price is named.
+    let (s, p) = app
+        .post(
+            &format!("/api/v1/vpp/vpps/{vpp}/schedules"),
+            json!({"start": "2026-11-23T00:00:00Z", "steps": 12, "price_series_id": id}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("step 8"), "{p}");
+}
