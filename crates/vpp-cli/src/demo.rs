@@ -186,8 +186,10 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
         store.set_resource_status(&id, StatusRequest { status, reason: reason.into() }).await?;
     }
     seed_forecasts(store, &[of(ResourceType::Pv), of(ResourceType::Wind)].concat(), &mut rng).await?;
+    let prices = seed_prices(store, &mut rng).await?;
     tick(store, &mut rng, &HashMap::new(), &power_series(store).await?).await?;
     tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs, with power forecasts for PV and wind");
+    schedule_tomorrow(store, &prices).await?;
     eprintln!("Demo users (passwords are shown once; reset with `vpp user reset-password NAME`):");
     for (user, password, role) in &logins {
         eprintln!("demo login: {user} / {password} ({role})");
@@ -367,6 +369,79 @@ async fn seed_forecasts(store: &Store, ids: &[String], rng: &mut SmallRng) -> an
         }
         beliefs.sort_by_key(|b| (b.event_start_us, b.belief_time_us));
         store.insert_beliefs(key, &beliefs).await?;
+    }
+    Ok(())
+}
+
+/// A synthetic day-ahead price series (EPEX-like, 15-minute, €/MWh) for
+/// yesterday, today and tomorrow: a night trough, a midday solar dip and an
+/// evening peak. Each day's prices carry the auction time, D-1 12:00 UTC,
+/// or now while that is still ahead, so that the demo can show tomorrow's
+/// schedule at any hour. Returns the series id.
+async fn seed_prices(store: &Store, rng: &mut SmallRng) -> anyhow::Result<String> {
+    use vpp_domain::series::{Belief, OwnerKind, Quantity, SeriesRequest, SourceKind};
+    const Q_US: i64 = 900_000_000;
+    const HOUR_US: i64 = 3_600_000_000;
+    let series = store
+        .create_series(SeriesRequest {
+            name: "EPEX DE day-ahead (synthetic)".into(),
+            owner_kind: OwnerKind::Market,
+            owner_id: "EPEX-DE".into(),
+            quantity: Quantity::Price,
+            unit: None,
+            resolution_s: Some(900),
+        })
+        .await?;
+    let key = store.get_series(&series.id).await?.0;
+    let now = Timestamp::now().as_microsecond();
+    let day_us = 24 * HOUR_US;
+    let first = (now / day_us - 1) * day_us;
+    let mut beliefs = Vec::new();
+    for k in 0..(3 * 96) {
+        let start = first + k * Q_US;
+        let h = (start.rem_euclid(day_us)) as f64 / HOUR_US as f64 + 1.0; // roughly Berlin time
+        let price = 85.0 - 30.0 * (-((h - 3.5) / 2.5).powi(2)).exp() - 45.0 * (-((h - 13.0) / 2.5).powi(2)).exp()
+            + 70.0 * (-((h - 19.0) / 1.8).powi(2)).exp()
+            + rng.random_range(-6.0..6.0);
+        let auction = start - start.rem_euclid(day_us) - 12 * HOUR_US;
+        beliefs.push(Belief {
+            event_start_us: start,
+            belief_time_us: auction.min(now),
+            source: SourceKind::Price,
+            value: (price * 100.0).round() / 100.0,
+        });
+    }
+    store.insert_beliefs(key, &beliefs).await?;
+    Ok(series.id)
+}
+
+/// Schedules the spot portfolio for tomorrow against the demo prices and
+/// stores it, then tells the user how to see it.
+async fn schedule_tomorrow(store: &Store, price_series: &str) -> anyhow::Result<()> {
+    let spot = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 100 }).await?;
+    let Some(vpp) = spot.items.iter().find(|v| v.market_type == MarketType::Spot && v.status == VppStatus::Active)
+    else {
+        return Ok(());
+    };
+    // Tomorrow in UTC days, the span the demo prices cover.
+    let tomorrow = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().tomorrow()?;
+    let request = vpp_server::routes::schedules::ScheduleRequest {
+        day: Some(tomorrow),
+        tz: Some("UTC".into()),
+        price_series_id: Some(price_series.to_string()),
+        ..Default::default()
+    };
+    match vpp_server::routes::schedules::schedule_vpp(store, &vpp.id, &request).await {
+        Ok(r) => eprintln!(
+            "Tomorrow's schedule for {}: {} members scheduled, net revenue {:.0} € ({} left out). See it with\n  \
+             vpp schedule --vpp {} --price-series {price_series} --day {tomorrow} --tz UTC --no-store --table",
+            vpp.name,
+            r.schedule.members.len(),
+            -r.schedule.breakdown.total,
+            r.left_out.len(),
+            vpp.id
+        ),
+        Err(e) => eprintln!("Tomorrow's schedule for {} could not be computed: {}", vpp.name, e.0.detail),
     }
     Ok(())
 }

@@ -45,6 +45,8 @@ enum Command {
     /// Export data as JSON.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Compute (and store) an optimal schedule for a VPP; prints it as JSON.
+    Schedule(Box<ScheduleArgs>),
     /// Batch jobs over stored or exported data.
     #[command(subcommand)]
     Etl(EtlCommand),
@@ -89,6 +91,34 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct ScheduleArgs {
+    /// VPP id.
+    #[arg(long)]
+    vpp: String,
+    /// The request as JSON (the body of POST /api/v1/vpp/vpps/{id}/schedules); the flags below override it.
+    #[arg(long)]
+    request: Option<PathBuf>,
+    /// Delivery day (YYYY-MM-DD) in --tz (default: tomorrow).
+    #[arg(long)]
+    day: Option<jiff::civil::Date>,
+    /// Market time zone.
+    #[arg(long)]
+    tz: Option<String>,
+    /// Take prices from this stored price series.
+    #[arg(long)]
+    price_series: Option<String>,
+    /// cost or peak_shaving.
+    #[arg(long)]
+    objective: Option<String>,
+    /// Do not store the result as schedule beliefs.
+    #[arg(long)]
+    no_store: bool,
+    /// Print a table (step, local time, price, kW per member, SOC) instead of JSON.
+    #[arg(long)]
+    table: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -344,6 +374,42 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Schedule(args) => {
+            let store = open_store(&config).await?;
+            let mut request: vpp_server::routes::schedules::ScheduleRequest = match &args.request {
+                Some(path) => read_json(path)?,
+                None => Default::default(),
+            };
+            if args.day.is_some() {
+                request.day = args.day;
+                request.start = None;
+            }
+            request.tz = args.tz.clone().or(request.tz);
+            if let Some(series) = &args.price_series {
+                request.price_series_id = Some(series.clone());
+                request.prices = None;
+            }
+            if let Some(objective) = &args.objective {
+                request.objective = Some(
+                    serde_json::from_value(serde_json::Value::String(objective.clone()))
+                        .map_err(|_| anyhow::anyhow!("--objective must be cost or peak_shaving, got `{objective}`"))?,
+                );
+            }
+            if args.no_store {
+                request.store = Some(false);
+            }
+            let response =
+                vpp_server::routes::schedules::schedule_vpp(&store, &args.vpp, &request).await.map_err(|e| {
+                    let p = &e.0;
+                    anyhow::anyhow!("{} ({})", p.detail, p.field.as_deref().unwrap_or("request"))
+                })?;
+            if args.table {
+                print!("{}", schedule_table(&response));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&response)?);
+            }
+            Ok(())
+        }
         Command::Etl(EtlCommand::Forecasts(args)) => {
             let store = if args.needs_database() { Some(open_store(&config).await?) } else { None };
             etl::run_forecasts(&args, store.as_deref()).await
@@ -455,6 +521,52 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
         let p = &e.0;
         anyhow::anyhow!("{}: {} ({})", path.display(), p.detail, p.field.as_deref().unwrap_or("file"))
     })
+}
+
+/// The schedule as a fixed-width table: one row per step.
+fn schedule_table(r: &vpp_server::routes::schedules::ScheduleResponse) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let members = &r.schedule.members;
+    let _ = write!(out, "{:>4}  {:<25} {:>8}", "step", "start", "€/MWh");
+    let name = |id: &str| r.names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    for m in members {
+        let short: String = name(&m.id).chars().take(10).collect();
+        let _ = write!(out, " {short:>10}");
+        if m.soc_pct.is_some() {
+            let _ = write!(out, " {:>6}", "SOC%");
+        }
+    }
+    let _ = writeln!(out, " {:>9} {:>9}", "import", "export");
+    for (k, t) in r.times.iter().enumerate() {
+        let _ = write!(out, "{k:>4}  {:<25} {:>8.2}", t.start_local, r.prices[k]);
+        for m in members {
+            let _ = write!(out, " {:>10.2}", m.power_kw[k]);
+            if let Some(soc) = &m.soc_pct {
+                let _ = write!(out, " {:>6.1}", soc[k + 1]);
+            }
+        }
+        let _ = writeln!(out, " {:>9.2} {:>9.2}", r.schedule.import_kw[k], r.schedule.export_kw[k]);
+    }
+    let b = &r.schedule.breakdown;
+    let _ = writeln!(
+        out,
+        "total {:.2} € (import {:.2}, export revenue {:.2}, wear {:.2}, generation {:.2}, starts {:.2}, peak {:.2}); solver {:?} {} in {:.1} ms",
+        b.total,
+        b.import_cost,
+        b.export_revenue,
+        b.cycle_cost,
+        b.generation_cost,
+        b.start_cost,
+        b.peak_charge,
+        r.schedule.solver.backend,
+        r.schedule.solver.status,
+        r.schedule.solver.solve_ms
+    );
+    for l in &r.left_out {
+        let _ = writeln!(out, "left out {} ({}): {}", name(&l.resource_id), l.resource_id, l.reason);
+    }
+    out
 }
 
 fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {

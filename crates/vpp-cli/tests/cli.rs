@@ -178,8 +178,17 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     let (_, loads) = http(&addr, "GET", "/api/v1/vpp/resource-instances?category=LOAD", Some(&token), None);
     let (_, series) =
         http(&addr, "GET", "/api/v1/vpp/series?owner_kind=resource&quantity=power&size=100", Some(&token), None);
-    let first_series = series["items"][0]["id"].as_str().unwrap_or_default().to_string();
-    let (_, today) = http(&addr, "GET", &format!("/api/v1/vpp/series/{first_series}/values"), Some(&token), None);
+    let with_forecast_today = series["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| {
+            let id = s["id"].as_str().unwrap_or_default();
+            let (_, today) = http(&addr, "GET", &format!("/api/v1/vpp/series/{id}/values"), Some(&token), None);
+            today["points"].as_array().map(Vec::len) == Some(96)
+        })
+        .count();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(names, vec!["admin", "operator", "trader", "analyst", "viewer"], "one printed login per role");
@@ -192,8 +201,27 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     );
     assert_eq!(resources["total"], 54);
     assert!(loads["total"].as_i64().unwrap_or(0) > 0);
-    assert_eq!(series["total"], 16, "a power series per PV plant and wind turbine");
-    assert_eq!(today["points"].as_array().map(Vec::len), Some(96), "today's forecast: {today}");
+    assert_eq!(series["total"], 16 + 9, "a power series per PV plant and wind turbine, and per scheduled battery");
+    assert_eq!(with_forecast_today, 16, "today's forecast for every PV plant and wind turbine");
+
+    // The demo schedules the spot portfolio for tomorrow and prints how to see it.
+    let command = seen.iter().find_map(|l| l.trim().strip_prefix("vpp schedule ")).expect("schedule command printed");
+    let mut args: Vec<&str> = vec!["schedule"];
+    args.extend(command.split_whitespace());
+    let table = vpp(&tmp.db(), &args);
+    assert!(table.status.success(), "{}", String::from_utf8_lossy(&table.stderr));
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("solver Microlp optimal"), "{table}");
+    args.retain(|a| *a != "--table");
+    let schedule = stdout_json(&vpp(&tmp.db(), &args));
+    let members = schedule["schedule"]["members"].as_array().expect("members");
+    assert!(members.iter().any(|m| m["soc_pct"].is_array()), "batteries are scheduled: {schedule}");
+    for m in members.iter().filter(|m| m["soc_pct"].is_array()) {
+        let soc: Vec<f64> = m["soc_pct"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert!(soc.iter().all(|s| (9.999..=90.001).contains(s)), "SOC in the demo battery window: {soc:?}");
+        assert!(soc.last().unwrap() >= &(soc[0] - 1e-6), "back to the start SOC by the end");
+    }
+    assert_eq!(schedule["stored_beliefs"], 0, "--no-store");
 }
 
 #[test]

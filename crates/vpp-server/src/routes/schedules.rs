@@ -25,6 +25,7 @@ use vpp_optim::{
 use crate::error::{ApiError, ApiResult, Problem as ProblemJson};
 use crate::extract::ApiJson;
 use crate::state::AppState;
+use vpp_store::Store;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_schedule))
@@ -127,6 +128,8 @@ pub struct ScheduleResponse {
     pub prices: Vec<f64>,
     /// Members left out, with the reason.
     pub left_out: Vec<LeftOut>,
+    /// Name of every member, by resource id.
+    pub names: BTreeMap<String, String>,
     /// The optimal schedule.
     pub schedule: Schedule,
     /// When stored: the belief time of the stored `schedule` beliefs.
@@ -156,22 +159,30 @@ async fn create_schedule(
     Path(id): Path<String>,
     ApiJson(r): ApiJson<ScheduleRequest>,
 ) -> ApiResult<(StatusCode, Json<ScheduleResponse>)> {
-    let vpp = s.store.get_vpp(&id).await?;
+    Ok((StatusCode::CREATED, Json(schedule_vpp(&s.store, &id, &r).await?)))
+}
+
+/// Computes (and by default stores) a schedule for VPP `id`: the work behind
+/// `POST /api/v1/vpp/vpps/{id}/schedules`, shared with `vpp schedule`.
+pub async fn schedule_vpp(store: &Store, id: &str, r: &ScheduleRequest) -> ApiResult<ScheduleResponse> {
+    let vpp = store.get_vpp(id).await?;
     let tz_name = r.tz.clone().unwrap_or_else(|| "Europe/Berlin".into());
     let tz = TimeZone::get(&tz_name).map_err(|_| ApiError::invalid("tz", format!("unknown time zone `{tz_name}`")))?;
-    let (start, step, steps) = horizon(&r, &tz)?;
+    let (start, step, steps) = horizon(r, &tz)?;
     for id in r.members.keys() {
         if !vpp.members.iter().any(|m| &m.resource_id == id) {
             return Err(ApiError::invalid(format!("members.{id}"), "not a member of this VPP"));
         }
     }
-    let prices = prices(&s, &r, start, step, steps).await?;
+    let prices = prices(store, r, start, step, steps).await?;
     let mut members = Vec::new();
     let mut left_out = Vec::new();
+    let mut names = BTreeMap::new();
     for m in &vpp.members {
         let settings = r.members.get(&m.resource_id).cloned().unwrap_or_default();
-        let resource = s.store.get_resource(&m.resource_id).await?;
-        match model(&s, &resource, m.allocation_ratio.get(), &settings, (start, step, steps)).await? {
+        let resource = store.get_resource(&m.resource_id).await?;
+        names.insert(resource.id.clone(), resource.name.clone());
+        match model(store, &resource, m.allocation_ratio.get(), &settings, (start, step, steps)).await? {
             Ok(asset) => members.push(Member { id: resource.id.clone(), asset }),
             Err(reason) => left_out.push(LeftOut { resource_id: resource.id.clone(), reason }),
         }
@@ -203,7 +214,7 @@ async fn create_schedule(
         })
         .collect();
     let (stored_at, stored_beliefs, not_stored) = if r.store.unwrap_or(true) {
-        let (at, n, not_stored) = store_schedule(&s, &schedule, start, step).await?;
+        let (at, n, not_stored) = store_schedule(store, &schedule, start, step).await?;
         (Some(at), n, not_stored)
     } else {
         (None, 0, Vec::new())
@@ -215,12 +226,13 @@ async fn create_schedule(
         times,
         prices,
         left_out,
+        names,
         schedule,
         stored_at,
         stored_beliefs,
         not_stored,
     };
-    Ok((StatusCode::CREATED, Json(response)))
+    Ok(response)
 }
 
 /// Start, step and number of steps.
@@ -257,7 +269,7 @@ fn horizon(r: &ScheduleRequest, tz: &TimeZone) -> ApiResult<(Timestamp, SignedDu
 
 /// Prices inline, or the latest values of a stored price series, one per step.
 async fn prices(
-    s: &AppState,
+    store: &Store,
     r: &ScheduleRequest,
     start: Timestamp,
     step: SignedDuration,
@@ -268,7 +280,7 @@ async fn prices(
         (None, None) => Err(ApiError::invalid("prices", "give prices (€/MWh per step) or a price_series_id")),
         (Some(p), None) => Ok(p.clone()),
         (None, Some(series_id)) => {
-            let (key, series) = s.store.get_series(series_id).await.map_err(|e| match e {
+            let (key, series) = store.get_series(series_id).await.map_err(|e| match e {
                 vpp_store::StoreError::NotFound { .. } => {
                     ApiError::invalid("price_series_id", format!("series `{series_id}` does not exist"))
                 }
@@ -280,7 +292,7 @@ async fn prices(
             let from = start.as_microsecond();
             let to = (start + step * steps as i32).as_microsecond();
             let grid = series.resolution_s * 1_000_000;
-            let values = s.store.newest_beliefs(key, SourceKind::Price, (from, to, grid), i64::MAX, NO_LEAD_US).await?;
+            let values = store.newest_beliefs(key, SourceKind::Price, (from, to, grid), i64::MAX, NO_LEAD_US).await?;
             // A price holds for its own interval, which may be longer than a step.
             let step_us = step.as_micros() as i64;
             let mut out = Vec::with_capacity(steps);
@@ -311,7 +323,7 @@ fn param(r: &Resource, name: &str) -> Option<f64> {
 
 /// The optimiser's model of a member, or why it has none.
 async fn model(
-    s: &AppState,
+    store: &Store,
     r: &Resource,
     ratio: f64,
     settings: &MemberSettings,
@@ -342,7 +354,7 @@ async fn model(
         ResourceType::Battery => {
             let soc_start = match settings.soc_start_pct {
                 Some(x) => x,
-                None => s.store.latest_telemetry(&r.id).await?.and_then(|(t, _)| t.soc_pct).unwrap_or(50.0),
+                None => store.latest_telemetry(&r.id).await?.and_then(|(t, _)| t.soc_pct).unwrap_or(50.0),
             };
             let round_trip = param(r, "round_trip_efficiency").unwrap_or(0.9);
             (|| {
@@ -368,9 +380,9 @@ async fn model(
                     }
                     Some(f.iter().map(|x| x * ratio).collect())
                 }
-                None => {
-                    stored_forecast(s, &r.id, start, step, steps).await?.map(|f| f.iter().map(|x| x * ratio).collect())
-                }
+                None => stored_forecast(store, &r.id, start, step, steps)
+                    .await?
+                    .map(|f| f.iter().map(|x| x * ratio).collect()),
             };
             match forecast {
                 Some(forecast_kw) => Ok(Asset::Curtailable { forecast_kw }),
@@ -414,14 +426,13 @@ async fn model(
 /// The latest stored power forecast of a resource, one value per step, if
 /// every step is covered.
 async fn stored_forecast(
-    s: &AppState,
+    store: &Store,
     resource_id: &str,
     start: Timestamp,
     step: SignedDuration,
     steps: usize,
 ) -> ApiResult<Option<Vec<f64>>> {
-    let series = s
-        .store
+    let series = store
         .list_series(
             &vpp_store::SeriesFilter {
                 owner_kind: Some(OwnerKind::Resource),
@@ -432,12 +443,12 @@ async fn stored_forecast(
         )
         .await?;
     let Some(series) = series.items.first() else { return Ok(None) };
-    let (key, series) = s.store.get_series(&series.id).await?;
+    let (key, series) = store.get_series(&series.id).await?;
     let grid = series.resolution_s * 1_000_000;
     let from = start.as_microsecond();
     let step_us = step.as_micros() as i64;
     let to = from + steps as i64 * step_us;
-    let values = s.store.newest_beliefs(key, SourceKind::Forecast, (from, to, grid), i64::MAX, NO_LEAD_US).await?;
+    let values = store.newest_beliefs(key, SourceKind::Forecast, (from, to, grid), i64::MAX, NO_LEAD_US).await?;
     let mut out = Vec::with_capacity(steps);
     for k in 0..steps {
         let t = from + k as i64 * step_us;
@@ -454,7 +465,7 @@ async fn stored_forecast(
 /// intervals). A member whose series grid does not divide the step is not
 /// stored and named with the reason.
 async fn store_schedule(
-    s: &AppState,
+    store: &Store,
     schedule: &Schedule,
     start: Timestamp,
     step: SignedDuration,
@@ -465,7 +476,7 @@ async fn store_schedule(
     let mut not_stored = Vec::new();
     for m in &schedule.members {
         let (key, series) =
-            s.store.ensure_series(OwnerKind::Resource, &m.id, Quantity::Power, &format!("{} power", m.id)).await?;
+            store.ensure_series(OwnerKind::Resource, &m.id, Quantity::Power, &format!("{} power", m.id)).await?;
         let grid = series.resolution_s * 1_000_000;
         if step_us % grid != 0 || start.as_microsecond().rem_euclid(grid) != 0 {
             not_stored.push(LeftOut {
@@ -491,7 +502,7 @@ async fn store_schedule(
                 })
             })
             .collect();
-        stored += s.store.insert_beliefs(key, &beliefs).await?;
+        stored += store.insert_beliefs(key, &beliefs).await?;
     }
     Ok((belief_time, stored, not_stored))
 }
