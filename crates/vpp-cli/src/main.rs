@@ -47,6 +47,8 @@ enum Command {
     Export(ExportCommand),
     /// Compute (and store) an optimal schedule for a VPP; prints it as JSON.
     Schedule(Box<ScheduleArgs>),
+    /// Solve a schedule problem given as JSON (vpp-optim's Problem), without a database.
+    Optimise(OptimiseArgs),
     /// Batch jobs over stored or exported data.
     #[command(subcommand)]
     Etl(EtlCommand),
@@ -119,6 +121,24 @@ struct ScheduleArgs {
     /// Print a table (step, local time, price, kW per member, SOC) instead of JSON.
     #[arg(long)]
     table: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct OptimiseArgs {
+    /// The problem: {"horizon":{…},"site":{…},"members":[…],"objective":"cost"}.
+    problem: PathBuf,
+    /// microlp (LP and MILP) or clarabel (LP).
+    #[arg(long, default_value = "microlp")]
+    backend: String,
+    /// Time limit, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    time_limit_s: f64,
+    /// Relative MIP gap.
+    #[arg(long, default_value_t = 0.01)]
+    mip_gap: f64,
+    /// Solve this many times and report the median time (model build plus solve).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -408,6 +428,33 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             } else {
                 println!("{}", serde_json::to_string_pretty(&response)?);
             }
+            Ok(())
+        }
+        Command::Optimise(args) => {
+            let problem: vpp_optim::Problem = read_json(&args.problem)?;
+            let backend = serde_json::from_value(serde_json::Value::String(args.backend.clone()))
+                .map_err(|_| anyhow::anyhow!("--backend must be microlp or clarabel, got `{}`", args.backend))?;
+            let options = vpp_optim::SolverOptions { backend, time_limit_s: args.time_limit_s, mip_gap: args.mip_gap };
+            let mut times = Vec::new();
+            let mut last = None;
+            for _ in 0..args.repeat.max(1) {
+                let started = std::time::Instant::now();
+                let schedule = vpp_optim::solve(&problem, &options).map_err(|e| match e {
+                    vpp_optim::SolveError::Infeasible(ref conflicts) => {
+                        anyhow::anyhow!("{e}\n{}", serde_json::to_string_pretty(conflicts).unwrap_or_default())
+                    }
+                    other => anyhow::anyhow!("{other}"),
+                })?;
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+                last = Some(schedule);
+            }
+            times.sort_by(f64::total_cmp);
+            let out = serde_json::json!({
+                "schedule": last,
+                "runs": times.len(),
+                "median_ms": times[times.len() / 2],
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
         }
         Command::Etl(EtlCommand::Forecasts(args)) => {

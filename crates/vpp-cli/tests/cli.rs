@@ -63,6 +63,8 @@ fn every_command_has_help() {
         vec!["bench", "forecasts", "--help"],
         vec!["etl", "--help"],
         vec!["etl", "forecasts", "--help"],
+        vec!["schedule", "--help"],
+        vec!["optimise", "--help"],
         vec!["user", "--help"],
         vec!["user", "add", "--help"],
         vec!["user", "list", "--help"],
@@ -498,4 +500,30 @@ fn etl_forecasts_on_the_database_and_the_generator_in_parquet() {
     let report = stdout_json(&etl(&dir, &["--day", "2026-01-01"]));
     assert_eq!(report["source"], "database");
     assert_eq!(report["asset_rows"], 0);
+}
+
+#[test]
+fn optimise_solves_a_problem_file_and_explains_an_impossible_one() {
+    let dir = TempDir::new("optimise");
+    let path = dir.0.join("problem.json");
+    let problem = json!({
+        "horizon": {"steps": 2, "step_s": 3600},
+        "site": {"import_price": [0.0, 100.0]},
+        "members": [{"id": "b", "asset": {"kind": "battery", "capacity_kwh": 10, "charge_kw": 10, "discharge_kw": 10,
+            "charge_efficiency": 1, "discharge_efficiency": 1, "soc_start_pct": 0, "soc_min_pct": 0, "soc_max_pct": 100}}]
+    });
+    std::fs::write(&path, problem.to_string()).unwrap();
+    let out = stdout_json(&vpp(&dir.db(), &["optimise", path.to_str().unwrap(), "--repeat", "3"]));
+    assert_eq!(out["runs"], 3);
+    assert!((out["schedule"]["breakdown"]["total"].as_f64().unwrap() - -1.0).abs() < 1e-9, "{out}");
+    let mut impossible = problem.clone();
+    impossible["members"][0]["asset"]["soc_target_pct"] = json!(100);
+    impossible["horizon"]["steps"] = json!(1);
+    impossible["site"]["import_price"] = json!([0.0]);
+    impossible["members"][0]["asset"]["charge_kw"] = json!(5);
+    std::fs::write(&path, impossible.to_string()).unwrap();
+    let out = vpp(&dir.db(), &["optimise", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("members[0].soc_target_pct") && stderr.contains("charge_kw = 5"), "{stderr}");
 }
