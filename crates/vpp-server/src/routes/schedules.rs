@@ -92,6 +92,13 @@ pub struct ScheduleRequest {
     pub solver: Option<SolverOptions>,
     /// Store the result as `schedule` beliefs (default true).
     pub store: Option<bool>,
+    /// Safety margin kept at both ends of every battery's SOC window for
+    /// forecast error, percentage points (default 0): a 10..90 % window
+    /// with 5 becomes 15..85 % (widened again to include the SOC at start).
+    pub soc_headroom_pct: Option<f64>,
+    /// Share of every member's power limits left unscheduled for
+    /// re-dispatch, % (default 0): 10 schedules at most 90 % of them.
+    pub power_headroom_pct: Option<f64>,
 }
 
 /// One step's start.
@@ -175,6 +182,7 @@ pub async fn schedule_vpp(store: &Store, id: &str, r: &ScheduleRequest) -> ApiRe
         }
     }
     let prices = prices(store, r, start, step, steps).await?;
+    let margins = Margins::of(r)?;
     let mut members = Vec::new();
     let mut left_out = Vec::new();
     let mut names = BTreeMap::new();
@@ -182,7 +190,7 @@ pub async fn schedule_vpp(store: &Store, id: &str, r: &ScheduleRequest) -> ApiRe
         let settings = r.members.get(&m.resource_id).cloned().unwrap_or_default();
         let resource = store.get_resource(&m.resource_id).await?;
         names.insert(resource.id.clone(), resource.name.clone());
-        match model(store, &resource, m.allocation_ratio.get(), &settings, (start, step, steps)).await? {
+        match model(store, &resource, m.allocation_ratio.get(), &settings, (start, step, steps), margins).await? {
             Ok(asset) => members.push(Member { id: resource.id.clone(), asset }),
             Err(reason) => left_out.push(LeftOut { resource_id: resource.id.clone(), reason }),
         }
@@ -314,6 +322,29 @@ async fn prices(
     }
 }
 
+/// Safety margins of one request.
+#[derive(Debug, Clone, Copy)]
+struct Margins {
+    /// Percentage points off both ends of a SOC window.
+    soc_pct: f64,
+    /// Factor on power limits, 0..1.
+    power: f64,
+}
+
+impl Margins {
+    fn of(r: &ScheduleRequest) -> ApiResult<Self> {
+        let soc_pct = r.soc_headroom_pct.unwrap_or(0.0);
+        if !(0.0..=25.0).contains(&soc_pct) {
+            return Err(ApiError::invalid("soc_headroom_pct", format!("must be 0..=25, got {soc_pct}")));
+        }
+        let power = r.power_headroom_pct.unwrap_or(0.0);
+        if !(0.0..=90.0).contains(&power) {
+            return Err(ApiError::invalid("power_headroom_pct", format!("must be 0..=90, got {power}")));
+        }
+        Ok(Self { soc_pct, power: 1.0 - power / 100.0 })
+    }
+}
+
 /// No lead before delivery (as in the series views): about 31 years.
 const NO_LEAD_US: i64 = -1_000_000_000_000_000;
 
@@ -328,6 +359,7 @@ async fn model(
     ratio: f64,
     settings: &MemberSettings,
     (start, step, steps): (Timestamp, SignedDuration, usize),
+    margins: Margins,
 ) -> ApiResult<Result<Asset, String>> {
     if settings.exclude {
         return Ok(Err("excluded by the request".into()));
@@ -344,8 +376,8 @@ async fn model(
         };
         Ok(Asset::FlexibleLoad(FlexibleLoad {
             energy_kwh: energy,
-            min_kw: min_kw * ratio,
-            max_kw: max_kw * ratio,
+            min_kw: (min_kw * ratio).min(max_kw * ratio * margins.power),
+            max_kw: max_kw * ratio * margins.power,
             window_start: settings.window_start.unwrap_or(0),
             window_end: settings.window_end,
         }))
@@ -357,16 +389,21 @@ async fn model(
                 None => store.latest_telemetry(&r.id).await?.and_then(|(t, _)| t.soc_pct).unwrap_or(50.0),
             };
             let round_trip = param(r, "round_trip_efficiency").unwrap_or(0.9);
+            // The headroom narrows the window, but never past the SOC at start.
+            let (lo, hi) = (param(r, "soc_min_pct").unwrap_or(0.0), param(r, "soc_max_pct").unwrap_or(100.0));
+            let (lo, hi) = ((lo + margins.soc_pct).min(soc_start), (hi - margins.soc_pct).max(soc_start));
+            let (lo, hi) = if lo <= hi { (lo, hi) } else { (soc_start, soc_start) };
+            let power = ratio * margins.power;
             (|| {
                 Ok(Asset::Battery(Battery {
                     capacity_kwh: need("usable_energy_kwh")? * ratio,
-                    charge_kw: need("max_charge_kw")? * ratio,
-                    discharge_kw: need("max_discharge_kw")? * ratio,
+                    charge_kw: need("max_charge_kw")? * power,
+                    discharge_kw: need("max_discharge_kw")? * power,
                     charge_efficiency: round_trip.sqrt(),
                     discharge_efficiency: round_trip.sqrt(),
                     soc_start_pct: soc_start,
-                    soc_min_pct: param(r, "soc_min_pct").unwrap_or(0.0),
-                    soc_max_pct: param(r, "soc_max_pct").unwrap_or(100.0),
+                    soc_min_pct: lo,
+                    soc_max_pct: hi,
                     soc_target_pct: Some(settings.soc_target_pct.unwrap_or(soc_start)),
                     cycle_cost_per_kwh: param(r, "cycle_cost_per_kwh").unwrap_or(0.0),
                 }))
@@ -400,8 +437,8 @@ async fn model(
             let steps_of = |name: &str| (param(r, name).unwrap_or(0.0) / minutes).ceil() as usize;
             max.map(|max_kw| {
                 Asset::Generator(Generator {
-                    min_kw: min * ratio,
-                    max_kw: max_kw * ratio,
+                    min_kw: (min * ratio).min(max_kw * ratio * margins.power),
+                    max_kw: max_kw * ratio * margins.power,
                     marginal_cost: param(r, "fuel_cost_per_mwh").unwrap_or(r.marginal_cost),
                     start_cost: param(r, "start_cost").unwrap_or(0.0) * ratio,
                     min_up_steps: steps_of("min_up_minutes"),

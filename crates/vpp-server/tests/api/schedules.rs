@@ -42,6 +42,25 @@ async fn battery_schedule_against_hourly_prices_is_stored_as_schedule_beliefs() 
     let values: Vec<f64> = beliefs.as_array().unwrap().iter().map(|b| b["value"].as_f64().unwrap()).collect();
     assert_eq!(values.len(), 16);
     assert_eq!(values[4], 50.0);
+
+    // Safety margins: 10 points off both ends of the 10..90 % window, 20 % of the power kept back.
+    let request = json!({
+        "start": "2026-11-23T00:00:00Z", "steps": 4, "step_minutes": 60, "prices": [0.0, 200.0, 0.0, 200.0],
+        "members": {battery.clone(): {"soc_start_pct": 50.0}},
+        "soc_headroom_pct": 10, "power_headroom_pct": 20, "store": false
+    });
+    let (s, r) = app.post(&format!("/api/v1/vpp/vpps/{vpp}/schedules"), request).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(kw(&r["schedule"]["members"][0]["power_kw"]), vec![-30.0, 40.0, -40.0, 30.0]);
+    let soc = kw(&r["schedule"]["members"][0]["soc_pct"]);
+    assert!(soc.iter().all(|x| (20.0 - 1e-9..=80.0 + 1e-9).contains(x)), "{soc:?}");
+    for (key, value) in [("soc_headroom_pct", 30.0), ("power_headroom_pct", -1.0)] {
+        let mut body = json!({"steps": 4, "prices": [1, 2, 3, 4]});
+        body[key] = json!(value);
+        let (s, p) = app.post(&format!("/api/v1/vpp/vpps/{vpp}/schedules"), body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(field(&p), key);
+    }
 }
 
 #[tokio::test]
