@@ -107,3 +107,56 @@ fn generator_commitment_day() -> f64 {
     let p = site(vec![Member { id: "chp".into(), asset: Asset::Generator(g) }], None);
     solve(divan::black_box(&p), &SolverOptions::default()).map(|s| s.breakdown.total).unwrap_or_else(|e| panic!("{e}"))
 }
+
+#[divan::bench]
+fn one_battery_96_steps_clarabel() -> f64 {
+    let p = site(vec![Member { id: "bess".into(), asset: Asset::Battery(battery()) }], None);
+    let options = SolverOptions { backend: vpp_optim::Backend::Clarabel, ..SolverOptions::default() };
+    solve(divan::black_box(&p), &options).map(|s| s.breakdown.total).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// 1,000 batteries of varied size, SOC and wear with one shared export
+/// limit at a third of their discharge power; the gap is printed once.
+fn fleet_problem() -> Problem {
+    let n = 96;
+    let members: Vec<Member> = (0..1000)
+        .map(|i| {
+            let u = ((i * 7919) % 1000) as f64 / 1000.0;
+            let mut b = battery();
+            b.capacity_kwh = 50.0 + 450.0 * u;
+            b.charge_kw = b.capacity_kwh / 2.0;
+            b.discharge_kw = b.capacity_kwh / 2.0;
+            b.soc_start_pct = 30.0 + 40.0 * u;
+            b.soc_target_pct = Some(b.soc_start_pct);
+            b.cycle_cost_per_kwh = 0.005 + 0.02 * u;
+            Member { id: format!("bess-{i}"), asset: Asset::Battery(b) }
+        })
+        .collect();
+    let export_limit: f64 =
+        members.iter().map(|m| if let Asset::Battery(b) = &m.asset { b.discharge_kw } else { 0.0 }).sum::<f64>() / 3.0;
+    Problem {
+        horizon: Horizon { steps: n, step_s: 900 },
+        site: Site {
+            import_price: day_prices(n),
+            export_price: None,
+            base_load_kw: None,
+            import_limit_kw: None,
+            export_limit_kw: Some(export_limit),
+            peak_charge_per_kw: None,
+        },
+        members,
+        objective: Objective::Cost,
+    }
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn fleet_1000_batteries_shared_export_limit(bencher: divan::Bencher) {
+    let p = fleet_problem();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let s = vpp_optim::solve_fleet(&p, &SolverOptions::default(), threads).unwrap_or_else(|e| panic!("{e}"));
+    let d = s.decomposition.as_ref().expect("decomposed");
+    eprintln!("fleet: {} with {} threads, gap {:.4} %", d.method, d.threads, d.gap * 100.0);
+    bencher.bench(|| {
+        vpp_optim::solve_fleet(divan::black_box(&p), &SolverOptions::default(), threads).map(|s| s.breakdown.total)
+    });
+}

@@ -13,9 +13,11 @@
 //! the grid (generation, discharging), negative is consumption (charging,
 //! loads). Powers are kW, energies kWh, prices €/MWh, money €.
 
+mod fleet;
 mod model;
 mod solve;
 
+pub use fleet::{DECOMPOSE_ABOVE, Decomposition, solve_fleet};
 pub use model::{
     Asset, Battery, Conflict, FlexibleLoad, Generator, Horizon, MAX_MEMBERS, MAX_STEPS, Member, Objective, Problem,
     ShiftableProcess, Site,

@@ -129,6 +129,9 @@ pub struct Schedule {
     pub breakdown: Breakdown,
     /// Solver details.
     pub solver: SolverInfo,
+    /// How a large fleet was split up (see `solve_fleet`); absent for one model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decomposition: Option<crate::fleet::Decomposition>,
 }
 
 /// Why no schedule came out.
@@ -543,5 +546,6 @@ fn read_schedule(
             constraints: built.constraints.len(),
             solve_ms: started.elapsed().as_secs_f64() * 1000.0,
         },
+        decomposition: None,
     }
 }

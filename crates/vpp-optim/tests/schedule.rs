@@ -238,3 +238,56 @@ proptest! {
         prop_assert!((parts - s.breakdown.total).abs() < 1e-9);
     }
 }
+
+/// `count` batteries of different sizes over `steps` hours.
+fn fleet(count: usize, steps: usize) -> Problem {
+    let prices: Vec<f64> = (0..steps).map(|t| 50.0 + 40.0 * ((t as f64) / 2.0).sin()).collect();
+    let members = (0..count)
+        .map(|i| {
+            let mut b = battery(20.0 + (i % 7) as f64 * 10.0, 10.0 + (i % 5) as f64 * 5.0, 0.95, 50.0);
+            b.soc_min_pct = 10.0;
+            b.soc_max_pct = 90.0;
+            b.soc_target_pct = Some(50.0);
+            member(&format!("b{i}"), Asset::Battery(b))
+        })
+        .collect();
+    hourly(&prices, members)
+}
+
+#[test]
+fn a_fleet_without_binding_limits_decomposes_exactly() {
+    let p = fleet(60, 8);
+    let options = SolverOptions { backend: Backend::Clarabel, ..SolverOptions::default() };
+    let decomposed = vpp_optim::solve_fleet(&p, &SolverOptions::default(), 2).unwrap();
+    let d = decomposed.decomposition.as_ref().unwrap();
+    assert_eq!(d.method, "independent");
+    assert_eq!(d.gap, 0.0);
+    let direct = solve(&p, &options).unwrap();
+    close(decomposed.breakdown.total, direct.breakdown.total);
+    assert_eq!(decomposed.members.len(), 60);
+}
+
+#[test]
+fn a_binding_shared_export_limit_is_kept_and_the_gap_reported() {
+    let mut p = fleet(60, 8);
+    p.site.export_limit_kw = Some(300.0);
+    let s = vpp_optim::solve_fleet(&p, &SolverOptions::default(), 2).unwrap();
+    let d = s.decomposition.clone().unwrap();
+    assert_eq!(d.method, "proportional_shares");
+    for t in 0..8 {
+        let injection: f64 = s.members.iter().map(|m| m.power_kw[t]).sum();
+        assert!(injection <= 300.0 + 1e-6, "step {t}: {injection} kW exported");
+        close(s.export_kw[t] - s.import_kw[t], injection);
+    }
+    // The true optimum lies between the bound and the schedule found.
+    let direct = solve(&p, &SolverOptions { backend: Backend::Clarabel, ..SolverOptions::default() }).unwrap();
+    assert!(d.lower_bound <= direct.breakdown.total + 1e-6);
+    assert!(direct.breakdown.total <= s.breakdown.total + 1e-6);
+    close(d.gap, (s.breakdown.total - d.lower_bound) / s.breakdown.total.abs().max(1.0));
+    // Different import and export prices: no valid bound, one model instead.
+    p.site.export_price = Some(p.site.import_price.iter().map(|x| x - 1.0).collect());
+    let direct =
+        vpp_optim::solve_fleet(&p, &SolverOptions { backend: Backend::Clarabel, ..SolverOptions::default() }, 2)
+            .unwrap();
+    assert_eq!(direct.decomposition.unwrap().method, "direct");
+}

@@ -155,6 +155,9 @@ pub struct ScheduleResponse {
 /// curtailable generation under their latest forecast, generators with
 /// commitment, and flexible loads when `members.{id}.energy_kwh` is given.
 /// Members that cannot be modelled are listed in `left_out` with the reason.
+/// Above 50 members, with one price for import and export, members are
+/// solved separately and in parallel, coupled through the site limits; the
+/// result's `decomposition` gives the method, a lower bound and the gap.
 /// An impossible request is answered 422 with `conflicts` naming the
 /// constraints and their values.
 #[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/schedules", tag = "optimisation",
@@ -211,7 +214,8 @@ pub async fn schedule_vpp(store: &Store, id: &str, r: &ScheduleRequest) -> ApiRe
     let options = r.solver.unwrap_or_default();
     let ids: Vec<String> = problem.members.iter().map(|m| m.id.clone()).collect();
     // The solver is CPU-bound; keep it off the async workers.
-    let schedule = tokio::task::spawn_blocking(move || vpp_optim::solve(&problem, &options))
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let schedule = tokio::task::spawn_blocking(move || vpp_optim::solve_fleet(&problem, &options, threads))
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| solve_error(e, &ids))?;
