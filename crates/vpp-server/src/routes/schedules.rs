@@ -305,23 +305,10 @@ async fn prices(
             let to = (start + step * steps as i32).as_microsecond();
             let grid = series.resolution_s * 1_000_000;
             let values = store.newest_beliefs(key, SourceKind::Price, (from, to, grid), i64::MAX, NO_LEAD_US).await?;
-            // A price holds for its own interval, which may be longer than a step.
-            let step_us = step.as_micros() as i64;
-            let mut out = Vec::with_capacity(steps);
-            for k in 0..steps {
-                let t = from + k as i64 * step_us;
-                let price = values.iter().rev().find(|v| v.event_start_us <= t && t < v.event_start_us + grid);
-                match price {
-                    Some(v) => out.push(v.value),
-                    None => {
-                        return Err(ApiError::invalid(
-                            "price_series_id",
-                            format!("no price for step {k} ({})", Timestamp::from_microsecond(t).unwrap_or(start)),
-                        ));
-                    }
-                }
-            }
-            Ok(out)
+            per_step(&values, from, step.as_micros() as i64, steps, grid).map_err(|k| {
+                let at = Timestamp::from_microsecond(from + k as i64 * step.as_micros() as i64).unwrap_or(start);
+                ApiError::invalid("price_series_id", format!("no price for step {k} ({at})"))
+            })
         }
     }
 }
@@ -490,15 +477,29 @@ async fn stored_forecast(
     let step_us = step.as_micros() as i64;
     let to = from + steps as i64 * step_us;
     let values = store.newest_beliefs(key, SourceKind::Forecast, (from, to, grid), i64::MAX, NO_LEAD_US).await?;
-    let mut out = Vec::with_capacity(steps);
-    for k in 0..steps {
-        let t = from + k as i64 * step_us;
-        match values.iter().rev().find(|v| v.event_start_us <= t && t < v.event_start_us + grid) {
-            Some(v) => out.push(v.value.max(0.0)),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(out))
+    Ok(per_step(&values, from, step_us, steps, grid).ok().map(|v| v.into_iter().map(|x| x.max(0.0)).collect()))
+}
+
+/// One value per step from values sorted by interval start, each holding for
+/// its interval of `grid_us` (which may be longer than a step); the first
+/// step without a value is the error.
+fn per_step(
+    values: &[vpp_domain::series::Selected],
+    from_us: i64,
+    step_us: i64,
+    steps: usize,
+    grid_us: i64,
+) -> Result<Vec<f64>, usize> {
+    (0..steps)
+        .map(|k| {
+            let t = from_us + k as i64 * step_us;
+            let after = values.partition_point(|v| v.event_start_us <= t);
+            match after.checked_sub(1).map(|i| &values[i]) {
+                Some(v) if t < v.event_start_us + grid_us => Ok(v.value),
+                _ => Err(k),
+            }
+        })
+        .collect()
 }
 
 /// Stores each member's power as `schedule` beliefs in its power series,
