@@ -21,6 +21,9 @@ pub enum Backend {
     Microlp,
     /// clarabel: interior point; LP only, integer parts are relaxed.
     Clarabel,
+    /// HiGHS: LP and MILP, for large problems; only in builds with the
+    /// `highs` feature, else refused with a clear error.
+    Highs,
 }
 
 /// Limits of one solve.
@@ -366,6 +369,26 @@ fn run(built: Built, objective: Expression, options: &SolverOptions) -> Result<(
             let solution = vars.minimise(objective).using(clarabel).with_all(constraints.clone()).solve()?;
             (Box::new(move |v| solution.value(v)), false)
         }
+        #[cfg(feature = "highs")]
+        Backend::Highs => {
+            let mut quiet = vars.minimise(objective).using(good_lp::solvers::highs::highs);
+            quiet.set_verbose(false);
+            let mut model = quiet.with_time_limit(options.time_limit_s);
+            if integer_variables > 0 {
+                model = model
+                    .with_mip_gap(options.mip_gap as f32)
+                    .map_err(|e| ResolutionError::Str(format!("mip_gap: {e}")))?;
+            }
+            let solution = model.with_all(constraints.clone()).solve()?;
+            let timed_out = matches!(solution.status(), SolutionStatus::TimeLimit);
+            (Box::new(move |v| solution.value(v)), timed_out)
+        }
+        #[cfg(not(feature = "highs"))]
+        Backend::Highs => {
+            return Err(ResolutionError::Str(
+                "this build has no HiGHS: rebuild with `--features vpp-optim/highs` (needs cmake and libclang)".into(),
+            ));
+        }
     };
     let vars = ProblemVariables::new();
     let built =
@@ -537,8 +560,8 @@ fn read_schedule(
         solver: SolverInfo {
             backend: options.backend,
             status: if timed_out { "time_limit" } else { "optimal" },
-            time_limit_s: (options.backend == Backend::Microlp).then_some(options.time_limit_s),
-            mip_gap: (options.backend == Backend::Microlp && built.integer_variables > 0).then_some(options.mip_gap),
+            time_limit_s: (options.backend != Backend::Clarabel).then_some(options.time_limit_s),
+            mip_gap: (options.backend != Backend::Clarabel && built.integer_variables > 0).then_some(options.mip_gap),
             relaxed,
             integer_parts,
             variables: built.variables,

@@ -198,6 +198,36 @@ fn two_backends_agree_on_an_lp() {
     assert!(rel < 1e-6, "microlp {} vs clarabel {}", a.breakdown.total, c.breakdown.total);
 }
 
+#[cfg(feature = "highs")]
+#[test]
+fn highs_agrees_on_the_lp_and_solves_the_milp_exactly() {
+    let highs = SolverOptions { backend: Backend::Highs, ..SolverOptions::default() };
+    let p = hourly(&[0.0, 100.0], vec![member("b", Asset::Battery(battery(10.0, 10.0, 0.9, 0.0)))]);
+    close(solve(&p, &highs).unwrap().breakdown.total, -0.81);
+    let g = Generator {
+        min_kw: 5.0,
+        max_kw: 10.0,
+        marginal_cost: 50.0,
+        start_cost: 0.5,
+        min_up_steps: 3,
+        min_down_steps: 0,
+        initially_on: false,
+    };
+    let p = hourly(&[100.0, 100.0, 0.0, 0.0], vec![member("g", Asset::Generator(g))]);
+    let s = solve(&p, &highs).unwrap();
+    close(s.breakdown.total, -0.25);
+    assert!(!s.solver.relaxed);
+}
+
+#[cfg(not(feature = "highs"))]
+#[test]
+fn highs_without_the_feature_is_a_clear_error() {
+    let highs = SolverOptions { backend: Backend::Highs, ..SolverOptions::default() };
+    let p = hourly(&[0.0, 100.0], vec![member("b", Asset::Battery(battery(10.0, 10.0, 0.9, 0.0)))]);
+    let SolveError::Solver(message) = solve(&p, &highs).unwrap_err() else { panic!() };
+    assert!(message.contains("--features vpp-optim/highs"), "{message}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
