@@ -348,6 +348,50 @@ impl DispatchMode {
     }
 }
 
+/// How a dispatch's setpoints were made: split from a target by a rule, or
+/// taken from the VPP's stored schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DispatchOrigin {
+    /// Split by merit order.
+    MeritOrder,
+    /// Split pro rata.
+    ProRata,
+    /// Split by priority.
+    Priority,
+    /// The stored schedule's setpoints for the interval.
+    Schedule,
+}
+
+impl DispatchOrigin {
+    const ALL: [Self; 4] = [Self::MeritOrder, Self::ProRata, Self::Priority, Self::Schedule];
+
+    /// Stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MeritOrder => "merit_order",
+            Self::ProRata => "pro_rata",
+            Self::Priority => "priority",
+            Self::Schedule => "schedule",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+impl From<DispatchMode> for DispatchOrigin {
+    fn from(mode: DispatchMode) -> Self {
+        match mode {
+            DispatchMode::MeritOrder => Self::MeritOrder,
+            DispatchMode::ProRata => Self::ProRata,
+            DispatchMode::Priority => Self::Priority,
+        }
+    }
+}
+
 /// The result of splitting a target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DispatchPlan {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use vpp_domain::Invalid;
-use vpp_domain::fleet::DispatchMode;
+use vpp_domain::fleet::DispatchOrigin;
 use vpp_domain::resource::Telemetry;
 
 use crate::{Result, Store, StoreError, from_micros, to_micros};
@@ -27,7 +27,7 @@ pub struct DispatchRecord {
     /// Delivery end, exclusive (UTC).
     pub end: Timestamp,
     /// Split rule used.
-    pub mode: DispatchMode,
+    pub mode: DispatchOrigin,
     /// Σ instructions, kW.
     pub total_dispatched_kw: f64,
     /// target − total, kW.
@@ -262,7 +262,7 @@ impl Store {
             target_kw: row.try_get("target_kw")?,
             start: from_micros(row.try_get("start_at")?)?,
             end: from_micros(row.try_get("end_at")?)?,
-            mode: DispatchMode::parse(&mode).ok_or_else(|| StoreError::Corrupt(format!("mode `{mode}`")))?,
+            mode: DispatchOrigin::parse(&mode).ok_or_else(|| StoreError::Corrupt(format!("mode `{mode}`")))?,
             total_dispatched_kw: row.try_get("total_dispatched_kw")?,
             unmet_kw: row.try_get("unmet_kw")?,
             created_at: from_micros(row.try_get("created_at")?)?,

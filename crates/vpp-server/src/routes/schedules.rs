@@ -28,7 +28,7 @@ use crate::state::AppState;
 use vpp_store::Store;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_schedule))
+    OpenApiRouter::new().routes(routes!(create_schedule)).routes(routes!(dispatch_schedule))
 }
 
 /// Per-member settings of one request.
@@ -313,6 +313,162 @@ async fn prices(
     }
 }
 
+/// Which moment of the stored schedule to dispatch.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleDispatchRequest {
+    /// A time inside the interval to dispatch (default: now).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub at: Option<Timestamp>,
+}
+
+/// One member's setpoint taken from the schedule.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScheduledInstruction {
+    /// Instruction id, for `GET /api/v1/vpp/trading/execution-status/{id}`.
+    pub instruction_id: String,
+    /// Resource.
+    pub resource_id: String,
+    /// Setpoint, kW.
+    pub target_kw: f64,
+    /// Interval start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// Interval end (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+}
+
+/// The dispatch made from the schedule.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScheduleDispatchResponse {
+    /// Dispatch id (mode `schedule`).
+    pub dispatch_id: String,
+    /// VPP.
+    pub vpp_id: String,
+    /// Σ setpoints, kW.
+    pub target_kw: f64,
+    /// Per member.
+    pub instructions: Vec<ScheduledInstruction>,
+    /// Members without a setpoint, and why.
+    pub not_dispatched: Vec<LeftOut>,
+}
+
+/// Dispatch the stored schedule
+///
+/// Turns the newest stored `schedule` belief of each ONLINE member for the
+/// interval containing `at` (default now) into dispatch instructions, tracked
+/// like any dispatch (`mode` = `schedule`). 409 if the VPP is not ACTIVE or
+/// no member has a schedule for that interval.
+#[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/schedules/dispatch", tag = "optimisation",
+    params(("id" = String, Path, description = "VPP id")),
+    request_body = ScheduleDispatchRequest,
+    responses((status = 201, body = ScheduleDispatchResponse), (status = 404, body = ProblemJson), (status = 409, body = ProblemJson)))]
+async fn dispatch_schedule(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(r): ApiJson<ScheduleDispatchRequest>,
+) -> ApiResult<(StatusCode, Json<ScheduleDispatchResponse>)> {
+    let store = &s.store;
+    let vpp = store.get_vpp(&id).await?;
+    if vpp.status != vpp_domain::vpp::VppStatus::Active {
+        return Err(ApiError::conflict(format!(
+            "VPP `{id}` is {}; only ACTIVE VPPs can be dispatched",
+            vpp.status.as_str()
+        ))
+        .field("status"));
+    }
+    let now = vpp_store::now();
+    let at = r.at.unwrap_or(now).as_microsecond();
+    let dispatch_id = vpp_store::new_id();
+    let mut instructions = Vec::new();
+    let mut not_dispatched = Vec::new();
+    for m in &vpp.members {
+        let resource = store.get_resource(&m.resource_id).await?;
+        if resource.status != ResourceStatus::Online {
+            not_dispatched
+                .push(LeftOut { resource_id: resource.id, reason: format!("status is {}", resource.status.as_str()) });
+            continue;
+        }
+        let Some((key, series)) = power_series(store, &resource.id).await? else {
+            not_dispatched.push(LeftOut { resource_id: resource.id, reason: "no power series".into() });
+            continue;
+        };
+        let grid = series.resolution_s * 1_000_000;
+        let start = at.div_euclid(grid) * grid;
+        let newest =
+            store.newest_beliefs(key, SourceKind::Schedule, (start, start + grid, grid), i64::MAX, NO_LEAD_US).await?;
+        let Some(setpoint) = newest.first() else {
+            not_dispatched.push(LeftOut { resource_id: resource.id, reason: "no schedule for this interval".into() });
+            continue;
+        };
+        let ts = |us: i64| Timestamp::from_microsecond(us).map_err(ApiError::internal);
+        instructions.push(vpp_store::InstructionRecord {
+            id: vpp_store::new_id(),
+            dispatch_id: dispatch_id.clone(),
+            resource_id: resource.id,
+            target_kw: setpoint.value,
+            start: ts(start)?,
+            end: ts(start + grid)?,
+        });
+    }
+    if instructions.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "no member of VPP `{id}` has a stored schedule for {}",
+            Timestamp::from_microsecond(at).map(|t| t.to_string()).unwrap_or_default()
+        ))
+        .field("at")
+        .with("not_dispatched", &not_dispatched));
+    }
+    let target_kw: f64 = instructions.iter().map(|i| i.target_kw).sum();
+    let start = instructions.iter().map(|i| i.start).min().unwrap_or(now);
+    let end = instructions.iter().map(|i| i.end).max().unwrap_or(now);
+    let record = vpp_store::DispatchRecord {
+        id: dispatch_id.clone(),
+        vpp_id: id.clone(),
+        target_kw,
+        start,
+        end,
+        mode: vpp_domain::fleet::DispatchOrigin::Schedule,
+        total_dispatched_kw: target_kw,
+        unmet_kw: 0.0,
+        created_at: now,
+        instructions,
+    };
+    store.save_dispatch(&record).await?;
+    let instructions = record
+        .instructions
+        .iter()
+        .map(|i| ScheduledInstruction {
+            instruction_id: i.id.clone(),
+            resource_id: i.resource_id.clone(),
+            target_kw: i.target_kw,
+            start: i.start,
+            end: i.end,
+        })
+        .collect();
+    let response = ScheduleDispatchResponse { dispatch_id, vpp_id: id, target_kw, instructions, not_dispatched };
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// A resource's power series, if it has one.
+async fn power_series(store: &Store, resource_id: &str) -> ApiResult<Option<(i64, vpp_domain::series::Series)>> {
+    let found = store
+        .list_series(
+            &vpp_store::SeriesFilter {
+                owner_kind: Some(OwnerKind::Resource),
+                owner_id: Some(resource_id.to_string()),
+                quantity: Some(Quantity::Power),
+            },
+            vpp_store::Page { page: 1, size: 1 },
+        )
+        .await?;
+    match found.items.first() {
+        Some(series) => Ok(Some(store.get_series(&series.id).await?)),
+        None => Ok(None),
+    }
+}
+
 /// Safety margins of one request.
 #[derive(Debug, Clone, Copy)]
 struct Margins {
@@ -460,18 +616,7 @@ async fn stored_forecast(
     step: SignedDuration,
     steps: usize,
 ) -> ApiResult<Option<Vec<f64>>> {
-    let series = store
-        .list_series(
-            &vpp_store::SeriesFilter {
-                owner_kind: Some(OwnerKind::Resource),
-                owner_id: Some(resource_id.to_string()),
-                quantity: Some(Quantity::Power),
-            },
-            vpp_store::Page { page: 1, size: 1 },
-        )
-        .await?;
-    let Some(series) = series.items.first() else { return Ok(None) };
-    let (key, series) = store.get_series(&series.id).await?;
+    let Some((key, series)) = power_series(store, resource_id).await? else { return Ok(None) };
     let grid = series.resolution_s * 1_000_000;
     let from = start.as_microsecond();
     let step_us = step.as_micros() as i64;

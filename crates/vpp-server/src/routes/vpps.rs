@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_domain::execution::DispatchRequest;
-use vpp_domain::fleet::{AggregatedParams, DispatchMode, dispatch};
+use vpp_domain::fleet::{AggregatedParams, DispatchMode, DispatchOrigin, dispatch};
 use vpp_domain::resource::ResourceStatus;
 use vpp_domain::template::ResourceCategory;
 use vpp_domain::vpp::{Conflict, MarketType, MembershipChange, Vpp, VppRequest, VppStatus, VppUpdate};
@@ -139,8 +139,8 @@ pub struct DispatchSummary {
     /// End (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub end: Timestamp,
-    /// Split rule.
-    pub mode: DispatchMode,
+    /// Split rule, or `schedule` for setpoints from the stored schedule.
+    pub mode: DispatchOrigin,
     /// Σ allocations, kW.
     pub total_dispatched: f64,
     /// Uncovered, kW.
@@ -274,7 +274,7 @@ async fn dispatch_vpp(
         target_kw: request.target_kw,
         start,
         end,
-        mode: request.mode,
+        mode: request.mode.into(),
         total_dispatched_kw: plan.total_dispatched_kw,
         unmet_kw: plan.unmet_kw,
         created_at: now,

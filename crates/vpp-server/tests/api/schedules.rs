@@ -193,3 +193,39 @@ async fn prices_come_from_a_stored_price_series() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert!(p["detail"].as_str().unwrap().contains("step 8"), "{p}");
 }
+
+#[tokio::test]
+async fn the_stored_schedule_is_dispatched_and_tracked() {
+    let app = TestApp::new().await;
+    let battery = app.battery("SD BESS", 100.0, 50.0, 0.0).await;
+    let vpp = app.vpp("SD VPP", json!([{"resource_id": battery}])).await;
+    let path = format!("/api/v1/vpp/vpps/{vpp}/schedules/dispatch");
+    let (s, p) = app.post(&path, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "no schedule yet: {p}");
+    assert_eq!(field(&p), "at");
+
+    // Schedule the current quarter-hour and the next three: sell now at 200 €/MWh, buy back at 0.
+    let now = jiff::Timestamp::now().as_second();
+    let start = jiff::Timestamp::from_second(now - now.rem_euclid(900)).unwrap();
+    let body = json!({"start": start.to_string(), "steps": 4, "prices": [200.0, 0.0, 0.0, 0.0],
+                      "members": {battery.clone(): {"soc_start_pct": 50.0}}});
+    let (s, r) = app.post(&format!("/api/v1/vpp/vpps/{vpp}/schedules"), body).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let planned = r["schedule"]["members"][0]["power_kw"][0].as_f64().unwrap();
+    assert_eq!(planned, 50.0, "{r}");
+
+    let (s, d) = app.post(&path, json!({})).await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    assert_eq!(d["instructions"][0]["resource_id"], battery.as_str());
+    assert_eq!(d["instructions"][0]["target_kw"], 50.0);
+    assert_eq!(d["instructions"][0]["start"], start.to_string());
+    let instruction = d["instructions"][0]["instruction_id"].as_str().unwrap();
+    let (s, status) = app.get(&format!("/api/v1/vpp/trading/execution-status/{instruction}")).await;
+    assert_eq!(s, StatusCode::OK, "{status}");
+    let (_, list) = app.get(&format!("/api/v1/vpp/vpps/{vpp}/dispatches")).await;
+    assert_eq!(list[0]["mode"], "schedule", "{list}");
+    // A later interval without a schedule is refused, naming `at`.
+    let later = jiff::Timestamp::from_second(now + 86_400).unwrap();
+    let (s, p) = app.post(&path, json!({"at": later.to_string()})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+}
