@@ -45,6 +45,10 @@ pub struct FileConfig {
     pub body_limit_bytes: Option<usize>,
     /// Same as `VPP_FLEET_CACHE_TTL_MS`.
     pub fleet_cache_ttl_ms: Option<u64>,
+    /// Same as `VPP_CONTROL_INTERVAL_S`.
+    pub control_interval_s: Option<u64>,
+    /// Same as `VPP_DEVIATION_THRESHOLD_PCT`.
+    pub deviation_threshold_pct: Option<f64>,
     /// Same as `VPP_LOG`.
     pub log: Option<String>,
     /// Same as `VPP_JWT_SECRET`.
@@ -75,7 +79,8 @@ impl FileConfig {
 /// Options shared by every command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
-    /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms, log,
+    /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms,
+    /// control_interval_s, deviation_threshold_pct, log,
     /// jwt_secret, admin_username, admin_password, cors_origins, access_token_ttl_s, tls_cert, tls_key.
     #[arg(long, global = true, env = "VPP_CONFIG")]
     pub config: Option<PathBuf>,
@@ -99,6 +104,12 @@ pub struct ServeArgs {
     /// How long aggregated parameters may be served from cache, ms (default 1000).
     #[arg(long, env = "VPP_FLEET_CACHE_TTL_MS")]
     pub fleet_cache_ttl_ms: Option<u64>,
+    /// Step of the closed-loop execution job, seconds (default 900; 0 turns it off).
+    #[arg(long, env = "VPP_CONTROL_INTERVAL_S")]
+    pub control_interval_s: Option<u64>,
+    /// VPP deviation from its schedule that triggers re-dispatch, % of the scheduled power (default 10).
+    #[arg(long, env = "VPP_DEVIATION_THRESHOLD_PCT")]
+    pub deviation_threshold_pct: Option<f64>,
     /// HMAC secret for access tokens (default: generated once and kept in the database).
     #[arg(long, env = "VPP_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
@@ -133,6 +144,8 @@ pub struct Config {
     pub admin_password: Option<Secret>,
     /// Certificate and key files when serving HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The closed-loop execution job, if on.
+    pub control: Option<vpp_server::control::ControlSettings>,
 }
 
 impl Config {
@@ -164,6 +177,20 @@ impl Config {
             jwt_secret: serve.and_then(|s| s.jwt_secret.clone()).or(file.jwt_secret).map(|s| s.0),
             ..AuthSettings::default()
         };
+        let control_s = serve.and_then(|s| s.control_interval_s).or(file.control_interval_s).unwrap_or(900);
+        let threshold_pct =
+            serve.and_then(|s| s.deviation_threshold_pct).or(file.deviation_threshold_pct).unwrap_or(10.0);
+        if !(0.0..=1000.0).contains(&threshold_pct) {
+            anyhow::bail!("--deviation-threshold-pct must be 0..=1000, got {threshold_pct}");
+        }
+        if control_s != 0 && !(60..=86_400).contains(&control_s) {
+            anyhow::bail!("--control-interval-s must be 0 (off) or 60..=86400, got {control_s}");
+        }
+        let control = (control_s > 0).then(|| vpp_server::control::ControlSettings {
+            step: Duration::from_secs(control_s),
+            threshold_pct,
+            ..Default::default()
+        });
         if let Some(ttl) = serve.and_then(|s| s.access_token_ttl_s).or(file.access_token_ttl_s) {
             auth.access_ttl = Duration::from_secs(ttl.clamp(30, 24 * 3600));
         }
@@ -187,6 +214,7 @@ impl Config {
                 .unwrap_or_else(|| "admin".into()),
             admin_password: serve.and_then(|s| s.admin_password.clone()).or(file.admin_password),
             tls,
+            control,
         })
     }
 

@@ -635,6 +635,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     eprintln!("API docs:  {scheme}://{addr}/api/v1/docs/");
     eprintln!("Press Ctrl-C to stop.");
     let state = AppState::new(store.clone(), config.server.clone()).await?;
+    let control = config.control.map(|settings| vpp_server::control::spawn_control_loop(store.clone(), settings));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -646,6 +647,9 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
                 .with_context(|| format!("serving TLS with {} and {}", cert.display(), key.display()))?
         }
         None => vpp_server::serve(listener, state, shutdown).await?,
+    }
+    if let Some(control) = control {
+        control.abort();
     }
     store.close().await;
     Ok(())

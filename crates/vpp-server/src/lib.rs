@@ -6,6 +6,7 @@
 //! [`routes`], each with its handlers, request and response types and router.
 
 pub mod auth;
+pub mod control;
 pub mod error;
 pub mod extract;
 mod metrics;

@@ -15,6 +15,7 @@
 //! This crate must not depend on HTTP types.
 
 mod etl;
+mod execution;
 mod fleet;
 mod resources;
 mod security;
@@ -35,6 +36,7 @@ use vpp_domain::Invalid;
 use vpp_domain::vpp::DoubleBooking;
 
 pub use etl::{EtlView, OWN_TABLES, check_table_name};
+pub use execution::DeviationRecord;
 pub use fleet::{FleetSnapshot, MemberRow};
 pub use resources::{ResourceFilter, ResourcePage};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};

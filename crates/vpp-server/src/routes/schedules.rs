@@ -28,7 +28,10 @@ use crate::state::AppState;
 use vpp_store::Store;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_schedule)).routes(routes!(dispatch_schedule))
+    OpenApiRouter::new()
+        .routes(routes!(create_schedule))
+        .routes(routes!(dispatch_schedule))
+        .routes(routes!(get_execution))
 }
 
 /// Per-member settings of one request.
@@ -467,6 +470,46 @@ async fn power_series(store: &Store, resource_id: &str) -> ApiResult<Option<(i64
         Some(series) => Ok(Some(store.get_series(&series.id).await?)),
         None => Ok(None),
     }
+}
+
+/// Window of the execution view.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionQuery {
+    /// From (UTC, inclusive; default: 24 hours before `end`).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub start: Option<Timestamp>,
+    /// To (UTC, exclusive; default now).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub end: Option<Timestamp>,
+    /// Include one row per member besides the VPP totals.
+    pub members: Option<bool>,
+}
+
+/// Execution of a VPP over time
+///
+/// Per finished step, as recorded by the closed-loop job: scheduled power,
+/// measured mean power, deviation and what the loop did (`within_threshold`,
+/// `no_telemetry`, `redispatched` with the dispatch id, `no_flexibility`).
+/// Member rows (`members=true`) have their resource id; the VPP rows an empty one.
+#[utoipa::path(get, path = "/api/v1/vpp/vpps/{id}/execution", tag = "optimisation",
+    params(("id" = String, Path, description = "VPP id"), ExecutionQuery),
+    responses((status = 200, body = Vec<vpp_store::DeviationRecord>), (status = 404, body = ProblemJson), (status = 422, body = ProblemJson)))]
+async fn get_execution(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<ExecutionQuery>,
+) -> ApiResult<Json<Vec<vpp_store::DeviationRecord>>> {
+    s.store.get_vpp(&id).await?;
+    let end = q.end.unwrap_or_else(vpp_store::now);
+    let start = q.start.unwrap_or(end - SignedDuration::from_hours(24));
+    if start >= end {
+        return Err(ApiError::invalid("end", "must be after start"));
+    }
+    if end.duration_since(start) > SignedDuration::from_hours(24 * 366) {
+        return Err(ApiError::invalid("end", "a window spans at most 366 days"));
+    }
+    Ok(Json(s.store.execution(&id, start, end, q.members.unwrap_or(false)).await?))
 }
 
 /// Safety margins of one request.

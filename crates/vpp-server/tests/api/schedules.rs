@@ -229,3 +229,55 @@ async fn the_stored_schedule_is_dispatched_and_tracked() {
     let (s, p) = app.post(&path, json!({"at": later.to_string()})).await;
     assert_eq!(s, StatusCode::CONFLICT, "{p}");
 }
+
+#[tokio::test]
+async fn the_closed_loop_records_deviations_and_redispatches() {
+    use vpp_server::control::{ControlSettings, control_cycle};
+    let app = TestApp::new().await;
+    let battery = app.battery("CL BESS", 100.0, 50.0, 0.0).await;
+    let vpp = app.vpp("CL VPP", json!([{"resource_id": battery}])).await;
+    let idle = app.battery("CL idle", 10.0, 5.0, 0.0).await;
+    app.vpp("CL no schedule", json!([{"resource_id": idle}])).await;
+    // Two finished quarter-hours ago: sell 50 kW in each of two steps.
+    let now = jiff::Timestamp::now().as_second();
+    let t0 = now - now.rem_euclid(900) - 1800;
+    let at = |s: i64| jiff::Timestamp::from_second(s).unwrap();
+    let body = json!({"start": at(t0).to_string(), "steps": 2, "prices": [200.0, 200.0],
+                      "members": {battery.clone(): {"soc_start_pct": 50.0, "soc_target_pct": 10.0}}});
+    let (s, r) = app.post(&format!("/api/v1/vpp/vpps/{vpp}/schedules"), body).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(kw(&r["schedule"]["members"][0]["power_kw"]), vec![50.0, 50.0]);
+    // The battery delivered only 20 kW in the first step.
+    let samples = json!([
+        {"ts": at(t0 + 60).to_string(), "power_kw": 20.0, "soc_pct": 49.0},
+        {"ts": at(t0 + 300).to_string(), "power_kw": 20.0, "soc_pct": 48.0}
+    ]);
+    let (s, r) = app.telemetry(&battery, samples).await;
+    assert!(s.is_success(), "{r}");
+
+    let settings = ControlSettings::default();
+    let outcomes = control_cycle(&app.store, at(t0 + 900 + 5), &settings).await.unwrap();
+    assert_eq!(outcomes.len(), 1, "only the VPP with a schedule: {outcomes:?}");
+    let total = &outcomes[0].total;
+    assert_eq!((total.scheduled_kw, total.measured_kw, total.deviation_kw), (50.0, 20.0, -30.0));
+    assert_eq!(total.action, "redispatched");
+    let (_, dispatches) = app.get(&format!("/api/v1/vpp/vpps/{vpp}/dispatches")).await;
+    assert_eq!(dispatches[0]["dispatch_id"], total.dispatch_id.as_str(), "{dispatches}");
+    assert_eq!(dispatches[0]["target_kw"], 50.0, "holds the next step's committed 50 kW");
+    assert_eq!(dispatches[0]["start"], at(t0 + 900).to_string());
+    // A cycle for the same step records nothing new.
+    assert!(control_cycle(&app.store, at(t0 + 900 + 60), &settings).await.unwrap().is_empty());
+
+    let window = format!("start={}&end={}", at(t0 - 3600), at(now + 3600));
+    let (s, rows) = app.get(&format!("/api/v1/vpp/vpps/{vpp}/execution?{window}&members=true")).await;
+    assert_eq!(s, StatusCode::OK, "{rows}");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().any(|r| r["resource_id"] == battery.as_str() && r["samples"] == 2));
+    let (_, totals) = app.get(&format!("/api/v1/vpp/vpps/{vpp}/execution?{window}")).await;
+    assert_eq!(totals.as_array().unwrap().len(), 1);
+    assert_eq!(totals[0]["action"], "redispatched");
+    let (s, p) = app.get(&format!("/api/v1/vpp/vpps/{vpp}/execution?start={}&end={}", at(now), at(now - 60))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "end");
+}

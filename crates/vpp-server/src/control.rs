@@ -1,0 +1,217 @@
+//! The closed loop: after every step, compare what each ACTIVE VPP's members
+//! measured with what their stored schedule asked, record the deviation per
+//! member and per VPP, and when the VPP's deviation passes the threshold,
+//! re-dispatch its flexibility to hold the scheduled (committed) total for
+//! the step now running.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use vpp_domain::fleet::{DispatchMode, dispatch};
+use vpp_domain::resource::ResourceStatus;
+use vpp_domain::series::{OwnerKind, Quantity, SourceKind};
+use vpp_domain::vpp::VppStatus;
+use vpp_store::{DeviationRecord, DispatchRecord, InstructionRecord, Page, SeriesFilter, Store, VppFilter};
+
+/// Settings of the loop.
+#[derive(Debug, Clone, Copy)]
+pub struct ControlSettings {
+    /// Step length; the loop runs just after each step boundary.
+    pub step: Duration,
+    /// A VPP deviation above this share of its scheduled power triggers re-dispatch, %.
+    pub threshold_pct: f64,
+    /// … and above this many kW (so tiny schedules do not flap).
+    pub threshold_kw: f64,
+}
+
+impl Default for ControlSettings {
+    fn default() -> Self {
+        Self { step: Duration::from_secs(900), threshold_pct: 10.0, threshold_kw: 1.0 }
+    }
+}
+
+/// What one cycle did for one VPP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CycleOutcome {
+    /// VPP.
+    pub vpp_id: String,
+    /// Its total row.
+    pub total: DeviationRecord,
+}
+
+/// The scheduled power of a resource for the interval starting at `start_us`, if any.
+async fn scheduled_kw(store: &Store, resource_id: &str, start_us: i64) -> vpp_store::Result<Option<f64>> {
+    let filter = SeriesFilter {
+        owner_kind: Some(OwnerKind::Resource),
+        owner_id: Some(resource_id.to_string()),
+        quantity: Some(Quantity::Power),
+    };
+    let Some(found) = store.list_series(&filter, Page { page: 1, size: 1 }).await?.items.into_iter().next() else {
+        return Ok(None);
+    };
+    let (key, series) = store.get_series(&found.id).await?;
+    let grid = series.resolution_s * 1_000_000;
+    let interval = start_us.div_euclid(grid) * grid;
+    let newest = store
+        .newest_beliefs(key, SourceKind::Schedule, (interval, interval + grid, grid), i64::MAX, -1_000_000_000_000_000)
+        .await?;
+    Ok(newest.first().map(|b| b.value))
+}
+
+/// Runs one cycle for the step that ended at or before `now`: records the
+/// deviations of every ACTIVE VPP with a schedule for it and re-dispatches
+/// where needed. A step already recorded is skipped, so a cycle may repeat.
+pub async fn control_cycle(
+    store: &Store,
+    now: Timestamp,
+    settings: &ControlSettings,
+) -> vpp_store::Result<Vec<CycleOutcome>> {
+    let step_us = settings.step.as_micros() as i64;
+    let end_us = now.as_microsecond().div_euclid(step_us) * step_us;
+    let (start, end) = (ts(end_us - step_us)?, ts(end_us)?);
+    let mut outcomes = Vec::new();
+    let filter = VppFilter { status: Some(VppStatus::Active), ..VppFilter::default() };
+    let vpps = store.list_vpps(&filter, Page { page: 1, size: vpp_store::MAX_PAGE_SIZE }).await?;
+    for vpp in vpps.items {
+        if store.execution_recorded(&vpp.id, start).await? {
+            continue;
+        }
+        let recorded_at = vpp_store::now();
+        let mut rows = Vec::new();
+        let (mut scheduled, mut measured, mut samples, mut measured_scheduled) = (0.0, 0.0, 0, 0.0);
+        for m in &vpp.members {
+            let Some(plan) = scheduled_kw(store, &m.resource_id, start.as_microsecond()).await? else { continue };
+            let window = store.telemetry_window(&m.resource_id, start, end).await?;
+            let (mean, n) = window.map_or((0.0, 0), |w| (w.mean_power_kw, w.samples));
+            scheduled += plan;
+            if n > 0 {
+                measured += mean;
+                measured_scheduled += plan;
+                samples += n;
+            }
+            rows.push(DeviationRecord {
+                vpp_id: vpp.id.clone(),
+                resource_id: m.resource_id.clone(),
+                interval_start: start,
+                interval_end: end,
+                scheduled_kw: plan,
+                measured_kw: mean,
+                samples: n,
+                deviation_kw: if n > 0 { mean - plan } else { 0.0 },
+                action: "member".into(),
+                dispatch_id: String::new(),
+                recorded_at,
+            });
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        // The deviation counts members that reported; the others are named
+        // by their own rows (samples = 0).
+        let deviation = measured - measured_scheduled;
+        let threshold = settings.threshold_kw.max(settings.threshold_pct / 100.0 * measured_scheduled.abs());
+        let (action, dispatch_id) = if samples == 0 {
+            ("no_telemetry".to_string(), String::new())
+        } else if deviation.abs() <= threshold {
+            ("within_threshold".to_string(), String::new())
+        } else {
+            redispatch(store, &vpp.id, end, settings).await?
+        };
+        let total = DeviationRecord {
+            vpp_id: vpp.id.clone(),
+            resource_id: String::new(),
+            interval_start: start,
+            interval_end: end,
+            scheduled_kw: scheduled,
+            measured_kw: measured,
+            samples,
+            deviation_kw: deviation,
+            action,
+            dispatch_id,
+            recorded_at,
+        };
+        rows.push(total.clone());
+        store.record_execution(&rows).await?;
+        if total.action == "redispatched" {
+            tracing::warn!(vpp = %vpp.id, deviation_kw = deviation, "execution deviation above threshold: re-dispatched");
+        }
+        outcomes.push(CycleOutcome { vpp_id: vpp.id, total });
+    }
+    Ok(outcomes)
+}
+
+/// Splits the VPP's scheduled total for the step starting at `start` over
+/// its available members (merit order), to hold the committed position.
+async fn redispatch(
+    store: &Store,
+    vpp_id: &str,
+    start: Timestamp,
+    settings: &ControlSettings,
+) -> vpp_store::Result<(String, String)> {
+    let snapshot = store.load_fleet(vpp_id).await?;
+    let mut committed = 0.0;
+    let mut any = false;
+    for m in &snapshot.members {
+        if let Some(kw) = scheduled_kw(store, &m.resource_id, start.as_microsecond()).await? {
+            committed += kw;
+            any = true;
+        }
+    }
+    if !any {
+        return Ok(("no_flexibility".into(), String::new()));
+    }
+    let end = start
+        .checked_add(SignedDuration::try_from(settings.step).unwrap_or(SignedDuration::from_mins(15)))
+        .map_err(|e| vpp_store::StoreError::Corrupt(e.to_string()))?;
+    let hours = settings.step.as_secs_f64() / 3600.0;
+    let plan = dispatch(&snapshot.fleet, committed, hours, DispatchMode::MeritOrder);
+    let dispatch_id = vpp_store::new_id();
+    let record = DispatchRecord {
+        id: dispatch_id.clone(),
+        vpp_id: vpp_id.to_string(),
+        target_kw: committed,
+        start,
+        end,
+        mode: DispatchMode::MeritOrder.into(),
+        total_dispatched_kw: plan.total_dispatched_kw,
+        unmet_kw: plan.unmet_kw,
+        created_at: vpp_store::now(),
+        instructions: plan
+            .allocations
+            .iter()
+            .filter(|(i, _)| snapshot.members[*i].status == ResourceStatus::Online)
+            .map(|&(i, kw)| InstructionRecord {
+                id: vpp_store::new_id(),
+                dispatch_id: dispatch_id.clone(),
+                resource_id: snapshot.members[i].resource_id.clone(),
+                target_kw: kw,
+                start,
+                end,
+            })
+            .collect(),
+    };
+    store.save_dispatch(&record).await?;
+    Ok(("redispatched".into(), dispatch_id))
+}
+
+fn ts(us: i64) -> vpp_store::Result<Timestamp> {
+    Timestamp::from_microsecond(us).map_err(|e| vpp_store::StoreError::Corrupt(e.to_string()))
+}
+
+/// Runs [`control_cycle`] a few seconds after every step boundary until the
+/// task is dropped; failures are logged and the loop goes on.
+pub fn spawn_control_loop(store: Arc<Store>, settings: ControlSettings) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let step_ms = settings.step.as_millis().max(1) as i64;
+        loop {
+            let now_ms = Timestamp::now().as_millisecond();
+            let wait = step_ms - now_ms.rem_euclid(step_ms) + 5_000;
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+            match control_cycle(&store, Timestamp::now(), &settings).await {
+                Ok(outcomes) => tracing::info!(vpps = outcomes.len(), "execution recorded"),
+                Err(e) => tracing::error!(error = %e, "execution control cycle failed"),
+            }
+        }
+    })
+}
