@@ -415,33 +415,54 @@ async fn seed_prices(store: &Store, rng: &mut SmallRng) -> anyhow::Result<String
     Ok(series.id)
 }
 
-/// Schedules the spot portfolio for tomorrow against the demo prices and
-/// stores it, then tells the user how to see it.
+/// Schedules the spot portfolio for the rest of today and for tomorrow
+/// against the demo prices, stores both, dispatches the current quarter-hour
+/// (the control loop keeps it on schedule from then on), and tells the user
+/// how to see it.
 async fn schedule_tomorrow(store: &Store, price_series: &str) -> anyhow::Result<()> {
+    use vpp_server::routes::schedules::{ScheduleRequest, dispatch_stored_schedule, schedule_vpp};
     let spot = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 100 }).await?;
     let Some(vpp) = spot.items.iter().find(|v| v.market_type == MarketType::Spot && v.status == VppStatus::Active)
     else {
         return Ok(());
     };
-    // Tomorrow in UTC days, the span the demo prices cover.
-    let tomorrow = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().tomorrow()?;
-    let request = vpp_server::routes::schedules::ScheduleRequest {
+    // The UTC days the demo prices cover.
+    let now = Timestamp::now();
+    let quarter = now.as_second() - now.as_second().rem_euclid(900);
+    let tomorrow = now.to_zoned(jiff::tz::TimeZone::UTC).date().tomorrow()?;
+    let midnight = tomorrow.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp().as_second();
+    let today = ScheduleRequest {
+        start: Some(Timestamp::from_second(quarter)?),
+        steps: Some(((midnight - quarter) / 900).max(1) as usize),
+        tz: Some("UTC".into()),
+        price_series_id: Some(price_series.to_string()),
+        ..Default::default()
+    };
+    let next_day = ScheduleRequest {
         day: Some(tomorrow),
         tz: Some("UTC".into()),
         price_series_id: Some(price_series.to_string()),
         ..Default::default()
     };
-    match vpp_server::routes::schedules::schedule_vpp(store, &vpp.id, &request).await {
-        Ok(r) => eprintln!(
-            "Tomorrow's schedule for {}: {} members scheduled, net revenue {:.0} € ({} left out). See it with\n  \
-             vpp schedule --vpp {} --price-series {price_series} --day {tomorrow} --tz UTC --no-store --table",
+    let api_error = |e: vpp_server::error::ApiError| anyhow::anyhow!("{}", e.0.detail);
+    let run = async {
+        schedule_vpp(store, &vpp.id, &today).await.map_err(api_error)?;
+        let dispatched = dispatch_stored_schedule(store, &vpp.id, None).await.map_err(api_error)?;
+        let r = schedule_vpp(store, &vpp.id, &next_day).await.map_err(api_error)?;
+        anyhow::Ok((dispatched, r))
+    };
+    match run.await {
+        Ok((dispatched, r)) => eprintln!(
+            "{}: today's schedule dispatched ({:.0} kW now), tomorrow's: {} members, net revenue {:.0} € ({} left out). \
+             See it with\n  vpp schedule --vpp {} --price-series {price_series} --day {tomorrow} --tz UTC --no-store --table",
             vpp.name,
+            dispatched.target_kw,
             r.schedule.members.len(),
             -r.schedule.breakdown.total,
             r.left_out.len(),
             vpp.id
         ),
-        Err(e) => eprintln!("Tomorrow's schedule for {} could not be computed: {}", vpp.name, e.0.detail),
+        Err(e) => eprintln!("The schedule of {} could not be computed: {e}", vpp.name),
     }
     Ok(())
 }

@@ -206,7 +206,9 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     assert_eq!(series["total"], 16 + 9, "a power series per PV plant and wind turbine, and per scheduled battery");
     assert_eq!(with_forecast_today, 16, "today's forecast for every PV plant and wind turbine");
 
-    // The demo schedules the spot portfolio for tomorrow and prints how to see it.
+    // The demo schedules the spot portfolio, dispatches the current quarter-hour
+    // and prints how to see tomorrow's schedule.
+    assert!(seen.iter().any(|l| l.contains("today's schedule dispatched")), "{seen:?}");
     let command = seen.iter().find_map(|l| l.trim().strip_prefix("vpp schedule ")).expect("schedule command printed");
     let mut args: Vec<&str> = vec!["schedule"];
     args.extend(command.split_whitespace());

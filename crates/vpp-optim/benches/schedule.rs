@@ -160,3 +160,20 @@ fn fleet_1000_batteries_shared_export_limit(bencher: divan::Bencher) {
         vpp_optim::solve_fleet(divan::black_box(&p), &SolverOptions::default(), threads).map(|s| s.breakdown.total)
     });
 }
+
+#[cfg(feature = "highs")]
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn fleet_1000_batteries_shared_export_limit_highs(bencher: divan::Bencher) {
+    let p = fleet_problem();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let options = SolverOptions { backend: vpp_optim::Backend::Highs, ..SolverOptions::default() };
+    bencher.bench(|| vpp_optim::solve_fleet(divan::black_box(&p), &options, threads).map(|s| s.breakdown.total));
+}
+
+#[cfg(feature = "highs")]
+#[divan::bench]
+fn one_battery_96_steps_highs() -> f64 {
+    let p = site(vec![Member { id: "bess".into(), asset: Asset::Battery(battery()) }], None);
+    let options = SolverOptions { backend: vpp_optim::Backend::Highs, ..SolverOptions::default() };
+    solve(divan::black_box(&p), &options).map(|s| s.breakdown.total).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -372,7 +372,18 @@ async fn dispatch_schedule(
     Path(id): Path<String>,
     ApiJson(r): ApiJson<ScheduleDispatchRequest>,
 ) -> ApiResult<(StatusCode, Json<ScheduleDispatchResponse>)> {
-    let store = &s.store;
+    Ok((StatusCode::CREATED, Json(dispatch_stored_schedule(&s.store, &id, r.at).await?)))
+}
+
+/// Turns the stored schedule of VPP `id` for the interval containing `at`
+/// (default now) into tracked dispatch instructions: the work behind
+/// `POST /api/v1/vpp/vpps/{id}/schedules/dispatch`, shared with the demo.
+pub async fn dispatch_stored_schedule(
+    store: &Store,
+    id: &str,
+    at: Option<Timestamp>,
+) -> ApiResult<ScheduleDispatchResponse> {
+    let id = id.to_string();
     let vpp = store.get_vpp(&id).await?;
     if vpp.status != vpp_domain::vpp::VppStatus::Active {
         return Err(ApiError::conflict(format!(
@@ -382,7 +393,7 @@ async fn dispatch_schedule(
         .field("status"));
     }
     let now = vpp_store::now();
-    let at = r.at.unwrap_or(now).as_microsecond();
+    let at = at.unwrap_or(now).as_microsecond();
     let dispatch_id = vpp_store::new_id();
     let mut instructions = Vec::new();
     let mut not_dispatched = Vec::new();
@@ -450,8 +461,7 @@ async fn dispatch_schedule(
             end: i.end,
         })
         .collect();
-    let response = ScheduleDispatchResponse { dispatch_id, vpp_id: id, target_kw, instructions, not_dispatched };
-    Ok((StatusCode::CREATED, Json(response)))
+    Ok(ScheduleDispatchResponse { dispatch_id, vpp_id: id, target_kw, instructions, not_dispatched })
 }
 
 /// A resource's power series, if it has one.
