@@ -452,7 +452,7 @@ pub fn solve(problem: &Problem, options: &SolverOptions) -> Result<Schedule, Sol
             let objective: Expression = built.peak.map(Expression::from).unwrap_or_default();
             match run(built, objective, options) {
                 Ok((first, values, _)) => {
-                    let peak = first.peak.map(|v| values(v)).unwrap_or(0.0);
+                    let peak = first.peak.map(&values).unwrap_or(0.0);
                     let built = build(problem, relax, Drop::default(), Some(peak * (1.0 + 1e-7) + 1e-6));
                     let objective = built.cost.clone();
                     run(built, objective, options)
