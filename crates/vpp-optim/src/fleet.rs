@@ -109,7 +109,20 @@ pub fn solve_fleet(problem: &Problem, options: &SolverOptions, threads: usize) -
             })
             .collect();
         let total: f64 = range.iter().sum::<f64>().max(1e-9);
-        let shared = in_parallel(problem.members.len(), threads, |i| alone(i, Some(range[i] / total)));
+        // A member whose own optimum already keeps within its share keeps it
+        // (it is also optimal under the share); only the others are solved again.
+        let within_share = |i: usize| {
+            let share = range[i] / total;
+            (0..n).all(|t| {
+                let net = base[t] * share - relaxed[i].members[0].power_kw[t];
+                problem.site.import_limit_kw.is_none_or(|l| net <= l * share + 1e-9)
+                    && problem.site.export_limit_kw.is_none_or(|l| -net <= l * share + 1e-9)
+            })
+        };
+        let keep: Vec<bool> = (0..problem.members.len()).map(within_share).collect();
+        let shared = in_parallel(problem.members.len(), threads, |i| {
+            if keep[i] { Ok(relaxed[i].clone()) } else { alone(i, Some(range[i] / total)) }
+        });
         match shared {
             Ok(parts) => (parts, "proportional_shares"),
             Err(SolveError::Infeasible(_)) => {
