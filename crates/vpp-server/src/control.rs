@@ -10,9 +10,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use vpp_domain::fleet::{DispatchMode, dispatch};
 use vpp_domain::resource::ResourceStatus;
-use vpp_domain::series::{OwnerKind, Quantity, SourceKind};
 use vpp_domain::vpp::VppStatus;
-use vpp_store::{DeviationRecord, DispatchRecord, InstructionRecord, Page, SeriesFilter, Store, VppFilter};
+use vpp_store::{DeviationRecord, DispatchRecord, InstructionRecord, Page, Store, VppFilter};
 
 /// Settings of the loop.
 #[derive(Debug, Clone, Copy)]
@@ -40,23 +39,9 @@ pub struct CycleOutcome {
     pub total: DeviationRecord,
 }
 
-/// The scheduled power of a resource for the interval starting at `start_us`, if any.
-async fn scheduled_kw(store: &Store, resource_id: &str, start_us: i64) -> vpp_store::Result<Option<f64>> {
-    let filter = SeriesFilter {
-        owner_kind: Some(OwnerKind::Resource),
-        owner_id: Some(resource_id.to_string()),
-        quantity: Some(Quantity::Power),
-    };
-    let Some(found) = store.list_series(&filter, Page { page: 1, size: 1 }).await?.items.into_iter().next() else {
-        return Ok(None);
-    };
-    let (key, series) = store.get_series(&found.id).await?;
-    let grid = series.resolution_s * 1_000_000;
-    let interval = start_us.div_euclid(grid) * grid;
-    let newest = store
-        .newest_beliefs(key, SourceKind::Schedule, (interval, interval + grid, grid), i64::MAX, -1_000_000_000_000_000)
-        .await?;
-    Ok(newest.first().map(|b| b.value))
+/// The scheduled power of a resource for the interval containing `at_us`, if any.
+async fn scheduled_kw(store: &Store, resource_id: &str, at_us: i64) -> vpp_store::Result<Option<f64>> {
+    Ok(store.scheduled_power(resource_id, at_us).await?.map(|(_, _, kw)| kw))
 }
 
 /// Runs one cycle for the step that ended at or before `now`: records the

@@ -135,6 +135,28 @@ impl Store {
         }
     }
 
+    /// The newest `schedule` belief of a resource's power series for the
+    /// interval (of that series) containing `at_us`: (interval start µs,
+    /// interval end µs, kW). `None` without a power series or a schedule.
+    pub async fn scheduled_power(&self, resource_id: &str, at_us: i64) -> Result<Option<(i64, i64, f64)>> {
+        let row = sqlx::query(
+            "SELECT key, resolution_s FROM series WHERE owner_kind = $1 AND owner_id = $2 AND quantity = $3",
+        )
+        .bind(OwnerKind::Resource.as_str())
+        .bind(resource_id.to_string())
+        .bind(Quantity::Power.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (key, resolution_s): (i64, i64) = (row.try_get("key")?, row.try_get("resolution_s")?);
+        let grid = resolution_s * 1_000_000;
+        let start = at_us.div_euclid(grid) * grid;
+        let newest = self
+            .newest_beliefs(key, SourceKind::Schedule, (start, start + grid, grid), i64::MAX, -1_000_000_000_000_000)
+            .await?;
+        Ok(newest.first().map(|b| (start, start + grid, b.value)))
+    }
+
     /// A series and its internal key.
     pub async fn get_series(&self, id: &str) -> Result<(i64, Series)> {
         let row = sqlx::query("SELECT key, id, name, owner_kind, owner_id, quantity, unit, resolution_s, created_at FROM series WHERE id = $1")

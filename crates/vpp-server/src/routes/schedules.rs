@@ -404,15 +404,7 @@ pub async fn dispatch_stored_schedule(
                 .push(LeftOut { resource_id: resource.id, reason: format!("status is {}", resource.status.as_str()) });
             continue;
         }
-        let Some((key, series)) = power_series(store, &resource.id).await? else {
-            not_dispatched.push(LeftOut { resource_id: resource.id, reason: "no power series".into() });
-            continue;
-        };
-        let grid = series.resolution_s * 1_000_000;
-        let start = at.div_euclid(grid) * grid;
-        let newest =
-            store.newest_beliefs(key, SourceKind::Schedule, (start, start + grid, grid), i64::MAX, NO_LEAD_US).await?;
-        let Some(setpoint) = newest.first() else {
+        let Some((start, end, setpoint)) = store.scheduled_power(&resource.id, at).await? else {
             not_dispatched.push(LeftOut { resource_id: resource.id, reason: "no schedule for this interval".into() });
             continue;
         };
@@ -421,9 +413,9 @@ pub async fn dispatch_stored_schedule(
             id: vpp_store::new_id(),
             dispatch_id: dispatch_id.clone(),
             resource_id: resource.id,
-            target_kw: setpoint.value,
+            target_kw: setpoint,
             start: ts(start)?,
-            end: ts(start + grid)?,
+            end: ts(end)?,
         });
     }
     if instructions.is_empty() {
