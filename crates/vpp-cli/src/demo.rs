@@ -189,7 +189,7 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
     let prices = seed_prices(store, &mut rng).await?;
     tick(store, &mut rng, &HashMap::new(), &power_series(store).await?).await?;
     tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs, with power forecasts for PV and wind");
-    schedule_tomorrow(store, &prices).await?;
+    schedule_spot_portfolio(store, &prices).await?;
     eprintln!("Demo users (passwords are shown once; reset with `vpp user reset-password NAME`):");
     for (user, password, role) in &logins {
         eprintln!("demo login: {user} / {password} ({role})");
@@ -419,7 +419,7 @@ async fn seed_prices(store: &Store, rng: &mut SmallRng) -> anyhow::Result<String
 /// against the demo prices, stores both, dispatches the current quarter-hour
 /// (the control loop keeps it on schedule from then on), and tells the user
 /// how to see it.
-async fn schedule_tomorrow(store: &Store, price_series: &str) -> anyhow::Result<()> {
+async fn schedule_spot_portfolio(store: &Store, price_series: &str) -> anyhow::Result<()> {
     use vpp_server::routes::schedules::{ScheduleRequest, dispatch_stored_schedule, schedule_vpp};
     let spot = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 100 }).await?;
     let Some(vpp) = spot.items.iter().find(|v| v.market_type == MarketType::Spot && v.status == VppStatus::Active)
@@ -444,7 +444,7 @@ async fn schedule_tomorrow(store: &Store, price_series: &str) -> anyhow::Result<
         price_series_id: Some(price_series.to_string()),
         ..Default::default()
     };
-    let api_error = |e: vpp_server::error::ApiError| anyhow::anyhow!("{}", e.0.detail);
+    let api_error = |e| crate::api_error(e, "request");
     let run = async {
         schedule_vpp(store, &vpp.id, &today).await.map_err(api_error)?;
         let dispatched = dispatch_stored_schedule(store, &vpp.id, None).await.map_err(api_error)?;

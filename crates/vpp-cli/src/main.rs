@@ -353,10 +353,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 unit,
             };
             let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let report =
-                vpp_server::routes::series::import_file(&store, &series, &body, &query).await.map_err(|e| {
-                    anyhow::anyhow!("{}: {} ({})", file.display(), e.0.detail, e.0.field.as_deref().unwrap_or("file"))
-                })?;
+            let report = vpp_server::routes::series::import_file(&store, &series, &body, &query)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), api_error(e, "file")))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             eprintln!(
                 "{}: {} rows, {} accepted, {} duplicates, {} rejected",
@@ -418,11 +417,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             if args.no_store {
                 request.store = Some(false);
             }
-            let response =
-                vpp_server::routes::schedules::schedule_vpp(&store, &args.vpp, &request).await.map_err(|e| {
-                    let p = &e.0;
-                    anyhow::anyhow!("{} ({})", p.detail, p.field.as_deref().unwrap_or("request"))
-                })?;
+            let response = vpp_server::routes::schedules::schedule_vpp(&store, &args.vpp, &request)
+                .await
+                .map_err(|e| api_error(e, "request"))?;
             if args.table {
                 print!("{}", schedule_table(&response));
             } else {
@@ -562,12 +559,15 @@ async fn user_command(store: &Arc<Store>, cmd: UserCommand) -> anyhow::Result<()
     Ok(())
 }
 
+/// An API error as a CLI error: its detail and the field it names (`whole`
+/// when it names none).
+pub(crate) fn api_error(e: vpp_server::error::ApiError, whole: &str) -> anyhow::Error {
+    anyhow::anyhow!("{} ({})", e.0.detail, e.0.field.as_deref().unwrap_or(whole))
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    vpp_server::extract::parse_json(&bytes).map_err(|e| {
-        let p = &e.0;
-        anyhow::anyhow!("{}: {} ({})", path.display(), p.detail, p.field.as_deref().unwrap_or("file"))
-    })
+    vpp_server::extract::parse_json(&bytes).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), api_error(e, "file")))
 }
 
 /// The schedule as a fixed-width table: one row per step.

@@ -351,6 +351,11 @@ pub fn select_latest(beliefs: &[Belief], source: SourceKind, cutoff: impl Fn(i64
     out
 }
 
+/// A lead before delivery so negative it never limits a version (about 31
+/// years back, well inside i64 microseconds): "no gate closure" in the
+/// newest-version queries.
+pub const NO_LEAD_US: i64 = -1_000_000_000_000_000;
+
 /// The interval starts of a delivery day in `tz`: local midnight to the next
 /// local midnight in steps of `step` (absolute time). Europe/Berlin has 92,
 /// 96 or 100 quarter-hours; Asia/Shanghai always 96.

@@ -40,6 +40,19 @@ fn battery(kwh: f64, kw: f64, eff: f64, soc_start: f64) -> Battery {
     }
 }
 
+/// 5..10 kW at 50 €/MWh, 0.5 € per start, three steps on once started.
+fn chp_with_min_up_time() -> Generator {
+    Generator {
+        min_kw: 5.0,
+        max_kw: 10.0,
+        marginal_cost: 50.0,
+        start_cost: 0.5,
+        min_up_steps: 3,
+        min_down_steps: 0,
+        initially_on: false,
+    }
+}
+
 fn member(id: &str, asset: Asset) -> Member {
     Member { id: id.into(), asset }
 }
@@ -104,15 +117,7 @@ fn peak_shaving_lowers_the_peak_to_what_the_battery_allows() {
 
 #[test]
 fn generator_commitment_is_exact_with_min_up_time() {
-    let g = Generator {
-        min_kw: 5.0,
-        max_kw: 10.0,
-        marginal_cost: 50.0,
-        start_cost: 0.5,
-        min_up_steps: 3,
-        min_down_steps: 0,
-        initially_on: false,
-    };
+    let g = chp_with_min_up_time();
     let p = hourly(&[100.0, 100.0, 0.0, 0.0], vec![member("g", Asset::Generator(g))]);
     let s = solved(&p);
     // Run 10 kW for two hours (+1.0 €), pay the start (0.5) and a third hour at 5 kW (0.25).
@@ -204,15 +209,7 @@ fn highs_agrees_on_the_lp_and_solves_the_milp_exactly() {
     let highs = SolverOptions { backend: Backend::Highs, ..SolverOptions::default() };
     let p = hourly(&[0.0, 100.0], vec![member("b", Asset::Battery(battery(10.0, 10.0, 0.9, 0.0)))]);
     close(solve(&p, &highs).unwrap().breakdown.total, -0.81);
-    let g = Generator {
-        min_kw: 5.0,
-        max_kw: 10.0,
-        marginal_cost: 50.0,
-        start_cost: 0.5,
-        min_up_steps: 3,
-        min_down_steps: 0,
-        initially_on: false,
-    };
+    let g = chp_with_min_up_time();
     let p = hourly(&[100.0, 100.0, 0.0, 0.0], vec![member("g", Asset::Generator(g))]);
     let s = solve(&p, &highs).unwrap();
     close(s.breakdown.total, -0.25);

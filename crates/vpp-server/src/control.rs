@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use vpp_domain::fleet::{DispatchMode, dispatch};
-use vpp_domain::resource::ResourceStatus;
 use vpp_domain::vpp::VppStatus;
-use vpp_store::{DeviationRecord, DispatchRecord, InstructionRecord, Page, Store, VppFilter};
+use vpp_store::{DeviationRecord, Page, Store, VppFilter};
+
+use crate::routes::vpps::dispatch_record;
 
 /// Settings of the loop.
 #[derive(Debug, Clone, Copy)]
@@ -39,11 +40,6 @@ pub struct CycleOutcome {
     pub total: DeviationRecord,
 }
 
-/// The scheduled power of a resource for the interval containing `at_us`, if any.
-async fn scheduled_kw(store: &Store, resource_id: &str, at_us: i64) -> vpp_store::Result<Option<f64>> {
-    Ok(store.scheduled_power(resource_id, at_us).await?.map(|(_, _, kw)| kw))
-}
-
 /// Runs one cycle for the step that ended at or before `now`: records the
 /// deviations of every ACTIVE VPP with a schedule for it and re-dispatches
 /// where needed. A step already recorded is skipped, so a cycle may repeat.
@@ -66,7 +62,9 @@ pub async fn control_cycle(
         let mut rows = Vec::new();
         let (mut scheduled, mut measured, mut samples, mut measured_scheduled) = (0.0, 0.0, 0, 0.0);
         for m in &vpp.members {
-            let Some(plan) = scheduled_kw(store, &m.resource_id, start.as_microsecond()).await? else { continue };
+            let Some((_, _, plan)) = store.scheduled_power(&m.resource_id, start.as_microsecond()).await? else {
+                continue;
+            };
             let window = store.telemetry_window(&m.resource_id, start, end).await?;
             let (mean, n) = window.map_or((0.0, 0), |w| (w.mean_power_kw, w.samples));
             scheduled += plan;
@@ -138,7 +136,7 @@ async fn redispatch(
     let mut committed = 0.0;
     let mut any = false;
     for m in &snapshot.members {
-        if let Some(kw) = scheduled_kw(store, &m.resource_id, start.as_microsecond()).await? {
+        if let Some((_, _, kw)) = store.scheduled_power(&m.resource_id, start.as_microsecond()).await? {
             committed += kw;
             any = true;
         }
@@ -150,34 +148,11 @@ async fn redispatch(
         .checked_add(SignedDuration::try_from(settings.step).unwrap_or(SignedDuration::from_mins(15)))
         .map_err(|e| vpp_store::StoreError::Corrupt(e.to_string()))?;
     let hours = settings.step.as_secs_f64() / 3600.0;
+    // dispatch() gives setpoints to ONLINE members only.
     let plan = dispatch(&snapshot.fleet, committed, hours, DispatchMode::MeritOrder);
-    let dispatch_id = vpp_store::new_id();
-    let record = DispatchRecord {
-        id: dispatch_id.clone(),
-        vpp_id: vpp_id.to_string(),
-        target_kw: committed,
-        start,
-        end,
-        mode: DispatchMode::MeritOrder.into(),
-        total_dispatched_kw: plan.total_dispatched_kw,
-        unmet_kw: plan.unmet_kw,
-        created_at: vpp_store::now(),
-        instructions: plan
-            .allocations
-            .iter()
-            .filter(|(i, _)| snapshot.members[*i].status == ResourceStatus::Online)
-            .map(|&(i, kw)| InstructionRecord {
-                id: vpp_store::new_id(),
-                dispatch_id: dispatch_id.clone(),
-                resource_id: snapshot.members[i].resource_id.clone(),
-                target_kw: kw,
-                start,
-                end,
-            })
-            .collect(),
-    };
+    let record = dispatch_record(&snapshot, committed, (start, end), DispatchMode::MeritOrder, &plan, vpp_store::now());
     store.save_dispatch(&record).await?;
-    Ok(("redispatched".into(), dispatch_id))
+    Ok(("redispatched".into(), record.id))
 }
 
 fn ts(us: i64) -> vpp_store::Result<Timestamp> {

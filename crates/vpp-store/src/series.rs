@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use vpp_domain::series::{Belief, OwnerKind, Quantity, Series, SeriesRequest, SourceKind};
+use vpp_domain::series::{Belief, NO_LEAD_US, OwnerKind, Quantity, Series, SeriesRequest, SourceKind};
 
 use crate::{Filters, Page, Paged, Result, Store, StoreError, from_micros, new_id, parse_enum, to_micros, unique};
 
@@ -102,19 +102,7 @@ impl Store {
         quantity: Quantity,
         name: &str,
     ) -> Result<(i64, Series)> {
-        let find = || async {
-            let row = sqlx::query(
-                "SELECT key, id, name, owner_kind, owner_id, quantity, unit, resolution_s, created_at FROM series \
-                 WHERE owner_kind = $1 AND owner_id = $2 AND quantity = $3",
-            )
-            .bind(owner_kind.as_str())
-            .bind(owner_id.to_string())
-            .bind(quantity.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-            row.as_ref().map(series_from_row).transpose()
-        };
-        if let Some(found) = find().await? {
+        if let Some(found) = self.find_series(owner_kind, owner_id, quantity).await? {
             return Ok(found);
         }
         let request = SeriesRequest {
@@ -128,32 +116,44 @@ impl Store {
         match self.create_series(request).await {
             Ok(series) => self.get_series(&series.id).await,
             // Created meanwhile by another request.
-            Err(StoreError::Duplicate { field: "quantity", .. }) => {
-                find().await?.ok_or_else(|| StoreError::Corrupt("series vanished".into()))
-            }
+            Err(StoreError::Duplicate { field: "quantity", .. }) => self
+                .find_series(owner_kind, owner_id, quantity)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("series vanished".into())),
             Err(e) => Err(e),
         }
+    }
+
+    /// The series of `quantity` owned by `owner`, with its key, if there is one.
+    pub async fn find_series(
+        &self,
+        owner_kind: OwnerKind,
+        owner_id: &str,
+        quantity: Quantity,
+    ) -> Result<Option<(i64, Series)>> {
+        let row = sqlx::query(
+            "SELECT key, id, name, owner_kind, owner_id, quantity, unit, resolution_s, created_at FROM series \
+             WHERE owner_kind = $1 AND owner_id = $2 AND quantity = $3",
+        )
+        .bind(owner_kind.as_str())
+        .bind(owner_id.to_string())
+        .bind(quantity.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(series_from_row).transpose()
     }
 
     /// The newest `schedule` belief of a resource's power series for the
     /// interval (of that series) containing `at_us`: (interval start µs,
     /// interval end µs, kW). `None` without a power series or a schedule.
     pub async fn scheduled_power(&self, resource_id: &str, at_us: i64) -> Result<Option<(i64, i64, f64)>> {
-        let row = sqlx::query(
-            "SELECT key, resolution_s FROM series WHERE owner_kind = $1 AND owner_id = $2 AND quantity = $3",
-        )
-        .bind(OwnerKind::Resource.as_str())
-        .bind(resource_id.to_string())
-        .bind(Quantity::Power.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let (key, resolution_s): (i64, i64) = (row.try_get("key")?, row.try_get("resolution_s")?);
-        let grid = resolution_s * 1_000_000;
+        let Some((key, series)) = self.find_series(OwnerKind::Resource, resource_id, Quantity::Power).await? else {
+            return Ok(None);
+        };
+        let grid = series.resolution_s * 1_000_000;
         let start = at_us.div_euclid(grid) * grid;
-        let newest = self
-            .newest_beliefs(key, SourceKind::Schedule, (start, start + grid, grid), i64::MAX, -1_000_000_000_000_000)
-            .await?;
+        let newest =
+            self.newest_beliefs(key, SourceKind::Schedule, (start, start + grid, grid), i64::MAX, NO_LEAD_US).await?;
         Ok(newest.first().map(|b| (start, start + grid, b.value)))
     }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_domain::resource::{Resource, ResourceStatus};
-use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind};
+use vpp_domain::series::{Belief, NO_LEAD_US, OwnerKind, Quantity, SourceKind};
 use vpp_domain::template::ResourceType;
 use vpp_optim::{
     Asset, Battery, Conflict, FlexibleLoad, Generator, Horizon, Member, Objective, Problem, Schedule, Site, SolveError,
@@ -215,6 +215,15 @@ pub async fn schedule_vpp(store: &Store, id: &str, r: &ScheduleRequest) -> ApiRe
         objective: r.objective.unwrap_or_default(),
     };
     let options = r.solver.unwrap_or_default();
+    if !(options.time_limit_s > 0.0 && options.time_limit_s <= 3600.0) {
+        return Err(ApiError::invalid(
+            "solver.time_limit_s",
+            format!("must be in (0, 3600], got {}", options.time_limit_s),
+        ));
+    }
+    if !(0.0..=1.0).contains(&options.mip_gap) {
+        return Err(ApiError::invalid("solver.mip_gap", format!("must be in [0, 1], got {}", options.mip_gap)));
+    }
     let ids: Vec<String> = problem.members.iter().map(|m| m.id.clone()).collect();
     // The solver is CPU-bound; keep it off the async workers.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -385,13 +394,7 @@ pub async fn dispatch_stored_schedule(
 ) -> ApiResult<ScheduleDispatchResponse> {
     let id = id.to_string();
     let vpp = store.get_vpp(&id).await?;
-    if vpp.status != vpp_domain::vpp::VppStatus::Active {
-        return Err(ApiError::conflict(format!(
-            "VPP `{id}` is {}; only ACTIVE VPPs can be dispatched",
-            vpp.status.as_str()
-        ))
-        .field("status"));
-    }
+    crate::routes::vpps::require_active(&id, vpp.status)?;
     let now = vpp_store::now();
     let at = at.unwrap_or(now).as_microsecond();
     let dispatch_id = vpp_store::new_id();
@@ -456,24 +459,6 @@ pub async fn dispatch_stored_schedule(
     Ok(ScheduleDispatchResponse { dispatch_id, vpp_id: id, target_kw, instructions, not_dispatched })
 }
 
-/// A resource's power series, if it has one.
-async fn power_series(store: &Store, resource_id: &str) -> ApiResult<Option<(i64, vpp_domain::series::Series)>> {
-    let found = store
-        .list_series(
-            &vpp_store::SeriesFilter {
-                owner_kind: Some(OwnerKind::Resource),
-                owner_id: Some(resource_id.to_string()),
-                quantity: Some(Quantity::Power),
-            },
-            vpp_store::Page { page: 1, size: 1 },
-        )
-        .await?;
-    match found.items.first() {
-        Some(series) => Ok(Some(store.get_series(&series.id).await?)),
-        None => Ok(None),
-    }
-}
-
 /// Window of the execution view.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -536,9 +521,6 @@ impl Margins {
         Ok(Self { soc_pct, power: 1.0 - power / 100.0 })
     }
 }
-
-/// No lead before delivery (as in the series views): about 31 years.
-const NO_LEAD_US: i64 = -1_000_000_000_000_000;
 
 fn param(r: &Resource, name: &str) -> Option<f64> {
     r.parameters.get(name).and_then(serde_json::Value::as_f64)
@@ -661,7 +643,9 @@ async fn stored_forecast(
     step: SignedDuration,
     steps: usize,
 ) -> ApiResult<Option<Vec<f64>>> {
-    let Some((key, series)) = power_series(store, resource_id).await? else { return Ok(None) };
+    let Some((key, series)) = store.find_series(OwnerKind::Resource, resource_id, Quantity::Power).await? else {
+        return Ok(None);
+    };
     let grid = series.resolution_s * 1_000_000;
     let from = start.as_microsecond();
     let step_us = step.as_micros() as i64;

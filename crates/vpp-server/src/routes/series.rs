@@ -507,8 +507,7 @@ async fn get_values(
     Ok(Json(Values { series_id: series.id, unit: series.unit, tz: tz_name, view, points }))
 }
 
-/// No lead: a lead this negative never limits (about 31 years, within i64 µs).
-const NO_LEAD_US: i64 = -1_000_000_000_000_000;
+use vpp_domain::series::NO_LEAD_US;
 
 /// One value per event in `[start, end)` according to the query's `view`,
 /// each answered by the database (one row per event); the day-ahead cutoff

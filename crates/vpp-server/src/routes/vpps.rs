@@ -241,40 +241,33 @@ async fn aggregated_params(
     }))
 }
 
-/// Split a power target across the VPP's ONLINE members and store the
-/// instructions. Positive targets inject, negative absorb. Members keep to
-/// their min/max power (scaled by ratio), SOC and priority; what cannot be
-/// covered is `unmet_demand`.
-#[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/dispatch", tag = "vpps", request_body = DispatchRequest,
-    responses((status = 201, body = DispatchResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn dispatch_vpp(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    ApiJson(request): ApiJson<DispatchRequest>,
-) -> ApiResult<(StatusCode, Json<DispatchResponse>)> {
-    request.validate()?;
-    // Dispatch acts on equipment: read the members fresh, not from the cache.
-    let snapshot = s.store.load_fleet(&id).await?;
-    if snapshot.vpp_status != VppStatus::Active {
-        return Err(ApiError::conflict(format!(
-            "VPP `{id}` is {}; only ACTIVE VPPs can be dispatched",
-            snapshot.vpp_status.as_str()
-        ))
-        .field("status"));
+/// 409 unless the VPP is ACTIVE: only then may it act on equipment.
+pub(crate) fn require_active(id: &str, status: VppStatus) -> ApiResult<()> {
+    if status == VppStatus::Active {
+        return Ok(());
     }
-    let now = vpp_store::now();
-    let (start, end) = request.window(now);
-    let (start, end) = (vpp_store::at_storage_precision(start), vpp_store::at_storage_precision(end));
-    let hours = request.duration_minutes as f64 / 60.0;
-    let plan = dispatch(&snapshot.fleet, request.target_kw, hours, request.mode);
+    Err(ApiError::conflict(format!("VPP `{id}` is {}; only ACTIVE VPPs can be dispatched", status.as_str()))
+        .field("status"))
+}
+
+/// The record of a split `plan` of `target_kw` over `[start, end)`, one
+/// instruction per allocation, ready to store.
+pub(crate) fn dispatch_record(
+    snapshot: &vpp_store::FleetSnapshot,
+    target_kw: f64,
+    (start, end): (Timestamp, Timestamp),
+    mode: DispatchMode,
+    plan: &vpp_domain::fleet::DispatchPlan,
+    now: Timestamp,
+) -> DispatchRecord {
     let dispatch_id = vpp_store::new_id();
-    let record = DispatchRecord {
+    DispatchRecord {
         id: dispatch_id.clone(),
-        vpp_id: id.clone(),
-        target_kw: request.target_kw,
+        vpp_id: snapshot.vpp_id.clone(),
+        target_kw,
         start,
         end,
-        mode: request.mode.into(),
+        mode: mode.into(),
         total_dispatched_kw: plan.total_dispatched_kw,
         unmet_kw: plan.unmet_kw,
         created_at: now,
@@ -290,7 +283,30 @@ async fn dispatch_vpp(
                 end,
             })
             .collect(),
-    };
+    }
+}
+
+/// Split a power target across the VPP's ONLINE members and store the
+/// instructions. Positive targets inject, negative absorb. Members keep to
+/// their min/max power (scaled by ratio), SOC and priority; what cannot be
+/// covered is `unmet_demand`.
+#[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/dispatch", tag = "vpps", request_body = DispatchRequest,
+    responses((status = 201, body = DispatchResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn dispatch_vpp(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<DispatchRequest>,
+) -> ApiResult<(StatusCode, Json<DispatchResponse>)> {
+    request.validate()?;
+    // Dispatch acts on equipment: read the members fresh, not from the cache.
+    let snapshot = s.store.load_fleet(&id).await?;
+    require_active(&id, snapshot.vpp_status)?;
+    let now = vpp_store::now();
+    let (start, end) = request.window(now);
+    let (start, end) = (vpp_store::at_storage_precision(start), vpp_store::at_storage_precision(end));
+    let hours = request.duration_minutes as f64 / 60.0;
+    let plan = dispatch(&snapshot.fleet, request.target_kw, hours, request.mode);
+    let record = dispatch_record(&snapshot, request.target_kw, (start, end), request.mode, &plan, now);
     s.store.save_dispatch(&record).await?;
     let allocations = plan
         .allocations

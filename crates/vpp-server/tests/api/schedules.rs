@@ -136,6 +136,8 @@ async fn impossible_and_malformed_requests_name_the_field() {
         (json!({"steps": 4, "prices": [1, 2, 3, 4], "members": {"ghost": {}}}), "members.ghost"),
         (json!({"steps": 4, "price_series_id": "nope"}), "price_series_id"),
         (json!({"steps": 2, "prices": [1, 2], "import_limit_kw": -1}), "import_limit_kw"),
+        (json!({"steps": 2, "prices": [1, 2], "solver": {"time_limit_s": 0}}), "solver.time_limit_s"),
+        (json!({"steps": 2, "prices": [1, 2], "solver": {"mip_gap": 2}}), "solver.mip_gap"),
     ] {
         let (s, p) = app.post(&path, body.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {p}");
