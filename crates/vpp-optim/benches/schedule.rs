@@ -155,7 +155,7 @@ fn fleet_1000_batteries_shared_export_limit(bencher: divan::Bencher) {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let s = vpp_optim::solve_fleet(&p, &SolverOptions::default(), threads).unwrap_or_else(|e| panic!("{e}"));
     let d = s.decomposition.as_ref().expect("decomposed");
-    eprintln!("fleet: {} with {} threads, gap {:.4} %", d.method, d.threads, d.gap * 100.0);
+    eprintln!("fleet: {} with {} threads, {} rounds, gap {:.4} %", d.method, d.threads, d.rounds, d.gap * 100.0);
     bencher.bench(|| {
         vpp_optim::solve_fleet(divan::black_box(&p), &SolverOptions::default(), threads).map(|s| s.breakdown.total)
     });

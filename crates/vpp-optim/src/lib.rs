@@ -13,6 +13,7 @@
 //! the grid (generation, discharging), negative is consumption (charging,
 //! loads). Powers are kW, energies kWh, prices €/MWh, money €.
 
+mod battery;
 mod fleet;
 mod model;
 mod solve;

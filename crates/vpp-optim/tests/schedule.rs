@@ -300,7 +300,8 @@ fn a_binding_shared_export_limit_is_kept_and_the_gap_reported() {
     p.site.export_limit_kw = Some(300.0);
     let s = vpp_optim::solve_fleet(&p, &SolverOptions::default(), 2).unwrap();
     let d = s.decomposition.clone().unwrap();
-    assert_eq!(d.method, "proportional_shares");
+    assert_eq!(d.method, "lagrangian_prices");
+    assert_eq!(d.member_solver, "network_flow");
     for t in 0..8 {
         let injection: f64 = s.members.iter().map(|m| m.power_kw[t]).sum();
         assert!(injection <= 300.0 + 1e-6, "step {t}: {injection} kW exported");
@@ -317,4 +318,54 @@ fn a_binding_shared_export_limit_is_kept_and_the_gap_reported() {
         vpp_optim::solve_fleet(&p, &SolverOptions { backend: Backend::Clarabel, ..SolverOptions::default() }, 2)
             .unwrap();
     assert_eq!(direct.decomposition.unwrap().method, "direct");
+}
+
+#[test]
+fn a_mixed_fleet_shares_the_limit_out_through_the_lp() {
+    let mut p = fleet(60, 8);
+    p.members.push(member("pv", Asset::Curtailable { forecast_kw: vec![100.0; 8] }));
+    p.site.export_limit_kw = Some(300.0);
+    let s = vpp_optim::solve_fleet(&p, &SolverOptions::default(), 2).unwrap();
+    let d = s.decomposition.clone().unwrap();
+    assert_eq!((d.method, d.member_solver), ("proportional_shares", "lp"));
+    for t in 0..8 {
+        let injection: f64 = s.members.iter().map(|m| m.power_kw[t]).sum();
+        assert!(injection <= 300.0 + 1e-6, "step {t}: {injection} kW exported");
+    }
+    let direct = solve(&p, &SolverOptions { backend: Backend::Clarabel, ..SolverOptions::default() }).unwrap();
+    assert!(d.lower_bound <= direct.breakdown.total + 1e-6);
+    assert!(direct.breakdown.total <= s.breakdown.total + 1e-6);
+}
+
+#[test]
+fn battery_fleet_schedules_keep_every_battery_bound() {
+    let mut p = fleet(80, 24);
+    p.site.export_limit_kw = Some(400.0);
+    p.site.import_limit_kw = Some(500.0);
+    let s = vpp_optim::solve_fleet(&p, &SolverOptions::default(), 2).unwrap();
+    assert_eq!(s.decomposition.as_ref().unwrap().method, "lagrangian_prices");
+    for (m, ms) in p.members.iter().zip(&s.members) {
+        let Asset::Battery(b) = &m.asset else { unreachable!() };
+        let soc = ms.soc_pct.as_ref().unwrap();
+        assert_eq!(soc.len(), 25);
+        for t in 0..24 {
+            let x = ms.power_kw[t];
+            assert!(x <= b.discharge_kw + 1e-6 && -x <= b.charge_kw + 1e-6, "{}: {x} kW", m.id);
+            assert!(soc[t + 1] >= b.soc_min_pct - 1e-6 && soc[t + 1] <= b.soc_max_pct + 1e-6);
+            // SOC follows the power with the efficiencies (1-hour steps).
+            let kwh = if x >= 0.0 { -x / b.discharge_efficiency } else { -x * b.charge_efficiency };
+            close((soc[t + 1] - soc[t]) / 100.0 * b.capacity_kwh, kwh);
+        }
+        assert!(soc[24] >= b.soc_target_pct.unwrap() - 1e-6);
+    }
+    for t in 0..24 {
+        let net_export = s.export_kw[t] - s.import_kw[t];
+        assert!(net_export <= 400.0 + 1e-6 && -net_export <= 500.0 + 1e-6, "step {t}: {net_export}");
+    }
+    // Parts add up to the total.
+    let b = s.breakdown;
+    close(b.total, b.import_cost - b.export_revenue + b.cycle_cost);
+    let direct = solve(&p, &SolverOptions { backend: Backend::Clarabel, ..SolverOptions::default() }).unwrap();
+    let d = s.decomposition.unwrap();
+    assert!(d.lower_bound <= direct.breakdown.total + 1e-6 && direct.breakdown.total <= b.total + 1e-6);
 }
