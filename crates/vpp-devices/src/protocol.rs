@@ -83,20 +83,7 @@ pub fn topic(site: &str, resource_id: &str, kind: Kind) -> String {
 /// run of other characters than letters and digits turned into one `-`, or
 /// `default` without a building.
 pub fn site_of(location: &Location) -> String {
-    let slug = location.building.as_deref().map(slug).unwrap_or_default();
-    if slug.is_empty() { "default".into() } else { slug }
-}
-
-fn slug(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_string()
+    vpp_store::site_slug(location.building.as_deref())
 }
 
 /// Why a message was dropped: the field and what is wrong with it.

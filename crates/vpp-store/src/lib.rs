@@ -14,6 +14,8 @@
 //!
 //! This crate must not depend on HTTP types.
 
+mod alerts;
+mod devices;
 mod etl;
 mod execution;
 mod fleet;
@@ -35,6 +37,8 @@ use tokio::sync::{Mutex, MutexGuard};
 use vpp_domain::Invalid;
 use vpp_domain::vpp::DoubleBooking;
 
+pub use alerts::{Alert, AlertFilter, AlertRule, AlertState};
+pub use devices::{Delivery, DeliveryState, DeviceInfo, site_slug};
 pub use etl::{EtlView, OWN_TABLES, check_table_name};
 pub use execution::DeviationRecord;
 pub use fleet::{FleetSnapshot, MemberRow};

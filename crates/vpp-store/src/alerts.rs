@@ -1,0 +1,285 @@
+//! Alerts: raised by background jobs, deduplicated while their condition
+//! lasts, acknowledged and resolved by people (or resolved by the job when
+//! the condition clears).
+
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use vpp_domain::Invalid;
+
+use crate::{Result, Store, StoreError, from_micros, to_micros};
+
+/// What raised an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertRule {
+    /// A device stopped reporting.
+    DeviceOffline,
+    /// A setpoint was not acknowledged in time (or was rejected).
+    SetpointNotAcknowledged,
+    /// A VPP's measured power strayed from its schedule past the threshold.
+    ExecutionDeviation,
+    /// A battery reported a SOC outside its window.
+    SocOutOfWindow,
+    /// The MQTT broker cannot be reached.
+    BrokerConnectionLost,
+}
+
+impl AlertRule {
+    /// Every rule.
+    pub const ALL: [AlertRule; 5] = [
+        Self::DeviceOffline,
+        Self::SetpointNotAcknowledged,
+        Self::ExecutionDeviation,
+        Self::SocOutOfWindow,
+        Self::BrokerConnectionLost,
+    ];
+
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DeviceOffline => "device_offline",
+            Self::SetpointNotAcknowledged => "setpoint_not_acknowledged",
+            Self::ExecutionDeviation => "execution_deviation",
+            Self::SocOutOfWindow => "soc_out_of_window",
+            Self::BrokerConnectionLost => "broker_connection_lost",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// How bad it is: `critical` or `warning`.
+    pub fn severity(self) -> &'static str {
+        match self {
+            Self::BrokerConnectionLost | Self::ExecutionDeviation => "critical",
+            _ => "warning",
+        }
+    }
+}
+
+/// Where an alert is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// Raised, nobody has looked.
+    Open,
+    /// Someone is on it.
+    Acknowledged,
+    /// Over.
+    Resolved,
+}
+
+impl AlertState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Acknowledged => "acknowledged",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Open, Self::Acknowledged, Self::Resolved].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Alert {
+    /// Alert id.
+    pub id: String,
+    /// Rule that raised it.
+    pub rule: AlertRule,
+    /// What it is about: a resource, VPP or instruction id, or `broker`.
+    pub subject: String,
+    /// `critical` or `warning`.
+    pub severity: String,
+    /// What happened, with the values seen (the latest occurrence).
+    pub message: String,
+    /// Open, acknowledged or resolved.
+    pub state: AlertState,
+    /// How often the condition was seen while the alert was active.
+    pub occurrences: i64,
+    /// First seen (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub first_seen_at: Timestamp,
+    /// Last seen (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub last_seen_at: Timestamp,
+    /// Who acknowledged it.
+    pub acknowledged_by: Option<String>,
+    /// When.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<Timestamp>,
+    /// Who resolved it (`system` when the condition cleared).
+    pub resolved_by: Option<String>,
+    /// When.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// Which alerts to list.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    /// Only in this state.
+    pub state: Option<AlertState>,
+    /// Only of this rule.
+    pub rule: Option<AlertRule>,
+    /// Only about this subject.
+    pub subject: Option<String>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+/// `SELECT <alert columns> FROM alerts <rest>`, as one static string.
+macro_rules! select_alerts {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, rule, subject, severity, message, state, occurrences, first_seen_at, last_seen_at, ",
+            "acknowledged_by, acknowledged_at, resolved_by, resolved_at FROM alerts ",
+            $rest
+        )
+    };
+}
+
+fn alert_from_row(r: &AnyRow) -> Result<Alert> {
+    let rule: String = r.try_get("rule")?;
+    let state: String = r.try_get("state")?;
+    let opt_ts = |name: &str| -> Result<Option<Timestamp>> {
+        r.try_get::<Option<i64>, _>(name)?.map(from_micros).transpose()
+    };
+    Ok(Alert {
+        id: r.try_get("id")?,
+        rule: AlertRule::parse(&rule).ok_or_else(|| StoreError::Corrupt(format!("alert rule `{rule}`")))?,
+        subject: r.try_get("subject")?,
+        severity: r.try_get("severity")?,
+        message: r.try_get("message")?,
+        state: AlertState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("alert state `{state}`")))?,
+        occurrences: r.try_get("occurrences")?,
+        first_seen_at: from_micros(r.try_get("first_seen_at")?)?,
+        last_seen_at: from_micros(r.try_get("last_seen_at")?)?,
+        acknowledged_by: r.try_get("acknowledged_by")?,
+        acknowledged_at: opt_ts("acknowledged_at")?,
+        resolved_by: r.try_get("resolved_by")?,
+        resolved_at: opt_ts("resolved_at")?,
+    })
+}
+
+impl Store {
+    /// Raises an alert, or counts one more occurrence of the active alert of
+    /// the same rule and subject. Returns the alert and whether it is new.
+    pub async fn raise_alert(&self, rule: AlertRule, subject: &str, message: &str) -> Result<(Alert, bool)> {
+        let now = to_micros(crate::now());
+        let mut w = self.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = $3, message = $4 \
+             WHERE rule = $1 AND subject = $2 AND state <> 'resolved'",
+        )
+        .bind(rule.as_str())
+        .bind(subject.to_string())
+        .bind(now)
+        .bind(message.to_string())
+        .execute(&mut *w.tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            sqlx::query(
+                "INSERT INTO alerts (id, rule, subject, severity, message, state, occurrences, first_seen_at, last_seen_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'open', 1, $6, $6)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(rule.as_str())
+            .bind(subject.to_string())
+            .bind(rule.severity())
+            .bind(message.to_string())
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        let row = sqlx::query(select_alerts!("WHERE rule = $1 AND subject = $2 AND state <> 'resolved'"))
+        .bind(rule.as_str())
+        .bind(subject.to_string())
+        .fetch_one(&mut *w.tx)
+        .await?;
+        w.tx.commit().await?;
+        Ok((alert_from_row(&row)?, updated == 0))
+    }
+
+    /// Resolves the active alert of a rule and subject because its condition
+    /// cleared; returns whether there was one.
+    pub async fn clear_alert(&self, rule: AlertRule, subject: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE alerts SET state = 'resolved', resolved_by = 'system', resolved_at = $3 \
+             WHERE rule = $1 AND subject = $2 AND state <> 'resolved'",
+        )
+        .bind(rule.as_str())
+        .bind(subject.to_string())
+        .bind(to_micros(crate::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Alerts, newest first.
+    pub async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
+        let rows = sqlx::query(select_alerts!(
+            "WHERE ($1 = '' OR state = $1) AND ($2 = '' OR rule = $2) \
+             AND ($3 = '' OR subject = $3) ORDER BY last_seen_at DESC, id DESC LIMIT $4"
+        ))
+        .bind(filter.state.map_or("", AlertState::as_str))
+        .bind(filter.rule.map_or("", AlertRule::as_str))
+        .bind(filter.subject.clone().unwrap_or_default())
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    /// One alert.
+    pub async fn get_alert(&self, id: &str) -> Result<Alert> {
+        let row = sqlx::query(select_alerts!("WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(alert_from_row).transpose()?.ok_or_else(|| StoreError::NotFound { entity: "alert", id: id.into() })
+    }
+
+    /// Marks an open alert acknowledged by `user`.
+    pub async fn acknowledge_alert(&self, id: &str, user: &str) -> Result<Alert> {
+        let alert = self.get_alert(id).await?;
+        if alert.state != AlertState::Open {
+            return Err(Invalid::one("state", format!("alert `{id}` is {}, not open", alert.state.as_str())).into());
+        }
+        sqlx::query(
+            "UPDATE alerts SET state = 'acknowledged', acknowledged_by = $2, acknowledged_at = $3 WHERE id = $1 AND state = 'open'",
+        )
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(to_micros(crate::now()))
+        .execute(&self.pool)
+        .await?;
+        self.get_alert(id).await
+    }
+
+    /// Marks an alert that is not yet resolved resolved by `user`.
+    pub async fn resolve_alert(&self, id: &str, user: &str) -> Result<Alert> {
+        let alert = self.get_alert(id).await?;
+        if alert.state == AlertState::Resolved {
+            return Err(Invalid::one("state", format!("alert `{id}` is already resolved")).into());
+        }
+        sqlx::query(
+            "UPDATE alerts SET state = 'resolved', resolved_by = $2, resolved_at = $3 WHERE id = $1 AND state <> 'resolved'",
+        )
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(to_micros(crate::now()))
+        .execute(&self.pool)
+        .await?;
+        self.get_alert(id).await
+    }
+}
