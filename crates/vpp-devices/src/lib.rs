@@ -6,3 +6,5 @@
 //! Depends on the domain and the store; must not depend on HTTP types.
 
 pub mod protocol;
+pub mod bridge;
+pub mod simulator;

@@ -31,6 +31,8 @@ pub struct DeviceInfo {
     pub heartbeat_timeout_s: Option<f64>,
     /// When its newest sample arrived.
     pub last_seen: Option<Timestamp>,
+    /// Key of its power series, where telemetry also lands as live measurements.
+    pub power_series: Option<i64>,
 }
 
 /// Where a setpoint is on its way to the device.
@@ -133,8 +135,9 @@ impl Store {
     /// Every resource with what the bridge checks telemetry against.
     pub async fn device_directory(&self) -> Result<Vec<DeviceInfo>> {
         let rows = sqlx::query(
-            "SELECT r.id, r.capacity_kw, r.status, r.building, r.parameters, r.metadata, t.received_at \
-             FROM resources r LEFT JOIN resource_latest_telemetry t ON t.resource_id = r.id",
+            "SELECT r.id, r.capacity_kw, r.status, r.building, r.parameters, r.metadata, t.received_at, s.key AS series_key \
+             FROM resources r LEFT JOIN resource_latest_telemetry t ON t.resource_id = r.id \
+             LEFT JOIN series s ON s.owner_kind = 'resource' AND s.owner_id = r.id AND s.quantity = 'power'",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -153,6 +156,7 @@ impl Store {
                     soc_window_pct,
                     heartbeat_timeout_s: num(&metadata, "heartbeat_timeout_s").filter(|x| *x > 0.0),
                     last_seen: r.try_get::<Option<i64>, _>("received_at")?.map(from_micros).transpose()?,
+                    power_series: r.try_get("series_key")?,
                 })
             })
             .collect()
@@ -242,14 +246,28 @@ impl Store {
         Ok(true)
     }
 
-    /// Queues setpoints for publishing (ignores one already queued).
-    pub async fn queue_setpoints(&self, deliveries: &[(String, String, String, String)]) -> Result<()> {
+    /// Queues setpoints `(instruction id, resource id, payload)` for
+    /// publishing, each to `topic(site, resource id)` (ignores one already
+    /// queued).
+    pub async fn queue_setpoints(
+        &self,
+        deliveries: &[(String, String, String)],
+        topic: impl Fn(&str, &str) -> String,
+    ) -> Result<()> {
         if deliveries.is_empty() {
             return Ok(());
         }
         let now = to_micros(crate::now());
         let mut w = self.begin_write().await?;
-        for (instruction_id, resource_id, topic, payload) in deliveries {
+        for (instruction_id, resource_id, payload) in deliveries {
+            let building: Option<Option<String>> = sqlx::query_scalar("SELECT building FROM resources WHERE id = $1")
+                .bind(resource_id.clone())
+                .fetch_optional(&mut *w.tx)
+                .await?;
+            let Some(building) = building else {
+                return Err(StoreError::NotFound { entity: "resource", id: resource_id.clone() });
+            };
+            let topic = topic(&site_slug(building.as_deref()), resource_id);
             sqlx::query(
                 "INSERT INTO setpoint_deliveries (instruction_id, resource_id, topic, payload, state, attempts, next_attempt_at, created_at) \
                  VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (instruction_id) DO NOTHING",

@@ -1,0 +1,706 @@
+//! The bridge between the MQTT broker and the store.
+//!
+//! Four tasks share one connection:
+//!
+//! - the **event loop** reads telemetry and acknowledgements, parses them and
+//!   hands them on through bounded channels. When the writer falls behind the
+//!   channel fills and the loop waits, so the broker holds back messages
+//!   (back-pressure) instead of vpp dropping them;
+//! - the **writer** collects samples into batches (up to `batch_max` or
+//!   `batch_wait`), checks them against the device directory (unknown
+//!   resources and out-of-range values are counted and dropped), writes each
+//!   batch in one transaction, brings silent devices back ONLINE and watches
+//!   the SOC window;
+//! - the **setpoint sender** publishes queued setpoints with QoS 1, retries
+//!   those not acknowledged within `ack_timeout`, and after `max_attempts`
+//!   marks them failed and raises an alert. Setpoints wait in the store, so a
+//!   broker reconnect or a restart loses none;
+//! - the **heartbeat sweep** marks devices OFFLINE after their silence
+//!   timeout, and refreshes the directory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use serde::Serialize;
+use tokio::sync::{Notify, RwLock, mpsc};
+use tokio::task::JoinHandle;
+use vpp_domain::resource::{ResourceStatus, Telemetry};
+use vpp_domain::series::{Belief, SourceKind};
+use vpp_store::{AlertRule, DeliveryState, DeviceInfo, Store};
+
+use crate::protocol::{self, AckStatus, Kind, Topic};
+
+/// How to reach the broker and how patient to be.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    /// `mqtt://host[:port]` or `mqtts://host[:port]` (TLS, needs `ca_file`).
+    pub url: String,
+    /// Broker user name.
+    pub username: Option<String>,
+    /// Broker password.
+    pub password: Option<String>,
+    /// PEM file of the CA that signed the broker's certificate (TLS).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// MQTT client id of the bridge.
+    pub client_id: String,
+    /// Samples per write at most.
+    pub batch_max: usize,
+    /// Longest a sample waits for its batch.
+    pub batch_wait: Duration,
+    /// Time a device has to acknowledge a setpoint.
+    pub ack_timeout: Duration,
+    /// Publications of one setpoint before it counts as failed.
+    pub max_attempts: u32,
+    /// Silence after which a device counts as OFFLINE (unless the resource
+    /// sets `heartbeat_timeout_s` in its metadata).
+    pub heartbeat_timeout: Duration,
+    /// How often silent devices are looked for.
+    pub sweep_every: Duration,
+}
+
+impl BridgeConfig {
+    /// Defaults for a broker URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            username: None,
+            password: None,
+            ca_file: None,
+            client_id: format!("vpp-bridge-{}", std::process::id()),
+            batch_max: 20_000,
+            batch_wait: Duration::from_millis(100),
+            ack_timeout: Duration::from_secs(10),
+            max_attempts: 3,
+            heartbeat_timeout: Duration::from_secs(60),
+            sweep_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the bridge cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The configuration is wrong; the field says which part.
+    #[error("{field}: {message}")]
+    Config {
+        /// Offending setting.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn config_error(field: &'static str, message: impl Into<String>) -> BridgeError {
+    BridgeError::Config { field, message: message.into() }
+}
+
+/// Counters of the bridge since it started.
+#[derive(Debug, Default)]
+pub struct BridgeStats {
+    connected: AtomicBool,
+    connections: AtomicU64,
+    messages: AtomicU64,
+    samples_stored: AtomicU64,
+    samples_duplicate: AtomicU64,
+    dropped_unknown_resource: AtomicU64,
+    dropped_malformed: AtomicU64,
+    dropped_out_of_range: AtomicU64,
+    setpoints_sent: AtomicU64,
+    setpoints_acknowledged: AtomicU64,
+    setpoints_rejected: AtomicU64,
+    setpoints_failed: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+/// A snapshot of [`BridgeStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BridgeCounts {
+    /// Connected to the broker now.
+    pub connected: bool,
+    /// Connections made (1 + reconnects).
+    pub connections: u64,
+    /// Messages received.
+    pub messages: u64,
+    /// Samples written.
+    pub samples_stored: u64,
+    /// Samples already stored (resent).
+    pub samples_duplicate: u64,
+    /// Messages or samples for resources vpp does not know.
+    pub dropped_unknown_resource: u64,
+    /// Messages that could not be read.
+    pub dropped_malformed: u64,
+    /// Samples with values outside their range.
+    pub dropped_out_of_range: u64,
+    /// Setpoint publications (retries included).
+    pub setpoints_sent: u64,
+    /// Setpoints acknowledged.
+    pub setpoints_acknowledged: u64,
+    /// Setpoints rejected by the device.
+    pub setpoints_rejected: u64,
+    /// Setpoints given up after every retry.
+    pub setpoints_failed: u64,
+    /// Store writes that failed (retried or counted as lost).
+    pub store_errors: u64,
+}
+
+impl BridgeStats {
+    /// The counters now.
+    pub fn snapshot(&self) -> BridgeCounts {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        BridgeCounts {
+            connected: self.connected.load(Ordering::Relaxed),
+            connections: g(&self.connections),
+            messages: g(&self.messages),
+            samples_stored: g(&self.samples_stored),
+            samples_duplicate: g(&self.samples_duplicate),
+            dropped_unknown_resource: g(&self.dropped_unknown_resource),
+            dropped_malformed: g(&self.dropped_malformed),
+            dropped_out_of_range: g(&self.dropped_out_of_range),
+            setpoints_sent: g(&self.setpoints_sent),
+            setpoints_acknowledged: g(&self.setpoints_acknowledged),
+            setpoints_rejected: g(&self.setpoints_rejected),
+            setpoints_failed: g(&self.setpoints_failed),
+            store_errors: g(&self.store_errors),
+        }
+    }
+}
+
+fn bump(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+/// A running bridge. Dropping it stops its tasks.
+pub struct Bridge {
+    stats: Arc<BridgeStats>,
+    wake: Arc<Notify>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Bridge {
+    /// Counters.
+    pub fn stats(&self) -> BridgeCounts {
+        self.stats.snapshot()
+    }
+
+    /// Tells the setpoint sender that new setpoints are queued.
+    pub fn setpoints_queued(&self) {
+        self.wake.notify_one();
+    }
+
+    /// A cheap handle for waking the setpoint sender from elsewhere.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// A handle on the counters.
+    pub fn stats_handle(&self) -> Arc<BridgeStats> {
+        self.stats.clone()
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Broker options from the configuration.
+pub fn mqtt_options(
+    url: &str,
+    client_id: &str,
+    username: Option<&str>,
+    password: Option<&str>,
+    ca_file: Option<&std::path::Path>,
+) -> Result<MqttOptions, BridgeError> {
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| config_error("mqtt_url", "must start with mqtt:// or mqtts://"))?;
+    let tls = match scheme {
+        "mqtt" | "tcp" => false,
+        "mqtts" | "ssl" => true,
+        other => return Err(config_error("mqtt_url", format!("scheme `{other}` is not mqtt or mqtts"))),
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| config_error("mqtt_url", format!("port `{p}` is not a number")))?),
+        None => (authority, if tls { 8883 } else { 1883 }),
+    };
+    if host.is_empty() {
+        return Err(config_error("mqtt_url", "has no host"));
+    }
+    let mut o = MqttOptions::new(client_id, host, port);
+    o.set_keep_alive(Duration::from_secs(5));
+    // Batches of up to 10,000 samples.
+    o.set_max_packet_size(1 << 20, 1 << 20);
+    o.set_inflight(1000);
+    match (username, password) {
+        (Some(u), p) => {
+            o.set_credentials(u, p.unwrap_or_default());
+        }
+        (None, Some(_)) => return Err(config_error("mqtt_username", "a password needs a user name")),
+        (None, None) => {}
+    }
+    if tls {
+        let ca = ca_file.ok_or_else(|| config_error("mqtt_ca_file", "mqtts:// needs the CA certificate (PEM)"))?;
+        o.set_transport(Transport::tls_with_config(tls_config(ca)?));
+    } else if ca_file.is_some() {
+        return Err(config_error("mqtt_ca_file", "is only used with mqtts://"));
+    }
+    Ok(o)
+}
+
+fn tls_config(ca: &std::path::Path) -> Result<TlsConfiguration, BridgeError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca)
+        .map_err(|e| config_error("mqtt_ca_file", format!("{}: {e}", ca.display())))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| config_error("mqtt_ca_file", format!("{}: {e}", ca.display())))?;
+        roots.add(cert).map_err(|e| config_error("mqtt_ca_file", e.to_string()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error("mqtt_ca_file", e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConfiguration::Rustls(Arc::new(config)))
+}
+
+/// Samples handed from the event loop to the writer.
+struct Incoming {
+    resource_id: String,
+    samples: Vec<Telemetry>,
+    status: Option<ResourceStatus>,
+}
+
+/// What the bridge knows about the fleet.
+struct Directory {
+    devices: RwLock<HashMap<String, DeviceInfo>>,
+    refreshed: tokio::sync::Mutex<Instant>,
+}
+
+impl Directory {
+    async fn refresh(&self, store: &Store) -> Result<(), vpp_store::StoreError> {
+        let list = store.device_directory().await?;
+        *self.devices.write().await = list.into_iter().map(|d| (d.id.clone(), d)).collect();
+        *self.refreshed.lock().await = Instant::now();
+        Ok(())
+    }
+}
+
+/// Starts the bridge on the current tokio runtime.
+pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeError> {
+    let options = mqtt_options(
+        &config.url,
+        &config.client_id,
+        config.username.as_deref(),
+        config.password.as_deref(),
+        config.ca_file.as_deref(),
+    )?;
+    let (client, eventloop) = AsyncClient::new(options, 1024);
+    let stats = Arc::new(BridgeStats::default());
+    let wake = Arc::new(Notify::new());
+    let directory = Arc::new(Directory {
+        devices: RwLock::new(HashMap::new()),
+        refreshed: tokio::sync::Mutex::new(Instant::now() - Duration::from_secs(3600)),
+    });
+    // About a second of a busy fleet's messages.
+    let (samples_tx, samples_rx) = mpsc::channel::<Incoming>(4096);
+    let tasks = vec![
+        tokio::spawn(event_loop(eventloop, client.clone(), samples_tx, store.clone(), stats.clone(), wake.clone())),
+        tokio::spawn(writer(samples_rx, store.clone(), stats.clone(), directory.clone(), config.clone())),
+        tokio::spawn(setpoint_sender(client, store.clone(), stats.clone(), wake.clone(), config.clone())),
+        tokio::spawn(heartbeat(store, directory, config)),
+    ];
+    Ok(Bridge { stats, wake, tasks })
+}
+
+async fn event_loop(
+    mut eventloop: rumqttc::EventLoop,
+    client: AsyncClient,
+    samples: mpsc::Sender<Incoming>,
+    store: Arc<Store>,
+    stats: Arc<BridgeStats>,
+    wake: Arc<Notify>,
+) {
+    let mut down_since: Option<Instant> = None;
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                stats.connected.store(true, Ordering::Relaxed);
+                bump(&stats.connections, 1);
+                tracing::info!("MQTT bridge connected");
+                // A clean session forgets subscriptions: subscribe on every connect.
+                for filter in ["vpp/+/+/telemetry", "vpp/+/+/ack"] {
+                    if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
+                        tracing::error!(error = %e, filter, "MQTT subscribe failed");
+                    }
+                }
+                down_since = None;
+                if let Err(e) = store.clear_alert(AlertRule::BrokerConnectionLost, "broker").await {
+                    tracing::warn!(error = %e, "could not resolve the broker alert");
+                }
+                // Setpoints published before the break may be lost with it.
+                match store.resend_unanswered_setpoints().await {
+                    Ok(n) if n > 0 => tracing::info!(setpoints = n, "resending unanswered setpoints"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not requeue setpoints"),
+                }
+                wake.notify_one();
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                bump(&stats.messages, 1);
+                let Some(topic) = Topic::parse(&p.topic) else {
+                    bump(&stats.dropped_malformed, 1);
+                    tracing::debug!(topic = %p.topic, "message on an unknown topic dropped");
+                    continue;
+                };
+                match topic.kind {
+                    Kind::Telemetry => match protocol::parse_telemetry(&p.payload) {
+                        Ok(m) => {
+                            let item = Incoming {
+                                resource_id: topic.resource_id.to_string(),
+                                samples: m.samples,
+                                status: m.status,
+                            };
+                            // Waits while the writer is behind: back-pressure.
+                            if samples.send(item).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            bump(&stats.dropped_malformed, 1);
+                            tracing::warn!(topic = %p.topic, error = %e, "malformed telemetry dropped");
+                        }
+                    },
+                    Kind::Ack => match protocol::parse_ack(&p.payload) {
+                        Ok(ack) => {
+                            answer(&store, &stats, topic.resource_id, ack).await;
+                        }
+                        Err(e) => {
+                            bump(&stats.dropped_malformed, 1);
+                            tracing::warn!(topic = %p.topic, error = %e, "malformed acknowledgement dropped");
+                        }
+                    },
+                    Kind::Setpoint => {}
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                stats.connected.store(false, Ordering::Relaxed);
+                let since = *down_since.get_or_insert_with(Instant::now);
+                tracing::warn!(error = %e, "MQTT connection lost; retrying");
+                // A blip is not worth an alert; a broker gone for seconds is.
+                if since.elapsed() >= Duration::from_secs(3) {
+                    let message = format!("broker unreachable for {:.0} s: {e}", since.elapsed().as_secs_f64());
+                    if let Err(e) = store.raise_alert(AlertRule::BrokerConnectionLost, "broker", &message).await {
+                        tracing::warn!(error = %e, "could not raise the broker alert");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn answer(store: &Store, stats: &BridgeStats, resource_id: &str, ack: protocol::Ack) {
+    let state = match ack.status {
+        AckStatus::Accepted => DeliveryState::Acknowledged,
+        AckStatus::Rejected => DeliveryState::Rejected,
+    };
+    match store.answer_setpoint(&ack.instruction_id, resource_id, state, ack.reason.as_deref()).await {
+        Ok(Some(_)) if state == DeliveryState::Acknowledged => bump(&stats.setpoints_acknowledged, 1),
+        Ok(Some(_)) => {
+            bump(&stats.setpoints_rejected, 1);
+            let message = format!(
+                "{resource_id} rejected setpoint {}: {}",
+                ack.instruction_id,
+                ack.reason.as_deref().unwrap_or("no reason given")
+            );
+            if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &ack.instruction_id, &message).await {
+                tracing::warn!(error = %e, "could not raise an alert");
+            }
+        }
+        // Late, repeated, or for another device's instruction.
+        Ok(None) => tracing::debug!(instruction = %ack.instruction_id, "acknowledgement ignored"),
+        Err(e) => {
+            bump(&stats.store_errors, 1);
+            tracing::warn!(error = %e, "could not store an acknowledgement");
+        }
+    }
+}
+
+async fn writer(
+    mut rx: mpsc::Receiver<Incoming>,
+    store: Arc<Store>,
+    stats: Arc<BridgeStats>,
+    directory: Arc<Directory>,
+    config: BridgeConfig,
+) {
+    if let Err(e) = directory.refresh(&store).await {
+        tracing::warn!(error = %e, "could not load the device directory");
+    }
+    let mut soc_alerted: HashSet<String> = HashSet::new();
+    loop {
+        let Some(first) = rx.recv().await else { return };
+        let mut batch = vec![first];
+        let mut count = batch[0].samples.len();
+        let deadline = tokio::time::Instant::now() + config.batch_wait;
+        while count < config.batch_max {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(item)) => {
+                    count += item.samples.len();
+                    batch.push(item);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        write_batch(&store, &stats, &directory, batch, &mut soc_alerted).await;
+    }
+}
+
+async fn write_batch(
+    store: &Store,
+    stats: &BridgeStats,
+    directory: &Directory,
+    batch: Vec<Incoming>,
+    soc_alerted: &mut HashSet<String>,
+) {
+    // A device never seen may just have been registered: look again, at most once a second.
+    let unknown = {
+        let devices = directory.devices.read().await;
+        batch.iter().any(|i| !devices.contains_key(&i.resource_id))
+    };
+    if unknown && directory.refreshed.lock().await.elapsed() > Duration::from_secs(1) {
+        if let Err(e) = directory.refresh(store).await {
+            tracing::warn!(error = %e, "could not refresh the device directory");
+        }
+    }
+    let mut rows: Vec<(String, Telemetry)> = Vec::with_capacity(batch.iter().map(|i| i.samples.len()).sum());
+    // Power as live measurements of the resources' power series.
+    let mut measured: HashMap<i64, Vec<Belief>> = HashMap::new();
+    let mut back_online: Vec<String> = Vec::new();
+    let mut reported: Vec<(String, ResourceStatus)> = Vec::new();
+    let mut soc_events: Vec<(String, Option<String>)> = Vec::new();
+    let horizon = Timestamp::now() + jiff::SignedDuration::from_mins(5);
+    {
+        let devices = directory.devices.read().await;
+        for item in batch {
+            let Some(device) = devices.get(&item.resource_id) else {
+                bump(&stats.dropped_unknown_resource, 1);
+                tracing::warn!(resource = %item.resource_id, "telemetry for an unknown resource dropped");
+                continue;
+            };
+            let before = rows.len();
+            for s in item.samples {
+                if s.validate(device.capacity_kw).is_err() || s.ts > horizon {
+                    bump(&stats.dropped_out_of_range, 1);
+                    continue;
+                }
+                if let (Some(soc), Some((lo, hi))) = (s.soc_pct, device.soc_window_pct) {
+                    let outside = soc < lo - 0.5 || soc > hi + 0.5;
+                    let alerted = soc_alerted.contains(&device.id);
+                    if outside && !alerted {
+                        soc_events.push((device.id.clone(), Some(format!("SOC {soc:.1} % outside {lo}..{hi} %"))));
+                        soc_alerted.insert(device.id.clone());
+                    } else if !outside && alerted {
+                        soc_events.push((device.id.clone(), None));
+                        soc_alerted.remove(&device.id);
+                    }
+                }
+                if let Some(key) = device.power_series {
+                    let us = s.ts.as_microsecond();
+                    measured.entry(key).or_default().push(Belief {
+                        event_start_us: us,
+                        belief_time_us: us,
+                        source: SourceKind::LiveMeasurement,
+                        value: s.power_kw,
+                    });
+                }
+                rows.push((item.resource_id.clone(), s));
+            }
+            if rows.len() > before && device.status == ResourceStatus::Offline {
+                back_online.push(device.id.clone());
+            }
+            if let Some(status) = item.status
+                && status != device.status
+            {
+                reported.push((device.id.clone(), status));
+            }
+        }
+    }
+    let n = rows.len() as u64;
+    match store.ingest_telemetry(&rows).await {
+        Ok(new) => {
+            bump(&stats.samples_stored, new as u64);
+            bump(&stats.samples_duplicate, n - new as u64);
+        }
+        Err(e) => {
+            bump(&stats.store_errors, 1);
+            tracing::error!(error = %e, samples = n, "telemetry batch could not be stored");
+        }
+    }
+    for (key, beliefs) in measured {
+        if let Err(e) = store.insert_beliefs(key, &beliefs).await {
+            bump(&stats.store_errors, 1);
+            tracing::warn!(error = %e, series = key, "live measurements could not be stored");
+        }
+    }
+    back_online.sort();
+    back_online.dedup();
+    for id in back_online {
+        match store.set_status_if(&id, &[ResourceStatus::Offline], ResourceStatus::Online, "telemetry received again").await {
+            Ok(true) => {
+                tracing::info!(resource = %id, "device back ONLINE");
+                if let Some(d) = directory.devices.write().await.get_mut(&id) {
+                    d.status = ResourceStatus::Online;
+                }
+                let _ = store.clear_alert(AlertRule::DeviceOffline, &id).await;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, resource = %id, "could not set the status"),
+        }
+    }
+    for (id, status) in reported {
+        let all = ResourceStatus::ALL;
+        match store.set_status_if(&id, &all, status, "reported by the device").await {
+            Ok(_) => {
+                if let Some(d) = directory.devices.write().await.get_mut(&id) {
+                    d.status = status;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, resource = %id, "could not set the reported status"),
+        }
+    }
+    for (id, message) in soc_events {
+        let done = match message {
+            Some(m) => store.raise_alert(AlertRule::SocOutOfWindow, &id, &m).await.map(|_| ()),
+            None => store.clear_alert(AlertRule::SocOutOfWindow, &id).await.map(|_| ()),
+        };
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "could not update a SOC alert");
+        }
+    }
+}
+
+async fn setpoint_sender(
+    client: AsyncClient,
+    store: Arc<Store>,
+    stats: Arc<BridgeStats>,
+    wake: Arc<Notify>,
+    config: BridgeConfig,
+) {
+    loop {
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+        if !stats.connected.load(Ordering::Relaxed) {
+            continue;
+        }
+        let due = match store.due_setpoints(Timestamp::now(), 1000).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read due setpoints");
+                continue;
+            }
+        };
+        for d in due {
+            if d.state == DeliveryState::Sent && d.attempts >= i64::from(config.max_attempts) {
+                let reason = format!("no acknowledgement after {} attempts", d.attempts);
+                if let Ok(Some(_)) =
+                    store.answer_setpoint(&d.instruction_id, &d.resource_id, DeliveryState::Failed, Some(&reason)).await
+                {
+                    bump(&stats.setpoints_failed, 1);
+                    let message = format!("{}: setpoint {} {reason}", d.resource_id, d.instruction_id);
+                    if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                    {
+                        tracing::warn!(error = %e, "could not raise an alert");
+                    }
+                }
+                continue;
+            }
+            if let Err(e) = client.publish(d.topic.clone(), QoS::AtLeastOnce, false, d.payload.clone().into_bytes()).await
+            {
+                tracing::warn!(error = %e, "could not publish a setpoint");
+                break;
+            }
+            bump(&stats.setpoints_sent, 1);
+            let answer_by = Timestamp::now() + jiff::SignedDuration::try_from(config.ack_timeout).unwrap_or_default();
+            if let Err(e) = store.setpoint_sent(&d.instruction_id, answer_by).await {
+                tracing::warn!(error = %e, "could not record a publication");
+            }
+        }
+    }
+}
+
+async fn heartbeat(store: Arc<Store>, directory: Arc<Directory>, config: BridgeConfig) {
+    loop {
+        tokio::time::sleep(config.sweep_every).await;
+        if let Err(e) = directory.refresh(&store).await {
+            tracing::warn!(error = %e, "could not refresh the device directory");
+            continue;
+        }
+        let now = Timestamp::now();
+        let silent: Vec<(String, f64, f64)> = directory
+            .devices
+            .read()
+            .await
+            .values()
+            .filter(|d| d.status == ResourceStatus::Online)
+            .filter_map(|d| {
+                let last = d.last_seen?;
+                let limit = d.heartbeat_timeout_s.unwrap_or(config.heartbeat_timeout.as_secs_f64());
+                let quiet = now.duration_since(last).as_secs_f64();
+                (quiet > limit).then(|| (d.id.clone(), quiet, limit))
+            })
+            .collect();
+        for (id, quiet, limit) in silent {
+            let reason = format!("no telemetry for {quiet:.0} s (timeout {limit:.0} s)");
+            match store.set_status_if(&id, &[ResourceStatus::Online], ResourceStatus::Offline, &reason).await {
+                Ok(true) => {
+                    tracing::info!(resource = %id, "device OFFLINE: {reason}");
+                    if let Some(d) = directory.devices.write().await.get_mut(&id) {
+                        d.status = ResourceStatus::Offline;
+                    }
+                    if let Err(e) = store.raise_alert(AlertRule::DeviceOffline, &id, &format!("{id}: {reason}")).await {
+                        tracing::warn!(error = %e, "could not raise an alert");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, resource = %id, "could not set the status"),
+            }
+        }
+    }
+}
+
+/// Queues the setpoints of a dispatch for publishing, each to its device's
+/// topic, and wakes the sender.
+pub async fn queue_instructions(
+    store: &Store,
+    bridge: &Notify,
+    instructions: &[vpp_store::InstructionRecord],
+) -> Result<(), vpp_store::StoreError> {
+    let items: Vec<(String, String, String)> = instructions
+        .iter()
+        .map(|i| {
+            let setpoint = protocol::Setpoint {
+                instruction_id: i.id.clone(),
+                target_kw: i.target_kw,
+                start: i.start,
+                duration_s: i.end.duration_since(i.start).as_secs().max(0) as u64,
+            };
+            let payload = serde_json::to_string(&setpoint).unwrap_or_default();
+            (i.id.clone(), i.resource_id.clone(), payload)
+        })
+        .collect();
+    store.queue_setpoints(&items, |site, resource| protocol::topic(site, resource, Kind::Setpoint)).await?;
+    bridge.notify_one();
+    Ok(())
+}
