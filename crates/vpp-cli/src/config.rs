@@ -65,6 +65,20 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     /// Same as `VPP_TLS_KEY`.
     pub tls_key: Option<PathBuf>,
+    /// Same as `VPP_MQTT_URL`.
+    pub mqtt_url: Option<String>,
+    /// Same as `VPP_MQTT_USERNAME`.
+    pub mqtt_username: Option<String>,
+    /// Same as `VPP_MQTT_PASSWORD`.
+    pub mqtt_password: Option<Secret>,
+    /// Same as `VPP_MQTT_CA_FILE`.
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// Same as `VPP_HEARTBEAT_TIMEOUT_S`.
+    pub heartbeat_timeout_s: Option<u64>,
+    /// Same as `VPP_SETPOINT_ACK_TIMEOUT_S`.
+    pub setpoint_ack_timeout_s: Option<u64>,
+    /// Same as `VPP_SETPOINT_ATTEMPTS`.
+    pub setpoint_attempts: Option<u32>,
 }
 
 impl FileConfig {
@@ -80,7 +94,8 @@ impl FileConfig {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms,
-    /// control_interval_s, deviation_threshold_pct, log,
+    /// control_interval_s, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
+    /// mqtt_ca_file, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts,
     /// jwt_secret, admin_username, admin_password, cors_origins, access_token_ttl_s, tls_cert, tls_key.
     #[arg(long, global = true, env = "VPP_CONFIG")]
     pub config: Option<PathBuf>,
@@ -131,6 +146,29 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "VPP_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// MQTT broker for device telemetry and setpoints, e.g. mqtt://127.0.0.1:1883 or
+    /// mqtts://broker:8883 (default: off for `serve`, mqtt://127.0.0.1:1883 for `demo`).
+    #[arg(long, env = "VPP_MQTT_URL")]
+    pub mqtt_url: Option<String>,
+    /// MQTT user name.
+    #[arg(long, env = "VPP_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+    /// MQTT password.
+    #[arg(long, env = "VPP_MQTT_PASSWORD", hide_env_values = true)]
+    pub mqtt_password: Option<Secret>,
+    /// PEM file of the CA that signed the broker's certificate (mqtts:// only).
+    #[arg(long, env = "VPP_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// Silence after which a device counts as OFFLINE, seconds (default 60; a resource's
+    /// `heartbeat_timeout_s` metadata overrides it).
+    #[arg(long, env = "VPP_HEARTBEAT_TIMEOUT_S")]
+    pub heartbeat_timeout_s: Option<u64>,
+    /// Time a device has to acknowledge a setpoint before it is sent again, seconds (default 10).
+    #[arg(long, env = "VPP_SETPOINT_ACK_TIMEOUT_S")]
+    pub setpoint_ack_timeout_s: Option<u64>,
+    /// Publications of a setpoint before it counts as failed and raises an alert (default 3).
+    #[arg(long, env = "VPP_SETPOINT_ATTEMPTS")]
+    pub setpoint_attempts: Option<u32>,
 }
 
 /// The resolved configuration.
@@ -146,12 +184,48 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The closed-loop execution job, if on.
     pub control: Option<vpp_server::control::ControlSettings>,
+    /// The MQTT device bridge, if a broker is configured.
+    pub mqtt: Option<vpp_devices::bridge::BridgeConfig>,
 }
 
 impl Config {
     /// Resolves flags and environment over the file over the defaults.
-    pub fn resolve(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Self> {
+    /// `default_mqtt` is the broker used when none is configured (the demo's).
+    pub fn resolve(global: &GlobalArgs, serve: Option<&ServeArgs>, default_mqtt: Option<&str>) -> anyhow::Result<Self> {
         let file = FileConfig::load(global.config.as_deref())?;
+        let mqtt = match serve.and_then(|s| s.mqtt_url.clone()).or(file.mqtt_url).or(default_mqtt.map(String::from)) {
+            Some(url) => {
+                let mut b = vpp_devices::bridge::BridgeConfig::new(url);
+                b.username = serve.and_then(|s| s.mqtt_username.clone()).or(file.mqtt_username);
+                b.password = serve.and_then(|s| s.mqtt_password.clone()).or(file.mqtt_password).map(|s| s.0);
+                b.ca_file = serve.and_then(|s| s.mqtt_ca_file.clone()).or(file.mqtt_ca_file);
+                let heartbeat = serve.and_then(|s| s.heartbeat_timeout_s).or(file.heartbeat_timeout_s).unwrap_or(60);
+                if !(5..=86_400).contains(&heartbeat) {
+                    anyhow::bail!("--heartbeat-timeout-s must be 5..=86400, got {heartbeat}");
+                }
+                b.heartbeat_timeout = Duration::from_secs(heartbeat);
+                let ack = serve.and_then(|s| s.setpoint_ack_timeout_s).or(file.setpoint_ack_timeout_s).unwrap_or(10);
+                if !(1..=3600).contains(&ack) {
+                    anyhow::bail!("--setpoint-ack-timeout-s must be 1..=3600, got {ack}");
+                }
+                b.ack_timeout = Duration::from_secs(ack);
+                let attempts = serve.and_then(|s| s.setpoint_attempts).or(file.setpoint_attempts).unwrap_or(3);
+                if !(1..=20).contains(&attempts) {
+                    anyhow::bail!("--setpoint-attempts must be 1..=20, got {attempts}");
+                }
+                b.max_attempts = attempts;
+                // Refuse a bad URL or TLS file now, not in a background task.
+                vpp_devices::bridge::mqtt_options(
+                    &b.url,
+                    &b.client_id,
+                    b.username.as_deref(),
+                    b.password.as_deref(),
+                    b.ca_file.as_deref(),
+                )?;
+                Some(b)
+            }
+            None => None,
+        };
         let defaults = ServerSettings::default();
         let bind = serve.and_then(|s| s.bind).or(file.bind);
         let bind = match bind {
@@ -215,6 +289,7 @@ impl Config {
             admin_password: serve.and_then(|s| s.admin_password.clone()).or(file.admin_password),
             tls,
             control,
+            mqtt,
         })
     }
 

@@ -7,6 +7,7 @@ mod etl;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -52,6 +53,8 @@ enum Command {
     /// Batch jobs over stored or exported data.
     #[command(subcommand)]
     Etl(EtlCommand),
+    /// Run simulated devices against the MQTT broker: they publish telemetry and follow setpoints.
+    Simulate(SimulateArgs),
     /// Load-test fixtures for end-to-end benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -93,6 +96,41 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+/// Options of `vpp simulate`.
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// `demo`: every ONLINE resource in the database.
+    #[arg(long, conflicts_with = "resources")]
+    fleet: Option<String>,
+    /// Only the first N ONLINE resources.
+    #[arg(long)]
+    resources: Option<usize>,
+    /// Broker URL.
+    #[arg(long, env = "VPP_MQTT_URL", default_value = "mqtt://127.0.0.1:1883")]
+    mqtt_url: String,
+    /// Broker user name.
+    #[arg(long, env = "VPP_MQTT_USERNAME")]
+    mqtt_username: Option<String>,
+    /// Broker password.
+    #[arg(long, env = "VPP_MQTT_PASSWORD", hide_env_values = true)]
+    mqtt_password: Option<String>,
+    /// Time between two samples of one device, ms.
+    #[arg(long, default_value_t = 5000)]
+    interval_ms: u64,
+    /// Samples per message (more than 1 sends batches).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Share of devices that acknowledge setpoints but do not follow them, %.
+    #[arg(long, default_value_t = 5.0)]
+    disobey_pct: f64,
+    /// Stop after this many seconds and print the counts (default: run until Ctrl-C).
+    #[arg(long)]
+    duration_s: Option<u64>,
+    /// Random seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -261,7 +299,9 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(a) | Command::Demo(a) => Some(a),
         _ => None,
     };
-    let config = Config::resolve(&cli.global, serve_args)?;
+    // The demo talks to the local broker unless told otherwise.
+    let default_mqtt = matches!(cli.command, Command::Demo(_)).then_some(DEMO_MQTT_URL);
+    let config = Config::resolve(&cli.global, serve_args, default_mqtt)?;
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?)
         .with_writer(std::io::stderr)
@@ -292,7 +332,34 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             demo::seed(&store, admin_password.as_deref().map(|p| (config.admin_username.as_str(), p)))
                 .await
                 .context("seeding the demo portfolio")?;
-            let simulator = tokio::spawn(demo::simulate(store.clone()));
+            let mut config = config;
+            let simulator = match &config.mqtt {
+                Some(mqtt) if broker_reachable(&mqtt.url).await => {
+                    eprintln!("Simulated fleet: devices publish to {} and follow setpoints from it.", mqtt.url);
+                    let devices = simulated_devices(&store, None).await?;
+                    let sim = vpp_devices::simulator::SimConfig {
+                        username: mqtt.username.clone(),
+                        password: mqtt.password.clone(),
+                        ..vpp_devices::simulator::SimConfig::new(mqtt.url.clone())
+                    };
+                    let stats = Arc::new(vpp_devices::simulator::SimStats::default());
+                    tokio::spawn(async move {
+                        if let Err(e) = vpp_devices::simulator::run(devices, sim, stats).await {
+                            tracing::error!(error = %e, "device simulator stopped");
+                        }
+                    })
+                }
+                Some(mqtt) => {
+                    eprintln!(
+                        "No MQTT broker at {}: the demo simulates telemetry inside the server instead, without the \
+                         device path (start one with `mosquitto -d -c /etc/mosquitto/mosquitto.conf`).",
+                        mqtt.url
+                    );
+                    config.mqtt = None;
+                    tokio::spawn(demo::simulate(store.clone()))
+                }
+                None => tokio::spawn(demo::simulate(store.clone())),
+            };
             let result = serve(store, &config).await;
             simulator.abort();
             result
@@ -458,6 +525,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = if args.needs_database() { Some(open_store(&config).await?) } else { None };
             etl::run_forecasts(&args, store.as_deref()).await
         }
+        Command::Simulate(a) => simulate(&*open_store(&config).await?, a).await,
         Command::Bench(BenchCommand::Seed { resources, name }) => {
             let store = open_store(&config).await?;
             let name = name.unwrap_or_else(|| format!("bench-{resources}"));
@@ -626,6 +694,98 @@ fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
     }
 }
 
+async fn simulate(store: &Store, a: SimulateArgs) -> anyhow::Result<()> {
+    if let Some(f) = a.fleet.as_deref().filter(|f| *f != "demo") {
+        anyhow::bail!("--fleet: only `demo` (every ONLINE resource in the database) is known, got `{f}`");
+    }
+    if a.fleet.is_none() && a.resources.is_none() {
+        anyhow::bail!("say which devices: --fleet demo or --resources N");
+    }
+    if !(100..=3_600_000).contains(&a.interval_ms) {
+        anyhow::bail!("--interval-ms must be 100..=3600000, got {}", a.interval_ms);
+    }
+    if !(1..=vpp_devices::protocol::MAX_SAMPLES_PER_MESSAGE).contains(&a.batch) {
+        anyhow::bail!("--batch must be 1..={}, got {}", vpp_devices::protocol::MAX_SAMPLES_PER_MESSAGE, a.batch);
+    }
+    if !(0.0..=100.0).contains(&a.disobey_pct) {
+        anyhow::bail!("--disobey-pct must be 0..=100, got {}", a.disobey_pct);
+    }
+    let devices = simulated_devices(store, a.resources).await?;
+    if devices.is_empty() {
+        anyhow::bail!("no ONLINE resource to simulate: run `vpp demo` once, or register resources first");
+    }
+    let count = devices.len();
+    let config = vpp_devices::simulator::SimConfig {
+        username: a.mqtt_username,
+        password: a.mqtt_password,
+        sample_every: Duration::from_millis(a.interval_ms),
+        samples_per_message: a.batch,
+        disobey_share: a.disobey_pct / 100.0,
+        seed: a.seed,
+        run_for: a.duration_s.map(Duration::from_secs),
+        ..vpp_devices::simulator::SimConfig::new(a.mqtt_url.clone())
+    };
+    eprintln!("simulating {count} devices against {} (Ctrl-C stops)", a.mqtt_url);
+    let stats = Arc::new(vpp_devices::simulator::SimStats::default());
+    let started = std::time::Instant::now();
+    tokio::select! {
+        r = vpp_devices::simulator::run(devices, config, stats.clone()) => r?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let samples = stats.samples.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "{}",
+        serde_json::json!({
+            "devices": count,
+            "seconds": seconds,
+            "samples": samples,
+            "messages": stats.messages.load(std::sync::atomic::Ordering::Relaxed),
+            "setpoints": stats.setpoints.load(std::sync::atomic::Ordering::Relaxed),
+            "samples_per_s": samples as f64 / seconds.max(1e-9),
+        })
+    );
+    Ok(())
+}
+
+/// The broker the demo uses unless another is configured.
+const DEMO_MQTT_URL: &str = "mqtt://127.0.0.1:1883";
+
+/// Whether a TCP connection to the broker opens within two seconds.
+async fn broker_reachable(url: &str) -> bool {
+    let Ok(options) = vpp_devices::bridge::mqtt_options(url, "probe", None, None, None) else { return false };
+    let (host, port) = options.broker_address();
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect((host.as_str(), port))).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Simulated devices for the ONLINE resources in the store (at most `limit`).
+async fn simulated_devices(store: &Store, limit: Option<usize>) -> anyhow::Result<Vec<vpp_devices::simulator::Device>> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+    let mut out = Vec::new();
+    let mut page = 1;
+    loop {
+        let filter = vpp_store::ResourceFilter {
+            status: Some(vpp_domain::resource::ResourceStatus::Online),
+            ..vpp_store::ResourceFilter::default()
+        };
+        let list = store.list_resources(&filter, vpp_store::Page { page, size: vpp_store::MAX_PAGE_SIZE }).await?;
+        let done = list.items.len() < vpp_store::MAX_PAGE_SIZE as usize;
+        out.extend(list.items.iter().filter_map(|r| vpp_devices::simulator::Device::for_resource(r, &mut rng)));
+        if done || limit.is_some_and(|l| out.len() >= l) {
+            break;
+        }
+        page += 1;
+    }
+    if let Some(l) = limit {
+        out.truncate(l);
+    }
+    Ok(out)
+}
+
 async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
@@ -634,7 +794,16 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     eprintln!("vpp API:   {scheme}://{addr}/api/v1/vpp/vpps");
     eprintln!("API docs:  {scheme}://{addr}/api/v1/docs/");
     eprintln!("Press Ctrl-C to stop.");
-    let state = AppState::new(store.clone(), config.server.clone()).await?;
+    let mut state = AppState::new(store.clone(), config.server.clone()).await?;
+    let bridge = match &config.mqtt {
+        Some(mqtt) => {
+            let bridge = vpp_devices::bridge::spawn(store.clone(), mqtt.clone())?;
+            eprintln!("Devices:   MQTT {} (vpp/{{site}}/{{resource_id}}/telemetry | setpoint | ack)", mqtt.url);
+            state.devices = Some(bridge.stats_handle());
+            Some(bridge)
+        }
+        None => None,
+    };
     let control = config.control.map(|settings| vpp_server::control::spawn_control_loop(store.clone(), settings));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -651,6 +820,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     if let Some(control) = control {
         control.abort();
     }
+    drop(bridge);
     store.close().await;
     Ok(())
 }

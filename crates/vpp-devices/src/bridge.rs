@@ -304,6 +304,8 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
         config.ca_file.as_deref(),
     )?;
     let (client, eventloop) = AsyncClient::new(options, 1024);
+    // From now on saved dispatches queue their setpoints for this bridge.
+    store.enable_setpoint_outbox(vpp_store::SetpointOutbox { topic: setpoint_topic, payload: setpoint_payload });
     let stats = Arc::new(BridgeStats::default());
     let wake = Arc::new(Notify::new());
     let directory = Arc::new(Directory {
@@ -680,27 +682,18 @@ async fn heartbeat(store: Arc<Store>, directory: Arc<Directory>, config: BridgeC
     }
 }
 
-/// Queues the setpoints of a dispatch for publishing, each to its device's
-/// topic, and wakes the sender.
-pub async fn queue_instructions(
-    store: &Store,
-    bridge: &Notify,
-    instructions: &[vpp_store::InstructionRecord],
-) -> Result<(), vpp_store::StoreError> {
-    let items: Vec<(String, String, String)> = instructions
-        .iter()
-        .map(|i| {
-            let setpoint = protocol::Setpoint {
-                instruction_id: i.id.clone(),
-                target_kw: i.target_kw,
-                start: i.start,
-                duration_s: i.end.duration_since(i.start).as_secs().max(0) as u64,
-            };
-            let payload = serde_json::to_string(&setpoint).unwrap_or_default();
-            (i.id.clone(), i.resource_id.clone(), payload)
-        })
-        .collect();
-    store.queue_setpoints(&items, |site, resource| protocol::topic(site, resource, Kind::Setpoint)).await?;
-    bridge.notify_one();
-    Ok(())
+/// The message of a dispatch instruction.
+fn setpoint_payload(i: &vpp_store::InstructionRecord) -> String {
+    let setpoint = protocol::Setpoint {
+        instruction_id: i.id.clone(),
+        target_kw: i.target_kw,
+        start: i.start,
+        duration_s: i.end.duration_since(i.start).as_secs().max(0) as u64,
+    };
+    // A struct of strings and numbers always serialises.
+    serde_json::to_string(&setpoint).unwrap_or_default()
+}
+
+fn setpoint_topic(site: &str, resource_id: &str) -> String {
+    protocol::topic(site, resource_id, Kind::Setpoint)
 }

@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::auth::router())
         .merge(routes::series::router())
         .merge(routes::schedules::router())
+        .merge(routes::alerts::router())
         .split_for_parts();
     let cors = cors(&state.settings.cors_origins);
     let router = api

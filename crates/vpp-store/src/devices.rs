@@ -246,44 +246,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Queues setpoints `(instruction id, resource id, payload)` for
-    /// publishing, each to `topic(site, resource id)` (ignores one already
-    /// queued).
-    pub async fn queue_setpoints(
-        &self,
-        deliveries: &[(String, String, String)],
-        topic: impl Fn(&str, &str) -> String,
-    ) -> Result<()> {
-        if deliveries.is_empty() {
-            return Ok(());
-        }
-        let now = to_micros(crate::now());
-        let mut w = self.begin_write().await?;
-        for (instruction_id, resource_id, payload) in deliveries {
-            let building: Option<Option<String>> = sqlx::query_scalar("SELECT building FROM resources WHERE id = $1")
-                .bind(resource_id.clone())
-                .fetch_optional(&mut *w.tx)
-                .await?;
-            let Some(building) = building else {
-                return Err(StoreError::NotFound { entity: "resource", id: resource_id.clone() });
-            };
-            let topic = topic(&site_slug(building.as_deref()), resource_id);
-            sqlx::query(
-                "INSERT INTO setpoint_deliveries (instruction_id, resource_id, topic, payload, state, attempts, next_attempt_at, created_at) \
-                 VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (instruction_id) DO NOTHING",
-            )
-            .bind(instruction_id.clone())
-            .bind(resource_id.clone())
-            .bind(topic.clone())
-            .bind(payload.clone())
-            .bind(now)
-            .execute(&mut *w.tx)
-            .await?;
-        }
-        w.tx.commit().await?;
-        Ok(())
-    }
-
     /// Setpoints due for publishing or for giving up: pending or sent, with
     /// their next attempt at or before `now`.
     pub async fn due_setpoints(&self, now: Timestamp, limit: i64) -> Result<Vec<Delivery>> {
@@ -355,6 +317,37 @@ impl Store {
             .await?;
         row.as_ref().map(delivery_from_row).transpose()
     }
+}
+
+/// Queues instructions as setpoint deliveries inside a write transaction
+/// (ignores one already queued).
+pub(crate) async fn queue_in(
+    w: &mut crate::WriteTx<'_>,
+    outbox: crate::SetpointOutbox,
+    instructions: &[crate::InstructionRecord],
+) -> Result<()> {
+    let now = to_micros(crate::now());
+    for i in instructions {
+        let building: Option<Option<String>> = sqlx::query_scalar("SELECT building FROM resources WHERE id = $1")
+            .bind(i.resource_id.clone())
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        let Some(building) = building else {
+            return Err(StoreError::NotFound { entity: "resource", id: i.resource_id.clone() });
+        };
+        sqlx::query(
+            "INSERT INTO setpoint_deliveries (instruction_id, resource_id, topic, payload, state, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (instruction_id) DO NOTHING",
+        )
+        .bind(i.id.clone())
+        .bind(i.resource_id.clone())
+        .bind((outbox.topic)(&site_slug(building.as_deref()), &i.resource_id))
+        .bind((outbox.payload)(i))
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// `prefix ($1, …, $7), (…), … suffix` for `rows` rows of 7 values, the

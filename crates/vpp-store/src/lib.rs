@@ -139,6 +139,19 @@ pub struct Store {
     pg: Option<sqlx::PgPool>,
     backend: Backend,
     write_lock: Mutex<()>,
+    /// Set when devices take setpoints over MQTT: every saved dispatch then
+    /// queues its instructions for publishing in the same transaction.
+    outbox: std::sync::OnceLock<SetpointOutbox>,
+}
+
+/// How a dispatch instruction becomes a device message (see
+/// [`Store::enable_setpoint_outbox`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SetpointOutbox {
+    /// Topic of a resource at a site: `(site, resource_id)`.
+    pub topic: fn(&str, &str) -> String,
+    /// Payload of an instruction.
+    pub payload: fn(&InstructionRecord) -> String,
 }
 
 /// An open write transaction holding the process-wide write lock.
@@ -193,7 +206,14 @@ impl Store {
             ),
             Backend::Sqlite => None,
         };
-        Ok(Self { pool, pg, backend, write_lock: Mutex::new(()) })
+        Ok(Self { pool, pg, backend, write_lock: Mutex::new(()), outbox: std::sync::OnceLock::new() })
+    }
+
+    /// From now on every saved dispatch also queues its instructions as
+    /// setpoint deliveries, atomically with the dispatch (the device bridge
+    /// calls this when it starts). Later calls keep the first outbox.
+    pub fn enable_setpoint_outbox(&self, outbox: SetpointOutbox) {
+        let _ = self.outbox.set(outbox);
     }
 
     /// The backend in use.

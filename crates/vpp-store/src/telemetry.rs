@@ -233,6 +233,9 @@ impl Store {
             .execute(&mut *w.tx)
             .await?;
         }
+        if let Some(outbox) = self.outbox.get() {
+            crate::devices::queue_in(&mut w, *outbox, &d.instructions).await?;
+        }
         w.tx.commit().await?;
         Ok(())
     }

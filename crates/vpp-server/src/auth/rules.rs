@@ -135,6 +135,11 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/vpps/{id}/rollup", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/conflicts", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/trading/execution-status/{instruction_id}", p(VppsRead), Entity::None),
+    // Alerts and devices
+    rule(Method::GET, "/api/v1/vpp/alerts", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/alerts/{id}/acknowledge", p(DispatchWrite), Action("acknowledge-alert")),
+    rule(Method::POST, "/api/v1/vpp/alerts/{id}/resolve", p(DispatchWrite), Action("resolve-alert")),
+    rule(Method::GET, "/api/v1/vpp/devices/bridge", p(VppsRead), Entity::None),
 ];
 
 /// The rule of a matched route. Documentation pages are public.

@@ -40,6 +40,9 @@ pub struct InstructionStatus {
     pub measured_until: Option<Timestamp>,
     /// actual − target; null without telemetry.
     pub deviation: Option<Deviation>,
+    /// How the setpoint went out over MQTT (sent, acknowledged, rejected,
+    /// failed, with attempts); null when no device bridge carried it.
+    pub delivery: Option<vpp_store::Delivery>,
 }
 
 /// Execution of a whole dispatch or one instruction.
@@ -71,7 +74,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 async fn instruction_status(s: &AppState, i: InstructionRecord, now: Timestamp) -> ApiResult<InstructionStatus> {
     let window = s.store.telemetry_window(&i.resource_id, i.start, i.end).await?;
+    let delivery = s.store.setpoint_delivery(&i.id).await?;
     Ok(InstructionStatus {
+        delivery,
         status: phase(i.start, i.end, now),
         actual_kw: window.map(|w| w.mean_power_kw),
         samples: window.map_or(0, |w| w.samples),

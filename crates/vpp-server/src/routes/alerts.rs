@@ -1,0 +1,108 @@
+//! `/api/v1/vpp/alerts`: what the background jobs noticed, and
+//! `/api/v1/vpp/devices/bridge`: the MQTT bridge's counters.
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vpp_devices::bridge::BridgeCounts;
+use vpp_store::{Alert, AlertFilter, AlertRule, AlertState};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_alerts))
+        .routes(routes!(acknowledge_alert))
+        .routes(routes!(resolve_alert))
+        .routes(routes!(bridge_status))
+}
+
+/// Filters of the alert list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AlertQuery {
+    /// `open`, `acknowledged` or `resolved`.
+    pub state: Option<String>,
+    /// `device_offline`, `setpoint_not_acknowledged`, `execution_deviation`,
+    /// `soc_out_of_window` or `broker_connection_lost`.
+    pub rule: Option<String>,
+    /// Resource, VPP or instruction id.
+    pub subject: Option<String>,
+    /// Most alerts, newest first (1..=1000, default 100).
+    pub limit: Option<i64>,
+}
+
+/// Alerts, newest first. An alert stays one row while its condition lasts
+/// (`occurrences` counts), and is resolved by the system when it clears.
+#[utoipa::path(get, path = "/api/v1/vpp/alerts", tag = "alerts", params(AlertQuery),
+    responses((status = 200, body = Vec<Alert>), (status = 422, body = Problem)))]
+async fn list_alerts(State(s): State<AppState>, ApiQuery(q): ApiQuery<AlertQuery>) -> ApiResult<Json<Vec<Alert>>> {
+    let state = q
+        .state
+        .as_deref()
+        .map(|x| AlertState::parse(x).ok_or_else(|| ApiError::invalid("state", format!("unknown state `{x}`; use open, acknowledged or resolved"))))
+        .transpose()?;
+    let rule = q
+        .rule
+        .as_deref()
+        .map(|x| {
+            AlertRule::parse(x).ok_or_else(|| {
+                let names: Vec<&str> = AlertRule::ALL.iter().map(|r| r.as_str()).collect();
+                ApiError::invalid("rule", format!("unknown rule `{x}`; use one of {}", names.join(", ")))
+            })
+        })
+        .transpose()?;
+    let limit = super::LimitQuery { limit: q.limit }.get()?;
+    Ok(Json(s.store.list_alerts(&AlertFilter { state, rule, subject: q.subject, limit }).await?))
+}
+
+fn who(p: &Principal) -> String {
+    match p {
+        Principal::User { username, .. } => username.clone(),
+        Principal::ApiKey { name, .. } => format!("api-key:{name}"),
+    }
+}
+
+/// Acknowledges an open alert: someone is on it.
+#[utoipa::path(post, path = "/api/v1/vpp/alerts/{id}/acknowledge", tag = "alerts",
+    responses((status = 200, body = Alert), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn acknowledge_alert(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Alert>> {
+    Ok(Json(s.store.acknowledge_alert(&id, &who(&p)).await?))
+}
+
+/// Resolves an alert by hand.
+#[utoipa::path(post, path = "/api/v1/vpp/alerts/{id}/resolve", tag = "alerts",
+    responses((status = 200, body = Alert), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn resolve_alert(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Alert>> {
+    Ok(Json(s.store.resolve_alert(&id, &who(&p)).await?))
+}
+
+/// Whether the MQTT bridge runs, and its counters.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BridgeStatus {
+    /// False when `vpp serve` runs without `--mqtt-url`.
+    pub enabled: bool,
+    /// Counters since start (absent when disabled).
+    pub counts: Option<BridgeCounts>,
+}
+
+/// The MQTT bridge: connected or not, messages, samples stored and dropped
+/// by reason, setpoints sent, acknowledged, rejected and failed.
+#[utoipa::path(get, path = "/api/v1/vpp/devices/bridge", tag = "alerts",
+    responses((status = 200, body = BridgeStatus)))]
+async fn bridge_status(State(s): State<AppState>) -> Json<BridgeStatus> {
+    Json(BridgeStatus { enabled: s.devices.is_some(), counts: s.devices.as_ref().map(|d| d.snapshot()) })
+}
