@@ -329,12 +329,25 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Demo(_) => {
             let store = open_store(&config).await?;
             let admin_password = bootstrap_admin(&store, &config).await?;
+            let mut config = config;
+            if let Some(mqtt) = &config.mqtt {
+                if broker_reachable(&mqtt.url).await {
+                    // The demo's first dispatch goes out to the devices too.
+                    store.enable_setpoint_outbox(vpp_devices::bridge::outbox());
+                } else {
+                    eprintln!(
+                        "No MQTT broker at {}: the demo simulates telemetry inside the server instead, without the \
+                         device path (start one with `mosquitto -d -c /etc/mosquitto/mosquitto.conf`).",
+                        mqtt.url
+                    );
+                    config.mqtt = None;
+                }
+            }
             demo::seed(&store, admin_password.as_deref().map(|p| (config.admin_username.as_str(), p)))
                 .await
                 .context("seeding the demo portfolio")?;
-            let mut config = config;
             let simulator = match &config.mqtt {
-                Some(mqtt) if broker_reachable(&mqtt.url).await => {
+                Some(mqtt) => {
                     eprintln!("Simulated fleet: devices publish to {} and follow setpoints from it.", mqtt.url);
                     let devices = simulated_devices(&store, None).await?;
                     let sim = vpp_devices::simulator::SimConfig {
@@ -348,15 +361,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                             tracing::error!(error = %e, "device simulator stopped");
                         }
                     })
-                }
-                Some(mqtt) => {
-                    eprintln!(
-                        "No MQTT broker at {}: the demo simulates telemetry inside the server instead, without the \
-                         device path (start one with `mosquitto -d -c /etc/mosquitto/mosquitto.conf`).",
-                        mqtt.url
-                    );
-                    config.mqtt = None;
-                    tokio::spawn(demo::simulate(store.clone()))
                 }
                 None => tokio::spawn(demo::simulate(store.clone())),
             };
@@ -774,7 +778,7 @@ async fn simulated_devices(store: &Store, limit: Option<usize>) -> anyhow::Resul
         };
         let list = store.list_resources(&filter, vpp_store::Page { page, size: vpp_store::MAX_PAGE_SIZE }).await?;
         let done = list.items.len() < vpp_store::MAX_PAGE_SIZE as usize;
-        out.extend(list.items.iter().filter_map(|r| vpp_devices::simulator::Device::for_resource(r, &mut rng)));
+        out.extend(list.items.iter().map(|r| vpp_devices::simulator::Device::for_resource(r, &mut rng)));
         if done || limit.is_some_and(|l| out.len() >= l) {
             break;
         }

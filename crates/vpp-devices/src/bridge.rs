@@ -218,7 +218,8 @@ pub fn mqtt_options(
     password: Option<&str>,
     ca_file: Option<&std::path::Path>,
 ) -> Result<MqttOptions, BridgeError> {
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| config_error("mqtt_url", "must start with mqtt:// or mqtts://"))?;
+    let (scheme, rest) =
+        url.split_once("://").ok_or_else(|| config_error("mqtt_url", "must start with mqtt:// or mqtts://"))?;
     let tls = match scheme {
         "mqtt" | "tcp" => false,
         "mqtts" | "ssl" => true,
@@ -226,7 +227,9 @@ pub fn mqtt_options(
     };
     let authority = rest.split(['/', '?']).next().unwrap_or_default();
     let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| config_error("mqtt_url", format!("port `{p}` is not a number")))?),
+        Some((h, p)) => {
+            (h, p.parse::<u16>().map_err(|_| config_error("mqtt_url", format!("port `{p}` is not a number")))?)
+        }
         None => (authority, if tls { 8883 } else { 1883 }),
     };
     if host.is_empty() {
@@ -305,7 +308,7 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     )?;
     let (client, eventloop) = AsyncClient::new(options, 1024);
     // From now on saved dispatches queue their setpoints for this bridge.
-    store.enable_setpoint_outbox(vpp_store::SetpointOutbox { topic: setpoint_topic, payload: setpoint_payload });
+    store.enable_setpoint_outbox(outbox());
     let stats = Arc::new(BridgeStats::default());
     let wake = Arc::new(Notify::new());
     let directory = Arc::new(Directory {
@@ -479,10 +482,11 @@ async fn write_batch(
         let devices = directory.devices.read().await;
         batch.iter().any(|i| !devices.contains_key(&i.resource_id))
     };
-    if unknown && directory.refreshed.lock().await.elapsed() > Duration::from_secs(1) {
-        if let Err(e) = directory.refresh(store).await {
-            tracing::warn!(error = %e, "could not refresh the device directory");
-        }
+    if unknown
+        && directory.refreshed.lock().await.elapsed() > Duration::from_secs(1)
+        && let Err(e) = directory.refresh(store).await
+    {
+        tracing::warn!(error = %e, "could not refresh the device directory");
     }
     let mut rows: Vec<(String, Telemetry)> = Vec::with_capacity(batch.iter().map(|i| i.samples.len()).sum());
     // Power as live measurements of the resources' power series.
@@ -557,7 +561,10 @@ async fn write_batch(
     back_online.sort();
     back_online.dedup();
     for id in back_online {
-        match store.set_status_if(&id, &[ResourceStatus::Offline], ResourceStatus::Online, "telemetry received again").await {
+        match store
+            .set_status_if(&id, &[ResourceStatus::Offline], ResourceStatus::Online, "telemetry received again")
+            .await
+        {
             Ok(true) => {
                 tracing::info!(resource = %id, "device back ONLINE");
                 if let Some(d) = directory.devices.write().await.get_mut(&id) {
@@ -621,14 +628,16 @@ async fn setpoint_sender(
                 {
                     bump(&stats.setpoints_failed, 1);
                     let message = format!("{}: setpoint {} {reason}", d.resource_id, d.instruction_id);
-                    if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                    if let Err(e) =
+                        store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
                     {
                         tracing::warn!(error = %e, "could not raise an alert");
                     }
                 }
                 continue;
             }
-            if let Err(e) = client.publish(d.topic.clone(), QoS::AtLeastOnce, false, d.payload.clone().into_bytes()).await
+            if let Err(e) =
+                client.publish(d.topic.clone(), QoS::AtLeastOnce, false, d.payload.clone().into_bytes()).await
             {
                 tracing::warn!(error = %e, "could not publish a setpoint");
                 break;
@@ -680,6 +689,12 @@ async fn heartbeat(store: Arc<Store>, directory: Arc<Directory>, config: BridgeC
             }
         }
     }
+}
+
+/// How dispatch instructions become setpoint messages; give it to
+/// [`Store::enable_setpoint_outbox`] before dispatching if the bridge starts later.
+pub fn outbox() -> vpp_store::SetpointOutbox {
+    vpp_store::SetpointOutbox { topic: setpoint_topic, payload: setpoint_payload }
 }
 
 /// The message of a dispatch instruction.

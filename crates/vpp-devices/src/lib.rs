@@ -5,6 +5,6 @@
 //!
 //! Depends on the domain and the store; must not depend on HTTP types.
 
-pub mod protocol;
 pub mod bridge;
+pub mod protocol;
 pub mod simulator;

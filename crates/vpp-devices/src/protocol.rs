@@ -150,7 +150,9 @@ fn check_count(n: usize, field: &str) -> Result<(), ProtocolError> {
 
 fn only(obj: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ProtocolError> {
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ProtocolError::new(format!("{prefix}{k}"), format!("unknown field; expected one of {allowed:?}"))),
+        Some(k) => {
+            Err(ProtocolError::new(format!("{prefix}{k}"), format!("unknown field; expected one of {allowed:?}")))
+        }
         None => Ok(()),
     }
 }
@@ -219,14 +221,12 @@ fn compact(obj: &Map<String, Value>) -> Result<TelemetryMessage, ProtocolError> 
     let column = |name: &str| -> Result<Option<Vec<f64>>, ProtocolError> {
         match obj.get(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(xs)) => {
-                xs.iter().enumerate().map(|(i, x)| number(Some(x), &format!("{name}[{i}]"))).collect::<Result<
-                    Option<Vec<f64>>,
-                    _,
-                >>(
-                )
-                .and_then(|v| v.ok_or_else(|| ProtocolError::new(name, "null inside the array")).map(Some))
-            }
+            Some(Value::Array(xs)) => xs
+                .iter()
+                .enumerate()
+                .map(|(i, x)| number(Some(x), &format!("{name}[{i}]")))
+                .collect::<Result<Option<Vec<f64>>, _>>()
+                .and_then(|v| v.ok_or_else(|| ProtocolError::new(name, "null inside the array")).map(Some)),
             Some(_) => Err(ProtocolError::new(name, "must be an array like power_kw")),
         }
     };
@@ -237,10 +237,7 @@ fn compact(obj: &Map<String, Value>) -> Result<TelemetryMessage, ProtocolError> 
         if let Some(c) = col
             && c.len() != power.len()
         {
-            return Err(ProtocolError::new(
-                name,
-                format!("has {} values but power_kw has {}", c.len(), power.len()),
-            ));
+            return Err(ProtocolError::new(name, format!("has {} values but power_kw has {}", c.len(), power.len())));
         }
     }
     let samples = power
@@ -325,12 +322,8 @@ mod tests {
         for bad in ["vpp/a/b", "vpp/a/b/c", "other/a/b/ack", "vpp//b/ack", "vpp/a/b/ack/x"] {
             assert_eq!(Topic::parse(bad), None, "{bad}");
         }
-        let loc = |b: Option<&str>| Location {
-            lat: 0.0,
-            lon: 0.0,
-            timezone: "UTC".into(),
-            building: b.map(String::from),
-        };
+        let loc =
+            |b: Option<&str>| Location { lat: 0.0, lon: 0.0, timezone: "UTC".into(), building: b.map(String::from) };
         assert_eq!(site_of(&loc(Some("Hall 3 / North"))), "hall-3-north");
         assert_eq!(site_of(&loc(Some("  "))), "default");
         assert_eq!(site_of(&loc(None)), "default");

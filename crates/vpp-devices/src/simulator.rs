@@ -97,8 +97,9 @@ pub struct Device {
 }
 
 impl Device {
-    /// A device for a registered resource, or None for kinds it cannot simulate.
-    pub fn for_resource(r: &Resource, rng: &mut impl Rng) -> Option<Self> {
+    /// A device for a registered resource: PV, wind, battery and generator
+    /// physics by type, every other type a load.
+    pub fn for_resource(r: &Resource, rng: &mut impl Rng) -> Self {
         let physics = match r.resource_type {
             ResourceType::Pv => Physics::Pv { peak_kw: r.max_power_kw.max(0.0), lon: r.location.lon },
             ResourceType::Wind => Physics::Wind { rated_kw: r.max_power_kw.max(0.0) },
@@ -120,7 +121,7 @@ impl Device {
             },
         };
         let ramp_kw_per_s = r.capacity_kw / r.response_time_s.max(1.0);
-        Some(Self::new(r.id.clone(), protocol::site_of(&r.location), physics, ramp_kw_per_s, rng))
+        Self::new(r.id.clone(), protocol::site_of(&r.location), physics, ramp_kw_per_s, rng)
     }
 
     /// A device with its state drawn at random.
@@ -155,7 +156,8 @@ impl Device {
             Physics::Wind { rated_kw } => {
                 // Mean-reverting wind speed with gusts, m/s.
                 let gust = rng.random_range(-1.0..1.0) * dt_s.sqrt();
-                self.weather = (self.weather + 0.05 * (8.0 - self.weather) * dt_s.min(60.0) / 60.0 + gust).clamp(0.0, 30.0);
+                self.weather =
+                    (self.weather + 0.05 * (8.0 - self.weather) * dt_s.min(60.0) / 60.0 + gust).clamp(0.0, 30.0);
                 let v = self.weather;
                 let curve = if !(3.0..25.0).contains(&v) {
                     0.0
@@ -170,9 +172,8 @@ impl Device {
             Physics::Battery { max_kw, .. } => target.unwrap_or(0.0).clamp(-max_kw, max_kw),
             Physics::Load { base_kw, min_kw, max_kw } => {
                 // Morning and evening humps.
-                let profile = 0.7
-                    + 0.3 * (-(hour - 8.0).powi(2) / 8.0).exp()
-                    + 0.4 * (-(hour - 19.0).powi(2) / 6.0).exp();
+                let profile =
+                    0.7 + 0.3 * (-(hour - 8.0).powi(2) / 8.0).exp() + 0.4 * (-(hour - 19.0).powi(2) / 6.0).exp();
                 let free = -base_kw * profile * rng.random_range(0.95..1.05);
                 target.map_or(free, |t| t.clamp(min_kw, max_kw))
             }
@@ -343,7 +344,11 @@ pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStat
                 if pending[i].len() >= per_message {
                     let samples = std::mem::take(&mut pending[i]);
                     let n = samples.len();
-                    let body = if n == 1 { samples.into_iter().next().unwrap_or_default() } else { json!({"samples": samples}) };
+                    let body = if n == 1 {
+                        samples.into_iter().next().unwrap_or_default()
+                    } else {
+                        json!({"samples": samples})
+                    };
                     outgoing.push((d.topic(Kind::Telemetry), serde_json::to_vec(&body).unwrap_or_default(), n));
                 }
             }
@@ -393,7 +398,8 @@ mod tests {
     #[test]
     fn pv_is_dark_at_night_and_capped_by_a_setpoint() {
         let mut rng = SmallRng::seed_from_u64(2);
-        let mut d = Device::new("pv".into(), "default".into(), Physics::Pv { peak_kw: 100.0, lon: 0.0 }, 1000.0, &mut rng);
+        let mut d =
+            Device::new("pv".into(), "default".into(), Physics::Pv { peak_kw: 100.0, lon: 0.0 }, 1000.0, &mut rng);
         d.step(at(0), 60.0, &mut rng);
         assert_eq!(d.power_kw, 0.0, "midnight");
         d.step(at(12), 60.0, &mut rng);

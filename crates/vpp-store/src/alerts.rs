@@ -150,9 +150,8 @@ macro_rules! select_alerts {
 fn alert_from_row(r: &AnyRow) -> Result<Alert> {
     let rule: String = r.try_get("rule")?;
     let state: String = r.try_get("state")?;
-    let opt_ts = |name: &str| -> Result<Option<Timestamp>> {
-        r.try_get::<Option<i64>, _>(name)?.map(from_micros).transpose()
-    };
+    let opt_ts =
+        |name: &str| -> Result<Option<Timestamp>> { r.try_get::<Option<i64>, _>(name)?.map(from_micros).transpose() };
     Ok(Alert {
         id: r.try_get("id")?,
         rule: AlertRule::parse(&rule).ok_or_else(|| StoreError::Corrupt(format!("alert rule `{rule}`")))?,
@@ -202,10 +201,10 @@ impl Store {
             .await?;
         }
         let row = sqlx::query(select_alerts!("WHERE rule = $1 AND subject = $2 AND state <> 'resolved'"))
-        .bind(rule.as_str())
-        .bind(subject.to_string())
-        .fetch_one(&mut *w.tx)
-        .await?;
+            .bind(rule.as_str())
+            .bind(subject.to_string())
+            .fetch_one(&mut *w.tx)
+            .await?;
         w.tx.commit().await?;
         Ok((alert_from_row(&row)?, updated == 0))
     }
@@ -242,11 +241,11 @@ impl Store {
 
     /// One alert.
     pub async fn get_alert(&self, id: &str) -> Result<Alert> {
-        let row = sqlx::query(select_alerts!("WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(alert_from_row).transpose()?.ok_or_else(|| StoreError::NotFound { entity: "alert", id: id.into() })
+        let row = sqlx::query(select_alerts!("WHERE id = $1")).bind(id.to_string()).fetch_optional(&self.pool).await?;
+        row.as_ref()
+            .map(alert_from_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound { entity: "alert", id: id.into() })
     }
 
     /// Marks an open alert acknowledged by `user`.

@@ -110,9 +110,8 @@ macro_rules! select_deliveries {
 
 fn delivery_from_row(r: &AnyRow) -> Result<Delivery> {
     let state: String = r.try_get("state")?;
-    let opt_ts = |name: &str| -> Result<Option<Timestamp>> {
-        r.try_get::<Option<i64>, _>(name)?.map(from_micros).transpose()
-    };
+    let opt_ts =
+        |name: &str| -> Result<Option<Timestamp>> { r.try_get::<Option<i64>, _>(name)?.map(from_micros).transpose() };
     Ok(Delivery {
         instruction_id: r.try_get("instruction_id")?,
         resource_id: r.try_get("resource_id")?,

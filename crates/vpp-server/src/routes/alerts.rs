@@ -45,7 +45,11 @@ async fn list_alerts(State(s): State<AppState>, ApiQuery(q): ApiQuery<AlertQuery
     let state = q
         .state
         .as_deref()
-        .map(|x| AlertState::parse(x).ok_or_else(|| ApiError::invalid("state", format!("unknown state `{x}`; use open, acknowledged or resolved"))))
+        .map(|x| {
+            AlertState::parse(x).ok_or_else(|| {
+                ApiError::invalid("state", format!("unknown state `{x}`; use open, acknowledged or resolved"))
+            })
+        })
         .transpose()?;
     let rule = q
         .rule

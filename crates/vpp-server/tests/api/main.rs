@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod devices;
 mod dispatch;
 mod errors;
 mod etl;

@@ -1,0 +1,359 @@
+//! The MQTT device bridge against a real Mosquitto: the shared broker at
+//! 127.0.0.1:1883 (`.ci/run` starts it if it is down), and for the restart
+//! test a private broker on a free port that the test stops and starts.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use vpp_devices::bridge::{self, Bridge, BridgeConfig};
+
+use crate::helpers::{TestApp, now_rfc3339};
+
+fn config(port: u16) -> BridgeConfig {
+    let mut c = BridgeConfig::new(format!("mqtt://127.0.0.1:{port}"));
+    c.client_id = format!("vpp-test-bridge-{}", uuid::Uuid::now_v7().simple());
+    c.batch_wait = Duration::from_millis(20);
+    c
+}
+
+/// Waits until `check` holds, polling every 100 ms, for at most `seconds`.
+async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+async fn connected(b: &Bridge) {
+    eventually(10, "the bridge to connect", || async { b.stats().connected }).await;
+}
+
+/// A test device: publishes, and hands on what arrives on its subscriptions.
+struct Device {
+    client: AsyncClient,
+    inbox: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn device(port: u16, filters: &[String]) -> Device {
+    let id = format!("vpp-test-device-{}", uuid::Uuid::now_v7().simple());
+    let mut options = MqttOptions::new(id, "127.0.0.1", port);
+    options.set_keep_alive(Duration::from_secs(5));
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut eventloop) = AsyncClient::new(options, 100);
+    let (tx, inbox) = mpsc::unbounded_channel();
+    let (ready_tx, mut ready) = mpsc::unbounded_channel();
+    let sub = client.clone();
+    let wait_for_subscription = !filters.is_empty();
+    let filters = filters.to_vec();
+    let task = tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    for f in &filters {
+                        sub.try_subscribe(f.clone(), QoS::AtLeastOnce).unwrap();
+                    }
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    let _ = ready_tx.send(());
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    });
+    if wait_for_subscription {
+        tokio::time::timeout(Duration::from_secs(10), ready.recv()).await.expect("device subscribed");
+    }
+    // Let the connection settle before the first publication.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    Device { client, inbox, task }
+}
+
+impl Device {
+    async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+        self.client.publish(topic, QoS::AtLeastOnce, false, payload.into()).await.unwrap();
+    }
+
+    /// The next message, within `seconds`.
+    async fn next(&mut self, seconds: u64) -> (String, Value) {
+        let (topic, payload) = tokio::time::timeout(Duration::from_secs(seconds), self.inbox.recv())
+            .await
+            .expect("a message in time")
+            .expect("device running");
+        (topic, serde_json::from_slice(&payload).unwrap())
+    }
+}
+
+async fn realtime_power(app: &TestApp, id: &str) -> Option<f64> {
+    let (s, body) = app.get(&format!("/api/v1/vpp/resource-instances/{id}/realtime-data")).await;
+    (s == StatusCode::OK).then(|| body["power_kw"].as_f64().unwrap())
+}
+
+#[tokio::test]
+async fn telemetry_is_stored_and_bad_messages_are_dropped_while_the_bridge_stays_up() {
+    let app = TestApp::new().await;
+    let r = app
+        .create_resource(
+            "BATTERY",
+            "Hall battery",
+            json!({
+                "parameters": {"usable_energy_kwh": 100, "max_charge_kw": 50, "max_discharge_kw": 50},
+                "location": {"lat": 52.5, "lon": 13.4, "timezone": "Europe/Berlin", "building": "Hall A"},
+            }),
+        )
+        .await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let b = bridge::spawn(app.store.clone(), config(1883)).unwrap();
+    connected(&b).await;
+    let dev = device(1883, &[]).await;
+    let topic = format!("vpp/hall-a/{id}/telemetry");
+    dev.publish(&topic, json!({"ts": now_rfc3339(), "power_kw": 12.5, "soc_pct": 55}).to_string()).await;
+    eventually(10, "the sample in realtime-data", || async { realtime_power(&app, &id).await == Some(12.5) }).await;
+    // The compact form: ten samples a second apart, ending a minute ago.
+    let t0 = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(70);
+    let compact = json!({"t0": t0.to_string(), "dt_ms": 1000, "power_kw": [1,2,3,4,5,6,7,8,9,10], "soc_pct": [50,50,50,50,50,50,50,50,50,50]});
+    dev.publish(&topic, compact.to_string()).await;
+    eventually(10, "eleven samples stored", || async { b.stats().samples_stored >= 11 }).await;
+    // Resent: nothing new.
+    dev.publish(&topic, compact.to_string()).await;
+    eventually(10, "ten duplicates", || async { b.stats().samples_duplicate >= 10 }).await;
+    assert_eq!(b.stats().samples_stored, 11);
+
+    let before = b.stats();
+    dev.publish(&topic, "{not json").await;
+    dev.publish(&topic, json!({"ts": now_rfc3339(), "power_kw": "lots"}).to_string()).await;
+    dev.publish("vpp/hall-a/no-such-resource/telemetry", json!({"ts": now_rfc3339(), "power_kw": 1}).to_string()).await;
+    dev.publish(&topic, json!({"ts": now_rfc3339(), "power_kw": 1e9}).to_string()).await;
+    eventually(10, "the bad messages counted", || async {
+        let s = b.stats();
+        s.dropped_malformed >= before.dropped_malformed + 2
+            && s.dropped_unknown_resource > before.dropped_unknown_resource
+            && s.dropped_out_of_range > before.dropped_out_of_range
+    })
+    .await;
+    // Still up: the next good sample arrives.
+    dev.publish(&topic, json!({"ts": now_rfc3339(), "power_kw": -7.25}).to_string()).await;
+    eventually(10, "the next sample", || async { realtime_power(&app, &id).await == Some(-7.25) }).await;
+    assert!(b.stats().connected);
+    assert_eq!(b.stats().store_errors, 0);
+    // The counters are served by the API only when the server runs a bridge.
+    let (s, body) = app.get("/api/v1/vpp/devices/bridge").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["enabled"], false);
+}
+
+async fn dispatch(app: &TestApp, vpp: &str, kw: f64) -> Value {
+    let (s, d) =
+        app.post(&format!("/api/v1/vpp/vpps/{vpp}/dispatch"), json!({"target_kw": kw, "mode": "merit_order"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    d
+}
+
+async fn deliveries(app: &TestApp, dispatch_id: &str) -> Vec<(String, String, i64)> {
+    let (s, e) = app.get(&format!("/api/v1/vpp/trading/execution-status/{dispatch_id}")).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    e["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| !i["delivery"].is_null())
+        .map(|i| {
+            (
+                i["resource_id"].as_str().unwrap().to_string(),
+                i["delivery"]["state"].as_str().unwrap().to_string(),
+                i["delivery"]["attempts"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn state_of(list: &[(String, String, i64)], id: &str) -> Option<(String, i64)> {
+    list.iter().find(|(r, ..)| r == id).map(|(_, s, a)| (s.clone(), *a))
+}
+
+#[tokio::test]
+async fn setpoints_are_delivered_acknowledged_or_failed_with_an_alert() {
+    let app = TestApp::new().await;
+    let answering = app.generator("Answering", 100.0, 0.0, 10.0).await;
+    let silent = app.generator("Silent", 100.0, 0.0, 20.0).await;
+    let vpp = app.vpp("Fleet", json!([{"resource_id": answering}, {"resource_id": silent}])).await;
+    let mut c = config(1883);
+    c.ack_timeout = Duration::from_millis(500);
+    c.max_attempts = 2;
+    let b = bridge::spawn(app.store.clone(), c).unwrap();
+    connected(&b).await;
+    let mut dev = device(1883, &[format!("vpp/default/{answering}/setpoint")]).await;
+    let d = dispatch(&app, &vpp, 150.0).await;
+    let dispatch_id = d["dispatch_id"].as_str().unwrap().to_string();
+    let (topic, setpoint) = dev.next(10).await;
+    assert_eq!(topic, format!("vpp/default/{answering}/setpoint"));
+    assert_eq!(setpoint["target_kw"], 100.0);
+    assert_eq!(setpoint["duration_s"], 900);
+    let ack = json!({"instruction_id": setpoint["instruction_id"], "status": "accepted"});
+    dev.publish(&format!("vpp/default/{answering}/ack"), ack.to_string()).await;
+    eventually(15, "one acknowledged, one failed", || async {
+        let list = deliveries(&app, &dispatch_id).await;
+        state_of(&list, &answering).is_some_and(|(s, _)| s == "acknowledged")
+            && state_of(&list, &silent).is_some_and(|(s, _)| s == "failed")
+    })
+    .await;
+    let list = deliveries(&app, &dispatch_id).await;
+    assert_eq!(state_of(&list, &answering), Some(("acknowledged".into(), 1)));
+    assert_eq!(state_of(&list, &silent), Some(("failed".into(), 2)), "sent twice, then given up");
+    let (_, alerts) = app.get("/api/v1/vpp/alerts?rule=setpoint_not_acknowledged&state=open").await;
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0]["message"].as_str().unwrap().contains(&silent));
+    // An operator takes it, then closes it.
+    let alert = alerts[0]["id"].as_str().unwrap();
+    let (s, a) = app.post(&format!("/api/v1/vpp/alerts/{alert}/acknowledge"), json!({})).await;
+    assert_eq!((s, a["state"].as_str()), (StatusCode::OK, Some("acknowledged")), "{a}");
+    assert_eq!(a["acknowledged_by"], "admin");
+    let (s, again) = app.post(&format!("/api/v1/vpp/alerts/{alert}/acknowledge"), json!({})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{again}");
+    let (s, a) = app.post(&format!("/api/v1/vpp/alerts/{alert}/resolve"), json!({})).await;
+    assert_eq!((s, a["state"].as_str()), (StatusCode::OK, Some("resolved")));
+    let (s, e) = app.get("/api/v1/vpp/alerts?rule=sunspots").await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("rule")));
+    assert_eq!(app.post("/api/v1/vpp/alerts/nope/resolve", json!({})).await.0, StatusCode::NOT_FOUND);
+    // A viewer may read alerts but not act on them.
+    let viewer = app.token_for("viewer").await;
+    assert_eq!(app.get_as(Some(&viewer), "/api/v1/vpp/alerts").await.0, StatusCode::OK);
+    assert_eq!(
+        app.post_as(Some(&viewer), &format!("/api/v1/vpp/alerts/{alert}/resolve"), json!({})).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn online_count(app: &TestApp, vpp: &str) -> u64 {
+    let (s, a) = app.get(&format!("/api/v1/vpp/vpps/{vpp}/aggregated-params")).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    a["online_count"].as_u64().unwrap()
+}
+
+async fn status(app: &TestApp, id: &str) -> String {
+    let (_, r) = app.get(&format!("/api/v1/vpp/resource-instances/{id}")).await;
+    r["status"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_silent_device_goes_offline_leaves_the_aggregate_and_comes_back() {
+    let app = TestApp::new().await;
+    let chatty = app.generator("Chatty", 100.0, 0.0, 10.0).await;
+    let other = app.generator("Never reported", 100.0, 0.0, 10.0).await;
+    let vpp = app.vpp("Fleet", json!([{"resource_id": chatty}, {"resource_id": other}])).await;
+    assert_eq!(online_count(&app, &vpp).await, 2);
+    let mut c = config(1883);
+    c.heartbeat_timeout = Duration::from_secs(1);
+    c.sweep_every = Duration::from_millis(200);
+    let b = bridge::spawn(app.store.clone(), c).unwrap();
+    connected(&b).await;
+    let dev = device(1883, &[]).await;
+    let topic = format!("vpp/default/{chatty}/telemetry");
+    dev.publish(&topic, json!({"ts": now_rfc3339(), "power_kw": 10}).to_string()).await;
+    eventually(10, "the device OFFLINE after its silence", || async { status(&app, &chatty).await == "OFFLINE" }).await;
+    // A resource that never reported is not judged by silence.
+    assert_eq!(status(&app, &other).await, "ONLINE");
+    eventually(5, "the aggregate without it", || async { online_count(&app, &vpp).await == 1 }).await;
+    let (_, alerts) = app.get(&format!("/api/v1/vpp/alerts?rule=device_offline&subject={chatty}")).await;
+    assert_eq!(alerts[0]["state"], "open", "{alerts}");
+    let (_, history) = app.get(&format!("/api/v1/vpp/resource-instances/{chatty}/status-history")).await;
+    assert!(history.to_string().contains("no telemetry for"), "{history}");
+    // It reports again: ONLINE, back in the aggregate, alert resolved.
+    dev.publish(&topic, json!({"ts": now_rfc3339(), "power_kw": 11}).to_string()).await;
+    eventually(10, "the device ONLINE again", || async { status(&app, &chatty).await == "ONLINE" }).await;
+    let (_, alerts) = app.get(&format!("/api/v1/vpp/alerts?rule=device_offline&subject={chatty}")).await;
+    assert_eq!(alerts[0]["state"], "resolved", "{alerts}");
+    assert_eq!(alerts[0]["resolved_by"], "system");
+}
+
+/// A private Mosquitto on `port`, stopped when dropped.
+struct Broker(tokio::process::Child);
+
+impl Broker {
+    async fn start(port: u16) -> Self {
+        let binary = ["mosquitto", "/usr/sbin/mosquitto"]
+            .into_iter()
+            .find(|b| std::process::Command::new(b).arg("-h").output().is_ok())
+            .expect("the mosquitto binary (apt-get install mosquitto)");
+        let child = tokio::process::Command::new(binary)
+            .args(["-p", &port.to_string()])
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        eventually(10, "the private broker to listen", || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        })
+        .await;
+        Self(child)
+    }
+
+    async fn stop(mut self) {
+        self.0.kill().await.unwrap();
+        self.0.wait().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_broker_restart_loses_no_setpoint() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let broker = Broker::start(port).await;
+    let app = TestApp::new().await;
+    let g = app.generator("Genset", 100.0, 0.0, 10.0).await;
+    let vpp = app.vpp("Fleet", json!([{"resource_id": g}])).await;
+    // A setpoint published before the device has subscribed again is sent
+    // once more after this long.
+    let mut c = config(port);
+    c.ack_timeout = Duration::from_secs(2);
+    let b = bridge::spawn(app.store.clone(), c).unwrap();
+    connected(&b).await;
+    let mut dev = device(port, &[format!("vpp/default/{g}/setpoint")]).await;
+    broker.stop().await;
+    eventually(10, "the bridge to notice", || async { !b.stats().connected }).await;
+    // Dispatched while the broker is down: the setpoint waits in the store.
+    let d = dispatch(&app, &vpp, 60.0).await;
+    let dispatch_id = d["dispatch_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(state_of(&deliveries(&app, &dispatch_id).await, &g), Some(("pending".into(), 0)));
+    let (_, alerts) = app.get("/api/v1/vpp/alerts?rule=broker_connection_lost&state=open").await;
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
+    let _broker = Broker::start(port).await;
+    let (topic, setpoint) = dev.next(20).await;
+    assert_eq!(topic, format!("vpp/default/{g}/setpoint"));
+    assert_eq!(setpoint["target_kw"], 60.0);
+    dev.publish(
+        &format!("vpp/default/{g}/ack"),
+        json!({"instruction_id": setpoint["instruction_id"], "status": "accepted"}).to_string(),
+    )
+    .await;
+    eventually(10, "the setpoint acknowledged", || async {
+        state_of(&deliveries(&app, &dispatch_id).await, &g).is_some_and(|(s, _)| s == "acknowledged")
+    })
+    .await;
+    assert!(b.stats().connections >= 2);
+    let (_, alerts) = app.get("/api/v1/vpp/alerts?rule=broker_connection_lost").await;
+    assert_eq!(alerts[0]["state"], "resolved", "{alerts}");
+}
