@@ -317,8 +317,10 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     });
     // About a second of a busy fleet's messages.
     let (samples_tx, samples_rx) = mpsc::channel::<Incoming>(4096);
+    let (acks_tx, acks_rx) = mpsc::channel::<Answer>(100_000);
     let tasks = vec![
-        tokio::spawn(event_loop(eventloop, client.clone(), samples_tx, store.clone(), stats.clone(), wake.clone())),
+        tokio::spawn(event_loop(eventloop, client.clone(), samples_tx, acks_tx, store.clone(), stats.clone(), wake.clone())),
+        tokio::spawn(answers(acks_rx, store.clone(), stats.clone())),
         tokio::spawn(writer(samples_rx, store.clone(), stats.clone(), directory.clone(), config.clone())),
         tokio::spawn(setpoint_sender(client, store.clone(), stats.clone(), wake.clone(), config.clone())),
         tokio::spawn(heartbeat(store, directory, config)),
@@ -330,6 +332,7 @@ async fn event_loop(
     mut eventloop: rumqttc::EventLoop,
     client: AsyncClient,
     samples: mpsc::Sender<Incoming>,
+    acks: mpsc::Sender<Answer>,
     store: Arc<Store>,
     stats: Arc<BridgeStats>,
     wake: Arc<Notify>,
@@ -386,7 +389,14 @@ async fn event_loop(
                     },
                     Kind::Ack => match protocol::parse_ack(&p.payload) {
                         Ok(ack) => {
-                            answer(&store, &stats, topic.resource_id, ack).await;
+                            let state = match ack.status {
+                                AckStatus::Accepted => DeliveryState::Acknowledged,
+                                AckStatus::Rejected => DeliveryState::Rejected,
+                            };
+                            let answer = (ack.instruction_id, topic.resource_id.to_string(), state, ack.reason, Timestamp::now());
+                            if acks.send(answer).await.is_err() {
+                                return;
+                            }
                         }
                         Err(e) => {
                             bump(&stats.dropped_malformed, 1);
@@ -414,30 +424,42 @@ async fn event_loop(
     }
 }
 
-async fn answer(store: &Store, stats: &BridgeStats, resource_id: &str, ack: protocol::Ack) {
-    let state = match ack.status {
-        AckStatus::Accepted => DeliveryState::Acknowledged,
-        AckStatus::Rejected => DeliveryState::Rejected,
-    };
-    match store.answer_setpoint(&ack.instruction_id, resource_id, state, ack.reason.as_deref()).await {
-        Ok(Some(_)) if state == DeliveryState::Acknowledged => bump(&stats.setpoints_acknowledged, 1),
-        Ok(Some(_)) => {
-            bump(&stats.setpoints_rejected, 1);
-            let message = format!(
-                "{resource_id} rejected setpoint {}: {}",
-                ack.instruction_id,
-                ack.reason.as_deref().unwrap_or("no reason given")
-            );
-            if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &ack.instruction_id, &message).await {
-                tracing::warn!(error = %e, "could not raise an alert");
+/// A device's answer as received: instruction, resource, state, reason, when.
+type Answer = (String, String, DeliveryState, Option<String>, Timestamp);
+
+/// Stores acknowledgements in batches, off the event loop.
+async fn answers(mut rx: mpsc::Receiver<Answer>, store: Arc<Store>, stats: Arc<BridgeStats>) {
+    let mut batch = Vec::new();
+    loop {
+        if rx.recv_many(&mut batch, 2000).await == 0 {
+            return;
+        }
+        match store.answer_setpoints(&batch).await {
+            Ok(changed) => {
+                for d in changed {
+                    if d.state == DeliveryState::Acknowledged {
+                        bump(&stats.setpoints_acknowledged, 1);
+                        continue;
+                    }
+                    bump(&stats.setpoints_rejected, 1);
+                    let message = format!(
+                        "{} rejected setpoint {}: {}",
+                        d.resource_id,
+                        d.instruction_id,
+                        d.reason.as_deref().unwrap_or("no reason given")
+                    );
+                    if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                    {
+                        tracing::warn!(error = %e, "could not raise an alert");
+                    }
+                }
+            }
+            Err(e) => {
+                bump(&stats.store_errors, 1);
+                tracing::warn!(error = %e, answers = batch.len(), "could not store acknowledgements");
             }
         }
-        // Late, repeated, or for another device's instruction.
-        Ok(None) => tracing::debug!(instruction = %ack.instruction_id, "acknowledgement ignored"),
-        Err(e) => {
-            bump(&stats.store_errors, 1);
-            tracing::warn!(error = %e, "could not store an acknowledgement");
-        }
+        batch.clear();
     }
 }
 
@@ -620,33 +642,50 @@ async fn setpoint_sender(
                 continue;
             }
         };
-        for d in due {
-            if d.state == DeliveryState::Sent && d.attempts >= i64::from(config.max_attempts) {
-                let reason = format!("no acknowledgement after {} attempts", d.attempts);
-                if let Ok(Some(_)) =
-                    store.answer_setpoint(&d.instruction_id, &d.resource_id, DeliveryState::Failed, Some(&reason)).await
-                {
-                    bump(&stats.setpoints_failed, 1);
-                    let message = format!("{}: setpoint {} {reason}", d.resource_id, d.instruction_id);
-                    if let Err(e) =
-                        store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
-                    {
-                        tracing::warn!(error = %e, "could not raise an alert");
+        let (give_up, publish): (Vec<_>, Vec<_>) =
+            due.into_iter().partition(|d| d.state == DeliveryState::Sent && d.attempts >= i64::from(config.max_attempts));
+        if !give_up.is_empty() {
+            let now = Timestamp::now();
+            let answers: Vec<Answer> = give_up
+                .iter()
+                .map(|d| {
+                    let reason = format!("no acknowledgement after {} attempts", d.attempts);
+                    (d.instruction_id.clone(), d.resource_id.clone(), DeliveryState::Failed, Some(reason), now)
+                })
+                .collect();
+            match store.answer_setpoints(&answers).await {
+                Ok(failed) => {
+                    for d in failed {
+                        bump(&stats.setpoints_failed, 1);
+                        let reason = d.reason.as_deref().unwrap_or_default();
+                        let message = format!("{}: setpoint {} {reason}", d.resource_id, d.instruction_id);
+                        if let Err(e) =
+                            store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                        {
+                            tracing::warn!(error = %e, "could not raise an alert");
+                        }
                     }
                 }
-                continue;
+                Err(e) => tracing::warn!(error = %e, "could not mark setpoints failed"),
             }
-            if let Err(e) =
-                client.publish(d.topic.clone(), QoS::AtLeastOnce, false, d.payload.clone().into_bytes()).await
-            {
+        }
+        if publish.is_empty() {
+            continue;
+        }
+        // Recorded first, so an answer never finds its setpoint unsent.
+        let answer_by = Timestamp::now() + jiff::SignedDuration::try_from(config.ack_timeout).unwrap_or_default();
+        let ids: Vec<String> = publish.iter().map(|d| d.instruction_id.clone()).collect();
+        if let Err(e) = store.setpoints_sent(&ids, answer_by).await {
+            tracing::warn!(error = %e, "could not record publications");
+            continue;
+        }
+        for d in publish {
+            if let Err(e) = client.publish(d.topic, QoS::AtLeastOnce, false, d.payload.into_bytes()).await {
+                // Still due again after the timeout.
                 tracing::warn!(error = %e, "could not publish a setpoint");
                 break;
             }
             bump(&stats.setpoints_sent, 1);
-            let answer_by = Timestamp::now() + jiff::SignedDuration::try_from(config.ack_timeout).unwrap_or_default();
-            if let Err(e) = store.setpoint_sent(&d.instruction_id, answer_by).await {
-                tracing::warn!(error = %e, "could not record a publication");
-            }
         }
     }
 }

@@ -109,6 +109,7 @@ macro_rules! select_deliveries {
 }
 
 fn delivery_from_row(r: &AnyRow) -> Result<Delivery> {
+    // (columns as in select_deliveries!)
     let state: String = r.try_get("state")?;
     let opt_ts =
         |name: &str| -> Result<Option<Timestamp>> { r.try_get::<Option<i64>, _>(name)?.map(from_micros).transpose() };
@@ -258,17 +259,23 @@ impl Store {
         rows.iter().map(delivery_from_row).collect()
     }
 
-    /// Records a publication; the answer is due by `answer_by`.
-    pub async fn setpoint_sent(&self, instruction_id: &str, answer_by: Timestamp) -> Result<()> {
-        sqlx::query(
-            "UPDATE setpoint_deliveries SET state = 'sent', attempts = attempts + 1, sent_at = $2, next_attempt_at = $3 \
-             WHERE instruction_id = $1 AND state IN ('pending', 'sent')",
-        )
-        .bind(instruction_id.to_string())
-        .bind(to_micros(crate::now()))
-        .bind(to_micros(answer_by))
-        .execute(&self.pool)
-        .await?;
+    /// Records the publication of setpoints (before they go out, so an
+    /// answer can never arrive first); answers are due by `answer_by`.
+    pub async fn setpoints_sent(&self, instruction_ids: &[String], answer_by: Timestamp) -> Result<()> {
+        let now = to_micros(crate::now());
+        let mut w = self.begin_write().await?;
+        for id in instruction_ids {
+            sqlx::query(
+                "UPDATE setpoint_deliveries SET state = 'sent', attempts = attempts + 1, sent_at = $2, next_attempt_at = $3 \
+                 WHERE instruction_id = $1 AND state IN ('pending', 'sent')",
+            )
+            .bind(id.clone())
+            .bind(now)
+            .bind(to_micros(answer_by))
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        w.tx.commit().await?;
         Ok(())
     }
 
@@ -282,30 +289,41 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Records a device's answer or the bridge giving up. Only a setpoint
-    /// still waiting changes; returns the delivery if it did.
-    pub async fn answer_setpoint(
+    /// Records devices' answers or the bridge giving up, in one
+    /// transaction: `(instruction id, resource id, state, reason, when)`.
+    /// Only a setpoint still waiting for that resource changes; returns the
+    /// deliveries that did.
+    pub async fn answer_setpoints(
         &self,
-        instruction_id: &str,
-        resource_id: &str,
-        state: DeliveryState,
-        reason: Option<&str>,
-    ) -> Result<Option<Delivery>> {
-        let done = sqlx::query(
-            "UPDATE setpoint_deliveries SET state = $3, answered_at = $4, reason = $5 \
-             WHERE instruction_id = $1 AND resource_id = $2 AND state IN ('pending', 'sent')",
-        )
-        .bind(instruction_id.to_string())
-        .bind(resource_id.to_string())
-        .bind(state.as_str())
-        .bind(to_micros(crate::now()))
-        .bind(reason.map(str::to_string))
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
+        answers: &[(String, String, DeliveryState, Option<String>, Timestamp)],
+    ) -> Result<Vec<Delivery>> {
+        if answers.is_empty() {
+            return Ok(Vec::new());
         }
-        self.setpoint_delivery(instruction_id).await
+        let mut w = self.begin_write().await?;
+        let mut changed = Vec::new();
+        for (instruction_id, resource_id, state, reason, at) in answers {
+            let done = sqlx::query(
+                "UPDATE setpoint_deliveries SET state = $3, answered_at = $4, reason = $5 \
+                 WHERE instruction_id = $1 AND resource_id = $2 AND state IN ('pending', 'sent')",
+            )
+            .bind(instruction_id.clone())
+            .bind(resource_id.clone())
+            .bind(state.as_str())
+            .bind(to_micros(*at))
+            .bind(reason.clone())
+            .execute(&mut *w.tx)
+            .await?;
+            if done.rows_affected() > 0 {
+                let row = sqlx::query(select_deliveries!("WHERE instruction_id = $1"))
+                    .bind(instruction_id.clone())
+                    .fetch_one(&mut *w.tx)
+                    .await?;
+                changed.push(delivery_from_row(&row)?);
+            }
+        }
+        w.tx.commit().await?;
+        Ok(changed)
     }
 
     /// The delivery of one instruction, if it went out over MQTT.
