@@ -208,6 +208,30 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2)]
         jobs: usize,
     },
+    /// Devices end to end: seed N resources, run the MQTT bridge and the simulator against the
+    /// broker, dispatch a setpoint to every device under load; report samples/s into the store,
+    /// lost samples and the setpoint → acknowledgement latency. Use a fresh database.
+    Devices {
+        /// Simulated devices.
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        /// Seconds of telemetry.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Time between samples of one device, ms.
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        /// Samples per message.
+        #[arg(long, default_value_t = 10)]
+        batch: usize,
+        /// Setpoints per second while telemetry flows, in waves every 100 ms, until every
+        /// device had one; 0 sends one to every device at once.
+        #[arg(long, default_value_t = 1000)]
+        setpoints_per_s: usize,
+        /// Broker URL.
+        #[arg(long, env = "VPP_MQTT_URL", default_value = "mqtt://127.0.0.1:1883")]
+        mqtt_url: String,
+    },
     /// Create a VPP of N synthetic resources (generators, batteries with SOC, loads) and print its id.
     Seed {
         /// Number of member resources.
@@ -530,6 +554,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             etl::run_forecasts(&args, store.as_deref()).await
         }
         Command::Simulate(a) => simulate(&*open_store(&config).await?, a).await,
+        Command::Bench(BenchCommand::Devices { devices, seconds, interval_ms, batch, setpoints_per_s, mqtt_url }) => {
+            let load = DeviceLoad { count: devices, seconds, interval_ms, batch, setpoints_per_s };
+            bench_devices(open_store(&config).await?, load, mqtt_url).await
+        }
         Command::Bench(BenchCommand::Seed { resources, name }) => {
             let store = open_store(&config).await?;
             let name = name.unwrap_or_else(|| format!("bench-{resources}"));
@@ -748,6 +776,136 @@ async fn simulate(store: &Store, a: SimulateArgs) -> anyhow::Result<()> {
             "setpoints": stats.setpoints.load(std::sync::atomic::Ordering::Relaxed),
             "samples_per_s": samples as f64 / seconds.max(1e-9),
         })
+    );
+    Ok(())
+}
+
+/// The load of `vpp bench devices`.
+struct DeviceLoad {
+    count: usize,
+    seconds: u64,
+    interval_ms: u64,
+    batch: usize,
+    setpoints_per_s: usize,
+}
+
+async fn bench_devices(store: Arc<Store>, load: DeviceLoad, mqtt_url: String) -> anyhow::Result<()> {
+    let DeviceLoad { count, seconds, interval_ms, batch, setpoints_per_s } = load;
+    use std::sync::atomic::Ordering::Relaxed;
+    use vpp_store::{DispatchRecord, InstructionRecord};
+    if !broker_reachable(&mqtt_url).await {
+        anyhow::bail!("no MQTT broker at {mqtt_url}");
+    }
+    // Enough resources: the bench VPP has 95 % of its members ONLINE.
+    let vpp_id =
+        demo::seed_bench(&store, &format!("bench-devices-{}", jiff::Timestamp::now().as_second()), count * 20 / 19 + 1)
+            .await?;
+    let devices = simulated_devices(&store, Some(count)).await?;
+    anyhow::ensure!(devices.len() == count, "only {} ONLINE resources to simulate", devices.len());
+    let mut bridge_config = vpp_devices::bridge::BridgeConfig::new(mqtt_url.clone());
+    bridge_config.heartbeat_timeout = Duration::from_secs(3600);
+    let bridge = vpp_devices::bridge::spawn(store.clone(), bridge_config)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !bridge.stats().connected {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the bridge did not connect to {mqtt_url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The bridge loads the device directory before the first batch.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ids: Vec<String> = devices.iter().map(|d| d.id.clone()).collect();
+    let sim = vpp_devices::simulator::SimConfig {
+        sample_every: Duration::from_millis(interval_ms),
+        samples_per_message: batch,
+        disobey_share: 0.0,
+        run_for: Some(Duration::from_secs(seconds)),
+        ..vpp_devices::simulator::SimConfig::new(mqtt_url.clone())
+    };
+    let sim_stats = Arc::new(vpp_devices::simulator::SimStats::default());
+    let started = std::time::Instant::now();
+    let simulator = tokio::spawn(vpp_devices::simulator::run(devices, sim, sim_stats.clone()));
+    // From a third into the run, setpoints to every device, under load.
+    tokio::time::sleep(Duration::from_secs(seconds / 3)).await;
+    let wave = if setpoints_per_s == 0 { ids.len() } else { (setpoints_per_s / 10).max(1) };
+    let mut instructions: Vec<InstructionRecord> = Vec::with_capacity(ids.len());
+    let mut waves = tokio::time::interval(Duration::from_millis(100));
+    for chunk in ids.chunks(wave) {
+        waves.tick().await;
+        let now = vpp_store::now();
+        let end = now + jiff::SignedDuration::from_mins(15);
+        let dispatch_id = vpp_store::new_id();
+        let part: Vec<InstructionRecord> = chunk
+            .iter()
+            .map(|r| InstructionRecord {
+                id: vpp_store::new_id(),
+                dispatch_id: dispatch_id.clone(),
+                resource_id: r.clone(),
+                target_kw: 0.0,
+                start: now,
+                end,
+            })
+            .collect();
+        store
+            .save_dispatch(&DispatchRecord {
+                id: dispatch_id,
+                vpp_id: vpp_id.clone(),
+                target_kw: 0.0,
+                start: now,
+                end,
+                mode: vpp_domain::fleet::DispatchOrigin::MeritOrder,
+                total_dispatched_kw: 0.0,
+                unmet_kw: 0.0,
+                created_at: now,
+                instructions: part.clone(),
+            })
+            .await?;
+        instructions.extend(part);
+    }
+    simulator.await??;
+    let sent = sim_stats.samples.load(Relaxed);
+    // Wait for the store to catch up (or stop moving).
+    let (mut last, mut still) = (0, std::time::Instant::now());
+    loop {
+        let s = bridge.stats();
+        let done = s.samples_stored + s.samples_duplicate + s.dropped_out_of_range;
+        if done >= sent {
+            break;
+        }
+        if done != last {
+            (last, still) = (done, std::time::Instant::now());
+        } else if still.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let stats = bridge.stats();
+    let mut latencies: Vec<f64> = Vec::new();
+    for i in &instructions {
+        if let Some(d) = store.setpoint_delivery(&i.id).await?
+            && let (Some(sent), Some(answered)) = (d.sent_at, d.answered_at)
+        {
+            latencies.push(answered.duration_since(sent).as_secs_f64() * 1000.0);
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "devices": count,
+            "backend": format!("{:?}", store.backend()),
+            "samples_sent": sent,
+            "messages_sent": sim_stats.messages.load(Relaxed),
+            "samples_stored": stats.samples_stored,
+            "samples_lost": sent.saturating_sub(stats.samples_stored + stats.samples_duplicate),
+            "seconds": elapsed,
+            "stored_per_s": stats.samples_stored as f64 / elapsed,
+            "setpoints": instructions.len(),
+            "setpoints_per_s": if setpoints_per_s == 0 { "all at once".to_string() } else { setpoints_per_s.to_string() },
+            "setpoints_acknowledged": latencies.len(),
+            "ack_latency_ms": {"p50": pct(0.5), "p99": pct(0.99), "max": latencies.last()},
+            "store_errors": stats.store_errors,
+        }))?
     );
     Ok(())
 }

@@ -71,7 +71,9 @@ impl BridgeConfig {
             password: None,
             ca_file: None,
             client_id: format!("vpp-bridge-{}", std::process::id()),
-            batch_max: 20_000,
+            // Short write transactions: other writers (setpoints, the API)
+            // wait at most one batch (about 50 ms on SQLite).
+            batch_max: 5_000,
             batch_wait: Duration::from_millis(100),
             ack_timeout: Duration::from_secs(10),
             max_attempts: 3,
@@ -319,7 +321,15 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     let (samples_tx, samples_rx) = mpsc::channel::<Incoming>(4096);
     let (acks_tx, acks_rx) = mpsc::channel::<Answer>(100_000);
     let tasks = vec![
-        tokio::spawn(event_loop(eventloop, client.clone(), samples_tx, acks_tx, store.clone(), stats.clone(), wake.clone())),
+        tokio::spawn(event_loop(
+            eventloop,
+            client.clone(),
+            samples_tx,
+            acks_tx,
+            store.clone(),
+            stats.clone(),
+            wake.clone(),
+        )),
         tokio::spawn(answers(acks_rx, store.clone(), stats.clone())),
         tokio::spawn(writer(samples_rx, store.clone(), stats.clone(), directory.clone(), config.clone())),
         tokio::spawn(setpoint_sender(client, store.clone(), stats.clone(), wake.clone(), config.clone())),
@@ -393,7 +403,13 @@ async fn event_loop(
                                 AckStatus::Accepted => DeliveryState::Acknowledged,
                                 AckStatus::Rejected => DeliveryState::Rejected,
                             };
-                            let answer = (ack.instruction_id, topic.resource_id.to_string(), state, ack.reason, Timestamp::now());
+                            let answer = (
+                                ack.instruction_id,
+                                topic.resource_id.to_string(),
+                                state,
+                                ack.reason,
+                                Timestamp::now(),
+                            );
                             if acks.send(answer).await.is_err() {
                                 return;
                             }
@@ -448,7 +464,8 @@ async fn answers(mut rx: mpsc::Receiver<Answer>, store: Arc<Store>, stats: Arc<B
                         d.instruction_id,
                         d.reason.as_deref().unwrap_or("no reason given")
                     );
-                    if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                    if let Err(e) =
+                        store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
                     {
                         tracing::warn!(error = %e, "could not raise an alert");
                     }
@@ -564,7 +581,10 @@ async fn write_batch(
         }
     }
     let n = rows.len() as u64;
-    match store.ingest_telemetry(&rows).await {
+    let writing = Instant::now();
+    let written = store.ingest_telemetry(&rows).await;
+    tracing::debug!(samples = n, ms = writing.elapsed().as_secs_f64() * 1000.0, "telemetry batch written");
+    match written {
         Ok(new) => {
             bump(&stats.samples_stored, new as u64);
             bump(&stats.samples_duplicate, n - new as u64);
@@ -642,8 +662,9 @@ async fn setpoint_sender(
                 continue;
             }
         };
-        let (give_up, publish): (Vec<_>, Vec<_>) =
-            due.into_iter().partition(|d| d.state == DeliveryState::Sent && d.attempts >= i64::from(config.max_attempts));
+        let (give_up, publish): (Vec<_>, Vec<_>) = due
+            .into_iter()
+            .partition(|d| d.state == DeliveryState::Sent && d.attempts >= i64::from(config.max_attempts));
         if !give_up.is_empty() {
             let now = Timestamp::now();
             let answers: Vec<Answer> = give_up

@@ -195,12 +195,10 @@ impl Device {
         self.power_kw = power;
     }
 
-    fn sample(&self, now: Timestamp) -> serde_json::Value {
-        let mut s = json!({"ts": now.to_string(), "power_kw": (self.power_kw * 1000.0).round() / 1000.0});
-        if matches!(self.physics, Physics::Battery { .. }) {
-            s["soc_pct"] = json!((self.soc_pct * 100.0).round() / 100.0);
-        }
-        s
+    /// Power (W resolution) and, for batteries, SOC (0.01 % resolution).
+    fn reading(&self) -> (f64, Option<f64>) {
+        let soc = matches!(self.physics, Physics::Battery { .. }).then(|| (self.soc_pct * 100.0).round() / 100.0);
+        ((self.power_kw * 1000.0).round() / 1000.0, soc)
     }
 
     fn topic(&self, kind: Kind) -> String {
@@ -269,7 +267,10 @@ pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStat
         d.disobeys = rng.random_bool(config.disobey_share.clamp(0.0, 1.0));
     }
     let index: HashMap<String, usize> = devices.iter().enumerate().map(|(i, d)| (d.id.clone(), i)).collect();
-    let devices = Arc::new(tokio::sync::Mutex::new(devices));
+    let ack_topics: Vec<String> = devices.iter().map(|d| d.topic(Kind::Ack)).collect();
+    // Setpoints taken but not yet applied: the answer goes out at once, the
+    // device follows from its next step (the tick is not waited for).
+    let inbox: Arc<std::sync::Mutex<Vec<(usize, f64, Timestamp)>>> = Arc::default();
     let (setpoint_tx, mut setpoint_rx) = tokio::sync::mpsc::unbounded_channel::<(String, protocol::Setpoint)>();
     // The connection: subscribe on every connect, pass setpoints on.
     let sub_client = client.clone();
@@ -300,30 +301,28 @@ pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStat
     });
     // Setpoints: take them and acknowledge at once.
     let ack_client = client.clone();
-    let ack_devices = devices.clone();
+    let ack_inbox = inbox.clone();
     let ack_stats = stats.clone();
     let acks = tokio::spawn(async move {
         while let Some((resource_id, s)) = setpoint_rx.recv().await {
             let Some(&i) = index.get(&resource_id) else { continue };
-            let site = {
-                let mut all = ack_devices.lock().await;
-                let d = &mut all[i];
-                let until = s.start + jiff::SignedDuration::from_secs(s.duration_s as i64);
-                d.setpoint = Some((s.target_kw, until));
-                d.site.clone()
-            };
+            let until = s.start + jiff::SignedDuration::from_secs(s.duration_s as i64);
+            ack_inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((i, s.target_kw, until));
             ack_stats.setpoints.fetch_add(1, Ordering::Relaxed);
             let ack = Ack { instruction_id: s.instruction_id, status: AckStatus::Accepted, reason: None };
             let payload = serde_json::to_vec(&ack).unwrap_or_default();
-            let topic = protocol::topic(&site, &resource_id, Kind::Ack);
-            if ack_client.publish(topic, QoS::AtLeastOnce, false, payload).await.is_err() {
+            if ack_client.publish(ack_topics[i].clone(), QoS::AtLeastOnce, false, payload).await.is_err() {
                 return;
             }
         }
     });
     let started = tokio::time::Instant::now();
     let mut ticker = tokio::time::interval(config.sample_every);
-    let mut pending: Vec<Vec<serde_json::Value>> = Vec::new();
+    let mut pending: Vec<Vec<(Timestamp, f64, Option<f64>)>> = Vec::new();
+    // Devices send their batches at staggered ticks, as a real fleet would,
+    // rather than all at once: device i sends its first after i % batch + 1
+    // samples.
+    let mut first_sent: Vec<bool> = Vec::new();
     let dt_s = config.sample_every.as_secs_f64();
     let per_message = config.samples_per_message.clamp(1, protocol::MAX_SAMPLES_PER_MESSAGE);
     loop {
@@ -334,22 +333,26 @@ pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStat
         let now = Timestamp::now();
         let mut outgoing: Vec<(String, Vec<u8>, usize)> = Vec::new();
         {
-            let mut all = devices.lock().await;
+            let taken = std::mem::take(&mut *inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            for (i, kw, until) in taken {
+                devices[i].setpoint = Some((kw, until));
+            }
+            let all = &mut devices;
             if pending.len() != all.len() {
                 pending = vec![Vec::new(); all.len()];
+                first_sent = vec![false; all.len()];
             }
             for (i, d) in all.iter_mut().enumerate() {
                 d.step(now, dt_s, &mut rng);
-                pending[i].push(d.sample(now));
-                if pending[i].len() >= per_message {
+                let (power, soc) = d.reading();
+                pending[i].push((now, power, soc));
+                let due = if first_sent[i] { per_message } else { i % per_message + 1 };
+                if pending[i].len() >= due {
+                    first_sent[i] = true;
                     let samples = std::mem::take(&mut pending[i]);
                     let n = samples.len();
-                    let body = if n == 1 {
-                        samples.into_iter().next().unwrap_or_default()
-                    } else {
-                        json!({"samples": samples})
-                    };
-                    outgoing.push((d.topic(Kind::Telemetry), serde_json::to_vec(&body).unwrap_or_default(), n));
+                    let body = message(&samples, config.sample_every);
+                    outgoing.push((d.topic(Kind::Telemetry), body, n));
                 }
             }
         }
@@ -367,6 +370,31 @@ pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStat
     acks.abort();
     connection.abort();
     Ok(())
+}
+
+/// One sample alone, or several in the compact form.
+fn message(samples: &[(Timestamp, f64, Option<f64>)], every: Duration) -> Vec<u8> {
+    let body = match samples {
+        [(ts, power, soc)] => {
+            let mut one = json!({"ts": ts.to_string(), "power_kw": power});
+            if let Some(soc) = soc {
+                one["soc_pct"] = json!(soc);
+            }
+            one
+        }
+        _ => {
+            let compact = protocol::Compact {
+                t0: samples[0].0,
+                dt_ms: every.as_millis().max(1) as u64,
+                power_kw: samples.iter().map(|s| s.1).collect(),
+                energy_kwh: None,
+                soc_pct: samples.iter().map(|s| s.2).collect(),
+                temperature_c: None,
+            };
+            return serde_json::to_vec(&compact).unwrap_or_default();
+        }
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 #[cfg(test)]
