@@ -53,8 +53,15 @@ impl Drop for Device {
 }
 
 async fn device(port: u16, filters: &[String]) -> Device {
+    device_as(port, filters, None).await
+}
+
+async fn device_as(port: u16, filters: &[String], login: Option<(&str, &str)>) -> Device {
     let id = format!("vpp-test-device-{}", uuid::Uuid::now_v7().simple());
     let mut options = MqttOptions::new(id, "127.0.0.1", port);
+    if let Some((user, password)) = login {
+        options.set_credentials(user, password);
+    }
     options.set_keep_alive(Duration::from_secs(5));
     options.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut eventloop) = AsyncClient::new(options, 100);
@@ -293,12 +300,16 @@ struct Broker(tokio::process::Child);
 
 impl Broker {
     async fn start(port: u16) -> Self {
+        Self::start_with(&["-p", &port.to_string()], port).await
+    }
+
+    async fn start_with(args: &[&str], port: u16) -> Self {
         let binary = ["mosquitto", "/usr/sbin/mosquitto"]
             .into_iter()
             .find(|b| std::process::Command::new(b).arg("-h").output().is_ok())
             .expect("the mosquitto binary (apt-get install mosquitto)");
         let child = tokio::process::Command::new(binary)
-            .args(["-p", &port.to_string()])
+            .args(args)
             .kill_on_drop(true)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -356,4 +367,51 @@ async fn a_broker_restart_loses_no_setpoint() {
     assert!(b.stats().connections >= 2);
     let (_, alerts) = app.get("/api/v1/vpp/alerts?rule=broker_connection_lost").await;
     assert_eq!(alerts[0]["state"], "resolved", "{alerts}");
+}
+
+/// The documented broker setup (deploy/mosquitto): a device's login only
+/// lets it publish for its own resource.
+#[tokio::test]
+async fn the_documented_acl_keeps_a_device_to_its_own_resource() {
+    let dir = std::env::temp_dir().join(format!("vpp-mosquitto-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = TestApp::new().await;
+    let own = app.generator("Own", 100.0, 0.0, 10.0).await;
+    let other = app.generator("Other", 100.0, 0.0, 10.0).await;
+    let passwd = dir.join("vpp.passwd");
+    for (i, (user, password)) in
+        [("vpp-bridge", "bridge-secret"), (own.as_str(), "device-secret")].into_iter().enumerate()
+    {
+        let mut cmd = std::process::Command::new("mosquitto_passwd");
+        cmd.arg("-b");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let out = cmd.arg(&passwd).arg(user).arg(password).output().expect("mosquitto_passwd");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/mosquitto");
+    std::fs::copy(docs.join("vpp.acl"), dir.join("vpp.acl")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = std::fs::read_to_string(docs.join("vpp.conf"))
+        .unwrap()
+        .replace("listener 1883", &format!("listener {port} 127.0.0.1"))
+        .replace("/etc/mosquitto/vpp.passwd", passwd.to_str().unwrap())
+        .replace("/etc/mosquitto/vpp.acl", dir.join("vpp.acl").to_str().unwrap());
+    std::fs::write(dir.join("vpp.conf"), conf).unwrap();
+    let _broker = Broker::start_with(&["-c", dir.join("vpp.conf").to_str().unwrap()], port).await;
+    let mut c = config(port);
+    c.username = Some("vpp-bridge".into());
+    c.password = Some("bridge-secret".into());
+    let b = bridge::spawn(app.store.clone(), c).unwrap();
+    connected(&b).await;
+    let dev = device_as(port, &[], Some((&own, "device-secret"))).await;
+    // First a sample for the other resource (the broker refuses it), then its own.
+    dev.publish(&format!("vpp/default/{other}/telemetry"), json!({"ts": now_rfc3339(), "power_kw": 66}).to_string())
+        .await;
+    dev.publish(&format!("vpp/default/{own}/telemetry"), json!({"ts": now_rfc3339(), "power_kw": 5}).to_string()).await;
+    eventually(10, "its own sample stored", || async { realtime_power(&app, &own).await == Some(5.0) }).await;
+    assert_eq!(realtime_power(&app, &other).await, None, "a device wrote for another resource");
+    assert_eq!(b.stats().samples_stored, 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }
