@@ -79,6 +79,8 @@ pub struct FileConfig {
     pub setpoint_ack_timeout_s: Option<u64>,
     /// Same as `VPP_SETPOINT_ATTEMPTS`.
     pub setpoint_attempts: Option<u32>,
+    /// Same as `VPP_ALERT_WEBHOOK_URL`.
+    pub alert_webhook_url: Option<String>,
 }
 
 impl FileConfig {
@@ -95,7 +97,7 @@ impl FileConfig {
 pub struct GlobalArgs {
     /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms,
     /// control_interval_s, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
-    /// mqtt_ca_file, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts,
+    /// mqtt_ca_file, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts, alert_webhook_url,
     /// jwt_secret, admin_username, admin_password, cors_origins, access_token_ttl_s, tls_cert, tls_key.
     #[arg(long, global = true, env = "VPP_CONFIG")]
     pub config: Option<PathBuf>,
@@ -169,6 +171,9 @@ pub struct ServeArgs {
     /// Publications of a setpoint before it counts as failed and raises an alert (default 3).
     #[arg(long, env = "VPP_SETPOINT_ATTEMPTS")]
     pub setpoint_attempts: Option<u32>,
+    /// URL that receives every new alert as `POST {"alert": {...}}` (default: none).
+    #[arg(long, env = "VPP_ALERT_WEBHOOK_URL")]
+    pub alert_webhook_url: Option<String>,
 }
 
 /// The resolved configuration.
@@ -186,6 +191,8 @@ pub struct Config {
     pub control: Option<vpp_server::control::ControlSettings>,
     /// The MQTT device bridge, if a broker is configured.
     pub mqtt: Option<vpp_devices::bridge::BridgeConfig>,
+    /// Where new alerts are posted, if anywhere.
+    pub alert_webhook: Option<vpp_server::webhook::WebhookSettings>,
 }
 
 impl Config {
@@ -268,7 +275,15 @@ impl Config {
         if let Some(ttl) = serve.and_then(|s| s.access_token_ttl_s).or(file.access_token_ttl_s) {
             auth.access_ttl = Duration::from_secs(ttl.clamp(30, 24 * 3600));
         }
+        let alert_webhook = match serve.and_then(|s| s.alert_webhook_url.clone()).or(file.alert_webhook_url) {
+            Some(url) => {
+                vpp_server::webhook::check_url(&url).map_err(|e| anyhow::anyhow!("--alert-webhook-url: {e}"))?;
+                Some(vpp_server::webhook::WebhookSettings { url, poll: Duration::from_secs(1) })
+            }
+            None => None,
+        };
         Ok(Self {
+            alert_webhook,
             database_url: global
                 .database_url
                 .clone()

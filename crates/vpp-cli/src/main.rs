@@ -967,6 +967,10 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         None => None,
     };
     let control = config.control.map(|settings| vpp_server::control::spawn_control_loop(store.clone(), settings));
+    let webhook = config.alert_webhook.clone().map(|w| {
+        eprintln!("Alerts:    POST to {}", w.url);
+        vpp_server::webhook::spawn_alert_webhook(store.clone(), w)
+    });
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -983,6 +987,9 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         control.abort();
     }
     drop(bridge);
+    if let Some(webhook) = webhook {
+        webhook.abort();
+    }
     store.close().await;
     Ok(())
 }

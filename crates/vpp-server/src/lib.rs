@@ -12,6 +12,7 @@ pub mod extract;
 mod metrics;
 pub mod routes;
 pub mod state;
+pub mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;

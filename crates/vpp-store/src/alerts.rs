@@ -239,6 +239,20 @@ impl Store {
         rows.iter().map(alert_from_row).collect()
     }
 
+    /// Alerts first seen after `(at, id)`, oldest first: the cursor of the
+    /// webhook sender (ids are time-ordered, so equal times stay ordered).
+    pub async fn alerts_since(&self, at: Timestamp, id: &str, limit: i64) -> Result<Vec<Alert>> {
+        let rows = sqlx::query(select_alerts!(
+            "WHERE first_seen_at > $1 OR (first_seen_at = $1 AND id > $2) ORDER BY first_seen_at, id LIMIT $3"
+        ))
+        .bind(to_micros(at))
+        .bind(id.to_string())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
     /// One alert.
     pub async fn get_alert(&self, id: &str) -> Result<Alert> {
         let row = sqlx::query(select_alerts!("WHERE id = $1")).bind(id.to_string()).fetch_optional(&self.pool).await?;

@@ -415,3 +415,44 @@ async fn the_documented_acl_keeps_a_device_to_its_own_resource() {
     assert_eq!(b.stats().samples_stored, 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// New alerts go to the webhook once each; another occurrence of an active
+/// alert does not.
+#[tokio::test]
+async fn new_alerts_are_posted_to_the_webhook() {
+    use vpp_store::AlertRule;
+    let app = TestApp::new().await;
+    // A receiver: a real HTTP server that hands on what it gets.
+    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let settings = vpp_server::webhook::WebhookSettings { url, poll: Duration::from_millis(100) };
+    let sender = vpp_server::webhook::spawn_alert_webhook(app.store.clone(), settings);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    app.store.raise_alert(AlertRule::DeviceOffline, "r1", "r1: no telemetry for 61 s").await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("posted").unwrap();
+    assert_eq!(got["alert"]["rule"], "device_offline");
+    assert_eq!(got["alert"]["subject"], "r1");
+    assert_eq!(got["alert"]["state"], "open");
+    // The same condition again: counted, not posted again.
+    app.store.raise_alert(AlertRule::DeviceOffline, "r1", "r1: no telemetry for 70 s").await.unwrap();
+    app.store.raise_alert(AlertRule::SocOutOfWindow, "b7", "SOC 97.0 % outside 10..90 %").await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("posted").unwrap();
+    assert_eq!(got["alert"]["rule"], "soc_out_of_window");
+    assert!(tokio::time::timeout(Duration::from_millis(500), rx.recv()).await.is_err(), "nothing more");
+    assert!(vpp_server::webhook::check_url("ftp://x").is_err());
+    assert!(vpp_server::webhook::check_url("not a url").is_err());
+    sender.abort();
+    server.abort();
+}
