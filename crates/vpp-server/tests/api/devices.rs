@@ -456,3 +456,132 @@ async fn new_alerts_are_posted_to_the_webhook() {
     sender.abort();
     server.abort();
 }
+
+/// `mqtts://`: the bridge verifies the broker's certificate against the CA
+/// file it is given, and carries telemetry over TLS.
+#[tokio::test]
+async fn the_bridge_talks_tls_to_a_broker_it_can_verify() {
+    let dir = std::env::temp_dir().join(format!("vpp-mqtts-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(&dir).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    // A CA, and a broker certificate for 127.0.0.1 signed by it.
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=vpp test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "broker.key",
+        "-out",
+        "broker.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "broker.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "broker.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    ]);
+    // Mosquitto started as root reads its key as the `mosquitto` user.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("broker.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = format!(
+        "listener {port} 127.0.0.1\nallow_anonymous true\ncafile {0}/ca.pem\ncertfile {0}/broker.pem\nkeyfile {0}/broker.key\n",
+        dir.display()
+    );
+    std::fs::write(dir.join("tls.conf"), conf).unwrap();
+    let _broker = Broker::start_with(&["-c", dir.join("tls.conf").to_str().unwrap()], port).await;
+    let app = TestApp::new().await;
+    let g = app.generator("Genset", 100.0, 0.0, 10.0).await;
+    let mut c = BridgeConfig::new(format!("mqtts://127.0.0.1:{port}"));
+    c.client_id = format!("vpp-test-bridge-{}", uuid::Uuid::now_v7().simple());
+    c.ca_file = Some(dir.join("ca.pem"));
+    let b = bridge::spawn(app.store.clone(), c).unwrap();
+    connected(&b).await;
+    // A device on the same TLS listener (rumqttc with the same CA).
+    let options = vpp_devices::bridge::mqtt_options(
+        &format!("mqtts://127.0.0.1:{port}"),
+        "vpp-test-tls-device",
+        None,
+        None,
+        Some(&dir.join("ca.pem")),
+    )
+    .unwrap();
+    let (client, mut eventloop) = AsyncClient::new(options, 10);
+    let poller = tokio::spawn(async move {
+        loop {
+            if eventloop.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    });
+    client
+        .publish(
+            format!("vpp/default/{g}/telemetry"),
+            QoS::AtLeastOnce,
+            false,
+            json!({"ts": now_rfc3339(), "power_kw": 42}).to_string(),
+        )
+        .await
+        .unwrap();
+    eventually(10, "the sample over TLS", || async { realtime_power(&app, &g).await == Some(42.0) }).await;
+    poller.abort();
+    // A CA that did not sign the broker's certificate: no connection.
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "other.key",
+        "-out",
+        "other.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=other CA",
+    ]);
+    let mut c = BridgeConfig::new(format!("mqtts://127.0.0.1:{port}"));
+    c.client_id = format!("vpp-test-bridge-{}", uuid::Uuid::now_v7().simple());
+    c.ca_file = Some(dir.join("other.pem"));
+    let untrusting = bridge::spawn(app.store.clone(), c).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!untrusting.stats().connected, "connected to a broker it cannot verify");
+    assert_eq!(untrusting.stats().connections, 0);
+    // mqtts without a CA file is refused up front.
+    assert!(bridge::spawn(app.store.clone(), BridgeConfig::new(format!("mqtts://127.0.0.1:{port}"))).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
