@@ -179,19 +179,8 @@ impl Store {
                 chunk.len(),
                 " ON CONFLICT (resource_id, ts) DO NOTHING",
             );
-            // Only placeholders are generated; no value enters the text.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, s) in chunk {
-                q = q
-                    .bind(id.clone())
-                    .bind(to_micros(s.ts))
-                    .bind(s.power_kw)
-                    .bind(nullable(s.energy_kwh))
-                    .bind(nullable(s.soc_pct))
-                    .bind(nullable(s.temperature_c))
-                    .bind(received);
-            }
-            inserted += q.execute(&mut *w.tx).await?.rows_affected() as usize;
+            let rows = chunk.iter().map(|(id, s)| (id.as_str(), s));
+            inserted += sample_rows(sql, rows, received).execute(&mut *w.tx).await?.rows_affected() as usize;
         }
         // The newest sample per resource becomes its latest telemetry.
         let mut newest: std::collections::HashMap<&str, &Telemetry> = std::collections::HashMap::new();
@@ -210,19 +199,7 @@ impl Store {
                  energy_kwh = excluded.energy_kwh, soc_pct = excluded.soc_pct, temperature_c = excluded.temperature_c, \
                  received_at = excluded.received_at WHERE excluded.ts >= resource_latest_telemetry.ts",
             );
-            // Only placeholders are generated; no value enters the text.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, s) in chunk {
-                q = q
-                    .bind(id.to_string())
-                    .bind(to_micros(s.ts))
-                    .bind(s.power_kw)
-                    .bind(nullable(s.energy_kwh))
-                    .bind(nullable(s.soc_pct))
-                    .bind(nullable(s.temperature_c))
-                    .bind(received);
-            }
-            q.execute(&mut *w.tx).await?;
+            sample_rows(sql, chunk.iter().copied(), received).execute(&mut *w.tx).await?;
         }
         w.tx.commit().await?;
         Ok(inserted)
@@ -367,6 +344,27 @@ pub(crate) async fn queue_in(
         .await?;
     }
     Ok(())
+}
+
+/// A statement from [`values_sql`] with one sample per row bound to it.
+fn sample_rows<'a>(
+    sql: String,
+    rows: impl Iterator<Item = (&'a str, &'a Telemetry)>,
+    received: i64,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    // Only placeholders are generated; no value enters the text.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (id, s) in rows {
+        q = q
+            .bind(id.to_string())
+            .bind(to_micros(s.ts))
+            .bind(s.power_kw)
+            .bind(nullable(s.energy_kwh))
+            .bind(nullable(s.soc_pct))
+            .bind(nullable(s.temperature_c))
+            .bind(received);
+    }
+    q
 }
 
 /// `prefix ($1, …, $7), (…), … suffix` for `rows` rows of 7 values, the
