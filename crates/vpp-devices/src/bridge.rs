@@ -178,7 +178,6 @@ fn bump(c: &AtomicU64, n: u64) {
 /// A running bridge. Dropping it stops its tasks.
 pub struct Bridge {
     stats: Arc<BridgeStats>,
-    wake: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -186,16 +185,6 @@ impl Bridge {
     /// Counters.
     pub fn stats(&self) -> BridgeCounts {
         self.stats.snapshot()
-    }
-
-    /// Tells the setpoint sender that new setpoints are queued.
-    pub fn setpoints_queued(&self) {
-        self.wake.notify_one();
-    }
-
-    /// A cheap handle for waking the setpoint sender from elsewhere.
-    pub fn waker(&self) -> Arc<Notify> {
-        self.wake.clone()
     }
 
     /// A handle on the counters.
@@ -335,7 +324,7 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
         tokio::spawn(setpoint_sender(client, store.clone(), stats.clone(), wake.clone(), config.clone())),
         tokio::spawn(heartbeat(store, directory, config)),
     ];
-    Ok(Bridge { stats, wake, tasks })
+    Ok(Bridge { stats, tasks })
 }
 
 async fn event_loop(

@@ -255,7 +255,7 @@ pub struct SimStats {
     pub setpoints: AtomicU64,
 }
 
-/// Runs the fleet until `run_for` passes (or forever). Returns the counters.
+/// Runs the fleet until `run_for` passes (or forever), counting into `stats`.
 pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStats>) -> Result<(), BridgeError> {
     let client_id = format!("vpp-sim-{}-{}", std::process::id(), config.seed);
     let mut options =

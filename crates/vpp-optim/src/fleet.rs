@@ -61,17 +61,7 @@ pub fn solve_fleet(problem: &Problem, options: &SolverOptions, threads: usize) -
     let same_price = problem.site.export_price.as_ref().is_none_or(|e| *e == problem.site.import_price);
     let linear = same_price && problem.site.peak_charge_per_kw.is_none() && problem.objective == Objective::Cost;
     if problem.members.len() <= DECOMPOSE_ABOVE || !linear {
-        let mut schedule = solve(problem, options)?;
-        schedule.decomposition = Some(Decomposition {
-            method: "direct",
-            members: problem.members.len(),
-            threads: 1,
-            member_solver: "lp",
-            rounds: 1,
-            lower_bound: schedule.breakdown.total,
-            gap: 0.0,
-        });
-        return Ok(schedule);
+        return solve_direct(problem, options, None);
     }
     let conflicts = problem.explain();
     if !conflicts.is_empty() {
@@ -147,20 +137,8 @@ pub fn solve_fleet(problem: &Problem, options: &SolverOptions, threads: usize) -
         });
         match shared {
             Ok(parts) => (parts, "proportional_shares"),
-            Err(SolveError::Infeasible(_)) => {
-                // A share too small for a member's own needs: one model instead.
-                let mut schedule = solve(problem, options)?;
-                schedule.decomposition = Some(Decomposition {
-                    method: "direct",
-                    members: problem.members.len(),
-                    threads: 1,
-                    member_solver: "lp",
-                    rounds: 1,
-                    lower_bound,
-                    gap: gap(schedule.breakdown.total, lower_bound),
-                });
-                return Ok(schedule);
-            }
+            // A share too small for a member's own needs: one model instead.
+            Err(SolveError::Infeasible(_)) => return solve_direct(problem, options, Some(lower_bound)),
             Err(e) => return Err(e),
         }
     };
@@ -433,6 +411,23 @@ fn parts(problem: &Problem, batteries: &[&Battery], plans: &[Plan], dt: f64) -> 
             }
         })
         .collect()
+}
+
+/// The problem as one model; its own cost is the bound unless a relaxation
+/// already gave one.
+fn solve_direct(problem: &Problem, options: &SolverOptions, bound: Option<f64>) -> Result<Schedule, SolveError> {
+    let mut schedule = solve(problem, options)?;
+    let lower_bound = bound.unwrap_or(schedule.breakdown.total);
+    schedule.decomposition = Some(Decomposition {
+        method: "direct",
+        members: problem.members.len(),
+        threads: 1,
+        member_solver: "lp",
+        rounds: 1,
+        lower_bound,
+        gap: gap(schedule.breakdown.total, lower_bound),
+    });
+    Ok(schedule)
 }
 
 fn gap(cost: f64, lower_bound: f64) -> f64 {

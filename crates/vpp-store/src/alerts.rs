@@ -264,35 +264,41 @@ impl Store {
 
     /// Marks an open alert acknowledged by `user`.
     pub async fn acknowledge_alert(&self, id: &str, user: &str) -> Result<Alert> {
-        let alert = self.get_alert(id).await?;
-        if alert.state != AlertState::Open {
-            return Err(Invalid::one("state", format!("alert `{id}` is {}, not open", alert.state.as_str())).into());
-        }
-        sqlx::query(
-            "UPDATE alerts SET state = 'acknowledged', acknowledged_by = $2, acknowledged_at = $3 WHERE id = $1 AND state = 'open'",
-        )
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .bind(to_micros(crate::now()))
-        .execute(&self.pool)
-        .await?;
-        self.get_alert(id).await
+        self.move_alert(id, user, AlertState::Acknowledged).await
     }
 
     /// Marks an alert that is not yet resolved resolved by `user`.
     pub async fn resolve_alert(&self, id: &str, user: &str) -> Result<Alert> {
+        self.move_alert(id, user, AlertState::Resolved).await
+    }
+
+    /// Moves an alert on to `to` (acknowledged from open, resolved from open
+    /// or acknowledged), recording who and when; any other move is refused.
+    async fn move_alert(&self, id: &str, user: &str, to: AlertState) -> Result<Alert> {
         let alert = self.get_alert(id).await?;
-        if alert.state == AlertState::Resolved {
-            return Err(Invalid::one("state", format!("alert `{id}` is already resolved")).into());
+        let (sql, refused) = match to {
+            AlertState::Acknowledged => (
+                "UPDATE alerts SET state = 'acknowledged', acknowledged_by = $2, acknowledged_at = $3 WHERE id = $1 AND state = 'open'",
+                (alert.state != AlertState::Open)
+                    .then(|| format!("alert `{id}` is {}, not open", alert.state.as_str())),
+            ),
+            AlertState::Resolved => (
+                "UPDATE alerts SET state = 'resolved', resolved_by = $2, resolved_at = $3 WHERE id = $1 AND state <> 'resolved'",
+                (alert.state == AlertState::Resolved).then(|| format!("alert `{id}` is already resolved")),
+            ),
+            AlertState::Open => {
+                ("", Some(format!("alert `{id}` cannot be opened again; a new occurrence raises a new alert")))
+            }
+        };
+        if let Some(message) = refused {
+            return Err(Invalid::one("state", message).into());
         }
-        sqlx::query(
-            "UPDATE alerts SET state = 'resolved', resolved_by = $2, resolved_at = $3 WHERE id = $1 AND state <> 'resolved'",
-        )
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .bind(to_micros(crate::now()))
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(sql)
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .bind(to_micros(crate::now()))
+            .execute(&self.pool)
+            .await?;
         self.get_alert(id).await
     }
 }

@@ -128,10 +128,6 @@ fn delivery_from_row(r: &AnyRow) -> Result<Delivery> {
     })
 }
 
-fn nullable(v: Option<f64>) -> Option<String> {
-    v.map(|x| x.to_string())
-}
-
 impl Store {
     /// Every resource with what the bridge checks telemetry against.
     pub async fn device_directory(&self) -> Result<Vec<DeviceInfo>> {
@@ -170,37 +166,9 @@ impl Store {
         if samples.is_empty() {
             return Ok(0);
         }
-        let received = to_micros(crate::now());
+        let rows: Vec<(&str, &Telemetry)> = samples.iter().map(|(id, s)| (id.as_str(), s)).collect();
         let mut w = self.begin_write().await?;
-        let mut inserted = 0usize;
-        for chunk in samples.chunks(ROWS_PER_STATEMENT) {
-            let sql = values_sql(
-                "INSERT INTO telemetry (resource_id, ts, power_kw, energy_kwh, soc_pct, temperature_c, received_at) VALUES ",
-                chunk.len(),
-                " ON CONFLICT (resource_id, ts) DO NOTHING",
-            );
-            let rows = chunk.iter().map(|(id, s)| (id.as_str(), s));
-            inserted += sample_rows(sql, rows, received).execute(&mut *w.tx).await?.rows_affected() as usize;
-        }
-        // The newest sample per resource becomes its latest telemetry.
-        let mut newest: std::collections::HashMap<&str, &Telemetry> = std::collections::HashMap::new();
-        for (id, s) in samples {
-            let e = newest.entry(id.as_str()).or_insert(s);
-            if s.ts > e.ts {
-                *e = s;
-            }
-        }
-        let newest: Vec<(&str, &Telemetry)> = newest.into_iter().collect();
-        for chunk in newest.chunks(ROWS_PER_STATEMENT) {
-            let sql = values_sql(
-                "INSERT INTO resource_latest_telemetry (resource_id, ts, power_kw, energy_kwh, soc_pct, temperature_c, received_at) VALUES ",
-                chunk.len(),
-                " ON CONFLICT (resource_id) DO UPDATE SET ts = excluded.ts, power_kw = excluded.power_kw, \
-                 energy_kwh = excluded.energy_kwh, soc_pct = excluded.soc_pct, temperature_c = excluded.temperature_c, \
-                 received_at = excluded.received_at WHERE excluded.ts >= resource_latest_telemetry.ts",
-            );
-            sample_rows(sql, chunk.iter().copied(), received).execute(&mut *w.tx).await?;
-        }
+        let inserted = insert_samples(&mut w, &rows, to_micros(crate::now())).await?;
         w.tx.commit().await?;
         Ok(inserted)
     }
@@ -346,6 +314,45 @@ pub(crate) async fn queue_in(
     Ok(())
 }
 
+/// Stores samples `(resource id, sample)` inside a write transaction: new
+/// ones into `telemetry` (one already stored is skipped), and each
+/// resource's newest into `resource_latest_telemetry`. Returns how many were new.
+pub(crate) async fn insert_samples(
+    w: &mut crate::WriteTx<'_>,
+    samples: &[(&str, &Telemetry)],
+    received: i64,
+) -> Result<usize> {
+    let mut inserted = 0usize;
+    for chunk in samples.chunks(ROWS_PER_STATEMENT) {
+        let sql = values_sql(
+            "INSERT INTO telemetry (resource_id, ts, power_kw, energy_kwh, soc_pct, temperature_c, received_at) VALUES ",
+            chunk.len(),
+            " ON CONFLICT (resource_id, ts) DO NOTHING",
+        );
+        inserted +=
+            sample_rows(sql, chunk.iter().copied(), received).execute(&mut *w.tx).await?.rows_affected() as usize;
+    }
+    let mut newest: std::collections::HashMap<&str, &Telemetry> = std::collections::HashMap::new();
+    for (id, s) in samples {
+        let e = newest.entry(id).or_insert(s);
+        if s.ts > e.ts {
+            *e = s;
+        }
+    }
+    let newest: Vec<(&str, &Telemetry)> = newest.into_iter().collect();
+    for chunk in newest.chunks(ROWS_PER_STATEMENT) {
+        let sql = values_sql(
+            "INSERT INTO resource_latest_telemetry (resource_id, ts, power_kw, energy_kwh, soc_pct, temperature_c, received_at) VALUES ",
+            chunk.len(),
+            " ON CONFLICT (resource_id) DO UPDATE SET ts = excluded.ts, power_kw = excluded.power_kw, \
+             energy_kwh = excluded.energy_kwh, soc_pct = excluded.soc_pct, temperature_c = excluded.temperature_c, \
+             received_at = excluded.received_at WHERE excluded.ts > resource_latest_telemetry.ts",
+        );
+        sample_rows(sql, chunk.iter().copied(), received).execute(&mut *w.tx).await?;
+    }
+    Ok(inserted)
+}
+
 /// A statement from [`values_sql`] with one sample per row bound to it.
 fn sample_rows<'a>(
     sql: String,
@@ -359,9 +366,9 @@ fn sample_rows<'a>(
             .bind(id.to_string())
             .bind(to_micros(s.ts))
             .bind(s.power_kw)
-            .bind(nullable(s.energy_kwh))
-            .bind(nullable(s.soc_pct))
-            .bind(nullable(s.temperature_c))
+            .bind(crate::telemetry::nullable_f64(s.energy_kwh))
+            .bind(crate::telemetry::nullable_f64(s.soc_pct))
+            .bind(crate::telemetry::nullable_f64(s.temperature_c))
             .bind(received);
     }
     q

@@ -93,7 +93,7 @@ fn instruction_from_row(row: &AnyRow) -> Result<InstructionRecord> {
 /// caches the prepared statement with that type and refuses the next non-NULL
 /// 8-byte value ("incorrect binary data format"). Text has one type either
 /// way, and Rust prints f64 so that it parses back to the same value.
-fn nullable_f64(v: Option<f64>) -> Option<String> {
+pub(crate) fn nullable_f64(v: Option<f64>) -> Option<String> {
     v.map(|x| x.to_string())
 }
 
@@ -119,44 +119,8 @@ impl Store {
             errors.check(s.ts <= horizon, format!("samples[{i}].ts"), "lies more than 5 minutes in the future");
         }
         errors.finish(())?;
-        let received = to_micros(crate::now());
-        let mut inserted = 0;
-        for s in samples {
-            inserted += sqlx::query(
-                "INSERT INTO telemetry (resource_id, ts, power_kw, energy_kwh, soc_pct, temperature_c, received_at) \
-                 VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION), CAST($5 AS DOUBLE PRECISION), CAST($6 AS DOUBLE PRECISION), $7) \
-                 ON CONFLICT (resource_id, ts) DO NOTHING",
-            )
-            .bind(resource_id.to_string())
-            .bind(to_micros(s.ts))
-            .bind(s.power_kw)
-            .bind(nullable_f64(s.energy_kwh))
-            .bind(nullable_f64(s.soc_pct))
-            .bind(nullable_f64(s.temperature_c))
-            .bind(received)
-            .execute(&mut *w.tx)
-            .await?
-            .rows_affected() as usize;
-        }
-        if let Some(latest) = samples.iter().max_by_key(|s| s.ts) {
-            sqlx::query(
-                "INSERT INTO resource_latest_telemetry (resource_id, ts, power_kw, energy_kwh, soc_pct, temperature_c, received_at) \
-                 VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION), CAST($5 AS DOUBLE PRECISION), CAST($6 AS DOUBLE PRECISION), $7) \
-                 ON CONFLICT (resource_id) DO UPDATE SET ts = excluded.ts, \
-                 power_kw = excluded.power_kw, energy_kwh = excluded.energy_kwh, soc_pct = excluded.soc_pct, \
-                 temperature_c = excluded.temperature_c, received_at = excluded.received_at \
-                 WHERE excluded.ts > resource_latest_telemetry.ts",
-            )
-            .bind(resource_id.to_string())
-            .bind(to_micros(latest.ts))
-            .bind(latest.power_kw)
-            .bind(nullable_f64(latest.energy_kwh))
-            .bind(nullable_f64(latest.soc_pct))
-            .bind(nullable_f64(latest.temperature_c))
-            .bind(received)
-            .execute(&mut *w.tx)
-            .await?;
-        }
+        let rows: Vec<(&str, &Telemetry)> = samples.iter().map(|s| (resource_id, s)).collect();
+        let inserted = crate::devices::insert_samples(&mut w, &rows, to_micros(crate::now())).await?;
         w.tx.commit().await?;
         Ok(inserted)
     }
