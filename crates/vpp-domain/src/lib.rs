@@ -14,6 +14,7 @@ pub mod error;
 pub mod execution;
 pub mod fleet;
 pub mod forecast_etl;
+pub mod market;
 pub mod presets;
 pub mod resource;
 pub mod series;

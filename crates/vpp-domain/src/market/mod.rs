@@ -1,0 +1,16 @@
+//! Markets: the money side of the VPP.
+//!
+//! - [`rules`]: a market's trading rules and the checks every bid passes
+//!   (gate closure, products, sizes, ticks, limits, capacity, risk);
+//! - [`auction`]: uniform-price and pay-as-bid clearing on a columnar book;
+//! - [`exchange`]: the connector trait and the built-in simulated exchange;
+//! - [`settlement`]: trade revenue, imbalance, reserve payments and fees per
+//!   interval, in exact fixed point.
+//!
+//! Units: prices are currency/MWh (capacity prices currency/MW/h),
+//! quantities MW, money an exact [`rust_decimal::Decimal`] with a currency.
+
+pub mod auction;
+pub mod exchange;
+pub mod rules;
+pub mod settlement;
