@@ -190,6 +190,7 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
     tick(store, &mut rng, &HashMap::new(), &power_series(store).await?).await?;
     tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs, with power forecasts for PV and wind");
     schedule_spot_portfolio(store, &prices).await?;
+    seed_markets(store).await.context("seeding the demo markets")?;
     eprintln!("Demo users (passwords are shown once; reset with `vpp user reset-password NAME`):");
     for (user, password, role) in &logins {
         eprintln!("demo login: {user} / {password} ({role})");
@@ -616,4 +617,203 @@ pub async fn ingest_forecasts(store: &Store, spec: &SyntheticForecasts, jobs: us
         result?;
     }
     Ok((total, started.elapsed().as_secs_f64()))
+}
+
+/// Name of the demo's day-ahead connector.
+const DEMO_DAY_AHEAD: &str = "EPEX DE day-ahead (simulated)";
+
+/// Seeds the markets: simulated day-ahead, reserve and capacity connectors;
+/// meter readings of the spot portfolio for yesterday; yesterday's day-ahead
+/// bid as it was placed before its gate closure, cleared and settled (demo
+/// history); and the bid for the next open delivery day, which the server's
+/// market job clears at gate closure.
+pub async fn seed_markets(store: &Store) -> anyhow::Result<()> {
+    use vpp_domain::market::connector::ConnectorRequest;
+    let api_error = |e| crate::api_error(e, "request");
+    for (name, market) in [
+        (DEMO_DAY_AHEAD, MarketType::Spot),
+        ("Balancing reserve (simulated)", MarketType::Ancillary),
+        ("Capacity auction (simulated)", MarketType::Capacity),
+    ] {
+        let request = ConnectorRequest {
+            name: name.into(),
+            market_type: market,
+            kind: None,
+            endpoint: None,
+            auth: None,
+            rules: None,
+            simulation: None,
+            reference_series_id: None,
+        };
+        store.create_connector(&request.into_connector(vpp_store::new_id())?).await?;
+    }
+    let Some(vpp) = spot_vpp(store).await? else { return Ok(()) };
+    let connector = vpp_server::markets::connector_for(store, None, MarketType::Spot).await.map_err(api_error)?;
+    let tz = connector.rules.zone()?;
+    let yesterday = Timestamp::now().to_zoned(tz.clone()).date().yesterday()?;
+    seed_meter_readings(store, &vpp, yesterday, &tz).await?;
+    // Demo history: yesterday's bid, placed just before its gate closure.
+    let slots = connector.rules.slots(yesterday)?;
+    let placed_at = connector.rules.gate_closure_at(yesterday, slots[0])? - jiff::SignedDuration::from_hours(1);
+    let request = day_ahead_bid(store, &vpp, &connector, yesterday).await?;
+    vpp_server::markets::place_bid(store, &request, "demo-trader", placed_at).await.map_err(api_error)?;
+    let cleared = vpp_server::markets::clear_day(store, &connector, yesterday).await.map_err(api_error)?;
+    let start = slots[0];
+    let end = start + jiff::SignedDuration::from_secs(900 * slots.len() as i64);
+    let settled = vpp_server::markets::settle_vpp(store, &vpp.id, &connector, start, end).await.map_err(api_error)?;
+    let net: rust_decimal::Decimal = settled.iter().map(|r| r.interval.net).sum();
+    eprintln!(
+        "{}: yesterday's day-ahead bid cleared ({} trades, mean price {:.2} €/MWh) and settled: net {} €.",
+        vpp.name,
+        cleared.trades,
+        cleared.mean_price.unwrap_or_default(),
+        net.round_dp(2)
+    );
+    bid_next_day(store).await
+}
+
+async fn spot_vpp(store: &Store) -> anyhow::Result<Option<vpp_domain::vpp::Vpp>> {
+    let vpps = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 100 }).await?;
+    Ok(vpps.items.into_iter().find(|v| v.market_type == MarketType::Spot && v.status == VppStatus::Active))
+}
+
+/// Expected output of a PV or wind member at `t`, kW (the demo's forecast shape).
+fn expected_kw(r: &vpp_domain::resource::Resource, t: Timestamp) -> f64 {
+    let tz = jiff::tz::TimeZone::get(&r.location.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let z = t.to_zoned(tz);
+    let hour = f64::from(z.hour()) + f64::from(z.minute()) / 60.0;
+    match r.resource_type {
+        ResourceType::Pv => r.max_power_kw * ((hour - 6.0) / 12.0 * std::f64::consts::PI).sin().max(0.0) * 0.7,
+        ResourceType::Wind => r.max_power_kw * 0.4,
+        _ => 0.0,
+    }
+}
+
+/// Meter readings (meter final, kW per quarter-hour) for the spot
+/// portfolio's members with a power series over delivery day `day`: the
+/// expected output with ±15 % weather error.
+async fn seed_meter_readings(
+    store: &Store,
+    vpp: &vpp_domain::vpp::Vpp,
+    day: jiff::civil::Date,
+    tz: &jiff::tz::TimeZone,
+) -> anyhow::Result<()> {
+    use vpp_domain::series::{Belief, Quantity, SourceKind};
+    let slots = vpp_domain::series::delivery_day(day, tz, jiff::SignedDuration::from_mins(15))?;
+    let mut rng = SmallRng::seed_from_u64(7);
+    let read_at = (slots[slots.len() - 1] + jiff::SignedDuration::from_hours(2)).as_microsecond();
+    for (key, series, _) in store.member_series(&vpp.id, Quantity::Power).await? {
+        let r = store.get_resource(&series.owner_id).await?;
+        let beliefs: Vec<Belief> = slots
+            .iter()
+            .map(|t| Belief {
+                event_start_us: t.as_microsecond(),
+                belief_time_us: read_at,
+                source: SourceKind::MeterFinal,
+                value: ((expected_kw(&r, *t) * rng.random_range(0.85..1.15)) * 10.0).round() / 10.0,
+            })
+            .collect();
+        store.insert_beliefs(key, &beliefs).await?;
+    }
+    Ok(())
+}
+
+/// The demo trader's day-ahead bid: per slot, the portfolio's expected
+/// output sold at any price (0 €/MWh, as renewable marketers do), plus a
+/// tenth of the battery share offered at 150 €/MWh for the evening peak.
+async fn day_ahead_bid(
+    store: &Store,
+    vpp: &vpp_domain::vpp::Vpp,
+    connector: &vpp_domain::market::connector::Connector,
+    day: jiff::civil::Date,
+) -> anyhow::Result<vpp_server::markets::SubmitBid> {
+    use rust_decimal::Decimal;
+    use vpp_domain::market::rules::BidStepRequest;
+    let mut members = Vec::new();
+    for m in &vpp.members {
+        members.push((store.get_resource(&m.resource_id).await?, m.allocation_ratio.get()));
+    }
+    let mut bids = Vec::new();
+    for slot in connector.rules.slots(day)? {
+        let kw: f64 = members.iter().map(|(r, ratio)| expected_kw(r, slot) * ratio).sum();
+        let mw = Decimal::from_f64_retain(kw / 1000.0).unwrap_or_default().round_dp(1);
+        if mw >= connector.rules.min_bid_mw {
+            bids.push(BidStepRequest {
+                time_slot: slot,
+                price: Decimal::ZERO,
+                quantity: mw,
+                side: None,
+                activation_price: None,
+            });
+        }
+        let battery_kw: f64 = members
+            .iter()
+            .filter(|(r, _)| r.resource_type == ResourceType::Battery)
+            .map(|(r, ratio)| r.max_power_kw * ratio)
+            .sum();
+        let peak = Decimal::from_f64_retain(battery_kw / 10_000.0).unwrap_or_default().round_dp(1);
+        if peak >= connector.rules.min_bid_mw {
+            bids.push(BidStepRequest {
+                time_slot: slot,
+                price: Decimal::from(150),
+                quantity: peak,
+                side: None,
+                activation_price: None,
+            });
+        }
+    }
+    Ok(vpp_server::markets::SubmitBid {
+        vpp_id: vpp.id.clone(),
+        strategy_id: None,
+        market_type: MarketType::Spot,
+        connector_id: Some(connector.id.clone()),
+        trading_date: day,
+        bids,
+    })
+}
+
+/// Places the demo trader's bid for the next delivery day still open
+/// (tomorrow before noon, Berlin time; else the day after), unless the
+/// portfolio already bid for it.
+pub async fn bid_next_day(store: &Store) -> anyhow::Result<()> {
+    let api_error = |e| crate::api_error(e, "request");
+    let Some(vpp) = spot_vpp(store).await? else { return Ok(()) };
+    let connector = vpp_server::markets::connector_for(store, None, MarketType::Spot).await.map_err(api_error)?;
+    let tz = connector.rules.zone()?;
+    let now = Timestamp::now();
+    let mut day = now.to_zoned(tz).date().tomorrow()?;
+    let first = connector.rules.slots(day)?[0];
+    if now >= connector.rules.gate_closure_at(day, first)? {
+        day = day.tomorrow()?;
+    }
+    let existing = store
+        .list_bids(&vpp_store::BidFilter {
+            vpp_id: Some(vpp.id.clone()),
+            trading_date: Some(day),
+            limit: 1,
+            ..Default::default()
+        })
+        .await?;
+    if !existing.is_empty() {
+        return Ok(());
+    }
+    let request = day_ahead_bid(store, &vpp, &connector, day).await?;
+    let bid = vpp_server::markets::place_bid(store, &request, "demo-trader", now).await.map_err(api_error)?;
+    eprintln!(
+        "{}: day-ahead bid for {day} submitted ({} steps, gate closure {}); see GET /api/v1/vpp/trading/results?trading_date={day}",
+        vpp.name,
+        bid.steps.len(),
+        bid.gate_closure
+    );
+    Ok(())
+}
+
+/// The demo trader: bids the next open delivery day every hour.
+pub async fn trade_daily(store: Arc<Store>) {
+    loop {
+        if let Err(e) = bid_next_day(&store).await {
+            tracing::warn!(error = %e, "demo trader could not bid");
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }

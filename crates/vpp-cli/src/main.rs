@@ -388,8 +388,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 None => tokio::spawn(demo::simulate(store.clone())),
             };
+            let trader = tokio::spawn(demo::trade_daily(store.clone()));
             let result = serve(store, &config).await;
             simulator.abort();
+            trader.abort();
             result
         }
         Command::Migrate => {
@@ -967,6 +969,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         None => None,
     };
     let control = config.control.map(|settings| vpp_server::control::spawn_control_loop(store.clone(), settings));
+    let markets = vpp_server::markets::spawn_market_job(store.clone(), std::time::Duration::from_secs(60));
     let webhook = config.alert_webhook.clone().map(|w| {
         eprintln!("Alerts:    POST to {}", w.url);
         vpp_server::webhook::spawn_alert_webhook(store.clone(), w)
@@ -986,6 +989,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     if let Some(control) = control {
         control.abort();
     }
+    markets.abort();
     drop(bridge);
     if let Some(webhook) = webhook {
         webhook.abort();

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod control;
 pub mod error;
 pub mod extract;
+pub mod markets;
 mod metrics;
 pub mod routes;
 pub mod state;
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::series::router())
         .merge(routes::schedules::router())
         .merge(routes::alerts::router())
+        .merge(routes::markets::router())
         .split_for_parts();
     let cors = cors(&state.settings.cors_origins);
     let router = api

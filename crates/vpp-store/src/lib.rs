@@ -19,6 +19,7 @@ mod devices;
 mod etl;
 mod execution;
 mod fleet;
+mod markets;
 mod resources;
 mod security;
 mod series;
@@ -42,6 +43,9 @@ pub use devices::{Delivery, DeliveryState, DeviceInfo, site_slug};
 pub use etl::{EtlView, OWN_TABLES, check_table_name};
 pub use execution::DeviationRecord;
 pub use fleet::{FleetSnapshot, MemberRow};
+pub use markets::{
+    BidFilter, BidRecord, KillSwitch, NewBid, SettlementRecord, StepFill, StepRecord, TradeFilter, TradeRecord,
+};
 pub use resources::{ResourceFilter, ResourcePage};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};
 pub use series::SeriesFilter;

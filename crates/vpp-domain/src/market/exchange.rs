@@ -52,7 +52,7 @@ pub enum ConnectorError {
 }
 
 /// The market's result for one slot.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlotResult {
     /// Slot start (UTC).
     #[schema(value_type = String, format = DateTime)]

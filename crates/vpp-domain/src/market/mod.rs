@@ -2,6 +2,8 @@
 //!
 //! - [`rules`]: a market's trading rules and the checks every bid passes
 //!   (gate closure, products, sizes, ticks, limits, capacity, risk);
+//! - [`connector`]: connector configuration (kind, endpoint, secret
+//!   reference, rules);
 //! - [`auction`]: uniform-price and pay-as-bid clearing on a columnar book;
 //! - [`exchange`]: the connector trait and the built-in simulated exchange;
 //! - [`settlement`]: trade revenue, imbalance, reserve payments and fees per
@@ -11,6 +13,7 @@
 //! quantities MW, money an exact [`rust_decimal::Decimal`] with a currency.
 
 pub mod auction;
+pub mod connector;
 pub mod exchange;
 pub mod rules;
 pub mod settlement;

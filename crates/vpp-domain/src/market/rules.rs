@@ -356,6 +356,64 @@ fn check_price(e: &mut Errors, rules: &TradingRules, field: &str, price: Decimal
     }
 }
 
+/// Where a bid is in its life: PENDING_APPROVAL (four eyes) → SUBMITTED →
+/// CLEARED, PARTIALLY_CLEARED or NOT_CLEARED → SETTLED; CANCELLED from
+/// PENDING_APPROVAL or SUBMITTED (by a trader or the kill switch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BidStatus {
+    /// Waits for a second trader or admin.
+    PendingApproval,
+    /// With the market, waiting for the auction.
+    Submitted,
+    /// Every step accepted in full.
+    Cleared,
+    /// Some quantity accepted.
+    PartiallyCleared,
+    /// Nothing accepted.
+    NotCleared,
+    /// Its trades are settled.
+    Settled,
+    /// Withdrawn before the auction.
+    Cancelled,
+}
+
+impl BidStatus {
+    /// Every status.
+    pub const ALL: [BidStatus; 7] = [
+        Self::PendingApproval,
+        Self::Submitted,
+        Self::Cleared,
+        Self::PartiallyCleared,
+        Self::NotCleared,
+        Self::Settled,
+        Self::Cancelled,
+    ];
+
+    /// Stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingApproval => "PENDING_APPROVAL",
+            Self::Submitted => "SUBMITTED",
+            Self::Cleared => "CLEARED",
+            Self::PartiallyCleared => "PARTIALLY_CLEARED",
+            Self::NotCleared => "NOT_CLEARED",
+            Self::Settled => "SETTLED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// True while the bid still counts against limits and can be cancelled.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::PendingApproval | Self::Submitted)
+    }
+}
+
 /// Risk limits of one VPP on one market.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

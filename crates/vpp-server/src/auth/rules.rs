@@ -140,6 +140,24 @@ pub const RULES: &[Rule] = &[
     rule(Method::POST, "/api/v1/vpp/alerts/{id}/acknowledge", p(DispatchWrite), Action("acknowledge-alert")),
     rule(Method::POST, "/api/v1/vpp/alerts/{id}/resolve", p(DispatchWrite), Action("resolve-alert")),
     rule(Method::GET, "/api/v1/vpp/devices/bridge", p(VppsRead), Entity::None),
+    // Markets, trading and settlement
+    rule(Method::GET, "/api/v1/vpp/market-connectors", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/market-connectors", p(TradingWrite), Action("market-connector")),
+    rule(Method::GET, "/api/v1/vpp/market-connectors/{id}", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/market-data/{market_id}/realtime", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/market-data/{market_id}/history", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/trading/submit-bid", p(TradingWrite), Action("submit-bid")),
+    rule(Method::GET, "/api/v1/vpp/trading/results", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/trading/bids/{id}", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/trading/bids/{id}/approve", p(TradingWrite), Action("approve-bid")),
+    rule(Method::POST, "/api/v1/vpp/trading/bids/{id}/cancel", p(TradingWrite), Action("cancel-bid")),
+    rule(Method::GET, "/api/v1/vpp/trading/kill-switch", p(VppsRead), Entity::None),
+    rule(Method::PUT, "/api/v1/vpp/trading/kill-switch", p(TradingWrite), Action("kill-switch")),
+    rule(Method::GET, "/api/v1/vpp/trading/risk-limits/{vpp_id}/{market_type}", p(VppsRead), Entity::None),
+    rule(Method::PUT, "/api/v1/vpp/trading/risk-limits/{vpp_id}/{market_type}", p(TradingWrite), Action("risk-limits")),
+    rule(Method::POST, "/api/v1/vpp/trading/clear", p(TradingWrite), Action("clear-auction")),
+    rule(Method::POST, "/api/v1/vpp/settlement/calculate", p(TradingWrite), Action("settlement")),
+    rule(Method::GET, "/api/v1/vpp/settlement/records", p(VppsRead), Entity::None),
 ];
 
 /// The rule of a matched route. Documentation pages are public.

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod markets;
 pub mod ops;
 pub mod resources;
 pub mod schedules;

@@ -683,7 +683,7 @@ async fn get_resampled(
         return Err(ApiError::invalid("max_hold_minutes", "must be 1..1440"));
     }
     let step = SignedDuration::from_mins(step_min);
-    let points = resampled_live(&s, key, start, end, step, SignedDuration::from_mins(hold_min))
+    let points = resampled_live(&s.store, key, start, end, step, SignedDuration::from_mins(hold_min))
         .await?
         .into_iter()
         .map(|r: Resampled| Point {
@@ -700,7 +700,7 @@ async fn get_resampled(
 
 /// Live measurements of a series resampled over `[start, end)`.
 async fn resampled_live(
-    s: &AppState,
+    store: &vpp_store::Store,
     key: i64,
     start: Timestamp,
     end: Timestamp,
@@ -709,7 +709,7 @@ async fn resampled_live(
 ) -> ApiResult<Vec<Resampled>> {
     // Look back one hold period so a sample just before the window counts.
     let from = (start - hold).as_microsecond();
-    let beliefs = s.store.beliefs(key, &[SourceKind::LiveMeasurement], from, end.as_microsecond()).await?;
+    let beliefs = store.beliefs(key, &[SourceKind::LiveMeasurement], from, end.as_microsecond()).await?;
     // One value per measurement time: the last arrival wins.
     let mut samples: Vec<(i64, f64)> = Vec::with_capacity(beliefs.len());
     for b in &beliefs {
@@ -734,8 +734,8 @@ const MIN_MEASURED_COVERAGE: f64 = 0.9;
 
 /// What was measured per interval: meter final where settled, else resampled
 /// live measurements covering at least 90 % of the interval.
-async fn measured(
-    s: &AppState,
+pub(crate) async fn measured(
+    store: &vpp_store::Store,
     key: i64,
     series: &Series,
     start: Timestamp,
@@ -745,7 +745,7 @@ async fn measured(
     let mut out =
         pairs(&select_latest(&of_source(beliefs, SourceKind::MeterFinal), SourceKind::MeterFinal, |_| i64::MAX));
     let step = SignedDuration::from_secs(series.resolution_s);
-    for r in resampled_live(s, key, start, end, step, SignedDuration::from_mins(5)).await? {
+    for r in resampled_live(store, key, start, end, step, SignedDuration::from_mins(5)).await? {
         let t = r.start.as_microsecond();
         if let (Some(mean), true) = (r.mean, r.coverage >= MIN_MEASURED_COVERAGE)
             && out.binary_search_by_key(&t, |p| p.0).is_err()
@@ -793,12 +793,14 @@ async fn get_best_of_infeed(
     let mut layers = Vec::with_capacity(priority.len());
     for kind in &priority {
         let values = match kind {
-            SourceKind::LiveMeasurement => resampled_live(&s, key, start, end, step, SignedDuration::from_mins(5))
-                .await?
-                .into_iter()
-                .filter(|r| r.coverage >= MIN_MEASURED_COVERAGE)
-                .filter_map(|r| r.mean.map(|m| (r.start.as_microsecond(), m)))
-                .collect(),
+            SourceKind::LiveMeasurement => {
+                resampled_live(&s.store, key, start, end, step, SignedDuration::from_mins(5))
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.coverage >= MIN_MEASURED_COVERAGE)
+                    .filter_map(|r| r.mean.map(|m| (r.start.as_microsecond(), m)))
+                    .collect()
+            }
             k => pairs(&select_latest(&of_source(&beliefs, *k), *k, |_| i64::MAX)),
         };
         layers.push((*kind, values));
@@ -847,7 +849,7 @@ async fn get_accuracy(
         }
     }
     let beliefs = s.store.beliefs(key, &[], start.as_microsecond(), end.as_microsecond()).await?;
-    let actual = measured(&s, key, &series, start, end, &beliefs).await?;
+    let actual = measured(&s.store, key, &series, start, end, &beliefs).await?;
     let forecasts = of_source(&beliefs, SourceKind::Forecast);
     let horizons = horizons
         .into_iter()

@@ -1,0 +1,487 @@
+//! Market jobs shared by the routes, the CLI and the demo: building the
+//! simulated exchange of a connector and day, clearing a trading day, and
+//! settling a VPP over a period.
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::{Deserialize, Serialize};
+use vpp_domain::fleet::aggregate;
+use vpp_domain::market::connector::{Connector, ConnectorKind};
+use vpp_domain::market::exchange::{MarketConnector, SimulatedExchange, default_reference};
+use vpp_domain::market::rules::{BidStatus, BidStep};
+use vpp_domain::market::rules::{BidStepRequest, SlotRoom, check_bid, check_risk, notional};
+use vpp_domain::market::settlement::{Grid, ImbalancePrices, TradeKind, TradeLine, price_milli, settle, spread};
+use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind};
+use vpp_domain::vpp::MarketType;
+use vpp_store::{BidRecord, NewBid, StoreError};
+use vpp_store::{SettlementRecord, StepFill, Store, TradeFilter, TradeRecord};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Owner id of a connector's imbalance price series.
+pub fn imbalance_owner(connector_id: &str) -> String {
+    format!("{connector_id}:imbalance")
+}
+
+/// The simulated exchange of a connector for one delivery day. Its
+/// reference price is the connector's reference series (newest value per
+/// slot) or the built-in daily shape.
+pub async fn exchange_for(store: &Store, c: &Connector, day: Date) -> ApiResult<SimulatedExchange> {
+    if c.kind != ConnectorKind::Simulated {
+        return Err(ApiError::invalid(
+            "connector_id",
+            format!(
+                "connector `{}` is a {} connector: it imports exchange files and runs no auction",
+                c.id,
+                c.kind.as_str()
+            ),
+        ));
+    }
+    let slots = c.rules.slots(day).map_err(|e| ApiError::invalid("trading_date", e.to_string()))?;
+    let tz = c.rules.zone().map_err(|e| ApiError::invalid("rules.time_zone", e.to_string()))?;
+    let reference = match &c.reference_series_id {
+        None => slots
+            .iter()
+            .map(|t| {
+                let z = t.to_zoned(tz.clone());
+                default_reference(f64::from(z.hour()) + f64::from(z.minute()) / 60.0)
+            })
+            .collect(),
+        Some(id) => {
+            let (key, _) = store.get_series(id).await?;
+            let step = c.rules.product().as_micros() as i64;
+            let (lo, hi) = (slots[0].as_microsecond(), slots[slots.len() - 1].as_microsecond() + step);
+            let newest = store
+                .newest_beliefs(key, SourceKind::Price, (lo, hi, step), i64::MAX, vpp_domain::series::NO_LEAD_US)
+                .await?;
+            let by_start: std::collections::HashMap<i64, f64> =
+                newest.iter().map(|b| (b.event_start_us, b.value)).collect();
+            let missing: Vec<String> = slots
+                .iter()
+                .filter(|t| !by_start.contains_key(&t.as_microsecond()))
+                .take(5)
+                .map(|t| t.to_string())
+                .collect();
+            if !missing.is_empty() {
+                return Err(ApiError::invalid(
+                    "reference_series_id",
+                    format!("series `{id}` has no price for slots {} of {day}", missing.join(", ")),
+                ));
+            }
+            slots.iter().map(|t| by_start[&t.as_microsecond()]).collect()
+        }
+    };
+    let config = c.simulation.clone().unwrap_or_default();
+    SimulatedExchange::new(c.rules.clone(), c.market_type, config, day, reference)
+        .map_err(|e| ApiError::invalid("trading_date", e.to_string()))
+}
+
+/// A bid as a trader or strategy sends it.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBid {
+    /// VPP that bids.
+    pub vpp_id: String,
+    /// Strategy that made the bid, if any.
+    #[serde(default)]
+    pub strategy_id: Option<String>,
+    /// Market type; must match the connector's.
+    pub market_type: MarketType,
+    /// Connector; default the first connector of the market type.
+    #[serde(default)]
+    pub connector_id: Option<String>,
+    /// Delivery day in the market's zone, `YYYY-MM-DD`.
+    #[schema(value_type = String, format = Date)]
+    pub trading_date: Date,
+    /// Price-quantity steps; several per slot make a bid curve.
+    pub bids: Vec<BidStepRequest>,
+}
+
+/// The connector `id`, checked to trade `market`, or the first connector of
+/// `market` when no id is given.
+pub async fn connector_for(store: &Store, id: Option<&str>, market: MarketType) -> ApiResult<Connector> {
+    match id {
+        Some(id) => {
+            let c = store.get_connector(id).await.map_err(|e| match e {
+                StoreError::NotFound { .. } => {
+                    ApiError::invalid("connector_id", format!("connector `{id}` does not exist"))
+                }
+                other => other.into(),
+            })?;
+            if c.market_type != market {
+                return Err(ApiError::invalid(
+                    "market_type",
+                    format!("connector `{id}` trades {}, not {}", c.market_type.as_str(), market.as_str()),
+                ));
+            }
+            Ok(c)
+        }
+        None => store.list_connectors().await?.into_iter().find(|c| c.market_type == market).ok_or_else(|| {
+            ApiError::invalid("market_type", format!("no connector is configured for {}", market.as_str()))
+        }),
+    }
+}
+
+/// Checks a bid against the connector's rules (gate closure at `now`,
+/// products, ticks, limits, sizes), the VPP's room per slot (available
+/// power after its open bids and cleared positions) and its risk limits,
+/// hands it to the market unless it needs four eyes, and records it.
+pub async fn place_bid(store: &Store, r: &SubmitBid, by: &str, now: Timestamp) -> ApiResult<BidRecord> {
+    let vpp = store.get_vpp(&r.vpp_id).await.map_err(|e| match e {
+        StoreError::NotFound { .. } => ApiError::invalid("vpp_id", format!("VPP `{}` does not exist", r.vpp_id)),
+        other => other.into(),
+    })?;
+    if vpp.market_type != r.market_type {
+        return Err(ApiError::invalid(
+            "market_type",
+            format!("VPP `{}` serves {}, not {}", vpp.id, vpp.market_type.as_str(), r.market_type.as_str()),
+        ));
+    }
+    let c = connector_for(store, r.connector_id.as_deref(), r.market_type).await?;
+    if store.kill_switch().await?.active {
+        return Err(ApiError::conflict("the trading kill switch is set: new bids are refused until it is released")
+            .field("kill_switch"));
+    }
+    let slots = c.rules.slots(r.trading_date).map_err(|e| ApiError::invalid("trading_date", e.to_string()))?;
+    let exposure = store.exposure(&vpp.id, r.market_type, r.trading_date, slots.len()).await?;
+    let snapshot = store.load_fleet(&vpp.id).await?;
+    let hours = c.rules.product_minutes as f64 / 60.0;
+    let figures = aggregate(&snapshot.fleet, hours).totals;
+    let (up_mw, down_mw) = (figures.available_up_kw / 1000.0, figures.available_down_kw / 1000.0);
+    let room: Vec<SlotRoom> = exposure
+        .position_mw
+        .iter()
+        .map(|pos| {
+            let held = pos.to_f64().unwrap_or(0.0);
+            SlotRoom { sell_mw: up_mw - held, buy_mw: down_mw + held }
+        })
+        .collect();
+    let checked = check_bid(&c.rules, r.market_type, r.trading_date, now, &r.bids, &room)?;
+    let limits = store.risk_limits(&vpp.id, r.market_type).await?;
+    let needs_approval = check_risk(&limits, &exposure, &checked, c.rules.product_hours())?;
+    let exchange_ref = if needs_approval {
+        None
+    } else {
+        let exchange = exchange_for(store, &c, r.trading_date).await?;
+        Some(
+            exchange
+                .submit_bids(r.trading_date, &checked.steps)
+                .map_err(|e| ApiError::invalid("bids", e.to_string()))?,
+        )
+    };
+    Ok(store
+        .insert_bid(NewBid {
+            vpp_id: vpp.id,
+            connector_id: c.id.clone(),
+            market_type: r.market_type,
+            strategy_id: r.strategy_id.clone(),
+            trading_date: r.trading_date,
+            status: if needs_approval { BidStatus::PendingApproval } else { BidStatus::Submitted },
+            gate_closure: checked.gate_closure,
+            notional: notional(&checked.steps, c.rules.product_hours()),
+            currency: c.rules.currency.clone(),
+            submitted_by: by.to_string(),
+            exchange_ref,
+            steps: checked.steps,
+        })
+        .await?)
+}
+
+/// What clearing a day did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClearingSummary {
+    /// Connector.
+    pub connector_id: String,
+    /// Delivery day.
+    #[schema(value_type = String, format = Date)]
+    pub trading_date: Date,
+    /// Bids cleared.
+    pub bids: usize,
+    /// Trades recorded.
+    pub trades: usize,
+    /// Slots with a price.
+    pub priced_slots: usize,
+    /// Mean clearing price over priced slots, currency/MWh.
+    pub mean_price: Option<f64>,
+}
+
+/// Runs the day's auction of a simulated connector over its SUBMITTED bids,
+/// records fills, statuses and trades, and publishes the clearing prices
+/// (and the imbalance prices derived from them) as `price` beliefs of the
+/// market's series.
+pub async fn clear_day(store: &Store, c: &Connector, day: Date) -> ApiResult<ClearingSummary> {
+    let exchange = exchange_for(store, c, day).await?;
+    let bids = store.submitted_bids(&c.id, day).await?;
+    let mut steps: Vec<BidStep> = Vec::new();
+    let mut owners: Vec<(usize, usize)> = Vec::new();
+    for (b, bid) in bids.iter().enumerate() {
+        for (n, s) in bid.steps.iter().enumerate() {
+            steps.push(s.step.clone());
+            owners.push((b, n));
+        }
+    }
+    let (exchange, steps, result) = tokio::task::spawn_blocking(move || {
+        let r = exchange.fetch_results(day, &steps);
+        (exchange, steps, r)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("clearing task: {e}")))?;
+    let result = result.map_err(|e| ApiError::invalid("bids", e.to_string()))?;
+    let now = vpp_store::now();
+    let product = exchange.rules.product();
+    let mut fills = Vec::with_capacity(steps.len());
+    let mut trades = Vec::new();
+    let mut accepted_by_bid = vec![(Decimal::ZERO, Decimal::ZERO); bids.len()];
+    for ((award, step), &(b, n)) in result.awards.iter().zip(&steps).zip(&owners) {
+        let bid = &bids[b];
+        accepted_by_bid[b].0 += award.accepted_mw;
+        accepted_by_bid[b].1 += step.quantity_mw;
+        fills.push(StepFill {
+            bid_id: bid.id.clone(),
+            step_no: n,
+            accepted_mw: award.accepted_mw,
+            cleared_price: award.price,
+            activated_mw: award.activated_mw,
+        });
+        let trade = |kind, quantity_mw, price| TradeRecord {
+            id: vpp_store::new_id(),
+            bid_id: Some(bid.id.clone()),
+            vpp_id: Some(bid.vpp_id.clone()),
+            connector_id: c.id.clone(),
+            market_type: c.market_type,
+            kind,
+            side: step.side,
+            delivery_start: step.time_slot,
+            delivery_end: step.time_slot + product,
+            price,
+            quantity_mw,
+            currency: c.rules.currency.clone(),
+            executed_at: now,
+            source: "auction".into(),
+            external_id: None,
+            settled: false,
+        };
+        if let (true, Some(price)) = (award.accepted_mw > Decimal::ZERO, award.price) {
+            let kind = match c.market_type {
+                MarketType::Spot => TradeKind::Energy,
+                MarketType::Ancillary => TradeKind::ReserveCapacity,
+                MarketType::Capacity => TradeKind::Capacity,
+            };
+            trades.push(trade(kind, award.accepted_mw, price));
+        }
+        if let (true, Some(price)) = (award.activated_mw > Decimal::ZERO, award.activation_price) {
+            trades.push(trade(TradeKind::Activation, award.activated_mw, price));
+        }
+    }
+    let statuses: Vec<(String, BidStatus)> = bids
+        .iter()
+        .zip(&accepted_by_bid)
+        .map(|(bid, (accepted, offered))| {
+            let status = if accepted.is_zero() {
+                BidStatus::NotCleared
+            } else if accepted >= offered {
+                BidStatus::Cleared
+            } else {
+                BidStatus::PartiallyCleared
+            };
+            (bid.id.clone(), status)
+        })
+        .collect();
+    store.record_clearing(&c.id, day, &result.slots, &fills, &statuses, &trades).await?;
+    publish_prices(store, c, &exchange, day, &result.slots).await?;
+    let priced: Vec<f64> = result.slots.iter().filter_map(|s| s.price.and_then(|p| p.to_f64())).collect();
+    Ok(ClearingSummary {
+        connector_id: c.id.clone(),
+        trading_date: day,
+        bids: bids.len(),
+        trades: trades.len(),
+        priced_slots: priced.len(),
+        mean_price: (!priced.is_empty()).then(|| priced.iter().sum::<f64>() / priced.len() as f64),
+    })
+}
+
+/// Stores clearing prices in the market's price series, and for day-ahead
+/// markets the simulated imbalance prices (as final prices) in its
+/// imbalance series.
+async fn publish_prices(
+    store: &Store,
+    c: &Connector,
+    exchange: &SimulatedExchange,
+    day: Date,
+    slots: &[vpp_domain::market::exchange::SlotResult],
+) -> ApiResult<()> {
+    let unit_name = format!("{} prices", c.name);
+    let (key, _) = store.ensure_series(OwnerKind::Market, &c.id, Quantity::Price, &unit_name).await?;
+    let now = vpp_store::now().as_microsecond();
+    let beliefs: Vec<Belief> = slots
+        .iter()
+        .filter_map(|s| {
+            Some(Belief {
+                event_start_us: s.time_slot.as_microsecond(),
+                belief_time_us: now,
+                source: SourceKind::Price,
+                value: s.price?.to_f64()?,
+            })
+        })
+        .collect();
+    store.insert_beliefs(key, &beliefs).await?;
+    if c.market_type == MarketType::Spot {
+        let imbalance = exchange.fetch_settlement(day).map_err(|e| ApiError::invalid("trading_date", e.to_string()))?;
+        let owner = imbalance_owner(&c.id);
+        let (key, _) =
+            store.ensure_series(OwnerKind::Market, &owner, Quantity::Price, &format!("{} imbalance", c.name)).await?;
+        let beliefs: Vec<Belief> = imbalance
+            .iter()
+            .filter_map(|(t, p)| {
+                Some(Belief {
+                    event_start_us: t.as_microsecond(),
+                    belief_time_us: now,
+                    source: SourceKind::Price,
+                    value: p.to_f64()?,
+                })
+            })
+            .collect();
+        store.insert_beliefs(key, &beliefs).await?;
+    }
+    Ok(())
+}
+
+/// Settles a VPP over `[start, end)` in quarter-hours against the imbalance
+/// prices of `imbalance_connector`: trades from every market, delivered
+/// energy from the members' measurements (meter final, else live
+/// measurements covering 90 % of the interval), weighted by allocation.
+/// Missing measurements or prices refuse the run, naming the intervals.
+pub async fn settle_vpp(
+    store: &Store,
+    vpp_id: &str,
+    imbalance_connector: &Connector,
+    start: Timestamp,
+    end: Timestamp,
+) -> ApiResult<Vec<SettlementRecord>> {
+    store.get_vpp(vpp_id).await?;
+    let grid = Grid::between(start, end, 900);
+    if grid.n == 0 || grid.n > 31 * 100 {
+        return Err(ApiError::invalid("end", "the period must hold 1 to 3,100 quarter-hours (about a month)"));
+    }
+    let trades = store
+        .list_trades(&TradeFilter {
+            vpp_id: Some(vpp_id.into()),
+            from: Some(start - SignedDuration::from_hours(24)),
+            to: Some(end),
+            ..TradeFilter::default()
+        })
+        .await?;
+    let lines: Vec<TradeLine> = trades
+        .iter()
+        .map(|t| TradeLine {
+            start: t.delivery_start,
+            end: t.delivery_end,
+            side: t.side,
+            kind: t.kind,
+            quantity_mw: t.quantity_mw,
+            price: t.price,
+        })
+        .collect();
+    let position = spread(&grid, &lines).map_err(|e| ApiError::invalid("trades", e.to_string()))?;
+    // Delivered energy: Σ member mean kW × 0.25 h × ratio, in Wh.
+    let mut delivered: Vec<Option<i64>> = vec![Some(0); grid.n];
+    let members = store.member_series(vpp_id, Quantity::Power).await?;
+    if members.is_empty() {
+        return Err(ApiError::invalid(
+            "vpp_id",
+            format!("VPP `{vpp_id}` has no member with a power series to measure"),
+        ));
+    }
+    for (key, series, ratio) in &members {
+        let beliefs =
+            store.beliefs(*key, &[SourceKind::MeterFinal], start.as_microsecond(), end.as_microsecond()).await?;
+        let measured = crate::routes::series::measured(store, *key, series, start, end, &beliefs).await?;
+        let by_start: std::collections::HashMap<i64, f64> = measured.into_iter().collect();
+        for (k, d) in delivered.iter_mut().enumerate() {
+            let t = grid.at(k).as_microsecond();
+            *d = match (*d, by_start.get(&t)) {
+                (Some(sum), Some(kw)) => Some(sum + (kw * 0.25 * 1000.0 * ratio).round() as i64),
+                _ => None,
+            };
+        }
+    }
+    let (_, imbalance_series) =
+        match store.find_series(OwnerKind::Market, &imbalance_owner(&imbalance_connector.id), Quantity::Price).await? {
+            Some(found) => found,
+            None => {
+                return Err(ApiError::invalid(
+                    "connector_id",
+                    format!("connector `{}` has published no imbalance prices yet", imbalance_connector.id),
+                ));
+            }
+        };
+    let (key, _) = store.get_series(&imbalance_series.id).await?;
+    let (lo, hi, step) = (start.as_microsecond(), end.as_microsecond(), 900_000_000);
+    let column = |values: Vec<vpp_domain::series::Selected>| -> Vec<Option<i64>> {
+        let by_start: std::collections::HashMap<i64, f64> =
+            values.iter().map(|v| (v.event_start_us, v.value)).collect();
+        (0..grid.n)
+            .map(|k| {
+                let p = *by_start.get(&grid.at(k).as_microsecond())?;
+                price_milli(Decimal::try_from(p).ok()?.round_dp(3))
+            })
+            .collect()
+    };
+    let finals =
+        store.newest_beliefs(key, SourceKind::Price, (lo, hi, step), i64::MAX, vpp_domain::series::NO_LEAD_US).await?;
+    let estimates = store
+        .newest_beliefs(key, SourceKind::Forecast, (lo, hi, step), i64::MAX, vpp_domain::series::NO_LEAD_US)
+        .await?;
+    let prices = ImbalancePrices { final_milli: column(finals), estimate_milli: column(estimates) };
+    let (rows, _) = settle(&grid, &position, &delivered, &prices, imbalance_connector.rules.fee_per_mwh)
+        .map_err(|e| ApiError::invalid("period", e.to_string()))?;
+    Ok(store.save_settlement(vpp_id, &imbalance_connector.rules.currency, start, end, &rows).await?)
+}
+
+/// Clears every simulated connector's delivery days (yesterday to the day
+/// after tomorrow in the market's zone) whose gate closure has passed and
+/// that still hold SUBMITTED bids or have no published result yet.
+pub async fn clearing_cycle(store: &Store, now: Timestamp) -> ApiResult<Vec<ClearingSummary>> {
+    let mut done = Vec::new();
+    for c in store.list_connectors().await? {
+        if c.kind != ConnectorKind::Simulated {
+            continue;
+        }
+        let Ok(tz) = c.rules.zone() else { continue };
+        let today = now.to_zoned(tz).date();
+        for offset in -1..=2i64 {
+            let Ok(day) = today.checked_add(jiff::Span::new().days(offset)) else { continue };
+            let Ok(slots) = c.rules.slots(day) else { continue };
+            let Ok(closure) = c.rules.gate_closure_at(day, slots[0]) else { continue };
+            if now < closure {
+                continue;
+            }
+            let pending = !store.submitted_bids(&c.id, day).await?.is_empty();
+            if pending || store.clearing(&c.id, day).await?.is_none() {
+                done.push(clear_day(store, &c, day).await?);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Runs [`clearing_cycle`] every `every` until the task is dropped; failures
+/// are logged and the loop goes on.
+pub fn spawn_market_job(store: std::sync::Arc<Store>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match clearing_cycle(&store, Timestamp::now()).await {
+                Ok(days) if !days.is_empty() => {
+                    for d in days {
+                        tracing::info!(connector = %d.connector_id, day = %d.trading_date, bids = d.bids, trades = d.trades, "auction cleared");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e.0.detail, "market clearing failed"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
