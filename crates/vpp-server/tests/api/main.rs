@@ -11,6 +11,7 @@ mod devices;
 mod dispatch;
 mod errors;
 mod etl;
+mod markets;
 mod ops;
 mod resources;
 mod schedules;

@@ -1,0 +1,308 @@
+//! Markets: connectors, bids with their rules, four eyes, the kill switch,
+//! clearing on the simulated exchange and settlement with hand-checked money.
+
+use axum::http::StatusCode;
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use vpp_domain::market::rules::BidStepRequest;
+use vpp_server::markets::{SubmitBid, place_bid};
+
+use crate::helpers::{TestApp, field};
+
+async fn connector(app: &TestApp, name: &str, market: &str) -> Value {
+    let (s, c) = app.post("/api/v1/vpp/market-connectors", json!({"name": name, "market_type": market})).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    c
+}
+
+/// A SPOT VPP of one 5 MW generator with a power series; returns (vpp, generator, series).
+async fn spot_vpp(app: &TestApp) -> (String, String, String) {
+    let generator = app.generator("Gen 1", 5000.0, 0.0, 60.0).await;
+    let vpp = app.vpp("Spot", json!([{"resource_id": generator, "allocation_ratio": 1.0}])).await;
+    let (s, series) = app
+        .post(
+            "/api/v1/vpp/series",
+            json!({"name": "Gen 1 power", "owner_kind": "resource", "owner_id": generator, "quantity": "power"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{series}");
+    (vpp, generator, series["id"].as_str().unwrap().to_string())
+}
+
+fn berlin_today() -> Date {
+    Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap()).date()
+}
+
+/// Slot starts of a Berlin delivery day at 15 minutes.
+fn slots(day: Date) -> Vec<Timestamp> {
+    vpp_domain::series::delivery_day(
+        day,
+        &jiff::tz::TimeZone::get("Europe/Berlin").unwrap(),
+        SignedDuration::from_mins(15),
+    )
+    .unwrap()
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str().unwrap_or_else(|| panic!("decimal string expected, got {v}")).parse().unwrap()
+}
+
+#[tokio::test]
+async fn connectors_take_defaults_and_never_hold_clear_secrets() {
+    let app = TestApp::new().await;
+    let c = connector(&app, "DA sim", "SPOT").await;
+    assert_eq!(c["kind"], "simulated");
+    assert_eq!(c["rules"]["product_minutes"], 15);
+    assert_eq!(c["rules"]["gate_closure"], json!({"kind": "day_before", "days_before": 1, "local_time": "12:00"}));
+    let (s, p) = app
+        .post(
+            "/api/v1/vpp/market-connectors",
+            json!({"name": "x", "market_type": "SPOT", "auth": {"kind": "secret_ref", "secret_ref": "hunter2"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "auth.secret_ref");
+    let (s, ok) = app
+        .post(
+            "/api/v1/vpp/market-connectors",
+            json!({"name": "EPEX", "market_type": "SPOT", "endpoint": "https://api.example.test",
+                   "auth": {"kind": "secret_ref", "username": "vpp", "secret_ref": "env:EPEX_KEY"},
+                   "rules": {"product_minutes": 60, "gate_closure": {"kind": "before_delivery", "minutes": 5},
+                             "min_bid_mw": "0.1", "max_bid_mw": "100", "tick_size": "0.1", "price_floor": "-500",
+                             "price_cap": "4000", "currency": "EUR", "time_zone": "Europe/Berlin"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ok}");
+    assert_eq!(ok["auth"]["secret_ref"], "env:EPEX_KEY");
+    let (s, dup) = app.post("/api/v1/vpp/market-connectors", json!({"name": "DA sim", "market_type": "SPOT"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{dup}");
+    let (s, bad) = app
+        .post(
+            "/api/v1/vpp/market-connectors",
+            json!({"name": "y", "market_type": "SPOT", "rules": {"product_minutes": 20}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    let (_, list) = app.get("/api/v1/vpp/market-connectors").await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn bids_are_refused_with_the_rule_named_and_nothing_stored() {
+    let app = TestApp::new().await;
+    connector(&app, "DA", "SPOT").await;
+    let (vpp, _, _) = spot_vpp(&app).await;
+    let day = berlin_today().checked_add(jiff::Span::new().days(2)).unwrap();
+    let slot = slots(day)[40].to_string();
+    let bid = |price: &str, qty: &str, date: Date| {
+        json!({"vpp_id": vpp, "market_type": "SPOT", "trading_date": date.to_string(),
+               "bids": [{"time_slot": slot, "price": price, "quantity": qty}]})
+    };
+    let cases = [
+        (bid("45.005", "1", day), "bids[0].price", "rule tick_size"),
+        (bid("5000", "1", day), "bids[0].price", "rule price_limits"),
+        (bid("45", "-1", day), "bids[0].quantity", "must be positive"),
+        (bid("45", "0.01", day), "bids[0].quantity", "rule min_bid_mw"),
+        (bid("45", "6", day), "bids", "rule available_capacity"),
+        (bid("45", "1", day.yesterday().unwrap()), "bids[0].time_slot", "rule product"),
+    ];
+    for (body, want_field, rule) in cases {
+        let (s, p) = app.post("/api/v1/vpp/trading/submit-bid", body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(field(&p), want_field, "{p}");
+        assert!(p.to_string().contains(rule), "{rule}: {p}");
+    }
+    // Yesterday's gate closed long ago.
+    let past = berlin_today().yesterday().unwrap();
+    let late = json!({"vpp_id": vpp, "market_type": "SPOT", "trading_date": past.to_string(),
+                      "bids": [{"time_slot": slots(past)[10].to_string(), "price": "45", "quantity": "1"}]});
+    let (s, p) = app.post("/api/v1/vpp/trading/submit-bid", late).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(p.to_string().contains("rule gate_closure"), "{p}");
+    let (s, p) = app
+        .post(
+            "/api/v1/vpp/trading/submit-bid",
+            json!({"vpp_id": "nope", "market_type": "SPOT",
+        "trading_date": day.to_string(), "bids": []}),
+        )
+        .await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "vpp_id"), "{p}");
+    let (_, results) = app.get("/api/v1/vpp/trading/results").await;
+    assert_eq!(results["bids"], json!([]), "refused bids leave nothing behind");
+    // A two-step curve in one slot within the room is accepted.
+    let curve = json!({"vpp_id": vpp, "market_type": "SPOT", "trading_date": day.to_string(),
+        "bids": [{"time_slot": slot, "price": "40", "quantity": "2"}, {"time_slot": slot, "price": "80.5", "quantity": "2.5"}]});
+    let (s, b) = app.post("/api/v1/vpp/trading/submit-bid", curve).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["status"], "SUBMITTED");
+    // 2 × 40 × 0.25 + 2.5 × 80.5 × 0.25 = 20 + 50.3125
+    assert_eq!(dec(&b["notional"]), d("70.3125"));
+    // The slot now has 0.5 MW of room left.
+    let (s, p) = app.post("/api/v1/vpp/trading/submit-bid", bid("45", "1", day)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(p.to_string().contains("0.500 MW left"), "{p}");
+}
+
+#[tokio::test]
+async fn four_eyes_kill_switch_and_cancel() {
+    let app = TestApp::new().await;
+    connector(&app, "DA", "SPOT").await;
+    let (vpp, _, _) = spot_vpp(&app).await;
+    let (s, limits) = app
+        .put(
+            &format!("/api/v1/vpp/trading/risk-limits/{vpp}/SPOT"),
+            json!({"four_eyes_above_mw": "1", "max_position_mw": "4"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{limits}");
+    let day = berlin_today().checked_add(jiff::Span::new().days(2)).unwrap();
+    let slot = slots(day)[8].to_string();
+    let bid = |qty: &str| {
+        json!({"vpp_id": vpp, "market_type": "SPOT", "trading_date": day.to_string(),
+               "bids": [{"time_slot": slot, "price": "50", "quantity": qty}]})
+    };
+    let (s, p) = app.post("/api/v1/vpp/trading/submit-bid", bid("4.5")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(p.to_string().contains("rule max_position_mw"), "{p}");
+    let (s, big) = app.post("/api/v1/vpp/trading/submit-bid", bid("2")).await;
+    assert_eq!(s, StatusCode::CREATED, "{big}");
+    assert_eq!(big["status"], "PENDING_APPROVAL");
+    let id = big["id"].as_str().unwrap();
+    let (s, p) = app.post(&format!("/api/v1/vpp/trading/bids/{id}/approve"), json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the submitter cannot approve: {p}");
+    let viewer = app.token_for("viewer").await;
+    let (s, _) = app.post_as(Some(&viewer), &format!("/api/v1/vpp/trading/bids/{id}/approve"), json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let trader = app.token_for("trader").await;
+    let (s, approved) = app.post_as(Some(&trader), &format!("/api/v1/vpp/trading/bids/{id}/approve"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{approved}");
+    assert_eq!((approved["status"].as_str(), approved["approved_by"].as_str()), (Some("SUBMITTED"), Some("trader")));
+    let (s, small) = app.post_as(Some(&trader), "/api/v1/vpp/trading/submit-bid", bid("0.5")).await;
+    assert_eq!(s, StatusCode::CREATED, "{small}");
+    assert_eq!(small["status"], "SUBMITTED");
+    // Kill switch: open bids cancelled, new ones refused, until released.
+    let (s, k) = app.put("/api/v1/vpp/trading/kill-switch", json!({"active": true, "reason": "test"})).await;
+    assert_eq!(s, StatusCode::OK, "{k}");
+    assert_eq!(k["cancelled_bids"].as_array().unwrap().len(), 2);
+    let (_, b) = app.get(&format!("/api/v1/vpp/trading/bids/{id}")).await;
+    assert_eq!((b["status"].as_str(), b["cancelled_by"].as_str()), (Some("CANCELLED"), Some("kill-switch")));
+    let (s, p) = app.post("/api/v1/vpp/trading/submit-bid", bid("0.5")).await;
+    assert_eq!((s, field(&p)), (StatusCode::CONFLICT, "kill_switch"), "{p}");
+    app.put("/api/v1/vpp/trading/kill-switch", json!({"active": false})).await;
+    let (s, again) = app.post("/api/v1/vpp/trading/submit-bid", bid("0.5")).await;
+    assert_eq!(s, StatusCode::CREATED, "{again}");
+    let again_id = again["id"].as_str().unwrap();
+    let (s, c) = app.post(&format!("/api/v1/vpp/trading/bids/{again_id}/cancel"), json!({})).await;
+    assert_eq!((s, c["status"].as_str()), (StatusCode::OK, Some("CANCELLED")), "{c}");
+    let (s, p) = app.post(&format!("/api/v1/vpp/trading/bids/{again_id}/cancel"), json!({})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    // Every trading action is in the audit trail.
+    let (_, audit) = app.get("/api/v1/audit?size=100").await;
+    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
+    for a in ["submit-bid", "{id}/approve", "kill-switch", "{id}/cancel", "risk-limits"] {
+        assert!(actions.iter().any(|x| x.contains(a)), "{a} audited: {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn cleared_day_settles_to_the_cent_with_the_imbalance_price_named() {
+    let app = TestApp::new().await;
+    let c = connector(&app, "DA", "SPOT").await;
+    let connector_id = c["id"].as_str().unwrap().to_string();
+    let (vpp, _, series) = spot_vpp(&app).await;
+    let day = berlin_today().yesterday().unwrap();
+    let day_slots = slots(day);
+    let (s0, s1) = (day_slots[48], day_slots[49]);
+    // Placed an hour before yesterday's gate closure (the library call takes
+    // the clock; the API always uses now).
+    let closure: Timestamp = day
+        .yesterday()
+        .unwrap()
+        .to_datetime(jiff::civil::time(12, 0, 0, 0))
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
+        .unwrap()
+        .timestamp();
+    let step = |t: Timestamp| BidStepRequest {
+        time_slot: t,
+        price: Decimal::ZERO,
+        quantity: d("2"),
+        side: None,
+        activation_price: None,
+    };
+    let request = SubmitBid {
+        vpp_id: vpp.clone(),
+        strategy_id: Some("test-strategy".into()),
+        market_type: vpp_domain::vpp::MarketType::Spot,
+        connector_id: None,
+        trading_date: day,
+        bids: vec![step(s0), step(s1)],
+    };
+    place_bid(&app.store, &request, "trader", closure - SignedDuration::from_hours(1)).await.unwrap();
+    let (s, cleared) = app
+        .post("/api/v1/vpp/trading/clear", json!({"connector_id": connector_id, "trading_date": day.to_string()}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{cleared}");
+    assert_eq!((cleared["bids"].as_i64(), cleared["trades"].as_i64()), (Some(1), Some(2)));
+    let (_, results) =
+        app.get(&format!("/api/v1/vpp/trading/results?vpp_id={vpp}&trading_date={day}&market_type=SPOT")).await;
+    let bid = &results["bids"][0];
+    assert_eq!(bid["status"], "CLEARED");
+    let prices: Vec<Decimal> = bid["steps"].as_array().unwrap().iter().map(|s| dec(&s["cleared_price"])).collect();
+    assert_eq!(results["trades"].as_array().unwrap().len(), 2);
+    // Market data shows the clearing prices as price beliefs.
+    let (s, data) = app
+        .get(&format!(
+            "/api/v1/vpp/market-data/{connector_id}/history?start={s0}&end={}",
+            s1 + SignedDuration::from_mins(15)
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{data}");
+    assert_eq!(data["points"].as_array().unwrap().len(), 2);
+    assert_eq!(data["points"][0]["source"], "price");
+    // Settlement without measurements names the intervals.
+    let period =
+        json!({"vpp_id": vpp, "start": s0.to_string(), "end": (s1 + SignedDuration::from_mins(15)).to_string()});
+    let (s, p) = app.post("/api/v1/vpp/settlement/calculate", period.clone()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains(&format!("delivered energy for 2 intervals ({s0}, {s1})")), "{p}");
+    // Meter readings: 1.8 MW then 2.1 MW for the quarter-hours (0.45 and 0.525 MWh).
+    let (s, r) = app
+        .post(
+            &format!("/api/v1/vpp/series/{series}/beliefs"),
+            json!({"unit": "MW", "beliefs": [
+                {"event_start": s0.to_string(), "source": "meter_final", "value": 1.8},
+                {"event_start": s1.to_string(), "source": "meter_final", "value": 2.1}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, run) = app.post("/api/v1/vpp/settlement/calculate", period).await;
+    assert_eq!(s, StatusCode::OK, "{run}");
+    let rows = run["intervals"].as_array().unwrap();
+    let imbalance: Vec<Decimal> = rows.iter().map(|r| dec(&r["imbalance_price"])).collect();
+    // Sold 2 MW × 0.25 h = 0.5 MWh each at the clearing price; imbalance
+    // (0.45 − 0.5) and (0.525 − 0.5) MWh at the final imbalance price; fee 0.05 €/MWh.
+    let revenue = d("0.5") * prices[0] + d("0.5") * prices[1];
+    let imbalance_amount = d("-0.05") * imbalance[0] + d("0.025") * imbalance[1];
+    assert_eq!(dec(&run["trade_revenue"]), revenue);
+    assert_eq!(dec(&run["imbalance_amount"]), imbalance_amount);
+    assert_eq!(dec(&run["fees"]), d("-0.05"));
+    assert_eq!(dec(&run["net"]), revenue + imbalance_amount - d("0.05"));
+    assert_eq!(rows[0]["imbalance_price_source"], "final");
+    assert_eq!((dec(&rows[0]["imbalance_mwh"]), dec(&rows[1]["delivered_mwh"])), (d("-0.05"), d("0.525")));
+    let (_, bid) = app.get(&format!("/api/v1/vpp/trading/bids/{}", bid["id"].as_str().unwrap())).await;
+    assert_eq!(bid["status"], "SETTLED");
+    let (_, stored) = app
+        .get(&format!(
+            "/api/v1/vpp/settlement/records?vpp_id={vpp}&start={s0}&end={}",
+            s1 + SignedDuration::from_mins(15)
+        ))
+        .await;
+    assert_eq!(stored["net"], run["net"]);
+    assert_eq!(stored["intervals"].as_array().unwrap().len(), 2);
+}
