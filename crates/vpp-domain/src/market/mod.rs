@@ -6,6 +6,7 @@
 //!   reference, rules);
 //! - [`auction`]: uniform-price and pay-as-bid clearing on a columnar book;
 //! - [`exchange`]: the connector trait and the built-in simulated exchange;
+//! - [`files`]: exchange exports (prices, trades, German imbalance prices);
 //! - [`settlement`]: trade revenue, imbalance, reserve payments and fees per
 //!   interval, in exact fixed point.
 //!
@@ -15,5 +16,6 @@
 pub mod auction;
 pub mod connector;
 pub mod exchange;
+pub mod files;
 pub mod rules;
 pub mod settlement;

@@ -144,6 +144,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/market-connectors", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/market-connectors", p(TradingWrite), Action("market-connector")),
     rule(Method::GET, "/api/v1/vpp/market-connectors/{id}", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/market-connectors/{id}/import", p(TradingWrite), Action("exchange-import")),
     rule(Method::GET, "/api/v1/vpp/market-data/{market_id}/realtime", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/market-data/{market_id}/history", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/trading/submit-bid", p(TradingWrite), Action("submit-bid")),

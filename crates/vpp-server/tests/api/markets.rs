@@ -306,3 +306,59 @@ async fn cleared_day_settles_to_the_cent_with_the_imbalance_price_named() {
     assert_eq!(stored["net"], run["net"]);
     assert_eq!(stored["intervals"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn exchange_files_import_whole_or_not_at_all() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let (s, c) = app
+        .post("/api/v1/vpp/market-connectors", json!({"name": "EPEX files", "market_type": "SPOT", "kind": "file"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_str().unwrap();
+    let (vpp, _, _) = spot_vpp(&app).await;
+    let upload = |kind: &str, extra: &str, body: &str| {
+        let path = format!("/api/v1/vpp/market-connectors/{id}/import?kind={kind}{extra}");
+        let body = body.as_bytes().to_vec();
+        let app = &app;
+        async move {
+            let (s, v, _) = app.request(Method::POST, &path, Some("text/csv"), body).await;
+            (s, v)
+        }
+    };
+    let header = "# export\nTradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit\n";
+    let bad = format!(
+        "{header}T1;SELL;2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;2026-11-19T12:00:00Z;85.5;EUR;2;MW\nT2;SELL;x;y;z;1;EUR;1;MW\n"
+    );
+    let (s, p) = upload("trades", &format!("&vpp_id={vpp}"), &bad).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "file"), "{p}");
+    assert_eq!(p["rejected"][0]["line"], 4, "{p}");
+    let good = format!(
+        "{header}T1;SELL;2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;2026-11-19T12:00:00Z;85.5;EUR;2;MW\nT2;BUY;2026-11-20T10:00:00Z;2026-11-20T10:15:00Z;2026-11-20T09:00:00Z;90;EUR;0.25;MWh\n"
+    );
+    let (s, r) = upload("trades", &format!("&vpp_id={vpp}"), &good).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["trades"], 2);
+    let (s, p) = upload("trades", &format!("&vpp_id={vpp}"), &good).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a trade id imported twice refuses the file: {p}");
+    let german = "Datum;Zeitzone;von;bis;reBAP unterdeckt;reBAP ueberdeckt\n20.11.2026;CET;11:00;11:15;123,45;123,45\n";
+    let (s, r) = upload("imbalance", "", german).await;
+    assert_eq!((s, r["beliefs"].as_u64()), (StatusCode::OK, Some(1)), "{r}");
+    // An hourly price covers its four quarter-hours.
+    let (s, r) = upload(
+        "prices",
+        "",
+        "delivery_start,delivery_end,price,currency\n2026-11-20T10:00:00Z,2026-11-20T11:00:00Z,85.5,EUR\n",
+    )
+    .await;
+    assert_eq!((s, r["beliefs"].as_u64()), (StatusCode::OK, Some(4)), "{r}");
+    let (_, data) = app
+        .get(&format!("/api/v1/vpp/market-data/{id}/history?start=2026-11-20T10:00:00Z&end=2026-11-20T11:00:00Z"))
+        .await;
+    assert_eq!(data["points"].as_array().unwrap().len(), 4, "{data}");
+    let (s, p) = upload("prices", "", "delivery_start,price,currency\n2026-11-20T10:00:00Z,85.5,USD\n").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    // A file connector runs no auction.
+    let (s, p) = app.post("/api/v1/vpp/trading/clear", json!({"connector_id": id, "trading_date": "2026-11-20"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+}
