@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::schedules::router())
         .merge(routes::alerts::router())
         .merge(routes::markets::router())
+        .merge(routes::reports::router())
         .split_for_parts();
     let cors = cors(&state.settings.cors_origins);
     let router = api

@@ -2,6 +2,7 @@
 //!
 //! - [`rules`]: a market's trading rules and the checks every bid passes
 //!   (gate closure, products, sizes, ticks, limits, capacity, risk);
+//! - [`analysis`]: revenue, trade count, net volume and VWAP per quarter-hour;
 //! - [`connector`]: connector configuration (kind, endpoint, secret
 //!   reference, rules);
 //! - [`auction`]: uniform-price and pay-as-bid clearing on a columnar book;
@@ -13,6 +14,7 @@
 //! Units: prices are currency/MWh (capacity prices currency/MW/h),
 //! quantities MW, money an exact [`rust_decimal::Decimal`] with a currency.
 
+pub mod analysis;
 pub mod auction;
 pub mod connector;
 pub mod exchange;

@@ -153,6 +153,8 @@ pub struct Position {
     pub revenue_nano: Vec<i64>,
     /// Reserve and capacity payments (capacity and activation), 10⁻⁹ currency.
     pub reserve_nano: Vec<i64>,
+    /// Σ price × energy of energy trades on either side (for VWAP), 10⁻⁹ currency.
+    pub turnover_nano: Vec<i64>,
     /// Trades touching each interval.
     pub trades: Vec<u32>,
 }
@@ -176,6 +178,7 @@ pub fn spread(grid: &Grid, trades: &[TradeLine]) -> Result<Position, TradeError>
         traded_wh: vec![0; n],
         revenue_nano: vec![0; n],
         reserve_nano: vec![0; n],
+        turnover_nano: vec![0; n],
         trades: vec![0; n],
     };
     for (index, t) in trades.iter().enumerate() {
@@ -194,6 +197,7 @@ pub fn spread(grid: &Grid, trades: &[TradeLine]) -> Result<Position, TradeError>
                     p.sold_wh[k] += sign * wh;
                     p.traded_wh[k] += wh;
                     p.revenue_nano[k] += amount;
+                    p.turnover_nano[k] += sign * amount;
                 }
                 // MW·h × price per MW and hour has the same fixed point as Wh × price per MWh.
                 TradeKind::ReserveCapacity | TradeKind::Capacity | TradeKind::Activation => {

@@ -362,3 +362,61 @@ async fn exchange_files_import_whole_or_not_at_all() {
     let (s, p) = app.post("/api/v1/vpp/trading/clear", json!({"connector_id": id, "trading_date": "2026-11-20"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
 }
+
+#[tokio::test]
+async fn revenue_analysis_spreads_hourly_trades_and_exports_csv() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let (_, c) = app
+        .post("/api/v1/vpp/market-connectors", json!({"name": "EPEX files", "market_type": "SPOT", "kind": "file"}))
+        .await;
+    let id = c["id"].as_str().unwrap();
+    let (vpp, generator, _) = spot_vpp(&app).await;
+    let file = "TradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit\n\
+        H1;SELL;2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;2026-11-19T12:00:00Z;80;EUR;4;MW\n\
+        Q1;BUY;2026-11-20T10:15:00Z;2026-11-20T10:30:00Z;2026-11-20T09:00:00Z;100;EUR;2;MW\n";
+    let (s, r, _) = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/vpp/market-connectors/{id}/import?kind=trades&vpp_id={vpp}"),
+            Some("text/csv"),
+            file.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let q = format!("vpp_id={vpp}&start=2026-11-20T10:00:00Z&end=2026-11-20T11:00:00Z");
+    let (s, time) = app.get(&format!("/api/v1/vpp/reports/revenue-analysis?{q}")).await;
+    assert_eq!(s, StatusCode::OK, "{time}");
+    let rows = time["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    // Each quarter-hour sells 1 MWh at 80; the second also buys 0.5 MWh at 100.
+    assert_eq!((dec(&rows[0]["revenue"]), dec(&rows[0]["vwap"])), (d("80"), d("80")));
+    assert_eq!((dec(&rows[1]["revenue"]), dec(&rows[1]["net_volume_mwh"])), (d("30"), d("0.5")));
+    // (80 + 50) / 1.5 = 86.6667
+    assert_eq!(dec(&rows[1]["vwap"]), d("86.6667"));
+    assert_eq!((dec(&time["total"]["revenue"]), time["total"]["trade_count"].as_u64()), (d("270"), Some(2)));
+    let (s, strategy) = app.get(&format!("/api/v1/vpp/reports/revenue-analysis?{q}&dimension=strategy")).await;
+    assert_eq!(s, StatusCode::OK, "{strategy}");
+    assert_eq!(strategy["rows"][0]["key"], "file-import");
+    let (s, resource) = app.get(&format!("/api/v1/vpp/reports/revenue-analysis?{q}&dimension=resource")).await;
+    assert_eq!(s, StatusCode::OK, "{resource}");
+    assert_eq!(
+        (resource["rows"][0]["key"].as_str(), resource["rows"][0]["share"].as_f64()),
+        (Some(generator.as_str()), Some(1.0))
+    );
+    let (s, csv, ct) =
+        app.request(Method::GET, &format!("/api/v1/vpp/reports/revenue-analysis?{q}&format=csv"), None, vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    let text = csv.as_str().unwrap();
+    assert!(
+        text.starts_with("key,name,share,revenue,trade_count,net_volume_mwh,traded_mwh,vwap,reserve_payments\n"),
+        "{text}"
+    );
+    assert!(text.contains("\ntotal,,,270,2,3.5,4.5,"), "{text}");
+    let (s, p) = app.get(&format!("/api/v1/vpp/reports/revenue-analysis?{q}&dimension=planet")).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "dimension"));
+    let (s, op) = app.get(&format!("/api/v1/vpp/reports/operation?{q}")).await;
+    assert_eq!(s, StatusCode::OK, "{op}");
+    assert_eq!(op["trades"], 2);
+}
