@@ -669,7 +669,28 @@ pub async fn seed_markets(store: &Store) -> anyhow::Result<()> {
         cleared.mean_price.unwrap_or_default(),
         net.round_dp(2)
     );
+    seed_contracts(store, &vpp).await?;
+    eprintln!("Invoices to asset owners: vpp invoice --month {} --table", &yesterday.to_string()[..7]);
     bid_next_day(store).await
+}
+
+/// Contracts with the owners of three spot assets: a fixed price with a fee
+/// per MWh, the market price with a percentage fee, and the market price
+/// with a capacity fee and redispatch compensation.
+async fn seed_contracts(store: &Store, vpp: &vpp_domain::vpp::Vpp) -> anyhow::Result<()> {
+    let ids: Vec<&String> = vpp.members.iter().map(|m| &m.resource_id).take(3).collect();
+    let [a, b, c] = ids[..] else { return Ok(()) };
+    let file = format!(
+        "# demo contracts\n{}\n\
+         NL-001;{a};2026-01-01;fixed;92.50;fixed_as_produced;3.10;;\n\
+         NL-002;{b};2026-01-01;market;;percent_of_market;5;;\n\
+         NL-003;{c};2026-01-01;market;;fixed_for_capacity;150;;45\n",
+        vpp_domain::market::invoice::CONTRACT_COLUMNS.join(";")
+    );
+    let contracts = vpp_domain::market::invoice::parse_contracts(file.as_bytes())
+        .map_err(|e| anyhow::anyhow!("demo contracts: {:?}", e))?;
+    store.import_contracts(&contracts).await?;
+    Ok(())
 }
 
 async fn spot_vpp(store: &Store) -> anyhow::Result<Option<vpp_domain::vpp::Vpp>> {

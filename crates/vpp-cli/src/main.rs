@@ -55,6 +55,8 @@ enum Command {
     Etl(EtlCommand),
     /// Run simulated devices against the MQTT broker: they publish telemetry and follow setpoints.
     Simulate(SimulateArgs),
+    /// Invoices to asset owners for a month, one per contract (prints JSON; a table with --table).
+    Invoice(InvoiceArgs),
     /// Load-test fixtures for end-to-end benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -243,8 +245,30 @@ enum BenchCommand {
     },
 }
 
+/// Arguments of `vpp invoice`.
+#[derive(Debug, clap::Args)]
+struct InvoiceArgs {
+    /// Month, `YYYY-MM` (Europe/Berlin).
+    #[arg(long)]
+    month: String,
+    /// Only this contract.
+    #[arg(long)]
+    contract: Option<String>,
+    /// VAT for contracts without their own rate, percent.
+    #[arg(long, default_value = "19")]
+    vat_pct: String,
+    /// Print a table instead of JSON.
+    #[arg(long)]
+    table: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum ImportCommand {
+    /// Import contract versions with asset owners (`;`-separated CSV; see the README).
+    Contracts {
+        /// The CSV file.
+        file: PathBuf,
+    },
     /// Import an asset master file `{"assets":[...]}`; the file name carries its creation time.
     TechnicalData {
         /// The JSON file.
@@ -397,6 +421,54 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => {
             open_store(&config).await?;
             println!("database {} is up to date", config.database_url_redacted());
+            Ok(())
+        }
+        Command::Import(ImportCommand::Contracts { file }) => {
+            let store = open_store(&config).await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let contracts = vpp_domain::market::invoice::parse_contracts(&bytes).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| format!("  line {}: {}", e.line, e.reason)).collect();
+                anyhow::anyhow!("{}: nothing imported:\n{}", file.display(), lines.join("\n"))
+            })?;
+            let added = store.import_contracts(&contracts).await?;
+            println!("{}: {} contract versions, {added} new", file.display(), contracts.len());
+            Ok(())
+        }
+        Command::Invoice(args) => {
+            let store = open_store(&config).await?;
+            let vat: rust_decimal::Decimal =
+                args.vat_pct.parse().map_err(|_| anyhow::anyhow!("--vat-pct `{}` is not a number", args.vat_pct))?;
+            let invoices = vpp_server::markets::invoices_for_month(&store, &args.month, args.contract.as_deref(), vat)
+                .await
+                .map_err(|e| api_error(e, "month"))?;
+            if args.table {
+                println!(
+                    "{:<12} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8} {:>10} {:>12}",
+                    "contract", "MWh", "payout", "redisp.", "fees", "net", "VAT %", "VAT", "gross"
+                );
+                for i in &invoices {
+                    println!(
+                        "{:<12} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8} {:>10} {:>12}",
+                        i.contract_id,
+                        i.produced_mwh.round_dp(3),
+                        i.payout,
+                        i.redispatch_compensation,
+                        i.fees,
+                        i.net,
+                        i.vat_pct,
+                        i.vat,
+                        i.gross
+                    );
+                }
+            } else {
+                println!("{}", serde_json::to_string_pretty(&invoices)?);
+            }
+            if invoices.is_empty() {
+                eprintln!(
+                    "no contract is in force in {}; import contracts with `vpp import contracts FILE`",
+                    args.month
+                );
+            }
             Ok(())
         }
         Command::Import(ImportCommand::TechnicalData { file }) => {

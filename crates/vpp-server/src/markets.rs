@@ -485,3 +485,139 @@ pub fn spawn_market_job(store: std::sync::Arc<Store>, every: std::time::Duration
         }
     })
 }
+
+/// The first day of month `month` (`YYYY-MM`), checked.
+pub fn parse_month(month: &str) -> ApiResult<Date> {
+    let bad = || ApiError::invalid("month", format!("`{month}` is not a month like 2026-11"));
+    let (y, m) = month.split_once('-').ok_or_else(bad)?;
+    let (y, m): (i16, i8) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    Date::new(y, m, 1).map_err(|_| bad())
+}
+
+/// Invoices of every contract (or one) for a month in the market zone
+/// (Europe/Berlin): production from each asset's measurements (meter final,
+/// else live measurements covering 90 % of the quarter-hour), market prices
+/// from the quarter-hourly VWAP of all energy trades, else the day-ahead
+/// clearing price, redispatch flags and forecasts from the asset's power
+/// series.
+pub async fn invoices_for_month(
+    store: &Store,
+    month: &str,
+    contract_id: Option<&str>,
+    default_vat_pct: Decimal,
+) -> ApiResult<Vec<vpp_domain::market::invoice::Invoice>> {
+    use vpp_domain::market::analysis::analyse;
+    use vpp_domain::market::invoice::{Quarter, invoice};
+    if default_vat_pct < Decimal::ZERO || default_vat_pct > Decimal::ONE_HUNDRED {
+        return Err(ApiError::invalid("vat_pct", "must be 0..100"));
+    }
+    let first = parse_month(month)?;
+    let tz = jiff::tz::TimeZone::get("Europe/Berlin").map_err(ApiError::internal)?;
+    let start = first.to_zoned(tz.clone()).map_err(ApiError::internal)?.timestamp();
+    let next = first.last_of_month().tomorrow().map_err(ApiError::internal)?;
+    let end = next.to_zoned(tz.clone()).map_err(ApiError::internal)?.timestamp();
+    let grid = Grid::between(start, end, 900);
+    // Market price per quarter-hour: VWAP of all energy trades, else the clearing price.
+    let trades = store
+        .list_trades(&TradeFilter {
+            from: Some(start - SignedDuration::from_hours(24)),
+            to: Some(end),
+            ..TradeFilter::default()
+        })
+        .await?;
+    let lines: Vec<TradeLine> = trades
+        .iter()
+        .filter(|t| t.kind == TradeKind::Energy)
+        .map(|t| TradeLine {
+            start: t.delivery_start,
+            end: t.delivery_end,
+            side: t.side,
+            kind: t.kind,
+            quantity_mw: t.quantity_mw,
+            price: t.price,
+        })
+        .collect();
+    let (per, _) = analyse(&grid, &lines).map_err(|e| ApiError::invalid("trades", e.to_string()))?;
+    let mut market: Vec<Option<Decimal>> = per.iter().map(|f| f.vwap).collect();
+    if let Ok(spot) = connector_for(store, None, MarketType::Spot).await
+        && let Some((key, _)) = store.find_series(OwnerKind::Market, &spot.id, Quantity::Price).await?
+    {
+        let (lo, hi) = (start.as_microsecond(), end.as_microsecond());
+        let cleared = store
+            .newest_beliefs(key, SourceKind::Price, (lo, hi, 900_000_000), i64::MAX, vpp_domain::series::NO_LEAD_US)
+            .await?;
+        for b in cleared {
+            let k = ((b.event_start_us - lo) / 900_000_000) as usize;
+            if let Some(slot @ None) = market.get_mut(k) {
+                *slot = Decimal::try_from(b.value).ok().map(|p| p.round_dp(3));
+            }
+        }
+    }
+    let mut by_contract: std::collections::BTreeMap<String, Vec<vpp_domain::market::invoice::Contract>> =
+        Default::default();
+    for c in store.list_contracts().await? {
+        if contract_id.is_none_or(|id| id == c.contract_id) {
+            by_contract.entry(c.contract_id.clone()).or_default().push(c);
+        }
+    }
+    if let Some(id) = contract_id
+        && by_contract.is_empty()
+    {
+        return Err(ApiError::not_found("contract", id));
+    }
+    let mwh = |kw: f64| Decimal::try_from(kw * 0.25 / 1000.0).ok().map(|d| d.round_dp(6));
+    let mut out = Vec::new();
+    for versions in by_contract.values() {
+        if versions.iter().all(|c| c.valid_from > first.last_of_month()) {
+            continue;
+        }
+        let resource = store.get_resource(&versions[0].resource_id).await?;
+        let (mut produced, mut forecast, mut flagged) = (vec![None; grid.n], vec![None; grid.n], vec![false; grid.n]);
+        if let Some((key, series)) = store.find_series(OwnerKind::Resource, &resource.id, Quantity::Power).await? {
+            let (lo, hi) = (start.as_microsecond(), end.as_microsecond());
+            let finals = store.beliefs(key, &[SourceKind::MeterFinal], lo, hi).await?;
+            let index = |t: i64| ((t - lo) / 900_000_000) as usize;
+            for (t, kw) in crate::routes::series::measured(store, key, &series, start, end, &finals).await? {
+                if let Some(p) = produced.get_mut(index(t)) {
+                    *p = mwh(kw);
+                }
+            }
+            for b in store
+                .newest_beliefs(
+                    key,
+                    SourceKind::Forecast,
+                    (lo, hi, 900_000_000),
+                    i64::MAX,
+                    vpp_domain::series::NO_LEAD_US,
+                )
+                .await?
+            {
+                if let Some(f) = forecast.get_mut(index(b.event_start_us)) {
+                    *f = mwh(b.value);
+                }
+            }
+            for b in store
+                .newest_beliefs(key, SourceKind::Flag, (lo, hi, 900_000_000), i64::MAX, vpp_domain::series::NO_LEAD_US)
+                .await?
+            {
+                if let Some(f) = flagged.get_mut(index(b.event_start_us)) {
+                    *f = b.value == 1.0;
+                }
+            }
+        }
+        let quarters: Vec<Quarter> = (0..grid.n)
+            .map(|k| Quarter {
+                day: grid.at(k).to_zoned(tz.clone()).date(),
+                produced_mwh: produced[k],
+                market_price: market[k],
+                redispatched: flagged[k],
+                forecast_mwh: forecast[k],
+            })
+            .collect();
+        let capacity = Decimal::try_from(resource.capacity_kw / 1000.0).unwrap_or_default().round_dp(6);
+        if let Some(inv) = invoice(versions, month, &quarters, capacity, "EUR", default_vat_pct) {
+            out.push(inv);
+        }
+    }
+    Ok(out)
+}

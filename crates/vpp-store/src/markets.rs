@@ -15,6 +15,7 @@ use vpp_domain::Invalid;
 use vpp_domain::market::auction::Side;
 use vpp_domain::market::connector::Connector;
 use vpp_domain::market::exchange::SlotResult;
+use vpp_domain::market::invoice::Contract;
 use vpp_domain::market::rules::{BidStatus, BidStep, Exposure, RiskLimits};
 use vpp_domain::market::settlement::{IntervalSettlement, PriceSource, TradeKind};
 use vpp_domain::vpp::MarketType;
@@ -854,6 +855,70 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Stores contract versions, all or nothing: every resource must exist,
+    /// and a version (contract and date) already stored with other terms
+    /// refuses the whole file. Re-importing identical versions is a no-op.
+    /// Returns how many versions were new.
+    pub async fn import_contracts(&self, contracts: &[Contract]) -> Result<usize> {
+        let now = to_micros(crate::now());
+        let mut w = self.begin_write().await?;
+        let mut added = 0;
+        for c in contracts {
+            let exists = sqlx::query("SELECT 1 AS one FROM resources WHERE id = $1")
+                .bind(c.resource_id.clone())
+                .fetch_optional(&mut *w.tx)
+                .await?;
+            if exists.is_none() {
+                return Err(Invalid::one(
+                    "file",
+                    format!("contract {}: resource `{}` does not exist", c.contract_id, c.resource_id),
+                )
+                .into());
+            }
+            let stored = sqlx::query("SELECT document FROM contracts WHERE contract_id = $1 AND valid_from = $2")
+                .bind(c.contract_id.clone())
+                .bind(c.valid_from.to_string())
+                .fetch_optional(&mut *w.tx)
+                .await?;
+            if let Some(row) = stored {
+                let old: Contract = from_json(&row, "document")?;
+                if old != *c {
+                    return Err(StoreError::Conflict {
+                        field: Some("file".into()),
+                        message: format!(
+                            "contract {} from {} is stored with other terms; send a version with a new valid_from",
+                            c.contract_id, c.valid_from
+                        ),
+                    });
+                }
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO contracts (contract_id, valid_from, resource_id, document, imported_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(c.contract_id.clone())
+            .bind(c.valid_from.to_string())
+            .bind(c.resource_id.clone())
+            .bind(to_json(c))
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await?;
+            added += 1;
+        }
+        w.tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Every contract version, by contract and date.
+    pub async fn list_contracts(&self) -> Result<Vec<Contract>> {
+        let rows = sqlx::query("SELECT document FROM contracts ORDER BY contract_id, valid_from")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| from_json(r, "document")).collect()
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`auction`]: uniform-price and pay-as-bid clearing on a columnar book;
 //! - [`exchange`]: the connector trait and the built-in simulated exchange;
 //! - [`files`]: exchange exports (prices, trades, German imbalance prices);
+//! - [`invoice`]: contracts per asset (versioned) and monthly invoices with VAT;
 //! - [`settlement`]: trade revenue, imbalance, reserve payments and fees per
 //!   interval, in exact fixed point.
 //!
@@ -19,5 +20,6 @@ pub mod auction;
 pub mod connector;
 pub mod exchange;
 pub mod files;
+pub mod invoice;
 pub mod rules;
 pub mod settlement;

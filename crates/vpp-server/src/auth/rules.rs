@@ -159,6 +159,9 @@ pub const RULES: &[Rule] = &[
     rule(Method::POST, "/api/v1/vpp/trading/clear", p(TradingWrite), Action("clear-auction")),
     rule(Method::POST, "/api/v1/vpp/settlement/calculate", p(TradingWrite), Action("settlement")),
     rule(Method::GET, "/api/v1/vpp/settlement/records", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/contracts", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/contracts/import", p(TradingWrite), Action("contracts-import")),
+    rule(Method::GET, "/api/v1/vpp/invoices", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/reports/revenue-analysis", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/reports/operation", p(VppsRead), Entity::None),
 ];

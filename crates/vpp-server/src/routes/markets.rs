@@ -41,6 +41,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(clear_auction))
         .routes(routes!(calculate_settlement))
         .routes(routes!(settlement_records))
+        .routes(routes!(list_contracts))
+        .routes(routes!(import_contracts))
+        .routes(routes!(list_invoices))
 }
 
 /// The name an action is recorded under.
@@ -728,4 +731,65 @@ async fn import_exchange_file(
         }
     };
     Ok(Json(ExchangeImport { kind: kind.into(), rows, trades, beliefs }))
+}
+
+/// Every contract version with asset owners.
+#[utoipa::path(get, path = "/api/v1/vpp/contracts", tag = "settlement",
+    responses((status = 200, body = Vec<vpp_domain::market::invoice::Contract>)))]
+async fn list_contracts(State(s): State<AppState>) -> ApiResult<Json<Vec<vpp_domain::market::invoice::Contract>>> {
+    Ok(Json(s.store.list_contracts().await?))
+}
+
+/// What a contract import stored.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ContractImport {
+    /// Versions in the file.
+    pub versions: usize,
+    /// New versions stored (identical ones already stored are skipped).
+    pub added: usize,
+}
+
+/// Imports contract versions (`;`-separated, header
+/// `contract_id;resource_id;valid_from;price_model;fixed_price;fee_model;fee_value;vat_pct;redispatch_price`).
+/// A newer version of a contract supersedes the older one from its
+/// `valid_from`. Contradictory rows (a fixed price model without a price…)
+/// and unknown resources refuse the whole file with every bad line.
+#[utoipa::path(post, path = "/api/v1/vpp/contracts/import", tag = "settlement",
+    request_body(content = String, description = "contract file", content_type = "text/csv"),
+    responses((status = 200, body = ContractImport), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn import_contracts(State(s): State<AppState>, body: axum::body::Bytes) -> ApiResult<Json<ContractImport>> {
+    let contracts = vpp_domain::market::invoice::parse_contracts(&body).map_err(|errors| {
+        let first = errors.first().map(|e| format!("line {}: {}", e.line, e.reason)).unwrap_or_default();
+        ApiError::invalid("file", format!("{} bad lines, nothing imported; first: {first}", errors.len()))
+            .with("rejected", &errors)
+    })?;
+    let added = s.store.import_contracts(&contracts).await?;
+    Ok(Json(ContractImport { versions: contracts.len(), added }))
+}
+
+/// Which invoices.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceQuery {
+    /// Month, `YYYY-MM` (Europe/Berlin).
+    pub month: String,
+    /// Only this contract.
+    pub contract_id: Option<String>,
+    /// VAT for contracts without their own rate, percent (default 19).
+    pub vat_pct: Option<String>,
+}
+
+/// Invoices to asset owners for a month, one per contract: payout, fees,
+/// redispatch compensation, net, VAT and gross, with line items.
+#[utoipa::path(get, path = "/api/v1/vpp/invoices", tag = "settlement", params(InvoiceQuery),
+    responses((status = 200, body = Vec<vpp_domain::market::invoice::Invoice>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn list_invoices(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<InvoiceQuery>,
+) -> ApiResult<Json<Vec<vpp_domain::market::invoice::Invoice>>> {
+    let vat: Decimal = match q.vat_pct.as_deref() {
+        None => Decimal::from(19),
+        Some(v) => v.parse().map_err(|_| ApiError::invalid("vat_pct", format!("`{v}` is not a number")))?,
+    };
+    Ok(Json(crate::markets::invoices_for_month(&s.store, &q.month, q.contract_id.as_deref(), vat).await?))
 }

@@ -420,3 +420,51 @@ async fn revenue_analysis_spreads_hourly_trades_and_exports_csv() {
     assert_eq!(s, StatusCode::OK, "{op}");
     assert_eq!(op["trades"], 2);
 }
+
+#[tokio::test]
+async fn invoices_follow_contracts_and_measurements_with_vat() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let (_, generator, series) = spot_vpp(&app).await;
+    let header =
+        "contract_id;resource_id;valid_from;price_model;fixed_price;fee_model;fee_value;vat_pct;redispatch_price\n";
+    let upload = |body: String| {
+        let app = &app;
+        async move {
+            let (s, v, _) =
+                app.request(Method::POST, "/api/v1/vpp/contracts/import", Some("text/csv"), body.into_bytes()).await;
+            (s, v)
+        }
+    };
+    let (s, p) = upload(format!("{header}C1;{generator};2026-01-01;fixed;;fixed_as_produced;3.10;;\n")).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "file"), "{p}");
+    assert!(p["rejected"][0]["reason"].as_str().unwrap().contains("contradiction"), "{p}");
+    let (s, p) = upload(format!("{header}C1;nope;2026-01-01;fixed;92.50;fixed_as_produced;3.10;;\n")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let (_, list) = app.get("/api/v1/vpp/contracts").await;
+    assert_eq!(list, json!([]), "refused files store nothing");
+    let (s, r) = upload(format!("{header}C1;{generator};2026-01-01;fixed;92.50;fixed_as_produced;3.10;;\n")).await;
+    assert_eq!((s, r["added"].as_u64()), (StatusCode::OK, Some(1)), "{r}");
+    // Measured: 2 MW and 1 MW for one quarter-hour each (0.5 + 0.25 MWh).
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/vpp/series/{series}/beliefs"),
+            json!({"unit": "MW", "beliefs": [
+                {"event_start": "2026-11-03T10:00:00Z", "source": "meter_final", "value": 2.0},
+                {"event_start": "2026-11-03T10:15:00Z", "source": "meter_final", "value": 1.0}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, invoices) = app.get("/api/v1/vpp/invoices?month=2026-11").await;
+    assert_eq!(s, StatusCode::OK, "{invoices}");
+    let inv = &invoices[0];
+    // 0.75 MWh × 92.50 = 69.375 → 69.38; fee 0.75 × 3.10 = 2.325 → 2.33; net 67.05;
+    // VAT 19 % 12.7395 → 12.74; gross 79.79.
+    assert_eq!((dec(&inv["payout"]), dec(&inv["fees"]), dec(&inv["net"])), (d("69.38"), d("2.33"), d("67.05")));
+    assert_eq!((dec(&inv["vat"]), dec(&inv["gross"])), (d("12.74"), d("79.79")));
+    assert_eq!(inv["unmeasured_quarters"], 30 * 96 - 2);
+    let (_, inv7) = app.get("/api/v1/vpp/invoices?month=2026-11&vat_pct=7").await;
+    assert_eq!(dec(&inv7[0]["vat"]), d("4.69"));
+    let (s, p) = app.get("/api/v1/vpp/invoices?month=2026-13").await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "month"));
+}

@@ -113,3 +113,13 @@ CREATE TABLE settlement_records (
     calculated_at       BIGINT NOT NULL,
     PRIMARY KEY (vpp_id, interval_start)
 );
+
+-- Contracts with asset owners, one row per version (valid from a date on).
+CREATE TABLE contracts (
+    contract_id         TEXT NOT NULL,
+    valid_from          TEXT NOT NULL,          -- YYYY-MM-DD
+    resource_id         TEXT NOT NULL REFERENCES resources(id),
+    document            TEXT NOT NULL,
+    imported_at         BIGINT NOT NULL,
+    PRIMARY KEY (contract_id, valid_from)
+);
