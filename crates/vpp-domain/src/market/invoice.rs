@@ -298,7 +298,7 @@ fn cents(x: Decimal) -> Decimal {
 }
 
 /// The contract version in force on `day`: the newest `valid_from` ≤ day.
-pub fn in_force<'a>(versions: &'a [Contract], day: Date) -> Option<&'a Contract> {
+pub fn in_force(versions: &[Contract], day: Date) -> Option<&Contract> {
     versions.iter().filter(|c| c.valid_from <= day).max_by_key(|c| c.valid_from)
 }
 
