@@ -190,6 +190,22 @@ enum EtlCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Clear a synthetic uniform-price auction (deterministic book); report the median of
+    /// --runs clearings, and with --export write book.csv and prices.csv for an outside comparison.
+    Clearing {
+        /// Bid steps.
+        #[arg(long, default_value_t = 1_000_000)]
+        steps: usize,
+        /// Slots of the day.
+        #[arg(long, default_value_t = 96)]
+        slots: usize,
+        /// Clearing runs timed.
+        #[arg(long, default_value_t = 11)]
+        runs: usize,
+        /// Directory for book.csv (slot,side,price_ticks,quantity_mw) and prices.csv.
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
     /// Generate synthetic versioned forecasts: write them as CSV
     /// (asset_id, delivery_start, version, power_kw) with --out, or store
     /// them as beliefs and report the ingest rate.
@@ -545,6 +561,46 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Export(ExportCommand::Templates { out }) => {
             let library: TemplateLibrary = open_store(&config).await?.export_templates().await?;
             write_out(out.as_deref(), &serde_json::to_string_pretty(&library)?)
+        }
+        Command::Bench(BenchCommand::Clearing { steps, slots, runs, export }) => {
+            use vpp_domain::market::auction::{Book, Side, clear_uniform};
+            if slots == 0 || runs == 0 {
+                anyhow::bail!("--slots and --runs must be at least 1");
+            }
+            let book = Book::synthetic(steps, slots, 7);
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let mut times = Vec::with_capacity(runs);
+            let mut cleared = None;
+            for _ in 0..runs {
+                let t = std::time::Instant::now();
+                let c = clear_uniform(&book, slots, threads);
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                cleared = Some(c);
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "cleared {steps} steps over {slots} slots on {threads} threads: median {:.1} ms (min {:.1}, max {:.1}, {runs} runs)",
+                times[runs / 2],
+                times[0],
+                times[runs - 1]
+            );
+            if let (Some(dir), Some(c)) = (export, cleared) {
+                use std::io::Write;
+                std::fs::create_dir_all(&dir)?;
+                let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("book.csv"))?);
+                writeln!(f, "slot,side,price_ticks,quantity_mw")?;
+                for i in 0..book.len() {
+                    let side = if book.side[i] == Side::Sell { "sell" } else { "buy" };
+                    writeln!(f, "{},{side},{},{}", book.slot[i], book.price_ticks[i], book.quantity_mw[i])?;
+                }
+                let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("prices.csv"))?);
+                writeln!(f, "slot,price_ticks,volume_mw")?;
+                for (k, r) in c.slots.iter().enumerate() {
+                    writeln!(f, "{k},{},{}", r.price_ticks.map(|p| p.to_string()).unwrap_or_default(), r.volume_mw)?;
+                }
+                println!("wrote {} and {}", dir.join("book.csv").display(), dir.join("prices.csv").display());
+            }
+            Ok(())
         }
         Command::Bench(BenchCommand::Forecasts { assets, versions_per_interval, days, out, jobs }) => {
             let spec = vpp_domain::forecast_etl::SyntheticForecasts { assets, versions: versions_per_interval, days };
