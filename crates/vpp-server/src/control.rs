@@ -132,8 +132,9 @@ pub async fn control_cycle(
     Ok(outcomes)
 }
 
-/// Splits the VPP's scheduled total for the step starting at `start` over
-/// its available members (merit order), to hold the committed position.
+/// Splits the VPP's committed total for the step starting at `start` over
+/// its available members (merit order): the cleared market position where
+/// an auction left one, else the sum of the members' schedules.
 async fn redispatch(
     store: &Store,
     vpp_id: &str,
@@ -143,10 +144,15 @@ async fn redispatch(
     let snapshot = store.load_fleet(vpp_id).await?;
     let mut committed = 0.0;
     let mut any = false;
-    for m in &snapshot.members {
-        if let Some((_, _, kw)) = store.scheduled_power(&m.resource_id, start.as_microsecond()).await? {
-            committed += kw;
-            any = true;
+    if let Some((_, _, kw)) = store.committed_power(vpp_id, start.as_microsecond()).await? {
+        committed = kw;
+        any = true;
+    } else {
+        for m in &snapshot.members {
+            if let Some((_, _, kw)) = store.scheduled_power(&m.resource_id, start.as_microsecond()).await? {
+                committed += kw;
+                any = true;
+            }
         }
     }
     if !any {

@@ -291,6 +291,12 @@ pub async fn clear_day(store: &Store, c: &Connector, day: Date) -> ApiResult<Cle
         .collect();
     store.record_clearing(&c.id, day, &result.slots, &fills, &statuses, &trades).await?;
     publish_prices(store, c, &exchange, day, &result.slots).await?;
+    if c.market_type == MarketType::Spot {
+        let vpps: std::collections::BTreeSet<&str> = bids.iter().map(|b| b.vpp_id.as_str()).collect();
+        for vpp in vpps {
+            record_commitment(store, vpp, c, day, &result.slots).await?;
+        }
+    }
     let priced: Vec<f64> = result.slots.iter().filter_map(|s| s.price.and_then(|p| p.to_f64())).collect();
     Ok(ClearingSummary {
         connector_id: c.id.clone(),
@@ -300,6 +306,37 @@ pub async fn clear_day(store: &Store, c: &Connector, day: Date) -> ApiResult<Cle
         priced_slots: priced.len(),
         mean_price: (!priced.is_empty()).then(|| priced.iter().sum::<f64>() / priced.len() as f64),
     })
+}
+
+/// Writes a VPP's cleared day-ahead position as its commitment: `schedule`
+/// beliefs of the VPP's power series, kW per slot (sold − bought, positive =
+/// injection). The closed loop re-dispatches to hold it.
+async fn record_commitment(
+    store: &Store,
+    vpp_id: &str,
+    c: &Connector,
+    day: Date,
+    slots: &[vpp_domain::market::exchange::SlotResult],
+) -> ApiResult<()> {
+    let vpp = store.get_vpp(vpp_id).await?;
+    let position = store.exposure(vpp_id, c.market_type, day, slots.len()).await?;
+    let (key, _) =
+        store.ensure_series(OwnerKind::Vpp, vpp_id, Quantity::Power, &format!("{} commitment", vpp.name)).await?;
+    let now = vpp_store::now().as_microsecond();
+    let beliefs: Vec<Belief> = slots
+        .iter()
+        .zip(&position.position_mw)
+        .filter_map(|(s, mw)| {
+            Some(Belief {
+                event_start_us: s.time_slot.as_microsecond(),
+                belief_time_us: now,
+                source: SourceKind::Schedule,
+                value: mw.to_f64()? * 1000.0,
+            })
+        })
+        .collect();
+    store.insert_beliefs(key, &beliefs).await?;
+    Ok(())
 }
 
 /// Stores clearing prices in the market's price series, and for day-ahead

@@ -147,7 +147,18 @@ impl Store {
     /// interval (of that series) containing `at_us`: (interval start µs,
     /// interval end µs, kW). `None` without a power series or a schedule.
     pub async fn scheduled_power(&self, resource_id: &str, at_us: i64) -> Result<Option<(i64, i64, f64)>> {
-        let Some((key, series)) = self.find_series(OwnerKind::Resource, resource_id, Quantity::Power).await? else {
+        self.scheduled_of(OwnerKind::Resource, resource_id, at_us).await
+    }
+
+    /// The VPP's market commitment for the interval containing `at_us`: the
+    /// newest `schedule` belief of the VPP's power series (written when an
+    /// auction clears; kW, positive = injection). `None` without one.
+    pub async fn committed_power(&self, vpp_id: &str, at_us: i64) -> Result<Option<(i64, i64, f64)>> {
+        self.scheduled_of(OwnerKind::Vpp, vpp_id, at_us).await
+    }
+
+    async fn scheduled_of(&self, owner: OwnerKind, id: &str, at_us: i64) -> Result<Option<(i64, i64, f64)>> {
+        let Some((key, series)) = self.find_series(owner, id, Quantity::Power).await? else {
             return Ok(None);
         };
         let grid = series.resolution_s * 1_000_000;

@@ -255,6 +255,11 @@ async fn cleared_day_settles_to_the_cent_with_the_imbalance_price_named() {
     assert_eq!(bid["status"], "CLEARED");
     let prices: Vec<Decimal> = bid["steps"].as_array().unwrap().iter().map(|s| dec(&s["cleared_price"])).collect();
     assert_eq!(results["trades"].as_array().unwrap().len(), 2);
+    // The cleared position is the VPP's commitment: 2 MW in both quarter-hours.
+    let committed = app.store.committed_power(&vpp, s0.as_microsecond()).await.unwrap();
+    assert_eq!(committed.map(|c| c.2), Some(2000.0));
+    let after = app.store.committed_power(&vpp, (s1 + SignedDuration::from_mins(15)).as_microsecond()).await.unwrap();
+    assert_eq!(after.map(|c| c.2), Some(0.0), "slots without a position commit to 0 kW");
     // Market data shows the clearing prices as price beliefs.
     let (s, data) = app
         .get(&format!(
