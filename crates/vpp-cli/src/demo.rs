@@ -793,39 +793,92 @@ async fn day_ahead_bid(
     })
 }
 
-/// Places the demo trader's bid for the next delivery day still open
-/// (tomorrow before noon, Berlin time; else the day after), unless the
-/// portfolio already bid for it.
+/// The demo trader's bid on a reserve or capacity market: its available
+/// power now, in whole MW, offered in every product of the day (reserve at
+/// 12 €/MW/h with activation at 180 €/MWh; capacity at 3.50 €/MW/h). `None`
+/// when the VPP has less than the market's smallest bid.
+async fn flexibility_bid(
+    store: &Store,
+    vpp: &vpp_domain::vpp::Vpp,
+    connector: &vpp_domain::market::connector::Connector,
+    day: jiff::civil::Date,
+) -> anyhow::Result<Option<vpp_server::markets::SubmitBid>> {
+    use rust_decimal::Decimal;
+    use vpp_domain::market::rules::BidStepRequest;
+    let snapshot = store.load_fleet(&vpp.id).await?;
+    let hours = connector.rules.product_minutes as f64 / 60.0;
+    let up_kw = vpp_domain::fleet::aggregate(&snapshot.fleet, hours).totals.available_up_kw;
+    let mw = Decimal::from((up_kw / 1000.0).floor() as i64);
+    if mw < connector.rules.min_bid_mw {
+        eprintln!(
+            "{}: {:.0} kW available is below the {} MW smallest bid of {}; no bid",
+            vpp.name, up_kw, connector.rules.min_bid_mw, connector.name
+        );
+        return Ok(None);
+    }
+    let (price, activation) = match vpp.market_type {
+        MarketType::Ancillary => (Decimal::from(12), Some(Decimal::from(180))),
+        _ => (Decimal::new(350, 2), None),
+    };
+    let bids = connector
+        .rules
+        .slots(day)?
+        .into_iter()
+        .map(|t| BidStepRequest { time_slot: t, price, quantity: mw, side: None, activation_price: activation })
+        .collect();
+    Ok(Some(vpp_server::markets::SubmitBid {
+        vpp_id: vpp.id.clone(),
+        strategy_id: None,
+        market_type: vpp.market_type,
+        connector_id: Some(connector.id.clone()),
+        trading_date: day,
+        bids,
+    }))
+}
+
+/// Places the demo trader's bids for the next delivery day still open on
+/// each market (day-ahead closes at noon the day before, Berlin time), for
+/// every ACTIVE VPP that has not bid for that day yet.
 pub async fn bid_next_day(store: &Store) -> anyhow::Result<()> {
     let api_error = |e| crate::api_error(e, "request");
-    let Some(vpp) = spot_vpp(store).await? else { return Ok(()) };
-    let connector = vpp_server::markets::connector_for(store, None, MarketType::Spot).await.map_err(api_error)?;
-    let tz = connector.rules.zone()?;
-    let now = Timestamp::now();
-    let mut day = now.to_zoned(tz).date().tomorrow()?;
-    let first = connector.rules.slots(day)?[0];
-    if now >= connector.rules.gate_closure_at(day, first)? {
-        day = day.tomorrow()?;
+    let vpps = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 100 }).await?;
+    for vpp in vpps.items.iter().filter(|v| v.status == VppStatus::Active) {
+        let Ok(connector) = vpp_server::markets::connector_for(store, None, vpp.market_type).await else { continue };
+        if connector.kind != vpp_domain::market::connector::ConnectorKind::Simulated {
+            continue;
+        }
+        let tz = connector.rules.zone()?;
+        let now = Timestamp::now();
+        let mut day = now.to_zoned(tz).date().tomorrow()?;
+        while now >= connector.rules.gate_closure_at(day, connector.rules.slots(day)?[0])? {
+            day = day.tomorrow()?;
+        }
+        let existing = store
+            .list_bids(&vpp_store::BidFilter {
+                vpp_id: Some(vpp.id.clone()),
+                trading_date: Some(day),
+                limit: 1,
+                ..Default::default()
+            })
+            .await?;
+        if !existing.is_empty() {
+            continue;
+        }
+        let request = match vpp.market_type {
+            MarketType::Spot => Some(day_ahead_bid(store, vpp, &connector, day).await?),
+            _ => flexibility_bid(store, vpp, &connector, day).await?,
+        };
+        let Some(request) = request else { continue };
+        let bid = vpp_server::markets::place_bid(store, &request, "demo-trader", now).await.map_err(api_error)?;
+        eprintln!(
+            "{}: {} bid for {day} submitted to {} ({} steps, gate closure {}); see GET /api/v1/vpp/trading/results?trading_date={day}",
+            vpp.name,
+            vpp.market_type.as_str(),
+            connector.name,
+            bid.steps.len(),
+            bid.gate_closure
+        );
     }
-    let existing = store
-        .list_bids(&vpp_store::BidFilter {
-            vpp_id: Some(vpp.id.clone()),
-            trading_date: Some(day),
-            limit: 1,
-            ..Default::default()
-        })
-        .await?;
-    if !existing.is_empty() {
-        return Ok(());
-    }
-    let request = day_ahead_bid(store, &vpp, &connector, day).await?;
-    let bid = vpp_server::markets::place_bid(store, &request, "demo-trader", now).await.map_err(api_error)?;
-    eprintln!(
-        "{}: day-ahead bid for {day} submitted ({} steps, gate closure {}); see GET /api/v1/vpp/trading/results?trading_date={day}",
-        vpp.name,
-        bid.steps.len(),
-        bid.gate_closure
-    );
     Ok(())
 }
 

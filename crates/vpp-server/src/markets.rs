@@ -510,12 +510,15 @@ pub fn spawn_market_job(store: std::sync::Arc<Store>, every: std::time::Duration
     tokio::spawn(async move {
         loop {
             match clearing_cycle(&store, Timestamp::now()).await {
-                Ok(days) if !days.is_empty() => {
+                Ok(days) => {
                     for d in days {
-                        tracing::info!(connector = %d.connector_id, day = %d.trading_date, bids = d.bids, trades = d.trades, "auction cleared");
+                        if d.bids > 0 {
+                            tracing::info!(connector = %d.connector_id, day = %d.trading_date, bids = d.bids, trades = d.trades, "auction cleared");
+                        } else {
+                            tracing::debug!(connector = %d.connector_id, day = %d.trading_date, "auction cleared without bids");
+                        }
                     }
                 }
-                Ok(_) => {}
                 Err(e) => tracing::error!(error = %e.0.detail, "market clearing failed"),
             }
             tokio::time::sleep(every).await;

@@ -283,3 +283,40 @@ async fn the_closed_loop_records_deviations_and_redispatches() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert_eq!(field(&p), "end");
 }
+
+#[tokio::test]
+async fn the_closed_loop_holds_the_market_commitment_over_member_schedules() {
+    use vpp_server::control::{ControlSettings, control_cycle};
+    let app = TestApp::new().await;
+    let battery = app.battery("MC BESS", 100.0, 50.0, 0.0).await;
+    let vpp = app.vpp("MC VPP", json!([{"resource_id": battery}])).await;
+    let now = jiff::Timestamp::now().as_second();
+    let t0 = now - now.rem_euclid(900) - 1800;
+    let at = |s: i64| jiff::Timestamp::from_second(s).unwrap();
+    let body = json!({"start": at(t0).to_string(), "steps": 2, "prices": [200.0, 200.0],
+                      "members": {battery.clone(): {"soc_start_pct": 50.0, "soc_target_pct": 10.0}}});
+    let (s, r) = app.post(&format!("/api/v1/vpp/vpps/{vpp}/schedules"), body).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    // The market cleared 30 kW for the next step: that is what must be held.
+    let (s, series) = app
+        .post(
+            "/api/v1/vpp/series",
+            json!({"name": "MC commitment", "owner_kind": "vpp", "owner_id": vpp, "quantity": "power"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{series}");
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/vpp/series/{}/beliefs", series["id"].as_str().unwrap()),
+            json!({"beliefs": [{"event_start": at(t0 + 900).to_string(), "source": "schedule", "value": 30.0}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, r) =
+        app.telemetry(&battery, json!([{"ts": at(t0 + 60).to_string(), "power_kw": 0.0, "soc_pct": 50.0}])).await;
+    assert!(s.is_success(), "{r}");
+    let outcomes = control_cycle(&app.store, at(t0 + 900 + 5), &ControlSettings::default()).await.unwrap();
+    assert_eq!(outcomes[0].total.action, "redispatched");
+    let (_, dispatches) = app.get(&format!("/api/v1/vpp/vpps/{vpp}/dispatches")).await;
+    assert_eq!(dispatches[0]["target_kw"], 30.0, "the commitment, not the 50 kW member schedule: {dispatches}");
+}
