@@ -410,17 +410,7 @@ pub async fn settle_vpp(
             ..TradeFilter::default()
         })
         .await?;
-    let lines: Vec<TradeLine> = trades
-        .iter()
-        .map(|t| TradeLine {
-            start: t.delivery_start,
-            end: t.delivery_end,
-            side: t.side,
-            kind: t.kind,
-            quantity_mw: t.quantity_mw,
-            price: t.price,
-        })
-        .collect();
+    let lines: Vec<TradeLine> = trades.iter().map(TradeRecord::line).collect();
     let position = spread(&grid, &lines).map_err(|e| ApiError::invalid("trades", e.to_string()))?;
     // Delivered energy: Σ member mean kW × 0.25 h × ratio, in Wh.
     let mut delivered: Vec<Option<i64>> = vec![Some(0); grid.n];
@@ -565,18 +555,7 @@ pub async fn invoices_for_month(
             ..TradeFilter::default()
         })
         .await?;
-    let lines: Vec<TradeLine> = trades
-        .iter()
-        .filter(|t| t.kind == TradeKind::Energy)
-        .map(|t| TradeLine {
-            start: t.delivery_start,
-            end: t.delivery_end,
-            side: t.side,
-            kind: t.kind,
-            quantity_mw: t.quantity_mw,
-            price: t.price,
-        })
-        .collect();
+    let lines: Vec<TradeLine> = trades.iter().filter(|t| t.kind == TradeKind::Energy).map(TradeRecord::line).collect();
     let (per, _) = analyse(&grid, &lines).map_err(|e| ApiError::invalid("trades", e.to_string()))?;
     let mut market: Vec<Option<Decimal>> = per.iter().map(|f| f.vwap).collect();
     if let Ok(spot) = connector_for(store, None, MarketType::Spot).await

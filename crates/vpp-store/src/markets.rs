@@ -17,7 +17,7 @@ use vpp_domain::market::connector::Connector;
 use vpp_domain::market::exchange::SlotResult;
 use vpp_domain::market::invoice::Contract;
 use vpp_domain::market::rules::{BidStatus, BidStep, Exposure, RiskLimits};
-use vpp_domain::market::settlement::{IntervalSettlement, PriceSource, TradeKind};
+use vpp_domain::market::settlement::{IntervalSettlement, PriceSource, TradeKind, TradeLine};
 use vpp_domain::vpp::MarketType;
 
 use crate::{
@@ -154,6 +154,20 @@ pub struct TradeRecord {
     pub external_id: Option<String>,
     /// True once a settlement run covered it.
     pub settled: bool,
+}
+
+impl TradeRecord {
+    /// The trade as settlement and analysis take it.
+    pub fn line(&self) -> TradeLine {
+        TradeLine {
+            start: self.delivery_start,
+            end: self.delivery_end,
+            side: self.side,
+            kind: self.kind,
+            quantity_mw: self.quantity_mw,
+            price: self.price,
+        }
+    }
 }
 
 /// Which bids to list.

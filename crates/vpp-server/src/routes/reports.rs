@@ -85,18 +85,23 @@ fn period(q: &ReportQuery) -> ApiResult<(Timestamp, Timestamp, Grid)> {
     Ok((start, end, Grid::between(start, end, 900)))
 }
 
+/// The trades (of the query's VPP, if any) whose delivery overlaps
+/// `[start, end)`; products are at most a day long.
+async fn trades_in(s: &AppState, q: &ReportQuery, start: Timestamp, end: Timestamp) -> ApiResult<Vec<TradeRecord>> {
+    if let Some(v) = &q.vpp_id {
+        s.store.get_vpp(v).await?;
+    }
+    let filter = TradeFilter {
+        vpp_id: q.vpp_id.clone(),
+        from: Some(start - SignedDuration::from_hours(24)),
+        to: Some(end),
+        ..TradeFilter::default()
+    };
+    Ok(s.store.list_trades(&filter).await?.into_iter().filter(|t| t.delivery_end > start).collect())
+}
+
 fn lines(trades: &[&TradeRecord]) -> Vec<TradeLine> {
-    trades
-        .iter()
-        .map(|t| TradeLine {
-            start: t.delivery_start,
-            end: t.delivery_end,
-            side: t.side,
-            kind: t.kind,
-            quantity_mw: t.quantity_mw,
-            price: t.price,
-        })
-        .collect()
+    trades.iter().map(|t| t.line()).collect()
 }
 
 fn scaled(f: &Figures, share: Decimal) -> Figures {
@@ -125,18 +130,7 @@ async fn revenue_analysis(State(s): State<AppState>, ApiQuery(q): ApiQuery<Repor
         Some("csv") => true,
         Some(other) => return Err(ApiError::invalid("format", format!("unknown format `{other}`; use json or csv"))),
     };
-    if let Some(v) = &q.vpp_id {
-        s.store.get_vpp(v).await?;
-    }
-    let trades = s
-        .store
-        .list_trades(&TradeFilter {
-            vpp_id: q.vpp_id.clone(),
-            from: Some(start - SignedDuration::from_hours(24)),
-            to: Some(end),
-            ..TradeFilter::default()
-        })
-        .await?;
+    let trades = trades_in(&s, &q, start, end).await?;
     let all: Vec<&TradeRecord> = trades.iter().collect();
     let bad = |e: vpp_domain::market::settlement::TradeError| ApiError::invalid("trades", e.to_string());
     let (per, total) = analyse(&grid, &lines(&all)).map_err(bad)?;
@@ -276,18 +270,7 @@ async fn operation_report(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Json<OperationReport>> {
     let (start, end, grid) = period(&q)?;
-    if let Some(v) = &q.vpp_id {
-        s.store.get_vpp(v).await?;
-    }
-    let trades = s
-        .store
-        .list_trades(&TradeFilter {
-            vpp_id: q.vpp_id.clone(),
-            from: Some(start),
-            to: Some(end),
-            ..TradeFilter::default()
-        })
-        .await?;
+    let trades = trades_in(&s, &q, start, end).await?;
     let all: Vec<&TradeRecord> = trades.iter().collect();
     let (_, trading) = analyse(&grid, &lines(&all)).map_err(|e| ApiError::invalid("trades", e.to_string()))?;
     let bids = s
