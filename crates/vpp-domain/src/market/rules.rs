@@ -228,6 +228,9 @@ pub struct SlotRoom {
     pub buy_mw: f64,
 }
 
+/// Most steps one bid may carry (100 steps for each of 100 quarter-hours).
+pub const MAX_STEPS_PER_BID: usize = 10_000;
+
 /// A bid for one trading day, checked against the rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedBid {
@@ -254,6 +257,9 @@ pub fn check_bid(
     let slots = rules.slots(trading_date).map_err(|err| Invalid::one("trading_date", err.to_string()))?;
     if steps.is_empty() {
         e.push("bids", "must hold at least one step");
+    }
+    if steps.len() > MAX_STEPS_PER_BID {
+        return Err(Invalid::one("bids", format!("at most {MAX_STEPS_PER_BID} steps per bid, got {}", steps.len())));
     }
     let mut out = Vec::with_capacity(steps.len());
     let mut first_closure: Option<Timestamp> = None;

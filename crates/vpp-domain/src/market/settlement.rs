@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! trade revenue  = Σ SELL qty·price·h − Σ BUY qty·price·h      (energy trades)
-//! imbalance      = (delivered − sold) MWh × imbalance price     (one-price system)
+//! imbalance      = (delivered − sold − activated) MWh × imbalance price  (one-price system)
 //! reserve        = capacity MW × capacity price × h + activated MW × h × activation price
 //! fees           = −|traded MWh| × exchange fee
 //! net            = trade revenue + imbalance + reserve + fees
@@ -144,7 +144,7 @@ pub struct TradeLine {
 /// Trades on a grid, columnar: what was sold and earned per interval.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Position {
-    /// Net energy sold (sold − bought), Wh.
+    /// Net energy sold (sold − bought, plus activated reserve energy), Wh.
     pub sold_wh: Vec<i64>,
     /// Energy traded on either side, Wh (for fees and VWAP).
     pub traded_wh: Vec<i64>,
@@ -199,10 +199,14 @@ pub fn spread(grid: &Grid, trades: &[TradeLine]) -> Result<Position, TradeError>
                     p.revenue_nano[k] += amount;
                     p.turnover_nano[k] += sign * amount;
                 }
-                // MW·h × price per MW and hour has the same fixed point as Wh × price per MWh.
-                TradeKind::ReserveCapacity | TradeKind::Capacity | TradeKind::Activation => {
+                // Activated reserve energy is delivered on the TSO's call: it
+                // counts as sold, so it is no imbalance, and is paid as reserve.
+                TradeKind::Activation => {
+                    p.sold_wh[k] += sign * wh;
                     p.reserve_nano[k] += amount;
                 }
+                // MW·h × price per MW and hour has the same fixed point as Wh × price per MWh.
+                TradeKind::ReserveCapacity | TradeKind::Capacity => p.reserve_nano[k] += amount,
             }
         }
     }
@@ -447,6 +451,22 @@ mod tests {
         assert_eq!((q2.imbalance_price, q2.imbalance_price_source), (d("-30.5"), PriceSource::Estimate));
         assert_eq!((q2.imbalance_amount, q2.fees, q2.net), (d("-0.61"), d("-0.05"), d("101.04")));
         assert_eq!(money(totals.net_nano()), d("202.685"));
+    }
+
+    #[test]
+    fn activated_reserve_energy_is_no_imbalance() {
+        let grid = Grid::between(ts("2026-11-24T10:00:00Z"), ts("2026-11-24T10:15:00Z"), 900);
+        let trades = [
+            // 4 MW capacity at 10 €/MW/h: 10 €; 2 MW activated at 150 €/MWh: 0.5 MWh, 75 €.
+            trade("2026-11-24T10:00:00Z", "2026-11-24T10:15:00Z", Side::Sell, TradeKind::ReserveCapacity, "4", "10"),
+            trade("2026-11-24T10:00:00Z", "2026-11-24T10:15:00Z", Side::Sell, TradeKind::Activation, "2", "150"),
+        ];
+        let p = spread(&grid, &trades).expect("spread");
+        let prices = ImbalancePrices { final_milli: vec![Some(200_000)], estimate_milli: vec![None] };
+        // Delivered exactly the activated 0.5 MWh: no imbalance, no exchange fee.
+        let (rows, _) = settle(&grid, &p, &[Some(500_000)], &prices, d("0.05")).expect("settled");
+        assert_eq!((rows[0].imbalance_mwh, rows[0].fees), (Decimal::ZERO, Decimal::ZERO));
+        assert_eq!((rows[0].reserve_payments, rows[0].net), (d("85"), d("85")));
     }
 
     #[test]

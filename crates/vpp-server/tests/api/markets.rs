@@ -133,6 +133,18 @@ async fn bids_are_refused_with_the_rule_named_and_nothing_stored() {
         )
         .await;
     assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "vpp_id"), "{p}");
+    let huge: Vec<Value> = (0..10_001).map(|_| json!({"time_slot": slot, "price": "1", "quantity": "1"})).collect();
+    let (s, p) = app
+        .post(
+            "/api/v1/vpp/trading/submit-bid",
+            json!({"vpp_id": vpp, "market_type": "SPOT",
+        "trading_date": day.to_string(), "bids": huge}),
+        )
+        .await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "bids"), "{p}");
+    let (s, p) = app.post("/api/v1/vpp/trading/submit-bid", json!({"vpp_id": vpp, "market_type": "SPOT",
+        "trading_date": day.to_string(), "bids": [{"time_slot": slot, "price": "1", "quantity": "1", "colour": "red"}]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused: {p}");
     let (_, results) = app.get("/api/v1/vpp/trading/results").await;
     assert_eq!(results["bids"], json!([]), "refused bids leave nothing behind");
     // A two-step curve in one slot within the room is accepted.
