@@ -99,17 +99,22 @@ pub struct SubmitBid {
     pub bids: Vec<BidStepRequest>,
 }
 
+/// Maps "not found" to a 422 naming `field` (a dangling id in a request),
+/// and passes every other store error on.
+pub(crate) fn dangling(field: &'static str, entity: &'static str, id: &str) -> impl FnOnce(StoreError) -> ApiError {
+    let id = id.to_string();
+    move |e| match e {
+        StoreError::NotFound { .. } => ApiError::invalid(field, format!("{entity} `{id}` does not exist")),
+        other => other.into(),
+    }
+}
+
 /// The connector `id`, checked to trade `market`, or the first connector of
 /// `market` when no id is given.
 pub async fn connector_for(store: &Store, id: Option<&str>, market: MarketType) -> ApiResult<Connector> {
     match id {
         Some(id) => {
-            let c = store.get_connector(id).await.map_err(|e| match e {
-                StoreError::NotFound { .. } => {
-                    ApiError::invalid("connector_id", format!("connector `{id}` does not exist"))
-                }
-                other => other.into(),
-            })?;
+            let c = store.get_connector(id).await.map_err(dangling("connector_id", "connector", id))?;
             if c.market_type != market {
                 return Err(ApiError::invalid(
                     "market_type",
@@ -129,10 +134,7 @@ pub async fn connector_for(store: &Store, id: Option<&str>, market: MarketType) 
 /// power after its open bids and cleared positions) and its risk limits,
 /// hands it to the market unless it needs four eyes, and records it.
 pub async fn place_bid(store: &Store, r: &SubmitBid, by: &str, now: Timestamp) -> ApiResult<BidRecord> {
-    let vpp = store.get_vpp(&r.vpp_id).await.map_err(|e| match e {
-        StoreError::NotFound { .. } => ApiError::invalid("vpp_id", format!("VPP `{}` does not exist", r.vpp_id)),
-        other => other.into(),
-    })?;
+    let vpp = store.get_vpp(&r.vpp_id).await.map_err(dangling("vpp_id", "VPP", &r.vpp_id))?;
     if vpp.market_type != r.market_type {
         return Err(ApiError::invalid(
             "market_type",

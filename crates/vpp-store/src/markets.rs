@@ -604,8 +604,13 @@ impl Store {
         .bind(f.limit)
         .fetch_all(&self.pool)
         .await?;
+        self.with_steps(&rows).await
+    }
+
+    /// Bids of `rows` with their steps.
+    async fn with_steps(&self, rows: &[AnyRow]) -> Result<Vec<BidRecord>> {
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows {
             let id: String = r.try_get("id")?;
             out.push(bid_from_row(r, steps_of(&self.pool, &id).await?)?);
         }
@@ -621,12 +626,7 @@ impl Store {
         .bind(day.to_string())
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: String = r.try_get("id")?;
-            out.push(bid_from_row(r, steps_of(&self.pool, &id).await?)?);
-        }
-        Ok(out)
+        self.with_steps(&rows).await
     }
 
     /// Moves a bid from `from` to `to`, recording who did it; any other

@@ -100,6 +100,15 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// The name actions are recorded under: the login name, or
+    /// `api-key:{name}`.
+    pub fn actor_name(&self) -> String {
+        match self {
+            Principal::User { username, .. } => username.clone(),
+            Principal::ApiKey { name, .. } => format!("api-key:{name}"),
+        }
+    }
+
     /// True if the caller holds `permission`.
     pub fn allows(&self, permission: Permission) -> bool {
         match self {

@@ -65,13 +65,6 @@ async fn list_alerts(State(s): State<AppState>, ApiQuery(q): ApiQuery<AlertQuery
     Ok(Json(s.store.list_alerts(&AlertFilter { state, rule, subject: q.subject, limit }).await?))
 }
 
-fn who(p: &Principal) -> String {
-    match p {
-        Principal::User { username, .. } => username.clone(),
-        Principal::ApiKey { name, .. } => format!("api-key:{name}"),
-    }
-}
-
 /// Acknowledges an open alert: someone is on it.
 #[utoipa::path(post, path = "/api/v1/vpp/alerts/{id}/acknowledge", tag = "alerts",
     responses((status = 200, body = Alert), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -80,7 +73,7 @@ async fn acknowledge_alert(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Alert>> {
-    Ok(Json(s.store.acknowledge_alert(&id, &who(&p)).await?))
+    Ok(Json(s.store.acknowledge_alert(&id, &p.actor_name()).await?))
 }
 
 /// Resolves an alert by hand.
@@ -91,7 +84,7 @@ async fn resolve_alert(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Alert>> {
-    Ok(Json(s.store.resolve_alert(&id, &who(&p)).await?))
+    Ok(Json(s.store.resolve_alert(&id, &p.actor_name()).await?))
 }
 
 /// Whether the MQTT bridge runs, and its counters.

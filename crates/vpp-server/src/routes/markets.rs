@@ -16,12 +16,12 @@ use vpp_domain::market::connector::{Connector, ConnectorRequest};
 use vpp_domain::market::rules::{BidStatus, RiskLimits};
 use vpp_domain::series::{OwnerKind, Quantity, SourceKind};
 use vpp_domain::vpp::MarketType;
-use vpp_store::{BidFilter, BidRecord, KillSwitch, SettlementRecord, StoreError, TradeFilter, TradeRecord};
+use vpp_store::{BidFilter, BidRecord, KillSwitch, SettlementRecord, TradeFilter, TradeRecord};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::markets::{ClearingSummary, SubmitBid, clear_day, connector_for, place_bid, settle_vpp};
+use crate::markets::{ClearingSummary, SubmitBid, clear_day, connector_for, dangling, place_bid, settle_vpp};
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -46,14 +46,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_invoices))
 }
 
-/// The name an action is recorded under.
-pub(crate) fn who(p: &Principal) -> String {
-    match p {
-        Principal::User { username, .. } => username.clone(),
-        Principal::ApiKey { name, .. } => format!("api-key:{name}"),
-    }
-}
-
 /// Configured market connectors.
 #[utoipa::path(get, path = "/api/v1/vpp/market-connectors", tag = "markets",
     responses((status = 200, body = Vec<Connector>)))]
@@ -71,12 +63,7 @@ async fn create_connector(
     ApiJson(r): ApiJson<ConnectorRequest>,
 ) -> ApiResult<(StatusCode, Json<Connector>)> {
     if let Some(id) = &r.reference_series_id {
-        let (_, series) = s.store.get_series(id).await.map_err(|e| match e {
-            StoreError::NotFound { .. } => {
-                ApiError::invalid("reference_series_id", format!("series `{id}` does not exist"))
-            }
-            other => other.into(),
-        })?;
+        let (_, series) = s.store.get_series(id).await.map_err(dangling("reference_series_id", "series", id))?;
         if series.quantity != Quantity::Price {
             return Err(ApiError::invalid(
                 "reference_series_id",
@@ -244,7 +231,7 @@ async fn submit_bid(
     Extension(p): Extension<Principal>,
     ApiJson(r): ApiJson<SubmitBid>,
 ) -> ApiResult<(StatusCode, Json<BidRecord>)> {
-    let bid = place_bid(&s.store, &r, &who(&p), Timestamp::now()).await?;
+    let bid = place_bid(&s.store, &r, &p.actor_name(), Timestamp::now()).await?;
     Ok((StatusCode::CREATED, Json(bid)))
 }
 
@@ -341,7 +328,7 @@ async fn approve_bid(
     Path(id): Path<String>,
 ) -> ApiResult<Json<BidRecord>> {
     let bid = s.store.get_bid(&id).await?;
-    let me = who(&p);
+    let me = p.actor_name();
     if bid.submitted_by == me {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -377,7 +364,7 @@ async fn cancel_bid(
             format!("bid `{id}` is {}; only open bids can be cancelled", bid.status.as_str()),
         ));
     }
-    Ok(Json(s.store.move_bid(&id, bid.status, BidStatus::Cancelled, &who(&p)).await?))
+    Ok(Json(s.store.move_bid(&id, bid.status, BidStatus::Cancelled, &p.actor_name()).await?))
 }
 
 /// The kill switch.
@@ -419,7 +406,7 @@ async fn set_kill_switch(
     if r.reason.as_ref().is_some_and(|x| x.chars().count() > 500) {
         return Err(ApiError::invalid("reason", "must be at most 500 characters"));
     }
-    let (switch, cancelled_bids) = s.store.set_kill_switch(r.active, r.reason.as_deref(), &who(&p)).await?;
+    let (switch, cancelled_bids) = s.store.set_kill_switch(r.active, r.reason.as_deref(), &p.actor_name()).await?;
     Ok(Json(KillSwitchChange { switch, cancelled_bids }))
 }
 
@@ -450,7 +437,7 @@ async fn set_risk_limits(
 ) -> ApiResult<Json<RiskLimits>> {
     let market = market_from_path(&market)?;
     limits.check()?;
-    s.store.set_risk_limits(&vpp_id, market, &limits, &who(&p)).await?;
+    s.store.set_risk_limits(&vpp_id, market, &limits, &p.actor_name()).await?;
     Ok(Json(s.store.risk_limits(&vpp_id, market).await?))
 }
 
@@ -592,6 +579,14 @@ async fn settlement_records(
     Ok(Json(run_of(vpp, currency, records)))
 }
 
+/// A refused file: 422 on `file` with the first bad line, and every bad
+/// line under `rejected`.
+fn rejected_file(errors: Vec<vpp_domain::series_import::RowError>) -> ApiError {
+    let first = errors.first().map(|e| format!("line {}: {}", e.line, e.reason)).unwrap_or_default();
+    ApiError::invalid("file", format!("{} bad lines, nothing imported; first: {first}", errors.len()))
+        .with("rejected", &errors)
+}
+
 /// What an exchange file holds.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -641,11 +636,6 @@ async fn import_exchange_file(
             format!("connector `{id}` is {}; only file connectors import exchange files", c.kind.as_str()),
         ));
     }
-    let rejected = |errors: Vec<vpp_domain::series_import::RowError>| {
-        let first = errors.first().map(|e| format!("line {}: {}", e.line, e.reason)).unwrap_or_default();
-        ApiError::invalid("file", format!("{} bad lines, nothing imported; first: {first}", errors.len()))
-            .with("rejected", &errors)
-    };
     let now = vpp_store::now().as_microsecond();
     let quarter = SignedDuration::from_mins(15);
     // Prices on the quarter-hour grid: a longer interval covers each of its quarter-hours.
@@ -661,7 +651,7 @@ async fn import_exchange_file(
     let kind = q.kind.as_str();
     let (rows, trades, beliefs) = match kind {
         "prices" => {
-            let rows = parse_prices(&body).map_err(rejected)?;
+            let rows = parse_prices(&body).map_err(rejected_file)?;
             if let Some(r) = rows.iter().find(|r| r.currency.as_deref().is_some_and(|cur| cur != c.rules.currency)) {
                 return Err(ApiError::invalid(
                     "file",
@@ -682,7 +672,7 @@ async fn import_exchange_file(
             (rows.len(), 0, s.store.insert_beliefs(key, &beliefs).await?)
         }
         "imbalance" => {
-            let rows = parse_imbalance_prices(&body).map_err(rejected)?;
+            let rows = parse_imbalance_prices(&body).map_err(rejected_file)?;
             let source = if q.estimate.unwrap_or(false) { SourceKind::Forecast } else { SourceKind::Price };
             let mut beliefs = Vec::new();
             for r in &rows {
@@ -696,12 +686,9 @@ async fn import_exchange_file(
             (rows.len(), 0, s.store.insert_beliefs(key, &beliefs).await?)
         }
         "trades" => {
-            let rows = parse_trades(&body).map_err(rejected)?;
+            let rows = parse_trades(&body).map_err(rejected_file)?;
             if let Some(vpp) = &q.vpp_id {
-                s.store.get_vpp(vpp).await.map_err(|e| match e {
-                    StoreError::NotFound { .. } => ApiError::invalid("vpp_id", format!("VPP `{vpp}` does not exist")),
-                    other => other.into(),
-                })?;
+                s.store.get_vpp(vpp).await.map_err(dangling("vpp_id", "VPP", vpp))?;
             }
             let records: Vec<TradeRecord> = rows
                 .iter()
@@ -758,11 +745,7 @@ pub struct ContractImport {
     request_body(content = String, description = "contract file", content_type = "text/csv"),
     responses((status = 200, body = ContractImport), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn import_contracts(State(s): State<AppState>, body: axum::body::Bytes) -> ApiResult<Json<ContractImport>> {
-    let contracts = vpp_domain::market::invoice::parse_contracts(&body).map_err(|errors| {
-        let first = errors.first().map(|e| format!("line {}: {}", e.line, e.reason)).unwrap_or_default();
-        ApiError::invalid("file", format!("{} bad lines, nothing imported; first: {first}", errors.len()))
-            .with("rejected", &errors)
-    })?;
+    let contracts = vpp_domain::market::invoice::parse_contracts(&body).map_err(rejected_file)?;
     let added = s.store.import_contracts(&contracts).await?;
     Ok(Json(ContractImport { versions: contracts.len(), added }))
 }
