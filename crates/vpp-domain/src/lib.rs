@@ -19,6 +19,8 @@ pub mod presets;
 pub mod resource;
 pub mod series;
 pub mod series_import;
+pub mod settings;
+pub mod tariff;
 pub mod techdata;
 pub mod template;
 pub mod vpp;

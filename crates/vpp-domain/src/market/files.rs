@@ -72,7 +72,7 @@ pub struct ImbalanceRow {
     pub price: Decimal,
 }
 
-fn text(bytes: &[u8]) -> Result<&str, Vec<RowError>> {
+pub(crate) fn text(bytes: &[u8]) -> Result<&str, Vec<RowError>> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(vec![RowError { line: 0, reason: format!("file is larger than {MAX_FILE_BYTES} bytes") }]);
     }
@@ -81,7 +81,7 @@ fn text(bytes: &[u8]) -> Result<&str, Vec<RowError>> {
     Ok(s.strip_prefix('\u{feff}').unwrap_or(s))
 }
 
-fn finish<T>(rows: Vec<T>, errors: Vec<RowError>) -> Result<Vec<T>, Vec<RowError>> {
+pub(crate) fn finish<T>(rows: Vec<T>, errors: Vec<RowError>) -> Result<Vec<T>, Vec<RowError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -95,12 +95,12 @@ fn timestamp(field: &str, s: &str) -> Result<Timestamp, String> {
     s.trim().parse().map_err(|e| format!("{field} `{s}` is not an RFC 3339 time with an offset: {e}"))
 }
 
-fn decimal(field: &str, s: &str) -> Result<Decimal, String> {
+pub(crate) fn decimal(field: &str, s: &str) -> Result<Decimal, String> {
     s.trim().parse().map_err(|_| format!("{field} `{s}` is not a number with a decimal point"))
 }
 
 /// Splits non-comment lines into (line number, fields) with `sep`.
-fn records(s: &str, sep: char) -> impl Iterator<Item = (usize, Vec<&str>)> {
+pub(crate) fn records(s: &str, sep: char) -> impl Iterator<Item = (usize, Vec<&str>)> {
     s.lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))

@@ -293,7 +293,7 @@ pub struct Invoice {
     pub lines: Vec<LineItem>,
 }
 
-fn cents(x: Decimal) -> Decimal {
+pub(crate) fn cents(x: Decimal) -> Decimal {
     x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
