@@ -89,11 +89,14 @@ pub enum Permission {
     /// Scrape Prometheus metrics.
     #[serde(rename = "metrics:read")]
     MetricsRead,
+    /// Tariffs, holiday calendars, sites, load curves, adjustable loads, actual bills and configuration.
+    #[serde(rename = "parks:write")]
+    ParksWrite,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Self::RegistryRead,
         Self::RegistryWrite,
         Self::TelemetryWrite,
@@ -106,6 +109,7 @@ impl Permission {
         Self::UsersManage,
         Self::ApiKeysManage,
         Self::MetricsRead,
+        Self::ParksWrite,
     ];
 
     /// Stable wire name, e.g. `telemetry:write`.
@@ -123,6 +127,7 @@ impl Permission {
             Self::UsersManage => "users:manage",
             Self::ApiKeysManage => "apikeys:manage",
             Self::MetricsRead => "metrics:read",
+            Self::ParksWrite => "parks:write",
         }
     }
 
@@ -135,7 +140,7 @@ impl Permission {
 use Role::{Admin, Analyst, Operator, Trader, Viewer};
 
 /// The permission matrix: which roles hold each permission.
-pub const MATRIX: [(Permission, &[Role]); 12] = [
+pub const MATRIX: [(Permission, &[Role]); 13] = [
     (Permission::RegistryRead, &[Admin, Operator, Trader, Analyst, Viewer]),
     (Permission::RegistryWrite, &[Admin, Operator]),
     (Permission::TelemetryWrite, &[Admin, Operator]),
@@ -148,6 +153,7 @@ pub const MATRIX: [(Permission, &[Role]); 12] = [
     (Permission::UsersManage, &[Admin]),
     (Permission::ApiKeysManage, &[Admin]),
     (Permission::MetricsRead, &[Admin, Operator, Analyst]),
+    (Permission::ParksWrite, &[Admin, Operator]),
 ];
 
 /// Shortest accepted password.

@@ -152,6 +152,8 @@ pub enum OwnerKind {
     Vpp,
     /// A market (free identifier such as `EPEX-DE-DA`).
     Market,
+    /// A park's site or metering point (its load curve).
+    Site,
 }
 
 impl OwnerKind {
@@ -161,12 +163,13 @@ impl OwnerKind {
             Self::Resource => "resource",
             Self::Vpp => "vpp",
             Self::Market => "market",
+            Self::Site => "site",
         }
     }
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Resource, Self::Vpp, Self::Market].into_iter().find(|o| o.as_str() == s)
+        [Self::Resource, Self::Vpp, Self::Market, Self::Site].into_iter().find(|o| o.as_str() == s)
     }
 }
 

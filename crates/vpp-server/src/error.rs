@@ -173,3 +173,10 @@ impl IntoResponse for ApiError {
 
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A refused file: every bad line, under `rejected`, and nothing imported.
+pub(crate) fn rejected_file(errors: Vec<vpp_domain::series_import::RowError>) -> ApiError {
+    let first = errors.first().map(|e| format!("line {}: {}", e.line, e.reason)).unwrap_or_default();
+    ApiError::invalid("file", format!("{} bad lines, nothing imported; first: {first}", errors.len()))
+        .with("rejected", &errors)
+}

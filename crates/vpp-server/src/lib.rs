@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod markets;
 mod metrics;
+pub mod parks;
 pub mod routes;
 pub mod state;
 pub mod webhook;
@@ -50,6 +51,7 @@ pub use state::{AppState, ServerSettings};
         (name = "optimisation", description = "Optimal schedules for a VPP's members"),
         (name = "trading", description = "Execution tracking"),
         (name = "auth", description = "Login, sessions, users, API keys and the audit trail"),
+        (name = "parks", description = "Industrial parks: TOU tariffs, load curves, bills, flexibility and savings"),
         (name = "ops", description = "Health and metrics")
     ),
     modifiers(&BearerAuth),
@@ -118,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::alerts::router())
         .merge(routes::markets::router())
         .merge(routes::reports::router())
+        .merge(routes::parks::router())
         .split_for_parts();
     let cors = cors(&state.settings.cors_origins);
     let router = api

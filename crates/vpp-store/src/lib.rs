@@ -20,6 +20,7 @@ mod etl;
 mod execution;
 mod fleet;
 mod markets;
+mod parks;
 mod resources;
 mod security;
 mod series;

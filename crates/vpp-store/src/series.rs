@@ -53,6 +53,7 @@ impl Store {
             OwnerKind::Resource => self.get_resource(&request.owner_id).await.map(|_| ()),
             OwnerKind::Vpp => self.get_vpp(&request.owner_id).await.map(|_| ()),
             OwnerKind::Market => Ok(()),
+            OwnerKind::Site => self.get_site(&request.owner_id).await.map(|_| ()),
         };
         if let Err(StoreError::NotFound { entity, id }) = exists {
             return Err(vpp_domain::Invalid::one("owner_id", format!("{entity} `{id}` does not exist")).into());

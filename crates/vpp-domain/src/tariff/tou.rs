@@ -411,15 +411,17 @@ impl TariffRequest {
 impl TariffTerms {
     /// Validates the terms (fields named under `prefix`) and compiles the day plans.
     pub fn compile(&self, prefix: &str) -> Result<CompiledTerms, Invalid> {
+        // Field names under `prefix.`, or bare when the terms are the whole request.
+        let p = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
         let mut errors = Errors::default();
         let currency_ok = self.currency.len() == 3 && self.currency.chars().all(|c| c.is_ascii_uppercase());
-        errors.check(currency_ok, format!("{prefix}.currency"), "must be an ISO 4217 code such as CNY");
-        check_prices(&mut errors, &format!("{prefix}.energy_prices"), &self.energy_prices);
+        errors.check(currency_ok, format!("{p}currency"), "must be an ISO 4217 code such as CNY");
+        check_prices(&mut errors, &format!("{p}energy_prices"), &self.energy_prices);
         let mut season_of_month: [Option<usize>; 12] = [None; 12];
         let mut seasons = Vec::new();
-        errors.check(!self.seasons.is_empty(), format!("{prefix}.seasons"), "needs at least one season");
+        errors.check(!self.seasons.is_empty(), format!("{p}seasons"), "needs at least one season");
         for (si, season) in self.seasons.iter().enumerate() {
-            let field = format!("{prefix}.seasons[{si}]");
+            let field = format!("{p}seasons[{si}]");
             crate::error::check_name(&mut errors, &format!("{field}.name"), &season.name);
             for &m in &season.months {
                 if !(1..=12).contains(&m) {
@@ -428,7 +430,7 @@ impl TariffTerms {
                 }
                 match season_of_month[usize::from(m - 1)] {
                     Some(other) => errors.push(
-                        format!("{prefix}.seasons"),
+                        format!("{p}seasons"),
                         format!(
                             "month {m} is in more than one season ({} and {})",
                             self.seasons[other].name, season.name
@@ -437,8 +439,8 @@ impl TariffTerms {
                     None => season_of_month[usize::from(m - 1)] = Some(si),
                 }
             }
-            if let Some(p) = &season.prices {
-                check_prices(&mut errors, &format!("{field}.prices"), p);
+            if let Some(prices) = &season.prices {
+                check_prices(&mut errors, &format!("{field}.prices"), prices);
             }
             let workday = day_plan(&mut errors, &format!("{field}.workday"), &season.workday);
             let non_workday = match &season.non_workday {
@@ -464,29 +466,26 @@ impl TariffTerms {
         let missing: Vec<String> =
             (0..12).filter(|&m| season_of_month[m].is_none()).map(|m| (m + 1).to_string()).collect();
         if !missing.is_empty() && !self.seasons.is_empty() {
-            errors.push(format!("{prefix}.seasons"), format!("months {} are in no season", missing.join(", ")));
+            errors.push(format!("{p}seasons"), format!("months {} are in no season", missing.join(", ")));
         }
         match &self.demand_charge {
-            Some(DemandCharge::MaxDemand { price_per_kw_month: p }) => check_money(
+            Some(DemandCharge::MaxDemand { price_per_kw_month: price }) => {
+                check_money(&mut errors, &format!("{p}demand_charge.price_per_kw_month"), *price, Decimal::from(10_000))
+            }
+            Some(DemandCharge::Capacity { price_per_kva_month: price }) => check_money(
                 &mut errors,
-                &format!("{prefix}.demand_charge.price_per_kw_month"),
-                *p,
-                Decimal::from(10_000),
-            ),
-            Some(DemandCharge::Capacity { price_per_kva_month: p }) => check_money(
-                &mut errors,
-                &format!("{prefix}.demand_charge.price_per_kva_month"),
-                *p,
+                &format!("{p}demand_charge.price_per_kva_month"),
+                *price,
                 Decimal::from(10_000),
             ),
             None => {}
         }
         if let Some(pf) = &self.power_factor {
-            check_pf_rule(&mut errors, &format!("{prefix}.power_factor"), pf);
+            check_pf_rule(&mut errors, &format!("{p}power_factor"), pf);
         }
         let mut codes = std::collections::BTreeSet::new();
         for (i, c) in self.components.iter().enumerate() {
-            let field = format!("{prefix}.components[{i}]");
+            let field = format!("{p}components[{i}]");
             let ok = (1..=40).contains(&c.code.len())
                 && c.code.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
             errors.check(ok, format!("{field}.code"), "must be 1 to 40 characters of a-z, 0-9 or '_'");

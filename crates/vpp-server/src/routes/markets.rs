@@ -19,7 +19,7 @@ use vpp_domain::vpp::MarketType;
 use vpp_store::{BidFilter, BidRecord, KillSwitch, SettlementRecord, TradeFilter, TradeRecord};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem, rejected_file};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::markets::{ClearingSummary, SubmitBid, clear_day, connector_for, dangling, place_bid, settle_vpp};
 use crate::state::AppState;
@@ -581,12 +581,6 @@ async fn settlement_records(
 
 /// A refused file: 422 on `file` with the first bad line, and every bad
 /// line under `rejected`.
-fn rejected_file(errors: Vec<vpp_domain::series_import::RowError>) -> ApiError {
-    let first = errors.first().map(|e| format!("line {}: {}", e.line, e.reason)).unwrap_or_default();
-    ApiError::invalid("file", format!("{} bad lines, nothing imported; first: {first}", errors.len()))
-        .with("rejected", &errors)
-}
-
 /// What an exchange file holds.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod auth;
 pub mod markets;
 pub mod ops;
+pub mod parks;
 pub mod reports;
 pub mod resources;
 pub mod schedules;
