@@ -407,11 +407,16 @@ async fn battery_scenario(store: &Store, m: &SiteMonth, spec: &BatterySpec) -> A
         ));
     }
     let lab = &m.ctx.labeller;
+    // The cost of importing one more kWh: the TOU price plus every per-kWh
+    // component of the version in force, in currency/MWh as vpp-optim takes it.
     let price: Vec<f64> = m
         .load
         .iter()
         .map(|&(t, _)| {
-            lab.label(t).and_then(|l| lab.price(&l)).and_then(|p| f64::try_from(p).ok()).unwrap_or(0.0) * 1000.0
+            let Some(l) = lab.label(t) else { return 0.0 };
+            let components: Decimal = lab.versions[l.version].terms.components.iter().map(|c| c.rate_per_kwh).sum();
+            let per_kwh = lab.price(&l).unwrap_or_default() + components;
+            f64::try_from(per_kwh).unwrap_or(0.0) * 1000.0
         })
         .collect();
     let base: Vec<f64> = m.load.iter().map(|p| p.1).collect();

@@ -29,7 +29,13 @@ use serde::{Deserialize, Serialize};
 use super::load::{Gap, INTERVAL_S, gaps};
 use super::tou::{DemandCharge, Labeller, Period, default_pf_table, pf_adjustment_pct};
 use crate::error::{Errors, Invalid};
-use crate::market::invoice::cents;
+
+/// An amount rounded to the cent, half away from zero, always shown with two decimals.
+fn cents(x: Decimal) -> Decimal {
+    let mut c = crate::market::invoice::cents(x);
+    c.rescale(2);
+    c
+}
 
 /// Most gaps a bill lists.
 pub const MAX_GAPS_LISTED: usize = 50;

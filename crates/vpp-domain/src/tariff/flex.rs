@@ -311,6 +311,9 @@ pub fn peak_cut(load: &[LabelledLoad], cut_kw: f64, max_duration_min: f64) -> (f
         }
         Some(count)
     };
+    if stretches(max - cut_kw).is_some() {
+        return (cut_kw, stretches(max - cut_kw).unwrap_or(0));
+    }
     let (mut lo, mut hi) = (0.0, cut_kw);
     // Bisection on the cut: feasibility falls as the cut grows.
     for _ in 0..50 {

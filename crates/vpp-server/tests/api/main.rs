@@ -13,6 +13,7 @@ mod errors;
 mod etl;
 mod markets;
 mod ops;
+mod parks;
 mod resources;
 mod schedules;
 mod security;
