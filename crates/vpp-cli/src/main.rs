@@ -3,6 +3,7 @@
 
 mod config;
 mod demo;
+mod demo_park;
 mod etl;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,9 @@ enum Command {
     Simulate(SimulateArgs),
     /// Invoices to asset owners for a month, one per contract (prints JSON; a table with --table).
     Invoice(InvoiceArgs),
+    /// Industrial parks: monthly bills, reconciliation, savings, battery payback and the park report.
+    #[command(subcommand)]
+    Park(ParkCommand),
     /// Load-test fixtures for end-to-end benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -278,8 +282,113 @@ struct InvoiceArgs {
     table: bool,
 }
 
+/// A battery on the command line.
+#[derive(Debug, clap::Args)]
+struct BatteryArgs {
+    /// Battery energy, kWh (with --battery-kw); default the site's battery.
+    #[arg(long, requires = "battery_kw")]
+    battery_kwh: Option<f64>,
+    /// Battery power, kW.
+    #[arg(long, requires = "battery_kwh")]
+    battery_kw: Option<f64>,
+    /// Round-trip efficiency, 0..1 (default 0.9).
+    #[arg(long)]
+    round_trip_efficiency: Option<f64>,
+}
+
+impl BatteryArgs {
+    fn spec(&self) -> Option<vpp_server::parks::BatterySpec> {
+        Some(vpp_server::parks::BatterySpec {
+            energy_kwh: self.battery_kwh?,
+            power_kw: self.battery_kw?,
+            round_trip_efficiency: self.round_trip_efficiency,
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum ParkCommand {
+    /// A month's bill of a site from its load and tariff (JSON; a table with --table).
+    Bill {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// Month, `YYYY-MM` in the tariff's zone.
+        #[arg(long)]
+        month: String,
+        /// Reactive energy of the month, kvarh, for the power-factor adjustment.
+        #[arg(long)]
+        reactive_kvarh: Option<f64>,
+        /// Print a table instead of JSON.
+        #[arg(long)]
+        table: bool,
+    },
+    /// The utility's imported bill against the computed one, line by line.
+    Reconcile {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// Month, `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+    },
+    /// Savings of a month: adjustable loads, demand response and a battery.
+    Savings {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// Month, `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+        #[command(flatten)]
+        battery: BatteryArgs,
+    },
+    /// Payback of a battery simulated over a year of load.
+    Payback {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// Year of load.
+        #[arg(long)]
+        year: i16,
+        #[command(flatten)]
+        battery: BatteryArgs,
+    },
+    /// The monthly park report as json, csv or html.
+    Report {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// Month, `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+        /// json, csv or html.
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum ImportCommand {
+    /// Import a site's load curve: CSV `time,load_kw` (kW, MW or W in the header), 15-minute intervals.
+    Load {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// The CSV file.
+        file: PathBuf,
+        /// Whether times label the `start` or the `end` of each interval.
+        #[arg(long, default_value = "start")]
+        time_label: String,
+    },
+    /// Import the bills utilities sent (CSV `site_id,month,currency,code,quantity,amount`, or JSON).
+    Bills {
+        /// The file.
+        file: PathBuf,
+        /// Replace bills already stored for the same site and month.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Import contract versions with asset owners (`;`-separated CSV; see the README).
     Contracts {
         /// The CSV file.
@@ -487,6 +596,31 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Import(ImportCommand::Load { site, file, time_label }) => {
+            let store = open_store(&config).await?;
+            let label = match time_label.as_str() {
+                "start" => vpp_domain::tariff::load::TimeLabel::Start,
+                "end" => vpp_domain::tariff::load::TimeLabel::End,
+                other => anyhow::bail!("--time-label `{other}`: use start or end"),
+            };
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let report =
+                vpp_server::parks::import_load(&store, &site, &bytes, label).await.map_err(|e| file_error(e, &file))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Import(ImportCommand::Bills { file, replace }) => {
+            let store = open_store(&config).await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bills = vpp_domain::tariff::bill::parse_actual_bills(&bytes).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| format!("  line {}: {}", e.line, e.reason)).collect();
+                anyhow::anyhow!("{}: nothing imported:\n{}", file.display(), lines.join("\n"))
+            })?;
+            let n = store.import_actual_bills(&bills, replace, "cli").await?;
+            println!("{}: {n} bills imported", file.display());
+            Ok(())
+        }
+        Command::Park(command) => park(&config, command).await,
         Command::Import(ImportCommand::TechnicalData { file }) => {
             let store = open_store(&config).await?;
             let parsed: TechnicalDataFile = read_json(&file)?;
@@ -791,6 +925,82 @@ async fn user_command(store: &Arc<Store>, cmd: UserCommand) -> anyhow::Result<()
 
 /// An API error as a CLI error: its detail and the field it names (`whole`
 /// when it names none).
+/// A refused file with every bad line it lists.
+fn file_error(e: vpp_server::error::ApiError, file: &Path) -> anyhow::Error {
+    let mut text = format!("{}: {}", file.display(), e.0.detail);
+    if let Some(serde_json::Value::Array(rows)) = e.0.extra.get("rejected") {
+        for r in rows {
+            text.push_str(&format!("\n  line {}: {}", r["line"], r["reason"].as_str().unwrap_or_default()));
+        }
+    }
+    anyhow::anyhow!(text)
+}
+
+/// `vpp park …`.
+async fn park(config: &Config, command: ParkCommand) -> anyhow::Result<()> {
+    use vpp_server::parks;
+    let store = open_store(config).await?;
+    match command {
+        ParkCommand::Bill { site, month, reactive_kvarh, table } => {
+            let bill = parks::bill(&store, &site, &month, reactive_kvarh).await.map_err(|e| api_error(e, "site"))?;
+            if !table {
+                println!("{}", serde_json::to_string_pretty(&bill)?);
+                return Ok(());
+            }
+            println!("Bill {} ({}), {}", bill.month, bill.time_zone, bill.currency);
+            println!("{:<20} {:>14} {:<4} {:>10} {:>14}", "line", "quantity", "", "rate", "amount");
+            for l in &bill.lines {
+                let rate = l.rate.map(|r| r.to_string()).unwrap_or_default();
+                println!("{:<20} {:>14} {:<4} {:>10} {:>14}", l.code, l.quantity, l.unit, rate, l.amount);
+            }
+            println!("{:<20} {:>14} {:<4} {:>10} {:>14}", "total", "", "", "", bill.total);
+            println!(
+                "coverage {:.1} % ({} of {} intervals); max demand {:.1} kW",
+                bill.coverage.pct, bill.coverage.intervals, bill.coverage.expected_intervals, bill.max_demand_kw
+            );
+            for note in &bill.notes {
+                println!("note: {note}");
+            }
+        }
+        ParkCommand::Reconcile { site, month } => {
+            let ctx = parks::site_context(&store, &site).await.map_err(|e| api_error(e, "site"))?;
+            let actual = store
+                .actual_bill(&ctx.site.id, &month)
+                .await?
+                .with_context(|| format!("no imported bill of {month} for {}", ctx.site.name))?;
+            let bill = parks::bill(&store, &ctx.site.id, &month, None).await.map_err(|e| api_error(e, "month"))?;
+            let r = vpp_domain::tariff::bill::reconcile(&bill, &actual)?;
+            println!("{:<20} {:>14} {:>14} {:>12} {:>8}", "line", "computed", "billed", "difference", "%");
+            for l in &r.lines {
+                let pct = l.difference_pct.map(|p| p.to_string()).unwrap_or_default();
+                println!("{:<20} {:>14} {:>14} {:>12} {:>8}", l.code, l.computed, l.actual, l.difference, pct);
+            }
+        }
+        ParkCommand::Savings { site, month, battery } => {
+            let r = parks::month_savings(&store, &site, &month, battery.spec().as_ref())
+                .await
+                .map_err(|e| api_error(e, "site"))?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        ParkCommand::Payback { site, year, battery } => {
+            let r = parks::battery_payback(&store, &site, year, battery.spec().as_ref())
+                .await
+                .map_err(|e| api_error(e, "site"))?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        ParkCommand::Report { site, month, format } => {
+            let r = parks::park_report(&store, &site, &month).await.map_err(|e| api_error(e, "site"))?;
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&r)?),
+                "csv" => print!("{}", parks::report_csv(&r)),
+                "html" => println!("{}", parks::report_html(&r)),
+                other => anyhow::bail!("--format `{other}`: use json, csv or html"),
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn api_error(e: vpp_server::error::ApiError, whole: &str) -> anyhow::Error {
     anyhow::anyhow!("{} ({})", e.0.detail, e.0.field.as_deref().unwrap_or(whole))
 }

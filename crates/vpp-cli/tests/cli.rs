@@ -191,6 +191,7 @@ fn demo_seeds_a_portfolio_and_serves_it() {
             today["points"].as_array().map(Vec::len) == Some(96)
         })
         .count();
+    let (_, sites) = http(&addr, "GET", "/api/v1/vpp/sites", Some(&token), None);
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(names, vec!["admin", "operator", "trader", "analyst", "viewer"], "one printed login per role");
@@ -201,7 +202,7 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     assert!(
         vpps["items"].as_array().expect("items").iter().all(|v| !v["members"].as_array().expect("members").is_empty())
     );
-    assert_eq!(resources["total"], 54);
+    assert_eq!(resources["total"], 55, "54 in the VPPs and the park's battery");
     assert!(loads["total"].as_i64().unwrap_or(0) > 0);
     assert_eq!(series["total"], 16 + 9, "a power series per PV plant and wind turbine, and per scheduled battery");
     assert_eq!(with_forecast_today, 16, "today's forecast for every PV plant and wind turbine");
@@ -226,6 +227,21 @@ fn demo_seeds_a_portfolio_and_serves_it() {
         assert!(soc.last().unwrap() >= &(soc[0] - 1e-6), "back to the start SOC by the end");
     }
     assert_eq!(schedule["stored_beliefs"], 0, "--no-store");
+
+    // The park: a year of load, its bill of last month and the utility's to reconcile.
+    assert_eq!(sites[0]["name"], "Suzhou Plant A", "{sites}");
+    let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let last = jiff::Timestamp::now().to_zoned(shanghai).date().first_of_month().yesterday().unwrap();
+    let month = format!("{:04}-{:02}", last.year(), last.month());
+    let bill = stdout_json(&vpp(&tmp.db(), &["park", "bill", "--site", "Suzhou Plant A", "--month", &month]));
+    assert_eq!(bill["coverage"]["complete"], true, "{bill}");
+    assert!(bill["lines"].as_array().unwrap().iter().any(|l| l["code"] == "demand"), "{bill}");
+    let out = vpp(&tmp.db(), &["park", "reconcile", "--site", "Suzhou Plant A", "--month", &month]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.starts_with("demand") && !l.contains(" 0.00 ")), "{text}");
+    let out = vpp(&tmp.db(), &["park", "report", "--site", "Suzhou Plant A", "--month", &month, "--format", "csv"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("peak_valley_arbitrage"));
 }
 
 #[test]

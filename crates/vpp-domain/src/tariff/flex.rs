@@ -16,11 +16,12 @@
 //!   peak first, then the peak, into the valley: Σ kWh × (period price −
 //!   valley price) − Σ cost per adjustment of the loads moved; days where that
 //!   would lose money are left alone.
-//! - **Demand-charge reduction by load shedding**: the largest cut `r` ≤ Σ kW
-//!   of the loads that respond within `peak_shaving_response_min` such that
-//!   every stretch of load above (max − r) lasts no longer than the shortest
-//!   max duration of those loads; saving = r × demand price − stretches × Σ
-//!   their cost per adjustment.
+//! - **Demand-charge reduction by load shedding**: for each group of the
+//!   loads that respond within `peak_shaving_response_min` and hold at least
+//!   `D` minutes (one group per hold time `D` among them): the largest cut
+//!   `r` ≤ Σ their kW such that every stretch of load above (max − r) lasts
+//!   at most `D`; net = r × demand price − stretches × Σ their cost per
+//!   adjustment. The best group's net counts, 0 if none nets a saving.
 //! - **Demand-response revenue** per month: DR kW × event hours ×
 //!   compensation price × events per year / 12 − events per year / 12 × Σ
 //!   cost per adjustment, where DR kW is the adjustable kW of the loads that
@@ -344,19 +345,31 @@ pub fn savings(input: &FlexInput, settings: &crate::settings::Settings) -> Resul
     let fast: Vec<&AdjustableLoad> = input.loads.iter().filter(|l| l.response_time_min <= fast_limit).collect();
     match input.demand_price {
         Some(price) if !fast.is_empty() => {
-            let kw: f64 = fast.iter().map(|l| l.adjustable_kw()).sum();
-            let hold = fast.iter().map(|l| l.max_duration_min).fold(f64::INFINITY, f64::min);
-            let (cut, events) = peak_cut(input.load, kw, hold);
-            let cost: f64 = fast.iter().map(|l| l.cost()).sum::<f64>() * events as f64;
-            out.push(metric(
-                "demand_charge_reduction_loads",
-                cut * price - cost,
-                per_month.clone(),
-                format!(
-                    "cut {cut:.1} kW (of {kw:.1} kW responding within {fast_limit} min, held ≤ {hold} min) × {price} {cur}/kW − {events} stretches × {:.2} {cur}",
-                    fast.iter().map(|l| l.cost()).sum::<f64>()
-                ),
-            ));
+            // The group of fast loads that all hold at least `hold` minutes, for
+            // each hold time among them; the best group's net saving counts,
+            // and none (0) if every group would cost more than it saves.
+            let mut best: Option<(f64, String)> = None;
+            for hold in fast.iter().map(|l| l.max_duration_min) {
+                let group: Vec<&&AdjustableLoad> = fast.iter().filter(|l| l.max_duration_min >= hold).collect();
+                let kw: f64 = group.iter().map(|l| l.adjustable_kw()).sum();
+                let (cut, events) = peak_cut(input.load, kw, hold);
+                let per_event: f64 = group.iter().map(|l| l.cost()).sum();
+                let net = cut * price - events as f64 * per_event;
+                if best.as_ref().is_none_or(|(b, _)| net > *b) {
+                    let formula = format!(
+                        "cut {cut:.1} kW (of {kw:.1} kW from {} loads responding within {fast_limit} min and holding {hold} min) × {price} {cur}/kW − {events} stretches × {per_event:.2} {cur}",
+                        group.len()
+                    );
+                    best = Some((net, formula));
+                }
+            }
+            let (net, formula) = best.unwrap_or_default();
+            let (value, formula) = if net > 0.0 {
+                (net, formula)
+            } else {
+                (0.0, format!("not worth it: the best group nets {net:.2} {cur}: {formula}"))
+            };
+            out.push(metric("demand_charge_reduction_loads", value, per_month.clone(), formula));
         }
         Some(_) => out.push(metric(
             "demand_charge_reduction_loads",
