@@ -191,7 +191,7 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
     tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs, with power forecasts for PV and wind");
     schedule_spot_portfolio(store, &prices).await?;
     seed_markets(store).await.context("seeding the demo markets")?;
-    crate::demo_park::seed(store, &templates.id(ResourceType::Battery)?, &of(ResourceType::IndustrialLoad))
+    crate::demo_park::seed(store, templates.id(ResourceType::Battery)?, &of(ResourceType::IndustrialLoad))
         .await
         .context("seeding the demo park")?;
     eprintln!("Demo users (passwords are shown once; reset with `vpp user reset-password NAME`):");
