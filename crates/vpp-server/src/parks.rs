@@ -248,10 +248,15 @@ fn demand_price(bill_terms: &vpp_domain::tariff::tou::TariffTerms) -> Option<f64
 /// The flexibility potential of a site's adjustable loads in a month.
 pub async fn flexibility(store: &Store, site: &str, month: &str) -> ApiResult<Potential> {
     let m = site_month(store, site, month).await?;
+    with_flex(store, &m, potential).await
+}
+
+/// Runs `f` on the month's labelled load with the site's adjustable loads.
+async fn with_flex<T>(store: &Store, m: &SiteMonth, f: impl FnOnce(&FlexInput) -> T) -> ApiResult<T> {
     let loads = store.list_adjustable_loads(Some(&m.ctx.site.id)).await?;
     let labelled = label(&m.ctx.labeller, &m.load);
-    let terms = last_terms(&m)?;
-    Ok(potential(&FlexInput {
+    let terms = last_terms(m)?;
+    Ok(f(&FlexInput {
         labeller: &m.ctx.labeller,
         load: &labelled,
         loads: &loads,
@@ -372,21 +377,12 @@ pub async fn month_savings(
 /// The adjustable loads' figures of a month.
 async fn flex_savings(store: &Store, m: &SiteMonth) -> ApiResult<SavingsReport> {
     let settings = store.settings().await?;
-    let loads = store.list_adjustable_loads(Some(&m.ctx.site.id)).await?;
-    let labelled = label(&m.ctx.labeller, &m.load);
-    let terms = last_terms(m)?;
-    let input = FlexInput {
-        labeller: &m.ctx.labeller,
-        load: &labelled,
-        loads: &loads,
-        demand_price: demand_price(terms),
-        currency: &terms.currency,
-    };
+    let metrics = with_flex(store, m, |input| savings(input, &settings)).await??;
     Ok(SavingsReport {
         site_id: m.ctx.site.id.clone(),
         month: format!("{:04}-{:02}", m.month.year(), m.month.month()),
-        currency: terms.currency.clone(),
-        metrics: savings(&input, &settings)?,
+        currency: last_terms(m)?.currency.clone(),
+        metrics,
         battery: None,
         battery_note: None,
     })

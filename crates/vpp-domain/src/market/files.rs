@@ -108,20 +108,28 @@ pub(crate) fn records(s: &str, sep: char) -> impl Iterator<Item = (usize, Vec<&s
         .map(move |(n, l)| (n, l.split(sep).map(str::trim).collect()))
 }
 
-/// Parses a market price file.
-pub fn parse_prices(bytes: &[u8]) -> Result<Vec<PriceRow>, Vec<RowError>> {
-    let s = text(bytes)?;
+/// A CSV header line and the data records after it, separated by `;` if the
+/// header holds one, else by `,`.
+pub(crate) type SplitCsv<'a> = ((usize, Vec<&'a str>), Box<dyn Iterator<Item = (usize, Vec<&'a str>)> + 'a>);
+
+/// Splits text into its header and records (see [`SplitCsv`]); an empty file is an error.
+pub(crate) fn split_csv(s: &str) -> Result<SplitCsv<'_>, Vec<RowError>> {
     let first = s.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or("");
     let sep = if first.contains(';') { ';' } else { ',' };
     let mut it = records(s, sep);
-    let Some((hline, header)) = it.next() else {
-        return Err(vec![RowError { line: 0, reason: "the file is empty".into() }]);
-    };
+    let header = it.next().ok_or_else(|| vec![RowError { line: 0, reason: "the file is empty".into() }])?;
+    Ok((header, Box::new(it)))
+}
+
+/// Parses a market price file.
+pub fn parse_prices(bytes: &[u8]) -> Result<Vec<PriceRow>, Vec<RowError>> {
+    let s = text(bytes)?;
+    let ((hline, header), it) = split_csv(s)?;
     let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (Some(start_col), Some(price_col)) = (col("delivery_start"), col("price")) else {
         return Err(vec![RowError {
             line: hline,
-            reason: format!("header needs delivery_start and price columns, got `{}`", header.join(&sep.to_string())),
+            reason: format!("header needs delivery_start and price columns, got `{}`", header.join(" | ")),
         }]);
     };
     let (end_col, cur_col) = (col("delivery_end"), col("currency"));

@@ -483,12 +483,7 @@ pub fn parse_actual_bills(bytes: &[u8]) -> Result<Vec<ActualBill>, Vec<crate::se
         }
         return crate::market::files::finish(bills, errors);
     }
-    let first = text.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or("");
-    let sep = if first.contains(';') { ';' } else { ',' };
-    let mut it = crate::market::files::records(text, sep);
-    let Some((hline, header)) = it.next() else {
-        return Err(vec![RowError { line: 0, reason: "the file is empty".into() }]);
-    };
+    let ((hline, header), it) = crate::market::files::split_csv(text)?;
     const COLUMNS: [&str; 6] = ["site_id", "month", "currency", "code", "quantity", "amount"];
     let col: Vec<Option<usize>> =
         COLUMNS.iter().map(|c| header.iter().position(|h| h.eq_ignore_ascii_case(c))).collect();
@@ -719,6 +714,18 @@ mod tests {
         }
     }
 
+    fn bill_of(lab: &Labeller, month: Date, load: &[(Timestamp, f64)], reactive_kvarh: Option<f64>) -> Bill {
+        let input = BillInput {
+            labeller: lab,
+            month,
+            load,
+            transformer_kva: None,
+            reactive_kvarh,
+            default_pf_target: d("0.90"),
+        };
+        compute_bill(&input).expect("bill")
+    }
+
     fn labeller(zone: &str, versions: Vec<TariffTerms>) -> Labeller {
         Labeller {
             tz: TimeZone::get(zone).expect("zone"),
@@ -746,15 +753,7 @@ mod tests {
         // One 300 kW quarter-hour on Wednesday 15 July at 15:00, in the sharp peak.
         let spike = date(2026, 7, 15).at(15, 0, 0, 0).to_zoned(lab.tz.clone()).expect("zoned").timestamp();
         load.iter_mut().find(|p| p.0 == spike).expect("in month").1 = 300.0;
-        let bill = compute_bill(&BillInput {
-            labeller: &lab,
-            month: date(2026, 7, 1),
-            load: &load,
-            transformer_kva: None,
-            reactive_kvarh: Some(45_000.0),
-            default_pf_target: d("0.90"),
-        })
-        .expect("bill");
+        let bill = bill_of(&lab, date(2026, 7, 1), &load, Some(45_000.0));
         // July 2026: 23 workdays, 8 weekend days. Per workday at 100 kW: valley 800,
         // peak 800, flat 600, sharp 200 kWh; per weekend day valley 800, flat 1600.
         // The spike adds 200 kW × 0.25 h = 50 kWh to the sharp peak.
@@ -792,15 +791,7 @@ mod tests {
         let lab = labeller("Europe/Berlin", vec![terms]);
         for (month, expected, valley_h) in [(date(2026, 3, 1), 2972, 185), (date(2026, 10, 1), 2980, 187)] {
             let load = flat_load(&lab.tz, month, 10.0);
-            let input = BillInput {
-                labeller: &lab,
-                month,
-                load: &load,
-                transformer_kva: None,
-                reactive_kvarh: None,
-                default_pf_target: d("0.90"),
-            };
-            let bill = compute_bill(&input).expect("bill");
+            let bill = bill_of(&lab, month, &load, None);
             assert_eq!(bill.coverage.expected_intervals, expected);
             assert!(bill.coverage.complete);
             assert_eq!(bill.consumption_kwh, Decimal::from(expected) * d("2.5"));
@@ -816,15 +807,7 @@ mod tests {
         let lab = labeller("Asia/Shanghai", vec![park_terms(date(2026, 1, 1)), v2]);
         let mut load = flat_load(&lab.tz, date(2026, 7, 1), 100.0);
         load.drain(10..14);
-        let bill = compute_bill(&BillInput {
-            labeller: &lab,
-            month: date(2026, 7, 1),
-            load: &load,
-            transformer_kva: None,
-            reactive_kvarh: None,
-            default_pf_target: d("0.90"),
-        })
-        .expect("bill");
+        let bill = bill_of(&lab, date(2026, 7, 1), &load, None);
         assert!(!bill.coverage.complete);
         assert_eq!(bill.coverage.gaps.len(), 1);
         assert_eq!(bill.coverage.gaps[0].intervals, 4);
@@ -841,15 +824,7 @@ mod tests {
     fn reconciliation_shows_each_difference() {
         let lab = labeller("Asia/Shanghai", vec![park_terms(date(2026, 1, 1))]);
         let load = flat_load(&lab.tz, date(2026, 7, 1), 100.0);
-        let bill = compute_bill(&BillInput {
-            labeller: &lab,
-            month: date(2026, 7, 1),
-            load: &load,
-            transformer_kva: None,
-            reactive_kvarh: None,
-            default_pf_target: d("0.90"),
-        })
-        .expect("bill");
+        let bill = bill_of(&lab, date(2026, 7, 1), &load, None);
         let csv = "site_id,month,currency,code,quantity,amount\n\
                    s1,2026-07,CNY,energy_peak,18400,18400.00\n\
                    s1,2026-07,CNY,demand,110,4400.00\n\

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::tou::{Labeller, Period, SLOTS_PER_DAY};
-use crate::market::files::{finish, records, text};
+use crate::market::files::{finish, split_csv, text};
 use crate::series_import::{RowError, parse_timestamp};
 
 /// Length of a load interval, seconds.
@@ -62,13 +62,7 @@ fn header_unit(header: &str) -> Result<f64, String> {
 /// Times are RFC 3339 with an offset or local `YYYY-MM-DD HH:MM` in `tz`.
 /// Returns the readings sorted by interval start, or every bad line.
 pub fn parse_load_csv(bytes: &[u8], tz: &TimeZone, label: TimeLabel) -> Result<Vec<(Timestamp, f64)>, Vec<RowError>> {
-    let s = text(bytes)?;
-    let first = s.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or("");
-    let sep = if first.contains(';') { ';' } else { ',' };
-    let mut it = records(s, sep);
-    let Some((hline, header)) = it.next() else {
-        return Err(vec![RowError { line: 0, reason: "the file is empty".into() }]);
-    };
+    let ((hline, header), it) = split_csv(text(bytes)?)?;
     if header.len() != 2 {
         return Err(vec![RowError {
             line: hline,
