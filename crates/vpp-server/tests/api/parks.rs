@@ -90,6 +90,23 @@ async fn tariff_windows_are_checked_and_a_new_version_takes_over_from_its_date()
     assert!(text.contains("no window covers 12:00–13:00"), "{p}");
     assert!(text.contains("terms.seasons[1].workday"), "{p}");
     assert_eq!(app.get("/api/v1/vpp/tariffs").await.1.as_array().unwrap().len(), 0, "nothing stored");
+    // A zone that does not exist, a negative price, a wrapping window that
+    // covers the whole day twice, an unknown field and malformed JSON.
+    let mut bad = park_tariff("Bad");
+    bad["time_zone"] = json!("Mars/Olympus");
+    bad["terms"]["energy_prices"]["peak"] = json!("-1");
+    let (s, p) = app.post("/api/v1/vpp/tariffs", bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"time_zone") && fields.contains(&"terms.energy_prices.peak"), "{p}");
+    let mut bad = park_tariff("Bad");
+    bad["terms"]["tou"] = json!(1);
+    let (s, p) = app.post("/api/v1/vpp/tariffs", bad).await;
+    assert!(s.is_client_error(), "{p}");
+    assert!(p.to_string().contains("tou"), "{p}");
+    let (s, _, _) =
+        app.request(Method::POST, "/api/v1/vpp/tariffs", Some("application/json"), b"{\"name\": ".to_vec()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 
     let (site, tariff) = site(&app).await;
     let _ = site;
