@@ -6,6 +6,7 @@
 //! [`routes`], each with its handlers, request and response types and router.
 
 pub mod auth;
+pub mod console;
 pub mod control;
 pub mod error;
 pub mod extract;
@@ -121,10 +122,12 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::markets::router())
         .merge(routes::reports::router())
         .merge(routes::parks::router())
+        .merge(routes::events::router())
         .split_for_parts();
     let cors = cors(&state.settings.cors_origins);
     let router = api
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
+        .fallback(console::serve)
         .layer(middleware::from_fn_with_state(state.clone(), invalidate_fleets_on_write))
         .layer(middleware::from_fn_with_state(state.clone(), auth::middleware::guard))
         .layer(middleware::from_fn(metrics::track));

@@ -47,7 +47,7 @@ pub use fleet::{FleetSnapshot, MemberRow};
 pub use markets::{
     BidFilter, BidRecord, KillSwitch, NewBid, SettlementRecord, StepFill, StepRecord, TradeFilter, TradeRecord,
 };
-pub use resources::{ResourceFilter, ResourcePage};
+pub use resources::{ResourceFilter, ResourcePage, ResourceSort};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};
 pub use series::SeriesFilter;
 pub use telemetry::{DispatchRecord, InstructionRecord, MAX_TELEMETRY_BATCH, TelemetryWindow};

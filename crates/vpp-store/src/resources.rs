@@ -41,6 +41,61 @@ pub struct ResourceFilter {
     pub resource_type: Option<ResourceType>,
     /// Only this category.
     pub category: Option<ResourceCategory>,
+    /// Order of the list; by name if absent.
+    pub sort: Option<ResourceSort>,
+}
+
+/// Orders of the resource list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceSort {
+    /// By name, A to Z.
+    Name,
+    /// By name, Z to A.
+    NameDesc,
+    /// Smallest capacity first.
+    Capacity,
+    /// Largest capacity first.
+    CapacityDesc,
+    /// By status, then name.
+    Status,
+    /// By type, then name.
+    Type,
+    /// Oldest first.
+    Created,
+    /// Newest first.
+    CreatedDesc,
+}
+
+impl ResourceSort {
+    /// Every order with its wire name (`-` = descending).
+    pub const ALL: [(&'static str, ResourceSort); 8] = [
+        ("name", Self::Name),
+        ("-name", Self::NameDesc),
+        ("capacity_kw", Self::Capacity),
+        ("-capacity_kw", Self::CapacityDesc),
+        ("status", Self::Status),
+        ("resource_type", Self::Type),
+        ("created_at", Self::Created),
+        ("-created_at", Self::CreatedDesc),
+    ];
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(name, _)| *name == s).map(|(_, v)| *v)
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            Self::Name => "name, id",
+            Self::NameDesc => "name DESC, id",
+            Self::Capacity => "capacity_kw, name, id",
+            Self::CapacityDesc => "capacity_kw DESC, name, id",
+            Self::Status => "status, name, id",
+            Self::Type => "resource_type, name, id",
+            Self::Created => "created_at, id",
+            Self::CreatedDesc => "created_at DESC, id",
+        }
+    }
 }
 
 /// A page of resources.
@@ -84,7 +139,8 @@ impl Store {
             .eq("status", filter.status.map(|s| s.as_str().to_string()))
             .eq("resource_type", filter.resource_type.map(|t| t.as_str().to_string()))
             .eq("category", filter.category.map(|c| c.as_str().to_string()));
-        let (total, rows) = f.page(&self.pool, "resources", COLUMNS, "name, id", page).await?;
+        let order = filter.sort.unwrap_or(ResourceSort::Name).order_by();
+        let (total, rows) = f.page(&self.pool, "resources", COLUMNS, order, page).await?;
         let items = rows.iter().map(resource_from_row).collect::<Result<_>>()?;
         Ok(Paged { items, total, page: page.page, size: page.size })
     }

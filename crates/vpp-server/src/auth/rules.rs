@@ -134,6 +134,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/vpps/{id}/dispatches", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/vpps/{id}/rollup", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/conflicts", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/events/dashboard", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/trading/execution-status/{instruction_id}", p(VppsRead), Entity::None),
     // Alerts and devices
     rule(Method::GET, "/api/v1/vpp/alerts", p(VppsRead), Entity::None),

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod events;
 pub mod markets;
 pub mod ops;
 pub mod parks;

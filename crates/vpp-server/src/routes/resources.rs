@@ -36,6 +36,8 @@ pub struct ListQuery {
     /// Only this category.
     #[param(inline)]
     pub category: Option<ResourceCategory>,
+    /// Order: `name` (default), `-name`, `capacity_kw`, `-capacity_kw`, `status`, `resource_type`, `created_at`, `-created_at`.
+    pub sort: Option<String>,
     /// Page from 1.
     pub page: Option<i64>,
     /// Page size, 1..1000 (default 20).
@@ -131,11 +133,19 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/vpp/resource-instances", tag = "resources", params(ListQuery),
     responses((status = 200, body = ResourceList), (status = 422, body = Problem)))]
 async fn list_resources(State(s): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<Json<ResourceList>> {
+    let sort = match q.sort.as_deref() {
+        None => None,
+        Some(name) => Some(vpp_store::ResourceSort::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = vpp_store::ResourceSort::ALL.iter().map(|(n, _)| *n).collect();
+            ApiError::invalid("sort", format!("`{name}` is not an order; use one of {}", known.join(", ")))
+        })?),
+    };
     let filter = ResourceFilter {
         template_id: q.template_id,
         status: q.status,
         resource_type: q.resource_type,
         category: q.category,
+        sort,
     };
     Ok(Json(s.store.list_resources(&filter, page(q.page, q.size)?).await?.into()))
 }

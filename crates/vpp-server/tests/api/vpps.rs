@@ -1,5 +1,5 @@
-use axum::http::StatusCode;
-use serde_json::json;
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, field};
 
@@ -246,4 +246,24 @@ async fn writes_by_other_processes_show_after_the_cache_ttl() {
         }
     }
     assert!(seen.is_some(), "the stale fleet was reloaded after the TTL");
+}
+
+#[tokio::test]
+async fn the_dashboard_stream_sends_snapshots_as_server_sent_events() {
+    let app = TestApp::new().await;
+    let battery = app.battery("B1", 100.0, 50.0, 10.0).await;
+    app.vpp("Pool", json!([{"resource_id": battery, "allocation_ratio": 1.0}])).await;
+    let (status, body, content_type) =
+        app.request(Method::GET, "/api/v1/vpp/events/dashboard?interval_s=1&count=2", None, vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+    let text = body.as_str().unwrap();
+    assert_eq!(text.matches("event: snapshot").count(), 2, "{text}");
+    let first = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let snap: Value = serde_json::from_str(first).unwrap();
+    assert_eq!(snap["vpps"][0]["name"], "Pool");
+    assert_eq!(snap["vpps"][0]["aggregated"]["total_capacity_kw"], 50.0);
+    let (status, p) = app.get("/api/v1/vpp/events/dashboard?interval_s=0").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["field"], "interval_s");
 }

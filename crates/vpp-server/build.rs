@@ -1,0 +1,47 @@
+//! Builds the web console (`web/`, Vue + Vite) into `$OUT_DIR/console` when
+//! the `console` feature is on, so the binary embeds it and `vpp serve`
+//! needs nothing beside it. `npm ci` runs when `node_modules` is missing or
+//! older than the lockfile; `npm run build` when the sources changed (cargo
+//! reruns this script only then).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    if std::env::var_os("CARGO_FEATURE_CONSOLE").is_none() {
+        return;
+    }
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let web = manifest.join("../../web");
+    for entry in ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"] {
+        println!("cargo:rerun-if-changed={}", web.join(entry).display());
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("console");
+    let lock = web.join("package-lock.json");
+    let installed = web.join("node_modules/.package-lock.json");
+    if !fresh(&installed, &lock) {
+        npm(&web, &["ci", "--no-audit", "--no-fund"], &out);
+    }
+    npm(&web, &["run", "build"], &out);
+}
+
+/// True if `made` exists and is not older than `source`.
+fn fresh(made: &Path, source: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    matches!((modified(made), modified(source)), (Some(a), Some(b)) if a >= b)
+}
+
+fn npm(web: &Path, args: &[&str], out: &Path) {
+    let status = Command::new("npm").args(args).current_dir(web).env("VPP_CONSOLE_OUT", out).status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => panic!(
+            "`npm {}` in {} failed ({s}); fix the console build, or build without it: --no-default-features",
+            args.join(" "),
+            web.display()
+        ),
+        Err(e) => panic!(
+            "the web console needs Node.js and npm ({e}); install them, or build without the console: --no-default-features"
+        ),
+    }
+}

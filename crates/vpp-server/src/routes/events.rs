@@ -1,0 +1,115 @@
+//! `/api/v1/vpp/events/*`: Server-Sent Events for live pages. The console
+//! reads them with the bearer token through `fetch`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vpp_domain::fleet::AggregatedParams;
+use vpp_domain::vpp::{MarketType, VppStatus};
+use vpp_store::{Alert, AlertFilter, AlertState, MAX_PAGE_SIZE, Page, VppFilter};
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(dashboard_events))
+}
+
+/// One VPP on the dashboard.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VppSummary {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Market served.
+    pub market_type: MarketType,
+    /// Status.
+    pub status: VppStatus,
+    /// Aggregated parameters over one hour.
+    pub aggregated: AggregatedParams,
+}
+
+/// What the dashboard shows, as of `at`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DashboardSnapshot {
+    /// When taken.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// Every VPP with its aggregated parameters.
+    pub vpps: Vec<VppSummary>,
+    /// The newest open alerts (at most 20).
+    pub open_alerts: Vec<Alert>,
+}
+
+/// How often to send.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Seconds between snapshots, 1..60 (default 5).
+    pub interval_s: Option<u64>,
+    /// End the stream after this many snapshots (default: never).
+    pub count: Option<u64>,
+}
+
+async fn snapshot(s: &AppState) -> ApiResult<DashboardSnapshot> {
+    let vpps = s.store.list_vpps(&VppFilter::default(), Page { page: 1, size: MAX_PAGE_SIZE }).await?;
+    let mut out = Vec::with_capacity(vpps.items.len());
+    for v in vpps.items {
+        let cached = s.fleets.get(&s.store, &v.id).await?;
+        let aggregated = AggregatedParams::clone(&cached.aggregate(1.0));
+        out.push(VppSummary { id: v.id, name: v.name, market_type: v.market_type, status: v.status, aggregated });
+    }
+    let filter = AlertFilter { state: Some(AlertState::Open), rule: None, subject: None, limit: 20 };
+    Ok(DashboardSnapshot { at: Timestamp::now(), vpps: out, open_alerts: s.store.list_alerts(&filter).await? })
+}
+
+/// A dashboard snapshot now and then every `interval_s` seconds, as
+/// Server-Sent Events named `snapshot` with JSON data.
+#[utoipa::path(get, path = "/api/v1/vpp/events/dashboard", tag = "vpps", params(EventsQuery),
+    responses((status = 200, description = "text/event-stream of snapshots", body = DashboardSnapshot, content_type = "text/event-stream"),
+              (status = 422, body = Problem)))]
+async fn dashboard_events(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let every = q.interval_s.unwrap_or(5);
+    if !(1..=60).contains(&every) {
+        return Err(ApiError::invalid("interval_s", format!("must be 1..60, got {every}")));
+    }
+    if q.count == Some(0) {
+        return Err(ApiError::invalid("count", "must be at least 1"));
+    }
+    // The first snapshot is taken before answering, so a failure is a problem, not a broken stream.
+    let first = snapshot(&s).await?;
+    let mut ticker = tokio::time::interval(Duration::from_secs(every));
+    ticker.tick().await;
+    let left = q.count.unwrap_or(u64::MAX);
+    let events =
+        futures_util::stream::unfold((s, Some(first), ticker, left), |(s, pending, mut ticker, left)| async move {
+            if left == 0 {
+                return None;
+            }
+            let snap = match pending {
+                Some(snap) => snap,
+                None => loop {
+                    ticker.tick().await;
+                    match snapshot(&s).await {
+                        Ok(snap) => break snap,
+                        Err(e) => tracing::warn!(error = %e.0.detail, "dashboard snapshot failed; retrying"),
+                    }
+                },
+            };
+            let event = Event::default().event("snapshot").json_data(&snap).unwrap_or_else(|_| Event::default());
+            Some((Ok(event), (s, None, ticker, left - 1)))
+        });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,131 @@
+// Browser test of the console in headless Chromium (Debian's package),
+// driven by playwright-core against a running `vpp demo`.
+//
+//   VPP_URL=http://127.0.0.1:8080 VPP_ADMIN_PASSWORD=... VPP_VIEWER_PASSWORD=... node e2e/console.mjs
+//
+// Screenshots go to $VPP_E2E_SHOTS (default ./e2e-shots). Exits non-zero on the first failed check.
+import { chromium } from 'playwright-core'
+import { mkdirSync } from 'node:fs'
+import assert from 'node:assert/strict'
+
+const url = process.env.VPP_URL ?? 'http://127.0.0.1:8080'
+const shots = process.env.VPP_E2E_SHOTS ?? 'e2e-shots'
+mkdirSync(shots, { recursive: true })
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+})
+let failed = false
+const step = async (name, fn) => {
+  try {
+    await fn()
+    console.log(`ok   ${name}`)
+  } catch (e) {
+    failed = true
+    console.log(`FAIL ${name}: ${e.message}`)
+  }
+}
+
+async function login(page, user, password) {
+  await page.goto(`${url}/`)
+  await page.waitForURL(/\/login/)
+  await page.fill('input[name=username]', user)
+  await page.fill('input[name=password]', password)
+  await page.click('button[type=submit]')
+}
+
+const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, locale: 'en-US' })
+const consoleErrors = []
+page.on('pageerror', (e) => consoleErrors.push(e.message))
+
+await step('a wrong password shows the API message and stays on the login page', async () => {
+  await login(page, 'admin', 'wrong-password-123')
+  const text = await page.locator('[role=alert]').innerText({ timeout: 10000 })
+  assert.match(text, /401/)
+  assert.match(page.url(), /\/login/)
+})
+
+await step('admin logs in and sees every page in the navigation', async () => {
+  await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
+  await page.waitForSelector('[data-test=whoami]', { timeout: 10000 })
+  for (const nav of ['dashboard', 'resources', 'parks', 'audit']) {
+    assert.equal(await page.locator(`[data-nav=${nav}]`).count(), 1, nav)
+  }
+})
+
+await step('the dashboard shows the VPPs with live figures and charts', async () => {
+  await page.waitForSelector('[data-vpp]', { timeout: 20000 })
+  assert.equal(await page.locator('[data-vpp]').count(), 4)
+  await page.waitForSelector('[data-live=true]', { timeout: 20000 })
+  assert.ok((await page.locator('canvas').count()) >= 2, 'bar and pie charts drawn')
+  const first = await page.locator('.muted >> text=/Updated/').innerText()
+  await page.waitForFunction((before) => !document.body.innerText.includes(before), first, { timeout: 15000 })
+  await page.screenshot({ path: `${shots}/dashboard.png`, fullPage: true })
+})
+
+await step('resources page: filter, sort, page, and the API message at the field', async () => {
+  await page.click('[data-nav=resources]')
+  await page.waitForSelector('[data-test=resources] tr >> nth=1')
+  assert.match(await page.locator('text=/in all/').innerText(), /55 in all/)
+  await page.selectOption('[data-test=filter-type]', 'BATTERY')
+  await page.waitForFunction(() => document.body.innerText.includes('11 in all'))
+  await page.selectOption('[data-test=sort]', '-capacity_kw')
+  await page.waitForTimeout(500)
+  const caps = await page.locator('[data-test=resources] td.n').allInnerTexts()
+  const values = caps.map((c) => Number(c.replace(/[^0-9.]/g, '')))
+  assert.deepEqual(values, [...values].sort((a, b) => b - a), 'sorted by capacity, largest first')
+  await page.locator('[data-test=change-status]').first().click()
+  await page.click('[data-test=apply-status]')
+  const msg = await page.locator('[data-test=reason-error]').innerText({ timeout: 5000 })
+  assert.match(msg, /must not be empty/)
+  await page.screenshot({ path: `${shots}/resources.png`, fullPage: true })
+})
+
+await step('the park bill shows its lines, total and the load chart', async () => {
+  await page.click('[data-nav=parks]')
+  await page.waitForSelector('[data-test=total]', { timeout: 30000 })
+  assert.match(await page.locator('[data-test=total]').innerText(), /^\d+\.\d\d$/)
+  assert.ok((await page.locator('[data-test=bill] tr').count()) >= 6)
+  assert.ok((await page.locator('canvas').count()) >= 1)
+  await page.screenshot({ path: `${shots}/parks.png`, fullPage: true })
+})
+
+await step('Simplified Chinese: every navigation label switches', async () => {
+  await page.selectOption('[data-test=locale]', 'zh-CN')
+  assert.equal(await page.locator('[data-nav=resources]').innerText(), '资源')
+  assert.equal(await page.locator('[data-nav=parks]').innerText(), '工业园区')
+  assert.equal(await page.locator('[data-test=logout]').innerText(), '退出登录')
+  await page.screenshot({ path: `${shots}/parks-zh.png`, fullPage: true })
+  await page.selectOption('[data-test=locale]', 'en')
+})
+
+await step('the audit log lists the status change attempt', async () => {
+  await page.click('[data-nav=audit]')
+  await page.waitForSelector('[data-test=audit] tr >> nth=1')
+})
+
+await step('a viewer sees no audit log and no status buttons; the server refuses them anyway', async () => {
+  await page.click('[data-test=logout]')
+  await login(page, 'viewer', process.env.VPP_VIEWER_PASSWORD)
+  await page.waitForSelector('[data-test=whoami]')
+  assert.equal(await page.locator('[data-nav=audit]').count(), 0)
+  await page.click('[data-nav=resources]')
+  await page.waitForSelector('[data-test=resources] tr >> nth=1')
+  assert.equal(await page.locator('[data-test=change-status]').count(), 0)
+  const status = await page.evaluate(async () => {
+    const r = await fetch('/api/v1/audit', { headers: { authorization: `Bearer ${sessionStorage.getItem('vpp.access')}` } })
+    return r.status
+  })
+  assert.equal(status, 403)
+  await page.goto(`${url}/audit`)
+  await page.waitForSelector('[data-vpp]', { timeout: 20000 })
+})
+
+await step('no uncaught errors in the page', async () => {
+  assert.deepEqual(consoleErrors, [])
+})
+
+await browser.close()
+process.exit(failed ? 1 : 0)

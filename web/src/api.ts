@@ -1,0 +1,153 @@
+// The console talks only to the public REST API. Tokens live in
+// sessionStorage: a refresh token renews the access token once on a 401.
+import { reactive } from 'vue'
+
+export interface FieldError { field: string; message: string }
+export interface Problem { type: string; title: string; status: number; detail: string; field?: string; errors?: FieldError[] }
+
+export class ApiError extends Error {
+  constructor(public problem: Problem) {
+    super(problem.detail || problem.title)
+  }
+  /** The message for one field, if the API named it. */
+  forField(field: string): string | undefined {
+    if (this.problem.field === field) return this.problem.detail
+    return this.problem.errors?.find((e) => e.field === field)?.message
+  }
+}
+
+export interface Me { kind: string; id: string; name: string; role: string; permissions: string[] }
+
+export const session = reactive({ me: null as Me | null })
+
+const ACCESS = 'vpp.access'
+const REFRESH = 'vpp.refresh'
+
+function problemOf(status: number, text: string): Problem {
+  try {
+    const body = JSON.parse(text)
+    if (body && typeof body === 'object' && 'detail' in body) return body as Problem
+  } catch {
+    // not JSON: fall through
+  }
+  return { type: 'about:blank', title: `HTTP ${status}`, status, detail: text || `HTTP ${status}` }
+}
+
+async function refresh(): Promise<boolean> {
+  const token = sessionStorage.getItem(REFRESH)
+  if (!token) return false
+  const r = await fetch('/api/v1/auth/refresh', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ refresh_token: token }),
+  })
+  if (!r.ok) return false
+  const t = await r.json()
+  sessionStorage.setItem(ACCESS, t.access_token)
+  sessionStorage.setItem(REFRESH, t.refresh_token)
+  return true
+}
+
+/** Sends a request; JSON bodies for objects, raw text otherwise. Throws ApiError with the problem JSON. */
+export async function raw(method: string, path: string, body?: unknown, contentType?: string): Promise<Response> {
+  const send = () => {
+    const headers: Record<string, string> = {}
+    const token = sessionStorage.getItem(ACCESS)
+    if (token) headers.authorization = `Bearer ${token}`
+    let payload: BodyInit | undefined
+    if (typeof body === 'string') {
+      payload = body
+      headers['content-type'] = contentType ?? 'text/csv'
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body)
+      headers['content-type'] = 'application/json'
+    }
+    return fetch(path, { method, headers, body: payload })
+  }
+  let r = await send()
+  if (r.status === 401 && (await refresh())) r = await send()
+  if (r.status === 401) {
+    logoutLocally()
+  }
+  if (!r.ok) throw new ApiError(problemOf(r.status, await r.text()))
+  return r
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const r = await raw(method, path, body)
+  return (await r.json()) as T
+}
+
+export const get = <T>(path: string) => api<T>('GET', path)
+
+export async function login(username: string, password: string): Promise<void> {
+  const r = await fetch('/api/v1/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  })
+  if (!r.ok) throw new ApiError(problemOf(r.status, await r.text()))
+  const t = await r.json()
+  sessionStorage.setItem(ACCESS, t.access_token)
+  sessionStorage.setItem(REFRESH, t.refresh_token)
+  await loadMe()
+}
+
+export async function loadMe(): Promise<Me | null> {
+  if (!sessionStorage.getItem(ACCESS)) return null
+  try {
+    session.me = await get<Me>('/api/v1/auth/me')
+  } catch {
+    session.me = null
+  }
+  return session.me
+}
+
+function logoutLocally() {
+  sessionStorage.removeItem(ACCESS)
+  sessionStorage.removeItem(REFRESH)
+  session.me = null
+}
+
+export async function logout(): Promise<void> {
+  const token = sessionStorage.getItem(REFRESH)
+  if (token) {
+    await fetch('/api/v1/auth/logout', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: token }),
+    }).catch(() => undefined)
+  }
+  logoutLocally()
+}
+
+/** True if the logged-in caller holds the permission (pages and buttons use this; the server enforces it). */
+export function can(permission: string): boolean {
+  return session.me?.permissions.includes(permission) ?? false
+}
+
+/** Reads a Server-Sent Events stream with the bearer token (EventSource cannot send headers). */
+export async function stream(path: string, onEvent: (data: unknown) => void, signal: AbortSignal): Promise<void> {
+  const r = await raw('GET', path)
+  const reader = r.body?.getReader()
+  if (!reader) return
+  const decoder = new TextDecoder()
+  let buffer = ''
+  signal.addEventListener('abort', () => reader.cancel().catch(() => undefined))
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return
+    buffer += decoder.decode(value, { stream: true })
+    let cut
+    while ((cut = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, cut)
+      buffer = buffer.slice(cut + 2)
+      const data = block
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim())
+        .join('\n')
+      if (data) onEvent(JSON.parse(data))
+    }
+  }
+}

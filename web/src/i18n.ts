@@ -1,0 +1,107 @@
+// English and Simplified Chinese; every string the console shows is here.
+import { createI18n } from 'vue-i18n'
+
+const en = {
+  app: { title: 'vpp console', logout: 'Log out', language: 'Language' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', parks: 'Industrial parks', audit: 'Audit log' },
+  login: { title: 'Log in', username: 'User name', password: 'Password', submit: 'Log in', failed: 'Login failed' },
+  common: {
+    loading: 'Loading…', retry: 'Retry', error: 'The API answered', empty: 'Nothing here yet.', page: 'Page {page} of {pages}',
+    prev: 'Previous', next: 'Next', all: 'All', save: 'Save', cancel: 'Cancel', total: '{n} in all', live: 'live', paused: 'not live',
+  },
+  dashboard: {
+    vpps: 'Virtual power plants', capacity: 'Capacity', up: 'Up', down: 'Down', online: 'Online', offline: 'Offline',
+    maintenance: 'Maintenance', error: 'Error', members: 'members', availability: 'Available flexibility by VPP (kW)',
+    byCategory: 'Capacity by category (kW)', alerts: 'Open alerts', noAlerts: 'No open alerts.',
+    noVpps: 'No VPPs yet: create one from resources under Resources, or run `vpp demo`.', updated: 'Updated {at}',
+    prices: "Today's market prices", noPrices: 'No market connector has prices for today yet.',
+  },
+  resources: {
+    title: 'Resources', name: 'Name', type: 'Type', category: 'Category', status: 'Status', capacity: 'Capacity (kW)',
+    site: 'Building', changeStatus: 'Change status', reason: 'Reason', apply: 'Apply', sort: 'Sort by',
+    none: 'No resources match. Register one through the API (POST /api/v1/vpp/resource-instances) or run `vpp demo`.',
+  },
+  parks: {
+    title: 'Industrial parks', site: 'Site', month: 'Month', bill: 'Bill', line: 'Line', quantity: 'Quantity', rate: 'Rate',
+    amount: 'Amount', formula: 'Formula', totalLine: 'Total', profile: 'Average day against the TOU windows',
+    workday: 'Workday (kW)', nonWorkday: 'Weekend and holiday (kW)', savings: 'Savings', metric: 'Metric', value: 'Value',
+    coverage: 'Coverage {pct} % of {n} intervals', noSites: 'No sites yet. Create a tariff and a site (POST /api/v1/vpp/sites), or run `vpp demo`.',
+    periods: { sharp_peak: 'Sharp peak', peak: 'Peak', flat: 'Flat', valley: 'Valley' },
+    lines: {
+      energy_sharp_peak: 'Energy, sharp peak', energy_peak: 'Energy, peak', energy_flat: 'Energy, flat', energy_valley: 'Energy, valley',
+      demand: 'Demand or capacity fee', power_factor: 'Power-factor adjustment',
+    },
+    metrics: {
+      adjustable_kw: 'Adjustable capacity', shiftable_kwh_per_workday: 'Shiftable energy per workday',
+      peak_valley_arbitrage: 'Peak-valley arbitrage', demand_charge_reduction_loads: 'Demand-charge reduction by load shedding',
+      demand_response_revenue: 'Demand-response revenue', battery_demand_charge_reduction: 'Battery: demand-charge reduction',
+      battery_energy_arbitrage: 'Battery: energy arbitrage', battery_bill_saving: 'Battery: bill saving',
+    },
+  },
+  audit: { title: 'Audit log', at: 'Time', actor: 'Actor', action: 'Action', entity: 'Entity', status: 'Status', none: 'No entries.' },
+}
+
+const zh: typeof en = {
+  app: { title: 'vpp 控制台', logout: '退出登录', language: '语言' },
+  nav: { dashboard: '总览', resources: '资源', parks: '工业园区', audit: '审计日志' },
+  login: { title: '登录', username: '用户名', password: '密码', submit: '登录', failed: '登录失败' },
+  common: {
+    loading: '加载中…', retry: '重试', error: '接口返回', empty: '暂无数据。', page: '第 {page} / {pages} 页',
+    prev: '上一页', next: '下一页', all: '全部', save: '保存', cancel: '取消', total: '共 {n} 条', live: '实时', paused: '未连接',
+  },
+  dashboard: {
+    vpps: '虚拟电厂', capacity: '容量', up: '上调', down: '下调', online: '在线', offline: '离线',
+    maintenance: '检修', error: '故障', members: '个成员', availability: '各虚拟电厂可调容量（kW）',
+    byCategory: '按类别的容量（kW）', alerts: '未处理告警', noAlerts: '没有未处理的告警。',
+    noVpps: '还没有虚拟电厂：请先在“资源”中登记资源并聚合，或运行 `vpp demo`。', updated: '更新于 {at}',
+    prices: '今日市场价格', noPrices: '今天还没有市场价格。',
+  },
+  resources: {
+    title: '资源', name: '名称', type: '类型', category: '类别', status: '状态', capacity: '容量（kW）',
+    site: '楼宇', changeStatus: '更改状态', reason: '原因', apply: '应用', sort: '排序',
+    none: '没有符合条件的资源。可通过接口 POST /api/v1/vpp/resource-instances 登记，或运行 `vpp demo`。',
+  },
+  parks: {
+    title: '工业园区', site: '站点', month: '月份', bill: '电费账单', line: '项目', quantity: '数量', rate: '单价',
+    amount: '金额', formula: '计算公式', totalLine: '合计', profile: '典型日负荷与分时时段',
+    workday: '工作日（kW）', nonWorkday: '周末及节假日（kW）', savings: '节费测算', metric: '指标', value: '数值',
+    coverage: '数据覆盖率 {pct} %，共 {n} 个时段', noSites: '还没有站点。请先创建电价和站点（POST /api/v1/vpp/sites），或运行 `vpp demo`。',
+    periods: { sharp_peak: '尖峰', peak: '高峰', flat: '平段', valley: '低谷' },
+    lines: {
+      energy_sharp_peak: '尖峰电量电费', energy_peak: '高峰电量电费', energy_flat: '平段电量电费', energy_valley: '低谷电量电费',
+      demand: '基本电费（需量或容量）', power_factor: '功率因数调整电费',
+    },
+    metrics: {
+      adjustable_kw: '可调节容量', shiftable_kwh_per_workday: '每工作日可转移电量',
+      peak_valley_arbitrage: '峰谷套利', demand_charge_reduction_loads: '负荷削峰降低需量电费',
+      demand_response_revenue: '需求响应收益', battery_demand_charge_reduction: '储能：降低需量电费',
+      battery_energy_arbitrage: '储能：峰谷套利', battery_bill_saving: '储能：电费节省',
+    },
+  },
+  audit: { title: '审计日志', at: '时间', actor: '操作人', action: '操作', entity: '对象', status: '状态', none: '暂无记录。' },
+}
+
+export type Locale = 'en' | 'zh-CN'
+
+const saved = (localStorage.getItem('vpp.locale') as Locale | null) ?? (navigator.language.startsWith('zh') ? 'zh-CN' : 'en')
+
+export const i18n = createI18n({ legacy: false, locale: saved, fallbackLocale: 'en', messages: { en, 'zh-CN': zh } })
+
+export function setLocale(locale: Locale) {
+  i18n.global.locale.value = locale
+  localStorage.setItem('vpp.locale', locale)
+  document.documentElement.lang = locale
+}
+
+/** A number in the chosen locale. */
+export function num(x: number | null | undefined, digits = 1): string {
+  if (x === null || x === undefined || Number.isNaN(x)) return '–'
+  return new Intl.NumberFormat(i18n.global.locale.value, { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(x)
+}
+
+/** A time in the chosen locale and a time zone (the browser's if none). */
+export function when(ts: string | null | undefined, timeZone?: string, seconds = false): string {
+  if (!ts) return '–'
+  const timeStyle = seconds ? 'medium' : 'short'
+  return new Intl.DateTimeFormat(i18n.global.locale.value, { dateStyle: 'short', timeStyle, timeZone }).format(new Date(ts))
+}
