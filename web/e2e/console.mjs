@@ -50,7 +50,7 @@ await step('a wrong password shows the API message and stays on the login page',
 await step('admin logs in and sees every page in the navigation', async () => {
   await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
   await page.waitForSelector('[data-test=whoami]', { timeout: 10000 })
-  for (const nav of ['dashboard', 'resources', 'parks', 'audit']) {
+  for (const nav of ['dashboard', 'resources', 'vpps', 'parks', 'audit']) {
     assert.equal(await page.locator(`[data-nav=${nav}]`).count(), 1, nav)
   }
 })
@@ -81,6 +81,26 @@ await step('resources page: filter, sort, page, and the API message at the field
   const msg = await page.locator('[data-test=reason-error]').innerText({ timeout: 5000 })
   assert.match(msg, /must not be empty/)
   await page.screenshot({ path: `${shots}/resources.png`, fullPage: true })
+})
+
+await step('VPP aggregation: dragging a fully booked resource in shows the double booking before saving', async () => {
+  await page.click('[data-nav=vpps]')
+  await page.waitForSelector('[data-test=preview]', { timeout: 15000 })
+  const vpp = await page.locator('[data-test=vpp] option', { hasText: 'Heat Pump Pilot' }).getAttribute('value')
+  await page.selectOption('[data-test=vpp]', vpp)
+  await page.waitForFunction(() => document.querySelectorAll('[data-test=members] .dragrow').length === 3)
+  const before = await page.locator('[data-test=capacity]').innerText()
+  await page.fill('[data-test=search]', 'PV 01')
+  const source = page.locator('[data-test=pool] .dragrow:visible').first()
+  const name = await source.getAttribute('data-resource')
+  await source.dragTo(page.locator('[data-test=members]'))
+  await page.waitForFunction(() => document.querySelectorAll('[data-test=members] .dragrow').length === 4, null, { timeout: 5000 })
+  const warning = await page.locator('[data-test=double-booking]').innerText({ timeout: 5000 })
+  assert.match(warning, new RegExp(name))
+  assert.match(warning, /Nordlicht Spot Portfolio/)
+  assert.notEqual(await page.locator('[data-test=capacity]').innerText(), before, 'capacity recomputed')
+  assert.ok(await page.locator('[data-test=save]').isDisabled(), 'a double-booked arrangement cannot be saved')
+  await page.screenshot({ path: `${shots}/vpps.png`, fullPage: true })
 })
 
 await step('the park bill shows its lines, total and the load chart', async () => {

@@ -3,7 +3,7 @@ import { createI18n } from 'vue-i18n'
 
 const en = {
   app: { title: 'vpp console', logout: 'Log out', language: 'Language' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', parks: 'Industrial parks', audit: 'Audit log' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', vpps: 'VPP aggregation', parks: 'Industrial parks', audit: 'Audit log' },
   login: { title: 'Log in', username: 'User name', password: 'Password', submit: 'Log in', failed: 'Login failed' },
   common: {
     loading: 'Loading…', retry: 'Retry', error: 'The API answered', empty: 'Nothing here yet.', page: 'Page {page} of {pages}',
@@ -20,6 +20,12 @@ const en = {
     title: 'Resources', name: 'Name', type: 'Type', category: 'Category', status: 'Status', capacity: 'Capacity (kW)',
     site: 'Building', changeStatus: 'Change status', reason: 'Reason', apply: 'Apply', sort: 'Sort by',
     none: 'No resources match. Register one through the API (POST /api/v1/vpp/resource-instances) or run `vpp demo`.',
+  },
+  vpps: {
+    title: 'VPP aggregation', vpp: 'VPP', members: 'Members', available: 'Other resources', search: 'Search by name',
+    ratio: 'Allocation ratio', priority: 'Priority', preview: 'As arranged:', saved: 'Saved.',
+    dragHint: 'Drag resources between the lists; the figures and any double booking update as you go. Nothing is stored until Save.',
+    doubleBooked: '{name}: {ratio} asked, only {left} left; held by',
   },
   parks: {
     title: 'Industrial parks', site: 'Site', month: 'Month', bill: 'Bill', line: 'Line', quantity: 'Quantity', rate: 'Rate',
@@ -43,7 +49,7 @@ const en = {
 
 const zh: typeof en = {
   app: { title: 'vpp 控制台', logout: '退出登录', language: '语言' },
-  nav: { dashboard: '总览', resources: '资源', parks: '工业园区', audit: '审计日志' },
+  nav: { dashboard: '总览', resources: '资源', vpps: '虚拟电厂聚合', parks: '工业园区', audit: '审计日志' },
   login: { title: '登录', username: '用户名', password: '密码', submit: '登录', failed: '登录失败' },
   common: {
     loading: '加载中…', retry: '重试', error: '接口返回', empty: '暂无数据。', page: '第 {page} / {pages} 页',
@@ -60,6 +66,12 @@ const zh: typeof en = {
     title: '资源', name: '名称', type: '类型', category: '类别', status: '状态', capacity: '容量（kW）',
     site: '楼宇', changeStatus: '更改状态', reason: '原因', apply: '应用', sort: '排序',
     none: '没有符合条件的资源。可通过接口 POST /api/v1/vpp/resource-instances 登记，或运行 `vpp demo`。',
+  },
+  vpps: {
+    title: '虚拟电厂聚合', vpp: '虚拟电厂', members: '成员', available: '其他资源', search: '按名称搜索',
+    ratio: '分配比例', priority: '优先级', preview: '当前组合：', saved: '已保存。',
+    dragHint: '在两个列表之间拖动资源，指标和重复分配会随之更新。点击保存前不会写入。',
+    doubleBooked: '{name}：申请 {ratio}，仅剩 {left}；已被以下虚拟电厂占用',
   },
   parks: {
     title: '工业园区', site: '站点', month: '月份', bill: '电费账单', line: '项目', quantity: '数量', rate: '单价',

@@ -1,10 +1,11 @@
 //! Loading a VPP's members into the columnar [`Fleet`] used by aggregation and dispatch.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use vpp_domain::fleet::{Fleet, FleetMember};
 use vpp_domain::resource::{ResourceStatus, StorageModel};
 use vpp_domain::template::{Parameters, ResourceCategory};
-use vpp_domain::vpp::{MarketType, VppStatus};
+use vpp_domain::vpp::{Allocation, DoubleBooking, MarketType, Member, VppStatus, check_double_booking};
 
 use crate::{Result, Store, StoreError, parse_enum};
 
@@ -36,7 +37,94 @@ pub struct MemberRow {
     pub status: ResourceStatus,
 }
 
+/// The fleet member of a row with the resource's columns, its latest SOC
+/// (`soc_pct`) and parameters, at `ratio` and `priority`.
+fn member_from_row(row: &AnyRow, ratio: f64, priority: i32) -> Result<FleetMember> {
+    let params_text: String = row.try_get("parameters")?;
+    // Only storage needs its parameters parsed; skip the JSON otherwise.
+    let storage = if params_text.contains("usable_energy_kwh") {
+        let params: Parameters =
+            serde_json::from_str(&params_text).map_err(|e| StoreError::Corrupt(format!("parameters: {e}")))?;
+        let soc: Option<f64> = row.try_get("soc_pct")?;
+        StorageModel::from_parameters(&params).map(|model| (model, soc.map(|s| s / 100.0)))
+    } else {
+        None
+    };
+    Ok(FleetMember {
+        category: parse_enum(row, "category", ResourceCategory::parse)?,
+        status: parse_enum(row, "status", ResourceStatus::parse)?,
+        ratio,
+        capacity_kw: row.try_get("capacity_kw")?,
+        min_power_kw: row.try_get("min_power_kw")?,
+        max_power_kw: row.try_get("max_power_kw")?,
+        efficiency: row.try_get("efficiency")?,
+        response_time_s: row.try_get("response_time_s")?,
+        marginal_cost: row.try_get("marginal_cost")?,
+        priority,
+        storage,
+    })
+}
+
 impl Store {
+    /// What a VPP of `members` would be, without storing anything: its fleet
+    /// (for aggregated parameters) and every member that would be double
+    /// booked if the VPP were active, beside the other active VPPs (the VPP
+    /// `vpp_id` itself, when editing one, is left out). Unknown resources are
+    /// field errors.
+    pub async fn preview_members(
+        &self,
+        vpp_id: Option<&str>,
+        members: &[Member],
+    ) -> Result<(Fleet, Vec<DoubleBooking>)> {
+        let mut fleet = Fleet::with_capacity(members.len());
+        let mut bookings = Vec::new();
+        let mut missing = Vec::new();
+        for (i, m) in members.iter().enumerate() {
+            let row = sqlx::query(
+                "SELECT r.id, r.name, r.category, r.status, r.capacity_kw, r.min_power_kw, r.max_power_kw, r.efficiency, \
+                 r.response_time_s, r.marginal_cost, r.parameters, t.soc_pct FROM resources r \
+                 LEFT JOIN resource_latest_telemetry t ON t.resource_id = r.id WHERE r.id = $1",
+            )
+            .bind(m.resource_id.clone())
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(row) = row else {
+                missing.push(vpp_domain::FieldError::new(
+                    format!("members[{i}].resource_id"),
+                    format!("resource `{}` does not exist", m.resource_id),
+                ));
+                continue;
+            };
+            fleet.push(&member_from_row(&row, m.allocation_ratio.get(), m.priority)?);
+            let others = sqlx::query(
+                "SELECT v.id, v.name, m.allocation_ratio FROM vpp_members m JOIN vpps v ON v.id = m.vpp_id \
+                 WHERE m.resource_id = $1 AND v.status = 'ACTIVE' AND v.id <> $2 ORDER BY v.name",
+            )
+            .bind(m.resource_id.clone())
+            .bind(vpp_id.unwrap_or_default().to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Allocation {
+                    vpp_id: r.try_get("id")?,
+                    vpp_name: r.try_get("name")?,
+                    allocation_ratio: r.try_get("allocation_ratio")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+            let name: String = row.try_get("name")?;
+            let field = format!("members[{i}].allocation_ratio");
+            if let Err(b) = check_double_booking(&field, &m.resource_id, &name, m.allocation_ratio.get(), others) {
+                bookings.push(b);
+            }
+        }
+        if !missing.is_empty() {
+            return Err(vpp_domain::Invalid(missing).into());
+        }
+        Ok((fleet, bookings))
+    }
+
     /// Loads a VPP's members with their latest SOC, ordered by resource id.
     pub async fn load_fleet(&self, vpp_id: &str) -> Result<FleetSnapshot> {
         let vpp = sqlx::query("SELECT status, market_type FROM vpps WHERE id = $1")
@@ -57,29 +145,8 @@ impl Store {
         let mut fleet = Fleet::with_capacity(rows.len());
         let mut members = Vec::with_capacity(rows.len());
         for row in &rows {
-            let params_text: String = row.try_get("parameters")?;
-            // Only storage needs its parameters parsed; skip the JSON otherwise.
-            let storage = if params_text.contains("usable_energy_kwh") {
-                let params: Parameters =
-                    serde_json::from_str(&params_text).map_err(|e| StoreError::Corrupt(format!("parameters: {e}")))?;
-                let soc: Option<f64> = row.try_get("soc_pct")?;
-                StorageModel::from_parameters(&params).map(|model| (model, soc.map(|s| s / 100.0)))
-            } else {
-                None
-            };
-            let member = FleetMember {
-                category: parse_enum(row, "category", ResourceCategory::parse)?,
-                status: parse_enum(row, "status", ResourceStatus::parse)?,
-                ratio: row.try_get("allocation_ratio")?,
-                capacity_kw: row.try_get("capacity_kw")?,
-                min_power_kw: row.try_get("min_power_kw")?,
-                max_power_kw: row.try_get("max_power_kw")?,
-                efficiency: row.try_get("efficiency")?,
-                response_time_s: row.try_get("response_time_s")?,
-                marginal_cost: row.try_get("marginal_cost")?,
-                priority: row.try_get::<i64, _>("priority")? as i32,
-                storage,
-            };
+            let member =
+                member_from_row(row, row.try_get("allocation_ratio")?, row.try_get::<i64, _>("priority")? as i32)?;
             fleet.push(&member);
             members.push(MemberRow {
                 resource_id: row.try_get("id")?,

@@ -122,6 +122,7 @@ pub const RULES: &[Rule] = &[
     // VPPs and dispatch
     rule(Method::GET, "/api/v1/vpp/vpps", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/vpps", p(VppsWrite), Vpp),
+    rule(Method::POST, "/api/v1/vpp/vpps/preview", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/vpps/{id}", p(VppsRead), Entity::None),
     rule(Method::PUT, "/api/v1/vpp/vpps/{id}", p(VppsWrite), Vpp),
     rule(Method::DELETE, "/api/v1/vpp/vpps/{id}", p(VppsWrite), Vpp),

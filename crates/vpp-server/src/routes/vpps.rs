@@ -11,7 +11,7 @@ use vpp_domain::execution::DispatchRequest;
 use vpp_domain::fleet::{AggregatedParams, DispatchMode, DispatchOrigin, dispatch};
 use vpp_domain::resource::ResourceStatus;
 use vpp_domain::template::ResourceCategory;
-use vpp_domain::vpp::{Conflict, MarketType, MembershipChange, Vpp, VppRequest, VppStatus, VppUpdate};
+use vpp_domain::vpp::{Conflict, MarketType, Member, MembershipChange, Vpp, VppRequest, VppStatus, VppUpdate};
 use vpp_store::{DispatchRecord, InstructionRecord, VppFilter};
 
 use crate::error::{ApiError, ApiResult, Problem};
@@ -153,6 +153,7 @@ pub struct DispatchSummary {
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_vpps, create_vpp))
+        .routes(routes!(preview_vpp))
         .routes(routes!(get_vpp, update_vpp, delete_vpp))
         .routes(routes!(change_members))
         .routes(routes!(aggregated_params))
@@ -375,4 +376,50 @@ async fn list_dispatches(
     responses((status = 200, body = Vec<Conflict>)))]
 async fn conflicts(State(s): State<AppState>) -> ApiResult<Json<Vec<Conflict>>> {
     Ok(Json(s.store.conflicts().await?))
+}
+
+/// A membership to preview.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// The VPP being edited (its own allocations do not count against it); none for a new VPP.
+    #[serde(default)]
+    pub vpp_id: Option<String>,
+    /// The members as they would be.
+    pub members: Vec<Member>,
+    /// Hours the availability must be held for (default 1).
+    #[serde(default)]
+    pub duration_hours: Option<f64>,
+}
+
+/// What the membership would give.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PreviewResponse {
+    /// Aggregated parameters of the members.
+    pub aggregated: AggregatedParams,
+    /// Members that would be double booked if the VPP were active, with the VPPs holding them.
+    pub double_booking: Vec<vpp_domain::vpp::DoubleBooking>,
+}
+
+/// Previews a membership without storing anything: the aggregated
+/// parameters the members would give, and every member that would be
+/// double booked beside the other active VPPs, naming them.
+#[utoipa::path(post, path = "/api/v1/vpp/vpps/preview", tag = "vpps", request_body = PreviewRequest,
+    responses((status = 200, body = PreviewResponse), (status = 422, body = Problem)))]
+async fn preview_vpp(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<PreviewRequest>,
+) -> ApiResult<Json<PreviewResponse>> {
+    let hours = req.duration_hours.unwrap_or(1.0);
+    if !(hours > 0.0 && hours <= MAX_DURATION_HOURS) {
+        return Err(ApiError::invalid("duration_hours", format!("must be in (0, {MAX_DURATION_HOURS}], got {hours}")));
+    }
+    if req.members.len() > vpp_store::MAX_PAGE_SIZE as usize * 10 {
+        return Err(ApiError::invalid("members", "at most 10000 members"));
+    }
+    if let Some(id) = &req.vpp_id {
+        s.store.get_vpp(id).await.map_err(crate::markets::dangling("vpp_id", "VPP", id))?;
+    }
+    let (fleet, double_booking) = s.store.preview_members(req.vpp_id.as_deref(), &req.members).await?;
+    Ok(Json(PreviewResponse { aggregated: vpp_domain::fleet::aggregate(&fleet, hours), double_booking }))
 }

@@ -90,7 +90,13 @@ async fn list_filters_and_pages() {
     let (_, m) = app.get("/api/v1/vpp/resource-instances?status=MAINTENANCE").await;
     assert_eq!(m["total"], 1);
     assert_eq!(m["items"][0]["name"], "Turbine");
-    for bad in ["size=0", "size=5000", "page=0", "status=BROKEN", "sort=name", "page=x"] {
+    // Sorted server-side: the largest capacity first, across pages.
+    let (_, by_capacity) = app.get("/api/v1/vpp/resource-instances?sort=-capacity_kw&size=2").await;
+    assert_eq!(by_capacity["items"][0]["name"], "Turbine");
+    assert_eq!(by_capacity["items"][1]["name"], "PV 0", "equal capacities (10 kW inverters) in name order");
+    let (_, desc) = app.get("/api/v1/vpp/resource-instances?sort=-name&size=1").await;
+    assert_eq!(desc["items"][0]["name"], "Turbine");
+    for bad in ["size=0", "size=5000", "page=0", "status=BROKEN", "sort=height", "order=name", "page=x"] {
         let (s, p) = app.get(&format!("/api/v1/vpp/resource-instances?{bad}")).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert_eq!(field(&p), bad.split('=').next().unwrap(), "{bad}: {p}");

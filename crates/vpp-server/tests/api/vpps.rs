@@ -267,3 +267,28 @@ async fn the_dashboard_stream_sends_snapshots_as_server_sent_events() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(p["field"], "interval_s");
 }
+
+#[tokio::test]
+async fn a_membership_preview_shows_aggregates_and_double_booking_and_stores_nothing() {
+    let app = TestApp::new().await;
+    let battery = app.battery("B1", 100.0, 50.0, 10.0).await;
+    let other = app.battery("B2", 100.0, 30.0, 10.0).await;
+    app.vpp("Holder", json!([{"resource_id": battery, "allocation_ratio": 0.7}])).await;
+    let (s, p) = app
+        .post(
+            "/api/v1/vpp/vpps/preview",
+            json!({"members": [{"resource_id": battery, "allocation_ratio": 0.5}, {"resource_id": other, "allocation_ratio": 1.0}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(p["aggregated"]["total_capacity_kw"], 55.0); // 0.5 × 50 + 1.0 × 30
+    assert_eq!(p["double_booking"].as_array().unwrap().len(), 1, "{p}");
+    assert_eq!(p["double_booking"][0]["resource_name"], "B1");
+    assert_eq!(p["double_booking"][0]["allocations"][0]["vpp_name"], "Holder");
+    assert!((p["double_booking"][0]["ratio_left"].as_f64().unwrap() - 0.3).abs() < 1e-9);
+    let (_, list) = app.get("/api/v1/vpp/vpps").await;
+    assert_eq!(list["total"], 1, "nothing stored");
+    let (s, p) = app.post("/api/v1/vpp/vpps/preview", json!({"members": [{"resource_id": "nope"}]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "members[0].resource_id");
+}
