@@ -50,7 +50,7 @@ await step('a wrong password shows the API message and stays on the login page',
 await step('admin logs in and sees every page in the navigation', async () => {
   await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
   await page.waitForSelector('[data-test=whoami]', { timeout: 10000 })
-  for (const nav of ['dashboard', 'resources', 'vpps', 'parks', 'audit']) {
+  for (const nav of ['dashboard', 'resources', 'vpps', 'trading', 'parks', 'audit']) {
     assert.equal(await page.locator(`[data-nav=${nav}]`).count(), 1, nav)
   }
 })
@@ -101,6 +101,23 @@ await step('VPP aggregation: dragging a fully booked resource in shows the doubl
   assert.notEqual(await page.locator('[data-test=capacity]').innerText(), before, 'capacity recomputed')
   assert.ok(await page.locator('[data-test=save]').isDisabled(), 'a double-booked arrangement cannot be saved')
   await page.screenshot({ path: `${shots}/vpps.png`, fullPage: true })
+})
+
+await step('trading monitor: bids, the kill switch cancels open bids, invoices with line items', async () => {
+  await page.click('[data-nav=trading]')
+  await page.waitForSelector('[data-test=bids] tr >> nth=1', { timeout: 15000 })
+  assert.ok((await page.locator('[data-bid=SUBMITTED]').count()) > 0, 'the demo trader has open bids')
+  await page.fill('[data-test=kill-reason]', 'browser test')
+  await page.click('[data-test=kill-toggle]')
+  await page.waitForSelector('[data-test=kill-switch] .badge.ERROR')
+  await page.waitForFunction(() => document.querySelectorAll('[data-bid=SUBMITTED]').length === 0)
+  assert.ok((await page.locator('[data-bid=CANCELLED]').count()) > 0)
+  await page.click('[data-test=kill-toggle]')
+  await page.waitForSelector('[data-test=kill-switch] .badge.ONLINE')
+  await page.waitForSelector('[data-test=invoices] tr >> nth=1', { timeout: 15000 })
+  await page.locator('[data-test=invoices] tr >> nth=1').click()
+  assert.ok((await page.locator('[data-test=invoices] tr.muted').count()) > 0, 'line items open')
+  await page.screenshot({ path: `${shots}/trading.png`, fullPage: true })
 })
 
 await step('the park bill shows its lines, total and the load chart', async () => {

@@ -3,7 +3,7 @@ import { createI18n } from 'vue-i18n'
 
 const en = {
   app: { title: 'vpp console', logout: 'Log out', language: 'Language' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', vpps: 'VPP aggregation', parks: 'Industrial parks', audit: 'Audit log' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', vpps: 'VPP aggregation', trading: 'Trading', parks: 'Industrial parks', audit: 'Audit log' },
   login: { title: 'Log in', username: 'User name', password: 'Password', submit: 'Log in', failed: 'Login failed' },
   common: {
     loading: 'Loading…', retry: 'Retry', error: 'The API answered', empty: 'Nothing here yet.', page: 'Page {page} of {pages}',
@@ -27,6 +27,15 @@ const en = {
     dragHint: 'Drag resources between the lists; the figures and any double booking update as you go. Nothing is stored until Save.',
     doubleBooked: '{name}: {ratio} asked, only {left} left; held by',
   },
+  trading: {
+    title: 'Trading monitor', killSwitch: 'Kill switch', killActive: 'trading stopped', killInactive: 'trading allowed',
+    release: 'Allow trading again', stopTrading: 'Stop all trading', date: 'Delivery day', market: 'Market',
+    noBids: 'No bids match. Traders submit them with POST /api/v1/vpp/trading/submit-bid.', notional: 'Notional',
+    steps: 'Steps', by: 'Submitted / approved by', approve: 'Approve', clearingPrices: 'Clearing prices, today and tomorrow',
+    revenue: 'Revenue per quarter-hour', noRevenue: 'No trades on this day.', invoices: 'Invoices to asset owners',
+    noInvoices: 'No contracts, or nothing produced this month.', contract: 'Contract', payout: 'Payout', fees: 'Fees',
+    net: 'Net', vat: 'VAT', gross: 'Gross',
+  },
   parks: {
     title: 'Industrial parks', site: 'Site', month: 'Month', bill: 'Bill', line: 'Line', quantity: 'Quantity', rate: 'Rate',
     amount: 'Amount', formula: 'Formula', totalLine: 'Total', profile: 'Average day against the TOU windows',
@@ -49,7 +58,7 @@ const en = {
 
 const zh: typeof en = {
   app: { title: 'vpp 控制台', logout: '退出登录', language: '语言' },
-  nav: { dashboard: '总览', resources: '资源', vpps: '虚拟电厂聚合', parks: '工业园区', audit: '审计日志' },
+  nav: { dashboard: '总览', resources: '资源', vpps: '虚拟电厂聚合', trading: '交易监控', parks: '工业园区', audit: '审计日志' },
   login: { title: '登录', username: '用户名', password: '密码', submit: '登录', failed: '登录失败' },
   common: {
     loading: '加载中…', retry: '重试', error: '接口返回', empty: '暂无数据。', page: '第 {page} / {pages} 页',
@@ -72,6 +81,15 @@ const zh: typeof en = {
     ratio: '分配比例', priority: '优先级', preview: '当前组合：', saved: '已保存。',
     dragHint: '在两个列表之间拖动资源，指标和重复分配会随之更新。点击保存前不会写入。',
     doubleBooked: '{name}：申请 {ratio}，仅剩 {left}；已被以下虚拟电厂占用',
+  },
+  trading: {
+    title: '交易监控', killSwitch: '紧急停止', killActive: '已停止交易', killInactive: '允许交易',
+    release: '恢复交易', stopTrading: '停止全部交易', date: '交割日', market: '市场',
+    noBids: '没有符合条件的报价。交易员通过 POST /api/v1/vpp/trading/submit-bid 提交。', notional: '名义金额',
+    steps: '报价段数', by: '提交人 / 审批人', approve: '审批通过', clearingPrices: '出清价格（今日和明日）',
+    revenue: '每15分钟收益', noRevenue: '当日没有成交。', invoices: '资产所有者结算单',
+    noInvoices: '没有合同，或本月没有发电。', contract: '合同', payout: '应付金额', fees: '费用',
+    net: '净额', vat: '增值税', gross: '含税总额',
   },
   parks: {
     title: '工业园区', site: '站点', month: '月份', bill: '电费账单', line: '项目', quantity: '数量', rate: '单价',
