@@ -50,7 +50,7 @@ await step('a wrong password shows the API message and stays on the login page',
 await step('admin logs in and sees every page in the navigation', async () => {
   await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
   await page.waitForSelector('[data-test=whoami]', { timeout: 10000 })
-  for (const nav of ['dashboard', 'resources', 'vpps', 'trading', 'parks', 'audit']) {
+  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'trading', 'parks', 'audit']) {
     assert.equal(await page.locator(`[data-nav=${nav}]`).count(), 1, nav)
   }
 })
@@ -81,6 +81,14 @@ await step('resources page: filter, sort, page, and the API message at the field
   const msg = await page.locator('[data-test=reason-error]').innerText({ timeout: 5000 })
   assert.match(msg, /must not be empty/)
   await page.screenshot({ path: `${shots}/resources.png`, fullPage: true })
+})
+
+await step('forecasts and measurements of a PV plant on one axis, with the error by horizon', async () => {
+  await page.click('[data-nav=series]')
+  await page.waitForSelector('[data-test=accuracy] tr >> nth=1', { timeout: 20000 })
+  assert.ok((await page.locator('canvas').count()) >= 1, 'chart drawn')
+  await page.waitForTimeout(1500) // the line animation
+  await page.screenshot({ path: `${shots}/series.png`, fullPage: true })
 })
 
 await step('VPP aggregation: dragging a fully booked resource in shows the double booking before saving', async () => {

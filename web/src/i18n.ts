@@ -3,7 +3,7 @@ import { createI18n } from 'vue-i18n'
 
 const en = {
   app: { title: 'vpp console', logout: 'Log out', language: 'Language' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', vpps: 'VPP aggregation', trading: 'Trading', parks: 'Industrial parks', audit: 'Audit log' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', series: 'Forecasts and measurements', vpps: 'VPP aggregation', trading: 'Trading', parks: 'Industrial parks', audit: 'Audit log' },
   login: { title: 'Log in', username: 'User name', password: 'Password', submit: 'Log in', failed: 'Login failed' },
   common: {
     loading: 'Loading…', retry: 'Retry', error: 'The API answered', empty: 'Nothing here yet.', page: 'Page {page} of {pages}',
@@ -20,6 +20,13 @@ const en = {
     title: 'Resources', name: 'Name', type: 'Type', category: 'Category', status: 'Status', capacity: 'Capacity (kW)',
     site: 'Building', changeStatus: 'Change status', reason: 'Reason', apply: 'Apply', sort: 'Sort by',
     none: 'No resources match. Register one through the API (POST /api/v1/vpp/resource-instances) or run `vpp demo`.',
+  },
+  series: {
+    title: 'Forecasts and measurements', series: 'Series', day: 'Delivery day', zone: 'Market time zone',
+    none: 'No power series yet: the demo creates them, or POST /api/v1/vpp/series.', noValues: 'No values on this day.',
+    accuracy: 'Forecast error by horizon (against meter final, else measurements)', horizon: 'Issued ahead', bias: 'Bias',
+    noActuals: 'no actual values to compare with',
+    views: { latest: 'Latest forecast', tradeable: 'Latest tradeable forecast', measured: 'Live measurements', meter: 'Meter final', infeed: 'Best of infeed', schedule: 'Schedule' },
   },
   vpps: {
     title: 'VPP aggregation', vpp: 'VPP', members: 'Members', available: 'Other resources', search: 'Search by name',
@@ -58,7 +65,7 @@ const en = {
 
 const zh: typeof en = {
   app: { title: 'vpp 控制台', logout: '退出登录', language: '语言' },
-  nav: { dashboard: '总览', resources: '资源', vpps: '虚拟电厂聚合', trading: '交易监控', parks: '工业园区', audit: '审计日志' },
+  nav: { dashboard: '总览', resources: '资源', series: '预测与量测', vpps: '虚拟电厂聚合', trading: '交易监控', parks: '工业园区', audit: '审计日志' },
   login: { title: '登录', username: '用户名', password: '密码', submit: '登录', failed: '登录失败' },
   common: {
     loading: '加载中…', retry: '重试', error: '接口返回', empty: '暂无数据。', page: '第 {page} / {pages} 页',
@@ -75,6 +82,13 @@ const zh: typeof en = {
     title: '资源', name: '名称', type: '类型', category: '类别', status: '状态', capacity: '容量（kW）',
     site: '楼宇', changeStatus: '更改状态', reason: '原因', apply: '应用', sort: '排序',
     none: '没有符合条件的资源。可通过接口 POST /api/v1/vpp/resource-instances 登记，或运行 `vpp demo`。',
+  },
+  series: {
+    title: '预测与量测', series: '时间序列', day: '交割日', zone: '市场时区',
+    none: '还没有功率序列：演示数据会创建，或调用 POST /api/v1/vpp/series。', noValues: '当日没有数据。',
+    accuracy: '按提前量的预测误差（对比结算电表值，否则实测值）', horizon: '提前时长', bias: '偏差',
+    noActuals: '没有可对比的实际值',
+    views: { latest: '最新预测', tradeable: '最新可交易预测', measured: '实时量测', meter: '结算电表值', infeed: '最佳上网值', schedule: '调度计划' },
   },
   vpps: {
     title: '虚拟电厂聚合', vpp: '虚拟电厂', members: '成员', available: '其他资源', search: '按名称搜索',

@@ -5,6 +5,7 @@ import { can, session } from './api'
 export const pages = [
   { path: '/', name: 'dashboard', permission: 'vpps:read', component: () => import('./pages/Dashboard.vue') },
   { path: '/resources', name: 'resources', permission: 'registry:read', component: () => import('./pages/Resources.vue') },
+  { path: '/series', name: 'series', permission: 'registry:read', component: () => import('./pages/Series.vue') },
   { path: '/vpps', name: 'vpps', permission: 'vpps:read', component: () => import('./pages/Vpps.vue') },
   { path: '/trading', name: 'trading', permission: 'vpps:read', component: () => import('./pages/Trading.vue') },
   { path: '/parks', name: 'parks', permission: 'vpps:read', component: () => import('./pages/Parks.vue') },

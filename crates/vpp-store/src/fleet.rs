@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use vpp_domain::fleet::{Fleet, FleetMember};
 use vpp_domain::resource::{ResourceStatus, StorageModel};
 use vpp_domain::template::{Parameters, ResourceCategory};
-use vpp_domain::vpp::{Allocation, DoubleBooking, MarketType, Member, VppStatus, check_double_booking};
+use vpp_domain::vpp::{DoubleBooking, MarketType, Member, VppStatus, check_double_booking};
 
 use crate::{Result, Store, StoreError, parse_enum};
 
@@ -96,23 +96,7 @@ impl Store {
                 continue;
             };
             fleet.push(&member_from_row(&row, m.allocation_ratio.get(), m.priority)?);
-            let others = sqlx::query(
-                "SELECT v.id, v.name, m.allocation_ratio FROM vpp_members m JOIN vpps v ON v.id = m.vpp_id \
-                 WHERE m.resource_id = $1 AND v.status = 'ACTIVE' AND v.id <> $2 ORDER BY v.name",
-            )
-            .bind(m.resource_id.clone())
-            .bind(vpp_id.unwrap_or_default().to_string())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(Allocation {
-                    vpp_id: r.try_get("id")?,
-                    vpp_name: r.try_get("name")?,
-                    allocation_ratio: r.try_get("allocation_ratio")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+            let others = crate::vpps::other_allocations(&self.pool, &m.resource_id, vpp_id.unwrap_or_default()).await?;
             let name: String = row.try_get("name")?;
             let field = format!("members[{i}].allocation_ratio");
             if let Err(b) = check_double_booking(&field, &m.resource_id, &name, m.allocation_ratio.get(), others) {

@@ -284,26 +284,35 @@ async fn check_members(
         if status != VppStatus::Active || !missing.is_empty() {
             continue;
         }
-        let others = sqlx::query(
-            "SELECT v.id, v.name, m.allocation_ratio FROM vpp_members m JOIN vpps v ON v.id = m.vpp_id \
-             WHERE m.resource_id = $1 AND v.status = 'ACTIVE' AND v.id <> $2 ORDER BY v.name",
-        )
-        .bind(m.resource_id.clone())
-        .bind(vpp_id.to_string())
-        .fetch_all(&mut *w.tx)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Allocation {
-                vpp_id: r.try_get("id")?,
-                vpp_name: r.try_get("name")?,
-                allocation_ratio: r.try_get("allocation_ratio")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        let others = other_allocations(&mut *w.tx, &m.resource_id, vpp_id).await?;
         let name: String = row.try_get("name")?;
         check_double_booking(field, &m.resource_id, &name, m.allocation_ratio.get(), others)
             .map_err(|e| StoreError::DoubleBooking(Box::new(e)))?;
     }
     if missing.is_empty() { Ok(()) } else { Err(Invalid(missing).into()) }
+}
+
+/// The allocations of a resource held by active VPPs other than `vpp_id`, by VPP name.
+pub(crate) async fn other_allocations<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    resource_id: &str,
+    vpp_id: &str,
+) -> Result<Vec<Allocation>> {
+    sqlx::query(
+        "SELECT v.id, v.name, m.allocation_ratio FROM vpp_members m JOIN vpps v ON v.id = m.vpp_id \
+         WHERE m.resource_id = $1 AND v.status = 'ACTIVE' AND v.id <> $2 ORDER BY v.name",
+    )
+    .bind(resource_id.to_string())
+    .bind(vpp_id.to_string())
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Allocation {
+            vpp_id: r.try_get("id")?,
+            vpp_name: r.try_get("name")?,
+            allocation_ratio: r.try_get("allocation_ratio")?,
+        })
+    })
+    .collect()
 }

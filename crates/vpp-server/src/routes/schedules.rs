@@ -691,8 +691,14 @@ async fn store_schedule(
     let mut stored = 0;
     let mut not_stored = Vec::new();
     for m in &schedule.members {
-        let (key, series) =
-            store.ensure_series(OwnerKind::Resource, &m.id, Quantity::Power, &format!("{} power", m.id)).await?;
+        // A new series is named after its resource; the name is looked up only then.
+        let (key, series) = match store.find_series(OwnerKind::Resource, &m.id, Quantity::Power).await? {
+            Some(found) => found,
+            None => {
+                let name = store.get_resource(&m.id).await.map(|r| r.name).unwrap_or_else(|_| m.id.clone());
+                store.ensure_series(OwnerKind::Resource, &m.id, Quantity::Power, &format!("{name} power")).await?
+            }
+        };
         let grid = series.resolution_s * 1_000_000;
         if step_us % grid != 0 || start.as_microsecond().rem_euclid(grid) != 0 {
             not_stored.push(LeftOut {
