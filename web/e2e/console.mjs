@@ -50,7 +50,7 @@ await step('a wrong password shows the API message and stays on the login page',
 await step('admin logs in and sees every page in the navigation', async () => {
   await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
   await page.waitForSelector('[data-test=whoami]', { timeout: 10000 })
-  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'trading', 'parks', 'audit']) {
+  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'schedule', 'trading', 'parks', 'audit']) {
     assert.equal(await page.locator(`[data-nav=${nav}]`).count(), 1, nav)
   }
 })
@@ -89,6 +89,17 @@ await step('forecasts and measurements of a PV plant on one axis, with the error
   assert.ok((await page.locator('canvas').count()) >= 1, 'chart drawn')
   await page.waitForTimeout(1500) // the line animation
   await page.screenshot({ path: `${shots}/series.png`, fullPage: true })
+})
+
+await step('scheduling: optimise the spot portfolio for tomorrow and see power, SOC and execution', async () => {
+  await page.click('[data-nav=schedule]')
+  await page.waitForSelector('[data-test=run]:not([disabled])', { timeout: 10000 })
+  await page.click('[data-test=run]')
+  await page.waitForSelector('[data-test=schedule-result]', { timeout: 60000 })
+  assert.match(await page.locator('[data-test=schedule-result]').innerText(), /optimal/)
+  assert.ok((await page.locator('canvas').count()) >= 2, 'power and SOC charts')
+  await page.waitForTimeout(1500)
+  await page.screenshot({ path: `${shots}/schedule.png`, fullPage: true })
 })
 
 await step('VPP aggregation: dragging a fully booked resource in shows the double booking before saving', async () => {

@@ -49,7 +49,7 @@ async function refresh(): Promise<boolean> {
 }
 
 /** Sends a request; JSON bodies for objects, raw text otherwise. Throws ApiError with the problem JSON. */
-export async function raw(method: string, path: string, body?: unknown, contentType?: string): Promise<Response> {
+export async function raw(method: string, path: string, body?: unknown, contentType?: string, signal?: AbortSignal): Promise<Response> {
   const send = () => {
     const headers: Record<string, string> = {}
     const token = sessionStorage.getItem(ACCESS)
@@ -62,7 +62,7 @@ export async function raw(method: string, path: string, body?: unknown, contentT
       payload = JSON.stringify(body)
       headers['content-type'] = 'application/json'
     }
-    return fetch(path, { method, headers, body: payload })
+    return fetch(path, { method, headers, body: payload, signal })
   }
   let r = await send()
   if (r.status === 401 && (await refresh())) r = await send()
@@ -73,8 +73,8 @@ export async function raw(method: string, path: string, body?: unknown, contentT
   return r
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const r = await raw(method, path, body)
+export async function api<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const r = await raw(method, path, body, undefined, signal)
   return (await r.json()) as T
 }
 

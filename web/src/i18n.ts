@@ -3,7 +3,7 @@ import { createI18n } from 'vue-i18n'
 
 const en = {
   app: { title: 'vpp console', logout: 'Log out', language: 'Language' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', series: 'Forecasts and measurements', vpps: 'VPP aggregation', trading: 'Trading', parks: 'Industrial parks', audit: 'Audit log' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', series: 'Forecasts and measurements', vpps: 'VPP aggregation', schedule: 'Scheduling and dispatch', trading: 'Trading', parks: 'Industrial parks', audit: 'Audit log' },
   login: { title: 'Log in', username: 'User name', password: 'Password', submit: 'Log in', failed: 'Login failed' },
   common: {
     loading: 'Loading…', retry: 'Retry', error: 'The API answered', empty: 'Nothing here yet.', page: 'Page {page} of {pages}',
@@ -33,6 +33,14 @@ const en = {
     ratio: 'Allocation ratio', priority: 'Priority', preview: 'As arranged:', saved: 'Saved.',
     dragHint: 'Drag resources between the lists; the figures and any double booking update as you go. Nothing is stored until Save.',
     doubleBooked: '{name}: {ratio} asked, only {left} left; held by',
+  },
+  schedule: {
+    title: 'Scheduling and dispatch', preview: 'Optimise (preview)', store: 'Optimise and store as the plan',
+    solving: 'Solving… {s} s', price: 'Price', prices: 'Price series', power: 'Power per member (kW, injection positive) against price',
+    soc: 'State of charge against price', execution: 'Execution against the schedule, last 24 h', scheduled: 'Scheduled',
+    measured: 'Measured', deviation: 'Deviation', noExecution: 'No execution records yet: the closed loop writes them while a schedule runs.',
+    noVpps: 'No active VPP to schedule.', readOnly: 'Your role can look but not schedule.',
+    solver: 'Solver {backend}: {status} in {ms} ms', cost: 'net cost {cost}', stored: '{n} schedule values stored',
   },
   trading: {
     title: 'Trading monitor', killSwitch: 'Kill switch', killActive: 'trading stopped', killInactive: 'trading allowed',
@@ -65,7 +73,7 @@ const en = {
 
 const zh: typeof en = {
   app: { title: 'vpp 控制台', logout: '退出登录', language: '语言' },
-  nav: { dashboard: '总览', resources: '资源', series: '预测与量测', vpps: '虚拟电厂聚合', trading: '交易监控', parks: '工业园区', audit: '审计日志' },
+  nav: { dashboard: '总览', resources: '资源', series: '预测与量测', vpps: '虚拟电厂聚合', schedule: '调度计划与执行', trading: '交易监控', parks: '工业园区', audit: '审计日志' },
   login: { title: '登录', username: '用户名', password: '密码', submit: '登录', failed: '登录失败' },
   common: {
     loading: '加载中…', retry: '重试', error: '接口返回', empty: '暂无数据。', page: '第 {page} / {pages} 页',
@@ -95,6 +103,14 @@ const zh: typeof en = {
     ratio: '分配比例', priority: '优先级', preview: '当前组合：', saved: '已保存。',
     dragHint: '在两个列表之间拖动资源，指标和重复分配会随之更新。点击保存前不会写入。',
     doubleBooked: '{name}：申请 {ratio}，仅剩 {left}；已被以下虚拟电厂占用',
+  },
+  schedule: {
+    title: '调度计划与执行', preview: '优化（预览）', store: '优化并保存为计划',
+    solving: '求解中… {s} 秒', price: '价格', prices: '价格序列', power: '各成员功率（kW，上网为正）与价格',
+    soc: '荷电状态与价格', execution: '近24小时计划执行情况', scheduled: '计划',
+    measured: '实测', deviation: '偏差', noExecution: '还没有执行记录：计划运行时闭环控制会写入。',
+    noVpps: '没有可调度的运行中虚拟电厂。', readOnly: '当前角色只能查看，不能调度。',
+    solver: '求解器 {backend}：{status}，用时 {ms} 毫秒', cost: '净成本 {cost}', stored: '已保存 {n} 个计划值',
   },
   trading: {
     title: '交易监控', killSwitch: '紧急停止', killActive: '已停止交易', killInactive: '允许交易',

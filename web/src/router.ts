@@ -7,6 +7,7 @@ export const pages = [
   { path: '/resources', name: 'resources', permission: 'registry:read', component: () => import('./pages/Resources.vue') },
   { path: '/series', name: 'series', permission: 'registry:read', component: () => import('./pages/Series.vue') },
   { path: '/vpps', name: 'vpps', permission: 'vpps:read', component: () => import('./pages/Vpps.vue') },
+  { path: '/schedule', name: 'schedule', permission: 'vpps:read', component: () => import('./pages/Schedule.vue') },
   { path: '/trading', name: 'trading', permission: 'vpps:read', component: () => import('./pages/Trading.vue') },
   { path: '/parks', name: 'parks', permission: 'vpps:read', component: () => import('./pages/Parks.vue') },
   { path: '/audit', name: 'audit', permission: 'audit:read', component: () => import('./pages/Audit.vue') },
