@@ -193,18 +193,21 @@ pub struct LoadProfile {
 
 /// Profile and statistics of a site's month.
 pub async fn profile(store: &Store, site: &str, month: &str) -> ApiResult<LoadProfile> {
-    let m = site_month(store, site, month).await?;
+    Ok(profile_of(&site_month(store, site, month).await?))
+}
+
+fn profile_of(m: &SiteMonth) -> LoadProfile {
     let labelled = label(&m.ctx.labeller, &m.load);
     let expected = usize::try_from(m.end.duration_since(m.start).as_secs() / INTERVAL_S).unwrap_or(0);
-    Ok(LoadProfile {
+    LoadProfile {
         site_id: m.ctx.site.id.clone(),
-        month: month.to_string(),
+        month: format!("{:04}-{:02}", m.month.year(), m.month.month()),
         time_zone: m.ctx.tariff.time_zone.clone(),
         stats: stats(&labelled, expected, &m.ctx.labeller.tz),
         daily: daily_profile(&m.ctx.labeller, &labelled),
         duration_curve: duration_curve(&labelled),
         gaps: gaps(&m.load, Some(m.start), Some(m.end)).into_iter().take(100).collect(),
-    })
+    }
 }
 
 /// One month of a year's overview.
@@ -593,11 +596,10 @@ pub async fn park_report(store: &Store, site: &str, month: &str) -> ApiResult<Pa
         Ok(None) => {}
         Err(e) => savings.battery_note = Some(e.0.detail.clone()),
     }
-    let id = m.ctx.site.id.clone();
     Ok(ParkReport {
         bill: bill_of(store, &m, &m.load, None).await?,
-        profile: profile(store, &id, month).await?,
-        flexibility: flexibility(store, &id, month).await?,
+        profile: profile_of(&m),
+        flexibility: with_flex(store, &m, potential).await?,
         savings,
         tariff: m.ctx.tariff.name.clone(),
         site: m.ctx.site,
