@@ -1,8 +1,12 @@
 //! Builds the web console (`web/`, Vue + Vite) into `$OUT_DIR/console` when
 //! the `console` feature is on, so the binary embeds it and `vpp serve`
-//! needs nothing beside it. `npm ci` runs when `node_modules` is missing or
-//! older than the lockfile; `npm run build` when the sources changed (cargo
-//! reruns this script only then).
+//! needs nothing beside it. `npm install` runs when `node_modules` is
+//! missing or older than the lockfile, and installs exactly the versions in
+//! the committed `package-lock.json` (which it leaves unchanged). Not `npm
+//! ci`: the registry these machines reach has no other platforms' optional
+//! native packages (rollup's), which `npm ci` insists on finding in the
+//! lockfile. `npm run build` runs when the sources changed (cargo reruns this
+//! script only then).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,7 +24,7 @@ fn main() {
     let lock = web.join("package-lock.json");
     let installed = web.join("node_modules/.package-lock.json");
     if !fresh(&installed, &lock) {
-        npm(&web, &["ci", "--no-audit", "--no-fund"], &out);
+        npm(&web, &["install", "--no-audit", "--no-fund"], &out);
     }
     npm(&web, &["run", "build"], &out);
 }
