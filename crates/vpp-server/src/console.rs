@@ -2,7 +2,7 @@
 //! of the built console, or its `index.html` (the console routes in the
 //! browser). Unknown `/api/…` paths stay 404 problem JSON.
 
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -13,9 +13,11 @@ use crate::error::ApiError;
 struct Assets;
 
 /// The fallback handler.
-pub async fn serve(uri: Uri) -> Response {
+pub async fn serve(method: Method, uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
-    if path.starts_with("api/") || path == "api" {
+    // The console is read with GET; anything else here is an unknown route.
+    let readable = method == Method::GET || method == Method::HEAD;
+    if !readable || path.starts_with("api/") || path == "api" {
         return ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("no route {}", uri.path()))
             .into_response();
     }

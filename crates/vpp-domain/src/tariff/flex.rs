@@ -244,16 +244,7 @@ pub fn potential(input: &FlexInput) -> Potential {
 fn shifts(input: &FlexInput) -> Vec<DayShift> {
     let lab = input.labeller;
     let mut out = Vec::new();
-    let mut i = 0;
-    let load = input.load;
-    while i < load.len() {
-        let date = load[i].start.to_zoned(lab.tz.clone()).date();
-        let mut j = i;
-        while j < load.len() && load[j].start.to_zoned(lab.tz.clone()).date() == date {
-            j += 1;
-        }
-        let day = &load[i..j];
-        i = j;
+    for day in super::load::by_local_day(input.load, &lab.tz) {
         if !day.first().is_some_and(|l| l.workday) {
             continue;
         }

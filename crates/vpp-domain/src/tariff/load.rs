@@ -199,27 +199,14 @@ pub fn stats(load: &[LabelledLoad], expected: usize, tz: &TimeZone) -> LoadStats
         }
         min = min.min(l.kw);
     }
-    // Daily swing, by local date (readings are sorted, so days are runs).
-    let mut swings = Vec::new();
-    let mut day: Option<(jiff::civil::Date, f64, f64)> = None;
-    for l in load {
-        let date = l.start.to_zoned(tz.clone()).date();
-        match &mut day {
-            Some((d, hi, lo)) if *d == date => {
-                *hi = hi.max(l.kw);
-                *lo = lo.min(l.kw);
-            }
-            _ => {
-                if let Some((_, hi, lo)) = day {
-                    swings.push(hi - lo);
-                }
-                day = Some((date, l.kw, l.kw));
-            }
-        }
-    }
-    if let Some((_, hi, lo)) = day {
-        swings.push(hi - lo);
-    }
+    // Daily swing, by local date.
+    let swings: Vec<f64> = by_local_day(load, tz)
+        .into_iter()
+        .map(|day| {
+            let (hi, lo) = day.iter().fold((f64::NEG_INFINITY, f64::INFINITY), |(h, l), x| (h.max(x.kw), l.min(x.kw)));
+            hi - lo
+        })
+        .collect();
     let n = load.len();
     let avg = if n == 0 { 0.0 } else { sum / n as f64 };
     let (max, min) = if n == 0 { (0.0, 0.0) } else { (max, min) };
@@ -241,6 +228,21 @@ pub fn stats(load: &[LabelledLoad], expected: usize, tz: &TimeZone) -> LoadStats
         },
         load_factor: if max > 0.0 { avg / max } else { 0.0 },
     }
+}
+
+/// Labelled load split into local days (readings are sorted, so each day is
+/// a run); each reading's date is worked out once.
+pub fn by_local_day<'a>(load: &'a [LabelledLoad], tz: &TimeZone) -> Vec<&'a [LabelledLoad]> {
+    let dates: Vec<jiff::civil::Date> = load.iter().map(|l| l.start.to_zoned(tz.clone()).date()).collect();
+    let mut days = Vec::new();
+    let mut first = 0;
+    for k in 1..=load.len() {
+        if k == load.len() || dates[k] != dates[first] {
+            days.push(&load[first..k]);
+            first = k;
+        }
+    }
+    days
 }
 
 /// Average load per local clock quarter-hour, workdays and other days apart.

@@ -57,3 +57,20 @@ async fn wrong_methods_answer_405() {
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{p}");
     assert!(p["detail"].as_str().unwrap().contains("GET"));
 }
+
+#[tokio::test]
+async fn unknown_routes_outside_the_console_are_problem_json() {
+    let app = TestApp::new().await;
+    let (s, p, ct) = app.request(Method::GET, "/api/v1/vpp/no-such-thing", None, vec![]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(ct, "application/problem+json", "{p}");
+    // The console answers only GET; a write to a console path is an unknown route.
+    let (s, _, ct) = app.request(Method::POST, "/resources", Some("application/json"), b"{}".to_vec()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(ct, "application/problem+json");
+    // A page of the console is its index.html.
+    let (s, body, ct) = app.request(Method::GET, "/resources", None, vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(ct.starts_with("text/html"), "{ct}");
+    assert!(body.as_str().unwrap().contains("<div id=\"app\">"));
+}
