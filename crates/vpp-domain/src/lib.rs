@@ -20,6 +20,7 @@ pub mod resource;
 pub mod series;
 pub mod series_import;
 pub mod settings;
+pub mod strategy;
 pub mod tariff;
 pub mod techdata;
 pub mod template;
