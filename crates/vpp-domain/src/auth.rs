@@ -92,11 +92,14 @@ pub enum Permission {
     /// Tariffs, holiday calendars, sites, load curves, adjustable loads, actual bills and configuration.
     #[serde(rename = "parks:write")]
     ParksWrite,
+    /// Strategies: create, change, delete, change status, backtest.
+    #[serde(rename = "strategies:write")]
+    StrategiesWrite,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Self::RegistryRead,
         Self::RegistryWrite,
         Self::TelemetryWrite,
@@ -110,6 +113,7 @@ impl Permission {
         Self::ApiKeysManage,
         Self::MetricsRead,
         Self::ParksWrite,
+        Self::StrategiesWrite,
     ];
 
     /// Stable wire name, e.g. `telemetry:write`.
@@ -128,6 +132,7 @@ impl Permission {
             Self::ApiKeysManage => "apikeys:manage",
             Self::MetricsRead => "metrics:read",
             Self::ParksWrite => "parks:write",
+            Self::StrategiesWrite => "strategies:write",
         }
     }
 
@@ -140,7 +145,7 @@ impl Permission {
 use Role::{Admin, Analyst, Operator, Trader, Viewer};
 
 /// The permission matrix: which roles hold each permission.
-pub const MATRIX: [(Permission, &[Role]); 13] = [
+pub const MATRIX: [(Permission, &[Role]); 14] = [
     (Permission::RegistryRead, &[Admin, Operator, Trader, Analyst, Viewer]),
     (Permission::RegistryWrite, &[Admin, Operator]),
     (Permission::TelemetryWrite, &[Admin, Operator]),
@@ -154,6 +159,7 @@ pub const MATRIX: [(Permission, &[Role]); 13] = [
     (Permission::ApiKeysManage, &[Admin]),
     (Permission::MetricsRead, &[Admin, Operator, Analyst]),
     (Permission::ParksWrite, &[Admin, Operator]),
+    (Permission::StrategiesWrite, &[Admin, Trader]),
 ];
 
 /// Shortest accepted password.

@@ -15,6 +15,7 @@ mod metrics;
 pub mod parks;
 pub mod routes;
 pub mod state;
+pub mod strategies;
 pub mod webhook;
 
 use std::future::Future;
@@ -53,6 +54,7 @@ pub use state::{AppState, ServerSettings};
         (name = "trading", description = "Execution tracking"),
         (name = "auth", description = "Login, sessions, users, API keys and the audit trail"),
         (name = "parks", description = "Industrial parks: TOU tariffs, load curves, bills, flexibility and savings"),
+        (name = "strategies", description = "Strategies: rules, versions, status, backtests, live bids and performance"),
         (name = "ops", description = "Health and metrics")
     ),
     modifiers(&BearerAuth),
@@ -120,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::schedules::router())
         .merge(routes::alerts::router())
         .merge(routes::markets::router())
+        .merge(routes::strategies::router())
         .merge(routes::reports::router())
         .merge(routes::parks::router())
         .merge(routes::events::router())

@@ -50,13 +50,22 @@ pub struct AppState {
     pub settings: ServerSettings,
     /// Counters of the MQTT device bridge, when one runs.
     pub devices: Option<Arc<vpp_devices::bridge::BridgeStats>>,
+    /// Cancel flags of running backtests.
+    pub tasks: Arc<crate::strategies::Tasks>,
 }
 
 impl AppState {
     /// State over a migrated store.
     pub async fn new(store: Arc<Store>, settings: ServerSettings) -> vpp_store::Result<Self> {
         let auth = Arc::new(Auth::new(&store, settings.auth.clone()).await?);
-        Ok(Self { fleets: Arc::new(FleetCache::new(settings.fleet_cache_ttl)), auth, store, settings, devices: None })
+        Ok(Self {
+            fleets: Arc::new(FleetCache::new(settings.fleet_cache_ttl)),
+            auth,
+            store,
+            settings,
+            devices: None,
+            tasks: Arc::default(),
+        })
     }
 }
 

@@ -24,6 +24,7 @@ mod parks;
 mod resources;
 mod security;
 mod series;
+mod strategies;
 mod techdata;
 mod telemetry;
 mod templates;
@@ -50,6 +51,7 @@ pub use markets::{
 pub use resources::{ResourceFilter, ResourcePage, ResourceSort};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};
 pub use series::SeriesFilter;
+pub use strategies::{BacktestRecord, StatusChange, StrategyFilter};
 pub use telemetry::{DispatchRecord, InstructionRecord, MAX_TELEMETRY_BATCH, TelemetryWindow};
 pub use templates::TemplateFilter;
 pub use vpps::VppFilter;

@@ -444,6 +444,8 @@ pub struct Snapshot<'a> {
     inputs: &'a Inputs,
     timeline: &'a Timeline,
     i: usize,
+    /// What the snapshot may know: beliefs up to this time, µs.
+    decision_us: i64,
     soc_pct: Option<f64>,
     up_kw: Option<f64>,
     down_kw: Option<f64>,
@@ -452,7 +454,7 @@ pub struct Snapshot<'a> {
 
 impl Values for Snapshot<'_> {
     fn get(&self, field: &Field) -> Option<f64> {
-        let (t, d) = (self.timeline.start_us[self.i], self.timeline.decision_us[self.i]);
+        let (t, d) = (self.timeline.start_us[self.i], self.decision_us);
         match field {
             Field::ForecastPrice => self.inputs.price_forecast.as_of(t, d),
             Field::ActualPrice => self.inputs.price.as_of(t, d),
@@ -478,8 +480,12 @@ fn known_price(inputs: &Inputs, t_us: i64, decision_us: i64) -> Option<f64> {
 
 /// Rank of interval `i` among its day's known prices, 0..100; `None` if
 /// its own price is unknown.
-fn percentile(inputs: &Inputs, tl: &Timeline, day: usize, i: usize, cache: &mut PercentileCache) -> Option<f64> {
-    let d = tl.decision_us[i];
+fn percentile(
+    inputs: &Inputs,
+    tl: &Timeline,
+    (day, i, d): (usize, usize, i64),
+    cache: &mut PercentileCache,
+) -> Option<f64> {
     if cache.day != Some(day) || cache.decision_us != d {
         let range = tl.day_start[day]..tl.day_start[day + 1];
         cache.prices = range.map(|j| known_price(inputs, tl.start_us[j], d)).collect();
@@ -556,93 +562,25 @@ pub fn replay(
         let mut day_pnl = 0.0;
         for i in range.clone() {
             let t = timeline.start_us[i];
+            let d = timeline.decision_us[i];
             let snapshot = Snapshot {
                 inputs,
                 timeline,
                 i,
+                decision_us: d,
                 soc_pct: battery.zip(cell).map(|(b, c)| c.soc_pct(b)),
                 up_kw: battery.zip(cell).map(|(b, c)| c.up_kw(b, dt)),
                 down_kw: battery.zip(cell).map(|(b, c)| c.down_kw(b, dt)),
-                percentile: if wants_percentile { percentile(inputs, timeline, day, i, &mut cache) } else { None },
+                percentile: if wants_percentile { percentile(inputs, timeline, (day, i, d), &mut cache) } else { None },
             };
             let (rule, explanation) = rules.decide(&snapshot);
             counts[explanation.rule.unwrap_or(rules.rules.len())] += 1;
             let price = inputs.price.last(t);
             let mut iv = Interval { price, ..Interval::default() };
-            let mut label = String::from("hold");
-            let mut curtail_gen = 0.0;
-            let mut curtail_load = 0.0;
-            // Requested battery power and, for a bid, the commitment.
-            let mut battery_request = 0.0;
-            let mut bid: Option<(Side, f64, f64)> = None;
-            for action in rule.map(|r| r.actions.as_slice()).unwrap_or_default() {
-                match action {
-                    Action::Hold => {}
-                    Action::Curtail { target: CurtailTarget::Generation, share_pct } => {
-                        curtail_gen = share_pct / 100.0;
-                        label = format!("curtail generation {share_pct} %");
-                    }
-                    Action::Curtail { target: CurtailTarget::Load, share_pct } => {
-                        curtail_load = share_pct / 100.0;
-                        label = format!("defer load {share_pct} %");
-                    }
-                    Action::Charge { target_soc_pct, power_kw } => {
-                        if let (Some(b), Some(c)) = (battery, cell) {
-                            let cap = power_kw.unwrap_or(b.charge_kw);
-                            battery_request = c.towards(b, target_soc_pct.unwrap_or(b.soc_max_pct), cap, dt).min(0.0);
-                            label = "charge".into();
-                        }
-                    }
-                    Action::Discharge { target_soc_pct, power_kw } => {
-                        if let (Some(b), Some(c)) = (battery, cell) {
-                            let cap = power_kw.unwrap_or(b.discharge_kw);
-                            battery_request = c.towards(b, target_soc_pct.unwrap_or(b.soc_min_pct), cap, dt).max(0.0);
-                            label = "discharge".into();
-                        }
-                    }
-                    Action::Optimise { cycle_cost_per_kwh } => {
-                        if let (Some(b), Some(c), Some(p)) = (battery, cell, planner) {
-                            if plan.as_ref().is_none_or(|(from, _)| *from > i) {
-                                let wear = cycle_cost_per_kwh.unwrap_or(b.cycle_cost_per_kwh);
-                                let d = timeline.decision_us[i];
-                                let prices: Vec<f64> = (i..range.end)
-                                    .map(|j| known_price(inputs, timeline.start_us[j], d).unwrap_or(f64::NAN))
-                                    .collect();
-                                if prices.iter().all(|p| p.is_finite()) {
-                                    let powers = p
-                                        .plan(b, c.soc_pct(b), wear, &prices, dt)
-                                        .map_err(|message| ReplayError::Planner { day: timeline.days[day], message })?;
-                                    plan = Some((i, powers));
-                                }
-                            }
-                            if let Some((from, powers)) = &plan {
-                                battery_request = powers.get(i - from).copied().unwrap_or(0.0);
-                                label = "optimise".into();
-                            }
-                        }
-                    }
-                    Action::Bid { side, quantity, price: limit } => {
-                        let Some(limit) = limit.eval(&snapshot) else {
-                            label = "no bid: price formula unknown at decision time".into();
-                            continue;
-                        };
-                        let available = match side {
-                            Side::Sell => snapshot.up_kw,
-                            Side::Buy => snapshot.down_kw,
-                        };
-                        let q = match quantity {
-                            BidQuantity::Kw(kw) => *kw,
-                            BidQuantity::PctAvailable(pct) => available.unwrap_or(0.0) * pct / 100.0,
-                        };
-                        if q <= 0.0 {
-                            label = "no bid: nothing available".into();
-                            continue;
-                        }
-                        bids.placed += 1;
-                        label = format!("bid {} {q:.1} kW @ {limit:.2}", side.as_str());
-                        bid = Some((*side, q, limit));
-                    }
-                }
+            let Intent { battery_kw: mut battery_request, bid, curtail_generation: curtail_gen, curtail_load, label } =
+                intend(rule, &snapshot, Context { assets, inputs, timeline, planner, day, i }, &mut plan)?;
+            if bid.is_some() {
+                bids.placed += 1;
             }
             let Some(p) = price else {
                 without_price += 1;
@@ -739,6 +677,184 @@ pub fn replay(
         intervals,
         decisions,
     })
+}
+
+/// One interval of a live decision: what to offer and why.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Intended {
+    /// The decision with its explanation.
+    pub decision: Decision,
+    /// Sell (discharge) or buy (charge); none when holding.
+    pub side: Option<Side>,
+    /// Quantity, kW.
+    pub kw: f64,
+    /// Limit price, currency/MWh; none: at any price (a charge, discharge
+    /// or optimiser step, which takes the market price).
+    pub limit: Option<f64>,
+}
+
+/// Decides the first day of `timeline` as the strategy would now, for a
+/// live bid: every interval sees what is known at `now_us` (and never more
+/// than at its gate closure), and the battery starts from `soc_start_pct`
+/// and follows the intended steps as if they cleared.
+pub fn decide_day(
+    rules: &RuleSet,
+    assets: &Assets,
+    inputs: &Inputs,
+    timeline: &Timeline,
+    now_us: i64,
+    planner: Option<&dyn Planner>,
+) -> Result<Vec<Intended>, ReplayError> {
+    check_fit(rules, assets, planner)?;
+    let dt = timeline.dt_h;
+    let battery = assets.battery.as_ref();
+    let mut cell = battery.map(|b| Cell { energy_kwh: b.soc_start_pct / 100.0 * b.capacity_kwh });
+    let mut cache = PercentileCache::default();
+    let mut plan = None;
+    let mut out = Vec::new();
+    let Some(&end) = timeline.day_start.get(1) else { return Ok(out) };
+    for i in 0..end {
+        let d = timeline.decision_us[i].min(now_us);
+        let snapshot = Snapshot {
+            inputs,
+            timeline,
+            i,
+            decision_us: d,
+            soc_pct: battery.zip(cell).map(|(b, c)| c.soc_pct(b)),
+            up_kw: battery.zip(cell).map(|(b, c)| c.up_kw(b, dt)),
+            down_kw: battery.zip(cell).map(|(b, c)| c.down_kw(b, dt)),
+            percentile: percentile(inputs, timeline, (0, i, d), &mut cache),
+        };
+        let (rule, explanation) = rules.decide(&snapshot);
+        let intent = intend(rule, &snapshot, Context { assets, inputs, timeline, planner, day: 0, i }, &mut plan)?;
+        let (side, kw, limit) = match intent.bid {
+            Some((side, kw, limit)) => (Some(side), kw, Some(limit)),
+            None if intent.battery_kw > 1e-9 => (Some(Side::Sell), intent.battery_kw, None),
+            None if intent.battery_kw < -1e-9 => (Some(Side::Buy), -intent.battery_kw, None),
+            None => (None, 0.0, None),
+        };
+        if let (Some(b), Some(c), Some(side)) = (battery, cell.as_mut(), side) {
+            c.run(b, if side == Side::Sell { kw } else { -kw }, dt);
+        }
+        let mut decision = decision(timeline, i, intent.label, explanation);
+        decision.decided_at = Timestamp::from_microsecond(d).unwrap_or(decision.decided_at);
+        out.push(Intended { decision, side, kw, limit });
+    }
+    Ok(out)
+}
+
+/// What a rule wants done in one interval.
+#[derive(Debug, Clone)]
+struct Intent {
+    /// Battery power asked for, kW, discharge positive (a bid's commitment overrides it once cleared).
+    battery_kw: f64,
+    /// A bid: side, kW, limit price.
+    bid: Option<(Side, f64, f64)>,
+    /// Share of generation cut, 0..1.
+    curtail_generation: f64,
+    /// Share of the flexible load deferred, 0..1.
+    curtail_load: f64,
+    /// Short description for the decision log.
+    label: String,
+}
+
+/// Where a decision is taken.
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    assets: &'a Assets,
+    inputs: &'a Inputs,
+    timeline: &'a Timeline,
+    planner: Option<&'a dyn Planner>,
+    day: usize,
+    i: usize,
+}
+
+/// Turns the fired rule's actions into an intent. `plan` caches the
+/// optimiser's plan of the day from the step it was made.
+fn intend(
+    rule: Option<&super::rules::Rule>,
+    snapshot: &Snapshot,
+    cx: Context,
+    plan: &mut Option<(usize, Vec<f64>)>,
+) -> Result<Intent, ReplayError> {
+    let dt = cx.timeline.dt_h;
+    let battery = cx.assets.battery.as_ref();
+    let soc = snapshot.soc_pct;
+    let mut out =
+        Intent { battery_kw: 0.0, bid: None, curtail_generation: 0.0, curtail_load: 0.0, label: "hold".into() };
+    for action in rule.map(|r| r.actions.as_slice()).unwrap_or_default() {
+        match action {
+            Action::Hold => {}
+            Action::Curtail { target: CurtailTarget::Generation, share_pct } => {
+                out.curtail_generation = share_pct / 100.0;
+                out.label = format!("curtail generation {share_pct} %");
+            }
+            Action::Curtail { target: CurtailTarget::Load, share_pct } => {
+                out.curtail_load = share_pct / 100.0;
+                out.label = format!("defer load {share_pct} %");
+            }
+            Action::Charge { target_soc_pct, power_kw } => {
+                if let (Some(b), Some(soc)) = (battery, soc) {
+                    let c = Cell { energy_kwh: soc / 100.0 * b.capacity_kwh };
+                    let cap = power_kw.unwrap_or(b.charge_kw);
+                    out.battery_kw = c.towards(b, target_soc_pct.unwrap_or(b.soc_max_pct), cap, dt).min(0.0);
+                    out.label = "charge".into();
+                }
+            }
+            Action::Discharge { target_soc_pct, power_kw } => {
+                if let (Some(b), Some(soc)) = (battery, soc) {
+                    let c = Cell { energy_kwh: soc / 100.0 * b.capacity_kwh };
+                    let cap = power_kw.unwrap_or(b.discharge_kw);
+                    out.battery_kw = c.towards(b, target_soc_pct.unwrap_or(b.soc_min_pct), cap, dt).max(0.0);
+                    out.label = "discharge".into();
+                }
+            }
+            Action::Optimise { cycle_cost_per_kwh } => {
+                let (Some(b), Some(soc), Some(p)) = (battery, soc, cx.planner) else { continue };
+                let tl = cx.timeline;
+                let end = tl.day_start[cx.day + 1];
+                if plan.as_ref().is_none_or(|(from, _)| *from > cx.i) {
+                    let wear = cycle_cost_per_kwh.unwrap_or(b.cycle_cost_per_kwh);
+                    let d = snapshot.decision_us;
+                    let prices: Vec<f64> =
+                        (cx.i..end).map(|j| known_price(cx.inputs, tl.start_us[j], d).unwrap_or(f64::NAN)).collect();
+                    if prices.iter().all(|p| p.is_finite()) {
+                        let powers = p
+                            .plan(b, soc, wear, &prices, dt)
+                            .map_err(|message| ReplayError::Planner { day: tl.days[cx.day], message })?;
+                        *plan = Some((cx.i, powers));
+                    } else {
+                        out.label = "optimise: prices of the day not known at decision time".into();
+                    }
+                }
+                if let Some((from, powers)) = plan.as_ref() {
+                    out.battery_kw = powers.get(cx.i - from).copied().unwrap_or(0.0);
+                    out.label = "optimise".into();
+                }
+            }
+            Action::Bid { side, quantity, price: limit } => {
+                let Some(limit) = limit.eval(snapshot) else {
+                    out.label = "no bid: price formula unknown at decision time".into();
+                    continue;
+                };
+                let available = match side {
+                    Side::Sell => snapshot.up_kw,
+                    Side::Buy => snapshot.down_kw,
+                };
+                let q = match quantity {
+                    BidQuantity::Kw(kw) => *kw,
+                    BidQuantity::PctAvailable(pct) => available.unwrap_or(0.0) * pct / 100.0,
+                };
+                if q <= 0.0 {
+                    out.label = "no bid: nothing available".into();
+                    continue;
+                }
+                out.label = format!("bid {} {q:.1} kW @ {limit:.2}", side.as_str());
+                out.bid = Some((*side, q, limit));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn decision(tl: &Timeline, i: usize, action: String, explanation: Explanation) -> Decision {

@@ -194,6 +194,30 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/configuration", p(VppsRead), Entity::None),
     rule(Method::PUT, "/api/v1/vpp/configuration/{key}", p(ParksWrite), Action("configuration")),
     rule(Method::GET, "/api/v1/vpp/reports/park", p(VppsRead), Entity::None),
+    // Strategies
+    rule(Method::GET, "/api/v1/vpp/strategies", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/strategies", p(StrategiesWrite), Action("strategy")),
+    rule(Method::GET, "/api/v1/vpp/strategies/fields", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/strategies/validate", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/strategies/{id}", p(VppsRead), Entity::None),
+    rule(Method::PUT, "/api/v1/vpp/strategies/{id}", p(StrategiesWrite), Action("strategy-version")),
+    rule(Method::DELETE, "/api/v1/vpp/strategies/{id}", p(StrategiesWrite), Action("strategy-delete")),
+    rule(Method::GET, "/api/v1/vpp/strategies/{id}/versions", p(VppsRead), Entity::None),
+    rule(Method::PUT, "/api/v1/vpp/strategies/{id}/status", p(StrategiesWrite), Action("strategy-status")),
+    rule(Method::GET, "/api/v1/vpp/strategies/{id}/status-history", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/strategies/{id}/backtest", p(StrategiesWrite), Action("backtest")),
+    rule(Method::GET, "/api/v1/vpp/strategies/{id}/backtest-results", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/strategies/{id}/backtest-results/{task_id}", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/strategies/{id}/backtest-results/{task_id}/intervals", p(VppsRead), Entity::None),
+    rule(
+        Method::POST,
+        "/api/v1/vpp/strategies/{id}/backtest-results/{task_id}/cancel",
+        p(StrategiesWrite),
+        Action("backtest-cancel"),
+    ),
+    rule(Method::POST, "/api/v1/vpp/strategies/{id}/bid", p(TradingWrite), Action("strategy-bid")),
+    rule(Method::GET, "/api/v1/vpp/strategies/{id}/decisions", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/reports/strategy-performance", p(VppsRead), Entity::None),
 ];
 
 /// The rule of a matched route. Documentation pages are public.

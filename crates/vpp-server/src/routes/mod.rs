@@ -10,6 +10,7 @@ pub mod reports;
 pub mod resources;
 pub mod schedules;
 pub mod series;
+pub mod strategies;
 pub mod templates;
 pub mod trading;
 pub mod vpps;
