@@ -18,6 +18,7 @@ mod resources;
 mod schedules;
 mod security;
 mod series;
+mod strategies;
 mod techdata;
 mod templates;
 mod vpps;
