@@ -190,7 +190,7 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
     tick(store, &mut rng, &HashMap::new(), &power_series(store).await?).await?;
     tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs, with power forecasts for PV and wind");
     schedule_spot_portfolio(store, &prices).await?;
-    seed_markets(store).await.context("seeding the demo markets")?;
+    seed_markets(store, &prices).await.context("seeding the demo markets")?;
     crate::demo_park::seed(store, templates.id(ResourceType::Battery)?, &of(ResourceType::IndustrialLoad))
         .await
         .context("seeding the demo park")?;
@@ -416,6 +416,7 @@ async fn seed_prices(store: &Store, rng: &mut SmallRng) -> anyhow::Result<String
         });
     }
     store.insert_beliefs(key, &beliefs).await?;
+    crate::demo_strategies::seed_history(store, key, (first, first + 3 * day_us), rng).await?;
     Ok(series.id)
 }
 
@@ -630,7 +631,7 @@ const DEMO_DAY_AHEAD: &str = "EPEX DE day-ahead (simulated)";
 /// bid as it was placed before its gate closure, cleared and settled (demo
 /// history); and the bid for the next open delivery day, which the server's
 /// market job clears at gate closure.
-pub async fn seed_markets(store: &Store) -> anyhow::Result<()> {
+pub async fn seed_markets(store: &Store, price_series: &str) -> anyhow::Result<()> {
     use vpp_domain::market::connector::ConnectorRequest;
     let api_error = |e| crate::api_error(e, "request");
     for (name, market) in [
@@ -674,6 +675,7 @@ pub async fn seed_markets(store: &Store) -> anyhow::Result<()> {
     );
     seed_contracts(store, &vpp).await?;
     eprintln!("Invoices to asset owners: vpp invoice --month {} --table", &yesterday.to_string()[..7]);
+    crate::demo_strategies::seed(store, price_series).await.context("seeding the demo strategies")?;
     bid_next_day(store).await
 }
 
@@ -844,6 +846,19 @@ async fn flexibility_bid(
 /// every ACTIVE VPP that has not bid for that day yet.
 pub async fn bid_next_day(store: &Store) -> anyhow::Result<()> {
     let api_error = |e| crate::api_error(e, "request");
+    // ACTIVE strategies bid first; a VPP they bid for is skipped below.
+    for (strategy, outcome) in vpp_server::strategies::bid_active_strategies(store, Timestamp::now()).await {
+        match outcome {
+            Ok(Some(b)) => eprintln!(
+                "Strategy {strategy} bid {} for {} ({} steps).",
+                b.bid.as_ref().map_or("nothing", |b| b.id.as_str()),
+                b.trading_date,
+                b.bid.as_ref().map_or(0, |b| b.steps.len())
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(strategy, error = %api_error(e), "strategy could not bid"),
+        }
+    }
     let vpps = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 100 }).await?;
     for vpp in vpps.items.iter().filter(|v| v.status == VppStatus::Active) {
         let Ok(connector) = vpp_server::markets::connector_for(store, None, vpp.market_type).await else { continue };

@@ -4,6 +4,7 @@
 mod config;
 mod demo;
 mod demo_park;
+mod demo_strategies;
 mod etl;
 
 use std::path::{Path, PathBuf};

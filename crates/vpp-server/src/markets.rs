@@ -129,6 +129,28 @@ pub async fn connector_for(store: &Store, id: Option<&str>, market: MarketType) 
     }
 }
 
+/// What the VPP can still offer per slot: its available capacity now,
+/// less the position its open and cleared bids already hold.
+pub async fn slot_room(
+    store: &Store,
+    vpp_id: &str,
+    c: &Connector,
+    exposure: &vpp_domain::market::rules::Exposure,
+) -> ApiResult<Vec<SlotRoom>> {
+    let snapshot = store.load_fleet(vpp_id).await?;
+    let hours = c.rules.product_minutes as f64 / 60.0;
+    let figures = aggregate(&snapshot.fleet, hours).totals;
+    let (up_mw, down_mw) = (figures.available_up_kw / 1000.0, figures.available_down_kw / 1000.0);
+    Ok(exposure
+        .position_mw
+        .iter()
+        .map(|pos| {
+            let held = pos.to_f64().unwrap_or(0.0);
+            SlotRoom { sell_mw: up_mw - held, buy_mw: down_mw + held }
+        })
+        .collect())
+}
+
 /// Checks a bid against the connector's rules (gate closure at `now`,
 /// products, ticks, limits, sizes), the VPP's room per slot (available
 /// power after its open bids and cleared positions) and its risk limits,
@@ -148,18 +170,7 @@ pub async fn place_bid(store: &Store, r: &SubmitBid, by: &str, now: Timestamp) -
     }
     let slots = c.rules.slots(r.trading_date).map_err(|e| ApiError::invalid("trading_date", e.to_string()))?;
     let exposure = store.exposure(&vpp.id, r.market_type, r.trading_date, slots.len()).await?;
-    let snapshot = store.load_fleet(&vpp.id).await?;
-    let hours = c.rules.product_minutes as f64 / 60.0;
-    let figures = aggregate(&snapshot.fleet, hours).totals;
-    let (up_mw, down_mw) = (figures.available_up_kw / 1000.0, figures.available_down_kw / 1000.0);
-    let room: Vec<SlotRoom> = exposure
-        .position_mw
-        .iter()
-        .map(|pos| {
-            let held = pos.to_f64().unwrap_or(0.0);
-            SlotRoom { sell_mw: up_mw - held, buy_mw: down_mw + held }
-        })
-        .collect();
+    let room = slot_room(store, &vpp.id, &c, &exposure).await?;
     let checked = check_bid(&c.rules, r.market_type, r.trading_date, now, &r.bids, &room)?;
     let limits = store.risk_limits(&vpp.id, r.market_type).await?;
     let needs_approval = check_risk(&limits, &exposure, &checked, c.rules.product_hours())?;

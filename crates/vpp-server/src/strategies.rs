@@ -19,6 +19,7 @@ use serde_json::Value;
 use vpp_domain::market::auction::Side;
 use vpp_domain::market::connector::Connector;
 use vpp_domain::market::rules::BidStepRequest;
+use vpp_domain::resource::ResourceStatus;
 use vpp_domain::series::{Quantity, SourceKind};
 use vpp_domain::strategy::backtest::{
     Assets, BatterySpec, Column, Decision, FlexibleLoadSpec, Inputs, Intended, Interval, Period, Planner, Replay,
@@ -32,7 +33,7 @@ use vpp_domain::vpp::Vpp;
 use vpp_store::{BidRecord, SeriesFilter, Store, StoreError};
 
 use crate::error::{ApiError, ApiResult};
-use crate::markets::{SubmitBid, connector_for, dangling, place_bid};
+use crate::markets::{SubmitBid, connector_for, dangling, place_bid, slot_room};
 
 /// The optimiser behind the `optimise` action and the perfect-foresight
 /// bound: one battery as an LP, solved by vpp-optim (microlp).
@@ -137,13 +138,14 @@ async fn series_by_name(store: &Store, name: &str) -> ApiResult<Option<(i64, vpp
 /// The VPP's batteries as one equivalent battery: capacities and power
 /// limits summed by allocation ratio, the SOC window and efficiencies of
 /// the members weighted by capacity, SOC at start 50 % (backtests) or
-/// the members' last reported SOC (live).
+/// the members' last reported SOC (live, where only ONLINE batteries count).
 pub async fn vpp_battery(store: &Store, vpp: &Vpp, live_soc: bool) -> ApiResult<Option<BatterySpec>> {
     let (mut cap, mut charge, mut discharge, mut eff, mut lo, mut hi, mut wear, mut soc) =
         (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for m in &vpp.members {
         let r = store.get_resource(&m.resource_id).await?;
-        if r.resource_type != ResourceType::Battery {
+        // Live, only what can trade now (as the market's room counts it).
+        if r.resource_type != ResourceType::Battery || (live_soc && r.status != ResourceStatus::Online) {
             continue;
         }
         let ratio = m.allocation_ratio.get();
@@ -344,10 +346,18 @@ pub struct BacktestDetail {
     /// Perfect-foresight P&L per day.
     pub perfect_daily: Vec<DailyPnlRow>,
     /// Per interval: start (µs), price, battery kW, SOC %, P&L €.
-    pub intervals: Vec<(i64, Option<f64>, f64, Option<f64>, f64)>,
+    pub intervals: Vec<IntervalRow>,
     /// Per interval: the decision.
-    pub decisions: Vec<(String, Option<usize>, Vec<(String, Option<f64>)>)>,
+    pub decisions: Vec<DecisionRow>,
 }
+
+/// An interval as stored, kept as a JSON array because a year has
+/// 35,040 of them: start (µs), price, battery kW, SOC %, P&L €.
+pub type IntervalRow = (i64, Option<f64>, f64, Option<f64>, f64);
+
+/// A decision as stored: action, index of the rule that fired, and the
+/// values it saw.
+pub type DecisionRow = (String, Option<usize>, Vec<(String, Option<f64>)>);
 
 /// A day of P&L as stored.
 pub type DailyPnlRow = (Date, f64, f64, f64);
@@ -638,9 +648,13 @@ pub async fn bid_for_strategy(store: &Store, strategy: &Strategy, now: Timestamp
         },
     )?;
     let min_mw = connector.rules.min_bid_mw;
+    // Never more than the market would accept: the VPP's room per slot now.
+    let exposure = store.exposure(&vpp.id, vpp.market_type, day, timeline.len()).await?;
+    let room = slot_room(store, &vpp.id, &connector, &exposure).await?;
     let steps: Vec<BidStepRequest> = decisions
         .iter()
-        .filter_map(|d| {
+        .zip(&room)
+        .filter_map(|(d, room)| {
             let side = d.side?;
             let price = match d.limit {
                 Some(p) => {
@@ -651,7 +665,9 @@ pub async fn bid_for_strategy(store: &Store, strategy: &Strategy, now: Timestamp
                 None => connector.rules.price_cap,
             };
             let price = price.clamp(connector.rules.price_floor, connector.rules.price_cap);
-            let quantity = (Decimal::from_f64(d.kw)? / Decimal::from(1000)).round_dp(3);
+            let cap_mw = if side == Side::Sell { room.sell_mw } else { room.buy_mw };
+            let mw = (d.kw / 1000.0).min(cap_mw).max(0.0);
+            let quantity = Decimal::from_f64(mw)?.round_dp_with_strategy(3, rust_decimal::RoundingStrategy::ToZero);
             (quantity >= min_mw && quantity > Decimal::ZERO).then_some(BidStepRequest {
                 time_slot: d.decision.start,
                 price,

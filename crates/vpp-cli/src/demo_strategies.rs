@@ -1,0 +1,167 @@
+//! The demo's trading history and strategies: a year of synthetic
+//! day-ahead prices with the forecasts issued the morning before, two rule
+//! strategies backtested on that year, and one of them ACTIVE, bidding
+//! the spot VPP's next open day.
+
+use anyhow::Context;
+use jiff::Timestamp;
+use rand::Rng;
+use rand::rngs::SmallRng;
+use serde_json::json;
+use vpp_domain::series::{Belief, SourceKind};
+use vpp_domain::strategy::{StrategyRequest, StrategyStatus, StrategyType};
+use vpp_domain::vpp::{MarketType, VppStatus};
+use vpp_server::strategies::{BacktestRequest, prepare_backtest, run_backtest};
+use vpp_store::{Page, Store, VppFilter};
+
+const Q_US: i64 = 900_000_000;
+const HOUR_US: i64 = 3_600_000_000;
+const DAY_US: i64 = 24 * HOUR_US;
+/// Days of price history before yesterday.
+const HISTORY_DAYS: i64 = 365;
+
+/// The synthetic price of the quarter-hour starting at `start_us` (UTC):
+/// a night trough, a midday solar dip, an evening peak, lower at weekends
+/// and higher in winter, plus noise.
+pub fn price_at(start_us: i64, rng: &mut SmallRng) -> f64 {
+    let h = (start_us.rem_euclid(DAY_US)) as f64 / HOUR_US as f64 + 1.0; // roughly Berlin time
+    let day = start_us.div_euclid(DAY_US);
+    let weekend = matches!((day + 3).rem_euclid(7), 5 | 6); // 1970-01-01 was a Thursday
+    let season = 15.0 * (2.0 * std::f64::consts::PI * (day as f64 - 15.0) / 365.25).cos();
+    let price = 85.0 + season
+        - if weekend { 15.0 } else { 0.0 }
+        - 30.0 * (-((h - 3.5) / 2.5).powi(2)).exp()
+        - 45.0 * (-((h - 13.0) / 2.5).powi(2)).exp()
+        + 70.0 * (-((h - 19.0) / 1.8).powi(2)).exp()
+        + rng.random_range(-6.0..6.0);
+    (price * 100.0).round() / 100.0
+}
+
+/// Adds a year of prices before `first_us` (published at each auction,
+/// D−1 12:00 UTC) and, for that year and the days already seeded up to
+/// `last_us`, the forecasts issued D−1 09:00 UTC (or now, for days whose
+/// forecast time is still ahead): the price plus an error of ±10 €/MWh.
+pub async fn seed_history(
+    store: &Store,
+    series_key: i64,
+    (first_us, last_us): (i64, i64),
+    rng: &mut SmallRng,
+) -> anyhow::Result<()> {
+    let now = Timestamp::now().as_microsecond();
+    let start = first_us - HISTORY_DAYS * DAY_US;
+    let known = store.beliefs(series_key, &[SourceKind::Price], first_us, last_us).await?;
+    let mut beliefs = Vec::with_capacity(((last_us - start) / Q_US * 2) as usize);
+    let mut t = start;
+    while t < last_us {
+        let day_start = t - t.rem_euclid(DAY_US);
+        let price = if t < first_us {
+            let p = price_at(t, rng);
+            beliefs.push(Belief {
+                event_start_us: t,
+                belief_time_us: day_start - 12 * HOUR_US,
+                source: SourceKind::Price,
+                value: p,
+            });
+            p
+        } else {
+            known.iter().find(|b| b.event_start_us == t).map_or_else(|| price_at(t, rng), |b| b.value)
+        };
+        let error: f64 = rng.random_range(-10.0..10.0);
+        beliefs.push(Belief {
+            event_start_us: t,
+            belief_time_us: (day_start - 15 * HOUR_US).min(now),
+            source: SourceKind::Forecast,
+            value: ((price + error) * 100.0).round() / 100.0,
+        });
+        t += Q_US;
+    }
+    beliefs.sort_by_key(|b| (b.event_start_us, b.belief_time_us));
+    store.insert_beliefs(series_key, &beliefs).await?;
+    Ok(())
+}
+
+/// The two demo strategies, backtested on the year; the first is made ACTIVE.
+pub async fn seed(store: &Store, price_series: &str) -> anyhow::Result<()> {
+    let vpps = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 100 }).await?;
+    let Some(vpp) = vpps.items.iter().find(|v| v.market_type == MarketType::Spot && v.status == VppStatus::Active)
+    else {
+        return Ok(());
+    };
+    let peak = StrategyRequest {
+        name: "Evening peak seller".into(),
+        vpp_id: vpp.id.clone(),
+        strategy_type: StrategyType::RuleBased,
+        description: Some(
+            "Charges when the forecast is in the cheapest fifth of the day, offers the battery at the \
+             forecast minus 10 €/MWh in the dearest fifth."
+                .into(),
+        ),
+        connector_id: None,
+        price_series_id: Some(price_series.to_string()),
+        model_id: None,
+        rules: json!([
+            {"name": "charge cheap", "conditions": [{"field": "price_percentile", "operator": "<=", "value": 20},
+                                                     {"field": "soc", "operator": "<", "value": 90}],
+             "actions": [{"type": "charge"}]},
+            {"name": "sell the evening peak", "conditions": [{"field": "price_percentile", "operator": ">=", "value": 80},
+                                                              {"field": "forecast_price", "operator": ">", "value": 60}],
+             "actions": [{"type": "bid", "parameters": {"side": "sell", "quantity_pct": 100, "price": "forecast_price - 10"}}]}
+        ]),
+    };
+    let optimiser = StrategyRequest {
+        name: "Daily optimiser".into(),
+        description: Some("Re-plans the battery every day with the LP on the forecasts known at gate closure.".into()),
+        rules: json!([{"name": "follow the plan", "actions": [{"type": "optimise"}]}]),
+        ..peak.clone()
+    };
+    let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Europe/Berlin")?).date();
+    let (from, to) = (today.checked_sub(jiff::Span::new().days(HISTORY_DAYS))?, today.yesterday()?);
+    for (i, request) in [peak, optimiser].into_iter().enumerate() {
+        let strategy = store.create_strategy(&request, "demo-trader").await?;
+        store
+            .set_strategy_status(&strategy.id, StrategyStatus::Testing, "demo-trader", "backtest on the demo year")
+            .await?;
+        let req = BacktestRequest {
+            from,
+            to,
+            version: None,
+            compare_version: None,
+            battery: None,
+            flexible_load: None,
+            benchmark_strategy_id: None,
+        };
+        let request_json = serde_json::to_value(&req)?;
+        let prepared = prepare_backtest(store, &strategy.id, req).await.map_err(|e| crate::api_error(e, "backtest"))?;
+        let task = store.create_backtest(&strategy.id, strategy.version, &request_json, "demo-trader").await?;
+        let (summary, detail) = tokio::task::spawn_blocking(move || run_backtest(&prepared, &mut |_| true))
+            .await?
+            .context("demo backtest")?;
+        eprintln!(
+            "Strategy {}: backtest {from}..{to}: net {:.0} € (benchmark {:.0} €, perfect foresight {:.0} €), \
+             max drawdown {:.0} €, replay {:.0} ms.",
+            request.name,
+            summary.result.net_revenue,
+            summary.benchmark.net_revenue,
+            summary.perfect_foresight.as_ref().map_or(0.0, |p| p.net_revenue),
+            summary.result.metrics["max_drawdown"].as_f64().unwrap_or_default(),
+            summary.replay_ms,
+        );
+        store
+            .finish_backtest(
+                &task,
+                "DONE",
+                Some(&serde_json::to_value(&summary)?),
+                Some(&serde_json::to_value(&detail)?),
+                None,
+            )
+            .await?;
+        if i == 0 {
+            store.set_strategy_status(&strategy.id, StrategyStatus::Active, "demo-trader", "backtest reviewed").await?;
+            eprintln!(
+                "Strategy {} is ACTIVE and bids {} every day; see GET /api/v1/vpp/strategies/{}/decisions?trading_date=…",
+                request.name, vpp.name, strategy.id
+            );
+        }
+    }
+    Ok(())
+}
