@@ -9,6 +9,7 @@
 //! Units: power is kW and energy kWh; prices are currency per MWh. Times are
 //! UTC [`jiff::Timestamp`]s; intervals are half-open `[start, end)`.
 
+pub mod ai_model;
 pub mod auth;
 pub mod error;
 pub mod execution;

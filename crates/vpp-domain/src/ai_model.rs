@@ -1,0 +1,285 @@
+//! Forecasting models in the registry: what a client registers, the method
+//! and its parameters, and what each trained version records.
+//!
+//! The methods themselves live in the `vpp-forecast` crate; this module
+//! only names and checks them, so every layer shares one definition.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Errors, Invalid, check_name};
+
+/// What a model forecasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ModelType {
+    /// Market prices.
+    Price,
+    /// Consumption.
+    Demand,
+    /// Generation.
+    Generation,
+    /// A risk driver such as the imbalance price.
+    Risk,
+}
+
+impl ModelType {
+    /// Stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Price => "PRICE",
+            Self::Demand => "DEMAND",
+            Self::Generation => "GENERATION",
+            Self::Risk => "RISK",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Price, Self::Demand, Self::Generation, Self::Risk].into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// A forecasting method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Method {
+    /// The value one season earlier.
+    SeasonalNaive,
+    /// MSTL decomposition (daily and weekly seasons) with an AutoETS trend.
+    Mstl,
+    /// Ridge regression on lags, calendar harmonics, weekdays and weather regressors.
+    Linear,
+}
+
+/// Parameters as a client sends them; absent ones take the defaults below.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelParams {
+    /// Season length in steps for SEASONAL_NAIVE (default 672: a week of quarter-hours).
+    #[serde(default)]
+    pub period: Option<usize>,
+    /// Season lengths in steps for MSTL (default [96, 672]).
+    #[serde(default)]
+    pub periods: Option<Vec<usize>>,
+    /// Lags in steps for LINEAR (default [192, 672]); each must be at least the horizon.
+    #[serde(default)]
+    pub lags: Option<Vec<usize>>,
+    /// Daily sine/cosine pairs for LINEAR (default 4, at most 12).
+    #[serde(default)]
+    pub harmonics: Option<usize>,
+    /// Names of stored series used as regressors by LINEAR (weather, say).
+    #[serde(default)]
+    pub regressors: Vec<String>,
+    /// Ridge penalty for LINEAR (default 0.001).
+    #[serde(default)]
+    pub ridge: Option<f64>,
+    /// Days of history each fit sees (default 365).
+    #[serde(default)]
+    pub window_days: Option<u32>,
+    /// Steps ahead to forecast and to score (default 192: two days of quarter-hours).
+    #[serde(default)]
+    pub horizon: Option<usize>,
+    /// Rolling origins in cross-validation (default 10).
+    #[serde(default)]
+    pub cv_origins: Option<usize>,
+    /// Steps between origins (default 96).
+    #[serde(default)]
+    pub cv_step: Option<usize>,
+}
+
+/// The method with every parameter decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "method", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MethodSpec {
+    /// The value one season earlier.
+    SeasonalNaive {
+        /// Season length, steps.
+        period: usize,
+    },
+    /// MSTL with an AutoETS trend.
+    Mstl {
+        /// Season lengths, steps.
+        periods: Vec<usize>,
+    },
+    /// Ridge regression.
+    Linear {
+        /// Lags, steps.
+        lags: Vec<usize>,
+        /// Daily harmonics.
+        harmonics: usize,
+        /// Regressor series names.
+        regressors: Vec<String>,
+        /// Ridge penalty.
+        ridge: f64,
+    },
+}
+
+/// Everything a training run needs besides the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Spec {
+    /// The method.
+    #[serde(flatten)]
+    pub method: MethodSpec,
+    /// Days of history each fit sees.
+    pub window_days: u32,
+    /// Steps ahead.
+    pub horizon: usize,
+    /// Rolling origins.
+    pub cv_origins: usize,
+    /// Steps between origins.
+    pub cv_step: usize,
+}
+
+impl Spec {
+    /// Steps of history each fit sees at `step_s` seconds per step.
+    pub fn window_steps(&self, step_s: i64) -> usize {
+        (i64::from(self.window_days) * 86_400 / step_s.max(1)) as usize
+    }
+}
+
+impl ModelParams {
+    /// Decides every parameter for `method`, naming each bad field
+    /// (`params.<name>`).
+    pub fn check(&self, method: Method) -> Result<Spec, Invalid> {
+        let mut e = Errors::default();
+        let horizon = self.horizon.unwrap_or(192);
+        e.check((1..=2880).contains(&horizon), "params.horizon", "must be between 1 and 2880 steps");
+        let window_days = self.window_days.unwrap_or(365);
+        e.check((7..=3650).contains(&window_days), "params.window_days", "must be between 7 and 3650 days");
+        let cv_origins = self.cv_origins.unwrap_or(10);
+        e.check((2..=100).contains(&cv_origins), "params.cv_origins", "must be between 2 and 100");
+        let cv_step = self.cv_step.unwrap_or(96);
+        e.check((1..=2880).contains(&cv_step), "params.cv_step", "must be between 1 and 2880 steps");
+        let unused = |e: &mut Errors, set: bool, field: &str| {
+            e.check(!set, format!("params.{field}"), format!("is not a parameter of {method:?}"));
+        };
+        let method = match method {
+            Method::SeasonalNaive => {
+                unused(&mut e, self.periods.is_some(), "periods");
+                unused(&mut e, self.lags.is_some(), "lags");
+                unused(&mut e, self.harmonics.is_some(), "harmonics");
+                unused(&mut e, !self.regressors.is_empty(), "regressors");
+                unused(&mut e, self.ridge.is_some(), "ridge");
+                let period = self.period.unwrap_or(672);
+                e.check((1..=20_160).contains(&period), "params.period", "must be between 1 and 20160 steps");
+                MethodSpec::SeasonalNaive { period }
+            }
+            Method::Mstl => {
+                unused(&mut e, self.period.is_some(), "period");
+                unused(&mut e, self.lags.is_some(), "lags");
+                unused(&mut e, self.harmonics.is_some(), "harmonics");
+                unused(&mut e, !self.regressors.is_empty(), "regressors");
+                unused(&mut e, self.ridge.is_some(), "ridge");
+                let periods = self.periods.clone().unwrap_or_else(|| vec![96, 672]);
+                e.check(!periods.is_empty() && periods.len() <= 4, "params.periods", "must name one to four seasons");
+                for (i, p) in periods.iter().enumerate() {
+                    e.check(
+                        (2..=20_160).contains(p),
+                        format!("params.periods[{i}]"),
+                        "must be between 2 and 20160 steps",
+                    );
+                }
+                MethodSpec::Mstl { periods }
+            }
+            Method::Linear => {
+                unused(&mut e, self.period.is_some(), "period");
+                unused(&mut e, self.periods.is_some(), "periods");
+                let lags = self.lags.clone().unwrap_or_else(|| vec![192, 672]);
+                e.check(lags.len() <= 16, "params.lags", "must name at most 16 lags");
+                for (i, lag) in lags.iter().enumerate() {
+                    e.check(
+                        *lag >= horizon && *lag <= 20_160,
+                        format!("params.lags[{i}]"),
+                        format!("must be between the horizon ({horizon}) and 20160 steps: a shorter lag is unknown when forecasting that far"),
+                    );
+                }
+                let harmonics = self.harmonics.unwrap_or(4);
+                e.check(harmonics <= 12, "params.harmonics", "must be at most 12");
+                e.check(self.regressors.len() <= 8, "params.regressors", "must name at most 8 series");
+                for (i, r) in self.regressors.iter().enumerate() {
+                    check_name(&mut e, &format!("params.regressors[{i}]"), r);
+                }
+                let ridge = self.ridge.unwrap_or(1e-3);
+                e.range("params.ridge", ridge, 0.0, 1e6);
+                MethodSpec::Linear { lags, harmonics, regressors: self.regressors.clone(), ridge }
+            }
+        };
+        e.finish(Spec { method, window_days, horizon, cv_origins, cv_step })
+    }
+}
+
+/// A model as a client registers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRequest {
+    /// Unique name.
+    pub name: String,
+    /// What it forecasts.
+    pub model_type: ModelType,
+    /// The series it learns from and forecasts.
+    pub target_series_id: String,
+    /// The method.
+    pub method: Method,
+    /// Method parameters.
+    #[serde(default)]
+    pub params: ModelParams,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl ModelRequest {
+    /// Checks the request and decides the parameters.
+    pub fn check(&self) -> Result<Spec, Invalid> {
+        let mut e = Errors::default();
+        check_name(&mut e, "name", &self.name);
+        e.check(!self.target_series_id.trim().is_empty(), "target_series_id", "must not be empty");
+        if let Some(d) = &self.description {
+            e.check(d.chars().count() <= 2000, "description", "must be at most 2000 characters");
+        }
+        let spec = self.params.check(self.method);
+        if let Err(inner) = &spec {
+            e.extend(inner.clone());
+        }
+        e.finish(())?;
+        spec
+    }
+}
+
+/// Where a trained version stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VersionStatus {
+    /// Trained and scored; predicts.
+    Ready,
+    /// Training failed; the error says why.
+    Failed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_decided_and_bad_fields_named() {
+        let spec = ModelParams::default().check(Method::Mstl).expect("defaults");
+        assert_eq!(spec.method, MethodSpec::Mstl { periods: vec![96, 672] });
+        assert_eq!((spec.horizon, spec.cv_origins, spec.window_days), (192, 10, 365));
+        assert_eq!(spec.window_steps(900), 35_040);
+
+        let bad = ModelParams { lags: Some(vec![96, 672]), ridge: Some(-1.0), period: Some(4), ..Default::default() };
+        let fields: Vec<String> = bad.check(Method::Linear).expect_err("bad").0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["params.period", "params.lags[0]", "params.ridge"]);
+
+        let req = ModelRequest {
+            name: " ".into(),
+            model_type: ModelType::Price,
+            target_series_id: "s".into(),
+            method: Method::SeasonalNaive,
+            params: ModelParams { horizon: Some(0), ..Default::default() },
+            description: None,
+        };
+        let fields: Vec<String> = req.check().expect_err("bad").0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "params.horizon"]);
+    }
+}
