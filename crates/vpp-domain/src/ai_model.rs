@@ -51,6 +51,17 @@ pub enum Method {
     Linear,
 }
 
+impl Method {
+    /// Stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SeasonalNaive => "SEASONAL_NAIVE",
+            Self::Mstl => "MSTL",
+            Self::Linear => "LINEAR",
+        }
+    }
+}
+
 /// Parameters as a client sends them; absent ones take the defaults below.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -223,9 +234,16 @@ pub struct ModelRequest {
     /// Method parameters.
     #[serde(default)]
     pub params: ModelParams,
+    /// IANA zone of the calendar features (hour of day, weekday).
+    #[serde(default = "default_zone")]
+    pub time_zone: String,
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+}
+
+fn default_zone() -> String {
+    "Europe/Berlin".into()
 }
 
 impl ModelRequest {
@@ -234,6 +252,9 @@ impl ModelRequest {
         let mut e = Errors::default();
         check_name(&mut e, "name", &self.name);
         e.check(!self.target_series_id.trim().is_empty(), "target_series_id", "must not be empty");
+        if let Err(err) = jiff::tz::TimeZone::get(&self.time_zone) {
+            e.push("time_zone", format!("unknown time zone `{}`: {err}", self.time_zone));
+        }
         if let Some(d) = &self.description {
             e.check(d.chars().count() <= 2000, "description", "must be at most 2000 characters");
         }
@@ -254,6 +275,72 @@ pub enum VersionStatus {
     Ready,
     /// Training failed; the error says why.
     Failed,
+}
+
+impl VersionStatus {
+    /// Stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "READY",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Ready, Self::Failed].into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// A registered model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AiModel {
+    /// Id.
+    pub id: String,
+    /// Its definition.
+    #[serde(flatten)]
+    pub definition: ModelRequest,
+    /// Newest READY version, 0 before the first training.
+    pub version: i64,
+    /// Who registered it.
+    pub created_by: String,
+    /// When.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    /// Last change.
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: jiff::Timestamp,
+}
+
+/// A trained version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ModelVersion {
+    /// The model.
+    pub model_id: String,
+    /// 1, 2, …
+    pub version: i64,
+    /// READY or FAILED.
+    pub status: VersionStatus,
+    /// The parameters it was trained with.
+    pub spec: Spec,
+    /// First interval of the training data.
+    #[schema(value_type = String, format = DateTime)]
+    pub train_from: jiff::Timestamp,
+    /// End of the training data (exclusive).
+    #[schema(value_type = String, format = DateTime)]
+    pub train_to: jiff::Timestamp,
+    /// Scores, quantiles and coefficients (READY only).
+    #[schema(value_type = Option<Object>)]
+    pub trained: Option<serde_json::Value>,
+    /// Why training failed.
+    pub error: Option<String>,
+    /// Training and cross-validation wall time, ms.
+    pub fit_ms: f64,
+    /// Who trained it.
+    pub trained_by: String,
+    /// When.
+    #[schema(value_type = String, format = DateTime)]
+    pub trained_at: jiff::Timestamp,
 }
 
 #[cfg(test)]
@@ -277,6 +364,7 @@ mod tests {
             target_series_id: "s".into(),
             method: Method::SeasonalNaive,
             params: ModelParams { horizon: Some(0), ..Default::default() },
+            time_zone: "Europe/Berlin".into(),
             description: None,
         };
         let fields: Vec<String> = req.check().expect_err("bad").0.into_iter().map(|e| e.field).collect();

@@ -154,6 +154,8 @@ pub enum OwnerKind {
     Market,
     /// A park's site or metering point (its load curve).
     Site,
+    /// A forecasting model's output: owner id `<model id>/p50`, `/p10` or `/p90`.
+    Model,
 }
 
 impl OwnerKind {
@@ -164,12 +166,13 @@ impl OwnerKind {
             Self::Vpp => "vpp",
             Self::Market => "market",
             Self::Site => "site",
+            Self::Model => "model",
         }
     }
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Resource, Self::Vpp, Self::Market, Self::Site].into_iter().find(|o| o.as_str() == s)
+        [Self::Resource, Self::Vpp, Self::Market, Self::Site, Self::Model].into_iter().find(|o| o.as_str() == s)
     }
 }
 

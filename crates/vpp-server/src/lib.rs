@@ -5,6 +5,7 @@
 //! `vpp-domain`, persistence in `vpp-store`. One module per resource under
 //! [`routes`], each with its handlers, request and response types and router.
 
+pub mod ai_models;
 pub mod auth;
 pub mod console;
 pub mod control;
@@ -55,6 +56,7 @@ pub use state::{AppState, ServerSettings};
         (name = "auth", description = "Login, sessions, users, API keys and the audit trail"),
         (name = "parks", description = "Industrial parks: TOU tariffs, load curves, bills, flexibility and savings"),
         (name = "strategies", description = "Strategies: rules, versions, status, backtests, live bids and performance"),
+        (name = "ai-models", description = "Forecasting models: registry, training with cross-validation, predictions with quantiles"),
         (name = "ops", description = "Health and metrics")
     ),
     modifiers(&BearerAuth),
@@ -123,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::alerts::router())
         .merge(routes::markets::router())
         .merge(routes::strategies::router())
+        .merge(routes::ai_models::router())
         .merge(routes::reports::router())
         .merge(routes::parks::router())
         .merge(routes::events::router())

@@ -10,12 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::ai_models::{forecast_now, model_forecast_series};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use vpp_domain::ai_model::ModelType;
 use vpp_domain::market::auction::Side;
 use vpp_domain::market::connector::Connector;
 use vpp_domain::market::rules::BidStepRequest;
@@ -27,7 +29,7 @@ use vpp_domain::strategy::backtest::{
 };
 use vpp_domain::strategy::metrics::{DailyPnl, Metrics};
 use vpp_domain::strategy::rules::{Field, RuleSet};
-use vpp_domain::strategy::{Strategy, StrategyRequest, StrategyStatus, benchmark_rules};
+use vpp_domain::strategy::{Strategy, StrategyRequest, StrategyStatus, StrategyType, benchmark_rules};
 use vpp_domain::template::ResourceType;
 use vpp_domain::vpp::Vpp;
 use vpp_store::{BidRecord, SeriesFilter, Store, StoreError};
@@ -97,13 +99,23 @@ pub async fn check_strategy(store: &Store, req: &StrategyRequest) -> ApiResult<R
         }
     }
     if let Some(id) = &req.model_id {
-        // The model registry (`/ai-models`) is not part of this build yet, so no id can name a model.
-        return Err(ApiError::invalid(
-            "model_id",
-            format!(
-                "model `{id}` does not exist: no forecasting model is registered (the /ai-models registry is not available yet)"
-            ),
-        ));
+        let model = store.get_model(id).await.map_err(dangling("model_id", "model", id))?;
+        if model.version == 0 {
+            return Err(ApiError::invalid(
+                "model_id",
+                format!("model `{}` has no trained version; train it first", model.definition.name),
+            ));
+        }
+        if req.strategy_type == StrategyType::AiDriven && model.definition.model_type != ModelType::Price {
+            return Err(ApiError::invalid(
+                "model_id",
+                format!(
+                    "an AI_DRIVEN strategy plans on a price forecast; model `{}` forecasts {}",
+                    model.definition.name,
+                    model.definition.model_type.as_str()
+                ),
+            ));
+        }
     }
     for field in rules.fields() {
         if let Field::Series(name) = field {
@@ -116,7 +128,7 @@ pub async fn check_strategy(store: &Store, req: &StrategyRequest) -> ApiResult<R
 }
 
 /// A series by id, else by exact name.
-async fn series_by_name(store: &Store, name: &str) -> ApiResult<Option<(i64, vpp_domain::series::Series)>> {
+pub(crate) async fn series_by_name(store: &Store, name: &str) -> ApiResult<Option<(i64, vpp_domain::series::Series)>> {
     match store.get_series(name).await {
         Ok(found) => return Ok(Some(found)),
         Err(StoreError::NotFound { .. }) => {}
@@ -206,6 +218,30 @@ async fn load_inputs(
         price_forecast: Column::from_beliefs(&beliefs, SourceKind::Forecast, series.resolution_s),
         ..Inputs::default()
     };
+    // A price model's stored forecasts, as known at each decision, replace
+    // the price series' own forecasts.
+    if let Some(model_id) = &def.model_id {
+        let model = store.get_model(model_id).await.map_err(dangling("model_id", "model", model_id))?;
+        if model.definition.model_type == ModelType::Price {
+            let found = model_forecast_series(store, model_id).await?;
+            let stored = match found {
+                Some((k, s)) => {
+                    let b = store.beliefs(k, &[SourceKind::Forecast], start_us, end_us).await?;
+                    (!b.is_empty()).then(|| Column::from_beliefs(&b, SourceKind::Forecast, s.resolution_s))
+                }
+                None => None,
+            };
+            inputs.price_forecast = stored.ok_or_else(|| {
+                ApiError::invalid(
+                    "model_id",
+                    format!(
+                        "model `{}` has stored no forecasts for the period; POST /api/v1/vpp/ai-models/{model_id}/forecasts first",
+                        model.definition.name
+                    ),
+                )
+            })?;
+        }
+    }
     for field in rules.fields() {
         if let Field::Series(name) = field {
             let (key, s) = series_by_name(store, &name)
@@ -639,6 +675,10 @@ pub async fn bid_for_strategy(store: &Store, strategy: &Strategy, now: Timestamp
     let timeline = Timeline::new(&Period { from: day, to: day, rules: connector.rules.clone() })?;
     let step_us = (timeline.dt_h * 3_600_000_000.0) as i64;
     let (first, last) = (timeline.start_us[0], timeline.start_us[timeline.len() - 1] + step_us);
+    if let Some(model_id) = &def.model_id {
+        // The model forecasts now, from what is known now, for the day to bid.
+        forecast_now(store, model_id, last).await?;
+    }
     let inputs = load_inputs(store, def, &rules, &connector, (first, last)).await?;
     let assets = Assets { battery: vpp_battery(store, &vpp, true).await?, flexible_load: None };
     let decisions = decide_day(&rules, &assets, &inputs, &timeline, now.as_microsecond(), Some(&LpPlanner)).map_err(

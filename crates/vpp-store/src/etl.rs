@@ -13,7 +13,7 @@ use crate::{Result, Store, StoreError, now, to_micros};
 
 /// Tables of the product itself (and of the databases' catalogs); an ETL
 /// run must not write into them. Kept in step with the migrations by a test.
-pub const OWN_TABLES: [&str; 44] = [
+pub const OWN_TABLES: [&str; 46] = [
     "meta",
     "resource_templates",
     "resources",
@@ -58,6 +58,8 @@ pub const OWN_TABLES: [&str; 44] = [
     "strategy_status_history",
     "backtests",
     "strategy_decisions",
+    "ai_models",
+    "ai_model_versions",
 ];
 
 /// Which view a result row holds, stored in the `view` column.

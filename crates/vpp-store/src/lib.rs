@@ -14,6 +14,7 @@
 //!
 //! This crate must not depend on HTTP types.
 
+mod ai_models;
 mod alerts;
 mod devices;
 mod etl;
@@ -40,6 +41,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use vpp_domain::Invalid;
 use vpp_domain::vpp::DoubleBooking;
 
+pub use ai_models::NewModelVersion;
 pub use alerts::{Alert, AlertFilter, AlertRule, AlertState};
 pub use devices::{Delivery, DeliveryState, DeviceInfo, site_slug};
 pub use etl::{EtlView, OWN_TABLES, check_table_name};

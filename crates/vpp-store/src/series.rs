@@ -54,6 +54,10 @@ impl Store {
             OwnerKind::Vpp => self.get_vpp(&request.owner_id).await.map(|_| ()),
             OwnerKind::Market => Ok(()),
             OwnerKind::Site => self.get_site(&request.owner_id).await.map(|_| ()),
+            OwnerKind::Model => {
+                let model_id = request.owner_id.split('/').next().unwrap_or_default();
+                self.get_model(model_id).await.map(|_| ())
+            }
         };
         if let Err(StoreError::NotFound { entity, id }) = exists {
             return Err(vpp_domain::Invalid::one("owner_id", format!("{entity} `{id}` does not exist")).into());

@@ -218,6 +218,16 @@ pub const RULES: &[Rule] = &[
     rule(Method::POST, "/api/v1/vpp/strategies/{id}/bid", p(TradingWrite), Action("strategy-bid")),
     rule(Method::GET, "/api/v1/vpp/strategies/{id}/decisions", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/reports/strategy-performance", p(VppsRead), Entity::None),
+    // Forecasting models
+    rule(Method::GET, "/api/v1/vpp/ai-models", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/ai-models", p(StrategiesWrite), Action("ai-model")),
+    rule(Method::GET, "/api/v1/vpp/ai-models/{id}", p(VppsRead), Entity::None),
+    rule(Method::DELETE, "/api/v1/vpp/ai-models/{id}", p(StrategiesWrite), Action("ai-model-delete")),
+    rule(Method::GET, "/api/v1/vpp/ai-models/{id}/versions", p(VppsRead), Entity::None),
+    rule(Method::POST, "/api/v1/vpp/ai-models/{id}/train", p(StrategiesWrite), Action("ai-model-train")),
+    rule(Method::POST, "/api/v1/vpp/ai-models/{id}/predict", p(StrategiesWrite), Action("ai-model-predict")),
+    rule(Method::POST, "/api/v1/vpp/ai-models/{id}/forecasts", p(StrategiesWrite), Action("ai-model-forecasts")),
+    rule(Method::GET, "/api/v1/vpp/ai-models/{id}/performance", p(VppsRead), Entity::None),
 ];
 
 /// The rule of a matched route. Documentation pages are public.

@@ -1,5 +1,6 @@
 //! One module per API resource: handlers, request and response types, router.
 
+pub mod ai_models;
 pub mod alerts;
 pub mod auth;
 pub mod events;

@@ -14,7 +14,7 @@ use crate::helpers::{TestApp, field};
 
 /// A day-ahead connector, a 2 MWh battery in a SPOT VPP and a price
 /// series; returns (vpp id, series id).
-async fn world(app: &TestApp) -> (String, String) {
+pub(crate) async fn world(app: &TestApp) -> (String, String) {
     let (s, c) = app.post("/api/v1/vpp/market-connectors", json!({"name": "DA", "market_type": "SPOT"})).await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     let battery = app.battery("Store 1", 2000.0, 1000.0, 0.0).await;
@@ -33,7 +33,7 @@ async fn world(app: &TestApp) -> (String, String) {
     (vpp, series["id"].as_str().unwrap().to_string())
 }
 
-fn berlin() -> TimeZone {
+pub(crate) fn berlin() -> TimeZone {
     TimeZone::get("Europe/Berlin").unwrap()
 }
 
@@ -138,7 +138,7 @@ async fn rules_are_checked_when_saved_and_every_change_is_a_version() {
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
-async fn wait_done(app: &TestApp, id: &str, task: &str) -> Value {
+pub(crate) async fn wait_done(app: &TestApp, id: &str, task: &str) -> Value {
     for _ in 0..600 {
         let (s, r) = app.get(&format!("/api/v1/vpp/strategies/{id}/backtest-results/{task}")).await;
         assert_eq!(s, StatusCode::OK, "{r}");
