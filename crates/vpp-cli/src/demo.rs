@@ -416,7 +416,9 @@ async fn seed_prices(store: &Store, rng: &mut SmallRng) -> anyhow::Result<String
         });
     }
     store.insert_beliefs(key, &beliefs).await?;
-    crate::demo_strategies::seed_history(store, key, (first, first + 3 * day_us), rng).await?;
+    // Forecasts run a day beyond the prices: the ACTIVE strategy bids the
+    // next day whose gate is still open.
+    crate::demo_strategies::seed_history(store, key, (first, first + 4 * day_us), rng).await?;
     Ok(series.id)
 }
 

@@ -8,10 +8,12 @@ use jiff::Timestamp;
 use rand::Rng;
 use rand::rngs::SmallRng;
 use serde_json::json;
+use vpp_domain::ai_model::{Method, ModelParams, ModelRequest, ModelType};
 use vpp_domain::series::{Belief, SourceKind};
 use vpp_domain::strategy::{StrategyRequest, StrategyStatus, StrategyType};
 use vpp_domain::vpp::{MarketType, VppStatus};
-use vpp_server::strategies::{BacktestRequest, prepare_backtest, run_backtest};
+use vpp_server::ai_models::{BackfillRequest, TrainRequest, backfill_model, check_model, train_model};
+use vpp_server::strategies::{BacktestRequest, check_strategy, prepare_backtest, run_backtest};
 use vpp_store::{Page, Store, VppFilter};
 
 const Q_US: i64 = 900_000_000;
@@ -41,6 +43,7 @@ pub fn price_at(start_us: i64, rng: &mut SmallRng) -> f64 {
 /// D−1 12:00 UTC) and, for that year and the days already seeded up to
 /// `last_us`, the forecasts issued D−1 09:00 UTC (or now, for days whose
 /// forecast time is still ahead): the price plus an error of ±10 €/MWh.
+/// Days beyond the stored prices get forecasts of a price yet to come.
 pub async fn seed_history(
     store: &Store,
     series_key: i64,
@@ -116,8 +119,12 @@ pub async fn seed(store: &Store, price_series: &str) -> anyhow::Result<()> {
     };
     let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Europe/Berlin")?).date();
     let (from, to) = (today.checked_sub(jiff::Span::new().days(HISTORY_DAYS))?, today.yesterday()?);
+    let mut optimiser_id = None;
     for (i, request) in [peak, optimiser].into_iter().enumerate() {
         let strategy = store.create_strategy(&request, "demo-trader").await?;
+        if i == 1 {
+            optimiser_id = Some(strategy.id.clone());
+        }
         store
             .set_strategy_status(&strategy.id, StrategyStatus::Testing, "demo-trader", "backtest on the demo year")
             .await?;
@@ -163,5 +170,108 @@ pub async fn seed(store: &Store, price_series: &str) -> anyhow::Result<()> {
             );
         }
     }
+    seed_models(store, price_series, vpp, optimiser_id, today).await
+}
+
+/// Days the model-driven strategy is backtested on (its forecasts are
+/// made day by day as they would have been, which takes a while).
+const MODEL_DAYS: i64 = 60;
+
+/// Two price models trained on the year; the linear one forecasts the last
+/// `MODEL_DAYS` days walk-forward and drives an AI_DRIVEN strategy,
+/// backtested against the daily optimiser on the series' own forecasts.
+async fn seed_models(
+    store: &Store,
+    price_series: &str,
+    vpp: &vpp_domain::vpp::Vpp,
+    optimiser_id: Option<String>,
+    today: jiff::civil::Date,
+) -> anyhow::Result<()> {
+    let mut linear_id = None;
+    for (name, method, params) in [
+        ("DA price linear", Method::Linear, ModelParams { window_days: Some(120), ..Default::default() }),
+        ("DA price MSTL", Method::Mstl, ModelParams { window_days: Some(120), ..Default::default() }),
+    ] {
+        let request = ModelRequest {
+            name: name.into(),
+            model_type: ModelType::Price,
+            target_series_id: price_series.to_string(),
+            method,
+            params,
+            time_zone: "Europe/Berlin".into(),
+            description: Some("Day-ahead prices from their own history (demo).".into()),
+        };
+        check_model(store, &request).await.map_err(|e| crate::api_error(e, "model"))?;
+        let model = store.create_model(&request, "demo-trader").await?;
+        // Trained on data before the walk-forward window, as a trader would.
+        let to = today.checked_sub(jiff::Span::new().days(MODEL_DAYS))?.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp();
+        let version = train_model(store, &model.id, TrainRequest { to: Some(to), params: None }, "demo-trader")
+            .await
+            .map_err(|e| crate::api_error(e, "train"))?;
+        let trained = version.trained.unwrap_or_default();
+        eprintln!(
+            "Model {name}: cross-validated MAE {:.1} €/MWh, skill {:.2} against weekly seasonal naive, p10–p90 coverage {:.0} %, trained in {:.0} ms.",
+            trained["score"]["overall"]["mae"].as_f64().unwrap_or_default(),
+            trained["score"]["skill"].as_f64().unwrap_or_default(),
+            100.0 * trained["score"]["interval_coverage"].as_f64().unwrap_or_default(),
+            version.fit_ms,
+        );
+        if method == Method::Linear {
+            linear_id = Some(model.id);
+        }
+    }
+    let Some(model_id) = linear_id else { return Ok(()) };
+    let (from, to) = (today.checked_sub(jiff::Span::new().days(MODEL_DAYS))?, today.yesterday()?);
+    let filled = backfill_model(store, &model_id, BackfillRequest { from, to, lead_hours: None, version: None })
+        .await
+        .map_err(|e| crate::api_error(e, "forecasts"))?;
+    let request = StrategyRequest {
+        name: "Model-driven optimiser".into(),
+        vpp_id: vpp.id.clone(),
+        strategy_type: StrategyType::AiDriven,
+        description: Some("Plans the battery daily with the LP on the linear price model's forecast.".into()),
+        connector_id: None,
+        price_series_id: Some(price_series.to_string()),
+        model_id: Some(model_id),
+        rules: json!([]),
+    };
+    check_strategy(store, &request).await.map_err(|e| crate::api_error(e, "strategy"))?;
+    let strategy = store.create_strategy(&request, "demo-trader").await?;
+    store
+        .set_strategy_status(&strategy.id, StrategyStatus::Testing, "demo-trader", "backtest on model forecasts")
+        .await?;
+    let req = BacktestRequest {
+        from,
+        to,
+        version: None,
+        compare_version: None,
+        battery: None,
+        flexible_load: None,
+        benchmark_strategy_id: optimiser_id,
+    };
+    let request_json = serde_json::to_value(&req)?;
+    let prepared = prepare_backtest(store, &strategy.id, req).await.map_err(|e| crate::api_error(e, "backtest"))?;
+    let task = store.create_backtest(&strategy.id, strategy.version, &request_json, "demo-trader").await?;
+    let (summary, detail) =
+        tokio::task::spawn_blocking(move || run_backtest(&prepared, &mut |_| true)).await?.context("demo backtest")?;
+    eprintln!(
+        "Strategy {}: {} days of walk-forward forecasts in {:.1} s; backtest {from}..{to}: net {:.0} € against {:.0} € \
+         for the daily optimiser on the market's own forecasts, perfect foresight {:.0} €.",
+        request.name,
+        filled.days,
+        filled.elapsed_ms / 1000.0,
+        summary.result.net_revenue,
+        summary.benchmark.net_revenue,
+        summary.perfect_foresight.as_ref().map_or(0.0, |p| p.net_revenue),
+    );
+    store
+        .finish_backtest(
+            &task,
+            "DONE",
+            Some(&serde_json::to_value(&summary)?),
+            Some(&serde_json::to_value(&detail)?),
+            None,
+        )
+        .await?;
     Ok(())
 }

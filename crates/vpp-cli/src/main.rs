@@ -1297,6 +1297,12 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     eprintln!("vpp API:   {scheme}://{addr}/api/v1/vpp/vpps");
     eprintln!("API docs:  {scheme}://{addr}/api/v1/docs/");
     eprintln!("Press Ctrl-C to stop.");
+    // Backtests run inside the server process; one that was running when it
+    // stopped will never finish (a single server per database is assumed).
+    let stale = store.fail_stale_backtests().await?;
+    if stale > 0 {
+        tracing::warn!(stale, "backtests left running by a stopped server are marked FAILED");
+    }
     let mut state = AppState::new(store.clone(), config.server.clone()).await?;
     let bridge = match &config.mqtt {
         Some(mqtt) => {

@@ -436,8 +436,10 @@ impl Tasks {
 pub struct Prepared {
     strategy: Strategy,
     rules: RuleSet,
-    compared: Option<(i64, RuleSet)>,
-    benchmark: (String, RuleSet),
+    /// The A/B version with its own data (it may name another model or series).
+    compared: Option<(i64, RuleSet, Inputs)>,
+    /// The benchmark; a benchmark strategy sees its own data.
+    benchmark: (String, RuleSet, Option<Inputs>),
     assets: Assets,
     inputs: Inputs,
     timeline: Timeline,
@@ -459,19 +461,15 @@ pub async fn prepare_backtest(store: &Store, strategy_id: &str, req: BacktestReq
                 .get_strategy(strategy_id, Some(v))
                 .await
                 .map_err(|_| ApiError::invalid("compare_version", format!("strategy has no version {v}")))?;
-            Some((v, other.definition.check()?))
+            Some((v, other.definition))
         }
         None => None,
     };
-    let benchmark = match &req.benchmark_strategy_id {
+    let benchmark_strategy = match &req.benchmark_strategy_id {
         Some(id) => {
-            let b = store.get_strategy(id, None).await.map_err(dangling("benchmark_strategy_id", "strategy", id))?;
-            (format!("benchmark: {} v{}", b.definition.name, b.version), b.definition.check()?)
+            Some(store.get_strategy(id, None).await.map_err(dangling("benchmark_strategy_id", "strategy", id))?)
         }
-        None => (
-            "benchmark: charge in the cheapest quarter of the day, discharge in the dearest".into(),
-            RuleSet::parse(&benchmark_rules(), "benchmark")?,
-        ),
+        None => None,
     };
     let vpp = store.get_vpp(&strategy.definition.vpp_id).await?;
     let connector = connector_for(store, strategy.definition.connector_id.as_deref(), vpp.market_type).await?;
@@ -489,13 +487,34 @@ pub async fn prepare_backtest(store: &Store, strategy_id: &str, req: BacktestReq
         return Err(ApiError::invalid("from", "the period holds no delivery interval"));
     };
     let step_us = (timeline.dt_h * 3_600_000_000.0) as i64;
-    let inputs = load_inputs(store, &strategy.definition, &rules, &connector, (first, last + step_us)).await?;
+    let window = (first, last + step_us);
+    let inputs = load_inputs(store, &strategy.definition, &rules, &connector, window).await?;
     if inputs.price.is_empty() {
         return Err(ApiError::invalid(
             "from",
             format!("no market prices are stored for {}..{}; import history first", req.from, req.to),
         ));
     }
+    let compared = match compared {
+        Some((v, def)) => {
+            let r = def.check()?;
+            let own = load_inputs(store, &def, &r, &connector, window).await?;
+            Some((v, r, own))
+        }
+        None => None,
+    };
+    let benchmark = match benchmark_strategy {
+        Some(b) => {
+            let r = b.definition.check()?;
+            let own = load_inputs(store, &b.definition, &r, &connector, window).await?;
+            (format!("benchmark: {} v{}", b.definition.name, b.version), r, Some(own))
+        }
+        None => (
+            "benchmark: charge in the cheapest quarter of the day, discharge in the dearest".into(),
+            RuleSet::parse(&benchmark_rules(), "benchmark")?,
+            None,
+        ),
+    };
     Ok(Prepared { strategy, rules, compared, benchmark, assets, inputs, timeline, request: req })
 }
 
@@ -514,16 +533,18 @@ pub fn run_backtest(
     let replay_ms = started.elapsed().as_secs_f64() * 1000.0;
     stage += 1.0;
     let compared = match &p.compared {
-        Some((v, rules)) => {
-            let r = replay(rules, &p.assets, &p.inputs, &p.timeline, Some(&planner), &mut |s| scaled(s, stage))?;
+        Some((v, rules, inputs)) => {
+            let r = replay(rules, &p.assets, inputs, &p.timeline, Some(&planner), &mut |s| scaled(s, stage))?;
             stage += 1.0;
             Some(RunFigures::of(format!("v{v}"), &r))
         }
         None => None,
     };
     let benchmark_assets = Assets { battery: p.assets.battery.clone(), flexible_load: None };
-    let bench =
-        replay(&p.benchmark.1, &benchmark_assets, &p.inputs, &p.timeline, Some(&planner), &mut |s| scaled(s, stage))?;
+    let bench_inputs = p.benchmark.2.as_ref().unwrap_or(&p.inputs);
+    let bench = replay(&p.benchmark.1, &benchmark_assets, bench_inputs, &p.timeline, Some(&planner), &mut |s| {
+        scaled(s, stage)
+    })?;
     stage += 1.0;
     let perfect = if p.assets.battery.is_some() || p.assets.flexible_load.is_some() {
         Some(perfect_foresight(&p.assets, &p.inputs, &p.timeline, &planner)?)
