@@ -1,6 +1,7 @@
 //! The `vpp` command. Thin: it parses configuration and calls the crates
 //! `vpp-store` and `vpp-server`.
 
+mod bench_compare;
 mod config;
 mod demo;
 mod demo_park;
@@ -254,6 +255,23 @@ enum BenchCommand {
         /// Broker URL.
         #[arg(long, env = "VPP_MQTT_URL", default_value = "mqtt://127.0.0.1:1883")]
         mqtt_url: String,
+    },
+    /// Replay a year of synthetic prices with a percentile rule strategy (battery never binding);
+    /// with --export write prices.csv for scripts/strategy-vs-vectorbt.py.
+    Strategy {
+        /// Replays timed.
+        #[arg(long, default_value_t = 11)]
+        runs: usize,
+        /// Directory for prices.csv (start µs, day, price, forecast).
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+    /// Train and cross-validate seasonal naive, MSTL and linear models on a year of synthetic
+    /// prices; with --export write series.csv for scripts/forecast-vs-statsforecast.py.
+    Forecast {
+        /// Directory for series.csv (ds µs, y).
+        #[arg(long)]
+        export: Option<PathBuf>,
     },
     /// Create a VPP of N synthetic resources (generators, batteries with SOC, loads) and print its id.
     Seed {
@@ -823,6 +841,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let load = DeviceLoad { count: devices, seconds, interval_ms, batch, setpoints_per_s };
             bench_devices(open_store(&config).await?, load, mqtt_url).await
         }
+        Command::Bench(BenchCommand::Strategy { runs, export }) => bench_compare::strategy(runs, export.as_deref()),
+        Command::Bench(BenchCommand::Forecast { export }) => bench_compare::forecast(export.as_deref()),
         Command::Bench(BenchCommand::Seed { resources, name }) => {
             let store = open_store(&config).await?;
             let name = name.unwrap_or_else(|| format!("bench-{resources}"));

@@ -22,6 +22,7 @@ pub mod series;
 pub mod series_import;
 pub mod settings;
 pub mod strategy;
+pub mod synthetic;
 pub mod tariff;
 pub mod techdata;
 pub mod template;
