@@ -50,7 +50,7 @@ await step('a wrong password shows the API message and stays on the login page',
 await step('admin logs in and sees every page in the navigation', async () => {
   await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
   await page.waitForSelector('[data-test=whoami]', { timeout: 10000 })
-  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'schedule', 'trading', 'parks', 'audit']) {
+  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'audit']) {
     assert.equal(await page.locator(`[data-nav=${nav}]`).count(), 1, nav)
   }
 })
@@ -137,6 +137,29 @@ await step('trading monitor: bids, the kill switch cancels open bids, invoices w
   await page.locator('[data-test=invoices] tr >> nth=1').click()
   assert.ok((await page.locator('[data-test=invoices] tr.muted').count()) > 0, 'line items open')
   await page.screenshot({ path: `${shots}/trading.png`, fullPage: true })
+})
+
+await step('strategies: the editor names a bad field, a backtest runs with progress and shows its metrics and curves', async () => {
+  await page.click('[data-nav=strategies]')
+  await page.waitForSelector('[data-test=strategies] [data-strategy]', { timeout: 20000 })
+  assert.ok((await page.locator('[data-test=models] tr').count()) >= 3, 'two models with scores')
+  // The demo's backtest of the ACTIVE strategy is shown first.
+  await page.waitForSelector('[data-test=metrics] [data-figures="perfect foresight"]', { timeout: 20000 })
+  const editor = page.locator('[data-test=definition]')
+  const good = await editor.inputValue()
+  await editor.fill(good.replace('"price_percentile"', '"price_percentil"'))
+  await page.waitForFunction(() => document.querySelector('[data-test=validation]')?.textContent?.includes('rules[0].conditions[0].field'), null, { timeout: 10000 })
+  await editor.fill(good)
+  await page.waitForFunction(() => document.querySelector('[data-test=validation]')?.textContent?.startsWith('Valid'), null, { timeout: 10000 })
+  const day = (back) => new Date(Date.now() - back * 86_400_000).toISOString().slice(0, 10)
+  await page.fill('[data-test=from]', day(9))
+  await page.fill('[data-test=to]', day(3))
+  await page.click('[data-test=run-backtest]')
+  await page.waitForSelector('[data-task=DONE]', { timeout: 60000 })
+  const metrics = await page.locator('[data-test=metrics]').innerText()
+  for (const label of ['v1', 'perfect foresight', 'Sharpe', 'VaR 95 %']) assert.ok(metrics.includes(label), `${label} in ${metrics}`)
+  assert.ok((await page.locator('.chart').count()) >= 2, 'P&L and drawdown charts')
+  await page.screenshot({ path: `${shots}/strategies.png`, fullPage: true })
 })
 
 await step('the park bill shows its lines, total and the load chart', async () => {

@@ -3,7 +3,7 @@ import { createI18n } from 'vue-i18n'
 
 const en = {
   app: { title: 'vpp console', logout: 'Log out', language: 'Language' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', series: 'Forecasts and measurements', vpps: 'VPP aggregation', schedule: 'Scheduling and dispatch', trading: 'Trading', parks: 'Industrial parks', audit: 'Audit log' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', series: 'Forecasts and measurements', vpps: 'VPP aggregation', schedule: 'Scheduling and dispatch', trading: 'Trading', strategies: 'Strategies', parks: 'Industrial parks', audit: 'Audit log' },
   login: { title: 'Log in', username: 'User name', password: 'Password', submit: 'Log in', failed: 'Login failed' },
   common: {
     loading: 'Loading…', retry: 'Retry', error: 'The API answered', empty: 'Nothing here yet.', page: 'Page {page} of {pages}',
@@ -51,6 +51,17 @@ const en = {
     noInvoices: 'No contracts, or nothing produced this month.', contract: 'Contract', payout: 'Payout', fees: 'Fees',
     net: 'Net', vat: 'VAT', gross: 'Gross',
   },
+  strategies: {
+    title: 'Strategies and backtests', none: 'No strategies yet. Create one with POST /api/v1/vpp/strategies.', name: 'Name',
+    type: 'Type', method: 'Method', models: 'Forecasting models', noModels: 'No models registered.', skill: 'Skill',
+    definition: 'Definition (JSON; checked by the server as you type)', valid: 'Valid: {rules} rules, fields {fields}',
+    saveVersion: 'Save as a new version', backtest: 'Backtest', from: 'From', to: 'To', run: 'Run backtest',
+    net: 'Net', maxDrawdown: 'Max drawdown', successRate: 'Success rate', degradation: 'Degradation',
+    versus: 'Against the benchmark: {diff} €; captures {capture} % of perfect foresight; replay {ms} ms.',
+    cumulative: 'Cumulative P&L', drawdown: 'Drawdown', strategy: 'Strategy', benchmark: 'Benchmark', perfect: 'Perfect foresight',
+    earlier: 'Backtests',
+    live: 'Live {from} – {to}: {bids} bids, {cleared} with trades, trade P&L {pnl} €, max drawdown {dd} €.',
+  },
   parks: {
     title: 'Industrial parks', site: 'Site', month: 'Month', bill: 'Bill', line: 'Line', quantity: 'Quantity', rate: 'Rate',
     amount: 'Amount', formula: 'Formula', totalLine: 'Total', profile: 'Average day against the TOU windows',
@@ -73,7 +84,7 @@ const en = {
 
 const zh: typeof en = {
   app: { title: 'vpp 控制台', logout: '退出登录', language: '语言' },
-  nav: { dashboard: '总览', resources: '资源', series: '预测与量测', vpps: '虚拟电厂聚合', schedule: '调度计划与执行', trading: '交易监控', parks: '工业园区', audit: '审计日志' },
+  nav: { dashboard: '总览', resources: '资源', series: '预测与量测', vpps: '虚拟电厂聚合', schedule: '调度计划与执行', trading: '交易监控', strategies: '交易策略', parks: '工业园区', audit: '审计日志' },
   login: { title: '登录', username: '用户名', password: '密码', submit: '登录', failed: '登录失败' },
   common: {
     loading: '加载中…', retry: '重试', error: '接口返回', empty: '暂无数据。', page: '第 {page} / {pages} 页',
@@ -120,6 +131,17 @@ const zh: typeof en = {
     revenue: '每15分钟收益', noRevenue: '当日没有成交。', invoices: '资产所有者结算单',
     noInvoices: '没有合同，或本月没有发电。', contract: '合同', payout: '应付金额', fees: '费用',
     net: '净额', vat: '增值税', gross: '含税总额',
+  },
+  strategies: {
+    title: '交易策略与回测', none: '暂无策略。通过 POST /api/v1/vpp/strategies 创建。', name: '名称',
+    type: '类型', method: '方法', models: '预测模型', noModels: '暂无已注册模型。', skill: '技巧分',
+    definition: '定义（JSON，输入时由服务器校验）', valid: '有效：{rules} 条规则，字段 {fields}',
+    saveVersion: '保存为新版本', backtest: '回测', from: '开始', to: '结束', run: '运行回测',
+    net: '净收益', maxDrawdown: '最大回撤', successRate: '成功率', degradation: '电池损耗',
+    versus: '相对基准：{diff} €；达到完美预见收益的 {capture} %；回放 {ms} 毫秒。',
+    cumulative: '累计盈亏', drawdown: '回撤', strategy: '策略', benchmark: '基准', perfect: '完美预见',
+    earlier: '回测记录',
+    live: '实盘 {from} – {to}：{bids} 笔报价，{cleared} 笔成交，交易盈亏 {pnl} €，最大回撤 {dd} €。',
   },
   parks: {
     title: '工业园区', site: '站点', month: '月份', bill: '电费账单', line: '项目', quantity: '数量', rate: '单价',

@@ -9,6 +9,7 @@ export const pages = [
   { path: '/vpps', name: 'vpps', permission: 'vpps:read', component: () => import('./pages/Vpps.vue') },
   { path: '/schedule', name: 'schedule', permission: 'vpps:read', component: () => import('./pages/Schedule.vue') },
   { path: '/trading', name: 'trading', permission: 'vpps:read', component: () => import('./pages/Trading.vue') },
+  { path: '/strategies', name: 'strategies', permission: 'vpps:read', component: () => import('./pages/Strategies.vue') },
   { path: '/parks', name: 'parks', permission: 'vpps:read', component: () => import('./pages/Parks.vue') },
   { path: '/audit', name: 'audit', permission: 'audit:read', component: () => import('./pages/Audit.vue') },
 ]
