@@ -145,17 +145,38 @@ await step('strategies: the editor names a bad field, a backtest runs with progr
   assert.ok((await page.locator('[data-test=models] tr').count()) >= 3, 'two models with scores')
   // The demo's backtest of the ACTIVE strategy is shown first.
   await page.waitForSelector('[data-test=metrics] [data-figures="perfect foresight"]', { timeout: 20000 })
+  // Pickers: an hour above 30 can never hold, and the server says so at its path.
+  const first = page.locator('[data-condition="0.0"]')
+  await first.locator('[data-test=field]').selectOption('hour')
+  await first.locator('[data-test=operator]').selectOption('>')
+  await first.locator('[data-test=value]').fill('30')
+  await first.locator('[data-test=value]').press('Tab')
+  await page.waitForFunction(() => /rules\[0\]\.conditions: never fires/.test(document.querySelector('[data-test=validation]')?.textContent ?? ''), null, { timeout: 10000 })
+  await first.locator('[data-test=value]').fill('3')
+  await first.locator('[data-test=value]').press('Tab')
+  await page.waitForFunction(() => document.querySelector('[data-test=validation]')?.textContent?.startsWith('Valid'), null, { timeout: 10000 })
+  // The JSON view shows the same definition; a misspelt field is named by path.
+  await page.click('[data-test=view-json]')
   const editor = page.locator('[data-test=definition]')
   const good = await editor.inputValue()
-  await editor.fill(good.replace('"price_percentile"', '"price_percentil"'))
-  await page.waitForFunction(() => document.querySelector('[data-test=validation]')?.textContent?.includes('rules[0].conditions[0].field'), null, { timeout: 10000 })
+  assert.match(good, /"field": "hour"/)
+  await editor.fill(good.replace('"soc"', '"sok"'))
+  await page.waitForFunction(() => document.querySelector('[data-test=validation]')?.textContent?.includes('rules[0].conditions[1].field'), null, { timeout: 10000 })
   await editor.fill(good)
   await page.waitForFunction(() => document.querySelector('[data-test=validation]')?.textContent?.startsWith('Valid'), null, { timeout: 10000 })
   const day = (back) => new Date(Date.now() - back * 86_400_000).toISOString().slice(0, 10)
   await page.fill('[data-test=from]', day(9))
   await page.fill('[data-test=to]', day(3))
+  const before = await page.locator('[data-task-id]').getAttribute('data-task-id')
   await page.click('[data-test=run-backtest]')
-  await page.waitForSelector('[data-task=DONE]', { timeout: 60000 })
+  await page.waitForFunction(
+    (old) => {
+      const badge = document.querySelector('[data-task-id]')
+      return badge && badge.getAttribute('data-task-id') !== old && badge.getAttribute('data-task') === 'DONE'
+    },
+    before,
+    { timeout: 60000 },
+  )
   const metrics = await page.locator('[data-test=metrics]').innerText()
   for (const label of ['v1', 'perfect foresight', 'Sharpe', 'VaR 95 %']) assert.ok(metrics.includes(label), `${label} in ${metrics}`)
   assert.ok((await page.locator('.chart').count()) >= 2, 'P&L and drawdown charts')

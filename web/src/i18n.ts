@@ -60,7 +60,12 @@ const en = {
     versus: 'Against the benchmark: {diff} €; captures {capture} % of perfect foresight; replay {ms} ms.',
     cumulative: 'Cumulative P&L', drawdown: 'Drawdown', strategy: 'Strategy', benchmark: 'Benchmark', perfect: 'Perfect foresight',
     earlier: 'Backtests',
-    live: 'Live {from} – {to}: {bids} bids, {cleared} with trades, trade P&L {pnl} €, max drawdown {dd} €.',
+    rulesView: 'Rules', live: 'Live {from} – {to}: {bids} bids, {cleared} with trades, trade P&L {pnl} €, max drawdown {dd} €.',
+  },
+  rules: {
+    none: 'No rules: an AI_DRIVEN strategy follows the optimiser.', name: 'Rule name', if: 'IF', allHold: '(all conditions hold)',
+    field: 'Field', operator: 'Operator', value: 'Value', then: 'THEN', action: 'Action', parameters: 'Parameters (JSON)',
+    addCondition: '+ condition', addAction: '+ action', addRule: '+ rule', removeRule: 'Remove rule', remove: 'Remove',
   },
   parks: {
     title: 'Industrial parks', site: 'Site', month: 'Month', bill: 'Bill', line: 'Line', quantity: 'Quantity', rate: 'Rate',
@@ -141,7 +146,12 @@ const zh: typeof en = {
     versus: '相对基准：{diff} €；达到完美预见收益的 {capture} %；回放 {ms} 毫秒。',
     cumulative: '累计盈亏', drawdown: '回撤', strategy: '策略', benchmark: '基准', perfect: '完美预见',
     earlier: '回测记录',
-    live: '实盘 {from} – {to}：{bids} 笔报价，{cleared} 笔成交，交易盈亏 {pnl} €，最大回撤 {dd} €。',
+    rulesView: '规则', live: '实盘 {from} – {to}：{bids} 笔报价，{cleared} 笔成交，交易盈亏 {pnl} €，最大回撤 {dd} €。',
+  },
+  rules: {
+    none: '没有规则：AI 驱动策略直接采用优化结果。', name: '规则名称', if: '如果', allHold: '（全部条件成立）',
+    field: '字段', operator: '运算符', value: '取值', then: '则', action: '动作', parameters: '参数（JSON）',
+    addCondition: '+ 条件', addAction: '+ 动作', addRule: '+ 规则', removeRule: '删除规则', remove: '删除',
   },
   parks: {
     title: '工业园区', site: '站点', month: '月份', bill: '电费账单', line: '项目', quantity: '数量', rate: '单价',
