@@ -14,7 +14,9 @@
 //!
 //! Everything that can be checked without data is checked when the
 //! strategy is saved ([`RuleSet::parse`]): unknown fields and operators,
-//! values of the wrong type or outside the field's range, actions with
+//! values of the wrong type, `in` lists outside the field's range (a
+//! comparison beyond the range is either never true, refused below, or
+//! always true, which is harmless on its own), actions with
 //! missing or bad parameters, price formulas naming unknown fields, and
 //! rules that can never fire (contradictory conditions, or an earlier rule
 //! that always fires first).
