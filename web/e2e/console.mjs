@@ -143,6 +143,9 @@ await step('strategies: the editor names a bad field, a backtest runs with progr
   await page.click('[data-nav=strategies]')
   await page.waitForSelector('[data-test=strategies] [data-strategy]', { timeout: 20000 })
   assert.ok((await page.locator('[data-test=models] tr').count()) >= 3, 'two models with scores')
+  await page.click('[data-model="DA price MSTL"]')
+  const versions = await page.locator('[data-test=model-versions]').innerText({ timeout: 10000 })
+  assert.match(versions, /READY/)
   // The demo's backtest of the ACTIVE strategy is shown first.
   await page.waitForSelector('[data-test=metrics] [data-figures="perfect foresight"]', { timeout: 20000 })
   // Pickers: an hour above 30 can never hold, and the server says so at its path.

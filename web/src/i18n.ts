@@ -60,7 +60,7 @@ const en = {
     versus: 'Against the benchmark: {diff} €; captures {capture} % of perfect foresight; replay {ms} ms.',
     cumulative: 'Cumulative P&L', drawdown: 'Drawdown', strategy: 'Strategy', benchmark: 'Benchmark', perfect: 'Perfect foresight',
     earlier: 'Backtests',
-    rulesView: 'Rules', live: 'Live {from} – {to}: {bids} bids, {cleared} with trades, trade P&L {pnl} €, max drawdown {dd} €.',
+    rulesView: 'Rules', window: 'Training window', hoursAhead: 'hours ahead', live: 'Live {from} – {to}: {bids} bids, {cleared} with trades, trade P&L {pnl} €, max drawdown {dd} €.',
   },
   rules: {
     none: 'No rules: an AI_DRIVEN strategy follows the optimiser.', name: 'Rule name', if: 'IF', allHold: '(all conditions hold)',
@@ -146,7 +146,7 @@ const zh: typeof en = {
     versus: '相对基准：{diff} €；达到完美预见收益的 {capture} %；回放 {ms} 毫秒。',
     cumulative: '累计盈亏', drawdown: '回撤', strategy: '策略', benchmark: '基准', perfect: '完美预见',
     earlier: '回测记录',
-    rulesView: '规则', live: '实盘 {from} – {to}：{bids} 笔报价，{cleared} 笔成交，交易盈亏 {pnl} €，最大回撤 {dd} €。',
+    rulesView: '规则', window: '训练数据窗口', hoursAhead: '提前小时数', live: '实盘 {from} – {to}：{bids} 笔报价，{cleared} 笔成交，交易盈亏 {pnl} €，最大回撤 {dd} €。',
   },
   rules: {
     none: '没有规则：AI 驱动策略直接采用优化结果。', name: '规则名称', if: '如果', allHold: '（全部条件成立）',
