@@ -13,7 +13,7 @@ use vpp_domain::series::{Belief, SourceKind};
 use vpp_domain::strategy::{StrategyRequest, StrategyStatus, StrategyType};
 use vpp_domain::vpp::{MarketType, VppStatus};
 use vpp_server::ai_models::{BackfillRequest, TrainRequest, backfill_model, check_model, train_model};
-use vpp_server::strategies::{BacktestRequest, check_strategy, prepare_backtest, run_backtest};
+use vpp_server::strategies::{BacktestRequest, BacktestSummary, check_strategy, prepare_backtest, run_backtest};
 use vpp_store::{Page, Store, VppFilter};
 
 const Q_US: i64 = 900_000_000;
@@ -125,24 +125,7 @@ pub async fn seed(store: &Store, price_series: &str) -> anyhow::Result<()> {
         if i == 1 {
             optimiser_id = Some(strategy.id.clone());
         }
-        store
-            .set_strategy_status(&strategy.id, StrategyStatus::Testing, "demo-trader", "backtest on the demo year")
-            .await?;
-        let req = BacktestRequest {
-            from,
-            to,
-            version: None,
-            compare_version: None,
-            battery: None,
-            flexible_load: None,
-            benchmark_strategy_id: None,
-        };
-        let request_json = serde_json::to_value(&req)?;
-        let prepared = prepare_backtest(store, &strategy.id, req).await.map_err(|e| crate::api_error(e, "backtest"))?;
-        let task = store.create_backtest(&strategy.id, strategy.version, &request_json, "demo-trader").await?;
-        let (summary, detail) = tokio::task::spawn_blocking(move || run_backtest(&prepared, &mut |_| true))
-            .await?
-            .context("demo backtest")?;
+        let summary = backtest(store, &strategy, "backtest on the demo year", (from, to), None).await?;
         eprintln!(
             "Strategy {}: backtest {from}..{to}: net {:.0} € (benchmark {:.0} €, perfect foresight {:.0} €), \
              max drawdown {:.0} €, replay {:.0} ms.",
@@ -153,15 +136,6 @@ pub async fn seed(store: &Store, price_series: &str) -> anyhow::Result<()> {
             summary.result.metrics["max_drawdown"].as_f64().unwrap_or_default(),
             summary.replay_ms,
         );
-        store
-            .finish_backtest(
-                &task,
-                "DONE",
-                Some(&serde_json::to_value(&summary)?),
-                Some(&serde_json::to_value(&detail)?),
-                None,
-            )
-            .await?;
         if i == 0 {
             store.set_strategy_status(&strategy.id, StrategyStatus::Active, "demo-trader", "backtest reviewed").await?;
             eprintln!(
@@ -237,23 +211,7 @@ async fn seed_models(
     };
     check_strategy(store, &request).await.map_err(|e| crate::api_error(e, "strategy"))?;
     let strategy = store.create_strategy(&request, "demo-trader").await?;
-    store
-        .set_strategy_status(&strategy.id, StrategyStatus::Testing, "demo-trader", "backtest on model forecasts")
-        .await?;
-    let req = BacktestRequest {
-        from,
-        to,
-        version: None,
-        compare_version: None,
-        battery: None,
-        flexible_load: None,
-        benchmark_strategy_id: optimiser_id,
-    };
-    let request_json = serde_json::to_value(&req)?;
-    let prepared = prepare_backtest(store, &strategy.id, req).await.map_err(|e| crate::api_error(e, "backtest"))?;
-    let task = store.create_backtest(&strategy.id, strategy.version, &request_json, "demo-trader").await?;
-    let (summary, detail) =
-        tokio::task::spawn_blocking(move || run_backtest(&prepared, &mut |_| true)).await?.context("demo backtest")?;
+    let summary = backtest(store, &strategy, "backtest on model forecasts", (from, to), optimiser_id).await?;
     eprintln!(
         "Strategy {}: {} days of walk-forward forecasts in {:.1} s; backtest {from}..{to}: net {:.0} € against {:.0} € \
          for the daily optimiser on the market's own forecasts, perfect foresight {:.0} €.",
@@ -264,14 +222,34 @@ async fn seed_models(
         summary.benchmark.net_revenue,
         summary.perfect_foresight.as_ref().map_or(0.0, |p| p.net_revenue),
     );
-    store
-        .finish_backtest(
-            &task,
-            "DONE",
-            Some(&serde_json::to_value(&summary)?),
-            Some(&serde_json::to_value(&detail)?),
-            None,
-        )
-        .await?;
     Ok(())
+}
+
+/// Moves a strategy to TESTING, backtests it over `[from, to]` (against
+/// a benchmark strategy if given) and stores the task as done.
+async fn backtest(
+    store: &Store,
+    strategy: &vpp_domain::strategy::Strategy,
+    reason: &str,
+    (from, to): (jiff::civil::Date, jiff::civil::Date),
+    benchmark_strategy_id: Option<String>,
+) -> anyhow::Result<BacktestSummary> {
+    store.set_strategy_status(&strategy.id, StrategyStatus::Testing, "demo-trader", reason).await?;
+    let req = BacktestRequest {
+        from,
+        to,
+        version: None,
+        compare_version: None,
+        battery: None,
+        flexible_load: None,
+        benchmark_strategy_id,
+    };
+    let request_json = serde_json::to_value(&req)?;
+    let prepared = prepare_backtest(store, &strategy.id, req).await.map_err(|e| crate::api_error(e, "backtest"))?;
+    let task = store.create_backtest(&strategy.id, strategy.version, &request_json, "demo-trader").await?;
+    let (summary, detail) =
+        tokio::task::spawn_blocking(move || run_backtest(&prepared, &mut |_| true)).await?.context("demo backtest")?;
+    let stored = (serde_json::to_value(&summary)?, serde_json::to_value(&detail)?);
+    store.finish_backtest(&task, "DONE", Some(&stored.0), Some(&stored.1), None).await?;
+    Ok(summary)
 }
