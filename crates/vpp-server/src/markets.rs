@@ -507,11 +507,28 @@ pub async fn clearing_cycle(store: &Store, now: Timestamp) -> ApiResult<Vec<Clea
     Ok(done)
 }
 
-/// Runs [`clearing_cycle`] every `every` until the task is dropped; failures
-/// are logged and the loop goes on.
+/// Every `every` until the task is dropped: lets ACTIVE strategies bid
+/// their next open day, then runs [`clearing_cycle`]; failures are logged
+/// and the loop goes on.
 pub fn spawn_market_job(store: std::sync::Arc<Store>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        // A strategy that cannot bid says why once per reason, not every cycle.
+        let mut told = std::collections::HashSet::new();
         loop {
+            // ACTIVE strategies bid their next open day before gates close.
+            for (strategy, outcome) in crate::strategies::bid_active_strategies(&store, Timestamp::now()).await {
+                match outcome {
+                    Ok(Some(b)) => {
+                        tracing::info!(strategy, day = %b.trading_date, steps = b.bid.as_ref().map_or(0, |b| b.steps.len()), "strategy bid");
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        if told.insert((strategy.clone(), e.0.detail.clone())) {
+                            tracing::warn!(strategy, error = %e.0.detail, "strategy could not bid");
+                        }
+                    }
+                }
+            }
             match clearing_cycle(&store, Timestamp::now()).await {
                 Ok(days) => {
                     for d in days {

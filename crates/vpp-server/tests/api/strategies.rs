@@ -257,3 +257,40 @@ async fn an_active_strategy_bids_the_next_open_day_and_says_why() {
     let (s, _) = app.post(&format!("/api/v1/vpp/strategies/{id}/bid"), json!({})).await;
     assert_eq!(s, StatusCode::CONFLICT, "one bid per delivery day");
 }
+
+#[tokio::test]
+async fn the_market_job_lets_active_strategies_bid_on_their_own() {
+    let app = TestApp::new().await;
+    let (vpp, series) = world(&app).await;
+    let now = Timestamp::now();
+    let today = now.to_zoned(berlin()).date();
+    for k in 1..=2 {
+        let day = today.checked_add(jiff::Span::new().days(k)).unwrap();
+        let beliefs: Vec<Value> =
+            day_beliefs(day, now, now).into_iter().filter(|b| b["source"] == "forecast").collect();
+        let (s, r) = app.post(&format!("/api/v1/vpp/series/{series}/beliefs"), json!({"beliefs": beliefs})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+    }
+    let (_, created) = app.post("/api/v1/vpp/strategies", strategy(&vpp, &series, "Peak")).await;
+    let id = created["id"].as_str().unwrap();
+    for to in ["TESTING", "ACTIVE"] {
+        let (s, _) =
+            app.put(&format!("/api/v1/vpp/strategies/{id}/status"), json!({"status": to, "reason": "go"})).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let job = vpp_server::markets::spawn_market_job(app.store.clone(), Duration::from_millis(50));
+    let mut bid = Value::Null;
+    for _ in 0..200 {
+        let (_, bids) = app.get(&format!("/api/v1/vpp/trading/results?vpp_id={vpp}")).await;
+        if let Some(b) = bids["bids"].as_array().and_then(|b| b.first()) {
+            bid = b.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    job.abort();
+    assert_eq!(bid["strategy_id"], id, "the job placed the strategy's bid: {bid}");
+    let day = bid["trading_date"].as_str().unwrap();
+    let (s, why) = app.get(&format!("/api/v1/vpp/strategies/{id}/decisions?trading_date={day}")).await;
+    assert_eq!(s, StatusCode::OK, "{why}");
+}
