@@ -217,10 +217,9 @@ async fn a_backtest_replays_stored_history_against_its_benchmark_and_perfect_for
     assert_eq!(report["latest_backtest"]["id"], task_id);
 }
 
-#[tokio::test]
-async fn an_active_strategy_bids_the_next_open_day_and_says_why() {
-    let app = TestApp::new().await;
-    let (vpp, series) = world(&app).await;
+/// The world with forecasts (known now) for the next two days.
+async fn world_with_forecasts_ahead(app: &TestApp) -> (String, String) {
+    let (vpp, series) = world(app).await;
     let now = Timestamp::now();
     let today = now.to_zoned(berlin()).date();
     for k in 1..=2 {
@@ -230,15 +229,27 @@ async fn an_active_strategy_bids_the_next_open_day_and_says_why() {
         let (s, r) = app.post(&format!("/api/v1/vpp/series/{series}/beliefs"), json!({"beliefs": beliefs})).await;
         assert_eq!(s, StatusCode::OK, "{r}");
     }
-    let (_, created) = app.post("/api/v1/vpp/strategies", strategy(&vpp, &series, "Peak")).await;
-    let id = created["id"].as_str().unwrap();
-    let (s, _) = app.post(&format!("/api/v1/vpp/strategies/{id}/bid"), json!({})).await;
-    assert_eq!(s, StatusCode::CONFLICT, "a DRAFT strategy does not trade");
+    (vpp, series)
+}
+
+/// DRAFT → TESTING → ACTIVE.
+async fn activate(app: &TestApp, id: &str) {
     for to in ["TESTING", "ACTIVE"] {
         let (s, _) =
             app.put(&format!("/api/v1/vpp/strategies/{id}/status"), json!({"status": to, "reason": "go"})).await;
         assert_eq!(s, StatusCode::OK);
     }
+}
+
+#[tokio::test]
+async fn an_active_strategy_bids_the_next_open_day_and_says_why() {
+    let app = TestApp::new().await;
+    let (vpp, series) = world_with_forecasts_ahead(&app).await;
+    let (_, created) = app.post("/api/v1/vpp/strategies", strategy(&vpp, &series, "Peak")).await;
+    let id = created["id"].as_str().unwrap();
+    let (s, _) = app.post(&format!("/api/v1/vpp/strategies/{id}/bid"), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a DRAFT strategy does not trade");
+    activate(&app, id).await;
     let (s, placed) = app.post(&format!("/api/v1/vpp/strategies/{id}/bid"), json!({})).await;
     assert_eq!(s, StatusCode::OK, "{placed}");
     assert_eq!(placed["bid"]["strategy_id"], id);
@@ -261,23 +272,10 @@ async fn an_active_strategy_bids_the_next_open_day_and_says_why() {
 #[tokio::test]
 async fn the_market_job_lets_active_strategies_bid_on_their_own() {
     let app = TestApp::new().await;
-    let (vpp, series) = world(&app).await;
-    let now = Timestamp::now();
-    let today = now.to_zoned(berlin()).date();
-    for k in 1..=2 {
-        let day = today.checked_add(jiff::Span::new().days(k)).unwrap();
-        let beliefs: Vec<Value> =
-            day_beliefs(day, now, now).into_iter().filter(|b| b["source"] == "forecast").collect();
-        let (s, r) = app.post(&format!("/api/v1/vpp/series/{series}/beliefs"), json!({"beliefs": beliefs})).await;
-        assert_eq!(s, StatusCode::OK, "{r}");
-    }
+    let (vpp, series) = world_with_forecasts_ahead(&app).await;
     let (_, created) = app.post("/api/v1/vpp/strategies", strategy(&vpp, &series, "Peak")).await;
     let id = created["id"].as_str().unwrap();
-    for to in ["TESTING", "ACTIVE"] {
-        let (s, _) =
-            app.put(&format!("/api/v1/vpp/strategies/{id}/status"), json!({"status": to, "reason": "go"})).await;
-        assert_eq!(s, StatusCode::OK);
-    }
+    activate(&app, id).await;
     let job = vpp_server::markets::spawn_market_job(app.store.clone(), Duration::from_millis(50));
     let mut bid = Value::Null;
     for _ in 0..200 {
