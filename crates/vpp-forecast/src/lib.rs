@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use vpp_domain::ai_model::{MethodSpec, Spec};
 
-pub use score::{HourScore, Metrics, Score};
+pub use score::{HourScore, Metrics, Score, accuracy};
 
 /// A forecasting failure.
 #[derive(Debug, thiserror::Error)]

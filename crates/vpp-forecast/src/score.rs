@@ -76,6 +76,15 @@ impl Acc {
     }
 }
 
+/// Accuracy of `(actual, forecast)` pairs; `None` without any.
+pub fn accuracy(pairs: impl IntoIterator<Item = (f64, f64)>) -> Option<Metrics> {
+    let mut acc = Acc::default();
+    for (actual, forecast) in pairs {
+        acc.add(actual, actual - forecast);
+    }
+    (acc.n > 0).then(|| acc.metrics())
+}
+
 /// Type-7 quantile (linear between order statistics) of sorted values.
 pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {

@@ -291,7 +291,7 @@ pub async fn predict_model(store: &Store, model_id: &str, req: PredictRequest) -
     let origin_us = origin - origin.rem_euclid(step_us);
     let p = forecast_at(store, &model, &version, &trained, origin_us, horizon).await?;
     let stored_series =
-        if req.store { Some(store_known_at(store, &model, &p, origin_us, step_us).await?) } else { None };
+        if req.store { Some(store_known_at(store, &model, &[(p.clone(), origin_us)], step_us).await?) } else { None };
     Ok(PredictionResponse {
         model_id: model.id.clone(),
         version: version.version,
@@ -369,8 +369,9 @@ pub async fn backfill_model(store: &Store, model_id: &str, req: BackfillRequest)
     let tz = TimeZone::get(&model.definition.time_zone).map_err(ApiError::internal)?;
     let (_, target) = store.get_series(&model.definition.target_series_id).await?;
     let step_us = target.resolution_s * US;
-    let mut stored_series = Vec::new();
-    let mut intervals = 0;
+    // Every day is forecast before anything is stored: a day that cannot
+    // be forecast leaves no partial backfill behind.
+    let mut made = Vec::with_capacity(days);
     let mut day = req.from;
     while day <= req.to {
         let start = day.to_zoned(tz.clone()).map_err(ApiError::internal)?;
@@ -388,32 +389,35 @@ pub async fn backfill_model(store: &Store, model_id: &str, req: BackfillRequest)
             p10: p.p10[skip..].to_vec(),
             p90: p.p90[skip..].to_vec(),
         };
-        intervals += day_only.point.len();
-        stored_series = store_known_at(store, &model, &day_only, origin_us, step_us).await?;
+        made.push((day_only, origin_us));
         day = day.tomorrow().map_err(ApiError::internal)?;
     }
+    let intervals = made.iter().map(|(p, _)| p.point.len()).sum();
+    let stored_series = store_known_at(store, &model, &made, step_us).await?;
     Ok(BackfillResponse { days, intervals, stored_series, elapsed_ms: started.elapsed().as_secs_f64() * 1000.0 })
 }
 
-/// Stores a prediction whose beliefs were known at `known_us`.
+/// Stores predictions, each with the moment it was known, as beliefs of
+/// the model's output series (one write per series).
 async fn store_known_at(
     store: &Store,
     model: &AiModel,
-    p: &Prediction,
-    known_us: i64,
+    made: &[(Prediction, i64)],
     step_us: i64,
 ) -> ApiResult<Vec<String>> {
     let (_, target) = store.get_series(&model.definition.target_series_id).await?;
     let series = output_series(store, model, &target).await?;
-    for ((key, _), values) in series.iter().zip([&p.point, &p.p10, &p.p90]) {
-        let beliefs: Vec<Belief> = values
+    let columns: [fn(&Prediction) -> &Vec<f64>; 3] = [|p| &p.point, |p| &p.p10, |p| &p.p90];
+    for ((key, _), column) in series.iter().zip(columns) {
+        let beliefs: Vec<Belief> = made
             .iter()
-            .enumerate()
-            .map(|(h, v)| Belief {
-                event_start_us: p.start_us + h as i64 * step_us,
-                belief_time_us: known_us,
-                source: SourceKind::Forecast,
-                value: *v,
+            .flat_map(|(p, known_us)| {
+                column(p).iter().enumerate().map(move |(h, v)| Belief {
+                    event_start_us: p.start_us + h as i64 * step_us,
+                    belief_time_us: *known_us,
+                    source: SourceKind::Forecast,
+                    value: *v,
+                })
             })
             .collect();
         store.insert_beliefs(*key, &beliefs).await?;
@@ -494,27 +498,19 @@ pub async fn performance(store: &Store, model_id: &str, days: i64) -> ApiResult<
         }
         if let [p50, p10, p90] = columns.as_slice() {
             let step_us = target.resolution_s * US;
-            let (mut abs, mut sq, mut sum, mut n, mut inside) = (0.0, 0.0, 0.0, 0usize, 0usize);
+            let (mut pairs, mut inside) = (Vec::new(), 0usize);
             let mut t = from_us - from_us.rem_euclid(step_us);
             while t < to_us {
                 if let (Some(a), Some(f)) = (actual.last(t), p50.last(t)) {
-                    let e = a - f;
-                    abs += e.abs();
-                    sq += e * e;
-                    sum += a.abs();
-                    n += 1;
+                    pairs.push((a, f));
                     if let (Some(lo), Some(hi)) = (p10.last(t), p90.last(t)) {
                         inside += usize::from(lo <= a && a <= hi);
                     }
                 }
                 t += step_us;
             }
-            if n > 0 {
-                let nf = n as f64;
-                realised.metrics =
-                    Some(Metrics { mae: abs / nf, rmse: (sq / nf).sqrt(), wape: (sum > 0.0).then(|| abs / sum), n });
-                realised.interval_coverage = Some(inside as f64 / nf);
-            }
+            realised.interval_coverage = (!pairs.is_empty()).then(|| inside as f64 / pairs.len() as f64);
+            realised.metrics = vpp_forecast::accuracy(pairs);
         }
     }
     Ok(Performance { used_by: used_by(store, model_id).await?, model, versions, realised })
