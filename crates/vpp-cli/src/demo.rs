@@ -202,9 +202,10 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
 }
 
 /// Creates a VPP named `name` with `n` synthetic members for load tests:
-/// generators, batteries (with a reported SOC) and heat pumps in turn.
-/// Returns the VPP id.
-pub async fn seed_bench(store: &Store, name: &str, n: usize) -> anyhow::Result<String> {
+/// generators, batteries (with a reported SOC) and heat pumps in turn, each
+/// with a power series if `power_series` (where telemetry also lands as live
+/// measurements). Returns the VPP id.
+pub async fn seed_bench(store: &Store, name: &str, n: usize, power_series: bool) -> anyhow::Result<String> {
     let templates = PresetTemplates::load(store).await?;
     let mut rng = SmallRng::seed_from_u64(n as u64);
     let kinds = [ResourceType::DieselGenerator, ResourceType::Battery, ResourceType::HeatPump];
@@ -232,6 +233,16 @@ pub async fn seed_bench(store: &Store, name: &str, n: usize) -> anyhow::Result<S
                 metadata: Parameters::new(),
             })
             .await?;
+        if power_series {
+            store
+                .ensure_series(
+                    vpp_domain::series::OwnerKind::Resource,
+                    &r.id,
+                    vpp_domain::series::Quantity::Power,
+                    &format!("{} power", r.name),
+                )
+                .await?;
+        }
         if kind == ResourceType::Battery {
             let sample = Telemetry {
                 ts: Timestamp::now(),

@@ -846,7 +846,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Seed { resources, name }) => {
             let store = open_store(&config).await?;
             let name = name.unwrap_or_else(|| format!("bench-{resources}"));
-            let id = demo::seed_bench(&store, &name, resources).await?;
+            let id = demo::seed_bench(&store, &name, resources, false).await?;
             println!("{id}");
             Ok(())
         }
@@ -1158,9 +1158,13 @@ async fn bench_devices(store: Arc<Store>, load: DeviceLoad, mqtt_url: String) ->
         anyhow::bail!("no MQTT broker at {mqtt_url}");
     }
     // Enough resources: the bench VPP has 95 % of its members ONLINE.
-    let vpp_id =
-        demo::seed_bench(&store, &format!("bench-devices-{}", jiff::Timestamp::now().as_second()), count * 20 / 19 + 1)
-            .await?;
+    let vpp_id = demo::seed_bench(
+        &store,
+        &format!("bench-devices-{}", jiff::Timestamp::now().as_second()),
+        count * 20 / 19 + 1,
+        true,
+    )
+    .await?;
     let devices = simulated_devices(&store, Some(count)).await?;
     anyhow::ensure!(devices.len() == count, "only {} ONLINE resources to simulate", devices.len());
     let mut bridge_config = vpp_devices::bridge::BridgeConfig::new(mqtt_url.clone());

@@ -29,8 +29,7 @@ use serde::Serialize;
 use tokio::sync::{Notify, RwLock, mpsc};
 use tokio::task::JoinHandle;
 use vpp_domain::resource::{ResourceStatus, Telemetry};
-use vpp_domain::series::{Belief, SourceKind};
-use vpp_store::{AlertRule, DeliveryState, DeviceInfo, Store};
+use vpp_store::{AlertRule, DeliveryState, DeviceInfo, LiveMeasurement, Store};
 
 use crate::protocol::{self, AckStatus, Kind, Topic};
 
@@ -518,7 +517,7 @@ async fn write_batch(
     }
     let mut rows: Vec<(String, Telemetry)> = Vec::with_capacity(batch.iter().map(|i| i.samples.len()).sum());
     // Power as live measurements of the resources' power series.
-    let mut measured: HashMap<i64, Vec<Belief>> = HashMap::new();
+    let mut measured: Vec<LiveMeasurement> = Vec::with_capacity(rows.capacity());
     let mut back_online: Vec<String> = Vec::new();
     let mut reported: Vec<(String, ResourceStatus)> = Vec::new();
     let mut soc_events: Vec<(String, Option<String>)> = Vec::new();
@@ -548,14 +547,8 @@ async fn write_batch(
                         soc_alerted.remove(&device.id);
                     }
                 }
-                if let Some(key) = device.power_series {
-                    let us = s.ts.as_microsecond();
-                    measured.entry(key).or_default().push(Belief {
-                        event_start_us: us,
-                        belief_time_us: us,
-                        source: SourceKind::LiveMeasurement,
-                        value: s.power_kw,
-                    });
+                if let Some(series_key) = device.power_series {
+                    measured.push(LiveMeasurement { series_key, at_us: s.ts.as_microsecond(), value: s.power_kw });
                 }
                 rows.push((item.resource_id.clone(), s));
             }
@@ -571,7 +564,7 @@ async fn write_batch(
     }
     let n = rows.len() as u64;
     let writing = Instant::now();
-    let written = store.ingest_telemetry(&rows).await;
+    let written = store.ingest_telemetry(&rows, &measured).await;
     tracing::debug!(samples = n, ms = writing.elapsed().as_secs_f64() * 1000.0, "telemetry batch written");
     match written {
         Ok(new) => {
@@ -581,12 +574,6 @@ async fn write_batch(
         Err(e) => {
             bump(&stats.store_errors, 1);
             tracing::error!(error = %e, samples = n, "telemetry batch could not be stored");
-        }
-    }
-    for (key, beliefs) in measured {
-        if let Err(e) = store.insert_beliefs(key, &beliefs).await {
-            bump(&stats.store_errors, 1);
-            tracing::warn!(error = %e, series = key, "live measurements could not be stored");
         }
     }
     back_online.sort();

@@ -87,16 +87,6 @@ fn instruction_from_row(row: &AnyRow) -> Result<InstructionRecord> {
     })
 }
 
-/// Binds a nullable float as text, cast back in SQL with `CAST($n AS DOUBLE PRECISION)`.
-///
-/// sqlx 0.9's Any driver declares a NULL double as `float4`; PostgreSQL then
-/// caches the prepared statement with that type and refuses the next non-NULL
-/// 8-byte value ("incorrect binary data format"). Text has one type either
-/// way, and Rust prints f64 so that it parses back to the same value.
-pub(crate) fn nullable_f64(v: Option<f64>) -> Option<String> {
-    v.map(|x| x.to_string())
-}
-
 impl Store {
     /// Stores telemetry samples of one resource. All samples are checked
     /// first; one bad sample refuses the batch. A sample already stored

@@ -2,6 +2,7 @@
 //! 127.0.0.1:1883 (`.ci/run` starts it if it is down), and for the restart
 //! test a private broker on a free port that the test stops and starts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -168,6 +169,57 @@ async fn telemetry_is_stored_and_bad_messages_are_dropped_while_the_bridge_stays
     let (s, body) = app.get("/api/v1/vpp/devices/bridge").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["enabled"], false);
+}
+
+/// A bridge batch travels to the database as one JSON parameter per
+/// statement: every value must come back exactly, on both backends, and a
+/// batch sent twice stores nothing new.
+#[tokio::test]
+async fn device_batches_keep_every_value_exactly() {
+    use vpp_domain::resource::Telemetry;
+    use vpp_domain::series::{OwnerKind, Quantity, SourceKind};
+    use vpp_store::LiveMeasurement;
+    let app = TestApp::new().await;
+    let r = app
+        .create_resource(
+            "BATTERY",
+            "Exact battery",
+            json!({"parameters": {"usable_energy_kwh": 100, "max_charge_kw": 50, "max_discharge_kw": 50}}),
+        )
+        .await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let (key, _) =
+        app.store.ensure_series(OwnerKind::Resource, &id, Quantity::Power, "Exact battery power").await.unwrap();
+    let powers = [0.1 + 0.2, 1.0 / 3.0, -49.999_999_999_999, 1e-300, 5e-324, 123.456_789_012_345_68, -0.0, 42.0];
+    let t0 = jiff::Timestamp::now().as_microsecond() / 1_000_000 * 1_000_000 - 3_600_000_000;
+    let at = |i: usize| jiff::Timestamp::from_microsecond(t0 + i as i64 * 1_000_001).unwrap();
+    let samples: Vec<(String, Telemetry)> = powers
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let soc = (i % 2 == 0).then_some(50.0 + 1.0 / 7.0);
+            (
+                id.clone(),
+                Telemetry { ts: at(i), power_kw: p, energy_kwh: None, soc_pct: soc, temperature_c: Some(-3.3) },
+            )
+        })
+        .collect();
+    let live: Vec<LiveMeasurement> = samples
+        .iter()
+        .map(|(_, s)| LiveMeasurement { series_key: key, at_us: s.ts.as_microsecond(), value: s.power_kw })
+        .collect();
+    assert_eq!(app.store.ingest_telemetry(&samples, &live).await.unwrap(), powers.len());
+    assert_eq!(app.store.ingest_telemetry(&samples, &live).await.unwrap(), 0, "a resent batch is not stored twice");
+    for (i, &p) in powers.iter().enumerate() {
+        let w = app.store.telemetry_window(&id, at(i), at(i) + jiff::SignedDuration::from_micros(1)).await.unwrap();
+        assert_eq!(w.map(|w| (w.samples, w.mean_power_kw)), Some((1, p)), "sample {i}");
+    }
+    let beliefs = app.store.beliefs(key, &[SourceKind::LiveMeasurement], t0, t0 + 3_600_000_000).await.unwrap();
+    let stored: Vec<(i64, f64)> = beliefs.iter().map(|b| (b.event_start_us, b.value)).collect();
+    let sent: Vec<(i64, f64)> = live.iter().map(|m| (m.at_us, m.value)).collect();
+    assert_eq!(stored, sent);
+    let (latest, _) = app.store.latest_telemetry(&id).await.unwrap().unwrap();
+    assert_eq!(latest, samples.last().unwrap().1, "the newest sample, nulls and all");
 }
 
 async fn dispatch(app: &TestApp, vpp: &str, kw: f64) -> Value {
@@ -417,18 +469,26 @@ async fn the_documented_acl_keeps_a_device_to_its_own_resource() {
 }
 
 /// New alerts go to the webhook once each; another occurrence of an active
-/// alert does not.
+/// alert does not. Alerts raised while the sender was stopped or while the
+/// receiver failed are posted once it is back.
 #[tokio::test]
 async fn new_alerts_are_posted_to_the_webhook() {
+    use std::sync::atomic::{AtomicBool, Ordering};
     use vpp_store::AlertRule;
     let app = TestApp::new().await;
-    // A receiver: a real HTTP server that hands on what it gets.
+    // A receiver: a real HTTP server that hands on what it gets, or answers
+    // 503 while `down`.
     let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    let down = Arc::new(AtomicBool::new(false));
+    let failing = down.clone();
     let receiver = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let tx = tx.clone();
+            let (tx, failing) = (tx.clone(), failing.clone());
             async move {
+                if failing.load(Ordering::SeqCst) {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
                 let _ = tx.send(body);
                 StatusCode::NO_CONTENT
             }
@@ -438,7 +498,7 @@ async fn new_alerts_are_posted_to_the_webhook() {
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
     let settings = vpp_server::webhook::WebhookSettings { url, poll: Duration::from_millis(100) };
-    let sender = vpp_server::webhook::spawn_alert_webhook(app.store.clone(), settings);
+    let sender = vpp_server::webhook::spawn_alert_webhook(app.store.clone(), settings.clone());
     tokio::time::sleep(Duration::from_millis(50)).await;
     app.store.raise_alert(AlertRule::DeviceOffline, "r1", "r1: no telemetry for 61 s").await.unwrap();
     let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("posted").unwrap();
@@ -451,6 +511,24 @@ async fn new_alerts_are_posted_to_the_webhook() {
     let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("posted").unwrap();
     assert_eq!(got["alert"]["rule"], "soc_out_of_window");
     assert!(tokio::time::timeout(Duration::from_millis(500), rx.recv()).await.is_err(), "nothing more");
+
+    // The server stops; an alert is raised meanwhile; after the restart it is
+    // posted, and the ones delivered before are not.
+    sender.abort();
+    app.store.raise_alert(AlertRule::BrokerConnectionLost, "broker", "broker unreachable for 3 s").await.unwrap();
+    let sender = vpp_server::webhook::spawn_alert_webhook(app.store.clone(), settings.clone());
+    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("posted after restart").unwrap();
+    assert_eq!(got["alert"]["rule"], "broker_connection_lost");
+    assert!(tokio::time::timeout(Duration::from_millis(500), rx.recv()).await.is_err(), "nothing sent twice");
+
+    // The receiver fails for a while: the alert waits and goes out afterwards.
+    down.store(true, Ordering::SeqCst);
+    app.store.raise_alert(AlertRule::DeviceOffline, "r2", "r2: no telemetry for 61 s").await.unwrap();
+    assert!(tokio::time::timeout(Duration::from_millis(3500), rx.recv()).await.is_err(), "the receiver is down");
+    down.store(false, Ordering::SeqCst);
+    let got = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("posted once back").unwrap();
+    assert_eq!(got["alert"]["subject"], "r2");
+
     assert!(vpp_server::webhook::check_url("ftp://x").is_err());
     assert!(vpp_server::webhook::check_url("not a url").is_err());
     sender.abort();
