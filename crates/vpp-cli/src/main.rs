@@ -1268,7 +1268,7 @@ async fn bench_devices(store: Arc<Store>, load: DeviceLoad, mqtt_url: String) ->
             "setpoints": instructions.len(),
             "setpoints_per_s": if setpoints_per_s == 0 { "all at once".to_string() } else { setpoints_per_s.to_string() },
             "setpoints_acknowledged": latencies.len(),
-            "ack_latency_ms": {"p50": pct(0.5), "p99": pct(0.99), "max": latencies.last()},
+            "ack_latency_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": latencies.last()},
             "store_errors": stats.store_errors,
         }))?
     );

@@ -102,7 +102,8 @@ fn config_error(field: &'static str, message: impl Into<String>) -> BridgeError 
 /// Counters of the bridge since it started.
 #[derive(Debug, Default)]
 pub struct BridgeStats {
-    connected: AtomicBool,
+    /// Per [`Lane`]: connected now.
+    up: [AtomicBool; 2],
     connections: AtomicU64,
     messages: AtomicU64,
     samples_stored: AtomicU64,
@@ -153,7 +154,7 @@ impl BridgeStats {
     pub fn snapshot(&self) -> BridgeCounts {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         BridgeCounts {
-            connected: self.connected.load(Ordering::Relaxed),
+            connected: self.up.iter().all(|u| u.load(Ordering::Relaxed)),
             connections: g(&self.connections),
             messages: g(&self.messages),
             samples_stored: g(&self.samples_stored),
@@ -198,6 +199,18 @@ impl Drop for Bridge {
             t.abort();
         }
     }
+}
+
+/// A client and its event loop, with Nagle's algorithm off: small QoS 1
+/// messages (setpoints, answers, PUBACKs) otherwise wait for the peer's
+/// delayed ACK, which put 40 ms steps into the setpoint round trip
+/// (`vpp bench devices`: per-wave maxima clustered at 45-50 and 90 ms).
+pub fn client(options: MqttOptions, capacity: usize) -> (AsyncClient, rumqttc::EventLoop) {
+    let (client, mut eventloop) = AsyncClient::new(options, capacity);
+    let mut network = eventloop.network_options();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
+    (client, eventloop)
 }
 
 /// Broker options from the configuration.
@@ -296,7 +309,15 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
         config.password.as_deref(),
         config.ca_file.as_deref(),
     )?;
-    let (client, eventloop) = AsyncClient::new(options, 1024);
+    // Two connections: setpoints and their answers never queue behind the
+    // fleet's telemetry, at the broker or here.
+    let lane_options = |lane: Lane| {
+        let mut o = options.clone();
+        o.set_client_id(format!("{}-{}", config.client_id, lane.name()));
+        o
+    };
+    let (client, eventloop) = self::client(lane_options(Lane::Control), 1024);
+    let (telemetry_client, telemetry_eventloop) = self::client(lane_options(Lane::Telemetry), 16);
     // From now on saved dispatches queue their setpoints for this bridge.
     store.enable_setpoint_outbox(outbox());
     let stats = Arc::new(BridgeStats::default());
@@ -308,16 +329,19 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     // About a second of a busy fleet's messages.
     let (samples_tx, samples_rx) = mpsc::channel::<Incoming>(4096);
     let (acks_tx, acks_rx) = mpsc::channel::<Answer>(100_000);
+    let lane = |lane, eventloop, client| Connection {
+        lane,
+        eventloop,
+        client,
+        samples: samples_tx.clone(),
+        acks: acks_tx.clone(),
+        store: store.clone(),
+        stats: stats.clone(),
+        wake: wake.clone(),
+    };
     let tasks = vec![
-        tokio::spawn(event_loop(
-            eventloop,
-            client.clone(),
-            samples_tx,
-            acks_tx,
-            store.clone(),
-            stats.clone(),
-            wake.clone(),
-        )),
+        tokio::spawn(event_loop(lane(Lane::Control, eventloop, client.clone()))),
+        tokio::spawn(event_loop(lane(Lane::Telemetry, telemetry_eventloop, telemetry_client))),
         tokio::spawn(answers(acks_rx, store.clone(), stats.clone())),
         tokio::spawn(writer(samples_rx, store.clone(), stats.clone(), directory.clone(), config.clone())),
         tokio::spawn(setpoint_sender(client, store.clone(), stats.clone(), wake.clone(), config.clone())),
@@ -326,29 +350,61 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     Ok(Bridge { stats, tasks })
 }
 
-async fn event_loop(
-    mut eventloop: rumqttc::EventLoop,
+/// One of the bridge's two connections to the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// Setpoints out, answers in; watches the broker for the alert.
+    Control,
+    /// Telemetry in.
+    Telemetry,
+}
+
+impl Lane {
+    fn name(self) -> &'static str {
+        match self {
+            Lane::Control => "control",
+            Lane::Telemetry => "telemetry",
+        }
+    }
+
+    fn filter(self) -> &'static str {
+        match self {
+            Lane::Control => "vpp/+/+/ack",
+            Lane::Telemetry => "vpp/+/+/telemetry",
+        }
+    }
+}
+
+/// What a connection's event loop works with.
+struct Connection {
+    lane: Lane,
+    eventloop: rumqttc::EventLoop,
     client: AsyncClient,
     samples: mpsc::Sender<Incoming>,
     acks: mpsc::Sender<Answer>,
     store: Arc<Store>,
     stats: Arc<BridgeStats>,
     wake: Arc<Notify>,
-) {
+}
+
+async fn event_loop(c: Connection) {
+    let Connection { lane, mut eventloop, client, samples, acks, store, stats, wake } = c;
+    let control = lane == Lane::Control;
     let mut down_since: Option<Instant> = None;
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                stats.connected.store(true, Ordering::Relaxed);
+                stats.up[lane as usize].store(true, Ordering::Relaxed);
                 bump(&stats.connections, 1);
-                tracing::info!("MQTT bridge connected");
+                tracing::info!(lane = lane.name(), "MQTT bridge connected");
                 // A clean session forgets subscriptions: subscribe on every connect.
-                for filter in ["vpp/+/+/telemetry", "vpp/+/+/ack"] {
-                    if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
-                        tracing::error!(error = %e, filter, "MQTT subscribe failed");
-                    }
+                if let Err(e) = client.try_subscribe(lane.filter(), QoS::AtLeastOnce) {
+                    tracing::error!(error = %e, filter = lane.filter(), "MQTT subscribe failed");
                 }
                 down_since = None;
+                if !control {
+                    continue;
+                }
                 if let Err(e) = store.clear_alert(AlertRule::BrokerConnectionLost, "broker").await {
                     tracing::warn!(error = %e, "could not resolve the broker alert");
                 }
@@ -412,11 +468,11 @@ async fn event_loop(
             }
             Ok(_) => {}
             Err(e) => {
-                stats.connected.store(false, Ordering::Relaxed);
+                stats.up[lane as usize].store(false, Ordering::Relaxed);
                 let since = *down_since.get_or_insert_with(Instant::now);
-                tracing::warn!(error = %e, "MQTT connection lost; retrying");
+                tracing::warn!(error = %e, lane = lane.name(), "MQTT connection lost; retrying");
                 // A blip is not worth an alert; a broker gone for seconds is.
-                if since.elapsed() >= Duration::from_secs(3) {
+                if control && since.elapsed() >= Duration::from_secs(3) {
                     let message = format!("broker unreachable for {:.0} s: {e}", since.elapsed().as_secs_f64());
                     if let Err(e) = store.raise_alert(AlertRule::BrokerConnectionLost, "broker", &message).await {
                         tracing::warn!(error = %e, "could not raise the broker alert");
@@ -628,7 +684,7 @@ async fn setpoint_sender(
             _ = wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
-        if !stats.connected.load(Ordering::Relaxed) {
+        if !stats.up[Lane::Control as usize].load(Ordering::Relaxed) {
             continue;
         }
         let due = match store.due_setpoints(Timestamp::now(), 1000).await {

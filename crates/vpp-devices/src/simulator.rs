@@ -20,7 +20,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rumqttc::{AsyncClient, Event, Packet, QoS};
+use rumqttc::{Event, Packet, QoS};
 use serde_json::json;
 use vpp_domain::resource::Resource;
 use vpp_domain::template::ResourceType;
@@ -257,11 +257,26 @@ pub struct SimStats {
 
 /// Runs the fleet until `run_for` passes (or forever), counting into `stats`.
 pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStats>) -> Result<(), BridgeError> {
-    let client_id = format!("vpp-sim-{}-{}", std::process::id(), config.seed);
-    let mut options =
-        mqtt_options(&config.url, &client_id, config.username.as_deref(), config.password.as_deref(), None)?;
-    options.set_request_channel_capacity(100_000);
-    let (client, mut eventloop) = AsyncClient::new(options, 100_000);
+    // Two connections, as a fleet of devices would not share one queue:
+    // telemetry bursts on one, setpoints and their answers on the other, so
+    // an answer never waits behind the fleet's telemetry.
+    let connect = |role: &str| -> Result<_, BridgeError> {
+        let client_id = format!("vpp-sim-{}-{}-{role}", std::process::id(), config.seed);
+        let mut options =
+            mqtt_options(&config.url, &client_id, config.username.as_deref(), config.password.as_deref(), None)?;
+        options.set_request_channel_capacity(100_000);
+        Ok(crate::bridge::client(options, 100_000))
+    };
+    let (client, mut telemetry_loop) = connect("telemetry")?;
+    let (control, mut eventloop) = connect("control")?;
+    let telemetry_connection = tokio::spawn(async move {
+        loop {
+            if let Err(e) = telemetry_loop.poll().await {
+                tracing::warn!(error = %e, "simulator: broker connection lost; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    });
     let mut rng = SmallRng::seed_from_u64(config.seed);
     for d in &mut devices {
         d.disobeys = rng.random_bool(config.disobey_share.clamp(0.0, 1.0));
@@ -273,7 +288,7 @@ pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStat
     let inbox: Arc<std::sync::Mutex<Vec<(usize, f64, Timestamp)>>> = Arc::default();
     let (setpoint_tx, mut setpoint_rx) = tokio::sync::mpsc::unbounded_channel::<(String, protocol::Setpoint)>();
     // The connection: subscribe on every connect, pass setpoints on.
-    let sub_client = client.clone();
+    let sub_client = control.clone();
     let connection = tokio::spawn(async move {
         loop {
             match eventloop.poll().await {
@@ -300,7 +315,7 @@ pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStat
         }
     });
     // Setpoints: take them and acknowledge at once.
-    let ack_client = client.clone();
+    let ack_client = control;
     let ack_inbox = inbox.clone();
     let ack_stats = stats.clone();
     let acks = tokio::spawn(async move {
@@ -369,6 +384,7 @@ pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStat
     tokio::time::sleep(Duration::from_millis(500)).await;
     acks.abort();
     connection.abort();
+    telemetry_connection.abort();
     Ok(())
 }
 

@@ -227,17 +227,19 @@ impl Store {
         let mut w = self.begin_write().await?;
         // Taken with the lock held: the wait for other writers is not sending time.
         let now = to_micros(crate::now());
-        for id in instruction_ids {
-            sqlx::query(
+        // One statement for the whole wave, the ids as one JSON array.
+        let ids = serde_json::to_string(instruction_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sql = match w.backend {
+            crate::Backend::Sqlite => {
                 "UPDATE setpoint_deliveries SET state = 'sent', attempts = attempts + 1, sent_at = $2, next_attempt_at = $3 \
-                 WHERE instruction_id = $1 AND state IN ('pending', 'sent')",
-            )
-            .bind(id.clone())
-            .bind(now)
-            .bind(to_micros(answer_by))
-            .execute(&mut *w.tx)
-            .await?;
-        }
+                 WHERE instruction_id IN (SELECT value FROM json_each($1)) AND state IN ('pending', 'sent')"
+            }
+            crate::Backend::Postgres => {
+                "UPDATE setpoint_deliveries SET state = 'sent', attempts = attempts + 1, sent_at = $2, next_attempt_at = $3 \
+                 WHERE instruction_id IN (SELECT jsonb_array_elements_text(CAST($1 AS JSONB))) AND state IN ('pending', 'sent')"
+            }
+        };
+        sqlx::query(sql).bind(ids).bind(now).bind(to_micros(answer_by)).execute(&mut *w.tx).await?;
         w.tx.commit().await?;
         Ok(())
     }
