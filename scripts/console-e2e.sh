@@ -29,5 +29,7 @@ cd web
 VPP_URL="http://127.0.0.1:$port" \
 VPP_ADMIN_PASSWORD="$(password admin)" \
 VPP_VIEWER_PASSWORD="$(password viewer)" \
+VPP_OPERATOR_PASSWORD="$(password operator)" \
+VPP_TRADER_PASSWORD="$(password trader)" \
 VPP_E2E_SHOTS="../target/e2e-shots" \
   node e2e/console.mjs

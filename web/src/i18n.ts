@@ -18,11 +18,16 @@ const en = {
   },
   resources: {
     title: 'Resources', name: 'Name', type: 'Type', category: 'Category', status: 'Status', capacity: 'Capacity (kW)',
-    site: 'Building', changeStatus: 'Change status', reason: 'Reason', apply: 'Apply', sort: 'Sort by',
+    site: 'Building', changeStatus: 'Change status', reason: 'Reason', apply: 'Apply', sort: 'Sort by', map: 'Where they are (longitude, latitude)',
     none: 'No resources match. Register one through the API (POST /api/v1/vpp/resource-instances) or run `vpp demo`.',
   },
+  resourceForm: {
+    new: 'New resource', edit: 'Edit', template: 'Template', initialStatus: 'Initial status', externalId: 'External id', deviceAddress: 'Device address',
+    lat: 'Latitude', lon: 'Longitude', timezone: 'Time zone', parameters: 'Parameters of {template}',
+    created: 'Resource {id} created.', updated: 'Resource {id} saved.',
+  },
   series: {
-    title: 'Forecasts and measurements', series: 'Series', day: 'Delivery day', zone: 'Market time zone',
+    title: 'Forecasts and measurements', series: 'Series', day: 'Delivery day', zone: 'Market time zone', span: 'Span', days: '1 day | {n} days',
     none: 'No power series yet: the demo creates them, or POST /api/v1/vpp/series.', noValues: 'No values on this day.',
     accuracy: 'Forecast error by horizon (against meter final, else measurements)', horizon: 'Issued ahead', bias: 'Bias',
     noActuals: 'no actual values to compare with',
@@ -43,7 +48,10 @@ const en = {
     solver: 'Solver {backend}: {status} in {ms} ms', cost: 'net cost {cost}', stored: '{n} schedule values stored',
   },
   trading: {
-    title: 'Trading monitor', killSwitch: 'Kill switch', killActive: 'trading stopped', killInactive: 'trading allowed',
+    title: 'Trading monitor', newBid: 'New bid (SPOT, one step)', slot: 'Slot (UTC)', side: 'Side', sell: 'Sell', buy: 'Buy',
+    quantity: 'Quantity (MW)', price: 'Price (per MWh)', submit: 'Submit bid', runAuction: 'Run the auction now',
+    submitted: 'Bid {id}:', cleared: 'auction run: {bids} bids, {trades} trades, mean price {price}',
+    killSwitch: 'Kill switch', killActive: 'trading stopped', killInactive: 'trading allowed',
     release: 'Allow trading again', stopTrading: 'Stop all trading', date: 'Delivery day', market: 'Market',
     noBids: 'No bids match. Traders submit them with POST /api/v1/vpp/trading/submit-bid.', notional: 'Notional',
     steps: 'Steps', by: 'Submitted / approved by', approve: 'Approve', clearingPrices: 'Clearing prices, today and tomorrow',
@@ -104,11 +112,16 @@ const zh: typeof en = {
   },
   resources: {
     title: '资源', name: '名称', type: '类型', category: '类别', status: '状态', capacity: '容量（kW）',
-    site: '楼宇', changeStatus: '更改状态', reason: '原因', apply: '应用', sort: '排序',
+    site: '楼宇', changeStatus: '更改状态', reason: '原因', apply: '应用', sort: '排序', map: '资源位置（经度、纬度）',
     none: '没有符合条件的资源。可通过接口 POST /api/v1/vpp/resource-instances 登记，或运行 `vpp demo`。',
   },
+  resourceForm: {
+    new: '新建资源', edit: '编辑', template: '模板', initialStatus: '初始状态', externalId: '外部编号', deviceAddress: '设备地址',
+    lat: '纬度', lon: '经度', timezone: '时区', parameters: '{template} 的参数',
+    created: '资源 {id} 已创建。', updated: '资源 {id} 已保存。',
+  },
   series: {
-    title: '预测与量测', series: '时间序列', day: '交割日', zone: '市场时区',
+    title: '预测与量测', series: '时间序列', day: '交割日', zone: '市场时区', span: '跨度', days: '{n} 天',
     none: '还没有功率序列：演示数据会创建，或调用 POST /api/v1/vpp/series。', noValues: '当日没有数据。',
     accuracy: '按提前量的预测误差（对比结算电表值，否则实测值）', horizon: '提前时长', bias: '偏差',
     noActuals: '没有可对比的实际值',
@@ -129,7 +142,10 @@ const zh: typeof en = {
     solver: '求解器 {backend}：{status}，用时 {ms} 毫秒', cost: '净成本 {cost}', stored: '已保存 {n} 个计划值',
   },
   trading: {
-    title: '交易监控', killSwitch: '紧急停止', killActive: '已停止交易', killInactive: '允许交易',
+    title: '交易监控', newBid: '新报价（现货，单段）', slot: '时段（UTC）', side: '方向', sell: '卖出', buy: '买入',
+    quantity: '电量（MW）', price: '价格（每 MWh）', submit: '提交报价', runAuction: '立即出清',
+    submitted: '报价 {id}：', cleared: '已出清：{bids} 笔报价，{trades} 笔成交，均价 {price}',
+    killSwitch: '紧急停止', killActive: '已停止交易', killInactive: '允许交易',
     release: '恢复交易', stopTrading: '停止全部交易', date: '交割日', market: '市场',
     noBids: '没有符合条件的报价。交易员通过 POST /api/v1/vpp/trading/submit-bid 提交。', notional: '名义金额',
     steps: '报价段数', by: '提交人 / 审批人', approve: '审批通过', clearingPrices: '出清价格（今日和明日）',
