@@ -262,6 +262,22 @@ await step('an operator creates a resource from a template: the API names a bad 
   await page.screenshot({ path: `${shots}/resources-new.png`, fullPage: true })
 })
 
+await step('the operator uploads a technical-data file, sees its diff, then applies it', async () => {
+  const file = { assets: [{
+    asset_id: 'E2E-PV-1', name: 'E2E Roof', type: 'PV', status: 'active', owner: { name: 'E2E' },
+    location: { latitude: 52.4, longitude: 13.5, timezone: 'Europe/Berlin' }, technical_attributes: { capacity_kw: 80, tilt_deg: 25 },
+  }] }
+  await page.setInputFiles('[data-test=techdata-file]', { name: 'e2e-assets.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(file)) })
+  await page.waitForSelector('[data-test=techdata-diff][data-dry-run=true]', { timeout: 10000 })
+  assert.match(await page.locator('[data-test=techdata-diff]').innerText(), /E2E-PV-1/)
+  assert.equal(await page.locator('[data-test=resources] >> text=E2E Roof').count(), 0, 'not applied by the preview')
+  await page.screenshot({ path: `${shots}/techdata-preview.png`, fullPage: true })
+  await page.click('[data-test=techdata-apply]')
+  await page.waitForSelector('[data-test=techdata-diff][data-dry-run=false]', { timeout: 10000 })
+  await page.selectOption('[data-test=filter-type]', 'PV')
+  await page.waitForFunction(() => document.querySelector('[data-test=resources]')?.textContent?.includes('E2E Roof'), null, { timeout: 10000 })
+})
+
 await step('the operator drags the new resource into a VPP and sees the aggregate change, then saves', async () => {
   await page.click('[data-nav=vpps]')
   await page.waitForSelector('[data-test=preview]', { timeout: 15000 })

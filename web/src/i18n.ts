@@ -19,6 +19,9 @@ const en = {
   resources: {
     title: 'Resources', name: 'Name', type: 'Type', category: 'Category', status: 'Status', capacity: 'Capacity (kW)',
     site: 'Building', changeStatus: 'Change status', reason: 'Reason', apply: 'Apply', sort: 'Sort by', map: 'Where they are (longitude, latitude)',
+    techData: 'Technical-data upload', techFile: 'Asset master file (JSON with an "assets" list)', notJson: '{file} is not JSON: {reason}',
+    preview: 'Preview of {file}, nothing applied yet:', applied: '{file} applied:', diffCounts: '{added} added, {changed} changed, {missing} missing, {same} unchanged.',
+    asset: 'Asset', field: 'Field', old: 'Before', new: 'After', added: 'new', missing: 'not in the file (left as is)', applyFile: 'Apply this file',
     none: 'No resources match. Register one through the API (POST /api/v1/vpp/resource-instances) or run `vpp demo`.',
   },
   resourceForm: {
@@ -113,6 +116,9 @@ const zh: typeof en = {
   resources: {
     title: '资源', name: '名称', type: '类型', category: '类别', status: '状态', capacity: '容量（kW）',
     site: '楼宇', changeStatus: '更改状态', reason: '原因', apply: '应用', sort: '排序', map: '资源位置（经度、纬度）',
+    techData: '技术数据上传', techFile: '资产主数据文件（含 "assets" 列表的 JSON）', notJson: '{file} 不是 JSON：{reason}',
+    preview: '{file} 预览，尚未应用：', applied: '{file} 已应用：', diffCounts: '新增 {added}，变更 {changed}，缺失 {missing}，未变 {same}。',
+    asset: '资产', field: '字段', old: '变更前', new: '变更后', added: '新增', missing: '文件中没有（保持不变）', applyFile: '应用此文件',
     none: '没有符合条件的资源。可通过接口 POST /api/v1/vpp/resource-instances 登记，或运行 `vpp demo`。',
   },
   resourceForm: {

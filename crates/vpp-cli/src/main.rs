@@ -417,6 +417,9 @@ enum ImportCommand {
     TechnicalData {
         /// The JSON file.
         file: PathBuf,
+        /// Report what the file would change without applying it.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Import a template library file (as written by `vpp export templates`).
     Templates {
@@ -640,11 +643,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Park(command) => park(&config, command).await,
-        Command::Import(ImportCommand::TechnicalData { file }) => {
+        Command::Import(ImportCommand::TechnicalData { file, dry_run }) => {
             let store = open_store(&config).await?;
             let parsed: TechnicalDataFile = read_json(&file)?;
             let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let report = store.import_technical_data(&name, parsed).await?;
+            let report = store.import_technical_data(&name, parsed, dry_run).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             eprintln!(
                 "{}: {} added, {} changed, {} unchanged, {} missing",

@@ -361,6 +361,9 @@ pub struct ImportReport {
     pub missing: Vec<AssetRef>,
     /// Assets present and identical.
     pub unchanged_count: usize,
+    /// A preview: checked and planned as an import would be, nothing written.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// An asset and its resource.

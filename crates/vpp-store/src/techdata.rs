@@ -27,7 +27,14 @@ impl Store {
     /// Imports a technical-data file. Every asset is validated and planned
     /// first; any error refuses the whole file. A file older than the newest
     /// one already imported is refused, so an old delivery cannot undo a newer one.
-    pub async fn import_technical_data(&self, file_name: &str, file: TechnicalDataFile) -> Result<ImportReport> {
+    /// With `dry_run` everything is checked and the report (with every field
+    /// change) returned, and the transaction rolled back: a preview.
+    pub async fn import_technical_data(
+        &self,
+        file_name: &str,
+        file: TechnicalDataFile,
+        dry_run: bool,
+    ) -> Result<ImportReport> {
         let file_name = file_name.trim();
         if file_name.is_empty() || file_name.len() > 255 {
             return Err(Invalid::one("file_name", "must be 1 to 255 characters").into());
@@ -129,6 +136,11 @@ impl Store {
             if !seen.contains(asset_id.as_str()) {
                 report.missing.push(AssetRef { asset_id, resource_id: row.try_get("id")?, name: row.try_get("name")? });
             }
+        }
+        if dry_run {
+            w.tx.rollback().await?;
+            report.dry_run = true;
+            return Ok(report);
         }
         sqlx::query("INSERT INTO technical_data_imports (id, file_name, file_created_at, imported_at, report) VALUES ($1, $2, $3, $4, $5)")
             .bind(import_id.clone())

@@ -101,6 +101,9 @@ pub struct TelemetryAccepted {
 pub struct ImportQuery {
     /// Name of the delivered file; its creation timestamp is read from it.
     pub file_name: String,
+    /// Check and report the changes without applying them (a preview).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// One recorded field change of a resource.
@@ -257,7 +260,8 @@ async fn resource_changes(State(s): State<AppState>, Path(id): Path<String>) -> 
 
 /// Import a technical-data file (`{"assets":[...]}`). Resources are upserted
 /// by asset id; the answer lists added, changed (field by field) and missing
-/// assets. Any invalid asset refuses the whole file.
+/// assets. Any invalid asset refuses the whole file. `dry_run=true` checks
+/// and reports the same without applying anything (a preview of the diff).
 #[utoipa::path(post, path = "/api/v1/vpp/resource-instances/technical-data", tag = "resources", params(ImportQuery),
     request_body = TechnicalDataFile,
     responses((status = 200, body = ImportReport), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -266,7 +270,7 @@ async fn import_technical_data(
     ApiQuery(q): ApiQuery<ImportQuery>,
     ApiJson(file): ApiJson<TechnicalDataFile>,
 ) -> ApiResult<Json<ImportReport>> {
-    Ok(Json(s.store.import_technical_data(&q.file_name, file).await?))
+    Ok(Json(s.store.import_technical_data(&q.file_name, file, q.dry_run).await?))
 }
 
 /// Past technical-data imports, newest first.

@@ -56,8 +56,23 @@ async fn import_adds_then_reports_changes_field_by_field_and_missing_assets() {
         battery,
         asset("A-4", "New heat pump", "heat_pump", 40.0, json!({})),
     ]});
+    // A preview first: the same report, marked dry_run, and nothing applied.
+    let (s, preview) = app
+        .post("/api/v1/vpp/resource-instances/technical-data?file_name=technical_data_2026-11-22T06-00-00Z.json&dry_run=true", next.clone())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{preview}");
+    assert_eq!(preview["dry_run"], true);
+    assert_eq!(preview["added"][0]["asset_id"], "A-4");
+    assert_eq!(preview["changed"].as_array().unwrap().len(), 2);
+    let (_, still) = app.get("/api/v1/vpp/resource-instances").await;
+    assert_eq!(still["total"], 3, "no resource added by a preview");
+    let (_, imports) = app.get("/api/v1/vpp/resource-instances/technical-data/imports").await;
+    assert_eq!(imports.as_array().unwrap().len(), 2, "a preview is not in the history");
+
     let (s, r) = import(&app, "technical_data_2026-11-22T06-00-00Z.json", next).await;
     assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["dry_run"], false);
+    assert_eq!(r["changed"], preview["changed"], "the preview showed exactly what was applied");
     assert_eq!(r["added"][0]["asset_id"], "A-4");
     assert_eq!(r["missing"][0]["asset_id"], "A-3");
     let changed = r["changed"].as_array().unwrap();
