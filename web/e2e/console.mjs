@@ -40,6 +40,16 @@ const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, lo
 const consoleErrors = []
 page.on('pageerror', (e) => consoleErrors.push(e.message))
 
+/** Opens the demo's three-member "Heat Pump Pilot" in the aggregation page; returns its capacity text. */
+async function openHeatPumpPilot() {
+  await page.click('[data-nav=vpps]')
+  await page.waitForSelector('[data-test=preview]', { timeout: 15000 })
+  const vpp = await page.locator('[data-test=vpp] option', { hasText: 'Heat Pump Pilot' }).getAttribute('value')
+  await page.selectOption('[data-test=vpp]', vpp)
+  await page.waitForFunction(() => document.querySelectorAll('[data-test=members] .dragrow').length === 3)
+  return page.locator('[data-test=capacity]').innerText()
+}
+
 await step('a wrong password shows the API message and stays on the login page', async () => {
   await login(page, 'admin', 'wrong-password-123')
   const text = await page.locator('[role=alert]').innerText({ timeout: 10000 })
@@ -110,12 +120,7 @@ await step('scheduling: optimise the spot portfolio for tomorrow and see power, 
 })
 
 await step('VPP aggregation: dragging a fully booked resource in shows the double booking before saving', async () => {
-  await page.click('[data-nav=vpps]')
-  await page.waitForSelector('[data-test=preview]', { timeout: 15000 })
-  const vpp = await page.locator('[data-test=vpp] option', { hasText: 'Heat Pump Pilot' }).getAttribute('value')
-  await page.selectOption('[data-test=vpp]', vpp)
-  await page.waitForFunction(() => document.querySelectorAll('[data-test=members] .dragrow').length === 3)
-  const before = await page.locator('[data-test=capacity]').innerText()
+  const before = await openHeatPumpPilot()
   await page.fill('[data-test=search]', 'PV 01')
   const source = page.locator('[data-test=pool] .dragrow:visible').first()
   const name = await source.getAttribute('data-resource')
@@ -279,12 +284,7 @@ await step('the operator uploads a technical-data file, sees its diff, then appl
 })
 
 await step('the operator drags the new resource into a VPP and sees the aggregate change, then saves', async () => {
-  await page.click('[data-nav=vpps]')
-  await page.waitForSelector('[data-test=preview]', { timeout: 15000 })
-  const vpp = await page.locator('[data-test=vpp] option', { hasText: 'Heat Pump Pilot' }).getAttribute('value')
-  await page.selectOption('[data-test=vpp]', vpp)
-  await page.waitForFunction(() => document.querySelectorAll('[data-test=members] .dragrow').length === 3)
-  const before = await page.locator('[data-test=capacity]').innerText()
+  const before = await openHeatPumpPilot()
   await page.fill('[data-test=search]', 'E2E Battery')
   await page.locator('[data-test=pool] .dragrow:visible').first().dragTo(page.locator('[data-test=members]'))
   await page.waitForFunction(() => document.querySelectorAll('[data-test=members] .dragrow').length === 4, null, { timeout: 5000 })
