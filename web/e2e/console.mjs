@@ -353,6 +353,7 @@ await step('a trader submits a bid, runs the auction after its gate closure and 
   await page.fill('[data-test=bid-quantity]', '0.1')
   await page.click('[data-test=submit-bid]')
   await page.waitForSelector('[data-test=submitted-bid][data-status=SUBMITTED]', { timeout: 10000 })
+  await page.waitForSelector('[data-test=position] canvas', { timeout: 10000 })
   await page.waitForTimeout(Math.max(0, closure.getTime() - Date.now()) + 1500)
   await page.click('[data-test=run-auction]')
   await page.waitForSelector('[data-test=submitted-bid][data-status=CLEARED]', { timeout: 20000 })

@@ -53,7 +53,8 @@ const en = {
   trading: {
     title: 'Trading monitor', newBid: 'New bid (SPOT, one step)', slot: 'Slot (UTC)', side: 'Side', sell: 'Sell', buy: 'Buy',
     quantity: 'Quantity (MW)', price: 'Price (per MWh)', submit: 'Submit bid', runAuction: 'Run the auction now',
-    submitted: 'Bid {id}:', cleared: 'auction run: {bids} bids, {trades} trades, mean price {price}',
+    submitted: 'Bid {id}:', positionTitle: 'Position against capacity, {day} (bids open and cleared)', position: 'Position (sold − bought)',
+    availableUp: 'Available to sell now', roomSell: 'Room left to sell', cleared: 'auction run: {bids} bids, {trades} trades, mean price {price}',
     killSwitch: 'Kill switch', killActive: 'trading stopped', killInactive: 'trading allowed',
     release: 'Allow trading again', stopTrading: 'Stop all trading', date: 'Delivery day', market: 'Market',
     noBids: 'No bids match. Traders submit them with POST /api/v1/vpp/trading/submit-bid.', notional: 'Notional',
@@ -150,7 +151,8 @@ const zh: typeof en = {
   trading: {
     title: '交易监控', newBid: '新报价（现货，单段）', slot: '时段（UTC）', side: '方向', sell: '卖出', buy: '买入',
     quantity: '电量（MW）', price: '价格（每 MWh）', submit: '提交报价', runAuction: '立即出清',
-    submitted: '报价 {id}：', cleared: '已出清：{bids} 笔报价，{trades} 笔成交，均价 {price}',
+    submitted: '报价 {id}：', positionTitle: '{day} 头寸与容量（未成交与已出清报价）', position: '头寸（卖出 − 买入）',
+    availableUp: '当前可售容量', roomSell: '剩余可售', cleared: '已出清：{bids} 笔报价，{trades} 笔成交，均价 {price}',
     killSwitch: '紧急停止', killActive: '已停止交易', killInactive: '允许交易',
     release: '恢复交易', stopTrading: '停止全部交易', date: '交割日', market: '市场',
     noBids: '没有符合条件的报价。交易员通过 POST /api/v1/vpp/trading/submit-bid 提交。', notional: '名义金额',

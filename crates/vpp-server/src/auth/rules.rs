@@ -151,6 +151,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/market-data/{market_id}/history", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/trading/submit-bid", p(TradingWrite), Action("submit-bid")),
     rule(Method::GET, "/api/v1/vpp/trading/results", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/trading/position", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/trading/bids/{id}", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/trading/bids/{id}/approve", p(TradingWrite), Action("approve-bid")),
     rule(Method::POST, "/api/v1/vpp/trading/bids/{id}/cancel", p(TradingWrite), Action("cancel-bid")),

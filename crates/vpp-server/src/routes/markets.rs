@@ -1,5 +1,5 @@
 //! Markets and trading: `/market-connectors`, `/market-data/{market_id}/…`,
-//! `/trading/submit-bid`, `/trading/results`, bids (approve, cancel), the
+//! `/trading/submit-bid`, `/trading/results`, `/trading/position`, bids (approve, cancel), the
 //! kill switch, risk limits, auction clearing, and `/settlement/…`.
 
 use axum::extract::{Path, State};
@@ -21,7 +21,9 @@ use vpp_store::{BidFilter, BidRecord, KillSwitch, SettlementRecord, TradeFilter,
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem, rejected_file};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::markets::{ClearingSummary, SubmitBid, clear_day, connector_for, dangling, place_bid, settle_vpp};
+use crate::markets::{
+    ClearingSummary, SubmitBid, clear_day, connector_for, dangling, place_bid, settle_vpp, slot_room,
+};
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -33,6 +35,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(market_history))
         .routes(routes!(submit_bid))
         .routes(routes!(trading_results))
+        .routes(routes!(trading_position))
         .routes(routes!(get_bid))
         .routes(routes!(approve_bid))
         .routes(routes!(cancel_bid))
@@ -769,4 +772,88 @@ async fn list_invoices(
         Some(v) => v.parse().map_err(|_| ApiError::invalid("vat_pct", format!("`{v}` is not a number")))?,
     };
     Ok(Json(crate::markets::invoices_for_month(&s.store, &q.month, q.contract_id.as_deref(), vat).await?))
+}
+
+/// Which VPP and day a position is asked for.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PositionQuery {
+    /// VPP.
+    pub vpp_id: String,
+    /// Delivery day in the market's zone, `YYYY-MM-DD`.
+    #[param(value_type = String, format = Date)]
+    pub trading_date: Date,
+    /// Connector; default the first connector of the VPP's market type.
+    pub connector_id: Option<String>,
+}
+
+/// One slot of a VPP's position.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PositionSlot {
+    /// Slot start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// Net position of open and cleared bids (sold − bought), MW.
+    pub position_mw: f64,
+    /// Available up-regulation now, which selling is measured against, MW.
+    pub available_up_mw: f64,
+    /// What the VPP may still sell in the slot, MW.
+    pub room_sell_mw: f64,
+    /// What it may still buy, MW.
+    pub room_buy_mw: f64,
+}
+
+/// A VPP's position for a day against its capacity.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Position {
+    /// VPP.
+    pub vpp_id: String,
+    /// Connector whose products make the slots.
+    pub connector_id: String,
+    /// Delivery day.
+    #[schema(value_type = String, format = Date)]
+    pub trading_date: Date,
+    /// Notional of the day's live bids, in the market's currency.
+    #[schema(value_type = String)]
+    pub notional: Decimal,
+    /// Per product of the day.
+    pub slots: Vec<PositionSlot>,
+}
+
+/// A VPP's position per slot of a day against its available capacity: what
+/// its open and cleared bids hold and the room left to sell and to buy (the
+/// same figures a new bid is checked against).
+#[utoipa::path(get, path = "/api/v1/vpp/trading/position", tag = "trading", params(PositionQuery),
+    responses((status = 200, body = Position), (status = 422, body = Problem)))]
+async fn trading_position(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<PositionQuery>,
+) -> ApiResult<Json<Position>> {
+    let vpp = s.store.get_vpp(&q.vpp_id).await.map_err(dangling("vpp_id", "VPP", &q.vpp_id))?;
+    let c = connector_for(&s.store, q.connector_id.as_deref(), vpp.market_type).await?;
+    let slots = c.rules.slots(q.trading_date).map_err(|e| ApiError::invalid("trading_date", e.to_string()))?;
+    let exposure = s.store.exposure(&vpp.id, vpp.market_type, q.trading_date, slots.len()).await?;
+    let room = slot_room(&s.store, &vpp.id, &c, &exposure).await?;
+    let slots = slots
+        .iter()
+        .zip(&exposure.position_mw)
+        .zip(&room)
+        .map(|((start, held), room)| {
+            let position_mw = held.to_f64().unwrap_or(0.0);
+            PositionSlot {
+                start: *start,
+                position_mw,
+                available_up_mw: room.sell_mw + position_mw,
+                room_sell_mw: room.sell_mw,
+                room_buy_mw: room.buy_mw,
+            }
+        })
+        .collect();
+    Ok(Json(Position {
+        vpp_id: vpp.id,
+        connector_id: c.id,
+        trading_date: q.trading_date,
+        notional: exposure.notional,
+        slots,
+    }))
 }

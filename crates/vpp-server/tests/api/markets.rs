@@ -485,3 +485,48 @@ async fn invoices_follow_contracts_and_measurements_with_vat() {
     let (s, p) = app.get("/api/v1/vpp/invoices?month=2026-13").await;
     assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "month"));
 }
+
+/// The position per slot against capacity: a bid takes its quantity out of
+/// the room to sell in its slot only; dangling ids are named.
+#[tokio::test]
+async fn the_position_shows_what_bids_hold_against_the_capacity() {
+    let app = TestApp::new().await;
+    connector(&app, "DA", "SPOT").await;
+    let (vpp, _, _) = spot_vpp(&app).await;
+    let day = berlin_today().checked_add(jiff::Span::new().days(2)).unwrap();
+    let slot = slots(day)[40];
+    let (s, bid) = app
+        .post(
+            "/api/v1/vpp/trading/submit-bid",
+            json!({"vpp_id": vpp, "market_type": "SPOT", "trading_date": day.to_string(),
+                   "bids": [{"time_slot": slot.to_string(), "price": "45", "quantity": "2"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{bid}");
+    let (s, p) = app.get(&format!("/api/v1/vpp/trading/position?vpp_id={vpp}&trading_date={day}")).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let all = p["slots"].as_array().unwrap();
+    assert_eq!(all.len(), slots(day).len());
+    let at = |i: usize| &all[i];
+    assert_eq!(at(40)["start"], slot.to_string());
+    assert_eq!(at(40)["position_mw"], 2.0);
+    assert_eq!(at(40)["available_up_mw"], 5.0, "the 5 MW generator");
+    assert_eq!(at(40)["room_sell_mw"], 3.0);
+    assert_eq!(at(39)["position_mw"], 0.0);
+    assert_eq!(at(39)["room_sell_mw"], 5.0);
+    assert_eq!(dec(&p["notional"]), d("22.5"), "45 €/MWh × 2 MW × 0.25 h");
+    // A second bid beyond the room left is refused, as the position said.
+    let (s, refused) = app
+        .post(
+            "/api/v1/vpp/trading/submit-bid",
+            json!({"vpp_id": vpp, "market_type": "SPOT", "trading_date": day.to_string(),
+                   "bids": [{"time_slot": slot.to_string(), "price": "45", "quantity": "3.5"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (s, p) = app.get(&format!("/api/v1/vpp/trading/position?vpp_id=nope&trading_date={day}")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&p), "vpp_id");
+    let (s, p) = app.get(&format!("/api/v1/vpp/trading/position?vpp_id={vpp}&trading_date=2026-13-01")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+}
