@@ -360,6 +360,31 @@ await step('a trader submits a bid, runs the auction after its gate closure and 
   await page.screenshot({ path: `${shots}/trading-bid.png`, fullPage: true })
 })
 
+await step('every control on every page has an accessible name, and the navigation works from the keyboard', async () => {
+  await page.click('[data-test=logout]')
+  await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
+  await page.waitForSelector('[data-test=whoami]')
+  const missing = []
+  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'audit']) {
+    await page.click(`[data-nav=${nav}]`)
+    await page.waitForTimeout(1500)
+    const found = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+      .filter((el) => el.type !== 'hidden' && el.offsetParent !== null)
+      .filter((el) => !((el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+        || el.getAttribute('title') || (el.tagName === 'BUTTON' && el.textContent.trim())))
+      .map((el) => el.outerHTML.slice(0, 100)))
+    missing.push(...found.map((html) => `${nav}: ${html}`))
+  }
+  assert.deepEqual(missing, [])
+  // Keyboard: Tab reaches the navigation links, Enter follows one.
+  await page.locator('[data-nav=dashboard]').focus()
+  await page.keyboard.press('Tab')
+  const focused = await page.evaluate(() => document.activeElement?.getAttribute('data-nav'))
+  assert.equal(focused, 'resources')
+  await page.keyboard.press('Enter')
+  await page.waitForURL(/\/resources/)
+})
+
 await step('no uncaught errors in the page', async () => {
   assert.deepEqual(consoleErrors, [])
 })
