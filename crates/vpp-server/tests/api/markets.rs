@@ -495,14 +495,12 @@ async fn the_position_shows_what_bids_hold_against_the_capacity() {
     let (vpp, _, _) = spot_vpp(&app).await;
     let day = berlin_today().checked_add(jiff::Span::new().days(2)).unwrap();
     let slot = slots(day)[40];
-    let (s, bid) = app
-        .post(
-            "/api/v1/vpp/trading/submit-bid",
-            json!({"vpp_id": vpp, "market_type": "SPOT", "trading_date": day.to_string(),
-                   "bids": [{"time_slot": slot.to_string(), "price": "45", "quantity": "2"}]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{bid}");
+    let bid = |quantity: &str| {
+        json!({"vpp_id": vpp, "market_type": "SPOT", "trading_date": day.to_string(),
+               "bids": [{"time_slot": slot.to_string(), "price": "45", "quantity": quantity}]})
+    };
+    let (s, placed) = app.post("/api/v1/vpp/trading/submit-bid", bid("2")).await;
+    assert_eq!(s, StatusCode::CREATED, "{placed}");
     let (s, p) = app.get(&format!("/api/v1/vpp/trading/position?vpp_id={vpp}&trading_date={day}")).await;
     assert_eq!(s, StatusCode::OK, "{p}");
     let all = p["slots"].as_array().unwrap();
@@ -516,13 +514,7 @@ async fn the_position_shows_what_bids_hold_against_the_capacity() {
     assert_eq!(at(39)["room_sell_mw"], 5.0);
     assert_eq!(dec(&p["notional"]), d("22.5"), "45 €/MWh × 2 MW × 0.25 h");
     // A second bid beyond the room left is refused, as the position said.
-    let (s, refused) = app
-        .post(
-            "/api/v1/vpp/trading/submit-bid",
-            json!({"vpp_id": vpp, "market_type": "SPOT", "trading_date": day.to_string(),
-                   "bids": [{"time_slot": slot.to_string(), "price": "45", "quantity": "3.5"}]}),
-        )
-        .await;
+    let (s, refused) = app.post("/api/v1/vpp/trading/submit-bid", bid("3.5")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     let (s, p) = app.get(&format!("/api/v1/vpp/trading/position?vpp_id=nope&trading_date={day}")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
