@@ -88,9 +88,10 @@ pub fn spawn_alert_webhook(store: Arc<Store>, settings: WebhookSettings) -> toki
                 return;
             }
         };
-        let mut cursor = match store.meta_get(CURSOR_KEY).await {
-            Ok(Some(text)) if parse_cursor(&text).is_some() => parse_cursor(&text).unwrap_or_default(),
-            _ => {
+        let saved = store.meta_get(CURSOR_KEY).await.ok().flatten().and_then(|text| parse_cursor(&text));
+        let mut cursor = match saved {
+            Some(cursor) => cursor,
+            None => {
                 let start = (vpp_store::now(), String::new());
                 save_cursor(&store, &start).await;
                 start
