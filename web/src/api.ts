@@ -151,3 +151,43 @@ export async function stream(path: string, onEvent: (data: unknown) => void, sig
     }
   }
 }
+
+/** A file upload under way: its answer, and a way to stop it. */
+export interface Upload<T> { done: Promise<T>; abort: () => void }
+
+/**
+ * Uploads a file with XMLHttpRequest, whose upload events (unlike fetch's)
+ * tell how many bytes went out: `onProgress(sent, total)`. `abort()` stops
+ * the upload; the server stores nothing of a body it never received whole.
+ */
+export function upload<T>(path: string, file: Blob, contentType: string, onProgress: (sent: number, total: number) => void): Upload<T> {
+  let xhr: XMLHttpRequest | null = null
+  let aborted = false
+  const once = () =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      xhr = new XMLHttpRequest()
+      xhr.open('POST', path)
+      const token = sessionStorage.getItem(ACCESS)
+      if (token) xhr.setRequestHeader('authorization', `Bearer ${token}`)
+      xhr.setRequestHeader('content-type', contentType)
+      xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size)
+      xhr.onload = () => resolve({ status: xhr!.status, text: xhr!.responseText })
+      xhr.onerror = () => reject(new ApiError(problemOf(0, 'the upload failed: the server could not be reached')))
+      xhr.onabort = () => reject(new DOMException('cancelled', 'AbortError'))
+      xhr.send(file)
+    })
+  const done = (async () => {
+    let r = await once()
+    if (r.status === 401 && !aborted && (await refresh())) r = await once()
+    if (r.status === 401) logoutLocally()
+    if (r.status < 200 || r.status >= 300) throw new ApiError(problemOf(r.status, r.text))
+    return JSON.parse(r.text) as T
+  })()
+  return {
+    done,
+    abort: () => {
+      aborted = true
+      xhr?.abort()
+    },
+  }
+}

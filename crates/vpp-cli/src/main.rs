@@ -692,6 +692,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 belief_time,
                 source,
                 unit,
+                background: None,
             };
             let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let report = vpp_server::routes::series::import_file(&store, &series, &body, &query)

@@ -148,6 +148,7 @@ impl From<StoreError> for ApiError {
                     None => err,
                 }
             }
+            StoreError::Cancelled => Self::conflict("cancelled on request; nothing was stored"),
             other @ (StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migrate(_)) => {
                 Self::internal(other)
             }

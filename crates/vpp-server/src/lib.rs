@@ -11,6 +11,7 @@ pub mod console;
 pub mod control;
 pub mod error;
 pub mod extract;
+pub mod imports;
 pub mod markets;
 mod metrics;
 pub mod parks;
@@ -121,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::ops::router())
         .merge(routes::auth::router())
         .merge(routes::series::router())
+        .merge(routes::imports::router())
         .merge(routes::schedules::router())
         .merge(routes::alerts::router())
         .merge(routes::markets::router())

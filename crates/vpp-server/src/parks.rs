@@ -99,31 +99,61 @@ pub struct LoadImport {
 /// if one is bad; readings become `meter_final` beliefs known now, so a
 /// corrected file supersedes the old values.
 pub async fn import_load(store: &Store, site_id: &str, bytes: &[u8], time_label: TimeLabel) -> ApiResult<LoadImport> {
+    prepare_load(store, site_id, bytes, time_label).await?.store(store, &|_| true).await
+}
+
+/// A load file read and checked as a whole, ready to store.
+pub struct PreparedLoad {
+    key: i64,
+    rows: Vec<(Timestamp, f64)>,
+}
+
+/// Reads a site's load file; a bad line refuses it here, before anything is stored.
+pub async fn prepare_load(
+    store: &Store,
+    site_id: &str,
+    bytes: &[u8],
+    time_label: TimeLabel,
+) -> ApiResult<PreparedLoad> {
     let ctx = site_context(store, site_id).await?;
     let rows = parse_load_csv(bytes, &ctx.labeller.tz, time_label).map_err(crate::error::rejected_file)?;
-    let now = vpp_store::now().as_microsecond();
-    let beliefs: Vec<Belief> = rows
-        .iter()
-        .map(|&(start, kw)| Belief {
-            event_start_us: start.as_microsecond(),
-            belief_time_us: now,
-            source: SourceKind::MeterFinal,
-            value: kw,
-        })
-        .collect();
     let (key, _) =
         store.ensure_series(OwnerKind::Site, &ctx.site.id, Quantity::Power, &format!("{} load", ctx.site.name)).await?;
-    let accepted = store.insert_beliefs(key, &beliefs).await?;
-    let gap_list = gaps(&rows, None, None);
-    let missing = gap_list.iter().map(|g| g.intervals).sum();
-    Ok(LoadImport {
-        accepted,
-        rows: rows.len(),
-        first: rows.first().map(|r| r.0).unwrap_or_default(),
-        last: rows.last().map(|r| r.0).unwrap_or_default(),
-        gaps: gap_list.into_iter().take(100).collect(),
-        missing_intervals: missing,
-    })
+    Ok(PreparedLoad { key, rows })
+}
+
+impl PreparedLoad {
+    /// Readings to store.
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Stores the readings in one transaction; `progress` hears how far it
+    /// got and may cancel.
+    pub async fn store(self, store: &Store, progress: vpp_store::Progress<'_>) -> ApiResult<LoadImport> {
+        let rows = self.rows;
+        let now = vpp_store::now().as_microsecond();
+        let beliefs: Vec<Belief> = rows
+            .iter()
+            .map(|&(start, kw)| Belief {
+                event_start_us: start.as_microsecond(),
+                belief_time_us: now,
+                source: SourceKind::MeterFinal,
+                value: kw,
+            })
+            .collect();
+        let accepted = store.insert_beliefs_reporting(self.key, &beliefs, progress).await?;
+        let gap_list = gaps(&rows, None, None);
+        let missing = gap_list.iter().map(|g| g.intervals).sum();
+        Ok(LoadImport {
+            accepted,
+            rows: rows.len(),
+            first: rows.first().map(|r| r.0).unwrap_or_default(),
+            last: rows.last().map(|r| r.0).unwrap_or_default(),
+            gaps: gap_list.into_iter().take(100).collect(),
+            missing_intervals: missing,
+        })
+    }
 }
 
 /// A month of a site: its span and readings.

@@ -52,6 +52,8 @@ pub struct AppState {
     pub devices: Option<Arc<vpp_devices::bridge::BridgeStats>>,
     /// Cancel flags of running backtests.
     pub tasks: Arc<crate::strategies::Tasks>,
+    /// Imports running in the background, and those that ended lately.
+    pub imports: Arc<crate::imports::ImportJobs>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             settings,
             devices: None,
             tasks: Arc::default(),
+            imports: Arc::default(),
         })
     }
 }

@@ -52,7 +52,7 @@ pub use markets::{
 };
 pub use resources::{ResourceFilter, ResourcePage, ResourceSort};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};
-pub use series::SeriesFilter;
+pub use series::{Progress, SeriesFilter};
 pub use strategies::{BacktestRecord, StatusChange, StrategyFilter};
 pub use telemetry::{DispatchRecord, InstructionRecord, MAX_TELEMETRY_BATCH, TelemetryWindow};
 pub use templates::TemplateFilter;
@@ -125,6 +125,9 @@ pub enum StoreError {
         /// Explanation.
         message: String,
     },
+    /// A long write was cancelled by its caller; nothing was stored.
+    #[error("cancelled on request; nothing was stored")]
+    Cancelled,
     /// A stored row could not be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),

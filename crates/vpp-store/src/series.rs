@@ -14,6 +14,17 @@ use crate::{Filters, Page, Paged, Result, Store, StoreError, from_micros, new_id
 /// 41,000/s at both 25 and 1,000 (it wants COPY).
 const ROWS_PER_STATEMENT: usize = 25;
 
+/// Rows between two progress reports of a long insert on SQLite (a
+/// multiple of [`ROWS_PER_STATEMENT`]); PostgreSQL reports per COPY chunk.
+const PROGRESS_EVERY: usize = 10_000;
+
+/// Rows per message of a COPY.
+const COPY_CHUNK: usize = 16_384;
+
+/// Told how many rows a long write has sent so far; answers false to cancel
+/// it (the transaction rolls back).
+pub type Progress<'a> = &'a (dyn Fn(u64) -> bool + Send + Sync);
+
 pub(crate) fn source_code(s: SourceKind) -> i64 {
     SourceKind::ALL.iter().position(|k| *k == s).unwrap_or(0) as i64
 }
@@ -226,12 +237,25 @@ impl Store {
     /// Stores beliefs in one transaction; a belief already stored is left as
     /// it is. Returns how many were new.
     pub async fn insert_beliefs(&self, series_key: i64, beliefs: &[Belief]) -> Result<u64> {
+        self.insert_beliefs_reporting(series_key, beliefs, &|_| true).await
+    }
+
+    /// [`Store::insert_beliefs`] for long imports: `progress` is told how
+    /// many rows have been sent to the database so far (every few thousand)
+    /// and cancels the import by answering false, which rolls the whole
+    /// transaction back and returns [`StoreError::Cancelled`].
+    pub async fn insert_beliefs_reporting(
+        &self,
+        series_key: i64,
+        beliefs: &[Belief],
+        progress: Progress<'_>,
+    ) -> Result<u64> {
         if let Some(pg) = &self.pg {
-            return copy_beliefs(pg, series_key, beliefs).await;
+            return copy_beliefs(pg, series_key, beliefs, progress).await;
         }
         let mut w = self.begin_write().await?;
         let mut inserted = 0;
-        for chunk in beliefs.chunks(ROWS_PER_STATEMENT) {
+        for (i, chunk) in beliefs.chunks(ROWS_PER_STATEMENT).enumerate() {
             let mut sql = String::with_capacity(96 + chunk.len() * 32);
             sql.push_str("INSERT INTO beliefs (series_key, source, event_start, belief_time, value) VALUES ");
             for i in 0..chunk.len() {
@@ -253,6 +277,13 @@ impl Store {
                     .bind(b.value);
             }
             inserted += q.execute(&mut *w.tx).await?.rows_affected();
+            let sent = (i + 1) * ROWS_PER_STATEMENT;
+            if sent.is_multiple_of(PROGRESS_EVERY) && !progress(sent as u64) {
+                return Err(StoreError::Cancelled);
+            }
+        }
+        if !progress(beliefs.len() as u64) {
+            return Err(StoreError::Cancelled);
         }
         w.tx.commit().await?;
         Ok(inserted)
@@ -380,22 +411,16 @@ impl Store {
 /// cannot skip stored rows. Fresh data (the usual import) thus pays for one
 /// COPY only. Figures are in the README's benchmark section; multi-row
 /// INSERTs through the `Any` driver stayed near 41,000 beliefs/s.
-async fn copy_beliefs(pg: &sqlx::PgPool, series_key: i64, beliefs: &[Belief]) -> Result<u64> {
+async fn copy_beliefs(pg: &sqlx::PgPool, series_key: i64, beliefs: &[Belief], progress: Progress<'_>) -> Result<u64> {
     let mut tx = pg.begin().await?;
     sqlx::query("SAVEPOINT direct_copy").execute(&mut *tx).await?;
-    match copy_rows(
-        &mut tx,
-        "COPY beliefs (series_key, source, event_start, belief_time, value) FROM STDIN (FORMAT binary)",
-        series_key,
-        beliefs,
-    )
-    .await
-    {
+    let direct = "COPY beliefs (series_key, source, event_start, belief_time, value) FROM STDIN (FORMAT binary)";
+    match copy_rows(&mut tx, direct, series_key, beliefs, progress).await {
         Ok(rows) => {
             tx.commit().await?;
             return Ok(rows);
         }
-        Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+        Err(CopyError::Database(e)) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
             sqlx::query("ROLLBACK TO SAVEPOINT direct_copy").execute(&mut *tx).await?;
         }
         Err(e) => return Err(e.into()),
@@ -406,7 +431,7 @@ async fn copy_beliefs(pg: &sqlx::PgPool, series_key: i64, beliefs: &[Belief]) ->
     )
     .execute(&mut *tx)
     .await?;
-    copy_rows(&mut tx, "COPY belief_stage FROM STDIN (FORMAT binary)", series_key, beliefs).await?;
+    copy_rows(&mut tx, "COPY belief_stage FROM STDIN (FORMAT binary)", series_key, beliefs, progress).await?;
     let inserted = sqlx::query(
         "INSERT INTO beliefs (series_key, source, event_start, belief_time, value) \
          SELECT series_key, source, event_start, belief_time, value FROM belief_stage ON CONFLICT DO NOTHING",
@@ -418,23 +443,40 @@ async fn copy_beliefs(pg: &sqlx::PgPool, series_key: i64, beliefs: &[Belief]) ->
     Ok(inserted)
 }
 
+/// Why a COPY stopped.
+enum CopyError {
+    Database(sqlx::Error),
+    Cancelled,
+}
+
+impl From<CopyError> for StoreError {
+    fn from(e: CopyError) -> Self {
+        match e {
+            CopyError::Database(e) => e.into(),
+            CopyError::Cancelled => StoreError::Cancelled,
+        }
+    }
+}
+
 /// Streams beliefs in COPY's binary format (8-byte big-endian integers and
 /// IEEE doubles), which the server parses faster than text; returns the
-/// rows copied.
+/// rows copied. `progress` hears of every chunk sent and may cancel.
 async fn copy_rows(
     conn: &mut sqlx::PgConnection,
     statement: &'static str,
     series_key: i64,
     beliefs: &[Belief],
-) -> std::result::Result<u64, sqlx::Error> {
+    progress: Progress<'_>,
+) -> std::result::Result<u64, CopyError> {
     const ROW_BYTES: usize = 2 + 5 * (4 + 8);
-    let mut copy = conn.copy_in_raw(statement).await?;
-    let mut buf = Vec::with_capacity(19 + 16_384 * ROW_BYTES);
+    let mut copy = conn.copy_in_raw(statement).await.map_err(CopyError::Database)?;
+    let mut buf = Vec::with_capacity(19 + COPY_CHUNK * ROW_BYTES);
     // Signature, flags, header extension length.
     buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     buf.extend_from_slice(&0i32.to_be_bytes());
     buf.extend_from_slice(&0i32.to_be_bytes());
-    for (i, chunk) in beliefs.chunks(16_384).enumerate() {
+    let mut sent = 0;
+    for (i, chunk) in beliefs.chunks(COPY_CHUNK).enumerate() {
         if i > 0 {
             buf.clear();
         }
@@ -449,12 +491,17 @@ async fn copy_rows(
         }
         if let Err(e) = copy.send(buf.as_slice()).await {
             let _ = copy.abort("send failed").await;
-            return Err(e);
+            return Err(CopyError::Database(e));
+        }
+        sent += chunk.len() as u64;
+        if !progress(sent) {
+            let _ = copy.abort("cancelled").await;
+            return Err(CopyError::Cancelled);
         }
     }
     if let Err(e) = copy.send(&(-1i16).to_be_bytes()[..]).await {
         let _ = copy.abort("send failed").await;
-        return Err(e);
+        return Err(CopyError::Database(e));
     }
-    copy.finish().await
+    copy.finish().await.map_err(CopyError::Database)
 }

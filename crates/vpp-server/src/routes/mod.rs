@@ -4,6 +4,7 @@ pub mod ai_models;
 pub mod alerts;
 pub mod auth;
 pub mod events;
+pub mod imports;
 pub mod markets;
 pub mod ops;
 pub mod parks;

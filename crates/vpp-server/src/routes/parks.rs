@@ -11,6 +11,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vpp_domain::auth::Permission;
 use vpp_domain::settings::{Setting, SettingRequest};
 use vpp_domain::tariff::bill::{ActualBill, Bill, Reconciliation, parse_actual_bills, reconcile};
 use vpp_domain::tariff::flex::{AdjustableLoad, AdjustableLoadRequest, Potential};
@@ -21,6 +22,7 @@ use vpp_domain::tariff::{Site, SiteRequest};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem, rejected_file};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::imports::ImportJob;
 use crate::markets::dangling;
 use crate::parks::{
     BatterySpec, LoadImport, LoadProfile, MonthSummary, ParkReport, PaybackReport, SavingsReport, labeller,
@@ -233,6 +235,9 @@ async fn update_site(
 pub struct LoadImportQuery {
     /// `start` (default) or `end` of each 15-minute interval.
     pub time_label: Option<TimeLabel>,
+    /// Check the file now and store it in a background job (202 with the
+    /// job; follow it at `/import-jobs/{id}`).
+    pub background: Option<bool>,
 }
 
 /// Imports a load curve: CSV `time,load_kw` (the header names kW, MW or W),
@@ -241,15 +246,23 @@ pub struct LoadImportQuery {
 /// file with every bad line; gaps are reported, never filled.
 #[utoipa::path(post, path = "/api/v1/vpp/sites/{id}/load/import", tag = "parks", params(LoadImportQuery),
     request_body(content = String, description = "load CSV", content_type = "text/csv"),
-    responses((status = 200, body = LoadImport), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = LoadImport), (status = 202, body = ImportJob), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
 async fn import_load(
     State(s): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<LoadImportQuery>,
     body: axum::body::Bytes,
-) -> ApiResult<Json<LoadImport>> {
+) -> ApiResult<Response> {
     s.store.get_site(&id).await?;
-    Ok(Json(crate::parks::import_load(&s.store, &id, &body, q.time_label.unwrap_or_default()).await?))
+    let prepared = crate::parks::prepare_load(&s.store, &id, &body, q.time_label.unwrap_or_default()).await?;
+    if !q.background.unwrap_or(false) {
+        return Ok(Json(prepared.store(&s.store, &|_| true).await?).into_response());
+    }
+    let store = s.store.clone();
+    Ok(s.imports.start("site_load", Permission::ParksWrite, &id, prepared.rows(), move |progress| async move {
+        prepared.store(&store, &*progress).await
+    }))
 }
 
 /// A span of time.

@@ -3,12 +3,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vpp_domain::auth::Permission;
 use vpp_domain::series::{
     Accuracy, Belief, BeliefInput, OwnerKind, Quantity, Resampled, Series, SeriesRequest, SourceKind, accuracy,
     best_of_infeed, check_belief, delivery_date_of, resample, select_latest, unit_factor,
@@ -18,6 +20,7 @@ use vpp_store::SeriesFilter;
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, parse_json};
+use crate::imports::ImportJob;
 use crate::routes::{page, paged};
 use crate::state::AppState;
 
@@ -232,6 +235,8 @@ pub struct ImportQuery {
     pub source: Option<SourceKind>,
     /// Unit of the values (W/kW/MW, Wh/kWh/MWh, ...); default from the file or the series.
     pub unit: Option<String>,
+    /// Check the file now and store it in a background job (202 with the job).
+    pub background: Option<bool>,
 }
 
 /// Outcome of a file import.
@@ -257,6 +262,47 @@ pub async fn import_file(
     body: &[u8],
     q: &ImportQuery,
 ) -> ApiResult<FileImportReport> {
+    prepare_import(store, series_id, body, q).await?.store(store, &|_| true).await
+}
+
+/// A series file read and checked as a whole, ready to store.
+pub struct PreparedImport {
+    key: i64,
+    series: Series,
+    format: String,
+    parsed: vpp_domain::series_import::Parsed,
+    factor: f64,
+}
+
+impl PreparedImport {
+    /// Rows to check and store.
+    pub fn rows(&self) -> usize {
+        self.parsed.rows.len()
+    }
+
+    /// Checks every row against the series and stores the good ones in one
+    /// transaction; `progress` hears how far it got and may cancel.
+    pub async fn store(
+        self,
+        store: &vpp_store::Store,
+        progress: vpp_store::Progress<'_>,
+    ) -> ApiResult<FileImportReport> {
+        let rows = self.parsed.rows.len() + self.parsed.rejected.len();
+        let inputs = self.parsed.rows.iter().map(|r| (r.line, &r.input));
+        let (accepted, duplicates, rejected) =
+            store_rows(store, self.key, &self.series, inputs, self.factor, self.parsed.rejected, progress).await?;
+        Ok(FileImportReport { format: self.format, rows, accepted, duplicates, rejected })
+    }
+}
+
+/// Reads a series file: a malformed file, an unknown unit or a file for
+/// another asset is refused here, before anything is stored.
+pub async fn prepare_import(
+    store: &vpp_store::Store,
+    series_id: &str,
+    body: &[u8],
+    q: &ImportQuery,
+) -> ApiResult<PreparedImport> {
     let (key, series) = store.get_series(series_id).await?;
     let format = q.format.clone().unwrap_or_else(|| "csv".into());
     let parsed = match format.as_str() {
@@ -290,10 +336,7 @@ pub async fn import_file(
         Some(u) => unit_factor(series.quantity, &series.unit, u).map_err(|e| ApiError::invalid("unit", e))?,
         None => 1.0,
     };
-    let rows = parsed.rows.len() + parsed.rejected.len();
-    let inputs = parsed.rows.iter().map(|r| (r.line, &r.input));
-    let (accepted, duplicates, rejected) = store_rows(store, key, &series, inputs, factor, parsed.rejected).await?;
-    Ok(FileImportReport { format, rows, accepted, duplicates, rejected })
+    Ok(PreparedImport { key, series, format, parsed, factor })
 }
 
 /// The file's key must name the series' owner: its id, or a resource's external asset id.
@@ -328,17 +371,27 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Import a CSV file (`format=csv`, dialect in the query) or a
 /// column-oriented JSON file (`format=columns`) into a series. Reports rows
-/// accepted and rejected with line and reason; a malformed file changes nothing.
+/// accepted and rejected with line and reason; a malformed file changes
+/// nothing. With `background=true` the file is checked at once and stored
+/// by a job (202): follow it at `/import-jobs/{id}`, cancel it there.
 #[utoipa::path(post, path = "/api/v1/vpp/series/{id}/import", tag = "series", params(ImportQuery),
     request_body(content = String, description = "CSV text or column-oriented JSON", content_type = "text/csv"),
-    responses((status = 200, body = FileImportReport), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = FileImportReport), (status = 202, body = ImportJob), (status = 400, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn import_series_file(
     State(s): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ImportQuery>,
     body: axum::body::Bytes,
-) -> ApiResult<Json<FileImportReport>> {
-    Ok(Json(import_file(&s.store, &id, &body, &q).await?))
+) -> ApiResult<axum::response::Response> {
+    let prepared = prepare_import(&s.store, &id, &body, &q).await?;
+    if !q.background.unwrap_or(false) {
+        return Ok(Json(prepared.store(&s.store, &|_| true).await?).into_response());
+    }
+    let store = s.store.clone();
+    Ok(s.imports.start("series", Permission::SeriesWrite, &id, prepared.rows(), move |progress| async move {
+        prepared.store(&store, &*progress).await
+    }))
 }
 
 /// List series.
@@ -384,7 +437,7 @@ async fn post_beliefs(
         None => 1.0,
     };
     let rows = batch.beliefs.iter().enumerate();
-    let (accepted, duplicates, rejected) = store_rows(&s.store, key, &series, rows, factor, vec![]).await?;
+    let (accepted, duplicates, rejected) = store_rows(&s.store, key, &series, rows, factor, vec![], &|_| true).await?;
     Ok(Json(IngestReport { accepted, duplicates, rejected }))
 }
 
@@ -397,6 +450,7 @@ async fn store_rows<'a>(
     rows: impl Iterator<Item = (usize, &'a BeliefInput)>,
     factor: f64,
     mut rejected: Vec<RowError>,
+    progress: vpp_store::Progress<'_>,
 ) -> ApiResult<(u64, u64, Vec<RowError>)> {
     let now = Timestamp::now();
     let mut good = Vec::new();
@@ -407,7 +461,7 @@ async fn store_rows<'a>(
         }
     }
     rejected.sort_by_key(|r| r.line);
-    let accepted = if good.is_empty() { 0 } else { store.insert_beliefs(key, &good).await? };
+    let accepted = if good.is_empty() { 0 } else { store.insert_beliefs_reporting(key, &good, progress).await? };
     Ok((accepted, good.len() as u64 - accepted, rejected))
 }
 

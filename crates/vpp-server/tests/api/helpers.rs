@@ -151,6 +151,20 @@ impl TestApp {
         ((status, value, ct), headers)
     }
 
+    /// Waits for a background import to end and returns its job.
+    pub async fn finished_job(&self, job: &Value) -> Value {
+        let id = job["id"].as_str().expect("a job id");
+        for _ in 0..600 {
+            let (s, j) = self.get(&format!("/api/v1/vpp/import-jobs/{id}")).await;
+            assert_eq!(s, StatusCode::OK, "{j}");
+            if j["state"] != "running" {
+                return j;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("import job {id} still running after 30 s");
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let (s, v, _) = self.request(Method::GET, path, None, vec![]).await;
         (s, v)

@@ -141,6 +141,31 @@ async fn tariff_windows_are_checked_and_a_new_version_takes_over_from_its_date()
 }
 
 #[tokio::test]
+async fn a_load_file_imports_in_the_background_with_the_same_report() {
+    let app = TestApp::new().await;
+    let (site, _) = site(&app).await;
+    let path = format!("/api/v1/vpp/sites/{site}/load/import?background=true");
+    let bad = b"time,load_kw\n2026-07-01 00:00,1\n2026-07-01 00:07,1\n".to_vec();
+    let (s, p, _) = app.request(Method::POST, &path, Some("text/csv"), bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a bad line refuses the file before any job: {p}");
+    let (s, job, _) = app.request(Method::POST, &path, Some("text/csv"), july_csv(|_| 100.0).into_bytes()).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(job["kind"], "site_load");
+    assert_eq!(job["rows"], 2976);
+    let ended = app.finished_job(&job).await;
+    assert_eq!(ended["state"], "done", "{ended}");
+    assert_eq!(ended["report"]["rows"], 2976);
+    assert_eq!(ended["report"]["accepted"], 2976);
+    assert_eq!(ended["report"]["missing_intervals"], 0);
+    let (_, profile) = app.get(&format!("/api/v1/vpp/sites/{site}/load/profile?month=2026-07")).await;
+    assert_eq!(profile["stats"]["max_kw"], 100.0);
+    // An analyst reads parks but does not import: the job is not theirs to follow.
+    let analyst = app.token_for("analyst").await;
+    let (s, p) = app.get_as(Some(&analyst), &format!("/api/v1/vpp/import-jobs/{}", job["id"].as_str().unwrap())).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+}
+
+#[tokio::test]
 async fn a_month_is_billed_as_checked_by_hand_and_reconciled_line_by_line() {
     let app = TestApp::new().await;
     let (site, _) = site(&app).await;

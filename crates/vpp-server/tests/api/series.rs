@@ -465,3 +465,70 @@ async fn vpp_rollup_weights_members_by_allocation_ratio() {
     assert_eq!(field(&p), "view");
     assert_eq!(app.get("/api/v1/vpp/vpps/ghost/rollup").await.0, StatusCode::NOT_FOUND);
 }
+
+/// `n` live measurements a second apart from 2026-03-01.
+fn measurements(n: usize) -> Vec<u8> {
+    let start = ts("2026-03-01T00:00:00Z");
+    let mut csv = String::from("time,power_kw\n");
+    for i in 0..n {
+        csv.push_str(&format!("{},{}\n", start + jiff::SignedDuration::from_secs(i as i64), i % 1000));
+    }
+    csv.into_bytes()
+}
+
+async fn first_hour(app: &TestApp, id: &str) -> usize {
+    let (_, raw) =
+        app.get(&format!("/api/v1/vpp/series/{id}/beliefs?start=2026-03-01T00:00:00Z&end=2026-03-01T01:00:00Z")).await;
+    raw.as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn background_imports_report_progress_and_cancel_rolls_everything_back() {
+    let app = TestApp::new().await;
+    let id = power_series(&app, "Big import").await;
+    let q = "format=csv&source=live_measurement&background=true";
+
+    // A malformed file is refused at once: no job.
+    let (s, p) = import(&app, &id, q, b"justonecolumn\n1\n").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "file");
+
+    // Cancelled: the transaction rolls back, nothing of the file is stored.
+    let file = measurements(200_000);
+    let (s, job) = import(&app, &id, q, &file).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(job["state"], "running");
+    assert_eq!(job["rows"], 200_000);
+    let (s, asked) =
+        app.post(&format!("/api/v1/vpp/import-jobs/{}/cancel", job["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{asked}");
+    let ended = app.finished_job(&job).await;
+    assert_eq!(ended["state"], "cancelled", "{ended}");
+    assert!(ended["sent"].as_u64().unwrap() < 200_000, "{ended}");
+    assert_eq!(first_hour(&app, &id).await, 0, "a cancelled import stores nothing");
+
+    // Run to the end: progress rises to every row and the report is the
+    // one the route answers without `background`.
+    let (s, job) = import(&app, &id, q, &file).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+    let ended = app.finished_job(&job).await;
+    assert_eq!(ended["state"], "done", "{ended}");
+    assert_eq!(ended["sent"], 200_000);
+    assert_eq!(ended["report"]["accepted"], 200_000, "{ended}");
+    assert_eq!(ended["report"]["rows"], 200_000);
+    assert_eq!(first_hour(&app, &id).await, 3600);
+    // Cancelling a finished job changes nothing.
+    let (s, again) =
+        app.post(&format!("/api/v1/vpp/import-jobs/{}/cancel", job["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again["state"], "done");
+
+    // Only callers who may import follow a job; unknown jobs are named.
+    let viewer = app.token_for("viewer").await;
+    let (s, p) = app.get_as(Some(&viewer), &format!("/api/v1/vpp/import-jobs/{}", job["id"].as_str().unwrap())).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("series:write"), "{p}");
+    let (s, p) = app.get("/api/v1/vpp/import-jobs/nope").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("nope"), "{p}");
+}
