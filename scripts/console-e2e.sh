@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Browser test of the web console: installs Debian's Chromium if it is
-# missing, runs `vpp demo` on a fresh database and a free port, and drives
-# the console with playwright-core (web/e2e/console.mjs). Screenshots land in
-# target/e2e-shots.
+# missing, runs a release `vpp demo` (as users run it) on a fresh database and
+# a free port, and drives the console with playwright-core
+# (web/e2e/console.mjs). Screenshots land in target/e2e-shots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,10 +11,10 @@ if ! command -v chromium >/dev/null; then
   apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
 fi
 
-cargo build -q -p vpp-cli
+cargo build -q --release -p vpp-cli
 tmp=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-target/debug/vpp --database-url "sqlite://$tmp/e2e.db" demo --bind "127.0.0.1:$port" >"$tmp/demo.log" 2>&1 &
+target/release/vpp --database-url "sqlite://$tmp/e2e.db" demo --bind "127.0.0.1:$port" >"$tmp/demo.log" 2>&1 &
 demo=$!
 trap 'kill $demo 2>/dev/null || true; rm -rf "$tmp"' EXIT
 

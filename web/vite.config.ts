@@ -2,7 +2,8 @@ import { defineConfig } from 'vite'
 import vue from '@vitejs/plugin-vue'
 
 // The server's build script sets VPP_CONSOLE_OUT to a folder under its
-// OUT_DIR; `npm run dev` proxies the API to a running `vpp serve`.
+// OUT_DIR; `npm run dev` proxies the API to a running `vpp serve` (VPP_API,
+// default http://127.0.0.1:8080).
 export default defineConfig({
   plugins: [vue()],
   build: {
@@ -10,5 +11,5 @@ export default defineConfig({
     emptyOutDir: true,
     chunkSizeWarningLimit: 1500,
   },
-  server: { proxy: { '/api': 'http://127.0.0.1:8080' } },
+  server: { proxy: { '/api': process.env.VPP_API ?? 'http://127.0.0.1:8080' } },
 })

@@ -40,13 +40,13 @@ const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, lo
 const consoleErrors = []
 page.on('pageerror', (e) => consoleErrors.push(e.message))
 
-/** Opens the demo's three-member "Heat Pump Pilot" in the aggregation page; returns its capacity text. */
+/** Opens the demo's "Heat Pump Pilot" (three members, one more once the operator saved one) in the aggregation page; returns its capacity text. */
 async function openHeatPumpPilot() {
   await page.click('[data-nav=vpps]')
   await page.waitForSelector('[data-test=preview]', { timeout: 15000 })
   const vpp = await page.locator('[data-test=vpp] option', { hasText: 'Heat Pump Pilot' }).getAttribute('value')
   await page.selectOption('[data-test=vpp]', vpp)
-  await page.waitForFunction(() => document.querySelectorAll('[data-test=members] .dragrow').length === 3)
+  await page.waitForFunction(() => document.querySelectorAll('[data-test=members] .dragrow').length >= 3)
   return page.locator('[data-test=capacity]').innerText()
 }
 
@@ -236,6 +236,15 @@ await step('a viewer sees no audit log and no status buttons; the server refuses
   assert.equal(status, 403)
   await page.goto(`${url}/audit`)
   await page.waitForSelector('[data-vpp]', { timeout: 20000 })
+  await page.click('[data-nav=parks]')
+  await page.waitForSelector('[data-test=tariffs] canvas', { timeout: 20000 })
+  await page.click('[data-nav=series]')
+  await page.waitForSelector('[data-test=series-chart]', { timeout: 20000 })
+  await page.click('[data-nav=vpps]')
+  await page.waitForSelector('[data-test=preview]', { timeout: 20000 })
+  for (const test of ['new-version', 'new-tariff', 'new-site', 'edit-site', 'import-file', 'add-member', 'remove-member', 'save']) {
+    assert.equal(await page.locator(`[data-test=${test}]`).count(), 0, `${test} hidden from a viewer`)
+  }
 })
 
 await step('an operator creates a resource from a template: the API names a bad parameter at its field first', async () => {
@@ -293,6 +302,86 @@ await step('the operator drags the new resource into a VPP and sees the aggregat
   assert.equal(await page.locator('[data-test=double-booking]').count(), 0, 'a free resource is no double booking')
   await page.click('[data-test=save]')
   await page.waitForSelector('[data-test=saved]', { timeout: 10000 })
+})
+
+await step('the operator moves a resource into a VPP and out again from the keyboard', async () => {
+  const before = await openHeatPumpPilot()
+  const members = () => page.locator('[data-test=members] .dragrow').count()
+  const count = await members()
+  await page.locator('[data-test=pool] [data-test=add-member]').first().focus()
+  await page.keyboard.press('Enter')
+  await page.waitForFunction((n) => document.querySelectorAll('[data-test=members] .dragrow').length === n, count + 1)
+  await page.waitForFunction((old) => document.querySelector('[data-test=capacity]')?.textContent !== old, before, { timeout: 10000 })
+  // Focus stays in the list, on the next resource's button.
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-test')), 'add-member')
+  await page.locator('[data-test=members] [data-test=remove-member]').first().focus()
+  await page.keyboard.press('Enter')
+  await page.waitForFunction((n) => document.querySelectorAll('[data-test=members] .dragrow').length === n, count)
+  await page.waitForFunction((old) => document.querySelector('[data-test=capacity]')?.textContent === old, before, { timeout: 10000 })
+  await page.screenshot({ path: `${shots}/vpps-keyboard.png`, fullPage: true })
+})
+
+await step('the operator imports a big measurement file, sees it stored with progress, cancels it, and nothing is stored', async () => {
+  await page.click('[data-nav=series]')
+  await page.waitForSelector('[data-test=import-source]', { timeout: 15000 })
+  const series = await page.locator('[data-test=series]').inputValue()
+  await page.selectOption('[data-test=import-source]', 'live_measurement')
+  // 400,000 one-second measurements (11 MB) from six days ago.
+  const first = Math.floor(Date.now() / 1000 - 6 * 86_400) * 1000
+  let big = 'time,power_kw\n'
+  for (let i = 0; i < 400_000; i++) big += `${new Date(first + i * 1000).toISOString()},${i % 500}\n`
+  await page.setInputFiles('[data-test=import-file]', { name: 'big.csv', mimeType: 'text/csv', buffer: Buffer.from(big) })
+  await page.click('[data-test=import-start]')
+  await page.waitForSelector('[data-test=import-progress][data-stage=store]', { timeout: 30000 })
+  await page.screenshot({ path: `${shots}/series-import-progress.png`, fullPage: true })
+  await page.click('[data-test=import-cancel]')
+  await page.waitForSelector('[data-test=import-cancelled]', { timeout: 30000 })
+  const stored = await page.evaluate(async ({ series, start, end }) => {
+    const r = await fetch(`/api/v1/vpp/series/${series}/beliefs?start=${start}&end=${end}`,
+      { headers: { authorization: `Bearer ${sessionStorage.getItem('vpp.access')}` } })
+    return (await r.json()).length
+  }, { series, start: new Date(first).toISOString(), end: new Date(first + 400_000_000).toISOString() })
+  assert.equal(stored, 0, 'a cancelled import stores nothing')
+  // A small file goes through and is reported.
+  let small = 'time,power_kw\n'
+  for (let i = 0; i < 60; i++) small += `${new Date(first + i * 1000).toISOString()},${i}\n`
+  await page.setInputFiles('[data-test=import-file]', { name: 'small.csv', mimeType: 'text/csv', buffer: Buffer.from(small) })
+  await page.click('[data-test=import-start]')
+  await page.waitForSelector('[data-test=import-done]', { timeout: 30000 })
+  assert.match(await page.locator('[data-test=import-report]').innerText(), /60 rows read: 60 stored/)
+})
+
+await step('the operator adds a tariff version (a negative price refused at its field) and a site, and imports its load', async () => {
+  await page.click('[data-nav=parks]')
+  await page.waitForSelector('[data-test=new-version]', { timeout: 20000 })
+  await page.click('[data-test=new-version]')
+  await page.fill('[data-test=price-peak]', '-1')
+  await page.click('[data-test=save-tariff]')
+  const message = await page.locator('[data-test=tariff-editor] [data-test=field-error]').first().innerText({ timeout: 10000 })
+  assert.match(message, /0\.\.100/)
+  await page.screenshot({ path: `${shots}/parks-tariff-version.png`, fullPage: true })
+  await page.fill('[data-test=price-peak]', '1.5')
+  await page.click('[data-test=save-tariff]')
+  const saved = await page.locator('[data-test=tariff-saved]').innerText({ timeout: 10000 })
+  const versions = saved.match(/(\d+) versions/)[1]
+  // The day shown is the new version's first.
+  await page.waitForFunction((v) => document.querySelector('[data-test=tariff-day]')?.textContent?.includes(`Version ${v},`), versions, { timeout: 10000 })
+  await page.click('[data-test=new-site]')
+  await page.fill('[data-test=site-name]', 'E2E Plant')
+  await page.fill('[data-test=site-kva]', '-5')
+  await page.click('[data-test=save-site]')
+  assert.ok((await page.locator('[data-test=site-form] [data-test=field-error]').innerText({ timeout: 10000 })).length > 0)
+  await page.fill('[data-test=site-kva]', '800')
+  await page.click('[data-test=save-site]')
+  await page.waitForSelector('[data-site="E2E Plant"]', { timeout: 10000 })
+  assert.equal(await page.locator('[data-test=site] option:checked').innerText(), 'E2E Plant')
+  let csv = 'time,load_kw\n'
+  for (let k = 0; k < 96; k++) csv += `2026-11-02 ${String(Math.floor(k / 4)).padStart(2, '0')}:${String((k % 4) * 15).padStart(2, '0')},${100 + k}\n`
+  await page.setInputFiles('[data-test=import-file]', { name: 'load.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
+  await page.click('[data-test=import-start]')
+  await page.waitForSelector('[data-test=import-done]', { timeout: 15000 })
+  assert.match(await page.locator('[data-test=load-report]').innerText(), /96 readings .*96 stored; 0 intervals missing/)
+  await page.screenshot({ path: `${shots}/parks-site-load.png`, fullPage: true })
 })
 
 await step('forecasts and measurements on a DST day have 100 quarter-hours in Berlin; a year of them stays drawable', async () => {

@@ -11,8 +11,8 @@ export class ApiError extends Error {
   }
   /** The message for one field, if the API named it. */
   forField(field: string): string | undefined {
-    if (this.problem.field === field) return this.problem.detail
-    return this.problem.errors?.find((e) => e.field === field)?.message
+    const listed = this.problem.errors?.find((e) => e.field === field)?.message
+    return listed ?? (this.problem.field === field ? this.problem.detail : undefined)
   }
 }
 

@@ -111,7 +111,7 @@ const en = {
   },
   tariffs: {
     title: 'Time-of-use tariffs', none: 'No tariffs yet: create one with New tariff.', name: 'Name', region: 'Holiday region', zone: 'Time zone',
-    versions: 'Versions', from: 'from', show: 'Show', day: 'Day', dayInfo: 'Version {version}, season {season}',
+    versions: 'Versions', from: 'from', show: 'Show', day: 'Day', dayInfo: 'Version {version}, season {season}', isWorkday: 'workday', isNonWorkday: 'weekend or holiday',
     newVersion: 'New version', newTariff: 'New tariff', newVersionOf: 'New version of {name} (starts from the newest)',
     saved: '{name} saved: {version} versions.', effectiveFrom: 'Effective from', currency: 'Currency', energyPrices: 'Energy prices per kWh',
     optional: 'optional', season: 'Season', seasonName: 'Name', removeSeason: 'Remove season', months: 'Months of the season',
@@ -240,7 +240,7 @@ const zh: typeof en = {
   },
   tariffs: {
     title: '分时电价', none: '还没有电价：点击“新建电价”创建。', name: '名称', region: '节假日地区', zone: '时区',
-    versions: '版本', from: '生效于', show: '查看', day: '日期', dayInfo: '第 {version} 版，季节 {season}',
+    versions: '版本', from: '生效于', show: '查看', day: '日期', dayInfo: '第 {version} 版，季节 {season}', isWorkday: '工作日', isNonWorkday: '周末或节假日',
     newVersion: '新版本', newTariff: '新建电价', newVersionOf: '{name} 的新版本（以最新版本为起点）',
     saved: '{name} 已保存：共 {version} 个版本。', effectiveFrom: '生效日期', currency: '币种', energyPrices: '电量电价（每 kWh）',
     optional: '可选', season: '季节', seasonName: '名称', removeSeason: '删除季节', months: '季节所含月份',
