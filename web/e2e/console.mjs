@@ -410,9 +410,10 @@ await step('a trader submits a bid, runs the auction after its gate closure and 
   await page.click('[data-test=logout]')
   await login(page, 'trader', process.env.VPP_TRADER_PASSWORD)
   await page.waitForSelector('[data-test=whoami]')
-  // A day-ahead auction in UTC whose gate closes about a minute from now, so
-  // the test can bid before it and clear after it.
-  const closure = new Date(Math.ceil((Date.now() + 75_000) / 60_000) * 60_000)
+  // A day-ahead auction in UTC whose gate closes at the first whole minute
+  // at least 30 s from now (the rules name minutes), so the test can bid
+  // before it and clear after it.
+  const closure = new Date(Math.ceil((Date.now() + 30_000) / 60_000) * 60_000)
   const day = new Date(closure.getTime() + 86_400_000).toISOString().slice(0, 10)
   const name = `E2E auction ${closure.toISOString().slice(11, 16)}`
   const status = await page.evaluate(async ({ name, time }) => {
