@@ -19,8 +19,10 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Serialize;
 use vpp_domain::auth::Permission;
+use vpp_store::Store;
 
 use crate::auth::Principal;
+use crate::auth::middleware::{audit_base, summary};
 use crate::error::{ApiError, ApiResult, Problem};
 
 /// Finished jobs kept for their clients to read; the oldest go first.
@@ -98,12 +100,18 @@ struct StartGate {
 pub type ProgressFn = Arc<dyn Fn(u64) -> bool + Send + Sync>;
 
 /// The background imports of this process.
-#[derive(Default)]
 pub struct ImportJobs {
+    /// Where their ends are audited.
+    store: Arc<Store>,
     jobs: Mutex<HashMap<String, Arc<Job>>>,
 }
 
 impl ImportJobs {
+    /// No jobs yet.
+    pub fn new(store: Arc<Store>) -> Self {
+        Self { store, jobs: Mutex::default() }
+    }
+
     /// Starts `work` as a task and answers 202 with its job. `work` gets the
     /// progress callback to hand to the store.
     ///
@@ -113,8 +121,12 @@ impl ImportJobs {
     /// wait for the whole import, holding the 202 back. The answer carries the
     /// gate in its extensions; it opens when the answer is dropped, after the
     /// audit step and once the server has written the head.
+    ///
+    /// How the job ended goes to the audit trail under the caller's name
+    /// (the 202 itself is audited like any write).
     pub fn start<R, Fut>(
         &self,
+        caller: &Principal,
         kind: &str,
         permission: Permission,
         target_id: &str,
@@ -122,7 +134,7 @@ impl ImportJobs {
         work: impl FnOnce(ProgressFn) -> Fut,
     ) -> Response
     where
-        R: Serialize,
+        R: Serialize + Send,
         Fut: Future<Output = ApiResult<R>> + Send + 'static,
     {
         let view = ImportJob {
@@ -151,22 +163,39 @@ impl ImportJobs {
         });
         let future = work(progress);
         let (gate, opened) = tokio::sync::oneshot::channel::<()>();
+        let store = self.store.clone();
+        let mut audit = audit_base(Some(caller), &format!("{kind} import job ended"), "");
+        audit.ip = None;
+        audit.entity_type = Some("import_job".into());
         tokio::spawn(async move {
             let _ = opened.await;
             let outcome = future.await;
-            let mut view = lock(&job.view);
-            view.finished_at = Some(Timestamp::now());
-            match outcome {
-                Ok(report) => {
-                    view.state = JobState::Done;
-                    job.sent.store(view.rows, Ordering::Relaxed);
-                    view.report = serde_json::to_value(report).ok();
+            let ended = {
+                let mut view = lock(&job.view);
+                view.finished_at = Some(Timestamp::now());
+                match outcome {
+                    Ok(report) => {
+                        view.state = JobState::Done;
+                        job.sent.store(view.rows, Ordering::Relaxed);
+                        view.report = serde_json::to_value(report).ok();
+                    }
+                    Err(_) if job.cancel.load(Ordering::Relaxed) => view.state = JobState::Cancelled,
+                    Err(e) => {
+                        view.state = JobState::Failed;
+                        view.error = Some(*e.0);
+                    }
                 }
-                Err(_) if job.cancel.load(Ordering::Relaxed) => view.state = JobState::Cancelled,
-                Err(e) => {
-                    view.state = JobState::Failed;
-                    view.error = Some(*e.0);
-                }
+                view.clone()
+            };
+            audit.status = match (&ended.state, &ended.error) {
+                (JobState::Done, _) => 200,
+                (_, Some(problem)) => i64::from(problem.status),
+                _ => 409,
+            };
+            audit.entity_id = Some(ended.id.clone());
+            audit.after = serde_json::to_value(&ended).ok().map(|v| summary(&v));
+            if let Err(e) = store.append_audit(audit).await {
+                tracing::error!(error = %e, "writing the audit trail failed");
             }
         });
         let mut answer = (StatusCode::ACCEPTED, Json(view)).into_response();

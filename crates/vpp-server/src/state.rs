@@ -63,11 +63,11 @@ impl AppState {
         Ok(Self {
             fleets: Arc::new(FleetCache::new(settings.fleet_cache_ttl)),
             auth,
+            imports: Arc::new(crate::imports::ImportJobs::new(store.clone())),
             store,
             settings,
             devices: None,
             tasks: Arc::default(),
-            imports: Arc::default(),
         })
     }
 }

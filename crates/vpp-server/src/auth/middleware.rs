@@ -238,7 +238,7 @@ async fn snapshot(state: &AppState, entity: Entity, id: &str) -> Option<Value> {
 }
 
 /// The top-level scalar fields of a large answer, and the sizes of its lists.
-fn summary(answer: &Value) -> Value {
+pub(crate) fn summary(answer: &Value) -> Value {
     let Some(map) = answer.as_object() else { return serde_json::json!({"note": "large answer not recorded"}) };
     let mut out = serde_json::Map::new();
     for (k, v) in map {

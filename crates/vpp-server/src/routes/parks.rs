@@ -250,6 +250,7 @@ pub struct LoadImportQuery {
         (status = 422, body = Problem)))]
 async fn import_load(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<LoadImportQuery>,
     body: axum::body::Bytes,
@@ -260,7 +261,7 @@ async fn import_load(
         return Ok(Json(prepared.store(&s.store, &|_| true).await?).into_response());
     }
     let store = s.store.clone();
-    Ok(s.imports.start("site_load", Permission::ParksWrite, &id, prepared.rows(), move |progress| async move {
+    Ok(s.imports.start(&p, "site_load", Permission::ParksWrite, &id, prepared.rows(), move |progress| async move {
         prepared.store(&store, &*progress).await
     }))
 }

@@ -1,9 +1,9 @@
 //! `/api/v1/vpp/series`: versioned forecasts, measurements and prices.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use axum::{Extension, Json};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
@@ -18,6 +18,7 @@ use vpp_domain::series::{
 use vpp_domain::series_import::{ColumnFile, CsvOptions, RowError, parse_columns, parse_csv};
 use vpp_store::SeriesFilter;
 
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, parse_json};
 use crate::imports::ImportJob;
@@ -380,6 +381,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn import_series_file(
     State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ImportQuery>,
     body: axum::body::Bytes,
@@ -389,7 +391,7 @@ async fn import_series_file(
         return Ok(Json(prepared.store(&s.store, &|_| true).await?).into_response());
     }
     let store = s.store.clone();
-    Ok(s.imports.start("series", Permission::SeriesWrite, &id, prepared.rows(), move |progress| async move {
+    Ok(s.imports.start(&p, "series", Permission::SeriesWrite, &id, prepared.rows(), move |progress| async move {
         prepared.store(&store, &*progress).await
     }))
 }

@@ -335,8 +335,11 @@ async fn import(app: &TestApp, id: &str, query: &str, body: &[u8]) -> (StatusCod
 }
 
 async fn stored(app: &TestApp, id: &str) -> usize {
-    let (_, raw) =
-        app.get(&format!("/api/v1/vpp/series/{id}/beliefs?start=2026-01-01T00:00:00Z&end=2027-01-01T00:00:00Z")).await;
+    stored_between(app, id, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z").await
+}
+
+async fn stored_between(app: &TestApp, id: &str, start: &str, end: &str) -> usize {
+    let (_, raw) = app.get(&format!("/api/v1/vpp/series/{id}/beliefs?start={start}&end={end}")).await;
     raw.as_array().unwrap().len()
 }
 
@@ -477,9 +480,7 @@ fn measurements(n: usize) -> Vec<u8> {
 }
 
 async fn first_hour(app: &TestApp, id: &str) -> usize {
-    let (_, raw) =
-        app.get(&format!("/api/v1/vpp/series/{id}/beliefs?start=2026-03-01T00:00:00Z&end=2026-03-01T01:00:00Z")).await;
-    raw.as_array().unwrap().len()
+    stored_between(app, id, "2026-03-01T00:00:00Z", "2026-03-01T01:00:00Z").await
 }
 
 #[tokio::test]
@@ -517,6 +518,17 @@ async fn background_imports_report_progress_and_cancel_rolls_everything_back() {
     assert_eq!(ended["report"]["accepted"], 200_000, "{ended}");
     assert_eq!(ended["report"]["rows"], 200_000);
     assert_eq!(first_hour(&app, &id).await, 3600);
+    // How each job ended is in the audit trail, under the caller's name.
+    let (_, audit) = app.get("/api/v1/audit?entity_type=import_job&size=10").await;
+    let ends: Vec<(&str, i64)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["after"]["state"].as_str().unwrap(), a["status"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(ends.len(), 2, "{audit}");
+    assert!(ends.contains(&("done", 200)) && ends.contains(&("cancelled", 409)), "{ends:?}");
+    assert_eq!(audit["items"][0]["actor_name"], "admin");
     // Cancelling a finished job changes nothing.
     let (s, again) =
         app.post(&format!("/api/v1/vpp/import-jobs/{}/cancel", job["id"].as_str().unwrap()), json!({})).await;
