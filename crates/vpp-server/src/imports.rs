@@ -185,6 +185,7 @@ impl ImportJobs {
                         view.error = Some(*e.0);
                     }
                 }
+                view.sent = job.sent.load(Ordering::Relaxed).min(view.rows);
                 view.clone()
             };
             audit.status = match (&ended.state, &ended.error) {
@@ -193,7 +194,18 @@ impl ImportJobs {
                 _ => 409,
             };
             audit.entity_id = Some(ended.id.clone());
-            audit.after = serde_json::to_value(&ended).ok().map(|v| summary(&v));
+            // The report's figures, with its lists (rejected lines, gaps) counted.
+            let report = ended.report.as_ref().map(|r| {
+                let mut figures = summary(r);
+                if let Some(m) = figures.as_object_mut() {
+                    m.remove("note");
+                }
+                figures
+            });
+            audit.after = Some(serde_json::json!({
+                "state": ended.state, "kind": ended.kind, "target_id": ended.target_id, "rows": ended.rows,
+                "sent": ended.sent, "report": report, "error": ended.error.as_ref().map(|p| &p.detail),
+            }));
             if let Err(e) = store.append_audit(audit).await {
                 tracing::error!(error = %e, "writing the audit trail failed");
             }

@@ -529,6 +529,10 @@ async fn background_imports_report_progress_and_cancel_rolls_everything_back() {
     assert_eq!(ends.len(), 2, "{audit}");
     assert!(ends.contains(&("done", 200)) && ends.contains(&("cancelled", 409)), "{ends:?}");
     assert_eq!(audit["items"][0]["actor_name"], "admin");
+    let done = audit["items"].as_array().unwrap().iter().find(|a| a["after"]["state"] == "done").unwrap();
+    assert_eq!(done["after"]["report"]["accepted"], 200_000, "{done}");
+    assert_eq!(done["after"]["report"]["rejected_count"], 0, "{done}");
+    assert_eq!(done["after"]["sent"], 200_000, "{done}");
     // Cancelling a finished job changes nothing.
     let (s, again) =
         app.post(&format!("/api/v1/vpp/import-jobs/{}/cancel", job["id"].as_str().unwrap()), json!({})).await;
