@@ -626,8 +626,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 other => anyhow::bail!("--time-label `{other}`: use start or end"),
             };
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let report =
-                vpp_server::parks::import_load(&store, &site, &bytes, label).await.map_err(|e| file_error(e, &file))?;
+            let prepared = vpp_server::parks::prepare_load(&store, &site, &bytes, label)
+                .await
+                .map_err(|e| file_error(e, &file))?;
+            let progress = progress_printer(&file, prepared.rows());
+            let report = prepared.store(&store, &progress).await.map_err(|e| file_error(e, &file))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
@@ -695,9 +698,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 background: None,
             };
             let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let report = vpp_server::routes::series::import_file(&store, &series, &body, &query)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), api_error(e, "file")))?;
+            let failed = |e| anyhow::anyhow!("{}: {}", file.display(), api_error(e, "file"));
+            let prepared =
+                vpp_server::routes::series::prepare_import(&store, &series, &body, &query).await.map_err(failed)?;
+            let progress = progress_printer(&file, prepared.rows());
+            let report = prepared.store(&store, &progress).await.map_err(failed)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             eprintln!(
                 "{}: {} rows, {} accepted, {} duplicates, {} rejected",
@@ -1369,4 +1374,17 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// Progress of a long import on stderr, one line per report of the store
+/// (every 10,000 rows or so); files under 50,000 rows import silently.
+/// Interrupting the process rolls the import's one transaction back.
+fn progress_printer(file: &std::path::Path, rows: usize) -> impl Fn(u64) -> bool + Send + Sync {
+    let name = file.display().to_string();
+    move |sent| {
+        if rows >= 50_000 {
+            eprintln!("{name}: {sent} of {rows} rows sent to the database");
+        }
+        true
+    }
 }

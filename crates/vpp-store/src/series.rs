@@ -278,7 +278,7 @@ impl Store {
             }
             inserted += q.execute(&mut *w.tx).await?.rows_affected();
             let sent = (i + 1) * ROWS_PER_STATEMENT;
-            if sent.is_multiple_of(PROGRESS_EVERY) && !progress(sent as u64) {
+            if sent.is_multiple_of(PROGRESS_EVERY) && sent < beliefs.len() && !progress(sent as u64) {
                 return Err(StoreError::Cancelled);
             }
         }
