@@ -393,6 +393,27 @@ await step('the operator adds a tariff version (a negative price refused at its 
   await page.screenshot({ path: `${shots}/parks-site-load.png`, fullPage: true })
 })
 
+await step('the operator makes a Saturday a moved workday, and the tariff applies its workday windows on it', async () => {
+  const saturday = new Date()
+  saturday.setUTCDate(saturday.getUTCDate() + 7 + ((6 - saturday.getUTCDay() + 7) % 7))
+  const date = saturday.toISOString().slice(0, 10)
+  await page.fill('[data-test=tariff-date]', date)
+  await page.waitForFunction(() => document.querySelector('[data-test=tariff-day]')?.textContent?.includes('weekend or holiday'), null, { timeout: 10000 })
+  await page.locator('[data-test=calendar] input[type=number]').fill(date.slice(0, 4))
+  await page.click('[data-test=calendar-add]')
+  const row = page.locator('[data-test=calendar-day]').last()
+  await row.locator('input[type=date]').fill(date)
+  await row.locator('select').selectOption('workday')
+  await row.locator('input:not([type])').fill('E2E moved workday')
+  await page.click('[data-test=calendar-save]')
+  await page.waitForSelector('[data-test=calendar-saved]', { timeout: 10000 })
+  // Ask for the day again: another date, then the Saturday.
+  await page.fill('[data-test=tariff-date]', new Date(saturday.getTime() - 86_400_000).toISOString().slice(0, 10))
+  await page.fill('[data-test=tariff-date]', date)
+  await page.waitForFunction(() => /· workday$/.test(document.querySelector('[data-test=tariff-day]')?.textContent?.trim() ?? ''), null, { timeout: 10000 })
+  await page.screenshot({ path: `${shots}/parks-calendar.png`, fullPage: true })
+})
+
 await step('forecasts and measurements on a DST day have 100 quarter-hours in Berlin; a year of them stays drawable', async () => {
   await page.click('[data-nav=series]')
   await page.waitForSelector('[data-test=series] option >> nth=0', { state: 'attached', timeout: 15000 })

@@ -123,6 +123,11 @@ const en = {
     pfTableKept: 'Its adjustment table of {n} rows is kept.', components: 'Further per-kWh lines', code: 'Code', lineName: 'Name on the bill',
     ratePerKwh: 'Rate per kWh', pfAdjusted: 'Power-factor adjusted', removeLine: 'Remove line', addLine: 'Add line',
   },
+  calendar: {
+    title: 'Holiday calendar', hint: 'Monday to Friday are workdays unless listed as holidays; a weekend day listed as a workday (a moved workday) gets the workday windows.',
+    year: 'Year', none: 'No exceptional days in {year}.', date: 'Date', kind: 'Kind', name: 'Name', holiday: 'Public holiday',
+    movedWorkday: 'Moved workday', remove: 'Remove day', add: 'Add day', saved: 'Calendar saved.',
+  },
   sites: {
     title: 'Sites', name: 'Name', tariff: 'Tariff', transformer: 'Transformer (kVA)', battery: 'Battery', description: 'Description',
     edit: 'Edit', new: 'New site', noBattery: 'none',
@@ -251,6 +256,11 @@ const zh: typeof en = {
     perKvaMonth: '每 kVA 每月单价', powerFactor: '功率因数调整', pfTarget: '功率因数考核标准',
     pfTableKept: '保留原有 {n} 行调整表。', components: '其他按电量计收项目', code: '代码', lineName: '账单名称',
     ratePerKwh: '每 kWh 单价', pfAdjusted: '参与功率因数调整', removeLine: '删除项目', addLine: '添加项目',
+  },
+  calendar: {
+    title: '节假日日历', hint: '周一至周五为工作日，除非列为节假日；列为工作日的周末（调休）按工作日时段计。',
+    year: '年份', none: '{year} 年没有特殊日期。', date: '日期', kind: '类型', name: '名称', holiday: '法定节假日',
+    movedWorkday: '调休工作日', remove: '删除日期', add: '添加日期', saved: '日历已保存。',
   },
   sites: {
     title: '站点', name: '名称', tariff: '电价', transformer: '变压器容量（kVA）', battery: '储能', description: '说明',
