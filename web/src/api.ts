@@ -14,6 +14,11 @@ export class ApiError extends Error {
     const listed = this.problem.errors?.find((e) => e.field === field)?.message
     return listed ?? (this.problem.field === field ? this.problem.detail : undefined)
   }
+  /** True if every field the API named is one `shown` places at an input, so no message needs the form's error box. */
+  placedBy(shown: (field: string) => boolean): boolean {
+    const e = this.problem
+    return e.errors?.length ? e.errors.every((x) => shown(x.field)) : e.field !== undefined && shown(e.field)
+  }
 }
 
 export interface Me { kind: string; id: string; name: string; role: string; permissions: string[] }
