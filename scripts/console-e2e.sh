@@ -3,6 +3,14 @@
 # missing, runs a release `vpp demo` (as users run it) on a fresh database and
 # a free port, and drives the console with playwright-core
 # (web/e2e/console.mjs). Screenshots land in target/e2e-shots.
+#
+#   VPP_E2E_AT=HH:MM  runs the demo, the test and the browser as if it were
+#                     that time of day (UTC) today, through libfaketime
+#                     (Debian's faketime): every clock is shifted by the
+#                     same offset and runs on, so steps that depend on the
+#                     time of day (gate closures, yesterday's meter data)
+#                     can be tried at any hour.
+#   VPP_BIN=path      tests that binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,10 +19,22 @@ if ! command -v chromium >/dev/null; then
   apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
 fi
 
-cargo build -q --release -p vpp-cli
+vpp=${VPP_BIN:-target/release/vpp}
+if [ -z "${VPP_BIN:-}" ]; then
+  cargo build -q --release -p vpp-cli
+fi
+if [ -n "${VPP_E2E_AT:-}" ]; then
+  command -v faketime >/dev/null || apt-get install -y -q faketime >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q faketime >/dev/null; }
+  offset=$(( $(date -u -d "today $VPP_E2E_AT" +%s) - $(date -u +%s) ))
+  lib=$(dpkg -L libfaketime | grep '/libfaketime.so.1$')
+  export LD_PRELOAD="$lib" FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME="$( [ $offset -ge 0 ] && echo +)$offset"
+  echo "clocks shifted by $FAKETIME s: now $(date -u '+%F %H:%M') UTC"
+fi
+
 tmp=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-target/release/vpp --database-url "sqlite://$tmp/e2e.db" demo --bind "127.0.0.1:$port" >"$tmp/demo.log" 2>&1 &
+"$vpp" --database-url "sqlite://$tmp/e2e.db" demo --bind "127.0.0.1:$port" >"$tmp/demo.log" 2>&1 &
 demo=$!
 trap 'kill $demo 2>/dev/null || true; rm -rf "$tmp"' EXIT
 

@@ -2,7 +2,8 @@
 //! the `console` feature is on, so the binary embeds it and `vpp serve`
 //! needs nothing beside it. `npm install` runs when `node_modules` is
 //! missing or older than the lockfile, and installs exactly the versions in
-//! the committed `package-lock.json` (which it leaves unchanged). Not `npm
+//! the committed `package-lock.json` (whose content and time it leaves
+//! unchanged, so a second `cargo build` reruns nothing). Not `npm
 //! ci`: the registry these machines reach has no other platforms' optional
 //! native packages (rollup's), which `npm ci` insists on finding in the
 //! lockfile. `npm run build` runs when the sources changed (cargo reruns this
@@ -24,7 +25,20 @@ fn main() {
     let lock = web.join("package-lock.json");
     let installed = web.join("node_modules/.package-lock.json");
     if !fresh(&installed, &lock) {
+        // npm rewrites the lockfile even when nothing in it changes; its new
+        // time would make cargo rerun this script (and rebuild vpp-server)
+        // on the next build. Same content, so the old time goes back.
+        let before = std::fs::read(&lock).ok();
+        let modified = std::fs::metadata(&lock).and_then(|m| m.modified()).ok();
         npm(&web, &["install", "--no-audit", "--no-fund"], &out);
+        if let (Some(before), Some(modified)) = (before, modified)
+            && std::fs::read(&lock).ok().as_deref() == Some(&before[..])
+        {
+            let restored = std::fs::File::options().write(true).open(&lock).and_then(|f| f.set_modified(modified));
+            if let Err(e) = restored {
+                println!("cargo:warning=could not restore the time of {}: {e}", lock.display());
+            }
+        }
     }
     npm(&web, &["run", "build"], &out);
 }

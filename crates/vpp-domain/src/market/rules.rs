@@ -163,6 +163,25 @@ impl TradingRules {
         }
     }
 
+    /// The first delivery day after today (in the market's zone) whose first
+    /// slot still takes bids at `now`, with that slot's gate closure: the
+    /// day a trader bids next. Day-ahead closing at noon the day before
+    /// gives tomorrow before noon and the day after from noon on.
+    pub fn next_open_day(&self, now: Timestamp) -> Result<(Date, Timestamp), jiff::Error> {
+        let mut day = now.to_zoned(self.zone()?).date().tomorrow()?;
+        loop {
+            let first = *self
+                .slots(day)?
+                .first()
+                .ok_or_else(|| jiff::Error::from_args(format_args!("day {day} has no slot")))?;
+            let closure = self.gate_closure_at(day, first)?;
+            if now < closure {
+                return Ok((day, closure));
+            }
+            day = day.tomorrow()?;
+        }
+    }
+
     /// A price in ticks, or `None` when it is not a multiple of the tick.
     pub fn ticks(&self, price: Decimal) -> Option<i64> {
         let t = price / self.tick_size;
@@ -528,6 +547,21 @@ mod tests {
 
     fn roomy(n: usize) -> Vec<SlotRoom> {
         vec![SlotRoom { sell_mw: 100.0, buy_mw: 100.0 }; n]
+    }
+
+    #[test]
+    fn the_next_open_day_turns_at_the_gate_closure() {
+        let rules = TradingRules::defaults(MarketType::Spot);
+        // 12:00 CET on 23 November is 11:00 UTC: the gate for the 24th.
+        let closure: Timestamp = "2026-11-23T11:00:00Z".parse().expect("ts");
+        let before = closure - SignedDuration::from_secs(1);
+        assert_eq!(rules.next_open_day(before).expect("day"), (date(2026, 11, 24), closure));
+        let (day, next) = rules.next_open_day(closure).expect("day");
+        assert_eq!(day, date(2026, 11, 25));
+        assert_eq!(next, closure + SignedDuration::from_hours(24));
+        // Just after midnight in Berlin (23:30 UTC) it is already the 24th there.
+        let late: Timestamp = "2026-11-23T23:30:00Z".parse().expect("ts");
+        assert_eq!(rules.next_open_day(late).expect("day").0, date(2026, 11, 25));
     }
 
     #[test]
