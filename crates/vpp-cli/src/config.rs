@@ -188,11 +188,11 @@ pub struct Config {
     /// Certificate and key files when serving HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The closed-loop execution job, if on.
-    pub control: Option<vpp_server::control::ControlSettings>,
+    pub control: Option<vpp_app::control::ControlSettings>,
     /// The MQTT device bridge, if a broker is configured.
     pub mqtt: Option<vpp_devices::bridge::BridgeConfig>,
     /// Where new alerts are posted, if anywhere.
-    pub alert_webhook: Option<vpp_server::webhook::WebhookSettings>,
+    pub alert_webhook: Option<vpp_app::webhook::WebhookSettings>,
 }
 
 impl Config {
@@ -267,7 +267,7 @@ impl Config {
         if control_s != 0 && !(60..=86_400).contains(&control_s) {
             anyhow::bail!("--control-interval-s must be 0 (off) or 60..=86400, got {control_s}");
         }
-        let control = (control_s > 0).then(|| vpp_server::control::ControlSettings {
+        let control = (control_s > 0).then(|| vpp_app::control::ControlSettings {
             step: Duration::from_secs(control_s),
             threshold_pct,
             ..Default::default()
@@ -277,8 +277,8 @@ impl Config {
         }
         let alert_webhook = match serve.and_then(|s| s.alert_webhook_url.clone()).or(file.alert_webhook_url) {
             Some(url) => {
-                vpp_server::webhook::check_url(&url).map_err(|e| anyhow::anyhow!("--alert-webhook-url: {e}"))?;
-                Some(vpp_server::webhook::WebhookSettings { url, poll: Duration::from_secs(1) })
+                vpp_app::webhook::check_url(&url).map_err(|e| anyhow::anyhow!("--alert-webhook-url: {e}"))?;
+                Some(vpp_app::webhook::WebhookSettings { url, poll: Duration::from_secs(1) })
             }
             None => None,
         };
@@ -306,6 +306,15 @@ impl Config {
             control,
             mqtt,
         })
+    }
+
+    /// The file of a SQLite URL (`sqlite://FILE`, `sqlite:FILE`, with or
+    /// without `?options`); `None` for PostgreSQL and in-memory databases.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let file = rest.split('?').next().unwrap_or_default();
+        (!file.is_empty() && !file.contains(":memory:")).then(|| PathBuf::from(file))
     }
 
     /// The database URL with any password hidden, for logs.

@@ -438,7 +438,7 @@ async fn seed_prices(store: &Store, rng: &mut SmallRng) -> anyhow::Result<String
 /// (the control loop keeps it on schedule from then on), and tells the user
 /// how to see it.
 async fn schedule_spot_portfolio(store: &Store, price_series: &str) -> anyhow::Result<()> {
-    use vpp_server::routes::schedules::{ScheduleRequest, dispatch_stored_schedule, schedule_vpp};
+    use vpp_app::schedules::{ScheduleRequest, dispatch_stored_schedule, schedule_vpp};
     let spot = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 100 }).await?;
     let Some(vpp) = spot.items.iter().find(|v| v.market_type == MarketType::Spot && v.status == VppStatus::Active)
     else {
@@ -456,9 +456,10 @@ async fn schedule_spot_portfolio(store: &Store, price_series: &str) -> anyhow::R
         price_series_id: Some(price_series.to_string()),
         ..Default::default()
     };
+    // Tomorrow in Berlin, where the portfolio is, lies within those days.
     let next_day = ScheduleRequest {
         day: Some(tomorrow),
-        tz: Some("UTC".into()),
+        tz: Some("Europe/Berlin".into()),
         price_series_id: Some(price_series.to_string()),
         ..Default::default()
     };
@@ -472,7 +473,7 @@ async fn schedule_spot_portfolio(store: &Store, price_series: &str) -> anyhow::R
     match run.await {
         Ok((dispatched, r)) => eprintln!(
             "{}: today's schedule dispatched ({:.0} kW now), tomorrow's: {} members, net revenue {:.0} € ({} left out). \
-             See it with\n  vpp schedule --vpp {} --price-series {price_series} --day {tomorrow} --tz UTC --no-store --table",
+             See it with\n  vpp schedule --vpp {} --price-series {price_series} --day {tomorrow} --tz Europe/Berlin --no-store --table",
             vpp.name,
             dispatched.target_kw,
             r.schedule.members.len(),
@@ -665,7 +666,7 @@ pub async fn seed_markets(store: &Store, price_series: &str) -> anyhow::Result<(
         store.create_connector(&request.into_connector(vpp_store::new_id())?).await?;
     }
     let Some(vpp) = spot_vpp(store).await? else { return Ok(()) };
-    let connector = vpp_server::markets::connector_for(store, None, MarketType::Spot).await.map_err(api_error)?;
+    let connector = vpp_app::markets::connector_for(store, None, MarketType::Spot).await.map_err(api_error)?;
     let tz = connector.rules.zone()?;
     let yesterday = Timestamp::now().to_zoned(tz.clone()).date().yesterday()?;
     seed_meter_readings(store, &vpp, yesterday, &tz).await?;
@@ -673,11 +674,11 @@ pub async fn seed_markets(store: &Store, price_series: &str) -> anyhow::Result<(
     let slots = connector.rules.slots(yesterday)?;
     let placed_at = connector.rules.gate_closure_at(yesterday, slots[0])? - jiff::SignedDuration::from_hours(1);
     let request = day_ahead_bid(store, &vpp, &connector, yesterday).await?;
-    vpp_server::markets::place_bid(store, &request, "demo-trader", placed_at).await.map_err(api_error)?;
-    let cleared = vpp_server::markets::clear_day(store, &connector, yesterday).await.map_err(api_error)?;
+    vpp_app::markets::place_bid(store, &request, "demo-trader", placed_at).await.map_err(api_error)?;
+    let cleared = vpp_app::markets::clear_day(store, &connector, yesterday).await.map_err(api_error)?;
     let start = slots[0];
     let end = start + jiff::SignedDuration::from_secs(900 * slots.len() as i64);
-    let settled = vpp_server::markets::settle_vpp(store, &vpp.id, &connector, start, end).await.map_err(api_error)?;
+    let settled = vpp_app::markets::settle_vpp(store, &vpp.id, &connector, start, end).await.map_err(api_error)?;
     let net: rust_decimal::Decimal = settled.iter().map(|r| r.interval.net).sum();
     eprintln!(
         "{}: yesterday's day-ahead bid cleared ({} trades, mean price {:.2} €/MWh) and settled: net {} €.",
@@ -765,7 +766,7 @@ async fn day_ahead_bid(
     vpp: &vpp_domain::vpp::Vpp,
     connector: &vpp_domain::market::connector::Connector,
     day: jiff::civil::Date,
-) -> anyhow::Result<vpp_server::markets::SubmitBid> {
+) -> anyhow::Result<vpp_app::markets::SubmitBid> {
     use rust_decimal::Decimal;
     use vpp_domain::market::rules::BidStepRequest;
     let mut members = Vec::new();
@@ -801,7 +802,7 @@ async fn day_ahead_bid(
             });
         }
     }
-    Ok(vpp_server::markets::SubmitBid {
+    Ok(vpp_app::markets::SubmitBid {
         vpp_id: vpp.id.clone(),
         strategy_id: None,
         market_type: MarketType::Spot,
@@ -820,7 +821,7 @@ async fn flexibility_bid(
     vpp: &vpp_domain::vpp::Vpp,
     connector: &vpp_domain::market::connector::Connector,
     day: jiff::civil::Date,
-) -> anyhow::Result<Option<vpp_server::markets::SubmitBid>> {
+) -> anyhow::Result<Option<vpp_app::markets::SubmitBid>> {
     use rust_decimal::Decimal;
     use vpp_domain::market::rules::BidStepRequest;
     let snapshot = store.load_fleet(&vpp.id).await?;
@@ -844,7 +845,7 @@ async fn flexibility_bid(
         .into_iter()
         .map(|t| BidStepRequest { time_slot: t, price, quantity: mw, side: None, activation_price: activation })
         .collect();
-    Ok(Some(vpp_server::markets::SubmitBid {
+    Ok(Some(vpp_app::markets::SubmitBid {
         vpp_id: vpp.id.clone(),
         strategy_id: None,
         market_type: vpp.market_type,
@@ -860,7 +861,7 @@ async fn flexibility_bid(
 pub async fn bid_next_day(store: &Store) -> anyhow::Result<()> {
     let api_error = |e| crate::api_error(e, "request");
     // ACTIVE strategies bid first; a VPP they bid for is skipped below.
-    for (strategy, outcome) in vpp_server::strategies::bid_active_strategies(store, Timestamp::now()).await {
+    for (strategy, outcome) in vpp_app::strategies::bid_active_strategies(store, Timestamp::now()).await {
         match outcome {
             Ok(Some(b)) => eprintln!(
                 "Strategy {strategy} bid {} for {} ({} steps).",
@@ -874,33 +875,20 @@ pub async fn bid_next_day(store: &Store) -> anyhow::Result<()> {
     }
     let vpps = store.list_vpps(&VppFilter::default(), Page { page: 1, size: 100 }).await?;
     for vpp in vpps.items.iter().filter(|v| v.status == VppStatus::Active) {
-        let Ok(connector) = vpp_server::markets::connector_for(store, None, vpp.market_type).await else { continue };
+        let Ok(connector) = vpp_app::markets::connector_for(store, None, vpp.market_type).await else { continue };
         if connector.kind != vpp_domain::market::connector::ConnectorKind::Simulated {
             continue;
         }
-        let tz = connector.rules.zone()?;
         let now = Timestamp::now();
-        let mut day = now.to_zoned(tz).date().tomorrow()?;
-        while now >= connector.rules.gate_closure_at(day, connector.rules.slots(day)?[0])? {
-            day = day.tomorrow()?;
-        }
-        let existing = store
-            .list_bids(&vpp_store::BidFilter {
-                vpp_id: Some(vpp.id.clone()),
-                trading_date: Some(day),
-                limit: 1,
-                ..Default::default()
-            })
-            .await?;
-        if !existing.is_empty() {
+        let Some(day) = vpp_app::markets::day_to_bid(store, &vpp.id, &connector, now).await.map_err(api_error)? else {
             continue;
-        }
+        };
         let request = match vpp.market_type {
             MarketType::Spot => Some(day_ahead_bid(store, vpp, &connector, day).await?),
             _ => flexibility_bid(store, vpp, &connector, day).await?,
         };
         let Some(request) = request else { continue };
-        let bid = vpp_server::markets::place_bid(store, &request, "demo-trader", now).await.map_err(api_error)?;
+        let bid = vpp_app::markets::place_bid(store, &request, "demo-trader", now).await.map_err(api_error)?;
         eprintln!(
             "{}: {} bid for {day} submitted to {} ({} steps, gate closure {}); see GET /api/v1/vpp/trading/results?trading_date={day}",
             vpp.name,
@@ -913,12 +901,35 @@ pub async fn bid_next_day(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo trader: bids the next open delivery day every hour.
+/// The demo trader: bids the next open delivery day every hour, and again
+/// just after each gate closure of a simulated market, so that some bid is
+/// open at any time of day (the one for tomorrow clears at noon).
 pub async fn trade_daily(store: Arc<Store>) {
     loop {
         if let Err(e) = bid_next_day(&store).await {
             tracing::warn!(error = %e, "demo trader could not bid");
         }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        let wait = match next_gate_closure(&store).await {
+            Ok(Some(closure)) => Timestamp::now().duration_until(closure).unsigned_abs() + Duration::from_secs(2),
+            Ok(None) => Duration::from_secs(3600),
+            Err(e) => {
+                tracing::warn!(error = %e, "demo trader could not read the markets");
+                Duration::from_secs(3600)
+            }
+        };
+        tokio::time::sleep(wait.min(Duration::from_secs(3600))).await;
     }
+}
+
+/// The earliest gate closure still ahead on a simulated market.
+async fn next_gate_closure(store: &Store) -> anyhow::Result<Option<Timestamp>> {
+    let now = Timestamp::now();
+    let mut next = None;
+    for c in store.list_connectors().await? {
+        if c.kind == vpp_domain::market::connector::ConnectorKind::Simulated {
+            let (_, closure) = c.rules.next_open_day(now)?;
+            next = Some(next.map_or(closure, |n: Timestamp| n.min(closure)));
+        }
+    }
+    Ok(next)
 }

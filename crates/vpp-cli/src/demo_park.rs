@@ -179,7 +179,7 @@ pub async fn seed(store: &Store, battery_template: &str, industrial_loads: &[Str
         })
         .await?;
     // A year of load up to today's start, as meter values known now.
-    let labeller = vpp_server::parks::labeller(store, &tariff).await.map_err(|e| anyhow::anyhow!("{:?}", e.0))?;
+    let labeller = vpp_app::parks::labeller(store, &tariff).await?;
     let mut rng = SmallRng::seed_from_u64(17);
     let start = first.to_zoned(tz.clone())?.timestamp();
     let end = today.to_zoned(tz.clone())?.timestamp();
@@ -226,7 +226,7 @@ pub async fn seed(store: &Store, battery_template: &str, industrial_loads: &[Str
     // billed on a slightly higher reading, to show a reconciliation.
     let last_month = today.first_of_month().checked_sub(1.month())?;
     let month = format!("{:04}-{:02}", last_month.year(), last_month.month());
-    if let Ok(bill) = vpp_server::parks::bill(store, &site.id, &month, None).await {
+    if let Ok(bill) = vpp_app::parks::bill(store, &site.id, &month, None).await {
         let lines = bill
             .lines
             .iter()

@@ -8,12 +8,12 @@ use jiff::Timestamp;
 use rand::Rng;
 use rand::rngs::SmallRng;
 use serde_json::json;
+use vpp_app::ai_models::{BackfillRequest, TrainRequest, backfill_model, check_model, train_model};
+use vpp_app::strategies::{BacktestRequest, BacktestSummary, check_strategy, prepare_backtest, run_backtest};
 use vpp_domain::ai_model::{Method, ModelParams, ModelRequest, ModelType};
 use vpp_domain::series::{Belief, SourceKind};
 use vpp_domain::strategy::{StrategyRequest, StrategyStatus, StrategyType};
 use vpp_domain::vpp::{MarketType, VppStatus};
-use vpp_server::ai_models::{BackfillRequest, TrainRequest, backfill_model, check_model, train_model};
-use vpp_server::strategies::{BacktestRequest, BacktestSummary, check_strategy, prepare_backtest, run_backtest};
 use vpp_store::{Page, Store, VppFilter};
 
 const Q_US: i64 = 900_000_000;

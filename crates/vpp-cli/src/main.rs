@@ -316,8 +316,8 @@ struct BatteryArgs {
 }
 
 impl BatteryArgs {
-    fn spec(&self) -> Option<vpp_server::parks::BatterySpec> {
-        Some(vpp_server::parks::BatterySpec {
+    fn spec(&self) -> Option<vpp_app::parks::BatterySpec> {
+        Some(vpp_app::parks::BatterySpec {
             energy_kwh: self.battery_kwh?,
             power_kw: self.battery_kw?,
             round_trip_efficiency: self.round_trip_efficiency,
@@ -408,7 +408,7 @@ enum ImportCommand {
         #[arg(long)]
         replace: bool,
     },
-    /// Import contract versions with asset owners (`;`-separated CSV; see the README).
+    /// Import contract versions with asset owners (`;`-separated CSV; see docs/markets.md).
     Contracts {
         /// The CSV file.
         file: PathBuf,
@@ -488,7 +488,20 @@ enum ExportCommand {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command. A user's error (a bad flag value, a missing file, a
+/// refused import) prints as one line, `error: what: why`, and exits 1;
+/// backtraces are for panics, which are bugs.
+fn main() -> std::process::ExitCode {
+    match start() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn start() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let serve_args = match &cli.command {
         Command::Serve(a) | Command::Demo(a) => Some(a),
@@ -500,12 +513,33 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(cli.command, config))
 }
 
+/// Opens the configured database, which must exist: every command but
+/// `serve`, `demo` and `migrate` reads or adds to data that is already
+/// there, and a new empty file (a typo, another folder) would only answer
+/// with empty tables.
 async fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
+    if let Some(path) = config.sqlite_file()
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "no database at {} (from --database-url {}); create one with `vpp migrate` or `vpp demo`, \
+             or name an existing one with --database-url or VPP_DATABASE_URL",
+            path.display(),
+            config.database_url_redacted()
+        );
+    }
+    create_or_open_store(config).await
+}
+
+/// Opens the configured database, creating and migrating it if needed.
+async fn create_or_open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
     let store = Store::connect(&config.database_url)
         .await
         .with_context(|| format!("connecting to {}", config.database_url_redacted()))?;
@@ -516,13 +550,13 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) => {
-            let store = open_store(&config).await?;
+            let store = create_or_open_store(&config).await?;
             bootstrap_admin(&store, &config).await?;
             serve(store, &config).await
         }
         Command::User(cmd) => user_command(&open_store(&config).await?, cmd).await,
         Command::Demo(_) => {
-            let store = open_store(&config).await?;
+            let store = create_or_open_store(&config).await?;
             let admin_password = bootstrap_admin(&store, &config).await?;
             let mut config = config;
             if let Some(mqtt) = &config.mqtt {
@@ -566,7 +600,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             result
         }
         Command::Migrate => {
-            open_store(&config).await?;
+            create_or_open_store(&config).await?;
             println!("database {} is up to date", config.database_url_redacted());
             Ok(())
         }
@@ -585,7 +619,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = open_store(&config).await?;
             let vat: rust_decimal::Decimal =
                 args.vat_pct.parse().map_err(|_| anyhow::anyhow!("--vat-pct `{}` is not a number", args.vat_pct))?;
-            let invoices = vpp_server::markets::invoices_for_month(&store, &args.month, args.contract.as_deref(), vat)
+            let invoices = vpp_app::markets::invoices_for_month(&store, &args.month, args.contract.as_deref(), vat)
                 .await
                 .map_err(|e| api_error(e, "month"))?;
             if args.table {
@@ -626,9 +660,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 other => anyhow::bail!("--time-label `{other}`: use start or end"),
             };
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let prepared = vpp_server::parks::prepare_load(&store, &site, &bytes, label)
-                .await
-                .map_err(|e| file_error(e, &file))?;
+            let prepared =
+                vpp_app::parks::prepare_load(&store, &site, &bytes, label).await.map_err(|e| file_error(e, &file))?;
             let progress = progress_printer(&file, prepared.rows());
             let report = prepared.store(&store, &progress).await.map_err(|e| file_error(e, &file))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
@@ -683,7 +716,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .map(|s| vpp_domain::series::SourceKind::parse(&s).with_context(|| format!("unknown source `{s}`")))
                 .transpose()?;
             let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-            let query = vpp_server::routes::series::ImportQuery {
+            let query = vpp_app::series::ImportQuery {
                 format: format.or_else(|| Some(if is_json { "columns" } else { "csv" }.into())),
                 delimiter,
                 decimal_comma: Some(decimal_comma),
@@ -699,8 +732,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             };
             let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let failed = |e| anyhow::anyhow!("{}: {}", file.display(), api_error(e, "file"));
-            let prepared =
-                vpp_server::routes::series::prepare_import(&store, &series, &body, &query).await.map_err(failed)?;
+            let prepared = vpp_app::series::prepare_import(&store, &series, &body, &query).await.map_err(failed)?;
             let progress = progress_printer(&file, prepared.rows());
             let report = prepared.store(&store, &progress).await.map_err(failed)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
@@ -782,7 +814,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Schedule(args) => {
             let store = open_store(&config).await?;
-            let mut request: vpp_server::routes::schedules::ScheduleRequest = match &args.request {
+            let mut request: vpp_app::schedules::ScheduleRequest = match &args.request {
                 Some(path) => read_json(path)?,
                 None => Default::default(),
             };
@@ -804,7 +836,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             if args.no_store {
                 request.store = Some(false);
             }
-            let response = vpp_server::routes::schedules::schedule_vpp(&store, &args.vpp, &request)
+            let response = vpp_app::schedules::schedule_vpp(&store, &args.vpp, &request)
                 .await
                 .map_err(|e| api_error(e, "request"))?;
             if args.table {
@@ -956,7 +988,8 @@ async fn user_command(store: &Arc<Store>, cmd: UserCommand) -> anyhow::Result<()
 /// An API error as a CLI error: its detail and the field it names (`whole`
 /// when it names none).
 /// A refused file with every bad line it lists.
-fn file_error(e: vpp_server::error::ApiError, file: &Path) -> anyhow::Error {
+fn file_error(e: impl Into<vpp_server::error::ApiError>, file: &Path) -> anyhow::Error {
+    let e = e.into();
     let mut text = format!("{}: {}", file.display(), e.0.detail);
     if let Some(serde_json::Value::Array(rows)) = e.0.extra.get("rejected") {
         for r in rows {
@@ -966,10 +999,33 @@ fn file_error(e: vpp_server::error::ApiError, file: &Path) -> anyhow::Error {
     anyhow::anyhow!(text)
 }
 
+/// Checks that `site` names a site by id or name; if not, the error lists
+/// the sites there are.
+async fn known_site(store: &Store, site: &str) -> anyhow::Result<()> {
+    match store.find_site(site).await {
+        Ok(_) => Ok(()),
+        Err(vpp_store::StoreError::NotFound { .. }) => {
+            let sites = store.list_sites().await?;
+            if sites.is_empty() {
+                anyhow::bail!("no site `{site}`: the database has no sites yet");
+            }
+            let names: Vec<String> = sites.iter().map(|s| format!("{} ({})", s.name, s.id)).collect();
+            anyhow::bail!("no site `{site}`; the sites are: {}", names.join(", "))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `vpp park …`.
 async fn park(config: &Config, command: ParkCommand) -> anyhow::Result<()> {
-    use vpp_server::parks;
+    use vpp_app::parks;
     let store = open_store(config).await?;
+    let (ParkCommand::Bill { site, .. }
+    | ParkCommand::Reconcile { site, .. }
+    | ParkCommand::Savings { site, .. }
+    | ParkCommand::Payback { site, .. }
+    | ParkCommand::Report { site, .. }) = &command;
+    known_site(&store, site).await?;
     match command {
         ParkCommand::Bill { site, month, reactive_kvarh, table } => {
             let bill = parks::bill(&store, &site, &month, reactive_kvarh).await.map_err(|e| api_error(e, "site"))?;
@@ -1031,17 +1087,18 @@ async fn park(config: &Config, command: ParkCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn api_error(e: vpp_server::error::ApiError, whole: &str) -> anyhow::Error {
+pub(crate) fn api_error(e: impl Into<vpp_server::error::ApiError>, whole: &str) -> anyhow::Error {
+    let e = e.into();
     anyhow::anyhow!("{} ({})", e.0.detail, e.0.field.as_deref().unwrap_or(whole))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    vpp_server::extract::parse_json(&bytes).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), api_error(e, "file")))
+    vpp_app::json::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), api_error(e, "file")))
 }
 
 /// The schedule as a fixed-width table: one row per step.
-fn schedule_table(r: &vpp_server::routes::schedules::ScheduleResponse) -> String {
+fn schedule_table(r: &vpp_app::schedules::ScheduleResponse) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let members = &r.schedule.members;
@@ -1346,11 +1403,11 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let control = config.control.map(|settings| vpp_server::control::spawn_control_loop(store.clone(), settings));
-    let markets = vpp_server::markets::spawn_market_job(store.clone(), std::time::Duration::from_secs(60));
+    let control = config.control.map(|settings| vpp_app::control::spawn_control_loop(store.clone(), settings));
+    let markets = vpp_app::market_job::spawn_market_job(store.clone(), std::time::Duration::from_secs(60));
     let webhook = config.alert_webhook.clone().map(|w| {
         eprintln!("Alerts:    POST to {}", w.url);
-        vpp_server::webhook::spawn_alert_webhook(store.clone(), w)
+        vpp_app::webhook::spawn_alert_webhook(store.clone(), w)
     });
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

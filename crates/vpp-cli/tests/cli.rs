@@ -20,6 +20,14 @@ impl TempDir {
         Self(dir)
     }
 
+    /// A folder with a new, migrated database in it.
+    fn migrated(tag: &str) -> Self {
+        let dir = Self::new(tag);
+        let out = vpp(&dir.db(), &["migrate"]);
+        assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
+        dir
+    }
+
     fn db(&self) -> String {
         format!("sqlite://{}", self.0.join("vpp.db").display())
     }
@@ -90,7 +98,7 @@ fn write(dir: &Path, name: &str, value: &Value) -> String {
 
 #[test]
 fn technical_data_import_reports_and_refuses_malformed_files() {
-    let tmp = TempDir::new("import");
+    let tmp = TempDir::migrated("import");
     let asset = |id: &str, cap: f64| {
         json!({"asset_id": id, "name": format!("Asset {id}"), "type": "pv",
                "location": {"latitude": 31.3, "longitude": 120.7, "timezone": "Asia/Shanghai"},
@@ -128,13 +136,13 @@ fn technical_data_import_reports_and_refuses_malformed_files() {
 
 #[test]
 fn template_library_round_trip_through_files() {
-    let a = TempDir::new("export");
+    let a = TempDir::migrated("export");
     let file = a.0.join("library.json");
     let out = vpp(&a.db(), &["export", "templates", "-o", &file.display().to_string()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let library: Value = serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
     assert_eq!(library["templates"].as_array().map(Vec::len), Some(9));
-    let b = TempDir::new("import-lib");
+    let b = TempDir::migrated("import-lib");
     let report = stdout_json(&vpp(&b.db(), &["import", "templates", &file.display().to_string()]));
     assert_eq!(report["unchanged"].as_array().map(Vec::len), Some(9));
 }
@@ -246,7 +254,7 @@ fn demo_seeds_a_portfolio_and_serves_it() {
 
 #[test]
 fn users_are_managed_from_the_cli() {
-    let tmp = TempDir::new("users");
+    let tmp = TempDir::migrated("users");
     let out = vpp(&tmp.db(), &["user", "add", "ops.lead", "--role", "operator"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -465,7 +473,7 @@ fn etl_forecasts_on_files_counts_dst_days_and_reports_bad_rows() {
 
 #[test]
 fn etl_forecasts_refuses_malformed_files_and_writes_nothing() {
-    let dir = TempDir::new("etl-bad");
+    let dir = TempDir::migrated("etl-bad");
     let path = |name: &str| dir.0.join(name).display().to_string();
     std::fs::write(
         path("no-power.csv"),
@@ -544,4 +552,29 @@ fn optimise_solves_a_problem_file_and_explains_an_impossible_one() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("members[0].soc_target_pct") && stderr.contains("charge_kw = 5"), "{stderr}");
+}
+
+#[test]
+fn a_missing_database_is_refused_in_one_line_naming_its_path() {
+    let tmp = TempDir::new("missing");
+    let file = tmp.0.join("vpp.db");
+    for args in [vec!["invoice", "--month", "2026-11"], vec!["park", "bill", "--site", "A", "--month", "2026-11"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vpp"))
+            .args(["--database-url", &tmp.db()])
+            .args(&args)
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("VPP_CONFIG")
+            .output()
+            .expect("run vpp");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains(&format!("no database at {}", file.display())), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line, no backtrace: {stderr}");
+        assert!(!file.exists(), "{args:?} created {}", file.display());
+    }
+    // `migrate` creates it; then a site that does not exist is named with
+    // the ones that do (none yet).
+    assert!(vpp(&tmp.db(), &["migrate"]).status.success());
+    let out = vpp(&tmp.db(), &["park", "bill", "--site", "Nowhere", "--month", "2026-11"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no site `Nowhere`"));
 }

@@ -11,7 +11,7 @@
 //!
 //! This is hand-written rather than run through a dataframe engine: it is a
 //! single pass over four columns with an array-indexed state, which measured
-//! faster than DuckDB on the same data (see the README), and it keeps a
+//! faster than DuckDB on the same data (scripts/etl-vs-duckdb.py), and it keeps a
 //! multi-minute dataframe build out of the workspace.
 
 use rustc_hash::FxHashMap;

@@ -24,33 +24,12 @@
 //! and is solved once more at the true prices under that cap. The sum keeps
 //! the limits by construction and the gap to the best bound is reported.
 
-use serde::Serialize;
-
 use crate::battery::{Case, Plan, optimise};
 use crate::model::{Asset, Battery};
 use crate::model::{Objective, Problem, Site, injection_range};
-use crate::solve::{Backend, Breakdown, MemberSchedule, Schedule, SolveError, SolverInfo, SolverOptions, solve};
-
-/// How a fleet was solved.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Decomposition {
-    /// `independent` (limits not binding: exact), `proportional_shares`
-    /// (limits shared out: feasible, within `gap`), or `direct` (one model).
-    pub method: &'static str,
-    /// Members solved separately.
-    pub members: usize,
-    /// Worker threads.
-    pub threads: usize,
-    /// How members were solved: `network_flow` (batteries, exact) or `lp`.
-    pub member_solver: &'static str,
-    /// Pricing rounds of `lagrangian_prices` (1 for the other methods).
-    pub rounds: usize,
-    /// Cost of the relaxation without site limits, €: no schedule can be cheaper.
-    pub lower_bound: f64,
-    /// (cost − lower bound) / max(|cost|, 1), the most the decomposition can
-    /// have cost against the optimum (a MILP's own tolerance is `solver.mip_gap`).
-    pub gap: f64,
-}
+use crate::solve::{
+    Backend, Breakdown, Decomposition, MemberSchedule, Schedule, SolveError, SolverInfo, SolverOptions, solve,
+};
 
 /// Members above which [`solve_fleet`] decomposes.
 pub const DECOMPOSE_ABOVE: usize = 50;

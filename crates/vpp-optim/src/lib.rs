@@ -18,9 +18,11 @@ mod fleet;
 mod model;
 mod solve;
 
-pub use fleet::{DECOMPOSE_ABOVE, Decomposition, solve_fleet};
+pub use fleet::{DECOMPOSE_ABOVE, solve_fleet};
 pub use model::{
     Asset, Battery, Conflict, FlexibleLoad, Generator, Horizon, MAX_MEMBERS, MAX_STEPS, Member, Objective, Problem,
     ShiftableProcess, Site,
 };
-pub use solve::{Backend, Breakdown, MemberSchedule, Schedule, SolveError, SolverInfo, SolverOptions, solve};
+pub use solve::{
+    Backend, Breakdown, Decomposition, MemberSchedule, Schedule, SolveError, SolverInfo, SolverOptions, solve,
+};

@@ -115,6 +115,27 @@ pub struct Breakdown {
     pub total: f64,
 }
 
+/// How a fleet was solved ([`crate::solve_fleet`]).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Decomposition {
+    /// `independent` (limits not binding: exact), `proportional_shares`
+    /// (limits shared out: feasible, within `gap`), or `direct` (one model).
+    pub method: &'static str,
+    /// Members solved separately.
+    pub members: usize,
+    /// Worker threads.
+    pub threads: usize,
+    /// How members were solved: `network_flow` (batteries, exact) or `lp`.
+    pub member_solver: &'static str,
+    /// Pricing rounds of `lagrangian_prices` (1 for the other methods).
+    pub rounds: usize,
+    /// Cost of the relaxation without site limits, €: no schedule can be cheaper.
+    pub lower_bound: f64,
+    /// (cost − lower bound) / max(|cost|, 1), the most the decomposition can
+    /// have cost against the optimum (a MILP's own tolerance is `solver.mip_gap`).
+    pub gap: f64,
+}
+
 /// The result.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Schedule {
@@ -134,7 +155,7 @@ pub struct Schedule {
     pub solver: SolverInfo,
     /// How a large fleet was split up (see `solve_fleet`); absent for one model.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decomposition: Option<crate::fleet::Decomposition>,
+    pub decomposition: Option<Decomposition>,
 }
 
 /// Why no schedule came out.

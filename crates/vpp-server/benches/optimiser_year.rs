@@ -4,12 +4,12 @@
 
 use divan::Bencher;
 use jiff::civil::date;
+use vpp_app::strategies::LpPlanner;
 use vpp_domain::market::rules::TradingRules;
 use vpp_domain::series::{Belief, SourceKind};
 use vpp_domain::strategy::backtest::{Assets, BatterySpec, Column, Inputs, Period, Timeline, replay};
 use vpp_domain::strategy::rules::RuleSet;
 use vpp_domain::vpp::MarketType;
-use vpp_server::strategies::LpPlanner;
 
 fn main() {
     divan::main();

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use vpp_app::AppError;
 use vpp_domain::{FieldError, Invalid};
 use vpp_store::StoreError;
 
@@ -177,7 +178,40 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// A refused file: every bad line, under `rejected`, and nothing imported.
 pub(crate) fn rejected_file(errors: Vec<vpp_domain::series_import::RowError>) -> ApiError {
-    let first = errors.first().map(|e| format!("line {}: {}", e.line, e.reason)).unwrap_or_default();
-    ApiError::invalid("file", format!("{} bad lines, nothing imported; first: {first}", errors.len()))
-        .with("rejected", &errors)
+    AppError::RejectedFile(errors).into()
+}
+
+/// The one mapping of the application layer's errors onto problem JSON.
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Invalid(invalid) => invalid.into(),
+            AppError::Malformed { field, detail } => Self::malformed(field, detail),
+            AppError::RejectedFile(ref errors) => ApiError::invalid("file", e.to_string()).with("rejected", errors),
+            AppError::NotFound { entity, id } => Self::not_found(entity, &id),
+            AppError::Conflict { field, message, details } => {
+                let mut err = Self::conflict(message);
+                err.0.field = field;
+                err.0.extra.extend(details);
+                err
+            }
+            AppError::Infeasible(ref conflicts) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "infeasible",
+                "The request cannot be satisfied",
+                e.to_string(),
+            )
+            .field(conflicts.first().map(|c| c.field.clone()).unwrap_or_default())
+            .with("conflicts", conflicts),
+            AppError::Solver(detail) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "solver", "Solver failed", detail),
+            AppError::Store(e) => e.into(),
+            // Logged where it was made.
+            AppError::Internal(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+                "the server failed; see its log",
+            ),
+        }
+    }
 }

@@ -48,49 +48,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Parses JSON with the error naming the field.
+/// Parses JSON with the error naming the field (400 for syntax, 422 at
+/// the field for wrong values): [`vpp_app::json::parse`] as problem JSON.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        json_error(&path, &inner)
-    })?;
-    de.end().map_err(|e| ApiError::malformed("body", format!("trailing data after the JSON value: {e}")))?;
-    Ok(value)
-}
-
-fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
-            ApiError::malformed("body", format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()))
-        }
-        Category::Data => {
-            let message = e.to_string();
-            // Strip serde's " at line L column C" suffix; the field path says where.
-            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-            ApiError::invalid(field_path(path, &message), message)
-        }
-    }
-}
-
-/// The field a serde error is about: the path, extended by the name of an
-/// unknown or missing field, which serde reports only in its message.
-fn field_path(path: &str, message: &str) -> String {
-    let named = ["unknown field `", "missing field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
-        .and_then(|rest| rest.split('`').next());
-    let base = if path == "." { "" } else { path };
-    // serde_path_to_error already ends the path with an unknown field's name.
-    let named = named.filter(|name| base.rsplit('.').next() != Some(*name));
-    match (base.is_empty(), named) {
-        (true, Some(name)) => name.to_string(),
-        (false, Some(name)) => format!("{base}.{name}"),
-        (true, None) => "body".to_string(),
-        (false, None) => base.to_string(),
-    }
+    Ok(vpp_app::json::parse(bytes)?)
 }
 
 /// Query parameters. Unknown parameters and bad values answer 422 naming the parameter.
@@ -106,7 +67,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
             let path = e.path().to_string();
             let message = e.into_inner().to_string();
-            ApiError::invalid(field_path(&path, &message), message)
+            ApiError::invalid(vpp_app::json::field_path(&path, &message), message)
         })
     }
 }

@@ -22,7 +22,7 @@ use vpp_domain::auth::Permission;
 use vpp_store::Store;
 
 use crate::auth::Principal;
-use crate::auth::middleware::{audit_base, summary};
+use crate::auth::audit::{audit_base, summary};
 use crate::error::{ApiError, ApiResult, Problem};
 
 /// Finished jobs kept for their clients to read; the oldest go first.

@@ -1,24 +1,21 @@
 //! The REST API of vpp (axum).
 //!
-//! Owns HTTP concerns only: routing, extraction, problem-JSON errors,
-//! OpenAPI, metrics and the fleet cache. Business rules live in
-//! `vpp-domain`, persistence in `vpp-store`. One module per resource under
-//! [`routes`], each with its handlers, request and response types and router.
+//! Owns HTTP: routing, extraction, authentication and roles, the audit
+//! trail of requests, problem-JSON errors (one mapping of
+//! [`vpp_app::AppError`]), OpenAPI, metrics, the fleet cache and the
+//! embedded console. Use cases and background jobs live in `vpp-app`,
+//! business rules in `vpp-domain`, persistence in `vpp-store`. One module
+//! per resource under [`routes`], each with its handlers, request and
+//! response types and router.
 
-pub mod ai_models;
 pub mod auth;
 pub mod console;
-pub mod control;
 pub mod error;
 pub mod extract;
 pub mod imports;
-pub mod markets;
 mod metrics;
-pub mod parks;
 pub mod routes;
 pub mod state;
-pub mod strategies;
-pub mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -51,7 +51,7 @@ pub struct AppState {
     /// Counters of the MQTT device bridge, when one runs.
     pub devices: Option<Arc<vpp_devices::bridge::BridgeStats>>,
     /// Cancel flags of running backtests.
-    pub tasks: Arc<crate::strategies::Tasks>,
+    pub tasks: Arc<vpp_app::strategies::Tasks>,
     /// Imports running in the background, and those that ended lately.
     pub imports: Arc<crate::imports::ImportJobs>,
 }

@@ -409,7 +409,7 @@ impl Store {
 /// is rolled back and they go through a transaction-local staging table and
 /// `INSERT … SELECT … ON CONFLICT DO NOTHING` instead, since COPY itself
 /// cannot skip stored rows. Fresh data (the usual import) thus pays for one
-/// COPY only. Figures are in the README's benchmark section; multi-row
+/// COPY only (the import benchmark: docs/benchmarks.md); multi-row
 /// INSERTs through the `Any` driver stayed near 41,000 beliefs/s.
 async fn copy_beliefs(pg: &sqlx::PgPool, series_key: i64, beliefs: &[Belief], progress: Progress<'_>) -> Result<u64> {
     let mut tx = pg.begin().await?;

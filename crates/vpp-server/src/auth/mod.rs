@@ -10,6 +10,7 @@
 //!   rule is refused (fail closed), and a test walks every route × role.
 //! - Every state-changing request is recorded in the append-only audit trail.
 
+pub mod audit;
 pub mod middleware;
 pub mod rules;
 

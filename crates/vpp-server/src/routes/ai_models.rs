@@ -9,14 +9,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_domain::ai_model::{AiModel, ModelRequest, ModelType, ModelVersion};
 
-use crate::ai_models::{
-    BackfillRequest, BackfillResponse, Performance, PredictRequest, PredictionResponse, TrainRequest, backfill_model,
-    check_model, performance, predict_model, train_model, used_by,
-};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
+use vpp_app::ai_models::{
+    BackfillRequest, BackfillResponse, Performance, PredictRequest, PredictionResponse, TrainRequest, backfill_model,
+    check_model, performance, predict_model, train_model, used_by,
+};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

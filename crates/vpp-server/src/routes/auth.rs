@@ -11,7 +11,8 @@ use vpp_domain::auth::{ApiKey, ApiKeyRequest, AuditEntry, Role, User, UserReques
 use vpp_domain::error::Errors;
 use vpp_store::{AuditFilter, StoreError};
 
-use crate::auth::middleware::{audit_base, client_ip, record};
+use crate::auth::audit::audit_base;
+use crate::auth::middleware::{client_ip, record};
 use crate::auth::{Principal, hash_password_async, random_token, sha256_hex, unauthorized};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiQuery, parse_json};

@@ -21,10 +21,9 @@ use vpp_store::{BidFilter, BidRecord, KillSwitch, SettlementRecord, TradeFilter,
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem, rejected_file};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::markets::{
-    ClearingSummary, SubmitBid, clear_day, connector_for, dangling, place_bid, settle_vpp, slot_room,
-};
 use crate::state::AppState;
+use vpp_app::error::dangling;
+use vpp_app::markets::{ClearingSummary, SubmitBid, clear_day, connector_for, place_bid, settle_vpp, slot_room};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -675,7 +674,7 @@ async fn import_exchange_file(
             for r in &rows {
                 spread(r.start, r.end, r.price, source, &mut beliefs);
             }
-            let owner = crate::markets::imbalance_owner(&c.id);
+            let owner = vpp_app::markets::imbalance_owner(&c.id);
             let (key, _) = s
                 .store
                 .ensure_series(OwnerKind::Market, &owner, Quantity::Price, &format!("{} imbalance", c.name))
@@ -771,7 +770,7 @@ async fn list_invoices(
         None => Decimal::from(19),
         Some(v) => v.parse().map_err(|_| ApiError::invalid("vat_pct", format!("`{v}` is not a number")))?,
     };
-    Ok(Json(crate::markets::invoices_for_month(&s.store, &q.month, q.contract_id.as_deref(), vat).await?))
+    Ok(Json(vpp_app::markets::invoices_for_month(&s.store, &q.month, q.contract_id.as_deref(), vat).await?))
 }
 
 /// Which VPP and day a position is asked for.

@@ -23,11 +23,11 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem, rejected_file};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::imports::ImportJob;
-use crate::markets::dangling;
-use crate::parks::{
+use crate::state::AppState;
+use vpp_app::error::dangling;
+use vpp_app::parks::{
     BatterySpec, LoadImport, LoadProfile, MonthSummary, ParkReport, PaybackReport, SavingsReport, labeller,
 };
-use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -256,13 +256,13 @@ async fn import_load(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     s.store.get_site(&id).await?;
-    let prepared = crate::parks::prepare_load(&s.store, &id, &body, q.time_label.unwrap_or_default()).await?;
+    let prepared = vpp_app::parks::prepare_load(&s.store, &id, &body, q.time_label.unwrap_or_default()).await?;
     if !q.background.unwrap_or(false) {
         return Ok(Json(prepared.store(&s.store, &|_| true).await?).into_response());
     }
     let store = s.store.clone();
     Ok(s.imports.start(&p, "site_load", Permission::ParksWrite, &id, prepared.rows(), move |progress| async move {
-        prepared.store(&store, &*progress).await
+        prepared.store(&store, &*progress).await.map_err(ApiError::from)
     }))
 }
 
@@ -299,7 +299,7 @@ async fn get_load(
 ) -> ApiResult<Json<LoadView>> {
     let (start, end) = (timestamp("start", &q.start)?, timestamp("end", &q.end)?);
     s.store.get_site(&id).await?;
-    let (intervals, gaps) = crate::parks::labelled_load(&s.store, &id, start, end).await?;
+    let (intervals, gaps) = vpp_app::parks::labelled_load(&s.store, &id, start, end).await?;
     Ok(Json(LoadView { intervals, gaps }))
 }
 
@@ -321,7 +321,7 @@ async fn load_profile(
     ApiQuery(q): ApiQuery<MonthQuery>,
 ) -> ApiResult<Json<LoadProfile>> {
     s.store.get_site(&id).await?;
-    Ok(Json(crate::parks::profile(&s.store, &id, &q.month).await?))
+    Ok(Json(vpp_app::parks::profile(&s.store, &id, &q.month).await?))
 }
 
 /// A year.
@@ -344,7 +344,7 @@ async fn load_monthly(
     if !(1970..=2200).contains(&q.year) {
         return Err(ApiError::invalid("year", format!("must be 1970..2200, got {}", q.year)));
     }
-    Ok(Json(crate::parks::monthly(&s.store, &id, q.year).await?))
+    Ok(Json(vpp_app::parks::monthly(&s.store, &id, q.year).await?))
 }
 
 /// Demand-response potential of the site's adjustable loads: by response
@@ -357,7 +357,7 @@ async fn site_flexibility(
     ApiQuery(q): ApiQuery<MonthQuery>,
 ) -> ApiResult<Json<Potential>> {
     s.store.get_site(&id).await?;
-    Ok(Json(crate::parks::flexibility(&s.store, &id, &q.month).await?))
+    Ok(Json(vpp_app::parks::flexibility(&s.store, &id, &q.month).await?))
 }
 
 /// A savings scenario.
@@ -382,7 +382,7 @@ async fn site_savings(
     ApiJson(req): ApiJson<SavingsRequest>,
 ) -> ApiResult<Json<SavingsReport>> {
     s.store.get_site(&id).await?;
-    Ok(Json(crate::parks::month_savings(&s.store, &id, &req.month, req.battery.as_ref()).await?))
+    Ok(Json(vpp_app::parks::month_savings(&s.store, &id, &req.month, req.battery.as_ref()).await?))
 }
 
 /// A payback question.
@@ -407,7 +407,7 @@ async fn site_battery_payback(
     ApiJson(req): ApiJson<PaybackRequest>,
 ) -> ApiResult<Json<PaybackReport>> {
     s.store.get_site(&id).await?;
-    Ok(Json(crate::parks::battery_payback(&s.store, &id, req.year, req.battery.as_ref()).await?))
+    Ok(Json(vpp_app::parks::battery_payback(&s.store, &id, req.year, req.battery.as_ref()).await?))
 }
 
 /// Which adjustable loads.
@@ -466,7 +466,7 @@ pub struct BillRequest {
     responses((status = 200, body = Bill), (status = 422, body = Problem)))]
 async fn compute_bill(State(s): State<AppState>, ApiJson(req): ApiJson<BillRequest>) -> ApiResult<Json<Bill>> {
     s.store.get_site(&req.site_id).await.map_err(dangling("site_id", "site", &req.site_id))?;
-    Ok(Json(crate::parks::bill(&s.store, &req.site_id, &req.month, req.reactive_kvarh).await?))
+    Ok(Json(vpp_app::parks::bill(&s.store, &req.site_id, &req.month, req.reactive_kvarh).await?))
 }
 
 /// Whether an import may overwrite.
@@ -521,7 +521,7 @@ async fn reconcile_bill(
     let Some(actual) = s.store.actual_bill(&q.site_id, &q.month).await? else {
         return Err(ApiError::not_found("actual bill", &format!("{} {}", q.site_id, q.month)));
     };
-    let bill = crate::parks::bill(&s.store, &q.site_id, &q.month, None).await?;
+    let bill = vpp_app::parks::bill(&s.store, &q.site_id, &q.month, None).await?;
     Ok(Json(reconcile(&bill, &actual)?))
 }
 
@@ -568,13 +568,13 @@ async fn park_report(State(s): State<AppState>, ApiQuery(q): ApiQuery<ParkReport
     if !matches!(format, "json" | "csv" | "html") {
         return Err(ApiError::invalid("format", format!("`{format}` is not json, csv or html")));
     }
-    let report = crate::parks::park_report(&s.store, &q.site_id, &q.month).await?;
+    let report = vpp_app::parks::park_report(&s.store, &q.site_id, &q.month).await?;
     Ok(match format {
         "csv" => {
-            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], crate::parks::report_csv(&report)).into_response()
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], vpp_app::parks::report_csv(&report)).into_response()
         }
         "html" => {
-            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], crate::parks::report_html(&report)).into_response()
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], vpp_app::parks::report_html(&report)).into_response()
         }
         _ => Json(report).into_response(),
     })

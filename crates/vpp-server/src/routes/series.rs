@@ -12,18 +12,22 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_domain::auth::Permission;
 use vpp_domain::series::{
-    Accuracy, Belief, BeliefInput, OwnerKind, Quantity, Resampled, Series, SeriesRequest, SourceKind, accuracy,
-    best_of_infeed, check_belief, delivery_date_of, resample, select_latest, unit_factor,
+    Accuracy, BeliefInput, OwnerKind, Quantity, Resampled, Series, SeriesRequest, SourceKind, accuracy, best_of_infeed,
+    delivery_date_of, select_latest, unit_factor,
 };
-use vpp_domain::series_import::{ColumnFile, CsvOptions, RowError, parse_columns, parse_csv};
+use vpp_domain::series_import::RowError;
 use vpp_store::SeriesFilter;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery, parse_json};
+use crate::extract::{ApiJson, ApiQuery};
 use crate::imports::ImportJob;
 use crate::routes::{page, paged};
 use crate::state::AppState;
+use vpp_app::series::{
+    FileImportReport, ImportQuery, MIN_MEASURED_COVERAGE, measured, of_source, pairs, prepare_import, resampled_live,
+    store_rows,
+};
 
 paged!(SeriesList, Series);
 
@@ -208,155 +212,6 @@ pub struct AccuracyReport {
     pub horizons: Vec<HorizonAccuracy>,
 }
 
-/// How to read an imported file.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    /// `csv` (default) or `columns` (column-oriented JSON).
-    pub format: Option<String>,
-    /// CSV delimiter: `,` (default), `;`, `\t` or `|`.
-    pub delimiter: Option<String>,
-    /// CSV numbers use a decimal comma.
-    pub decimal_comma: Option<bool>,
-    /// strftime format of CSV timestamps.
-    pub timestamp_format: Option<String>,
-    /// Zone of CSV timestamps without offset (IANA); default UTC.
-    pub timezone: Option<String>,
-    /// CSV column of the event start.
-    pub start_column: Option<String>,
-    /// CSV column of the value.
-    pub value_column: Option<String>,
-    /// CSV column of the belief time.
-    pub belief_time_column: Option<String>,
-    /// Belief time of every CSV row when there is no such column (required for forecasts and schedules).
-    #[param(value_type = Option<String>)]
-    pub belief_time: Option<Timestamp>,
-    /// Source kind of CSV rows; default forecast.
-    #[param(inline)]
-    pub source: Option<SourceKind>,
-    /// Unit of the values (W/kW/MW, Wh/kWh/MWh, ...); default from the file or the series.
-    pub unit: Option<String>,
-    /// Check the file now and store it in a background job (202 with the job).
-    pub background: Option<bool>,
-}
-
-/// Outcome of a file import.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FileImportReport {
-    /// `csv` or `columns`.
-    pub format: String,
-    /// Data rows read.
-    pub rows: usize,
-    /// Rows stored as new beliefs.
-    pub accepted: u64,
-    /// Valid rows already stored.
-    pub duplicates: u64,
-    /// Rows refused: line (CSV, header = 1) or row index (columns), and reason.
-    pub rejected: Vec<RowError>,
-}
-
-/// Imports a CSV or column-JSON file into a series: the file is checked
-/// whole first (a malformed file stores nothing), then row by row.
-pub async fn import_file(
-    store: &vpp_store::Store,
-    series_id: &str,
-    body: &[u8],
-    q: &ImportQuery,
-) -> ApiResult<FileImportReport> {
-    prepare_import(store, series_id, body, q).await?.store(store, &|_| true).await
-}
-
-/// A series file read and checked as a whole, ready to store.
-pub struct PreparedImport {
-    key: i64,
-    series: Series,
-    format: String,
-    parsed: vpp_domain::series_import::Parsed,
-    factor: f64,
-}
-
-impl PreparedImport {
-    /// Rows to check and store.
-    pub fn rows(&self) -> usize {
-        self.parsed.rows.len()
-    }
-
-    /// Checks every row against the series and stores the good ones in one
-    /// transaction; `progress` hears how far it got and may cancel.
-    pub async fn store(
-        self,
-        store: &vpp_store::Store,
-        progress: vpp_store::Progress<'_>,
-    ) -> ApiResult<FileImportReport> {
-        let rows = self.parsed.rows.len() + self.parsed.rejected.len();
-        let inputs = self.parsed.rows.iter().map(|r| (r.line, &r.input));
-        let (accepted, duplicates, rejected) =
-            store_rows(store, self.key, &self.series, inputs, self.factor, self.parsed.rejected, progress).await?;
-        Ok(FileImportReport { format: self.format, rows, accepted, duplicates, rejected })
-    }
-}
-
-/// Reads a series file: a malformed file, an unknown unit or a file for
-/// another asset is refused here, before anything is stored.
-pub async fn prepare_import(
-    store: &vpp_store::Store,
-    series_id: &str,
-    body: &[u8],
-    q: &ImportQuery,
-) -> ApiResult<PreparedImport> {
-    let (key, series) = store.get_series(series_id).await?;
-    let format = q.format.clone().unwrap_or_else(|| "csv".into());
-    let parsed = match format.as_str() {
-        "csv" => {
-            let opts = CsvOptions {
-                delimiter: q.delimiter.clone(),
-                decimal_comma: q.decimal_comma.unwrap_or(false),
-                timestamp_format: q.timestamp_format.clone(),
-                timezone: q.timezone.clone(),
-                start_column: q.start_column.clone(),
-                value_column: q.value_column.clone(),
-                belief_time_column: q.belief_time_column.clone(),
-                belief_time: q.belief_time,
-                source: q.source,
-                unit: q.unit.clone(),
-            };
-            parse_csv(body, &opts)?
-        }
-        "columns" => {
-            let file: ColumnFile = parse_json(body)?;
-            check_key(store, &series, &file).await?;
-            let mut parsed = parse_columns(&file, series.resolution_s)?;
-            if q.unit.is_some() {
-                parsed.unit = q.unit.clone();
-            }
-            parsed
-        }
-        other => return Err(ApiError::invalid("format", format!("unknown format `{other}`: use csv or columns"))),
-    };
-    let factor = match &parsed.unit {
-        Some(u) => unit_factor(series.quantity, &series.unit, u).map_err(|e| ApiError::invalid("unit", e))?,
-        None => 1.0,
-    };
-    Ok(PreparedImport { key, series, format, parsed, factor })
-}
-
-/// The file's key must name the series' owner: its id, or a resource's external asset id.
-async fn check_key(store: &vpp_store::Store, series: &Series, file: &ColumnFile) -> ApiResult<()> {
-    let asset = file.asset().unwrap_or_default();
-    let external = match series.owner_kind {
-        OwnerKind::Resource => store.get_resource(&series.owner_id).await?.external_id,
-        _ => None,
-    };
-    if asset == series.owner_id || external.as_deref() == Some(asset.as_str()) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "key",
-            format!("the file is for asset `{asset}`, but series `{}` belongs to `{}`", series.name, series.owner_id),
-        ))
-    }
-}
-
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_series_file))
@@ -392,7 +247,7 @@ async fn import_series_file(
     }
     let store = s.store.clone();
     Ok(s.imports.start(&p, "series", Permission::SeriesWrite, &id, prepared.rows(), move |progress| async move {
-        prepared.store(&store, &*progress).await
+        prepared.store(&store, &*progress).await.map_err(ApiError::from)
     }))
 }
 
@@ -441,30 +296,6 @@ async fn post_beliefs(
     let rows = batch.beliefs.iter().enumerate();
     let (accepted, duplicates, rejected) = store_rows(&s.store, key, &series, rows, factor, vec![], &|_| true).await?;
     Ok(Json(IngestReport { accepted, duplicates, rejected }))
-}
-
-/// Checks rows against the series, stores the good ones and reports
-/// (accepted, duplicates, rejected by line), adding `rejected` from parsing.
-async fn store_rows<'a>(
-    store: &vpp_store::Store,
-    key: i64,
-    series: &Series,
-    rows: impl Iterator<Item = (usize, &'a BeliefInput)>,
-    factor: f64,
-    mut rejected: Vec<RowError>,
-    progress: vpp_store::Progress<'_>,
-) -> ApiResult<(u64, u64, Vec<RowError>)> {
-    let now = Timestamp::now();
-    let mut good = Vec::new();
-    for (line, input) in rows {
-        match check_belief(series, input, factor, now) {
-            Ok(b) => good.push(b),
-            Err(reason) => rejected.push(RowError { line, reason }),
-        }
-    }
-    rejected.sort_by_key(|r| r.line);
-    let accepted = if good.is_empty() { 0 } else { store.insert_beliefs_reporting(key, &good, progress).await? };
-    Ok((accepted, good.len() as u64 - accepted, rejected))
 }
 
 /// The window `[start, end)` of a query and its time zone.
@@ -752,65 +583,6 @@ async fn get_resampled(
         })
         .collect();
     Ok(Json(Values { series_id: series.id, unit: series.unit, tz: tz_name, view: "resampled".into(), points }))
-}
-
-/// Live measurements of a series resampled over `[start, end)`.
-async fn resampled_live(
-    store: &vpp_store::Store,
-    key: i64,
-    start: Timestamp,
-    end: Timestamp,
-    step: SignedDuration,
-    hold: SignedDuration,
-) -> ApiResult<Vec<Resampled>> {
-    // Look back one hold period so a sample just before the window counts.
-    let from = (start - hold).as_microsecond();
-    let beliefs = store.beliefs(key, &[SourceKind::LiveMeasurement], from, end.as_microsecond()).await?;
-    // One value per measurement time: the last arrival wins.
-    let mut samples: Vec<(i64, f64)> = Vec::with_capacity(beliefs.len());
-    for b in &beliefs {
-        match samples.last_mut() {
-            Some(last) if last.0 == b.event_start_us => last.1 = b.value,
-            _ => samples.push((b.event_start_us, b.value)),
-        }
-    }
-    Ok(resample(&samples, start, end, step, hold))
-}
-
-fn pairs(selected: &[vpp_domain::series::Selected]) -> Vec<(i64, f64)> {
-    selected.iter().map(|v| (v.event_start_us, v.value)).collect()
-}
-
-fn of_source(beliefs: &[Belief], source: SourceKind) -> Vec<Belief> {
-    beliefs.iter().filter(|b| b.source == source).copied().collect()
-}
-
-/// Share of an interval live measurements must cover to stand for it.
-const MIN_MEASURED_COVERAGE: f64 = 0.9;
-
-/// What was measured per interval: meter final where settled, else resampled
-/// live measurements covering at least 90 % of the interval.
-pub(crate) async fn measured(
-    store: &vpp_store::Store,
-    key: i64,
-    series: &Series,
-    start: Timestamp,
-    end: Timestamp,
-    beliefs: &[Belief],
-) -> ApiResult<Vec<(i64, f64)>> {
-    let mut out =
-        pairs(&select_latest(&of_source(beliefs, SourceKind::MeterFinal), SourceKind::MeterFinal, |_| i64::MAX));
-    let step = SignedDuration::from_secs(series.resolution_s);
-    for r in resampled_live(store, key, start, end, step, SignedDuration::from_mins(5)).await? {
-        let t = r.start.as_microsecond();
-        if let (Some(mean), true) = (r.mean, r.coverage >= MIN_MEASURED_COVERAGE)
-            && out.binary_search_by_key(&t, |p| p.0).is_err()
-        {
-            out.push((t, mean));
-        }
-    }
-    out.sort_by_key(|p| p.0);
-    Ok(out)
 }
 
 /// Best available value per interval: the first source in `priority` with a

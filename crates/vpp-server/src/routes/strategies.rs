@@ -20,9 +20,11 @@ use vpp_store::{BacktestRecord, StatusChange, StrategyFilter};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::markets::connector_for;
 use crate::state::AppState;
-use crate::strategies::{BacktestRequest, StrategyBid, bid_for_strategy, check_strategy, live_metrics, start_backtest};
+use vpp_app::markets::connector_for;
+use vpp_app::strategies::{
+    BacktestRequest, StrategyBid, bid_for_strategy, check_strategy, live_metrics, start_backtest,
+};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -332,7 +334,7 @@ async fn backtest_intervals(
     task_of(&s, &id, &task_id).await?;
     let detail =
         s.store.backtest_detail(&task_id).await?.ok_or_else(|| ApiError::conflict("the backtest has not finished"))?;
-    let detail: crate::strategies::BacktestDetail = serde_json::from_value(detail).map_err(ApiError::internal)?;
+    let detail: vpp_app::strategies::BacktestDetail = serde_json::from_value(detail).map_err(ApiError::internal)?;
     let strategy = s.store.get_strategy(&id, None).await?;
     let vpp = s.store.get_vpp(&strategy.definition.vpp_id).await?;
     let connector = connector_for(&s.store, strategy.definition.connector_id.as_deref(), vpp.market_type).await?;
@@ -490,7 +492,7 @@ async fn strategy_performance(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<PerformanceQuery>,
 ) -> ApiResult<Json<StrategyPerformance>> {
-    let strategy = s.store.get_strategy(&q.strategy_id, None).await.map_err(crate::markets::dangling(
+    let strategy = s.store.get_strategy(&q.strategy_id, None).await.map_err(vpp_app::error::dangling(
         "strategy_id",
         "strategy",
         &q.strategy_id,

@@ -12,12 +12,13 @@ use vpp_domain::fleet::{AggregatedParams, DispatchMode, DispatchOrigin, dispatch
 use vpp_domain::resource::ResourceStatus;
 use vpp_domain::template::ResourceCategory;
 use vpp_domain::vpp::{Conflict, MarketType, Member, MembershipChange, Vpp, VppRequest, VppStatus, VppUpdate};
-use vpp_store::{DispatchRecord, InstructionRecord, VppFilter};
+use vpp_store::VppFilter;
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::{LimitQuery, page, paged};
 use crate::state::AppState;
+use vpp_app::dispatch::{dispatch_record, require_active};
 
 paged!(VppList, Vpp);
 
@@ -242,51 +243,6 @@ async fn aggregated_params(
     }))
 }
 
-/// 409 unless the VPP is ACTIVE: only then may it act on equipment.
-pub(crate) fn require_active(id: &str, status: VppStatus) -> ApiResult<()> {
-    if status == VppStatus::Active {
-        return Ok(());
-    }
-    Err(ApiError::conflict(format!("VPP `{id}` is {}; only ACTIVE VPPs can be dispatched", status.as_str()))
-        .field("status"))
-}
-
-/// The record of a split `plan` of `target_kw` over `[start, end)`, one
-/// instruction per allocation, ready to store.
-pub(crate) fn dispatch_record(
-    snapshot: &vpp_store::FleetSnapshot,
-    target_kw: f64,
-    (start, end): (Timestamp, Timestamp),
-    mode: DispatchMode,
-    plan: &vpp_domain::fleet::DispatchPlan,
-    now: Timestamp,
-) -> DispatchRecord {
-    let dispatch_id = vpp_store::new_id();
-    DispatchRecord {
-        id: dispatch_id.clone(),
-        vpp_id: snapshot.vpp_id.clone(),
-        target_kw,
-        start,
-        end,
-        mode: mode.into(),
-        total_dispatched_kw: plan.total_dispatched_kw,
-        unmet_kw: plan.unmet_kw,
-        created_at: now,
-        instructions: plan
-            .allocations
-            .iter()
-            .map(|&(i, kw)| InstructionRecord {
-                id: vpp_store::new_id(),
-                dispatch_id: dispatch_id.clone(),
-                resource_id: snapshot.members[i].resource_id.clone(),
-                target_kw: kw,
-                start,
-                end,
-            })
-            .collect(),
-    }
-}
-
 /// Split a power target across the VPP's ONLINE members and store the
 /// instructions. Positive targets inject, negative absorb. Members keep to
 /// their min/max power (scaled by ratio), SOC and priority; what cannot be
@@ -418,7 +374,7 @@ async fn preview_vpp(
         return Err(ApiError::invalid("members", "at most 10000 members"));
     }
     if let Some(id) = &req.vpp_id {
-        s.store.get_vpp(id).await.map_err(crate::markets::dangling("vpp_id", "VPP", id))?;
+        s.store.get_vpp(id).await.map_err(vpp_app::error::dangling("vpp_id", "VPP", id))?;
     }
     let (fleet, double_booking) = s.store.preview_members(req.vpp_id.as_deref(), &req.members).await?;
     Ok(Json(PreviewResponse { aggregated: vpp_domain::fleet::aggregate(&fleet, hours), double_booking }))

@@ -497,8 +497,8 @@ async fn new_alerts_are_posted_to_the_webhook() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
-    let settings = vpp_server::webhook::WebhookSettings { url, poll: Duration::from_millis(100) };
-    let sender = vpp_server::webhook::spawn_alert_webhook(app.store.clone(), settings.clone());
+    let settings = vpp_app::webhook::WebhookSettings { url, poll: Duration::from_millis(100) };
+    let sender = vpp_app::webhook::spawn_alert_webhook(app.store.clone(), settings.clone());
     tokio::time::sleep(Duration::from_millis(50)).await;
     app.store.raise_alert(AlertRule::DeviceOffline, "r1", "r1: no telemetry for 61 s").await.unwrap();
     let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("posted").unwrap();
@@ -516,7 +516,7 @@ async fn new_alerts_are_posted_to_the_webhook() {
     // posted, and the ones delivered before are not.
     sender.abort();
     app.store.raise_alert(AlertRule::BrokerConnectionLost, "broker", "broker unreachable for 3 s").await.unwrap();
-    let sender = vpp_server::webhook::spawn_alert_webhook(app.store.clone(), settings.clone());
+    let sender = vpp_app::webhook::spawn_alert_webhook(app.store.clone(), settings.clone());
     let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("posted after restart").unwrap();
     assert_eq!(got["alert"]["rule"], "broker_connection_lost");
     assert!(tokio::time::timeout(Duration::from_millis(500), rx.recv()).await.is_err(), "nothing sent twice");
@@ -529,8 +529,8 @@ async fn new_alerts_are_posted_to_the_webhook() {
     let got = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("posted once back").unwrap();
     assert_eq!(got["alert"]["subject"], "r2");
 
-    assert!(vpp_server::webhook::check_url("ftp://x").is_err());
-    assert!(vpp_server::webhook::check_url("not a url").is_err());
+    assert!(vpp_app::webhook::check_url("ftp://x").is_err());
+    assert!(vpp_app::webhook::check_url("not a url").is_err());
     sender.abort();
     server.abort();
 }

@@ -6,8 +6,8 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use vpp_app::markets::{SubmitBid, place_bid};
 use vpp_domain::market::rules::BidStepRequest;
-use vpp_server::markets::{SubmitBid, place_bid};
 
 use crate::helpers::{TestApp, field};
 

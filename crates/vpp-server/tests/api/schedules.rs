@@ -234,7 +234,7 @@ async fn the_stored_schedule_is_dispatched_and_tracked() {
 
 #[tokio::test]
 async fn the_closed_loop_records_deviations_and_redispatches() {
-    use vpp_server::control::{ControlSettings, control_cycle};
+    use vpp_app::control::{ControlSettings, control_cycle};
     let app = TestApp::new().await;
     let battery = app.battery("CL BESS", 100.0, 50.0, 0.0).await;
     let vpp = app.vpp("CL VPP", json!([{"resource_id": battery}])).await;
@@ -286,7 +286,7 @@ async fn the_closed_loop_records_deviations_and_redispatches() {
 
 #[tokio::test]
 async fn the_closed_loop_holds_the_market_commitment_over_member_schedules() {
-    use vpp_server::control::{ControlSettings, control_cycle};
+    use vpp_app::control::{ControlSettings, control_cycle};
     let app = TestApp::new().await;
     let battery = app.battery("MC BESS", 100.0, 50.0, 0.0).await;
     let vpp = app.vpp("MC VPP", json!([{"resource_id": battery}])).await;

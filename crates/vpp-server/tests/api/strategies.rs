@@ -276,7 +276,7 @@ async fn the_market_job_lets_active_strategies_bid_on_their_own() {
     let (_, created) = app.post("/api/v1/vpp/strategies", strategy(&vpp, &series, "Peak")).await;
     let id = created["id"].as_str().unwrap();
     activate(&app, id).await;
-    let job = vpp_server::markets::spawn_market_job(app.store.clone(), Duration::from_millis(50));
+    let job = vpp_app::market_job::spawn_market_job(app.store.clone(), Duration::from_millis(50));
     let mut bid = Value::Null;
     for _ in 0..200 {
         let (_, bids) = app.get(&format!("/api/v1/vpp/trading/results?vpp_id={vpp}")).await;

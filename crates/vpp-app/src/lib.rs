@@ -1,0 +1,41 @@
+//! The application layer of vpp: every use case and background job, once.
+//!
+//! HTTP handlers (vpp-server), the CLI and the demo (vpp-cli) and the
+//! device adapters are thin translators into these functions. A use case
+//! loads what it needs from [`vpp_store`], applies the rules of
+//! [`vpp_domain`], calls the optimiser ([`vpp_optim`]) or the forecasters
+//! ([`vpp_forecast`]) and stores the outcome; it answers with its own
+//! [`AppError`], which each interface maps once (problem JSON, a line on
+//! stderr).
+//!
+//! It must not depend on vpp-server, vpp-cli or any HTTP framework. Types
+//! it returns derive `utoipa::ToSchema` so the HTTP layer can publish them,
+//! and nothing more of the web.
+//!
+//! | module | use cases and jobs |
+//! |---|---|
+//! | [`markets`] | place a bid, clear a trading day, settle, invoices |
+//! | [`market_job`] | the job that lets ACTIVE strategies bid and clears closed days |
+//! | [`strategies`] | check a strategy, backtests as tasks, live bids of ACTIVE strategies |
+//! | [`ai_models`] | train model versions, predict, accuracy |
+//! | [`parks`] | park load import, bills, profiles, flexibility, savings, reports |
+//! | [`schedules`] | optimal schedules of a VPP, dispatching the stored schedule |
+//! | [`series`] | measured values per interval, resampled live measurements |
+//! | [`dispatch`] | dispatch records of a split power target |
+//! | [`control`] | the closed loop on deviations (a job) |
+//! | [`webhook`] | alert delivery to a webhook (a job) |
+
+pub mod ai_models;
+pub mod control;
+pub mod dispatch;
+pub mod error;
+pub mod json;
+pub mod market_job;
+pub mod markets;
+pub mod parks;
+pub mod schedules;
+pub mod series;
+pub mod strategies;
+pub mod webhook;
+
+pub use error::{AppError, AppResult};
