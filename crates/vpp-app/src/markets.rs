@@ -53,9 +53,8 @@ pub async fn exchange_for(store: &Store, c: &Connector, day: Date) -> AppResult<
             let (key, _) = store.get_series(id).await?;
             let step = c.rules.product().as_micros() as i64;
             let (lo, hi) = (slots[0].as_microsecond(), slots[slots.len() - 1].as_microsecond() + step);
-            let newest = store
-                .newest_beliefs(key, SourceKind::Price, (lo, hi, step), i64::MAX, vpp_domain::series::NO_LEAD_US)
-                .await?;
+            let newest =
+                store.newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Price, (lo, hi), step)).await?;
             let by_start: std::collections::HashMap<i64, f64> =
                 newest.iter().map(|b| (b.event_start_us, b.value)).collect();
             let missing: Vec<String> = slots
@@ -461,11 +460,9 @@ pub async fn settle_vpp(
             })
             .collect()
     };
-    let finals =
-        store.newest_beliefs(key, SourceKind::Price, (lo, hi, step), i64::MAX, vpp_domain::series::NO_LEAD_US).await?;
-    let estimates = store
-        .newest_beliefs(key, SourceKind::Forecast, (lo, hi, step), i64::MAX, vpp_domain::series::NO_LEAD_US)
-        .await?;
+    let finals = store.newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Price, (lo, hi), step)).await?;
+    let estimates =
+        store.newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Forecast, (lo, hi), step)).await?;
     let prices = ImbalancePrices { final_milli: column(finals), estimate_milli: column(estimates) };
     let (rows, _) = settle(&grid, &position, &delivered, &prices, imbalance_connector.rules.fee_per_mwh)
         .map_err(|e| AppError::invalid("period", e.to_string()))?;
@@ -560,7 +557,7 @@ pub async fn invoices_for_month(
     {
         let (lo, hi) = (start.as_microsecond(), end.as_microsecond());
         let cleared = store
-            .newest_beliefs(key, SourceKind::Price, (lo, hi, 900_000_000), i64::MAX, vpp_domain::series::NO_LEAD_US)
+            .newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Price, (lo, hi), 900_000_000))
             .await?;
         for b in cleared {
             let k = ((b.event_start_us - lo) / 900_000_000) as usize;
@@ -599,13 +596,7 @@ pub async fn invoices_for_month(
                 }
             }
             for b in store
-                .newest_beliefs(
-                    key,
-                    SourceKind::Forecast,
-                    (lo, hi, 900_000_000),
-                    i64::MAX,
-                    vpp_domain::series::NO_LEAD_US,
-                )
+                .newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Forecast, (lo, hi), 900_000_000))
                 .await?
             {
                 if let Some(f) = forecast.get_mut(index(b.event_start_us)) {
@@ -613,7 +604,7 @@ pub async fn invoices_for_month(
                 }
             }
             for b in store
-                .newest_beliefs(key, SourceKind::Flag, (lo, hi, 900_000_000), i64::MAX, vpp_domain::series::NO_LEAD_US)
+                .newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Flag, (lo, hi), 900_000_000))
                 .await?
             {
                 if let Some(f) = flagged.get_mut(index(b.event_start_us)) {

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use vpp_domain::series::{Belief, NO_LEAD_US, OwnerKind, Quantity, SourceKind};
+use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind};
 use vpp_domain::settings::Settings;
 use vpp_domain::tariff::Site;
 use vpp_domain::tariff::bill::{Bill, BillInput, compute_bill, month_span, parse_month, within};
@@ -62,13 +62,12 @@ pub async fn site_load(
     };
     let grid = INTERVAL_S * 1_000_000;
     let selected = store
-        .newest_beliefs(
+        .newest_beliefs(&vpp_store::BeliefQuery::latest(
             key,
             SourceKind::MeterFinal,
-            (start.as_microsecond(), end.as_microsecond(), grid),
-            i64::MAX,
-            NO_LEAD_US,
-        )
+            (start.as_microsecond(), end.as_microsecond()),
+            grid,
+        ))
         .await?;
     selected
         .into_iter()

@@ -10,7 +10,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use vpp_domain::resource::{Resource, ResourceStatus};
-use vpp_domain::series::{Belief, NO_LEAD_US, OwnerKind, Quantity, SourceKind};
+use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind};
 use vpp_domain::template::ResourceType;
 use vpp_optim::{
     Asset, Battery, Conflict, FlexibleLoad, Generator, Horizon, Member, Objective, Problem, Schedule, Site, SolveError,
@@ -278,7 +278,8 @@ async fn prices(
             let from = start.as_microsecond();
             let to = (start + step * steps as i32).as_microsecond();
             let grid = series.resolution_s * 1_000_000;
-            let values = store.newest_beliefs(key, SourceKind::Price, (from, to, grid), i64::MAX, NO_LEAD_US).await?;
+            let values =
+                store.newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Price, (from, to), grid)).await?;
             per_step(&values, from, step.as_micros() as i64, steps, grid).map_err(|k| {
                 let at = Timestamp::from_microsecond(from + k as i64 * step.as_micros() as i64).unwrap_or(start);
                 AppError::invalid("price_series_id", format!("no price for step {k} ({at})"))
@@ -556,7 +557,8 @@ async fn stored_forecast(
     let from = start.as_microsecond();
     let step_us = step.as_micros() as i64;
     let to = from + steps as i64 * step_us;
-    let values = store.newest_beliefs(key, SourceKind::Forecast, (from, to, grid), i64::MAX, NO_LEAD_US).await?;
+    let values =
+        store.newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Forecast, (from, to), grid)).await?;
     Ok(per_step(&values, from, step_us, steps, grid).ok().map(|v| v.into_iter().map(|x| x.max(0.0)).collect()))
 }
 

@@ -6,8 +6,8 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use vpp_domain::series::{
-    Belief, BeliefInput, OwnerKind, Resampled, Selected, Series, SourceKind, check_belief, resample, select_latest,
-    unit_factor,
+    Belief, BeliefInput, OwnerKind, Resampled, Selected, Series, SourceKind, View, check_belief, resample,
+    select_latest, unit_factor,
 };
 use vpp_domain::series_import::{ColumnFile, CsvOptions, RowError, parse_columns, parse_csv};
 use vpp_store::{SeriesFilter, Store, StoreError};
@@ -63,7 +63,7 @@ pub async fn measured(
     beliefs: &[Belief],
 ) -> AppResult<Vec<(i64, f64)>> {
     let mut out =
-        pairs(&select_latest(&of_source(beliefs, SourceKind::MeterFinal), SourceKind::MeterFinal, |_| i64::MAX));
+        pairs(&select_latest(&of_source(beliefs, SourceKind::MeterFinal), SourceKind::MeterFinal, &View::Latest));
     let step = SignedDuration::from_secs(series.resolution_s);
     for r in resampled_live(store, key, start, end, step, SignedDuration::from_mins(5)).await? {
         let t = r.start.as_microsecond();

@@ -106,7 +106,7 @@ impl AssetIds {
 #[derive(Debug, Clone, Copy)]
 pub struct EtlConfig {
     /// A version is tradeable for an interval if issued at or before
-    /// `delivery_start − gate_closure_us`.
+    /// `delivery_start − gate_closure_us` ([`crate::series::View::Tradeable`]).
     pub gate_closure_us: i64,
     /// Only intervals starting in `[from, to)` are kept, if set.
     pub window: Option<(i64, i64)>,
@@ -285,7 +285,7 @@ impl ForecastEtl {
             if slot.latest.offer(version, value) {
                 self.stats.conflicting_versions += 1;
             }
-            if version <= start.saturating_sub(gate) {
+            if version <= crate::series::tradeable_cutoff_us(start, gate) {
                 slot.tradeable.offer(version, value);
             }
         }

@@ -326,22 +326,88 @@ pub struct Selected {
     pub value: f64,
 }
 
-/// Per event, the newest belief of `source` whose belief time is at or
-/// before `cutoff(event_start)`. Events without such a belief are absent.
-///
-/// This one rule gives every versioned view:
-/// - latest: cutoff = +∞;
-/// - as of T: cutoff = T;
-/// - latest tradeable: cutoff = event start − gate closure lead;
-/// - day-ahead: cutoff = D−1 12:00 local time of the event's delivery day.
+/// Which version of each interval's value a reader sees. Every view is
+/// "the newest belief known by a cutoff", and [`View::cutoff_us`] is the one
+/// definition of each cutoff: the store's queries, [`select_latest`] and the
+/// forecast ETL all use it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum View {
+    /// The newest version there is.
+    Latest,
+    /// The newest version known at a time (what a reader saw then).
+    AsOf(Timestamp),
+    /// The newest version issued at least `lead` before the interval starts:
+    /// what could still be traded before gate closure.
+    Tradeable {
+        /// Gate closure lead before delivery start.
+        lead: SignedDuration,
+    },
+    /// The versions known by `gate` (local time in `tz`) on the day before
+    /// each interval's delivery day: what a day-ahead auction saw.
+    DayAhead {
+        /// Local time of the day-ahead gate, usually 12:00.
+        gate: jiff::civil::Time,
+        /// Zone of the delivery days.
+        tz: TimeZone,
+    },
+}
+
+impl View {
+    /// The day-ahead view at 12:00 local time in `tz` (EPEX's gate).
+    pub fn day_ahead(tz: TimeZone) -> Self {
+        Self::DayAhead { gate: jiff::civil::time(12, 0, 0, 0), tz }
+    }
+
+    /// Its name in the API: `latest`, `as_of`, `tradeable` or `day_ahead`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Latest => "latest",
+            Self::AsOf(_) => "as_of",
+            Self::Tradeable { .. } => "tradeable",
+            Self::DayAhead { .. } => "day_ahead",
+        }
+    }
+
+    /// The latest belief time (µs) a version may have to be seen for the
+    /// interval starting at `event_start_us`. A day-ahead cutoff that cannot
+    /// be placed in the zone sees nothing.
+    pub fn cutoff_us(&self, event_start_us: i64) -> i64 {
+        match self {
+            Self::Latest => i64::MAX,
+            Self::AsOf(t) => t.as_microsecond(),
+            Self::Tradeable { lead } => tradeable_cutoff_us(event_start_us, lead.as_micros() as i64),
+            Self::DayAhead { gate, tz } => Timestamp::from_microsecond(event_start_us)
+                .ok()
+                .and_then(|t| day_ahead_cutoff(delivery_date_of(t, tz), *gate, tz).ok())
+                .map_or(i64::MIN, |t| t.as_microsecond()),
+        }
+    }
+}
+
+/// Latest belief time of a tradeable version for an interval starting at
+/// `event_start_us`, with gate closure `lead_us` before it: a version issued
+/// exactly at the gate still counts. The rule of [`View::Tradeable`], which
+/// the forecast ETL applies in its columnar pass.
+pub fn tradeable_cutoff_us(event_start_us: i64, lead_us: i64) -> i64 {
+    event_start_us.saturating_sub(lead_us)
+}
+
+/// When the day-ahead gate for delivery day `day` closes: `gate` local time
+/// in `tz` on the day before.
+pub fn day_ahead_cutoff(day: Date, gate: jiff::civil::Time, tz: &TimeZone) -> Result<Timestamp, jiff::Error> {
+    Ok(day.yesterday()?.to_datetime(gate).to_zoned(tz.clone())?.timestamp())
+}
+
+/// Per event, the newest belief of `source` that `view` sees (belief time at
+/// or before its cutoff). Events without such a belief are absent.
 ///
 /// `beliefs` must be sorted by `(event_start, belief_time)`. Linear, no allocation per event.
-pub fn select_latest(beliefs: &[Belief], source: SourceKind, cutoff: impl Fn(i64) -> i64) -> Vec<Selected> {
+pub fn select_latest(beliefs: &[Belief], source: SourceKind, view: &View) -> Vec<Selected> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < beliefs.len() {
         let start = beliefs[i].event_start_us;
-        let limit = cutoff(start);
+        let limit = view.cutoff_us(start);
         let mut best: Option<&Belief> = None;
         while i < beliefs.len() && beliefs[i].event_start_us == start {
             let b = &beliefs[i];
@@ -356,11 +422,6 @@ pub fn select_latest(beliefs: &[Belief], source: SourceKind, cutoff: impl Fn(i64
     }
     out
 }
-
-/// A lead before delivery so negative it never limits a version (about 31
-/// years back, well inside i64 microseconds): "no gate closure" in the
-/// newest-version queries.
-pub const NO_LEAD_US: i64 = -1_000_000_000_000_000;
 
 /// The interval starts of a delivery day in `tz`: local midnight to the next
 /// local midnight in steps of `step` (absolute time). Europe/Berlin has 92,
@@ -557,16 +618,30 @@ mod tests {
             b(10, 300, LiveMeasurement, 9.0),
             b(11, 150, Forecast, 5.0),
         ];
-        let latest = select_latest(&beliefs, Forecast, |_| i64::MAX);
+        let latest = select_latest(&beliefs, Forecast, &View::Latest);
         assert_eq!(latest.iter().map(|s| s.value).collect::<Vec<_>>(), vec![2.0, 5.0]);
-        let as_of = select_latest(&beliefs, Forecast, |_| 160);
+        let at = |us| View::AsOf(Timestamp::from_microsecond(us).expect("ts"));
+        let as_of = select_latest(&beliefs, Forecast, &at(160));
         assert_eq!(as_of.iter().map(|s| s.value).collect::<Vec<_>>(), vec![1.0, 5.0]);
-        let none = select_latest(&beliefs, Forecast, |_| 50);
+        let none = select_latest(&beliefs, Forecast, &at(50));
         assert!(none.is_empty());
         // Gate closure 15 min before start: a version exactly at the gate counts.
-        let gate = |start: i64| start - Q;
+        let gate = View::Tradeable { lead: SignedDuration::from_micros(Q) };
         let beliefs = [b(10, 9 * Q, Forecast, 1.0), b(10, 9 * Q + 1, Forecast, 2.0)];
-        assert_eq!(select_latest(&beliefs, Forecast, gate)[0].value, 1.0);
+        assert_eq!(select_latest(&beliefs, Forecast, &gate)[0].value, 1.0);
+    }
+
+    #[test]
+    fn the_day_ahead_view_sees_what_was_known_at_noon_the_day_before() {
+        let berlin = TimeZone::get("Europe/Berlin").expect("zone");
+        let view = View::day_ahead(berlin);
+        // 00:30 CET on 24 November is 23:30 UTC on the 23rd: its delivery
+        // day is the 24th, whose gate closed at 12:00 CET on the 23rd.
+        let event: Timestamp = "2026-11-23T23:30:00Z".parse().expect("ts");
+        let gate: Timestamp = "2026-11-23T11:00:00Z".parse().expect("ts");
+        assert_eq!(view.cutoff_us(event.as_microsecond()), gate.as_microsecond());
+        assert_eq!(view.name(), "day_ahead");
+        assert_eq!(View::Latest.cutoff_us(0), i64::MAX);
     }
 
     #[test]

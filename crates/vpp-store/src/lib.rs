@@ -52,7 +52,7 @@ pub use markets::{
 };
 pub use resources::{ResourceFilter, ResourcePage, ResourceSort};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};
-pub use series::{Progress, SeriesFilter};
+pub use series::{BeliefQuery, Progress, SeriesFilter};
 pub use strategies::{BacktestRecord, StatusChange, StrategyFilter};
 pub use telemetry::{DispatchRecord, InstructionRecord, MAX_TELEMETRY_BATCH, TelemetryWindow};
 pub use templates::TemplateFilter;

@@ -2,7 +2,38 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use vpp_domain::series::{Belief, NO_LEAD_US, OwnerKind, Quantity, Series, SeriesRequest, SourceKind};
+use vpp_domain::series::{Belief, OwnerKind, Quantity, Series, SeriesRequest, SourceKind, View, delivery_date_of};
+
+/// A lead before delivery so negative it never limits a version (about 31
+/// years back, well inside i64 microseconds): "no gate closure" in the
+/// newest-version SQL.
+const NO_LEAD_US: i64 = -1_000_000_000_000_000;
+
+/// What [`Store::newest_beliefs`] reads: one series' beliefs of one source
+/// over `[start_us, end_us)`, as `view` sees them.
+#[derive(Debug, Clone)]
+pub struct BeliefQuery {
+    /// The series' internal key.
+    pub series_key: i64,
+    /// The source kind read.
+    pub source: SourceKind,
+    /// Window start (interval starts at or after), µs.
+    pub start_us: i64,
+    /// Window end (interval starts before), µs.
+    pub end_us: i64,
+    /// The series' interval length, µs: the grid values sit on (all sources
+    /// but live measurements); 0 reads without a grid.
+    pub grid_us: i64,
+    /// Which version of each interval.
+    pub view: View,
+}
+
+impl BeliefQuery {
+    /// The newest version of each interval in `[start_us, end_us)`.
+    pub fn latest(series_key: i64, source: SourceKind, (start_us, end_us): (i64, i64), grid_us: i64) -> Self {
+        Self { series_key, source, start_us, end_us, grid_us, view: View::Latest }
+    }
+}
 
 use crate::{Filters, Page, Paged, Result, Store, StoreError, from_micros, new_id, parse_enum, to_micros, unique};
 
@@ -180,7 +211,7 @@ impl Store {
         let grid = series.resolution_s * 1_000_000;
         let start = at_us.div_euclid(grid) * grid;
         let newest =
-            self.newest_beliefs(key, SourceKind::Schedule, (start, start + grid, grid), i64::MAX, NO_LEAD_US).await?;
+            self.newest_beliefs(&BeliefQuery::latest(key, SourceKind::Schedule, (start, start + grid), grid)).await?;
         Ok(newest.first().map(|b| (start, start + grid, b.value)))
     }
 
@@ -289,6 +320,38 @@ impl Store {
         Ok(inserted)
     }
 
+    /// The newest belief per interval that the query's view sees, one row
+    /// per interval, sorted by interval start. A day-ahead view is asked per
+    /// delivery day, since its cutoff moves with the local calendar.
+    pub async fn newest_beliefs(&self, q: &BeliefQuery) -> Result<Vec<vpp_domain::series::Selected>> {
+        let at = |cutoff_us, lead_us| self.newest_in(q, (q.start_us, q.end_us), cutoff_us, lead_us);
+        match &q.view {
+            View::Latest => at(i64::MAX, NO_LEAD_US).await,
+            View::AsOf(t) => at(t.as_microsecond(), NO_LEAD_US).await,
+            View::Tradeable { lead } => at(i64::MAX, lead.as_micros() as i64).await,
+            View::DayAhead { tz, .. } => {
+                let mut selected = Vec::new();
+                let mut lo = q.start_us;
+                while lo < q.end_us {
+                    let start = jiff::Timestamp::from_microsecond(lo)
+                        .map_err(|e| StoreError::Corrupt(format!("day-ahead window: {e}")))?;
+                    let next_day = delivery_date_of(start, tz)
+                        .tomorrow()
+                        .map_err(|e| StoreError::Corrupt(format!("day-ahead window: {e}")))?;
+                    let day_end = next_day
+                        .to_zoned(tz.clone())
+                        .map_err(|e| StoreError::Corrupt(format!("day-ahead window: {e}")))?
+                        .timestamp()
+                        .as_microsecond();
+                    let hi = day_end.min(q.end_us);
+                    selected.extend(self.newest_in(q, (lo, hi), q.view.cutoff_us(lo), NO_LEAD_US).await?);
+                    lo = hi;
+                }
+                Ok(selected)
+            }
+        }
+    }
+
     /// Per event in `[start_us, end_us)`, the newest belief of `source` whose
     /// belief time is at or before both `cutoff_us` and `event_start −
     /// lead_us`: latest (no limits), as of a time, or tradeable before gate
@@ -303,14 +366,14 @@ impl Store {
     /// ms in SQLite among 10M beliefs (12 ms before), 0.9 ms in PostgreSQL
     /// among 22M (122 ms before), against filtering every version in the
     /// window with a correlated MAX, which live measurements still use.
-    pub async fn newest_beliefs(
+    async fn newest_in(
         &self,
-        series_key: i64,
-        source: SourceKind,
-        (start_us, end_us, grid_us): (i64, i64, i64),
+        q: &BeliefQuery,
+        (start_us, end_us): (i64, i64),
         cutoff_us: i64,
         lead_us: i64,
     ) -> Result<Vec<vpp_domain::series::Selected>> {
+        let (series_key, source, grid_us) = (q.series_key, q.source, q.grid_us);
         const MAX_GRID_STEPS: i64 = 200_000;
         let on_grid = source != SourceKind::LiveMeasurement
             && grid_us > 0

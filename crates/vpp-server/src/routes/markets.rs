@@ -151,13 +151,12 @@ async fn market_data(s: &AppState, market_id: &str, start: Timestamp, end: Times
     let step_us = step.as_micros() as i64;
     let newest = s
         .store
-        .newest_beliefs(
+        .newest_beliefs(&vpp_store::BeliefQuery::latest(
             key,
             SourceKind::Price,
-            (start.as_microsecond(), end.as_microsecond(), step_us),
-            i64::MAX,
-            vpp_domain::series::NO_LEAD_US,
-        )
+            (start.as_microsecond(), end.as_microsecond()),
+            step_us,
+        ))
         .await?;
     let points = newest
         .iter()

@@ -12,8 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_domain::auth::Permission;
 use vpp_domain::series::{
-    Accuracy, BeliefInput, OwnerKind, Quantity, Resampled, Series, SeriesRequest, SourceKind, accuracy, best_of_infeed,
-    delivery_date_of, select_latest, unit_factor,
+    Accuracy, BeliefInput, OwnerKind, Quantity, Resampled, Series, SeriesRequest, SourceKind, View, accuracy,
+    best_of_infeed, delivery_date_of, select_latest, unit_factor,
 };
 use vpp_domain::series_import::RowError;
 use vpp_store::SeriesFilter;
@@ -375,7 +375,8 @@ async fn get_values(
     let (key, series) = s.store.get_series(&id).await?;
     let (start, end, tz, tz_name) = window(&q)?;
     let source = q.source.unwrap_or(SourceKind::Forecast);
-    let (view, selected) = view_values(&s, (key, &series), source, &q, &tz, start, end).await?;
+    let view = view_of(&q, &tz)?;
+    let selected = view_values(&s, (key, &series), source, &view, start, end).await?;
     let step = SignedDuration::from_secs(series.resolution_s);
     let points = selected
         .into_iter()
@@ -391,86 +392,48 @@ async fn get_values(
             }
         })
         .collect();
-    Ok(Json(Values { series_id: series.id, unit: series.unit, tz: tz_name, view, points }))
+    Ok(Json(Values { series_id: series.id, unit: series.unit, tz: tz_name, view: view.name().into(), points }))
 }
 
-use vpp_domain::series::NO_LEAD_US;
-
-/// One value per event in `[start, end)` according to the query's `view`,
-/// each answered by the database (one row per event); the day-ahead cutoff
-/// depends on the local calendar, so it is asked per delivery day.
+/// One value per event in `[start, end)` as `view` sees it, answered by the
+/// database (one row per event).
 async fn view_values(
     s: &AppState,
     (key, series): (i64, &Series),
     source: SourceKind,
-    q: &WindowQuery,
-    tz: &TimeZone,
+    view: &View,
     start: Timestamp,
     end: Timestamp,
-) -> ApiResult<(String, Vec<vpp_domain::series::Selected>)> {
-    let view = view_name(q)?;
-    let (from, to) = (start.as_microsecond(), end.as_microsecond());
-    let grid_us = series.resolution_s * 1_000_000;
-    let in_db = |cutoff: i64, lead: i64| s.store.newest_beliefs(key, source, (from, to, grid_us), cutoff, lead);
-    let selected = match view.as_str() {
-        "latest" => in_db(i64::MAX, NO_LEAD_US).await?,
-        "as_of" => {
-            let t = q.as_of.ok_or_else(|| ApiError::invalid("as_of", "view=as_of needs as_of"))?.as_microsecond();
-            in_db(t, NO_LEAD_US).await?
-        }
+) -> ApiResult<Vec<vpp_domain::series::Selected>> {
+    let query = vpp_store::BeliefQuery {
+        series_key: key,
+        source,
+        start_us: start.as_microsecond(),
+        end_us: end.as_microsecond(),
+        grid_us: series.resolution_s * 1_000_000,
+        view: view.clone(),
+    };
+    Ok(s.store.newest_beliefs(&query).await?)
+}
+
+/// The query's view: `latest` (default), `as_of` (needs `as_of`),
+/// `tradeable` (gate closure `gate_closure_minutes` before delivery,
+/// default 15) or `day_ahead` (12:00 the day before, in `tz`).
+fn view_of(q: &WindowQuery, tz: &TimeZone) -> ApiResult<View> {
+    match q.view.as_deref().unwrap_or("latest") {
+        "latest" => Ok(View::Latest),
+        "as_of" => Ok(View::AsOf(q.as_of.ok_or_else(|| ApiError::invalid("as_of", "view=as_of needs as_of"))?)),
         "tradeable" => {
             let lead = q.gate_closure_minutes.unwrap_or(15);
             if !(0..=7 * 24 * 60).contains(&lead) {
                 return Err(ApiError::invalid("gate_closure_minutes", "must be 0..10080"));
             }
-            in_db(i64::MAX, lead * 60_000_000).await?
+            Ok(View::Tradeable { lead: SignedDuration::from_mins(lead) })
         }
-        _ => {
-            // Day-ahead: versions at or before 12:00 local time on the day
-            // before delivery; one cutoff per delivery day in the window.
-            let mut selected = Vec::new();
-            let mut day = delivery_date_of(start, tz);
-            loop {
-                let day_start = day.to_zoned(tz.clone()).map_err(|e| ApiError::invalid("day", e.to_string()))?;
-                if day_start.timestamp() >= end {
-                    break;
-                }
-                let next = day.tomorrow().map_err(|e| ApiError::invalid("day", e.to_string()))?;
-                let day_end = next.to_zoned(tz.clone()).map_err(|e| ApiError::invalid("day", e.to_string()))?;
-                let cutoff = day
-                    .yesterday()
-                    .and_then(|d| d.at(12, 0, 0, 0).to_zoned(tz.clone()))
-                    .map_err(|e| ApiError::invalid("day", e.to_string()))?;
-                let (lo, hi) =
-                    (from.max(day_start.timestamp().as_microsecond()), to.min(day_end.timestamp().as_microsecond()));
-                if lo < hi {
-                    selected.extend(
-                        s.store
-                            .newest_beliefs(
-                                key,
-                                source,
-                                (lo, hi, grid_us),
-                                cutoff.timestamp().as_microsecond(),
-                                NO_LEAD_US,
-                            )
-                            .await?,
-                    );
-                }
-                day = next;
-            }
-            selected
+        "day_ahead" => Ok(View::day_ahead(tz.clone())),
+        other => {
+            Err(ApiError::invalid("view", format!("unknown view `{other}`: use latest, as_of, tradeable or day_ahead")))
         }
-    };
-    Ok((view, selected))
-}
-
-/// The query's view, checked: `latest` (default), `as_of`, `tradeable` or `day_ahead`.
-fn view_name(q: &WindowQuery) -> ApiResult<String> {
-    let view = q.view.clone().unwrap_or_else(|| "latest".into());
-    if ["latest", "as_of", "tradeable", "day_ahead"].contains(&view.as_str()) {
-        Ok(view)
-    } else {
-        Err(ApiError::invalid("view", format!("unknown view `{view}`: use latest, as_of, tradeable or day_ahead")))
     }
 }
 
@@ -521,9 +484,9 @@ async fn vpp_rollup(
     let source = q.source.unwrap_or(SourceKind::Forecast);
     let members = s.store.member_series(&id, quantity).await?;
     let mut sums: std::collections::BTreeMap<i64, (f64, usize)> = std::collections::BTreeMap::new();
-    let view = view_name(&q)?;
+    let view = view_of(&q, &tz)?;
     for (key, series, ratio) in &members {
-        let (_, selected) = view_values(&s, (*key, series), source, &q, &tz, start, end).await?;
+        let selected = view_values(&s, (*key, series), source, &view, start, end).await?;
         for p in selected {
             let e = sums.entry(p.event_start_us).or_insert((0.0, 0));
             e.0 += p.value * ratio;
@@ -543,7 +506,7 @@ async fn vpp_rollup(
         vpp_id: id,
         quantity,
         unit: "kW".into(),
-        view,
+        view: view.name().into(),
         tz: tz_name,
         members_with_series: members.len(),
         points,
@@ -629,11 +592,11 @@ async fn get_best_of_infeed(
                     .filter_map(|r| r.mean.map(|m| (r.start.as_microsecond(), m)))
                     .collect()
             }
-            k => pairs(&select_latest(&of_source(&beliefs, *k), *k, |_| i64::MAX)),
+            k => pairs(&select_latest(&of_source(&beliefs, *k), *k, &View::Latest)),
         };
         layers.push((*kind, values));
     }
-    let redispatched: Vec<i64> = select_latest(&of_source(&beliefs, SourceKind::Flag), SourceKind::Flag, |_| i64::MAX)
+    let redispatched: Vec<i64> = select_latest(&of_source(&beliefs, SourceKind::Flag), SourceKind::Flag, &View::Latest)
         .into_iter()
         .filter(|f| f.value == 1.0)
         .map(|f| f.event_start_us)
@@ -682,11 +645,11 @@ async fn get_accuracy(
     let horizons = horizons
         .into_iter()
         .map(|h| {
-            let lead = h * 3_600_000_000;
-            let cutoff = |event: i64| if h == 0 { i64::MAX } else { event - lead };
+            // Horizon h: what was forecast h hours ahead; 0 is the latest.
+            let view = if h == 0 { View::Latest } else { View::Tradeable { lead: SignedDuration::from_hours(h) } };
             HorizonAccuracy {
                 horizon_hours: h,
-                accuracy: accuracy(&pairs(&select_latest(&forecasts, SourceKind::Forecast, cutoff)), &actual),
+                accuracy: accuracy(&pairs(&select_latest(&forecasts, SourceKind::Forecast, &view)), &actual),
             }
         })
         .collect();
