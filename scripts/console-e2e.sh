@@ -2,7 +2,9 @@
 # Browser test of the web console: installs Debian's Chromium if it is
 # missing, runs a release `vpp demo` (as users run it) on a fresh database and
 # a free port, and drives the console with playwright-core
-# (web/e2e/console.mjs). Screenshots land in target/e2e-shots.
+# (web/e2e/console.mjs). Screenshots land in target/e2e-shots. First it
+# checks that the console's generated API types (web/src/api/schema.d.ts)
+# match the OpenAPI document the server serves.
 #
 #   VPP_E2E_AT=HH:MM  runs the demo, the test and the browser as if it were
 #                     that time of day (UTC) today, through libfaketime
@@ -44,6 +46,19 @@ for _ in $(seq 1 180); do
   sleep 1
 done
 password() { sed -n "s/^demo login: $1 \/ \([^ ]*\) .*/\1/p" "$tmp/demo.log"; }
+
+# The console's API types must be those of the document this server serves.
+if [ -z "${VPP_E2E_AT:-}" ]; then
+  (cd web && VPP_OPENAPI="http://127.0.0.1:$port/api/v1/openapi.json" VPP_API_TYPES="$tmp/schema.d.ts" \
+    npm run -s gen:api 2>/dev/null)
+  if ! cmp -s "$tmp/schema.d.ts" web/src/api/schema.d.ts; then
+    diff "$tmp/schema.d.ts" web/src/api/schema.d.ts | head -20
+    echo "web/src/api/schema.d.ts differs from the served OpenAPI document: run" \
+      "VPP_OPENAPI=http://127.0.0.1:8080/api/v1/openapi.json npm run gen:api in web/ against a running vpp and commit it" >&2
+    exit 1
+  fi
+  echo "console API types match the served OpenAPI document"
+fi
 
 cd web
 VPP_URL="http://127.0.0.1:$port" \

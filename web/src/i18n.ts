@@ -293,8 +293,3 @@ export function when(ts: string | null | undefined, timeZone?: string, seconds =
   const timeStyle = seconds ? 'medium' : 'short'
   return new Intl.DateTimeFormat(i18n.global.locale.value, { dateStyle: 'short', timeStyle, timeZone }).format(new Date(ts))
 }
-
-/** `HH:MM` of quarter-hour slot `slot` (0..96) of a day plan in local clock time. */
-export function slotClock(slot: number): string {
-  return `${String(Math.floor(slot / 4)).padStart(2, '0')}:${String((slot % 4) * 15).padStart(2, '0')}`
-}

@@ -1,15 +1,16 @@
 // Today's and tomorrow's day-ahead prices of the first SPOT connector, and
 // their ECharts option; the dashboard and the trading monitor both show them.
-import { get } from './api'
+import { client, unwrap } from './api'
+import type { Schemas } from './api/types'
 import { when } from './i18n'
 
-export interface SpotPrices { name: string; unit: string; points: { start: string; value: number }[] }
+export interface SpotPrices { name: string; unit: string; points: Pick<Schemas['PricePoint'], 'start' | 'value'>[] }
 
 export async function loadSpotPrices(): Promise<SpotPrices | null> {
-  const connectors = await get<{ id: string; name: string; market_type: string }[]>('/api/v1/vpp/market-connectors')
+  const connectors = await unwrap(client.GET('/api/v1/vpp/market-connectors'))
   const spot = connectors.find((c) => c.market_type === 'SPOT')
   if (!spot) return null
-  const data = await get<{ unit: string; points: { start: string; value: number }[] }>(`/api/v1/vpp/market-data/${spot.id}/realtime`)
+  const data = await unwrap(client.GET('/api/v1/vpp/market-data/{market_id}/realtime', { params: { path: { market_id: spot.id } } }))
   return { name: spot.name, unit: data.unit, points: data.points }
 }
 

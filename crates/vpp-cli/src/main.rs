@@ -1,5 +1,10 @@
-//! The `vpp` command. Thin: it parses configuration and calls the crates
-//! `vpp-store` and `vpp-server`.
+//! The `vpp` binary: parses arguments and configuration, calls the
+//! application layer (`vpp-app`) and prints. It starts the HTTP server
+//! (`vpp-server`) for `serve` and `demo`, seeds the demo ([`demo`],
+//! [`demo_park`], [`demo_strategies`]), runs the forecast ETL on files
+//! ([`etl`]) and the peer comparisons ([`bench_compare`]); tables for
+//! people are drawn in [`output`]. It still opens the store directly for
+//! reads and imports that have no use case of their own yet.
 
 mod bench_compare;
 mod config;
@@ -7,6 +12,7 @@ mod demo;
 mod demo_park;
 mod demo_strategies;
 mod etl;
+mod output;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -350,6 +356,9 @@ enum ParkCommand {
         /// Month, `YYYY-MM`.
         #[arg(long)]
         month: String,
+        /// A table for people instead of JSON.
+        #[arg(long)]
+        table: bool,
     },
     /// Savings of a month: adjustable loads, demand response and a battery.
     Savings {
@@ -607,10 +616,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Contracts { file }) => {
             let store = open_store(&config).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let contracts = vpp_domain::market::invoice::parse_contracts(&bytes).map_err(|errors| {
-                let lines: Vec<String> = errors.iter().map(|e| format!("  line {}: {}", e.line, e.reason)).collect();
-                anyhow::anyhow!("{}: nothing imported:\n{}", file.display(), lines.join("\n"))
-            })?;
+            let contracts = vpp_domain::market::invoice::parse_contracts(&bytes)
+                .map_err(|errors| output::refused_file(&file, &errors))?;
             let added = store.import_contracts(&contracts).await?;
             println!("{}: {} contract versions, {added} new", file.display(), contracts.len());
             Ok(())
@@ -623,24 +630,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| api_error(e, "month"))?;
             if args.table {
-                println!(
-                    "{:<12} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8} {:>10} {:>12}",
-                    "contract", "MWh", "payout", "redisp.", "fees", "net", "VAT %", "VAT", "gross"
-                );
-                for i in &invoices {
-                    println!(
-                        "{:<12} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8} {:>10} {:>12}",
-                        i.contract_id,
-                        i.produced_mwh.round_dp(3),
-                        i.payout,
-                        i.redispatch_compensation,
-                        i.fees,
-                        i.net,
-                        i.vat_pct,
-                        i.vat,
-                        i.gross
-                    );
-                }
+                print!("{}", output::invoices(&invoices));
             } else {
                 println!("{}", serde_json::to_string_pretty(&invoices)?);
             }
@@ -670,10 +660,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Bills { file, replace }) => {
             let store = open_store(&config).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let bills = vpp_domain::tariff::bill::parse_actual_bills(&bytes).map_err(|errors| {
-                let lines: Vec<String> = errors.iter().map(|e| format!("  line {}: {}", e.line, e.reason)).collect();
-                anyhow::anyhow!("{}: nothing imported:\n{}", file.display(), lines.join("\n"))
-            })?;
+            let bills = vpp_domain::tariff::bill::parse_actual_bills(&bytes)
+                .map_err(|errors| output::refused_file(&file, &errors))?;
             let n = store.import_actual_bills(&bills, replace, "cli").await?;
             println!("{}: {n} bills imported", file.display());
             Ok(())
@@ -840,7 +828,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| api_error(e, "request"))?;
             if args.table {
-                print!("{}", schedule_table(&response));
+                print!("{}", output::schedule(&response, output::width()));
             } else {
                 println!("{}", serde_json::to_string_pretty(&response)?);
             }
@@ -1033,22 +1021,9 @@ async fn park(config: &Config, command: ParkCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&bill)?);
                 return Ok(());
             }
-            println!("Bill {} ({}), {}", bill.month, bill.time_zone, bill.currency);
-            println!("{:<20} {:>14} {:<4} {:>10} {:>14}", "line", "quantity", "", "rate", "amount");
-            for l in &bill.lines {
-                let rate = l.rate.map(|r| r.to_string()).unwrap_or_default();
-                println!("{:<20} {:>14} {:<4} {:>10} {:>14}", l.code, l.quantity, l.unit, rate, l.amount);
-            }
-            println!("{:<20} {:>14} {:<4} {:>10} {:>14}", "total", "", "", "", bill.total);
-            println!(
-                "coverage {:.1} % ({} of {} intervals); max demand {:.1} kW",
-                bill.coverage.pct, bill.coverage.intervals, bill.coverage.expected_intervals, bill.max_demand_kw
-            );
-            for note in &bill.notes {
-                println!("note: {note}");
-            }
+            print!("{}", output::bill(&bill));
         }
-        ParkCommand::Reconcile { site, month } => {
+        ParkCommand::Reconcile { site, month, table } => {
             let ctx = parks::site_context(&store, &site).await.map_err(|e| api_error(e, "site"))?;
             let actual = store
                 .actual_bill(&ctx.site.id, &month)
@@ -1056,10 +1031,10 @@ async fn park(config: &Config, command: ParkCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("no imported bill of {month} for {}", ctx.site.name))?;
             let bill = parks::bill(&store, &ctx.site.id, &month, None).await.map_err(|e| api_error(e, "month"))?;
             let r = vpp_domain::tariff::bill::reconcile(&bill, &actual)?;
-            println!("{:<20} {:>14} {:>14} {:>12} {:>8}", "line", "computed", "billed", "difference", "%");
-            for l in &r.lines {
-                let pct = l.difference_pct.map(|p| p.to_string()).unwrap_or_default();
-                println!("{:<20} {:>14} {:>14} {:>12} {:>8}", l.code, l.computed, l.actual, l.difference, pct);
+            if table {
+                print!("{}", output::reconciliation(&r));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&r)?);
             }
         }
         ParkCommand::Savings { site, month, battery } => {
@@ -1095,52 +1070,6 @@ pub(crate) fn api_error(e: impl Into<vpp_server::error::ApiError>, whole: &str) 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     vpp_app::json::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), api_error(e, "file")))
-}
-
-/// The schedule as a fixed-width table: one row per step.
-fn schedule_table(r: &vpp_app::schedules::ScheduleResponse) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let members = &r.schedule.members;
-    let _ = write!(out, "{:>4}  {:<25} {:>8}", "step", "start", "€/MWh");
-    let name = |id: &str| r.names.get(id).cloned().unwrap_or_else(|| id.to_string());
-    for m in members {
-        let short: String = name(&m.id).chars().take(10).collect();
-        let _ = write!(out, " {short:>10}");
-        if m.soc_pct.is_some() {
-            let _ = write!(out, " {:>6}", "SOC%");
-        }
-    }
-    let _ = writeln!(out, " {:>9} {:>9}", "import", "export");
-    for (k, t) in r.times.iter().enumerate() {
-        let _ = write!(out, "{k:>4}  {:<25} {:>8.2}", t.start_local, r.prices[k]);
-        for m in members {
-            let _ = write!(out, " {:>10.2}", m.power_kw[k]);
-            if let Some(soc) = &m.soc_pct {
-                let _ = write!(out, " {:>6.1}", soc[k + 1]);
-            }
-        }
-        let _ = writeln!(out, " {:>9.2} {:>9.2}", r.schedule.import_kw[k], r.schedule.export_kw[k]);
-    }
-    let b = &r.schedule.breakdown;
-    let _ = writeln!(
-        out,
-        "total {:.2} € (import {:.2}, export revenue {:.2}, wear {:.2}, generation {:.2}, starts {:.2}, peak {:.2}); solver {:?} {} in {:.1} ms",
-        b.total,
-        b.import_cost,
-        b.export_revenue,
-        b.cycle_cost,
-        b.generation_cost,
-        b.start_cost,
-        b.peak_charge,
-        r.schedule.solver.backend,
-        r.schedule.solver.status,
-        r.schedule.solver.solve_ms
-    );
-    for l in &r.left_out {
-        let _ = writeln!(out, "left out {} ({}): {}", name(&l.resource_id), l.resource_id, l.reason);
-    }
-    out
 }
 
 fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {

@@ -45,6 +45,7 @@ fn vpp(db: &str, args: &[&str]) -> Output {
         .args(args)
         .env("VPP_LOG", "warn")
         .env_remove("VPP_CONFIG")
+        .env_remove("COLUMNS")
         .output()
         .expect("run vpp")
 }
@@ -225,6 +226,11 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     assert!(table.status.success(), "{}", String::from_utf8_lossy(&table.stderr));
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.contains("solver Microlp optimal"), "{table}");
+    // Units in the header, the sign in words, and no line wider than a terminal.
+    assert!(table.contains("import kW") && table.contains("€/MWh"), "{table}");
+    assert!(table.contains("net revenue") || table.contains("net cost"), "{table}");
+    let rows = table.lines().take_while(|l| !l.starts_with("kW > 0"));
+    assert!(rows.into_iter().all(|l| l.chars().count() <= 100), "{table}");
     args.retain(|a| *a != "--table");
     let schedule = stdout_json(&vpp(&tmp.db(), &args));
     let members = schedule["schedule"]["members"].as_array().expect("members");
@@ -244,7 +250,10 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     let bill = stdout_json(&vpp(&tmp.db(), &["park", "bill", "--site", "Suzhou Plant A", "--month", &month]));
     assert_eq!(bill["coverage"]["complete"], true, "{bill}");
     assert!(bill["lines"].as_array().unwrap().iter().any(|l| l["code"] == "demand"), "{bill}");
-    let out = vpp(&tmp.db(), &["park", "reconcile", "--site", "Suzhou Plant A", "--month", &month]);
+    let reconciled =
+        stdout_json(&vpp(&tmp.db(), &["park", "reconcile", "--site", "Suzhou Plant A", "--month", &month]));
+    assert!(reconciled["lines"].as_array().is_some_and(|l| !l.is_empty()), "{reconciled}");
+    let out = vpp(&tmp.db(), &["park", "reconcile", "--site", "Suzhou Plant A", "--month", &month, "--table"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.lines().any(|l| l.starts_with("demand") && !l.contains(" 0.00 ")), "{text}");

@@ -89,6 +89,100 @@ pub fn deviation(target_kw: f64, actual_kw: f64) -> Deviation {
     Deviation { deviation_kw, deviation_pct: (target_kw != 0.0).then(|| deviation_kw / target_kw.abs() * 100.0) }
 }
 
+/// Where a setpoint is on its way to the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Not yet published.
+    Pending,
+    /// Published, waiting for the device's answer.
+    Sent,
+    /// The device takes it.
+    Acknowledged,
+    /// The device refused it.
+    Rejected,
+    /// No answer after every retry.
+    Failed,
+}
+
+impl DeliveryState {
+    /// Its stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Acknowledged => "acknowledged",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The state of a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Sent, Self::Acknowledged, Self::Rejected, Self::Failed]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// A setpoint on its way to a device.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Delivery {
+    /// Instruction id.
+    pub instruction_id: String,
+    /// Device.
+    pub resource_id: String,
+    /// MQTT topic.
+    pub topic: String,
+    /// JSON payload.
+    pub payload: String,
+    /// State.
+    pub state: DeliveryState,
+    /// Times published.
+    pub attempts: i64,
+    /// When it is due for (re)publishing or giving up.
+    #[schema(value_type = String, format = DateTime)]
+    pub next_attempt_at: Timestamp,
+    /// Last published.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub sent_at: Option<Timestamp>,
+    /// When the device answered (or the bridge gave up).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub answered_at: Option<Timestamp>,
+    /// The device's reason for a rejection, or why it failed.
+    pub reason: Option<String>,
+}
+
+/// One member's (or, with an empty `resource_id`, the VPP's) execution in one interval.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DeviationRecord {
+    /// VPP.
+    pub vpp_id: String,
+    /// Member, or empty for the VPP total.
+    pub resource_id: String,
+    /// Interval start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub interval_start: Timestamp,
+    /// Interval end (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub interval_end: Timestamp,
+    /// Scheduled power, kW.
+    pub scheduled_kw: f64,
+    /// Mean measured power, kW (0 when no sample arrived; see `samples`).
+    pub measured_kw: f64,
+    /// Telemetry samples in the interval.
+    pub samples: i64,
+    /// measured − scheduled, kW (0 without samples).
+    pub deviation_kw: f64,
+    /// `within_threshold`, `no_telemetry`, `redispatched` or `no_flexibility` (VPP rows); `member` for member rows.
+    pub action: String,
+    /// Re-dispatch issued, if any (else empty).
+    pub dispatch_id: String,
+    /// When recorded (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,15 +1,33 @@
 //! Pure domain logic of vpp, the virtual power plant platform.
 //!
-//! This crate owns the meaning of things: resource templates and their typed
-//! parameter sets, resources, VPP memberships with allocation ratios and the
-//! double-booking rule, fleet aggregation, dispatch, execution tracking and the
-//! technical-data import diff. It knows nothing of HTTP, SQL or async runtimes
-//! and must not depend on tokio, sqlx or axum.
+//! This crate owns the meaning of things, each with its formula and unit
+//! next to the code:
+//!
+//! - the registry: resource templates and their typed parameter sets
+//!   ([`template`], [`presets`]), resources ([`resource`]) and the
+//!   technical-data import diff ([`techdata`]);
+//! - VPPs: memberships with allocation ratios and the double-booking rule
+//!   ([`vpp`]), aggregation and dispatch ([`fleet`]), execution tracking and
+//!   setpoint delivery ([`execution`]), alerts ([`alert`]);
+//! - time series: beliefs, their views (latest, as of, tradeable,
+//!   day-ahead), resampling and best of infeed ([`series`]), file parsing
+//!   ([`series_import`]), the forecast ETL ([`forecast_etl`]), forecasting
+//!   models' registry ([`ai_model`]);
+//! - markets: rules, bids and risk, the auction, exchanges, settlement,
+//!   invoices and the records kept of them ([`market`]);
+//! - strategies: rules, backtests, metrics ([`strategy`]);
+//! - tariffs, bills, load and flexibility of industrial parks ([`tariff`],
+//!   [`settings`]);
+//! - roles and permissions ([`auth`]); typed errors ([`error`]).
+//!
+//! It knows nothing of HTTP, SQL or async runtimes and must not depend on
+//! tokio, sqlx, axum or any other vpp crate.
 //!
 //! Units: power is kW and energy kWh; prices are currency per MWh. Times are
 //! UTC [`jiff::Timestamp`]s; intervals are half-open `[start, end)`.
 
 pub mod ai_model;
+pub mod alert;
 pub mod auth;
 pub mod error;
 pub mod execution;

@@ -2,9 +2,9 @@
 //! the resources that fell silent, and the setpoints on their way out.
 
 use jiff::Timestamp;
-use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+pub use vpp_domain::execution::{Delivery, DeliveryState};
 use vpp_domain::resource::{ResourceStatus, Telemetry};
 
 use crate::{Result, Store, StoreError, from_micros, to_micros};
@@ -49,68 +49,6 @@ pub struct LiveMeasurement {
     pub at_us: i64,
     /// Power, kW.
     pub value: f64,
-}
-
-/// Where a setpoint is on its way to the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    /// Not yet published.
-    Pending,
-    /// Published, waiting for the device's answer.
-    Sent,
-    /// The device takes it.
-    Acknowledged,
-    /// The device refused it.
-    Rejected,
-    /// No answer after every retry.
-    Failed,
-}
-
-impl DeliveryState {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Sent => "sent",
-            Self::Acknowledged => "acknowledged",
-            Self::Rejected => "rejected",
-            Self::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Sent, Self::Acknowledged, Self::Rejected, Self::Failed]
-            .into_iter()
-            .find(|x| x.as_str() == s)
-    }
-}
-
-/// A setpoint on its way to a device.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Delivery {
-    /// Instruction id.
-    pub instruction_id: String,
-    /// Device.
-    pub resource_id: String,
-    /// MQTT topic.
-    pub topic: String,
-    /// JSON payload.
-    pub payload: String,
-    /// State.
-    pub state: DeliveryState,
-    /// Times published.
-    pub attempts: i64,
-    /// When it is due for (re)publishing or giving up.
-    #[schema(value_type = String, format = DateTime)]
-    pub next_attempt_at: Timestamp,
-    /// Last published.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub sent_at: Option<Timestamp>,
-    /// When the device answered (or the bridge gave up).
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub answered_at: Option<Timestamp>,
-    /// The device's reason for a rejection, or why it failed.
-    pub reason: Option<String>,
 }
 
 /// `SELECT <delivery columns> FROM setpoint_deliveries <rest>`, as one static string.

@@ -2,40 +2,11 @@
 //! finished interval, per member and per VPP.
 
 use jiff::Timestamp;
-use serde::Serialize;
 use sqlx::Row;
 
-use crate::{Result, Store, from_micros, to_micros};
+pub use vpp_domain::execution::DeviationRecord;
 
-/// One member's (or, with an empty `resource_id`, the VPP's) execution in one interval.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct DeviationRecord {
-    /// VPP.
-    pub vpp_id: String,
-    /// Member, or empty for the VPP total.
-    pub resource_id: String,
-    /// Interval start (UTC).
-    #[schema(value_type = String, format = DateTime)]
-    pub interval_start: Timestamp,
-    /// Interval end (UTC).
-    #[schema(value_type = String, format = DateTime)]
-    pub interval_end: Timestamp,
-    /// Scheduled power, kW.
-    pub scheduled_kw: f64,
-    /// Mean measured power, kW (0 when no sample arrived; see `samples`).
-    pub measured_kw: f64,
-    /// Telemetry samples in the interval.
-    pub samples: i64,
-    /// measured − scheduled, kW (0 without samples).
-    pub deviation_kw: f64,
-    /// `within_threshold`, `no_telemetry`, `redispatched` or `no_flexibility` (VPP rows); `member` for member rows.
-    pub action: String,
-    /// Re-dispatch issued, if any (else empty).
-    pub dispatch_id: String,
-    /// When recorded (UTC).
-    #[schema(value_type = String, format = DateTime)]
-    pub recorded_at: Timestamp,
-}
+use crate::{Result, Store, from_micros, to_micros};
 
 impl Store {
     /// Records an interval's execution; an interval already recorded for a

@@ -5,11 +5,10 @@
 //! and the status. A deleted strategy keeps its rows (bids and backtests
 //! name it) and disappears from lists and lookups.
 
-use jiff::Timestamp;
-use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+pub use vpp_domain::strategy::records::{BacktestRecord, StatusChange};
 use vpp_domain::strategy::{Strategy, StrategyRequest, StrategyStatus, StrategyType};
 
 use crate::{Result, Store, StoreError, from_json, from_micros, new_id, parse_enum, to_json, to_micros, unique};
@@ -23,53 +22,6 @@ pub struct StrategyFilter {
     pub strategy_type: Option<StrategyType>,
     /// Only in this status.
     pub status: Option<StrategyStatus>,
-}
-
-/// A status change.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct StatusChange {
-    /// When.
-    #[schema(value_type = String, format = DateTime)]
-    pub at: Timestamp,
-    /// From.
-    pub from: StrategyStatus,
-    /// To.
-    pub to: StrategyStatus,
-    /// Who.
-    pub by: String,
-    /// Why.
-    pub reason: String,
-}
-
-/// A backtest task.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct BacktestRecord {
-    /// Task id.
-    pub id: String,
-    /// Strategy.
-    pub strategy_id: String,
-    /// The version it ran.
-    pub version: i64,
-    /// RUNNING, DONE, FAILED or CANCELLED.
-    pub status: String,
-    /// Share done, 0..1.
-    pub progress: f64,
-    /// What was asked.
-    #[schema(value_type = Object)]
-    pub request: Value,
-    /// Figures, when done.
-    #[schema(value_type = Option<Object>)]
-    pub summary: Option<Value>,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// Who started it.
-    pub created_by: String,
-    /// When.
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: Timestamp,
-    /// When it ended.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub finished_at: Option<Timestamp>,
 }
 
 const BACKTEST_COLUMNS: &str =

@@ -21,5 +21,6 @@ pub mod connector;
 pub mod exchange;
 pub mod files;
 pub mod invoice;
+pub mod records;
 pub mod rules;
 pub mod settlement;

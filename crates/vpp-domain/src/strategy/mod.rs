@@ -9,6 +9,7 @@
 
 pub mod backtest;
 pub mod metrics;
+pub mod records;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
