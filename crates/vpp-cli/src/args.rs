@@ -1,0 +1,479 @@
+//! The command line: every command, flag and argument of `vpp`, with
+//! the help text clap prints. `main.rs` dispatches them.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{GlobalArgs, ServeArgs};
+use crate::etl;
+
+/// vpp: an open-source virtual power plant platform.
+///
+/// Registers distributed energy resources from templates, aggregates them
+/// into virtual power plants and dispatches power targets across the fleet,
+/// over a REST API on SQLite (default) or PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "vpp", version)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Serve the REST API (migrating the database first).
+    Serve(ServeArgs),
+    /// Seed a demo portfolio on first run, simulate live telemetry and serve the API.
+    Demo(ServeArgs),
+    /// Create or upgrade the database schema and seed the preset templates.
+    Migrate,
+    /// Import data files into the database.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export data as JSON.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Compute (and store) an optimal schedule for a VPP; prints it as JSON.
+    Schedule(Box<ScheduleArgs>),
+    /// Solve a schedule problem given as JSON (vpp-optim's Problem), without a database.
+    Optimise(OptimiseArgs),
+    /// Batch jobs over stored or exported data.
+    #[command(subcommand)]
+    Etl(EtlCommand),
+    /// Run simulated devices against the MQTT broker: they publish telemetry and follow setpoints.
+    Simulate(SimulateArgs),
+    /// Invoices to asset owners for a month, one per contract (prints JSON; a table with --table).
+    Invoice(InvoiceArgs),
+    /// Industrial parks: monthly bills, reconciliation, savings, battery payback and the park report.
+    #[command(subcommand)]
+    Park(ParkCommand),
+    /// Load-test fixtures for end-to-end benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Manage users (works on the database directly).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user; the password is read from standard input with --password-stdin, else generated and printed.
+    Add {
+        /// Login name.
+        username: String,
+        /// admin, operator, trader, analyst or viewer.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user: no login, and their tokens stop working.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Login name.
+        username: String,
+    },
+    /// Set a new password (unlocks the account, ends every session).
+    ResetPassword {
+        /// Login name.
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Options of `vpp simulate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SimulateArgs {
+    /// `demo`: every ONLINE resource in the database.
+    #[arg(long, conflicts_with = "resources")]
+    pub(crate) fleet: Option<String>,
+    /// Only the first N ONLINE resources.
+    #[arg(long)]
+    pub(crate) resources: Option<usize>,
+    /// Broker URL.
+    #[arg(long, env = "VPP_MQTT_URL", default_value = "mqtt://127.0.0.1:1883")]
+    pub(crate) mqtt_url: String,
+    /// Broker user name.
+    #[arg(long, env = "VPP_MQTT_USERNAME")]
+    pub(crate) mqtt_username: Option<String>,
+    /// Broker password.
+    #[arg(long, env = "VPP_MQTT_PASSWORD", hide_env_values = true)]
+    pub(crate) mqtt_password: Option<String>,
+    /// Time between two samples of one device, ms.
+    #[arg(long, default_value_t = 5000)]
+    pub(crate) interval_ms: u64,
+    /// Samples per message (more than 1 sends batches).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) batch: usize,
+    /// Share of devices that acknowledge setpoints but do not follow them, %.
+    #[arg(long, default_value_t = 5.0)]
+    pub(crate) disobey_pct: f64,
+    /// Stop after this many seconds and print the counts (default: run until Ctrl-C).
+    #[arg(long)]
+    pub(crate) duration_s: Option<u64>,
+    /// Random seed.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ScheduleArgs {
+    /// VPP id.
+    #[arg(long)]
+    pub(crate) vpp: String,
+    /// The request as JSON (the body of POST /api/v1/vpp/vpps/{id}/schedules); the flags below override it.
+    #[arg(long)]
+    pub(crate) request: Option<PathBuf>,
+    /// Delivery day (YYYY-MM-DD) in --tz (default: tomorrow).
+    #[arg(long)]
+    pub(crate) day: Option<jiff::civil::Date>,
+    /// Market time zone.
+    #[arg(long)]
+    pub(crate) tz: Option<String>,
+    /// Take prices from this stored price series.
+    #[arg(long)]
+    pub(crate) price_series: Option<String>,
+    /// cost or peak_shaving.
+    #[arg(long)]
+    pub(crate) objective: Option<String>,
+    /// Do not store the result as schedule beliefs.
+    #[arg(long)]
+    pub(crate) no_store: bool,
+    /// Print a table (step, local time, price, kW per member, SOC) instead of JSON.
+    #[arg(long)]
+    pub(crate) table: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct OptimiseArgs {
+    /// The problem: {"horizon":{…},"site":{…},"members":[…],"objective":"cost"}.
+    pub(crate) problem: PathBuf,
+    /// microlp (LP and MILP) or clarabel (LP).
+    #[arg(long, default_value = "microlp")]
+    pub(crate) backend: String,
+    /// Time limit, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) time_limit_s: f64,
+    /// Relative MIP gap.
+    #[arg(long, default_value_t = 0.01)]
+    pub(crate) mip_gap: f64,
+    /// Solve this many times and report the median time (model build plus solve).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) repeat: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EtlCommand {
+    /// Latest (or latest tradeable) forecast per asset and delivery interval,
+    /// and their portfolio sum, from the database or a file, into tables or files.
+    Forecasts(Box<etl::ForecastsArgs>),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Clear a synthetic uniform-price auction (deterministic book); report the median of
+    /// --runs clearings, and with --export write book.csv and prices.csv for an outside comparison.
+    Clearing {
+        /// Bid steps.
+        #[arg(long, default_value_t = 1_000_000)]
+        steps: usize,
+        /// Slots of the day.
+        #[arg(long, default_value_t = 96)]
+        slots: usize,
+        /// Clearing runs timed.
+        #[arg(long, default_value_t = 11)]
+        runs: usize,
+        /// Directory for book.csv (slot,side,price_ticks,quantity_mw) and prices.csv.
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+    /// Generate synthetic versioned forecasts: write them as CSV
+    /// (asset_id, delivery_start, version, power_kw) with --out, or store
+    /// them as beliefs and report the ingest rate.
+    Forecasts {
+        /// Number of assets.
+        #[arg(long, default_value_t = 100)]
+        assets: usize,
+        /// Forecast versions per delivery interval.
+        #[arg(long, default_value_t = 24)]
+        versions_per_interval: usize,
+        /// Delivery days of 96 quarter-hours (UTC days).
+        #[arg(long, default_value_t = 1)]
+        days: usize,
+        /// Write the rows to this .csv or .parquet file instead of storing them.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Concurrent writers when storing.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+    },
+    /// Devices end to end: seed N resources, run the MQTT bridge and the simulator against the
+    /// broker, dispatch a setpoint to every device under load; report samples/s into the store,
+    /// lost samples and the setpoint → acknowledgement latency. Use a fresh database.
+    Devices {
+        /// Simulated devices.
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        /// Seconds of telemetry.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Time between samples of one device, ms.
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        /// Samples per message.
+        #[arg(long, default_value_t = 10)]
+        batch: usize,
+        /// Setpoints per second while telemetry flows, in waves every 100 ms, until every
+        /// device had one; 0 sends one to every device at once.
+        #[arg(long, default_value_t = 1000)]
+        setpoints_per_s: usize,
+        /// Broker URL.
+        #[arg(long, env = "VPP_MQTT_URL", default_value = "mqtt://127.0.0.1:1883")]
+        mqtt_url: String,
+    },
+    /// Replay a year of synthetic prices with a percentile rule strategy (battery never binding);
+    /// with --export write prices.csv for scripts/strategy-vs-vectorbt.py.
+    Strategy {
+        /// Replays timed.
+        #[arg(long, default_value_t = 11)]
+        runs: usize,
+        /// Directory for prices.csv (start µs, day, price, forecast).
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+    /// Train and cross-validate seasonal naive, MSTL and linear models on a year of synthetic
+    /// prices; with --export write series.csv for scripts/forecast-vs-statsforecast.py.
+    Forecast {
+        /// Directory for series.csv (ds µs, y).
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+    /// Create a VPP of N synthetic resources (generators, batteries with SOC, loads) and print its id.
+    Seed {
+        /// Number of member resources.
+        #[arg(long, default_value_t = 10_000)]
+        resources: usize,
+        /// Name of the VPP (default `bench-N`).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Arguments of `vpp invoice`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct InvoiceArgs {
+    /// Month, `YYYY-MM` (Europe/Berlin).
+    #[arg(long)]
+    pub(crate) month: String,
+    /// Only this contract.
+    #[arg(long)]
+    pub(crate) contract: Option<String>,
+    /// VAT for contracts without their own rate, percent.
+    #[arg(long, default_value = "19")]
+    pub(crate) vat_pct: String,
+    /// Print a table instead of JSON.
+    #[arg(long)]
+    pub(crate) table: bool,
+}
+
+/// A battery on the command line.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BatteryArgs {
+    /// Battery energy, kWh (with --battery-kw); default the site's battery.
+    #[arg(long, requires = "battery_kw")]
+    pub(crate) battery_kwh: Option<f64>,
+    /// Battery power, kW.
+    #[arg(long, requires = "battery_kwh")]
+    pub(crate) battery_kw: Option<f64>,
+    /// Round-trip efficiency, 0..1 (default 0.9).
+    #[arg(long)]
+    pub(crate) round_trip_efficiency: Option<f64>,
+}
+
+impl BatteryArgs {
+    pub(crate) fn spec(&self) -> Option<vpp_app::parks::BatterySpec> {
+        Some(vpp_app::parks::BatterySpec {
+            energy_kwh: self.battery_kwh?,
+            power_kw: self.battery_kw?,
+            round_trip_efficiency: self.round_trip_efficiency,
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ParkCommand {
+    /// A month's bill of a site from its load and tariff (JSON; a table with --table).
+    Bill {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// Month, `YYYY-MM` in the tariff's zone.
+        #[arg(long)]
+        month: String,
+        /// Reactive energy of the month, kvarh, for the power-factor adjustment.
+        #[arg(long)]
+        reactive_kvarh: Option<f64>,
+        /// Print a table instead of JSON.
+        #[arg(long)]
+        table: bool,
+    },
+    /// The utility's imported bill against the computed one, line by line.
+    Reconcile {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// Month, `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+        /// A table for people instead of JSON.
+        #[arg(long)]
+        table: bool,
+    },
+    /// Savings of a month: adjustable loads, demand response and a battery.
+    Savings {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// Month, `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+        #[command(flatten)]
+        battery: BatteryArgs,
+    },
+    /// Payback of a battery simulated over a year of load.
+    Payback {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// Year of load.
+        #[arg(long)]
+        year: i16,
+        #[command(flatten)]
+        battery: BatteryArgs,
+    },
+    /// The monthly park report as json, csv or html.
+    Report {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// Month, `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+        /// json, csv or html.
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportCommand {
+    /// Import a site's load curve: CSV `time,load_kw` (kW, MW or W in the header), 15-minute intervals.
+    Load {
+        /// Site id or name.
+        #[arg(long)]
+        site: String,
+        /// The CSV file.
+        file: PathBuf,
+        /// Whether times label the `start` or the `end` of each interval.
+        #[arg(long, default_value = "start")]
+        time_label: String,
+    },
+    /// Import the bills utilities sent (CSV `site_id,month,currency,code,quantity,amount`, or JSON).
+    Bills {
+        /// The file.
+        file: PathBuf,
+        /// Replace bills already stored for the same site and month.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Import contract versions with asset owners (`;`-separated CSV; see docs/markets.md).
+    Contracts {
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Import an asset master file `{"assets":[...]}`; the file name carries its creation time.
+    TechnicalData {
+        /// The JSON file.
+        file: PathBuf,
+        /// Report what the file would change without applying it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Import a template library file (as written by `vpp export templates`).
+    Templates {
+        /// The JSON file.
+        file: PathBuf,
+    },
+    /// Import a CSV or column-oriented JSON file of beliefs into a series.
+    Series(Box<SeriesImportArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SeriesImportArgs {
+    /// Series id.
+    #[arg(long)]
+    pub(crate) series: String,
+    /// The file.
+    pub(crate) file: PathBuf,
+    /// `csv` or `columns`; default from the extension (.json = columns).
+    #[arg(long)]
+    pub(crate) format: Option<String>,
+    /// CSV delimiter: , ; \t |
+    #[arg(long)]
+    pub(crate) delimiter: Option<String>,
+    /// CSV numbers use a decimal comma.
+    #[arg(long)]
+    pub(crate) decimal_comma: bool,
+    /// strftime format of CSV timestamps, e.g. "%d.%m.%Y %H:%M".
+    #[arg(long)]
+    pub(crate) timestamp_format: Option<String>,
+    /// Zone of CSV timestamps without offset (IANA), default UTC.
+    #[arg(long)]
+    pub(crate) timezone: Option<String>,
+    /// CSV column of the event start.
+    #[arg(long)]
+    pub(crate) start_column: Option<String>,
+    /// CSV column of the value.
+    #[arg(long)]
+    pub(crate) value_column: Option<String>,
+    /// CSV column of the belief time (version).
+    #[arg(long)]
+    pub(crate) belief_time_column: Option<String>,
+    /// Belief time of every CSV row without such a column (RFC 3339); forecasts need one of the two.
+    #[arg(long)]
+    pub(crate) belief_time: Option<jiff::Timestamp>,
+    /// Source of CSV rows: forecast, live_measurement, meter_final, schedule, price, flag.
+    #[arg(long)]
+    pub(crate) source: Option<String>,
+    /// Unit of the values (W, kW, MW, Wh, kWh, MWh, EUR/MWh, ...).
+    #[arg(long)]
+    pub(crate) unit: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportCommand {
+    /// Write the template library as JSON.
+    Templates {
+        /// Output file; standard output if omitted.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Write every resource as a JSON array.
+    Resources {
+        /// Output file; standard output if omitted.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+}

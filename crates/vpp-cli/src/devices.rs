@@ -1,0 +1,239 @@
+//! Simulated devices and the device benchmark: `vpp simulate`, `vpp bench
+//! devices`, and the broker probe and device list the demo uses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use vpp_store::Store;
+
+use crate::args::SimulateArgs;
+use crate::demo;
+
+pub(crate) async fn simulate(store: &Store, a: SimulateArgs) -> anyhow::Result<()> {
+    if let Some(f) = a.fleet.as_deref().filter(|f| *f != "demo") {
+        anyhow::bail!("--fleet: only `demo` (every ONLINE resource in the database) is known, got `{f}`");
+    }
+    if a.fleet.is_none() && a.resources.is_none() {
+        anyhow::bail!("say which devices: --fleet demo or --resources N");
+    }
+    if !(100..=3_600_000).contains(&a.interval_ms) {
+        anyhow::bail!("--interval-ms must be 100..=3600000, got {}", a.interval_ms);
+    }
+    if !(1..=vpp_devices::protocol::MAX_SAMPLES_PER_MESSAGE).contains(&a.batch) {
+        anyhow::bail!("--batch must be 1..={}, got {}", vpp_devices::protocol::MAX_SAMPLES_PER_MESSAGE, a.batch);
+    }
+    if !(0.0..=100.0).contains(&a.disobey_pct) {
+        anyhow::bail!("--disobey-pct must be 0..=100, got {}", a.disobey_pct);
+    }
+    let devices = simulated_devices(store, a.resources).await?;
+    if devices.is_empty() {
+        anyhow::bail!("no ONLINE resource to simulate: run `vpp demo` once, or register resources first");
+    }
+    let count = devices.len();
+    let config = vpp_devices::simulator::SimConfig {
+        username: a.mqtt_username,
+        password: a.mqtt_password,
+        sample_every: Duration::from_millis(a.interval_ms),
+        samples_per_message: a.batch,
+        disobey_share: a.disobey_pct / 100.0,
+        seed: a.seed,
+        run_for: a.duration_s.map(Duration::from_secs),
+        ..vpp_devices::simulator::SimConfig::new(a.mqtt_url.clone())
+    };
+    eprintln!("simulating {count} devices against {} (Ctrl-C stops)", a.mqtt_url);
+    let stats = Arc::new(vpp_devices::simulator::SimStats::default());
+    let started = std::time::Instant::now();
+    tokio::select! {
+        r = vpp_devices::simulator::run(devices, config, stats.clone()) => r?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let samples = stats.samples.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "{}",
+        serde_json::json!({
+            "devices": count,
+            "seconds": seconds,
+            "samples": samples,
+            "messages": stats.messages.load(std::sync::atomic::Ordering::Relaxed),
+            "setpoints": stats.setpoints.load(std::sync::atomic::Ordering::Relaxed),
+            "samples_per_s": samples as f64 / seconds.max(1e-9),
+        })
+    );
+    Ok(())
+}
+
+/// The load of `vpp bench devices`.
+pub(crate) struct DeviceLoad {
+    pub(crate) count: usize,
+    pub(crate) seconds: u64,
+    pub(crate) interval_ms: u64,
+    pub(crate) batch: usize,
+    pub(crate) setpoints_per_s: usize,
+}
+
+pub(crate) async fn bench_devices(store: Arc<Store>, load: DeviceLoad, mqtt_url: String) -> anyhow::Result<()> {
+    let DeviceLoad { count, seconds, interval_ms, batch, setpoints_per_s } = load;
+    use std::sync::atomic::Ordering::Relaxed;
+    use vpp_store::{DispatchRecord, InstructionRecord};
+    if !broker_reachable(&mqtt_url).await {
+        anyhow::bail!("no MQTT broker at {mqtt_url}");
+    }
+    // Enough resources: the bench VPP has 95 % of its members ONLINE.
+    let vpp_id = demo::seed_bench(
+        &store,
+        &format!("bench-devices-{}", jiff::Timestamp::now().as_second()),
+        count * 20 / 19 + 1,
+        true,
+    )
+    .await?;
+    let devices = simulated_devices(&store, Some(count)).await?;
+    anyhow::ensure!(devices.len() == count, "only {} ONLINE resources to simulate", devices.len());
+    let mut bridge_config = vpp_devices::bridge::BridgeConfig::new(mqtt_url.clone());
+    bridge_config.heartbeat_timeout = Duration::from_secs(3600);
+    let bridge = vpp_devices::bridge::spawn(store.clone(), bridge_config)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !bridge.stats().connected {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the bridge did not connect to {mqtt_url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The bridge loads the device directory before the first batch.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ids: Vec<String> = devices.iter().map(|d| d.id.clone()).collect();
+    let sim = vpp_devices::simulator::SimConfig {
+        sample_every: Duration::from_millis(interval_ms),
+        samples_per_message: batch,
+        disobey_share: 0.0,
+        run_for: Some(Duration::from_secs(seconds)),
+        ..vpp_devices::simulator::SimConfig::new(mqtt_url.clone())
+    };
+    let sim_stats = Arc::new(vpp_devices::simulator::SimStats::default());
+    let started = std::time::Instant::now();
+    let simulator = tokio::spawn(vpp_devices::simulator::run(devices, sim, sim_stats.clone()));
+    // From a third into the run, setpoints to every device, under load.
+    tokio::time::sleep(Duration::from_secs(seconds / 3)).await;
+    let wave = if setpoints_per_s == 0 { ids.len() } else { (setpoints_per_s / 10).max(1) };
+    let mut instructions: Vec<InstructionRecord> = Vec::with_capacity(ids.len());
+    let mut waves = tokio::time::interval(Duration::from_millis(100));
+    for chunk in ids.chunks(wave) {
+        waves.tick().await;
+        let now = vpp_store::now();
+        let end = now + jiff::SignedDuration::from_mins(15);
+        let dispatch_id = vpp_store::new_id();
+        let part: Vec<InstructionRecord> = chunk
+            .iter()
+            .map(|r| InstructionRecord {
+                id: vpp_store::new_id(),
+                dispatch_id: dispatch_id.clone(),
+                resource_id: r.clone(),
+                target_kw: 0.0,
+                start: now,
+                end,
+            })
+            .collect();
+        store
+            .save_dispatch(&DispatchRecord {
+                id: dispatch_id,
+                vpp_id: vpp_id.clone(),
+                target_kw: 0.0,
+                start: now,
+                end,
+                mode: vpp_domain::fleet::DispatchOrigin::MeritOrder,
+                total_dispatched_kw: 0.0,
+                unmet_kw: 0.0,
+                created_at: now,
+                instructions: part.clone(),
+            })
+            .await?;
+        instructions.extend(part);
+    }
+    simulator.await??;
+    let sent = sim_stats.samples.load(Relaxed);
+    // Wait for the store to catch up (or stop moving).
+    let (mut last, mut still) = (0, std::time::Instant::now());
+    loop {
+        let s = bridge.stats();
+        let done = s.samples_stored + s.samples_duplicate + s.dropped_out_of_range;
+        if done >= sent {
+            break;
+        }
+        if done != last {
+            (last, still) = (done, std::time::Instant::now());
+        } else if still.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let stats = bridge.stats();
+    let mut latencies: Vec<f64> = Vec::new();
+    for i in &instructions {
+        if let Some(d) = store.setpoint_delivery(&i.id).await?
+            && let (Some(sent), Some(answered)) = (d.sent_at, d.answered_at)
+        {
+            latencies.push(answered.duration_since(sent).as_secs_f64() * 1000.0);
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "devices": count,
+            "backend": format!("{:?}", store.backend()),
+            "samples_sent": sent,
+            "messages_sent": sim_stats.messages.load(Relaxed),
+            "samples_stored": stats.samples_stored,
+            "samples_lost": sent.saturating_sub(stats.samples_stored + stats.samples_duplicate),
+            "seconds": elapsed,
+            "stored_per_s": stats.samples_stored as f64 / elapsed,
+            "setpoints": instructions.len(),
+            "setpoints_per_s": if setpoints_per_s == 0 { "all at once".to_string() } else { setpoints_per_s.to_string() },
+            "setpoints_acknowledged": latencies.len(),
+            "ack_latency_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": latencies.last()},
+            "store_errors": stats.store_errors,
+        }))?
+    );
+    Ok(())
+}
+
+/// The broker the demo uses unless another is configured.
+pub(crate) const DEMO_MQTT_URL: &str = "mqtt://127.0.0.1:1883";
+
+/// Whether a TCP connection to the broker opens within two seconds.
+pub(crate) async fn broker_reachable(url: &str) -> bool {
+    let Ok(options) = vpp_devices::bridge::mqtt_options(url, "probe", None, None, None) else { return false };
+    let (host, port) = options.broker_address();
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect((host.as_str(), port))).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Simulated devices for the ONLINE resources in the store (at most `limit`).
+pub(crate) async fn simulated_devices(
+    store: &Store,
+    limit: Option<usize>,
+) -> anyhow::Result<Vec<vpp_devices::simulator::Device>> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+    let mut out = Vec::new();
+    let mut page = 1;
+    loop {
+        let filter = vpp_store::ResourceFilter {
+            status: Some(vpp_domain::resource::ResourceStatus::Online),
+            ..vpp_store::ResourceFilter::default()
+        };
+        let list = store.list_resources(&filter, vpp_store::Page { page, size: vpp_store::MAX_PAGE_SIZE }).await?;
+        let done = list.items.len() < vpp_store::MAX_PAGE_SIZE as usize;
+        out.extend(list.items.iter().map(|r| vpp_devices::simulator::Device::for_resource(r, &mut rng)));
+        if done || limit.is_some_and(|l| out.len() >= l) {
+            break;
+        }
+        page += 1;
+    }
+    if let Some(l) = limit {
+        out.truncate(l);
+    }
+    Ok(out)
+}
