@@ -23,6 +23,7 @@
 //! | [`series`] | measured values per interval, resampled live measurements |
 //! | [`dispatch`] | dispatch records of a split power target |
 //! | [`control`] | the closed loop on deviations (a job) |
+//! | [`users`] | the first admin, password hashing, random tokens |
 //! | [`webhook`] | alert delivery to a webhook (a job) |
 
 pub mod ai_models;
@@ -36,6 +37,7 @@ pub mod parks;
 pub mod schedules;
 pub mod series;
 pub mod strategies;
+pub mod users;
 pub mod webhook;
 
 pub use error::{AppError, AppResult};

@@ -58,8 +58,8 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
         if store.get_user_by_name(name).await.is_ok() {
             continue;
         }
-        let password = vpp_server::auth::random_token(12);
-        let hash = vpp_server::auth::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+        let password = vpp_app::users::random_token(12);
+        let hash = vpp_app::users::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
         store.create_user(name, &hash, role).await?;
         logins.push((name.to_string(), password, name));
     }

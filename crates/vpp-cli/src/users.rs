@@ -11,9 +11,9 @@ use crate::config::Config;
 /// Creates the first admin if there are no users; prints a generated password once.
 pub(crate) async fn bootstrap_admin(store: &Store, config: &Config) -> anyhow::Result<Option<String>> {
     let configured = config.admin_password.as_ref().map(|s| s.0.as_str());
-    let generated = vpp_server::routes::auth::bootstrap_admin(store, &config.admin_username, configured)
+    let generated = vpp_app::users::bootstrap_admin(store, &config.admin_username, configured)
         .await
-        .map_err(|e| anyhow::anyhow!("creating the first admin: {}", e.0.detail))?;
+        .map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;
     if let Some(password) = &generated {
         eprintln!("Created the first admin `{}` with the one-time password: {password}", config.admin_username);
         eprintln!("Change it with `vpp user reset-password {}`.", config.admin_username);
@@ -23,7 +23,7 @@ pub(crate) async fn bootstrap_admin(store: &Store, config: &Config) -> anyhow::R
 
 pub(crate) fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     if !from_stdin {
-        return Ok((vpp_server::auth::random_token(18), true));
+        return Ok((vpp_app::users::random_token(18), true));
     }
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
@@ -39,7 +39,7 @@ pub(crate) async fn user_command(store: &Arc<Store>, cmd: UserCommand) -> anyhow
                 .with_context(|| format!("unknown role `{role}`: use admin, operator, trader, analyst or viewer"))?;
             let (password, generated) = read_password(password_stdin)?;
             UserRequest { username: username.clone(), password: password.clone(), role }.validate().map_err(invalid)?;
-            let hash = vpp_server::auth::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+            let hash = vpp_app::users::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
             let user = store.create_user(&username, &hash, role).await?;
             println!("created {} ({}) with id {}", user.username, role.as_str(), user.id);
             if generated {
@@ -75,7 +75,7 @@ pub(crate) async fn user_command(store: &Arc<Store>, cmd: UserCommand) -> anyhow
             let mut errors = vpp_domain::error::Errors::default();
             vpp_domain::auth::check_password(&mut errors, "password", &password);
             errors.finish(()).map_err(invalid)?;
-            let hash = vpp_server::auth::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+            let hash = vpp_app::users::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
             store.set_password(&user.id, &hash).await?;
             println!("password of {username} reset; every session of theirs ended");
             if generated {

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_domain::auth::{ApiKey, ApiKeyRequest, AuditEntry, Role, User, UserRequest};
 use vpp_domain::error::Errors;
-use vpp_store::{AuditFilter, StoreError};
+use vpp_store::AuditFilter;
 
 use crate::auth::audit::audit_base;
 use crate::auth::middleware::{client_ip, record};
@@ -413,24 +413,4 @@ async fn list_audit(State(s): State<AppState>, ApiQuery(q): ApiQuery<AuditQuery>
         to: q.to,
     };
     Ok(Json(s.store.list_audit(&filter, page(q.page, q.size)?).await?.into()))
-}
-
-/// Creates the first admin if there are no users. Returns the generated
-/// password when none was configured, for the caller to print once.
-pub async fn bootstrap_admin(
-    store: &vpp_store::Store,
-    username: &str,
-    password: Option<&str>,
-) -> Result<Option<String>, ApiError> {
-    if store.count_users().await? > 0 {
-        return Ok(None);
-    }
-    let generated = password.is_none().then(|| random_token(18));
-    let password = password.map(String::from).or(generated.clone()).unwrap_or_default();
-    UserRequest { username: username.into(), password: password.clone(), role: Role::Admin }.validate()?;
-    let hash = hash_password_async(&password).await?;
-    match store.create_user(username, &hash, Role::Admin).await {
-        Ok(_) | Err(StoreError::Duplicate { .. }) => Ok(generated),
-        Err(e) => Err(e.into()),
-    }
 }

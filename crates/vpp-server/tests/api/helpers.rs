@@ -75,7 +75,7 @@ impl TestApp {
         };
         let store = Arc::new(Store::connect(&url).await.expect("connect"));
         store.migrate().await.expect("migrate");
-        vpp_server::routes::auth::bootstrap_admin(&store, "admin", Some(ADMIN_PASSWORD)).await.expect("admin");
+        vpp_app::users::bootstrap_admin(&store, "admin", Some(ADMIN_PASSWORD)).await.expect("admin");
         let router = vpp_server::router(AppState::new(store.clone(), settings).await.expect("state"));
         let mut app = Self { router, store, url, token: String::new(), sqlite_file };
         app.token = app.login("admin", ADMIN_PASSWORD).await;
