@@ -15,7 +15,7 @@ use vpp_domain::market::rules::{BidStepRequest, SlotRoom, check_bid, check_risk,
 use vpp_domain::market::settlement::{Grid, ImbalancePrices, TradeKind, TradeLine, price_milli, settle, spread};
 use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind};
 use vpp_domain::vpp::MarketType;
-use vpp_store::{BidRecord, NewBid};
+use vpp_store::{BidRecord, BidScope, NewBid};
 use vpp_store::{SettlementRecord, StepFill, Store, TradeFilter, TradeRecord};
 
 use crate::error::{AppError, AppResult, dangling};
@@ -78,7 +78,7 @@ pub async fn exchange_for(store: &Store, c: &Connector, day: Date) -> AppResult<
 }
 
 /// A bid as a trader or strategy sends it.
-#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBid {
     /// VPP that bids.
@@ -118,6 +118,28 @@ pub async fn connector_for(store: &Store, id: Option<&str>, market: MarketType) 
     }
 }
 
+/// What the VPP can offer now, MW: (up, down) from its members' available
+/// capacity over one product.
+pub async fn available_mw(store: &Store, vpp_id: &str, c: &Connector) -> AppResult<(f64, f64)> {
+    let snapshot = store.load_fleet(vpp_id).await?;
+    let hours = c.rules.product_minutes as f64 / 60.0;
+    let figures = aggregate(&snapshot.fleet, hours).totals;
+    Ok((figures.available_up_kw / 1000.0, figures.available_down_kw / 1000.0))
+}
+
+/// What the VPP can still offer per slot: `available` (up, down MW) less
+/// the position its open and cleared bids already hold.
+pub fn room_per_slot((up_mw, down_mw): (f64, f64), exposure: &vpp_domain::market::rules::Exposure) -> Vec<SlotRoom> {
+    exposure
+        .position_mw
+        .iter()
+        .map(|pos| {
+            let held = pos.to_f64().unwrap_or(0.0);
+            SlotRoom { sell_mw: up_mw - held, buy_mw: down_mw + held }
+        })
+        .collect()
+}
+
 /// What the VPP can still offer per slot: its available capacity now,
 /// less the position its open and cleared bids already hold.
 pub async fn slot_room(
@@ -126,18 +148,7 @@ pub async fn slot_room(
     c: &Connector,
     exposure: &vpp_domain::market::rules::Exposure,
 ) -> AppResult<Vec<SlotRoom>> {
-    let snapshot = store.load_fleet(vpp_id).await?;
-    let hours = c.rules.product_minutes as f64 / 60.0;
-    let figures = aggregate(&snapshot.fleet, hours).totals;
-    let (up_mw, down_mw) = (figures.available_up_kw / 1000.0, figures.available_down_kw / 1000.0);
-    Ok(exposure
-        .position_mw
-        .iter()
-        .map(|pos| {
-            let held = pos.to_f64().unwrap_or(0.0);
-            SlotRoom { sell_mw: up_mw - held, buy_mw: down_mw + held }
-        })
-        .collect())
+    Ok(room_per_slot(available_mw(store, vpp_id, c).await?, exposure))
 }
 
 /// Checks a bid against the connector's rules (gate closure at `now`,
@@ -160,37 +171,43 @@ pub async fn place_bid(store: &Store, r: &SubmitBid, by: &str, now: Timestamp) -
         ));
     }
     let slots = c.rules.slots(r.trading_date).map_err(|e| AppError::invalid("trading_date", e.to_string()))?;
-    let exposure = store.exposure(&vpp.id, r.market_type, r.trading_date, slots.len()).await?;
-    let room = slot_room(store, &vpp.id, &c, &exposure).await?;
-    let checked = check_bid(&c.rules, r.market_type, r.trading_date, now, &r.bids, &room)?;
-    let limits = store.risk_limits(&vpp.id, r.market_type).await?;
-    let needs_approval = check_risk(&limits, &exposure, &checked, c.rules.product_hours())?;
-    let exchange_ref = if needs_approval {
-        None
-    } else {
-        let exchange = exchange_for(store, &c, r.trading_date).await?;
-        Some(
-            exchange
-                .submit_bids(r.trading_date, &checked.steps)
-                .map_err(|e| AppError::invalid("bids", e.to_string()))?,
-        )
-    };
-    Ok(store
-        .insert_bid(NewBid {
-            vpp_id: vpp.id,
-            connector_id: c.id.clone(),
-            market_type: r.market_type,
-            strategy_id: r.strategy_id.clone(),
-            trading_date: r.trading_date,
-            status: if needs_approval { BidStatus::PendingApproval } else { BidStatus::Submitted },
-            gate_closure: checked.gate_closure,
-            notional: notional(&checked.steps, c.rules.product_hours()),
-            currency: c.rules.currency.clone(),
-            submitted_by: by.to_string(),
-            exchange_ref,
-            steps: checked.steps,
+    let available = available_mw(store, &vpp.id, &c).await?;
+    // Needed only when the bid goes to the market now (no four eyes); a
+    // failure counts only then.
+    let exchange = exchange_for(store, &c, r.trading_date).await;
+    let scope = BidScope { vpp_id: &vpp.id, market: r.market_type, day: r.trading_date, slots: slots.len() };
+    // Room, position and notional are checked inside the store's write
+    // transaction, against the exposure as it stands there.
+    store
+        .insert_bid(scope, |exposure, limits| {
+            let room = room_per_slot(available, exposure);
+            let checked = check_bid(&c.rules, r.market_type, r.trading_date, now, &r.bids, &room)?;
+            let needs_approval = check_risk(limits, exposure, &checked, c.rules.product_hours())?;
+            let exchange_ref = if needs_approval {
+                None
+            } else {
+                Some(
+                    exchange?
+                        .submit_bids(r.trading_date, &checked.steps)
+                        .map_err(|e| AppError::invalid("bids", e.to_string()))?,
+                )
+            };
+            Ok::<_, AppError>(NewBid {
+                vpp_id: vpp.id.clone(),
+                connector_id: c.id.clone(),
+                market_type: r.market_type,
+                strategy_id: r.strategy_id.clone(),
+                trading_date: r.trading_date,
+                status: if needs_approval { BidStatus::PendingApproval } else { BidStatus::Submitted },
+                gate_closure: checked.gate_closure,
+                notional: notional(&checked.steps, c.rules.product_hours()),
+                currency: c.rules.currency.clone(),
+                submitted_by: by.to_string(),
+                exchange_ref,
+                steps: checked.steps,
+            })
         })
-        .await?)
+        .await
 }
 
 /// What clearing a day did.

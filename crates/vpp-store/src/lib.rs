@@ -48,7 +48,8 @@ pub use etl::{EtlView, OWN_TABLES, check_table_name};
 pub use execution::DeviationRecord;
 pub use fleet::{FleetSnapshot, MemberRow};
 pub use markets::{
-    BidFilter, BidRecord, KillSwitch, NewBid, SettlementRecord, StepFill, StepRecord, TradeFilter, TradeRecord,
+    BidFilter, BidRecord, BidScope, KillSwitch, NewBid, SettlementRecord, StepFill, StepRecord, TradeFilter,
+    TradeRecord,
 };
 pub use resources::{ResourceFilter, ResourcePage, ResourceSort};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};

@@ -267,12 +267,7 @@ impl Store {
 
     /// The risk limits of a VPP on a market (none set: no limits).
     pub async fn risk_limits(&self, vpp_id: &str, market: MarketType) -> Result<RiskLimits> {
-        let row = sqlx::query("SELECT document FROM risk_limits WHERE vpp_id = $1 AND market_type = $2")
-            .bind(vpp_id.to_string())
-            .bind(market.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map_or(Ok(RiskLimits::default()), |r| from_json(&r, "document"))
+        risk_limits_on(&self.pool, vpp_id, market).await
     }
 
     /// Replaces the risk limits of a VPP on a market.
@@ -348,59 +343,51 @@ impl Store {
     /// slot (open bids in full, cleared bids as accepted) and the notional
     /// of its live bids.
     pub async fn exposure(&self, vpp_id: &str, market: MarketType, day: Date, slots: usize) -> Result<Exposure> {
-        let rows = sqlx::query(
-            "SELECT b.status, b.notional, b.id, s.slot_index, s.side, s.quantity_mw, s.accepted_mw \
-             FROM bids b JOIN bid_steps s ON s.bid_id = b.id \
-             WHERE b.vpp_id = $1 AND b.market_type = $2 AND b.trading_date = $3 \
-             AND b.status NOT IN ('CANCELLED', 'NOT_CLEARED')",
-        )
-        .bind(vpp_id.to_string())
-        .bind(market.as_str())
-        .bind(day.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut e = Exposure { position_mw: vec![Decimal::ZERO; slots], notional: Decimal::ZERO };
-        let mut counted = std::collections::HashSet::new();
-        for r in &rows {
-            let status = parse_enum(r, "status", BidStatus::parse)?;
-            let id: String = r.try_get("id")?;
-            if status.is_open() && counted.insert(id) {
-                e.notional += decimal(r, "notional")?;
-            }
-            let q = if status.is_open() {
-                decimal(r, "quantity_mw")?
-            } else {
-                opt_decimal(r, "accepted_mw")?.unwrap_or_default()
-            };
-            let side = parse_enum(r, "side", Side::parse)?;
-            let slot = usize::try_from(r.try_get::<i64, _>("slot_index")?).unwrap_or(usize::MAX);
-            if let Some(p) = e.position_mw.get_mut(slot) {
-                *p += if side == Side::Sell { q } else { -q };
-            }
-        }
-        Ok(e)
+        exposure_on(&self.pool, &BidScope { vpp_id, market, day, slots }).await
     }
 
-    /// Records a bid and its steps. Refused while the kill switch is set
-    /// (checked inside the transaction, so a switch set meanwhile wins).
-    pub async fn insert_bid(&self, b: NewBid) -> Result<BidRecord> {
+    /// Records a bid and its steps, after `check` has passed it against the
+    /// VPP's exposure and risk limits as they stand inside the write
+    /// transaction: concurrent bids are checked one after another, so none
+    /// spends room, position or notional that another already took.
+    /// Refused while the kill switch is set (checked in the same
+    /// transaction, so a switch set meanwhile wins).
+    pub async fn insert_bid<E: From<StoreError>>(
+        &self,
+        scope: BidScope<'_>,
+        check: impl FnOnce(&Exposure, &RiskLimits) -> std::result::Result<NewBid, E>,
+    ) -> std::result::Result<BidRecord, E> {
         let id = new_id();
         let now = to_micros(crate::now());
         let mut w = self.begin_write().await?;
         let kill: i64 = sqlx::query("SELECT kill_switch FROM trading_controls WHERE id = 1")
             .fetch_one(&mut *w.tx)
-            .await?
-            .try_get("kill_switch")?;
+            .await
+            .map_err(StoreError::from)?
+            .try_get("kill_switch")
+            .map_err(StoreError::from)?;
         if kill != 0 {
             return Err(StoreError::Conflict {
                 field: Some("kill_switch".into()),
                 message: "the trading kill switch is set: new bids are refused until it is released".into(),
-            });
+            }
+            .into());
         }
+        // The room, the position and the notional are read here, under the
+        // write lock, so two bids cannot both spend what only one may.
+        let exposure = exposure_on(&mut *w.tx, &scope).await?;
+        let limits = risk_limits_on(&mut *w.tx, scope.vpp_id, scope.market).await?;
+        let b = check(&exposure, &limits)?;
+        self.insert_bid_rows(&mut w, &id, &b, now).await?;
+        w.tx.commit().await.map_err(StoreError::from)?;
+        Ok(self.get_bid(&id).await?)
+    }
+
+    async fn insert_bid_rows(&self, w: &mut WriteTx<'_>, id: &str, b: &NewBid, now: i64) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO bids ({BID_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12, $13, $13)"
         )))
-        .bind(id.clone())
+        .bind(id.to_string())
         .bind(b.vpp_id.clone())
         .bind(b.connector_id.clone())
         .bind(b.market_type.as_str())
@@ -420,7 +407,7 @@ impl Store {
                 "INSERT INTO bid_steps (bid_id, step_no, time_slot, slot_index, side, price, quantity_mw, activation_price) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
-            .bind(id.clone())
+            .bind(id.to_string())
             .bind(n as i64)
             .bind(to_micros(s.time_slot))
             .bind(i64::from(s.slot_index))
@@ -431,8 +418,7 @@ impl Store {
             .execute(&mut *w.tx)
             .await?;
         }
-        w.tx.commit().await?;
-        self.get_bid(&id).await
+        Ok(())
     }
 
     /// One bid with its steps.
@@ -795,4 +781,67 @@ fn source_name(s: PriceSource) -> &'static str {
         PriceSource::Final => "final",
         PriceSource::Estimate => "estimate",
     }
+}
+
+/// Which VPP, market and delivery day a bid's checks look at.
+#[derive(Debug, Clone, Copy)]
+pub struct BidScope<'a> {
+    /// The bidding VPP.
+    pub vpp_id: &'a str,
+    /// Its market.
+    pub market: MarketType,
+    /// The delivery day.
+    pub day: Date,
+    /// Slots of that day.
+    pub slots: usize,
+}
+
+/// What open and cleared bids of a VPP hold on a day, read through `ex`
+/// (the pool, or a write transaction that then acts on it).
+async fn exposure_on<'e, X: sqlx::Executor<'e, Database = sqlx::Any>>(ex: X, scope: &BidScope<'_>) -> Result<Exposure> {
+    let rows = sqlx::query(
+        "SELECT b.status, b.notional, b.id, s.slot_index, s.side, s.quantity_mw, s.accepted_mw \
+         FROM bids b JOIN bid_steps s ON s.bid_id = b.id \
+         WHERE b.vpp_id = $1 AND b.market_type = $2 AND b.trading_date = $3 \
+         AND b.status NOT IN ('CANCELLED', 'NOT_CLEARED')",
+    )
+    .bind(scope.vpp_id.to_string())
+    .bind(scope.market.as_str())
+    .bind(scope.day.to_string())
+    .fetch_all(ex)
+    .await?;
+    let mut e = Exposure { position_mw: vec![Decimal::ZERO; scope.slots], notional: Decimal::ZERO };
+    let mut counted = std::collections::HashSet::new();
+    for r in &rows {
+        let status = parse_enum(r, "status", BidStatus::parse)?;
+        let id: String = r.try_get("id")?;
+        if status.is_open() && counted.insert(id) {
+            e.notional += decimal(r, "notional")?;
+        }
+        let q = if status.is_open() {
+            decimal(r, "quantity_mw")?
+        } else {
+            opt_decimal(r, "accepted_mw")?.unwrap_or_default()
+        };
+        let side = parse_enum(r, "side", Side::parse)?;
+        let slot = usize::try_from(r.try_get::<i64, _>("slot_index")?).unwrap_or(usize::MAX);
+        if let Some(p) = e.position_mw.get_mut(slot) {
+            *p += if side == Side::Sell { q } else { -q };
+        }
+    }
+    Ok(e)
+}
+
+/// The risk limits of a VPP on a market, read through `ex`.
+async fn risk_limits_on<'e, X: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: X,
+    vpp_id: &str,
+    market: MarketType,
+) -> Result<RiskLimits> {
+    let row = sqlx::query("SELECT document FROM risk_limits WHERE vpp_id = $1 AND market_type = $2")
+        .bind(vpp_id.to_string())
+        .bind(market.as_str())
+        .fetch_optional(ex)
+        .await?;
+    row.map_or(Ok(RiskLimits::default()), |r| from_json(&r, "document"))
 }

@@ -522,3 +522,68 @@ async fn the_position_shows_what_bids_hold_against_the_capacity() {
     let (s, p) = app.get(&format!("/api/v1/vpp/trading/position?vpp_id={vpp}&trading_date=2026-13-01")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
 }
+
+/// 50 bids at once, from two traders, each selling 0.3 MW in the same slot
+/// of a 5 MW VPP: the room, the position limit and the notional limit hold,
+/// because they are checked inside the bid's write transaction. Each round
+/// ends with the kill switch, which cancels the open bids, so the next one
+/// starts from an empty book.
+#[tokio::test]
+async fn concurrent_bids_never_spend_more_than_the_room_or_the_limits() {
+    const BIDS: usize = 50;
+    const ROUNDS: usize = 20;
+    let app = TestApp::new().await;
+    connector(&app, "DA", "SPOT").await;
+    let (vpp, _, _) = spot_vpp(&app).await;
+    let day = berlin_today().checked_add(jiff::Span::new().days(2)).unwrap();
+    let slot = slots(day)[40];
+    // 0.3 MW at 45 €/MWh over a quarter-hour: 3.375 € of notional a bid.
+    let request = SubmitBid {
+        vpp_id: vpp.clone(),
+        strategy_id: None,
+        market_type: vpp_domain::vpp::MarketType::Spot,
+        connector_id: None,
+        trading_date: day,
+        bids: vec![BidStepRequest {
+            time_slot: slot,
+            price: d("45"),
+            quantity: d("0.3"),
+            side: None,
+            activation_price: None,
+        }],
+    };
+    // (limits, the rule that binds, most bids it lets through)
+    let cases = [
+        (json!({}), "rule available_capacity", 16),
+        (json!({"max_position_mw": "2"}), "rule max_position_mw", 6),
+        (json!({"max_daily_notional": "15"}), "rule max_daily_notional", 4),
+    ];
+    for round in 0..ROUNDS {
+        let (limits, rule, most) = &cases[round % cases.len()];
+        let (s, p) = app.put(&format!("/api/v1/vpp/trading/risk-limits/{vpp}/SPOT"), limits.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        let tasks: Vec<_> = (0..BIDS)
+            .map(|k| {
+                let (store, request) = (app.store.clone(), request.clone());
+                let trader = if k % 2 == 0 { "trader1" } else { "trader2" };
+                tokio::spawn(async move { place_bid(&store, &request, trader, Timestamp::now()).await })
+            })
+            .collect();
+        let mut accepted = 0;
+        for task in tasks {
+            match task.await.expect("bid task") {
+                Ok(_) => accepted += 1,
+                Err(e) => assert!(e.to_string().contains(rule), "round {round}: refused for another reason: {e}"),
+            }
+        }
+        assert_eq!(accepted, *most, "round {round} ({rule}): the bids the rule lets through, and no more");
+        let (s, p) = app.get(&format!("/api/v1/vpp/trading/position?vpp_id={vpp}&trading_date={day}")).await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        let held = p["slots"][40]["position_mw"].as_f64().unwrap();
+        assert!((held - 0.3 * *most as f64).abs() < 1e-9, "round {round}: position {held} MW");
+        assert!(held <= 5.0, "never above the 5 MW available");
+        let (s, k) = app.put("/api/v1/vpp/trading/kill-switch", json!({"active": true, "reason": "next round"})).await;
+        assert_eq!(s, StatusCode::OK, "{k}");
+        app.put("/api/v1/vpp/trading/kill-switch", json!({"active": false})).await;
+    }
+}
