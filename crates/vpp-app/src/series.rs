@@ -161,6 +161,10 @@ impl PreparedImport {
         let inputs = self.parsed.rows.iter().map(|r| (r.line, &r.input));
         let (accepted, duplicates, rejected) =
             store_rows(store, self.key, &self.series, inputs, self.factor, self.parsed.rejected, progress).await?;
+        // A file whose every row is refused imported nothing: that is no success.
+        if accepted == 0 && duplicates == 0 && !rejected.is_empty() {
+            return Err(AppError::RejectedFile(rejected));
+        }
         Ok(FileImportReport { format: self.format, rows, accepted, duplicates, rejected })
     }
 }

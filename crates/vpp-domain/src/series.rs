@@ -293,6 +293,12 @@ pub fn check_belief(series: &Series, input: &BeliefInput, factor: f64, now: Time
         return Err(format!("belief_time {belief_time} lies in the future"));
     }
     let value = input.value * factor;
+    if !value.is_finite() {
+        return Err(format!(
+            "value {:?} becomes {value} {} after unit conversion; it must be a finite number",
+            input.value, series.unit
+        ));
+    }
     if series.quantity == Quantity::Flag && value != 0.0 && value != 1.0 {
         return Err("a flag is 0 or 1".into());
     }
@@ -606,6 +612,31 @@ mod tests {
 
     fn b(event: i64, version: i64, source: SourceKind, value: f64) -> Belief {
         Belief { event_start_us: event * Q, belief_time_us: version, source, value }
+    }
+
+    #[test]
+    fn a_value_that_overflows_in_conversion_is_refused() {
+        let series = Series {
+            id: "s".into(),
+            name: "PV".into(),
+            owner_kind: OwnerKind::Resource,
+            owner_id: "r".into(),
+            quantity: Quantity::Power,
+            unit: "kW".into(),
+            resolution_s: 900,
+            created_at: Timestamp::UNIX_EPOCH,
+        };
+        let input = |value| BeliefInput {
+            event_start: Timestamp::UNIX_EPOCH,
+            belief_time: Some(Timestamp::UNIX_EPOCH),
+            source: SourceKind::Forecast,
+            value,
+        };
+        let now = Timestamp::UNIX_EPOCH;
+        // 1.7e308 MW is finite; in kW (× 1000) it is not.
+        let err = check_belief(&series, &input(1.7e308), 1000.0, now).expect_err("overflows");
+        assert!(err.contains("finite"), "{err}");
+        assert_eq!(check_belief(&series, &input(1.5), 1000.0, now).expect("fits").value, 1500.0);
     }
 
     #[test]

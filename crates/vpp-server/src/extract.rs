@@ -19,11 +19,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+        let is_json = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_json_media_type);
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -46,6 +42,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         })?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// `application/json` or an `application/…+json` type, parameters aside
+/// (`application/jsonx` is neither).
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses JSON with the error naming the field (400 for syntax, 422 at
@@ -94,6 +97,27 @@ mod tests {
     fn field_of(json: &str) -> (u16, Option<String>) {
         let e = parse_json::<Body>(json.as_bytes()).expect_err("invalid");
         (e.0.status, e.0.field.clone())
+    }
+
+    #[test]
+    fn only_json_media_types_are_json() {
+        for ct in
+            ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/problem+json"]
+        {
+            assert!(is_json_media_type(ct), "{ct}");
+        }
+        for ct in ["application/jsonx", "text/json+x", "text/plain", "application/x-json-stream"] {
+            assert!(!is_json_media_type(ct), "{ct}");
+        }
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_at_its_field() {
+        assert_eq!(field_of(r#"{"name":"a\u0000b","items":[]}"#), (422, Some("name".into())));
+        assert_eq!(field_of(r#"{"name":"a","items":[{"ratio":1,"x\u0000":2}]}"#), (422, Some("items[0]".into())));
+        // An escaped backslash before `u0000` is text, not NUL.
+        let ok: Result<Body, _> = parse_json(br#"{"name":"a\\u0000","items":[]}"#);
+        assert!(ok.is_ok());
     }
 
     #[test]

@@ -305,6 +305,40 @@ async fn sql_metacharacters_are_stored_literally() {
     assert_eq!(app.get("/api/v1/vpp/resource-instances").await.1["total"], 1, "the table is still there");
 }
 
+/// NUL characters, an only JSON-like media type and a value that overflows
+/// in conversion are refused with the field named, and nothing is stored,
+/// on either backend (PostgreSQL answered 500 to NUL, SQLite stored it).
+#[tokio::test]
+async fn nul_characters_odd_media_types_and_infinite_values_are_refused() {
+    let app = TestApp::new().await;
+    let body = br#"{"name":"PV\u0000 roof","description":"x","market_type":"SPOT"}"#.to_vec();
+    let (s, p, _) = app.request(Method::POST, "/api/v1/vpp/vpps", Some("application/json"), body).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "name");
+    let body = br#"{"name":"VPP","market_type":"SPOT"}"#.to_vec();
+    let (s, p, _) = app.request(Method::POST, "/api/v1/vpp/vpps", Some("application/jsonx"), body).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{p}");
+    assert_eq!(app.get("/api/v1/vpp/vpps").await.1["total"], 0, "nothing stored");
+    // 1.7e308 MW is a finite number; in the series' kW it is not.
+    let pv = app.create_resource("PV", "Roof", json!({"parameters": {"peak_kw": 10, "inverter_kw": 10}})).await;
+    let (s, series) = app
+        .post(
+            "/api/v1/vpp/series",
+            json!({"name": "Roof power", "owner_kind": "resource", "owner_id": pv["id"], "quantity": "power"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{series}");
+    let id = series["id"].as_str().unwrap();
+    let csv = "time,value\n2026-11-02T00:00:00Z,1.7e308\n";
+    let path = format!("/api/v1/vpp/series/{id}/import?unit=MW&belief_time=2026-11-01T00:00:00Z");
+    let (s, p, _) = app.request(Method::POST, &path, Some("text/csv"), csv.as_bytes().to_vec()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "every row refused is no success: {p}");
+    assert!(p.to_string().contains("finite"), "{p}");
+    let (_, stored) =
+        app.get(&format!("/api/v1/vpp/series/{id}/beliefs?start=2026-11-01T00:00:00Z&end=2026-11-03T00:00:00Z")).await;
+    assert_eq!(stored.as_array().map(Vec::len), Some(0), "{stored}");
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
