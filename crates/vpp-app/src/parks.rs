@@ -656,23 +656,25 @@ pub async fn labelled_load(
 pub fn report_csv(r: &ParkReport) -> String {
     let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
     // Writing into a Vec cannot fail, so the results are ignored.
+    // Names and formulas are text: never read as a formula by a spreadsheet.
+    let text = |x: &str| vpp_domain::export::spreadsheet_text(x).into_owned();
     let mut row = |fields: Vec<String>| {
         let _ = w.write_record(&fields);
     };
     let s = |x: &str| x.to_string();
     row(vec![s("section"), s("site"), s("month"), s("currency"), s("tariff")]);
-    row(vec![s("report"), r.site.name.clone(), r.month.clone(), r.bill.currency.clone(), r.tariff.clone()]);
+    row(vec![s("report"), text(&r.site.name), r.month.clone(), r.bill.currency.clone(), text(&r.tariff)]);
     row(vec![s("section"), s("code"), s("name"), s("quantity"), s("unit"), s("rate"), s("amount"), s("formula")]);
     for l in &r.bill.lines {
         row(vec![
             s("bill"),
             l.code.clone(),
-            l.name.clone(),
+            text(&l.name),
             l.quantity.to_string(),
             l.unit.clone(),
             l.rate.map(|x| x.to_string()).unwrap_or_default(),
             l.amount.to_string(),
-            l.formula.clone(),
+            text(&l.formula),
         ]);
     }
     row(vec![s("bill"), s("total"), s("Total"), String::new(), String::new(), String::new(), r.bill.total.to_string()]);
@@ -716,7 +718,7 @@ pub fn report_csv(r: &ParkReport) -> String {
         .map(|m| ("flexibility", m))
         .chain(r.savings.metrics.iter().chain(battery).map(|m| ("savings", m)))
     {
-        row(vec![s(section), m.name.clone(), m.value.to_string(), m.unit.clone(), m.formula.clone()]);
+        row(vec![s(section), text(&m.name), m.value.to_string(), m.unit.clone(), text(&m.formula)]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }

@@ -18,7 +18,8 @@
 //! - strategies: rules, backtests, metrics ([`strategy`]);
 //! - tariffs, bills, load and flexibility of industrial parks ([`tariff`],
 //!   [`settings`]);
-//! - roles and permissions ([`auth`]); typed errors ([`error`]).
+//! - roles and permissions ([`auth`]); typed errors ([`error`]); text for
+//!   spreadsheets ([`export`]).
 //!
 //! It knows nothing of HTTP, SQL or async runtimes and must not depend on
 //! tokio, sqlx, axum or any other vpp crate.
@@ -31,6 +32,7 @@ pub mod alert;
 pub mod auth;
 pub mod error;
 pub mod execution;
+pub mod export;
 pub mod fleet;
 pub mod forecast_etl;
 pub mod market;

@@ -211,8 +211,12 @@ async fn revenue_analysis(State(s): State<AppState>, ApiQuery(q): ApiQuery<Repor
 
 fn to_csv(r: &RevenueAnalysis) -> String {
     let mut out = String::from("key,name,share,revenue,trade_count,net_volume_mwh,traded_mwh,vwap,reserve_payments\n");
-    let quote =
-        |s: &str| if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
+    // Keys and names are chosen by people: quoted for CSV, and never read
+    // as a formula by a spreadsheet.
+    let quote = |s: &str| {
+        let s = vpp_domain::export::spreadsheet_text(s);
+        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.into_owned() }
+    };
     let line = |key: &str, name: &str, share: String, f: &Figures| {
         format!(
             "{},{},{share},{},{},{},{},{},{}\n",

@@ -587,3 +587,32 @@ async fn concurrent_bids_never_spend_more_than_the_room_or_the_limits() {
         app.put("/api/v1/vpp/trading/kill-switch", json!({"active": false})).await;
     }
 }
+
+/// A resource named like a spreadsheet formula comes out of the CSV export
+/// as text (a leading `'`), never as a formula.
+#[tokio::test]
+async fn csv_exports_never_hand_a_spreadsheet_a_formula() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let (_, c) = app
+        .post("/api/v1/vpp/market-connectors", json!({"name": "EPEX files", "market_type": "SPOT", "kind": "file"}))
+        .await;
+    let id = c["id"].as_str().unwrap();
+    let name = "=HYPERLINK(\"http://example.test\",\"open\")";
+    let generator = app.generator(name, 5000.0, 0.0, 60.0).await;
+    let vpp = app.vpp("Spot", json!([{"resource_id": generator, "allocation_ratio": 1.0}])).await;
+    let file = "TradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit\n\
+        H1;SELL;2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;2026-11-19T12:00:00Z;80;EUR;4;MW\n";
+    let path = format!("/api/v1/vpp/market-connectors/{id}/import?kind=trades&vpp_id={vpp}");
+    let (s, r, _) = app.request(Method::POST, &path, Some("text/csv"), file.as_bytes().to_vec()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let q = format!("vpp_id={vpp}&start=2026-11-20T10:00:00Z&end=2026-11-20T11:00:00Z&dimension=resource&format=csv");
+    let (s, csv, _) =
+        app.request(Method::GET, &format!("/api/v1/vpp/reports/revenue-analysis?{q}"), None, vec![]).await;
+    assert_eq!(s, StatusCode::OK, "{csv}");
+    let text = csv.as_str().unwrap();
+    assert!(text.contains("\"'=HYPERLINK(\"\"http://example.test\"\",\"\"open\"\")\""), "{text}");
+    for line in text.lines() {
+        assert!(line.split(',').all(|cell| !cell.trim_start_matches('"').starts_with('=')), "{line}");
+    }
+}
