@@ -287,7 +287,7 @@ await step('an operator creates a resource from a template: the API names a bad 
   await form.locator('[data-param=usable_energy_kwh] input').waitFor()
   await form.locator('[data-test=name]').fill('E2E Battery')
   await form.locator('[data-test=initial-status]').selectOption('ONLINE')
-  await form.locator('[data-test=device-address]').fill('modbus://10.9.9.9:502')
+  await form.locator('[data-test=device-address]').fill('modbus://127.0.0.1:15021')
   await form.locator('[data-param=usable_energy_kwh] input').fill('-5')
   await form.locator('[data-param=max_charge_kw] input').fill('50')
   await form.locator('[data-param=max_discharge_kw] input').fill('50')

@@ -105,7 +105,12 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
                     timezone: site.timezone.into(),
                     building: Some(format!("{} building {}", site.name, (n % 4) + 1)),
                 },
-                device_address: format!("modbus://10.{}.{}.{}:502/1", resource_type as u8 + 10, n / 250, n % 250 + 1),
+                // Loopback only: the demo never names an address on anyone's network.
+                device_address: format!(
+                    "modbus://127.0.0.1:{}/{}",
+                    15_000 + u32::from(resource_type as u8) * 100 + (n / 247) as u32,
+                    n % 247 + 1
+                ),
                 owner: Some(
                     if site.timezone == "Asia/Shanghai" { "Suzhou Park Energy Co." } else { "Nordlicht Energie GmbH" }
                         .into(),

@@ -164,7 +164,7 @@ pub async fn seed(store: &Store, battery_template: &str, industrial_loads: &[Str
                 timezone: ZONE.into(),
                 building: Some("Plant A substation".into()),
             },
-            device_address: "modbus://10.30.0.9:502/1".into(),
+            device_address: "modbus://127.0.0.1:15999/1".into(),
             owner: Some("Suzhou Park Energy Co.".into()),
             metadata: Parameters::new(),
         })

@@ -204,7 +204,7 @@ impl TestApp {
             "name": name,
             "status": "ONLINE",
             "location": {"lat": 52.5, "lon": 13.4, "timezone": "Europe/Berlin"},
-            "device_address": format!("modbus://10.0.0.1:502/{name}"),
+            "device_address": format!("modbus://127.0.0.1:15020/{name}"),
         });
         for (k, v) in extra.as_object().expect("object") {
             body[k] = v.clone();
