@@ -35,16 +35,9 @@ if [ -n "${VPP_E2E_AT:-}" ]; then
 fi
 
 tmp=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$vpp" --database-url "sqlite://$tmp/e2e.db" demo --bind "127.0.0.1:$port" >"$tmp/demo.log" 2>&1 &
-demo=$!
-trap 'kill $demo 2>/dev/null || true; rm -rf "$tmp"' EXIT
-
-for _ in $(seq 1 180); do
-  if grep -q "demo login: viewer" "$tmp/demo.log" && curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then break; fi
-  if ! kill -0 $demo 2>/dev/null; then cat "$tmp/demo.log"; echo "the demo stopped" >&2; exit 1; fi
-  sleep 1
-done
+trap 'kill ${demo:-} 2>/dev/null || true; rm -rf "$tmp"' EXIT
+. scripts/demo-lib.sh
+start_demo "$vpp" "$tmp/e2e.db" "$tmp/demo.log"
 password() { sed -n "s/^demo login: $1 \/ \([^ ]*\) .*/\1/p" "$tmp/demo.log"; }
 
 # The console's API types must be those of the document this server serves.

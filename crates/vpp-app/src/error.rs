@@ -41,6 +41,9 @@ pub enum AppError {
         /// Named details for the caller (what was left out, …).
         details: serde_json::Map<String, serde_json::Value>,
     },
+    /// The caller may not do this, whatever its permissions (four eyes).
+    #[error("{0}")]
+    Forbidden(String),
     /// No schedule meets the request: the constraints in the way, named in
     /// the request's terms.
     #[error("{}", .0.iter().map(|c| c.message.as_str()).collect::<Vec<_>>().join("; "))]

@@ -41,3 +41,23 @@ pub mod users;
 pub mod webhook;
 
 pub use error::{AppError, AppResult};
+
+/// Who performs a use case: the name written into records and the audit
+/// trail, and the party accountable for it. Two actors with the same party
+/// are one person for four eyes: a user and the API keys that user owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Login name, `api-key:{name}`, `strategy:{name}`, …
+    pub name: String,
+    /// `user:{id}` for a user and for a key its owner's user id, or
+    /// another stable id (`key:{id}`, `strategy:{id}`).
+    pub party: String,
+}
+
+impl Actor {
+    /// An actor that is its own party (jobs, the demo, strategies).
+    pub fn named(name: impl Into<String>) -> Self {
+        let name = name.into();
+        Self { party: name.clone(), name }
+    }
+}

@@ -18,6 +18,7 @@ use vpp_domain::vpp::MarketType;
 use vpp_store::{BidRecord, BidScope, NewBid};
 use vpp_store::{SettlementRecord, StepFill, Store, TradeFilter, TradeRecord};
 
+use crate::Actor;
 use crate::error::{AppError, AppResult, dangling};
 
 /// Owner id of a connector's imbalance price series.
@@ -155,7 +156,7 @@ pub async fn slot_room(
 /// products, ticks, limits, sizes), the VPP's room per slot (available
 /// power after its open bids and cleared positions) and its risk limits,
 /// hands it to the market unless it needs four eyes, and records it.
-pub async fn place_bid(store: &Store, r: &SubmitBid, by: &str, now: Timestamp) -> AppResult<BidRecord> {
+pub async fn place_bid(store: &Store, r: &SubmitBid, by: &Actor, now: Timestamp) -> AppResult<BidRecord> {
     let vpp = store.get_vpp(&r.vpp_id).await.map_err(dangling("vpp_id", "VPP", &r.vpp_id))?;
     if vpp.market_type != r.market_type {
         return Err(AppError::invalid(
@@ -202,10 +203,50 @@ pub async fn place_bid(store: &Store, r: &SubmitBid, by: &str, now: Timestamp) -
                 gate_closure: checked.gate_closure,
                 notional: notional(&checked.steps, c.rules.product_hours()),
                 currency: c.rules.currency.clone(),
-                submitted_by: by.to_string(),
+                submitted_by: by.name.clone(),
+                submitted_party: by.party.clone(),
                 exchange_ref,
                 steps: checked.steps,
             })
+        })
+        .await
+}
+
+/// Approves a bid waiting for four eyes and hands it to the market. The
+/// approver must be another party than the submitter: another user, and
+/// not an API key of the submitter (nor the submitter approving their key's
+/// bid). State, gate closure, kill switch and four eyes are checked in the
+/// approval's write transaction.
+pub async fn approve_bid(store: &Store, id: &str, by: &Actor, now: Timestamp) -> AppResult<BidRecord> {
+    store
+        .approve_bid(id, &by.name, &by.party, |b| {
+            // Bids older than the party column are compared by name.
+            let same = match &b.submitted_party {
+                Some(party) => *party == by.party,
+                None => b.submitted_by == by.name,
+            };
+            if same {
+                return Err(AppError::Forbidden(format!(
+                    "four eyes: `{}` submitted this bid, so `{}` (the same person) may not approve it",
+                    b.submitted_by, by.name
+                )));
+            }
+            if b.status != BidStatus::PendingApproval {
+                return Err(AppError::invalid(
+                    "status",
+                    format!("bid `{id}` is {}, not PENDING_APPROVAL", b.status.as_str()),
+                ));
+            }
+            if now >= b.gate_closure {
+                return Err(AppError::invalid(
+                    "status",
+                    format!("rule gate_closure: bids for this day closed at {}", b.gate_closure),
+                ));
+            }
+            if b.kill_switch {
+                return Err(AppError::conflict_at("kill_switch", "the trading kill switch is set"));
+            }
+            Ok(())
         })
         .await
 }

@@ -79,6 +79,7 @@ pub async fn measured(
 
 /// How to read an imported file.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// `csv` (default) or `columns` (column-oriented JSON).

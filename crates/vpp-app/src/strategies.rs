@@ -715,7 +715,18 @@ pub async fn bid_for_strategy(store: &Store, strategy: &Strategy, now: Timestamp
             trading_date: day,
             bids: steps,
         };
-        Some(place_bid(store, &request, &format!("strategy:{}", strategy.definition.name), now).await?)
+        Some(
+            place_bid(
+                store,
+                &request,
+                &crate::Actor {
+                    name: format!("strategy:{}", strategy.definition.name),
+                    party: format!("strategy:{}", strategy.id),
+                },
+                now,
+            )
+            .await?,
+        )
     };
     let record =
         StrategyBid { strategy_id: strategy.id.clone(), version: strategy.version, bid, trading_date: day, decisions };

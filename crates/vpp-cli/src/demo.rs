@@ -679,7 +679,9 @@ pub async fn seed_markets(store: &Store, price_series: &str) -> anyhow::Result<(
     let slots = connector.rules.slots(yesterday)?;
     let placed_at = connector.rules.gate_closure_at(yesterday, slots[0])? - jiff::SignedDuration::from_hours(1);
     let request = day_ahead_bid(store, &vpp, &connector, yesterday).await?;
-    vpp_app::markets::place_bid(store, &request, "demo-trader", placed_at).await.map_err(api_error)?;
+    vpp_app::markets::place_bid(store, &request, &vpp_app::Actor::named("demo-trader"), placed_at)
+        .await
+        .map_err(api_error)?;
     let cleared = vpp_app::markets::clear_day(store, &connector, yesterday).await.map_err(api_error)?;
     let start = slots[0];
     let end = start + jiff::SignedDuration::from_secs(900 * slots.len() as i64);
@@ -893,7 +895,9 @@ pub async fn bid_next_day(store: &Store) -> anyhow::Result<()> {
             _ => flexibility_bid(store, vpp, &connector, day).await?,
         };
         let Some(request) = request else { continue };
-        let bid = vpp_app::markets::place_bid(store, &request, "demo-trader", now).await.map_err(api_error)?;
+        let bid = vpp_app::markets::place_bid(store, &request, &vpp_app::Actor::named("demo-trader"), now)
+            .await
+            .map_err(api_error)?;
         eprintln!(
             "{}: {} bid for {day} submitted to {} ({} steps, gate closure {}); see GET /api/v1/vpp/trading/results?trading_date={day}",
             vpp.name,

@@ -237,6 +237,10 @@ pub struct ApiKey {
     pub vpp_id: Option<String>,
     /// Who created it.
     pub created_by: String,
+    /// User id of the key's owner (its creator, or the owner of the key
+    /// that created it): the key acts for that person, so four eyes never
+    /// lets it approve the owner's bids.
+    pub owner_id: Option<String>,
     /// When created.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,

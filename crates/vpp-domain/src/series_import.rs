@@ -48,6 +48,7 @@ pub struct Parsed {
 
 /// CSV dialect and mapping.
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CsvOptions {
     /// Field delimiter: `,` (default), `;`, `\t` or `|`.

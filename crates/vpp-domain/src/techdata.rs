@@ -269,10 +269,8 @@ pub struct FieldChange {
     /// Field path, e.g. `capacity_kw` or `parameters.usable_energy_kwh`.
     pub field: String,
     /// Value before.
-    #[schema(value_type = Object)]
     pub old: Value,
     /// Value after.
-    #[schema(value_type = Object)]
     pub new: Value,
 }
 
@@ -315,7 +313,8 @@ pub fn diff(current: &Resource, draft: &ResourceDraft) -> Vec<FieldChange> {
 pub fn file_timestamp(file_name: &str) -> Option<Timestamp> {
     let bytes = file_name.as_bytes();
     (0..bytes.len()).find_map(|start| {
-        if !file_name[start..].starts_with("20") && !file_name[start..].starts_with("19") {
+        // Bytes, not `str` slices: `start` may fall inside a multi-byte character.
+        if !bytes[start..].starts_with(b"20") && !bytes[start..].starts_with(b"19") {
             return None;
         }
         if start > 0 && bytes[start - 1].is_ascii_digit() {
@@ -396,6 +395,9 @@ mod tests {
         assert_eq!(ts("export-2026-11-20.json").as_deref(), Some("2026-11-20T00:00:00Z"));
         assert_eq!(ts("assets.json"), None);
         assert_eq!(ts("assets_20261340.json"), None);
+        // Found by schemathesis: a name with multi-byte characters panicked.
+        assert_eq!(ts("\u{80}"), None);
+        assert_eq!(ts("é_2026-11-20.json").as_deref(), Some("2026-11-20T00:00:00Z"));
     }
 
     #[test]

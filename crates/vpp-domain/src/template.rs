@@ -181,7 +181,6 @@ pub struct ParameterSpec {
     pub max: Option<f64>,
     /// Value used when a resource gives none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub default: Option<Value>,
     /// Allowed values of an `enum` parameter.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -203,6 +203,7 @@ impl From<AppError> for ApiError {
             )
             .field(conflicts.first().map(|c| c.field.clone()).unwrap_or_default())
             .with("conflicts", conflicts),
+            AppError::Forbidden(detail) => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
             AppError::Solver(detail) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "solver", "Solver failed", detail),
             AppError::Store(e) => e.into(),
             // Logged where it was made.

@@ -57,6 +57,9 @@ pub use state::{AppState, ServerSettings};
         (name = "ai-models", description = "Forecasting models: registry, training with cross-validation, predictions with quantiles"),
         (name = "ops", description = "Health and metrics")
     ),
+    // Referenced by a query parameter, which utoipa does not collect, and
+    // the payload of the dashboard's server-sent events.
+    components(schemas(vpp_domain::tariff::load::TimeLabel, routes::events::DashboardSnapshot)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -79,11 +82,98 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Completes what utoipa leaves out of the document, for every operation:
+/// - a response without a description gets its status's reason phrase
+///   (OpenAPI requires one);
+/// - problem answers are declared as `application/problem+json`, the type
+///   they are sent with;
+/// - a `default` response says that any other status is a problem JSON
+///   (401 without credentials, 403 without the permission, 413, 415, 429,
+///   …), which every route may answer through the middleware.
+fn complete_document(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+    const PROBLEM: &str = "#/components/schemas/Problem";
+    let problem = || ContentBuilder::new().schema(Some(utoipa::openapi::Ref::new(PROBLEM))).build();
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (code, response) in operation.responses.responses.iter_mut() {
+                let RefOr::T(r) = response else { continue };
+                if r.description.is_empty() {
+                    r.description = code
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|c| axum::http::StatusCode::from_u16(c).ok())
+                        .and_then(|c| c.canonical_reason())
+                        .unwrap_or("Answer")
+                        .to_string();
+                }
+                let is_problem = r.content.get("application/json").is_some_and(|c| {
+                    matches!(c, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(reference)) if reference.ref_location == PROBLEM))
+                });
+                if is_problem && let Some(content) = r.content.shift_remove("application/json") {
+                    r.content.insert("application/problem+json".into(), content);
+                }
+            }
+            operation.responses.responses.entry("default".into()).or_insert_with(|| {
+                ResponseBuilder::new()
+                    .description("An error, as RFC 7807 problem JSON naming the field where one is at fault")
+                    .content("application/problem+json", problem())
+                    .into()
+            });
+        }
+    }
+}
+
+/// Opens closed schemas where a response flattens them (`allOf` of a
+/// request type that refuses unknown fields, plus the stored fields): with
+/// `additionalProperties: false` inside `allOf`, no stored record would
+/// conform. The request types themselves stay closed.
+fn open_flattened(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, Schema};
+    let Some(components) = openapi.components.as_mut() else { return };
+    let closed: std::collections::HashMap<String, Schema> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, schema)| match schema {
+            RefOr::T(Schema::Object(o))
+                if matches!(o.additional_properties.as_deref(), Some(AdditionalProperties::FreeForm(false))) =>
+            {
+                let mut open = o.clone();
+                open.additional_properties = None;
+                Some((format!("#/components/schemas/{name}"), Schema::Object(open)))
+            }
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        if let RefOr::T(Schema::AllOf(all)) = schema {
+            for item in &mut all.items {
+                if let RefOr::Ref(r) = item
+                    && let Some(open) = closed.get(&r.ref_location)
+                {
+                    *item = RefOr::T(open.clone());
+                }
+            }
+        }
+    }
+}
+
 /// Headers on every answer: no sniffing, no framing, no referrer, and a
 /// content security policy that allows only this origin's scripts.
 fn security_headers(router: Router<AppState>) -> Router<AppState> {
     const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
-                       script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
+                       script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'";
     let headers: [(HeaderName, &'static str); 5] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -111,7 +201,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 /// The full router with its OpenAPI document and docs page.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::templates::router())
         .merge(routes::resources::router())
         .merge(routes::vpps::router())
@@ -129,6 +219,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::parks::router())
         .merge(routes::events::router())
         .split_for_parts();
+    complete_document(&mut openapi);
+    open_flattened(&mut openapi);
     let cors = cors(&state.settings.cors_origins);
     let router = api
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))

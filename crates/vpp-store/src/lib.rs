@@ -319,6 +319,12 @@ impl Store {
         Ok(value)
     }
 
+    /// Removes a key from the meta table (nothing if absent).
+    pub async fn meta_delete(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM meta WHERE key = $1").bind(key.to_string()).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// The value of a setting kept in the database, if set.
     pub async fn meta_get(&self, key: &str) -> Result<Option<String>> {
         let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
@@ -433,8 +439,10 @@ pub struct Page {
 }
 
 impl Page {
+    /// Rows to skip; a page far beyond the data saturates (and is empty)
+    /// instead of overflowing.
     pub(crate) fn offset(&self) -> i64 {
-        (self.page - 1) * self.size
+        self.page.saturating_sub(1).saturating_mul(self.size)
     }
 }
 

@@ -24,6 +24,21 @@ use crate::{
     Result, Store, StoreError, WriteTx, from_json, from_micros, new_id, parse_enum, to_json, to_micros, unique,
 };
 
+/// What four eyes looks at, read in the approval's write transaction.
+#[derive(Debug, Clone)]
+pub struct PendingApproval {
+    /// The bid's state.
+    pub status: BidStatus,
+    /// Gate closure of its first slot.
+    pub gate_closure: Timestamp,
+    /// Who submitted it.
+    pub submitted_by: String,
+    /// The accountable party; none on bids older than this record.
+    pub submitted_party: Option<String>,
+    /// Whether the trading kill switch is set.
+    pub kill_switch: bool,
+}
+
 /// What the server hands the store to record a new bid.
 #[derive(Debug, Clone)]
 pub struct NewBid {
@@ -47,6 +62,9 @@ pub struct NewBid {
     pub currency: String,
     /// Who submits.
     pub submitted_by: String,
+    /// The party accountable for it (see `vpp_app::Actor`), compared by
+    /// four eyes.
+    pub submitted_party: String,
     /// The market's reference, if it was handed over already.
     pub exchange_ref: Option<String>,
     /// Steps.
@@ -385,7 +403,8 @@ impl Store {
 
     async fn insert_bid_rows(&self, w: &mut WriteTx<'_>, id: &str, b: &NewBid, now: i64) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO bids ({BID_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12, $13, $13)"
+            "INSERT INTO bids ({BID_COLUMNS}, submitted_party) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12, $13, $13, $14)"
         )))
         .bind(id.to_string())
         .bind(b.vpp_id.clone())
@@ -400,6 +419,7 @@ impl Store {
         .bind(b.submitted_by.clone())
         .bind(b.exchange_ref.clone())
         .bind(now)
+        .bind(b.submitted_party.clone())
         .execute(&mut *w.tx)
         .await?;
         for (n, s) in b.steps.iter().enumerate() {
@@ -467,6 +487,51 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         self.with_steps(&rows).await
+    }
+
+    /// Approves a bid waiting for four eyes: in one write transaction it
+    /// reads the bid and the kill switch, lets `check` refuse (state, gate
+    /// closure, who submitted it) and moves the bid to SUBMITTED, recording
+    /// the approver's name and party. A bid approved or cancelled meanwhile,
+    /// or a kill switch set meanwhile, cannot slip between check and write.
+    pub async fn approve_bid<E: From<StoreError>>(
+        &self,
+        id: &str,
+        by: &str,
+        party: &str,
+        check: impl FnOnce(&PendingApproval) -> std::result::Result<(), E>,
+    ) -> std::result::Result<BidRecord, E> {
+        let mut w = self.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT b.status, b.gate_closure, b.submitted_by, b.submitted_party, t.kill_switch \
+             FROM bids b, trading_controls t WHERE b.id = $1 AND t.id = 1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(|| StoreError::NotFound { entity: "bid", id: id.into() })?;
+        let pending = PendingApproval {
+            status: parse_enum(&row, "status", BidStatus::parse)?,
+            gate_closure: from_micros(row.try_get("gate_closure").map_err(StoreError::from)?)?,
+            submitted_by: row.try_get("submitted_by").map_err(StoreError::from)?,
+            submitted_party: row.try_get("submitted_party").map_err(StoreError::from)?,
+            kill_switch: row.try_get::<i64, _>("kill_switch").map_err(StoreError::from)? != 0,
+        };
+        check(&pending)?;
+        sqlx::query(
+            "UPDATE bids SET status = 'SUBMITTED', approved_by = $1, approved_party = $2, updated_at = $3 \
+             WHERE id = $4 AND status = 'PENDING_APPROVAL'",
+        )
+        .bind(by.to_string())
+        .bind(party.to_string())
+        .bind(to_micros(crate::now()))
+        .bind(id.to_string())
+        .execute(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?;
+        w.tx.commit().await.map_err(StoreError::from)?;
+        Ok(self.get_bid(id).await?)
     }
 
     /// Moves a bid from `from` to `to`, recording who did it; any other

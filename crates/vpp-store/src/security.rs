@@ -119,6 +119,7 @@ fn api_key_from_row(row: &AnyRow) -> Result<ApiKey> {
             .collect::<Result<_>>()?,
         vpp_id: row.try_get("vpp_id")?,
         created_by: row.try_get("created_by")?,
+        owner_id: row.try_get("owner_id")?,
         created_at: from_micros(row.try_get("created_at")?)?,
         revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_micros).transpose()?,
         last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(from_micros).transpose()?,
@@ -382,16 +383,37 @@ impl Store {
         Ok(())
     }
 
+    /// Records that a session (refresh token family) was logged out.
+    pub async fn revoke_session(&self, family_id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO revoked_sessions (family_id, revoked_at) VALUES ($1, $2) ON CONFLICT (family_id) DO NOTHING",
+        )
+        .bind(family_id.to_string())
+        .bind(to_micros(crate::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether a session was logged out.
+    pub async fn session_revoked(&self, family_id: &str) -> Result<bool> {
+        Ok(sqlx::query("SELECT 1 FROM revoked_sessions WHERE family_id = $1")
+            .bind(family_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
     /// Stores a new API key (its secret hashed).
     pub async fn create_api_key(
         &self,
         id: &str,
         secret_hash: &str,
-        name: &str,
-        scopes: &[Permission],
-        vpp_id: Option<&str>,
+        request: &vpp_domain::auth::ApiKeyRequest,
         created_by: &str,
+        owner_id: Option<&str>,
     ) -> Result<ApiKey> {
+        let (name, scopes, vpp_id) = (&request.name, &request.scopes, request.vpp_id.as_deref());
         if let Some(v) = vpp_id {
             match self.get_vpp(v).await {
                 Err(StoreError::NotFound { .. }) => {
@@ -402,7 +424,8 @@ impl Store {
         }
         let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         sqlx::query(
-            "INSERT INTO api_keys (id, name, secret_hash, scopes, vpp_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO api_keys (id, name, secret_hash, scopes, vpp_id, created_by, owner_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id.to_string())
         .bind(name.trim().to_string())
@@ -410,6 +433,7 @@ impl Store {
         .bind(crate::to_json(&names))
         .bind(vpp_id.map(String::from))
         .bind(created_by.to_string())
+        .bind(owner_id.map(String::from))
         .bind(to_micros(crate::now()))
         .execute(&self.pool)
         .await?;
@@ -419,7 +443,8 @@ impl Store {
     /// A key and its secret hash.
     pub async fn get_api_key(&self, id: &str) -> Result<(ApiKey, String)> {
         let row = sqlx::query(
-            "SELECT id, name, secret_hash, scopes, vpp_id, created_by, created_at, revoked_at, last_used_at FROM api_keys WHERE id = $1",
+            "SELECT id, name, secret_hash, scopes, vpp_id, created_by, owner_id, created_at, revoked_at, last_used_at \
+             FROM api_keys WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -434,7 +459,7 @@ impl Store {
             .page(
                 &self.pool,
                 "api_keys",
-                "id, name, scopes, vpp_id, created_by, created_at, revoked_at, last_used_at",
+                "id, name, scopes, vpp_id, created_by, owner_id, created_at, revoked_at, last_used_at",
                 "created_at DESC, id",
                 page,
             )

@@ -158,7 +158,20 @@ impl Store {
         let mut w = self.begin_write().await?;
         get_vpp_tx(&mut w, id).await?;
         sqlx::query("DELETE FROM vpp_members WHERE vpp_id = $1").bind(id.to_string()).execute(&mut *w.tx).await?;
-        sqlx::query("DELETE FROM vpps WHERE id = $1").bind(id.to_string()).execute(&mut *w.tx).await?;
+        let deleted = sqlx::query("DELETE FROM vpps WHERE id = $1").bind(id.to_string()).execute(&mut *w.tx).await;
+        if let Err(e) = &deleted
+            && e.as_database_error().is_some_and(|d| d.is_foreign_key_violation())
+        {
+            // Found by schemathesis: a VPP with records answered 500.
+            return Err(StoreError::Conflict {
+                field: None,
+                message: format!(
+                    "VPP `{id}` has records (bids, schedules, dispatches, series or keys) and cannot be deleted; \
+                     set its status to INACTIVE instead"
+                ),
+            });
+        }
+        deleted?;
         w.tx.commit().await?;
         Ok(())
     }

@@ -36,7 +36,10 @@ use axum::http::StatusCode;
 /// Settings of authentication, sessions and rate limits.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
-    /// HMAC secret for access tokens; when `None`, one is generated and kept in the database.
+    /// HMAC secret for access tokens: `env:NAME`, `file:/path` or the
+    /// secret itself (at least 32 bytes). When `None`, each process draws a
+    /// random one that is never stored: tokens then end with the process
+    /// (clients refresh), and several nodes need a configured secret.
     pub jwt_secret: Option<String>,
     /// Lifetime of access tokens.
     pub access_ttl: Duration,
@@ -90,6 +93,8 @@ pub enum Principal {
         id: String,
         /// Key name.
         name: String,
+        /// User id of the key's owner, if known.
+        owner_id: Option<String>,
         /// Granted permissions.
         scopes: Vec<Permission>,
         /// VPP the key is bound to.
@@ -104,6 +109,25 @@ impl Principal {
         match self {
             Principal::User { username, .. } => username.clone(),
             Principal::ApiKey { name, .. } => format!("api-key:{name}"),
+        }
+    }
+
+    /// The caller as the application layer sees it: a key acts for its
+    /// owner, so it shares the owner's party.
+    pub fn actor(&self) -> vpp_app::Actor {
+        let party = match self {
+            Principal::User { id, .. } => format!("user:{id}"),
+            Principal::ApiKey { owner_id: Some(owner), .. } => format!("user:{owner}"),
+            Principal::ApiKey { id, .. } => format!("key:{id}"),
+        };
+        vpp_app::Actor { name: self.actor_name(), party }
+    }
+
+    /// The user id this caller acts for: the user, or the key's owner.
+    pub fn owner_id(&self) -> Option<&str> {
+        match self {
+            Principal::User { id, .. } => Some(id),
+            Principal::ApiKey { owner_id, .. } => owner_id.as_deref(),
         }
     }
 
@@ -155,6 +179,10 @@ struct Claims {
     role: Role,
     /// The user's token version when issued; a change voids the token.
     ver: i64,
+    /// The session (refresh token family) it belongs to; logging out of
+    /// the session voids it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
     iat: i64,
     exp: i64,
     typ: String,
@@ -176,6 +204,7 @@ pub struct Auth {
     encoding: EncodingKey,
     decoding: DecodingKey,
     users: RwLock<HashMap<String, Cached<Option<UserState>>>>,
+    sessions: RwLock<HashMap<String, Cached<bool>>>,
     keys: RwLock<HashMap<String, Cached<Option<KeyWithHash>>>>,
     login_by_ip: DefaultKeyedRateLimiter<String>,
     login_by_user: DefaultKeyedRateLimiter<String>,
@@ -198,15 +227,26 @@ impl Auth {
     /// Sets up signing keys (from settings or the database) and limiters.
     pub async fn new(store: &Store, settings: AuthSettings) -> vpp_store::Result<Self> {
         let secret = match &settings.jwt_secret {
-            Some(s) => s.clone(),
-            None => store.meta_get_or_insert("jwt_secret", &random_token(32)).await?,
+            Some(reference) => resolve_secret(reference)
+                .map_err(|e| vpp_store::StoreError::Invalid(vpp_domain::Invalid::one("jwt_secret", e)))?,
+            None => {
+                tracing::warn!(
+                    "no jwt_secret configured: access tokens are signed with a random key of this process \
+                     (set jwt_secret = \"env:NAME\" or \"file:/path\" to keep them across restarts and nodes)"
+                );
+                random_token(32)
+            }
         };
+        // Earlier versions kept a generated secret in clear in the database,
+        // where anyone who reads it could forge tokens: it is removed.
+        store.meta_delete("jwt_secret").await?;
         let login = Quota::per_minute(nonzero(settings.logins_per_minute));
         let writes = Quota::per_second(nonzero(settings.writes_per_second)).allow_burst(nonzero(settings.write_burst));
         Ok(Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             users: RwLock::default(),
+            sessions: RwLock::default(),
             keys: RwLock::default(),
             login_by_ip: RateLimiter::keyed(login),
             login_by_user: RateLimiter::keyed(login),
@@ -230,6 +270,7 @@ impl Auth {
         username: &str,
         role: Role,
         token_version: i64,
+        session: &str,
     ) -> ApiResult<String> {
         let now = jiff::Timestamp::now().as_second();
         let claims = Claims {
@@ -237,6 +278,7 @@ impl Auth {
             name: username.into(),
             role,
             ver: token_version,
+            sid: Some(session.into()),
             iat: now,
             exp: now + self.settings.access_ttl.as_secs() as i64,
             typ: "access".into(),
@@ -258,6 +300,16 @@ impl Auth {
         if c.typ != "access" {
             return Err(unauthorized("not an access token"));
         }
+        // A token that claims a longer life than this server issues was not
+        // made by it, whatever its signature.
+        if c.exp.saturating_sub(c.iat) > self.settings.access_ttl.as_secs() as i64 {
+            return Err(unauthorized("the token's lifetime exceeds the configured maximum"));
+        }
+        if let Some(sid) = &c.sid
+            && self.session_revoked(store, sid).await?
+        {
+            return Err(unauthorized("the session was logged out; log in again"));
+        }
         let state = self.user_state(store, &c.sub).await?.ok_or_else(|| unauthorized("the user no longer exists"))?;
         if !state.active {
             return Err(unauthorized("the user is disabled"));
@@ -266,6 +318,33 @@ impl Auth {
             return Err(unauthorized("the token was revoked; log in again"));
         }
         Ok(Principal::User { id: c.sub, username: state.username, role: state.role })
+    }
+
+    /// Whether a session was logged out (cached like user states; this
+    /// node's own logouts count at once).
+    async fn session_revoked(&self, store: &Store, sid: &str) -> ApiResult<bool> {
+        if let Some(c) = self.sessions.read().unwrap_or_else(|e| e.into_inner()).get(sid)
+            && (c.value || c.at.elapsed() < self.settings.cache_ttl)
+        {
+            return Ok(c.value);
+        }
+        let revoked = store.session_revoked(sid).await?;
+        let mut cache = self.sessions.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() > 100_000 {
+            cache.retain(|_, c| c.value && c.at.elapsed() < self.settings.access_ttl);
+        }
+        cache.insert(sid.into(), Cached { value: revoked, at: Instant::now() });
+        Ok(revoked)
+    }
+
+    /// Records that a session was logged out: its access tokens stop working.
+    pub async fn revoke_session(&self, store: &Store, sid: &str) -> ApiResult<()> {
+        store.revoke_session(sid).await?;
+        self.sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sid.into(), Cached { value: true, at: Instant::now() });
+        Ok(())
     }
 
     async fn user_state(&self, store: &Store, id: &str) -> ApiResult<Option<UserState>> {
@@ -318,7 +397,13 @@ impl Auth {
         if meta.revoked_at.is_some() {
             return Err(unauthorized("the API key was revoked"));
         }
-        Ok(Principal::ApiKey { id: meta.id, name: meta.name, scopes: meta.scopes, vpp_id: meta.vpp_id })
+        Ok(Principal::ApiKey {
+            id: meta.id,
+            name: meta.name,
+            owner_id: meta.owner_id,
+            scopes: meta.scopes,
+            vpp_id: meta.vpp_id,
+        })
     }
 
     /// Checks the login limits for an address and a username.
@@ -346,6 +431,25 @@ impl Auth {
         .await
         .unwrap_or(false)
     }
+}
+
+/// The JWT secret a setting names: `env:NAME`, `file:/path`, or the
+/// secret itself. It must have at least 32 bytes.
+pub fn resolve_secret(reference: &str) -> Result<String, String> {
+    let secret = if let Some(name) = reference.strip_prefix("env:") {
+        std::env::var(name).map_err(|_| format!("jwt_secret: the environment variable `{name}` is not set"))?
+    } else if let Some(path) = reference.strip_prefix("file:") {
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("jwt_secret: cannot read `{path}`: {e}"))?
+            .trim_end_matches(['\r', '\n'])
+            .to_string()
+    } else {
+        reference.to_string()
+    };
+    if secret.len() < 32 {
+        return Err(format!("jwt_secret: needs at least 32 bytes, got {}", secret.len()));
+    }
+    Ok(secret)
 }
 
 fn check(limiter: &DefaultKeyedRateLimiter<String>, key: String) -> ApiResult<()> {
@@ -383,3 +487,20 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 
 /// Shared handle.
 pub type SharedAuth = Arc<Auth>;
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_secret;
+
+    #[test]
+    fn jwt_secrets_come_from_references() {
+        let path = std::env::temp_dir().join(format!("vpp-jwt-{}", std::process::id()));
+        std::fs::write(&path, "s".repeat(40) + "\n").unwrap();
+        assert_eq!(resolve_secret(&format!("file:{}", path.display())).unwrap(), "s".repeat(40));
+        std::fs::remove_file(&path).unwrap();
+        assert!(resolve_secret(&format!("file:{}", path.display())).unwrap_err().contains("cannot read"));
+        assert!(resolve_secret("env:VPP_TEST_SURELY_UNSET_SECRET").unwrap_err().contains("not set"));
+        assert!(resolve_secret("too-short").unwrap_err().contains("at least 32 bytes"));
+        assert_eq!(resolve_secret(&"x".repeat(32)).unwrap(), "x".repeat(32));
+    }
+}

@@ -31,6 +31,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// List filter.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ModelQuery {
     /// PRICE, DEMAND, GENERATION or RISK.
@@ -137,6 +138,7 @@ async fn forecasts(
 
 /// Window of realised accuracy.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PerformanceQuery {
     /// Days back (default 30, at most 400).

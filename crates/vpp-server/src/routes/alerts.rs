@@ -24,6 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Filters of the alert list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertQuery {
     /// `open`, `acknowledged` or `resolved`.

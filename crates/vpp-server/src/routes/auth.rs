@@ -103,6 +103,7 @@ pub struct Me {
 
 /// Paging.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Page from 1.
@@ -113,6 +114,7 @@ pub struct PageQuery {
 
 /// Audit filters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// User or key id.
@@ -185,10 +187,10 @@ async fn issue_tokens(
     family: Option<String>,
 ) -> ApiResult<TokenResponse> {
     let settings = &s.auth.settings;
-    let access_token = s.auth.issue_access_token(&user.id, &user.username, user.role, token_version)?;
+    let family = family.unwrap_or_else(vpp_store::new_id);
+    let access_token = s.auth.issue_access_token(&user.id, &user.username, user.role, token_version, &family)?;
     let refresh_token = random_token(32);
     let expires = vpp_store::now() + SignedDuration::from_secs(settings.refresh_ttl.as_secs() as i64);
-    let family = family.unwrap_or_else(vpp_store::new_id);
     s.store.insert_refresh_token(&user.id, &family, &sha256_hex(&refresh_token), expires).await?;
     Ok(TokenResponse {
         access_token,
@@ -258,6 +260,7 @@ async fn refresh(State(s): State<AppState>, request: Request) -> ApiResult<Json<
     let user = s.store.get_user(&token.user_id).await?;
     if token.revoked_at.is_some() || !s.store.consume_refresh_token(&token.id).await? {
         s.store.revoke_refresh_family(&token.family_id).await?;
+        s.auth.revoke_session(&s.store, &token.family_id).await?;
         session_audit(
             &s,
             "refresh_replayed",
@@ -281,7 +284,7 @@ async fn refresh(State(s): State<AppState>, request: Request) -> ApiResult<Json<
     Ok(Json(issue_tokens(&s, user, state.token_version, Some(token.family_id)).await?))
 }
 
-/// End a session: its refresh tokens stop working.
+/// End a session: its refresh tokens and its access tokens stop working.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest, security(),
     responses((status = 204), (status = 401, body = Problem)))]
 async fn logout(State(s): State<AppState>, request: Request) -> ApiResult<StatusCode> {
@@ -290,6 +293,7 @@ async fn logout(State(s): State<AppState>, request: Request) -> ApiResult<Status
         return Err(unauthorized("unknown refresh token"));
     };
     s.store.revoke_refresh_family(&token.family_id).await?;
+    s.auth.revoke_session(&s.store, &token.family_id).await?;
     let user = s.store.get_user(&token.user_id).await?;
     session_audit(&s, "logout", &ip, Some(&user), &user.username, StatusCode::NO_CONTENT, "session revoked").await;
     Ok(StatusCode::NO_CONTENT)
@@ -388,8 +392,7 @@ async fn create_api_key(
     r.validate()?;
     let id = vpp_store::new_id().replace('-', "");
     let secret = random_token(32);
-    let key =
-        s.store.create_api_key(&id, &sha256_hex(&secret), &r.name, &r.scopes, r.vpp_id.as_deref(), p.name()).await?;
+    let key = s.store.create_api_key(&id, &sha256_hex(&secret), &r, p.name(), p.owner_id()).await?;
     Ok((StatusCode::CREATED, Json(CreatedApiKey { key, secret: format!("vppk_{id}.{secret}") })))
 }
 

@@ -50,8 +50,26 @@ pub struct DashboardSnapshot {
     pub open_alerts: Vec<Alert>,
 }
 
+/// One server-sent event of the dashboard stream: `event: snapshot` and,
+/// in `data`, a [`DashboardSnapshot`] as JSON.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DashboardEvent {
+    /// Always `snapshot`.
+    pub event: String,
+    /// The snapshot, as JSON (schema `DashboardSnapshot`).
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
+}
+
+impl DashboardEvent {
+    fn of(snapshot: &DashboardSnapshot) -> Self {
+        Self { event: "snapshot".into(), data: serde_json::to_string(snapshot).unwrap_or_default() }
+    }
+}
+
 /// How often to send.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Seconds between snapshots, 1..60 (default 5).
@@ -75,7 +93,7 @@ async fn snapshot(s: &AppState) -> ApiResult<DashboardSnapshot> {
 /// A dashboard snapshot now and then every `interval_s` seconds, as
 /// Server-Sent Events named `snapshot` with JSON data.
 #[utoipa::path(get, path = "/api/v1/vpp/events/dashboard", tag = "vpps", params(EventsQuery),
-    responses((status = 200, description = "text/event-stream of snapshots", body = DashboardSnapshot, content_type = "text/event-stream"),
+    responses((status = 200, description = "text/event-stream of snapshots", body = DashboardEvent, content_type = "text/event-stream"),
               (status = 422, body = Problem)))]
 async fn dashboard_events(
     State(s): State<AppState>,
@@ -108,7 +126,8 @@ async fn dashboard_events(
                     }
                 },
             };
-            let event = Event::default().event("snapshot").json_data(&snap).unwrap_or_else(|_| Event::default());
+            let DashboardEvent { event, data } = DashboardEvent::of(&snap);
+            let event = Event::default().event(event).data(data);
             Some((Ok(event), (s, None, ticker, left - 1)))
         });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))

@@ -129,6 +129,7 @@ pub struct VolumePoint {
 
 /// Query of market history.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// From (inclusive, UTC or with offset).
@@ -232,12 +233,13 @@ async fn submit_bid(
     Extension(p): Extension<Principal>,
     ApiJson(r): ApiJson<SubmitBid>,
 ) -> ApiResult<(StatusCode, Json<BidRecord>)> {
-    let bid = place_bid(&s.store, &r, &p.actor_name(), Timestamp::now()).await?;
+    let bid = place_bid(&s.store, &r, &p.actor(), Timestamp::now()).await?;
     Ok((StatusCode::CREATED, Json(bid)))
 }
 
 /// Filters of the trading results.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ResultsQuery {
     /// Only this VPP.
@@ -328,26 +330,7 @@ async fn approve_bid(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<BidRecord>> {
-    let bid = s.store.get_bid(&id).await?;
-    let me = p.actor_name();
-    if bid.submitted_by == me {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Forbidden",
-            "four eyes: a bid must be approved by someone other than its submitter",
-        ));
-    }
-    if bid.status == BidStatus::PendingApproval && Timestamp::now() >= bid.gate_closure {
-        return Err(ApiError::invalid(
-            "status",
-            format!("rule gate_closure: bids for this day closed at {}", bid.gate_closure),
-        ));
-    }
-    if s.store.kill_switch().await?.active {
-        return Err(ApiError::conflict("the trading kill switch is set").field("kill_switch"));
-    }
-    Ok(Json(s.store.move_bid(&id, BidStatus::PendingApproval, BidStatus::Submitted, &me).await?))
+    Ok(Json(vpp_app::markets::approve_bid(&s.store, &id, &p.actor(), Timestamp::now()).await?))
 }
 
 /// Cancels a bid that has not been auctioned yet.
@@ -556,6 +539,7 @@ async fn calculate_settlement(
 
 /// Filters of settlement records.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecordsQuery {
     /// Only this VPP.
@@ -584,6 +568,7 @@ async fn settlement_records(
 /// line under `rejected`.
 /// What an exchange file holds.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// `prices`, `trades` or `imbalance`.
@@ -747,6 +732,7 @@ async fn import_contracts(State(s): State<AppState>, body: axum::body::Bytes) ->
 
 /// Which invoices.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceQuery {
     /// Month, `YYYY-MM` (Europe/Berlin).
@@ -774,6 +760,7 @@ async fn list_invoices(
 
 /// Which VPP and day a position is asked for.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PositionQuery {
     /// VPP.

@@ -65,6 +65,7 @@ pub(crate) use paged;
 
 /// A list of at most `limit` items (1..=1000, default 100).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LimitQuery {
     /// Most items to return.

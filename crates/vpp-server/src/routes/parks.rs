@@ -99,6 +99,7 @@ async fn add_tariff_version(
 
 /// Which day.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DayQuery {
     /// Local date, `YYYY-MM-DD`.
@@ -231,6 +232,7 @@ async fn update_site(
 
 /// How the load file labels its times.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LoadImportQuery {
     /// `start` (default) or `end` of each 15-minute interval.
@@ -268,6 +270,7 @@ async fn import_load(
 
 /// A span of time.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SpanQuery {
     /// Start (RFC 3339).
@@ -305,6 +308,7 @@ async fn get_load(
 
 /// A month.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MonthQuery {
     /// `YYYY-MM`, local to the tariff.
@@ -326,6 +330,7 @@ async fn load_profile(
 
 /// A year.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct YearQuery {
     /// Year, e.g. 2026.
@@ -412,6 +417,7 @@ async fn site_battery_payback(
 
 /// Which adjustable loads.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LoadsQuery {
     /// Only this site's.
@@ -471,6 +477,7 @@ async fn compute_bill(State(s): State<AppState>, ApiJson(req): ApiJson<BillReque
 
 /// Whether an import may overwrite.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BillImportQuery {
     /// Replace bills already stored for the same site and month.
@@ -502,6 +509,7 @@ async fn import_bills(
 
 /// A site and month.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SiteMonthQuery {
     /// Site.
@@ -547,6 +555,7 @@ async fn put_configuration(
 
 /// A park report request.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ParkReportQuery {
     /// Site.

@@ -26,6 +26,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Period and grouping of a report.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `time` (per quarter-hour, default), `strategy` or `resource`.

@@ -23,6 +23,7 @@ paged!(ResourceList, Resource);
 
 /// Filters and paging of the resource list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only resources of this template.
@@ -97,6 +98,7 @@ pub struct TelemetryAccepted {
 
 /// The file name of a technical-data upload.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Name of the delivered file; its creation timestamp is read from it.

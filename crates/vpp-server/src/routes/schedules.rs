@@ -69,6 +69,7 @@ async fn dispatch_schedule(
 
 /// Window of the execution view.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionQuery {
     /// From (UTC, inclusive; default: 24 hours before `end`).

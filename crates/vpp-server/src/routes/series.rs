@@ -36,6 +36,7 @@ pub const MAX_BELIEFS_PER_REQUEST: usize = 200_000;
 
 /// Filters and paging of the series list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Owner kind.
@@ -76,6 +77,7 @@ pub struct IngestReport {
 
 /// Time window and display zone of a query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WindowQuery {
     /// Window start (RFC 3339); with `end`. Default: the delivery `day`.

@@ -46,6 +46,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// List filters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StrategyQuery {
     /// Only this VPP's.
@@ -133,6 +134,7 @@ async fn validate_strategy(
 
 /// Which version.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// Version (the newest if absent).
@@ -180,9 +182,10 @@ async fn strategy_versions(State(s): State<AppState>, Path(id): Path<String>) ->
     Ok(Json(s.store.strategy_versions(&id).await?))
 }
 
-/// A status change.
+/// A status change of a strategy.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StrategyStatusRequest)]
 pub struct StatusRequest {
     /// The new status.
     pub status: StrategyStatus,
@@ -193,6 +196,7 @@ pub struct StatusRequest {
 /// Moves a strategy DRAFT → TESTING → ACTIVE ⇄ SUSPENDED (audited). Only
 /// an ACTIVE strategy trades.
 #[utoipa::path(put, path = "/api/v1/vpp/strategies/{id}/status", tag = "strategies", request_body = StatusRequest,
+    operation_id = "set_strategy_status",
     responses((status = 200, body = Strategy), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn set_status(
     State(s): State<AppState>,
@@ -215,6 +219,7 @@ async fn set_status(
 
 /// Status changes, oldest first.
 #[utoipa::path(get, path = "/api/v1/vpp/strategies/{id}/status-history", tag = "strategies",
+    operation_id = "strategy_status_history",
     responses((status = 200, body = Vec<StatusChange>), (status = 404, body = Problem)))]
 async fn status_history(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Vec<StatusChange>>> {
     s.store.get_strategy(&id, None).await?;
@@ -293,6 +298,7 @@ async fn backtest_result(
 
 /// Which day.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IntervalQuery {
     /// Delivery day, `YYYY-MM-DD` (market time zone).
@@ -392,6 +398,7 @@ async fn strategy_bid(State(s): State<AppState>, Path(id): Path<String>) -> ApiR
 
 /// Which delivery day.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionQuery {
     /// Delivery day, `YYYY-MM-DD`.
@@ -429,6 +436,7 @@ async fn strategy_decisions(
 
 /// Which strategy and period.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PerformanceQuery {
     /// Strategy.

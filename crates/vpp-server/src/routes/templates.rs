@@ -21,6 +21,7 @@ paged!(TemplateList, ResourceTemplate);
 
 /// Filters and paging of the template list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this type.

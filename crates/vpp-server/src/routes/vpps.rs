@@ -24,6 +24,7 @@ paged!(VppList, Vpp);
 
 /// Filters and paging of the VPP list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this market.
@@ -43,6 +44,7 @@ const MAX_DURATION_HOURS: f64 = 168.0;
 
 /// Duration over which availability must be sustained.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AggregateQuery {
     /// Hours the available power must be held, (0, 168]; default 1. Limits storage by its SOC.

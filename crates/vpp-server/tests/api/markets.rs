@@ -188,6 +188,16 @@ async fn four_eyes_kill_switch_and_cancel() {
     let id = big["id"].as_str().unwrap();
     let (s, p) = app.post(&format!("/api/v1/vpp/trading/bids/{id}/approve"), json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "the submitter cannot approve: {p}");
+    // Nor can an API key the submitter owns, whatever its name: four eyes
+    // compares principals, and a key acts for its owner.
+    for name in ["admin", "trader"] {
+        let (s, key) = app.post("/api/v1/auth/api-keys", json!({"name": name, "scopes": ["trading:write"]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{key}");
+        let secret = key["secret"].as_str().unwrap();
+        let (s, p) = app.post_as(Some(secret), &format!("/api/v1/vpp/trading/bids/{id}/approve"), json!({})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "a key of the submitter approved the bid: {p}");
+        assert!(p["detail"].as_str().unwrap().contains("four eyes"), "{p}");
+    }
     let viewer = app.token_for("viewer").await;
     let (s, _) = app.post_as(Some(&viewer), &format!("/api/v1/vpp/trading/bids/{id}/approve"), json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -255,7 +265,9 @@ async fn cleared_day_settles_to_the_cent_with_the_imbalance_price_named() {
         trading_date: day,
         bids: vec![step(s0), step(s1)],
     };
-    place_bid(&app.store, &request, "trader", closure - SignedDuration::from_hours(1)).await.unwrap();
+    place_bid(&app.store, &request, &vpp_app::Actor::named("trader"), closure - SignedDuration::from_hours(1))
+        .await
+        .unwrap();
     let (s, cleared) = app
         .post("/api/v1/vpp/trading/clear", json!({"connector_id": connector_id, "trading_date": day.to_string()}))
         .await;
@@ -566,7 +578,8 @@ async fn concurrent_bids_never_spend_more_than_the_room_or_the_limits() {
             .map(|k| {
                 let (store, request) = (app.store.clone(), request.clone());
                 let trader = if k % 2 == 0 { "trader1" } else { "trader2" };
-                tokio::spawn(async move { place_bid(&store, &request, trader, Timestamp::now()).await })
+                let by = vpp_app::Actor::named(trader);
+                tokio::spawn(async move { place_bid(&store, &request, &by, Timestamp::now()).await })
             })
             .collect();
         let mut accepted = 0;

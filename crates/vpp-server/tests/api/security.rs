@@ -111,11 +111,17 @@ async fn bad_tokens_are_refused_with_401() {
     expired["iat"] = json!(now - 1000);
     let mut escalated = claims.clone();
     escalated["role"] = json!("admin");
+    // Signed with the right key (as by someone who read it) but living a
+    // year: longer than the server issues, so refused.
+    let mut long_lived = claims.clone();
+    long_lived["iat"] = json!(now);
+    long_lived["exp"] = json!(now + 365 * 24 * 3600);
     // Tampered: the viewer's signature on an admin payload.
     let parts: Vec<&str> = viewer.split('.').collect();
     let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(escalated.to_string()), parts[2]);
     let cases = [
         ("expired", forge(&expired, JWT_SECRET)),
+        ("a year long", forge(&long_lived, JWT_SECRET)),
         ("tampered", tampered),
         ("alg none", forge_unsigned(&escalated)),
         ("wrong key", forge(&escalated, "another-secret-entirely-000000000")),
@@ -182,10 +188,20 @@ async fn refresh_tokens_rotate_and_replays_end_the_session() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _) = app.post_as(None, "/api/v1/auth/refresh", json!({"refresh_token": r2})).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    // Logout ends a session.
+    // ... and the access tokens of that session.
+    assert_eq!(
+        app.get_as(Some(second["access_token"].as_str().unwrap()), "/api/v1/vpp/vpps").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Logout ends a session: its refresh token and its access token stop
+    // working at once; another session of the same user goes on.
+    let (_, other) =
+        app.post_as(None, "/api/v1/auth/login", json!({"username": "admin", "password": ADMIN_PASSWORD})).await;
     let (_, third) =
         app.post_as(None, "/api/v1/auth/login", json!({"username": "admin", "password": ADMIN_PASSWORD})).await;
     let r3 = third["refresh_token"].as_str().unwrap().to_string();
+    let a3 = third["access_token"].as_str().unwrap().to_string();
+    assert_eq!(app.get_as(Some(&a3), "/api/v1/vpp/vpps").await.0, StatusCode::OK);
     let ((s, _, _), _) = app
         .request_as(
             None,
@@ -198,6 +214,9 @@ async fn refresh_tokens_rotate_and_replays_end_the_session() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = app.post_as(None, "/api/v1/auth/refresh", json!({"refresh_token": r3})).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, p) = app.get_as(Some(&a3), "/api/v1/vpp/vpps").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the access token outlived its logout: {p}");
+    assert_eq!(app.get_as(Some(other["access_token"].as_str().unwrap()), "/api/v1/vpp/vpps").await.0, StatusCode::OK);
     let (s, p) = app.post_as(None, "/api/v1/auth/refresh", json!({"token": "x"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(field(&p), "token");
