@@ -309,6 +309,7 @@ fn last_terms(m: &SiteMonth) -> AppResult<&vpp_domain::tariff::tou::TariffTerms>
 /// A battery for a scenario.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ParkBatterySpec)]
 pub struct BatterySpec {
     /// Usable energy, kWh.
     pub energy_kwh: f64,

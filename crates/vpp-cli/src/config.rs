@@ -59,6 +59,8 @@ pub struct FileConfig {
     pub admin_password: Option<Secret>,
     /// Same as `VPP_CORS_ORIGINS`.
     pub cors_origins: Option<Vec<String>>,
+    /// Same as `VPP_TRUSTED_PROXIES`.
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
     /// Same as `VPP_ACCESS_TOKEN_TTL_S`.
     pub access_token_ttl_s: Option<u64>,
     /// Same as `VPP_TLS_CERT`.
@@ -98,7 +100,8 @@ pub struct GlobalArgs {
     /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms,
     /// control_interval_s, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
     /// mqtt_ca_file, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts, alert_webhook_url,
-    /// jwt_secret, admin_username, admin_password, cors_origins, access_token_ttl_s, tls_cert, tls_key.
+    /// jwt_secret, admin_username, admin_password, cors_origins, trusted_proxies, access_token_ttl_s,
+    /// tls_cert, tls_key.
     #[arg(long, global = true, env = "VPP_CONFIG")]
     pub config: Option<PathBuf>,
     /// Database URL: sqlite://FILE (default sqlite://vpp.db) or postgres://USER@HOST/DB.
@@ -127,7 +130,8 @@ pub struct ServeArgs {
     /// VPP deviation from its schedule that triggers re-dispatch, % of the scheduled power (default 10).
     #[arg(long, env = "VPP_DEVIATION_THRESHOLD_PCT")]
     pub deviation_threshold_pct: Option<f64>,
-    /// HMAC secret for access tokens (default: generated once and kept in the database).
+    /// HMAC secret for access tokens: env:NAME, file:/path or the secret (at least 32 bytes); default: random
+    /// per process, never stored.
     #[arg(long, env = "VPP_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
     /// Name of the admin created on first start (default `admin`).
@@ -139,6 +143,10 @@ pub struct ServeArgs {
     /// Browser origins allowed by CORS, comma-separated (default: none, same origin only).
     #[arg(long, env = "VPP_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Option<Vec<String>>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, comma-separated IP addresses (default:
+    /// none; the header is ignored).
+    #[arg(long, env = "VPP_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
     /// Lifetime of access tokens in seconds (default 900).
     #[arg(long, env = "VPP_ACCESS_TOKEN_TTL_S")]
     pub access_token_ttl_s: Option<u64>,
@@ -256,6 +264,7 @@ impl Config {
         };
         let mut auth = AuthSettings {
             jwt_secret: serve.and_then(|s| s.jwt_secret.clone()).or(file.jwt_secret).map(|s| s.0),
+            trusted_proxies: serve.and_then(|s| s.trusted_proxies.clone()).or(file.trusted_proxies).unwrap_or_default(),
             ..AuthSettings::default()
         };
         let control_s = serve.and_then(|s| s.control_interval_s).or(file.control_interval_s).unwrap_or(900);

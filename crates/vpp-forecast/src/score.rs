@@ -6,6 +6,7 @@ use crate::Frame;
 
 /// Accuracy over a set of forecast errors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ForecastMetrics)]
 pub struct Metrics {
     /// Mean absolute error.
     pub mae: f64,

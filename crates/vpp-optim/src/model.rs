@@ -33,6 +33,7 @@ pub enum Objective {
 
 /// The grid connection and its prices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ScheduleSite)]
 pub struct Site {
     /// Import (or market) price per step, €/MWh.
     pub import_price: Vec<f64>,
@@ -140,6 +141,7 @@ pub struct Generator {
 /// A member's model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[schema(as = ScheduleAsset)]
 pub enum Asset {
     /// Storage.
     Battery(Battery),
@@ -158,6 +160,7 @@ pub enum Asset {
 
 /// A member of the site or VPP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ScheduleMember)]
 pub struct Member {
     /// Resource id.
     pub id: String,
@@ -167,6 +170,7 @@ pub struct Member {
 
 /// A scheduling request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ScheduleProblem)]
 pub struct Problem {
     /// Steps.
     pub horizon: Horizon,
@@ -181,6 +185,7 @@ pub struct Problem {
 
 /// Constraints that cannot hold together, with the values involved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ScheduleConflict)]
 pub struct Conflict {
     /// Where: `members[i].…` or `site.…`, like a field path.
     pub field: String,

@@ -231,28 +231,60 @@ impl Store {
         .transpose()
     }
 
-    /// Counts a failed login; at `max_failures` the account locks until `lock_until`.
-    /// Returns the lock time if the account is now locked.
-    pub async fn record_failed_login(
+    /// Until when logins of `username` from `address` are locked, if they are now.
+    pub async fn login_locked_until(&self, username: &str, address: &str, now: Timestamp) -> Result<Option<Timestamp>> {
+        let row = sqlx::query("SELECT locked_until FROM login_failures WHERE username = $1 AND address = $2")
+            .bind(username.to_lowercase())
+            .bind(address.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let until = match row {
+            Some(r) => r.try_get::<Option<i64>, _>("locked_until")?.map(from_micros).transpose()?,
+            None => None,
+        };
+        Ok(until.filter(|t| *t > now))
+    }
+
+    /// Counts a failed login of `username` from `address` (known user or
+    /// not, so a lock tells nothing). The `max_failures`-th in a row locks
+    /// the pair for `lockout`, doubled for each earlier lockout of the pair
+    /// (at most a day). Returns the lock's end if it locked now.
+    pub async fn record_login_failure(
         &self,
-        user_id: &str,
+        username: &str,
+        address: &str,
         max_failures: i64,
-        lock_until: Timestamp,
+        lockout: jiff::SignedDuration,
+        now: Timestamp,
     ) -> Result<Option<Timestamp>> {
+        let (username, address) = (username.to_lowercase(), address.to_string());
         let mut w = self.begin_write().await?;
-        let failures: i64 =
-            sqlx::query("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
-                .bind(user_id.to_string())
-                .fetch_one(&mut *w.tx)
-                .await?
-                .try_get("failed_logins")?;
+        let row = sqlx::query(
+            "INSERT INTO login_failures (username, address, failures, lockouts, locked_until, updated_at) \
+             VALUES ($1, $2, 1, 0, NULL, $3) \
+             ON CONFLICT (username, address) DO UPDATE SET failures = login_failures.failures + 1, updated_at = $3 \
+             RETURNING failures, lockouts",
+        )
+        .bind(username.clone())
+        .bind(address.clone())
+        .bind(to_micros(now))
+        .fetch_one(&mut *w.tx)
+        .await?;
+        let (failures, lockouts): (i64, i64) = (row.try_get("failures")?, row.try_get("lockouts")?);
         let locked = if failures >= max_failures {
-            sqlx::query("UPDATE users SET locked_until = $2, failed_logins = 0 WHERE id = $1")
-                .bind(user_id.to_string())
-                .bind(to_micros(lock_until))
-                .execute(&mut *w.tx)
-                .await?;
-            Some(lock_until)
+            let factor = 1i32 << lockouts.clamp(0, 16);
+            let span = (lockout * factor).min(jiff::SignedDuration::from_hours(24));
+            let until = now + span;
+            sqlx::query(
+                "UPDATE login_failures SET failures = 0, lockouts = lockouts + 1, locked_until = $3 \
+                 WHERE username = $1 AND address = $2",
+            )
+            .bind(username)
+            .bind(address)
+            .bind(to_micros(until))
+            .execute(&mut *w.tx)
+            .await?;
+            Some(until)
         } else {
             None
         };
@@ -260,10 +292,12 @@ impl Store {
         Ok(locked)
     }
 
-    /// Clears failed-login counters after a successful login.
-    pub async fn record_successful_login(&self, user_id: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-            .bind(user_id.to_string())
+    /// Forgets the failed logins of `username` from `address` after a
+    /// successful one.
+    pub async fn clear_login_failures(&self, username: &str, address: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE username = $1 AND address = $2")
+            .bind(username.to_lowercase())
+            .bind(address.to_string())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -300,6 +334,11 @@ impl Store {
         .bind(to_micros(crate::now()))
         .execute(&mut *w.tx)
         .await?;
+        // A new password lifts every address's lock of this user.
+        sqlx::query("DELETE FROM login_failures WHERE username = (SELECT lower(username) FROM users WHERE id = $1)")
+            .bind(id.to_string())
+            .execute(&mut *w.tx)
+            .await?;
         revoke_user_tokens(&mut w, id).await?;
         w.tx.commit().await?;
         self.get_user(id).await

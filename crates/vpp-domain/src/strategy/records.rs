@@ -9,6 +9,7 @@ use crate::strategy::StrategyStatus;
 
 /// A status change.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = StrategyStatusChange)]
 pub struct StatusChange {
     /// When.
     #[schema(value_type = String, format = DateTime)]

@@ -26,9 +26,27 @@ const MAX_AUDITED_BODY: usize = 256 * 1024;
 /// lost, so it is refused loudly rather than truncated.
 const MAX_BUFFERED_BODY: usize = 256 * 1024 * 1024;
 
-/// Client address, or `unknown` when served without connection info (tests).
-pub fn client_ip(request: &Request) -> String {
-    request.extensions().get::<ConnectInfo<SocketAddr>>().map_or("unknown".into(), |c| c.0.ip().to_string())
+/// Client address: the peer, or `unknown` when served without connection
+/// info (tests). Only when the peer is one of the `trusted` proxies does
+/// `X-Forwarded-For` count: its nearest address that is not itself a
+/// trusted proxy is the client. Anyone else's header is ignored, so no
+/// client can pick the address its limits and locks are counted under.
+pub fn client_ip(request: &Request, trusted: &[std::net::IpAddr]) -> String {
+    let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
+        return "unknown".into();
+    };
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let hops: Vec<std::net::IpAddr> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map_while(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer).to_string()
 }
 
 fn credential(headers: &axum::http::HeaderMap) -> Option<String> {
@@ -69,7 +87,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     if rule.access == Access::Public {
         return next.run(request).await;
     }
-    let ip = client_ip(&request);
+    let ip = client_ip(&request, &state.auth.settings.trusted_proxies);
     let writes = !method.is_safe();
     let action = format!("{method} {path}");
     let raw_path = request.uri().path().to_string();

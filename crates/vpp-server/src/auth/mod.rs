@@ -57,6 +57,8 @@ pub struct AuthSettings {
     pub write_burst: u32,
     /// How long user and key state may be cached before it is read again.
     pub cache_ttl: Duration,
+    /// Reverse proxies trusted to name the client in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for AuthSettings {
@@ -71,6 +73,7 @@ impl Default for AuthSettings {
             writes_per_second: 100,
             write_burst: 500,
             cache_ttl: Duration::from_secs(2),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -153,8 +153,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Reads a JSON body after the address is known (login and refresh audit themselves).
-async fn body<T: serde::de::DeserializeOwned>(request: Request) -> ApiResult<(String, T)> {
-    let ip = client_ip(&request);
+async fn body<T: serde::de::DeserializeOwned>(s: &AppState, request: Request) -> ApiResult<(String, T)> {
+    let ip = client_ip(&request, &s.auth.settings.trusted_proxies);
     let bytes = axum::body::to_bytes(request.into_body(), 64 * 1024).await.map_err(|_| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large", "at most 64 KiB")
     })?;
@@ -202,47 +202,50 @@ async fn issue_tokens(
     })
 }
 
-/// Log in with username and password. Five failures in a row lock the
-/// account for 15 minutes; bursts are answered 429 with `Retry-After`.
+/// Log in with username and password. Five failures in a row from one
+/// address lock that username for that address for 15 minutes (doubling
+/// for each further lockout, at most a day), answered like a wrong
+/// password; bursts are answered 429 with `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, security(),
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn login(State(s): State<AppState>, request: Request) -> ApiResult<Json<TokenResponse>> {
-    let (ip, LoginRequest { username, password }) = body(request).await?;
+    let (ip, LoginRequest { username, password }) = body(&s, request).await?;
     if let Err(e) = s.auth.check_login_rate(&ip, &username) {
         session_audit(&s, "login", &ip, None, &username, StatusCode::TOO_MANY_REQUESTS, "rate limited").await;
         return Err(e);
     }
+    let now = Timestamp::now();
+    // Locks are per (username, address), for known and unknown names alike,
+    // and answered like a wrong password: nobody can lock a user out from
+    // elsewhere, and no answer tells whether a name exists or is locked.
+    let locked = s.store.login_locked_until(&username, &ip, now).await?;
     let creds = s.store.user_credentials(&username).await?;
-    let ok = s.auth.verify_password(&password, creds.as_ref().map(|c| c.password_hash.as_str())).await;
-    let Some(creds) = creds else {
-        session_audit(&s, "login_failed", &ip, None, &username, StatusCode::UNAUTHORIZED, "unknown user").await;
-        return Err(unauthorized("wrong username or password"));
+    let known = creds.as_ref().map(|c| c.user.clone());
+    let hash = creds.as_ref().filter(|_| locked.is_none()).map(|c| c.password_hash.as_str());
+    let ok = s.auth.verify_password(&password, hash).await;
+    let refused = unauthorized("wrong username or password");
+    if let Some(until) = locked {
+        let detail = format!("locked for this address until {until}");
+        session_audit(&s, "login_failed", &ip, known.as_ref(), &username, StatusCode::UNAUTHORIZED, &detail).await;
+        return Err(refused);
+    }
+    let Some(creds) = creds.filter(|_| ok) else {
+        let lockout = SignedDuration::from_secs(s.auth.settings.lockout.as_secs() as i64);
+        let locked =
+            s.store.record_login_failure(&username, &ip, s.auth.settings.max_failed_logins, lockout, now).await?;
+        let mut detail = "wrong username or password".to_string();
+        if let Some(until) = locked {
+            detail.push_str(&format!("; locked for this address until {until}"));
+        }
+        session_audit(&s, "login_failed", &ip, known.as_ref(), &username, StatusCode::UNAUTHORIZED, &detail).await;
+        return Err(refused);
     };
     let user = creds.user;
-    let now = Timestamp::now();
-    if let Some(until) = user.locked_until.filter(|t| *t > now) {
-        session_audit(&s, "login_failed", &ip, Some(&user), &username, StatusCode::UNAUTHORIZED, "account locked")
-            .await;
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "account-locked",
-            "Account locked",
-            format!("too many failed logins; locked until {until}"),
-        )
-        .with("locked_until", until.to_string()));
-    }
-    if !ok {
-        let lock_until = now + SignedDuration::from_secs(s.auth.settings.lockout.as_secs() as i64);
-        let locked = s.store.record_failed_login(&user.id, s.auth.settings.max_failed_logins, lock_until).await?;
-        let detail = if locked.is_some() { "wrong password; account locked" } else { "wrong password" };
-        session_audit(&s, "login_failed", &ip, Some(&user), &username, StatusCode::UNAUTHORIZED, detail).await;
-        return Err(unauthorized("wrong username or password"));
-    }
     if !user.active {
         session_audit(&s, "login_failed", &ip, Some(&user), &username, StatusCode::UNAUTHORIZED, "user disabled").await;
         return Err(unauthorized("the user is disabled"));
     }
-    s.store.record_successful_login(&user.id).await?;
+    s.store.clear_login_failures(&username, &ip).await?;
     session_audit(&s, "login", &ip, Some(&user), &username, StatusCode::OK, "logged in").await;
     let user = User { locked_until: None, ..user };
     Ok(Json(issue_tokens(&s, user, creds.token_version, None).await?))
@@ -253,7 +256,7 @@ async fn login(State(s): State<AppState>, request: Request) -> ApiResult<Json<To
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, security(),
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
 async fn refresh(State(s): State<AppState>, request: Request) -> ApiResult<Json<TokenResponse>> {
-    let (ip, RefreshRequest { refresh_token }) = body(request).await?;
+    let (ip, RefreshRequest { refresh_token }) = body(&s, request).await?;
     let Some(token) = s.store.find_refresh_token(&sha256_hex(&refresh_token)).await? else {
         return Err(unauthorized("unknown refresh token"));
     };
@@ -288,7 +291,7 @@ async fn refresh(State(s): State<AppState>, request: Request) -> ApiResult<Json<
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest, security(),
     responses((status = 204), (status = 401, body = Problem)))]
 async fn logout(State(s): State<AppState>, request: Request) -> ApiResult<StatusCode> {
-    let (ip, RefreshRequest { refresh_token }) = body(request).await?;
+    let (ip, RefreshRequest { refresh_token }) = body(&s, request).await?;
     let Some(token) = s.store.find_refresh_token(&sha256_hex(&refresh_token)).await? else {
         return Err(unauthorized("unknown refresh token"));
     };

@@ -151,6 +151,32 @@ impl TestApp {
         ((status, value, ct), headers)
     }
 
+    /// Logs in as if from the peer `peer` (with `forwarded` as its
+    /// `X-Forwarded-For`, if any); returns the status and the answer.
+    pub async fn login_from(
+        &self,
+        peer: &str,
+        forwarded: Option<&str>,
+        username: &str,
+        password: &str,
+    ) -> (StatusCode, Value) {
+        let addr: std::net::SocketAddr = format!("{peer}:40000").parse().expect("peer address");
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/auth/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .extension(axum::extract::ConnectInfo(addr));
+        if let Some(f) = forwarded {
+            builder = builder.header("x-forwarded-for", f);
+        }
+        let body = json!({"username": username, "password": password}).to_string();
+        let response =
+            self.router.clone().oneshot(builder.body(Body::from(body)).expect("request")).await.expect("response");
+        let status = response.status();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
     /// Waits for a background import to end and returns its job.
     pub async fn finished_job(&self, job: &Value) -> Value {
         let id = job["id"].as_str().expect("a job id");

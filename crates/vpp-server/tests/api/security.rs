@@ -224,23 +224,37 @@ async fn refresh_tokens_rotate_and_replays_end_the_session() {
 
 #[tokio::test]
 async fn repeated_failures_lock_the_account_and_bursts_get_429() {
-    let settings = vpp_server::ServerSettings::default();
+    let mut settings = vpp_server::ServerSettings::default();
+    settings.auth.trusted_proxies = vec!["10.9.9.9".parse().unwrap()];
     let app = TestApp::with_settings(settings).await;
     app.token_for("trader").await;
+    let (right, wrong) = ("trader-password-for-tests", "wrong password!!");
+    let attacker = "203.0.113.7";
     for _ in 0..5 {
-        let (s, p) = app
-            .post_as(None, "/api/v1/auth/login", json!({"username": "trader", "password": "wrong password!!"}))
-            .await;
+        let (s, p) = app.login_from(attacker, None, "trader", wrong).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{p}");
     }
-    let (s, p) = app
-        .post_as(None, "/api/v1/auth/login", json!({"username": "trader", "password": "trader-password-for-tests"}))
-        .await;
+    // Locked for that address only, answered exactly like a wrong password
+    // (and like an unknown name), even with the right password.
+    let (s, locked) = app.login_from(attacker, None, "trader", right).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert_eq!(p["type"], "urn:vpp:problem:account-locked", "{p}");
+    let (_, unknown) = app.login_from(attacker, None, "nobody-here", wrong).await;
+    let (_, wrong_answer) = app.login_from("198.51.100.1", None, "trader", wrong).await;
+    assert_eq!(locked, unknown, "a lock must not tell that the name exists");
+    assert_eq!(locked, wrong_answer, "a lock must answer like a wrong password");
+    // The user logs in from elsewhere: the attacker cannot lock them out.
+    let (s, p) = app.login_from("198.51.100.2", None, "trader", right).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    // X-Forwarded-For counts only from a trusted proxy: through the proxy the
+    // attacker is the locked address; sent directly, the header is ignored.
+    let (s, _) = app.login_from("10.9.9.9", Some(&format!("1.2.3.4, {attacker}")), "trader", right).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the proxy named the locked address");
+    let (s, _) = app.login_from(attacker, Some("198.51.100.3"), "trader", right).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a client chose its own address");
+    let (s, _) = app.login_from("10.9.9.9", Some("198.51.100.4"), "trader", right).await;
+    assert_eq!(s, StatusCode::OK);
     let (_, users) = app.get("/api/v1/auth/users").await;
     let trader = users["items"].as_array().unwrap().iter().find(|u| u["username"] == "trader").unwrap().clone();
-    assert!(trader["locked_until"].is_string());
     let (s, _) = app
         .post(
             &format!("/api/v1/auth/users/{}/reset-password", trader["id"].as_str().unwrap()),
@@ -249,6 +263,9 @@ async fn repeated_failures_lock_the_account_and_bursts_get_429() {
         .await;
     assert_eq!(s, StatusCode::OK);
     app.login("trader", "a new long password").await;
+    // A new password lifts the locks of every address.
+    let (s, p) = app.login_from(attacker, None, "trader", "a new long password").await;
+    assert_eq!(s, StatusCode::OK, "{p}");
     let (s, p) = app
         .post(
             &format!("/api/v1/auth/users/{}/reset-password", trader["id"].as_str().unwrap()),
