@@ -66,8 +66,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Log in with username and password. Five failures in a row lock the
-         *     account for 15 minutes; bursts are answered 429 with `Retry-After`.
+         * Log in with username and password. Five failures in a row from one
+         *     address lock that username for that address for 15 minutes (doubling
+         *     for each further lockout, at most a day), answered like a wrong
+         *     password; bursts are answered 429 with `Retry-After`.
          */
         post: operations["login"];
         delete?: never;
@@ -2920,7 +2922,7 @@ export interface components {
         /** @description A month with and without an optimised battery. */
         BatteryScenario: {
             /** @description The battery. */
-            battery: components["schemas"]["BatterySpec"];
+            battery: components["schemas"]["ParkBatterySpec"];
             /** @description Bill total with it (grid import = load + charge − discharge). */
             bill_with: string;
             /** @description Bill total without it. */
@@ -4052,6 +4054,26 @@ export interface components {
              */
             max_kw: number;
         };
+        /** @description Accuracy over a set of forecast errors. */
+        ForecastMetrics: {
+            /**
+             * Format: double
+             * @description Mean absolute error.
+             */
+            mae: number;
+            /** @description Errors counted. */
+            n: number;
+            /**
+             * Format: double
+             * @description Root mean squared error.
+             */
+            rmse: number;
+            /**
+             * Format: double
+             * @description Weighted absolute percentage error: Σ|error| / Σ|actual| (null when the actuals sum to zero).
+             */
+            wape?: number | null;
+        };
         /** @description Missing intervals between two readings. */
         Gap: {
             /**
@@ -4946,6 +4968,24 @@ export interface components {
             /** @description Unit of the value (for curves: of y), e.g. `kWh`. */
             unit?: string | null;
         };
+        /** @description A battery for a scenario. */
+        ParkBatterySpec: {
+            /**
+             * Format: double
+             * @description Usable energy, kWh.
+             */
+            energy_kwh: number;
+            /**
+             * Format: double
+             * @description Charge and discharge power, kW.
+             */
+            power_kw: number;
+            /**
+             * Format: double
+             * @description Round-trip efficiency, 0..1 (default 0.9).
+             */
+            round_trip_efficiency?: number | null;
+        };
         /** @description The monthly park report. */
         ParkReport: {
             /** @description The bill. */
@@ -4971,7 +5011,7 @@ export interface components {
         /** @description Payback of a battery over a year of load. */
         PaybackReport: {
             /** @description The battery. */
-            battery: components["schemas"]["BatterySpec"];
+            battery: components["schemas"]["ParkBatterySpec"];
             /** @description Investment, net saving, simple payback, NPV. */
             metrics: components["schemas"]["Metric"][];
             /** @description Saving per simulated month. */
@@ -4995,7 +5035,7 @@ export interface components {
         };
         /** @description A payback question. */
         PaybackRequest: {
-            battery?: components["schemas"]["BatterySpec"] | null;
+            battery?: components["schemas"]["ParkBatterySpec"] | null;
             /**
              * Format: int32
              * @description Year of load to simulate.
@@ -5323,7 +5363,7 @@ export interface components {
              * @description Share of actuals inside the stored [p10, p90].
              */
             interval_coverage?: number | null;
-            metrics?: components["schemas"]["Metrics"] | null;
+            metrics?: components["schemas"]["ForecastMetrics"] | null;
             /**
              * Format: date-time
              * @description Window end.
@@ -5778,7 +5818,7 @@ export interface components {
         };
         /** @description A savings scenario. */
         SavingsRequest: {
-            battery?: components["schemas"]["BatterySpec"] | null;
+            battery?: components["schemas"]["ParkBatterySpec"] | null;
             /** @description Month, `YYYY-MM`. */
             month: string;
         };
@@ -6470,6 +6510,22 @@ export interface components {
          * @enum {string}
          */
         StrategyStatus: "DRAFT" | "TESTING" | "ACTIVE" | "SUSPENDED";
+        /** @description A status change. */
+        StrategyStatusChange: {
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            at: string;
+            /** @description Who. */
+            by: string;
+            /** @description From. */
+            from: components["schemas"]["StrategyStatus"];
+            /** @description Why. */
+            reason: string;
+            /** @description To. */
+            to: components["schemas"]["StrategyStatus"];
+        };
         /** @description A status change of a strategy. */
         StrategyStatusRequest: {
             /** @description Why (required). */
@@ -12371,7 +12427,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StatusChange"][];
+                    "application/json": components["schemas"]["StrategyStatusChange"][];
                 };
             };
             /** @description Not Found */
