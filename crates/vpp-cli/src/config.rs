@@ -75,6 +75,8 @@ pub struct FileConfig {
     pub mqtt_password: Option<Secret>,
     /// Same as `VPP_MQTT_CA_FILE`.
     pub mqtt_ca_file: Option<PathBuf>,
+    /// Same as `VPP_MQTT_CLIENT_ID`.
+    pub mqtt_client_id: Option<String>,
     /// Same as `VPP_HEARTBEAT_TIMEOUT_S`.
     pub heartbeat_timeout_s: Option<u64>,
     /// Same as `VPP_SETPOINT_ACK_TIMEOUT_S`.
@@ -99,7 +101,7 @@ impl FileConfig {
 pub struct GlobalArgs {
     /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms,
     /// control_interval_s, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
-    /// mqtt_ca_file, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts, alert_webhook_url,
+    /// mqtt_ca_file, mqtt_client_id, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts, alert_webhook_url,
     /// jwt_secret, admin_username, admin_password, cors_origins, trusted_proxies, access_token_ttl_s,
     /// tls_cert, tls_key.
     #[arg(long, global = true, env = "VPP_CONFIG")]
@@ -169,6 +171,10 @@ pub struct ServeArgs {
     /// PEM file of the CA that signed the broker's certificate (mqtts:// only).
     #[arg(long, env = "VPP_MQTT_CA_FILE")]
     pub mqtt_ca_file: Option<PathBuf>,
+    /// MQTT client id of the bridge, stable across restarts so the broker keeps its telemetry session
+    /// (default `vpp-bridge-` and a hash of the database URL; give each node its own).
+    #[arg(long, env = "VPP_MQTT_CLIENT_ID")]
+    pub mqtt_client_id: Option<String>,
     /// Silence after which a device counts as OFFLINE, seconds (default 60; a resource's
     /// `heartbeat_timeout_s` metadata overrides it).
     #[arg(long, env = "VPP_HEARTBEAT_TIMEOUT_S")]
@@ -203,6 +209,14 @@ pub struct Config {
     pub alert_webhook: Option<vpp_app::webhook::WebhookSettings>,
 }
 
+/// `vpp-bridge-` and a hash of the database URL (FNV-1a, written out
+/// because it must not change between Rust releases, as std's hasher may).
+fn default_client_id(database_url: &str) -> String {
+    let hash =
+        database_url.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("vpp-bridge-{:08x}", hash as u32)
+}
+
 impl Config {
     /// Resolves flags and environment over the file over the defaults.
     /// `default_mqtt` is the broker used when none is configured (the demo's).
@@ -214,6 +228,22 @@ impl Config {
                 b.username = serve.and_then(|s| s.mqtt_username.clone()).or(file.mqtt_username);
                 b.password = serve.and_then(|s| s.mqtt_password.clone()).or(file.mqtt_password).map(|s| s.0);
                 b.ca_file = serve.and_then(|s| s.mqtt_ca_file.clone()).or(file.mqtt_ca_file);
+                // Default: stable for this database, so a restart finds its
+                // session, and distinct from other databases' vpp on the same
+                // broker (a demo beside a test run).
+                let database = global.database_url.clone().or(file.database_url.clone());
+                b.client_id = default_client_id(database.as_deref().unwrap_or(DEFAULT_DATABASE_URL));
+                if let Some(id) = serve.and_then(|s| s.mqtt_client_id.clone()).or(file.mqtt_client_id) {
+                    if id.is_empty()
+                        || id.len() > 64
+                        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                    {
+                        anyhow::bail!(
+                            "--mqtt-client-id must be 1..64 characters of a-z, A-Z, 0-9, `-`, `_`, `.`, got `{id}`"
+                        );
+                    }
+                    b.client_id = id;
+                }
                 let heartbeat = serve.and_then(|s| s.heartbeat_timeout_s).or(file.heartbeat_timeout_s).unwrap_or(60);
                 if !(5..=86_400).contains(&heartbeat) {
                     anyhow::bail!("--heartbeat-timeout-s must be 5..=86400, got {heartbeat}");

@@ -44,7 +44,10 @@ pub struct BridgeConfig {
     pub password: Option<String>,
     /// PEM file of the CA that signed the broker's certificate (TLS).
     pub ca_file: Option<std::path::PathBuf>,
-    /// MQTT client id of the bridge.
+    /// MQTT client id of the bridge (its lanes add `-control` and
+    /// `-telemetry`). Stable across restarts, so the broker keeps the
+    /// telemetry session and queues what arrives while vpp is away; each
+    /// node needs its own.
     pub client_id: String,
     /// Samples per write at most.
     pub batch_max: usize,
@@ -69,7 +72,7 @@ impl BridgeConfig {
             username: None,
             password: None,
             ca_file: None,
-            client_id: format!("vpp-bridge-{}", std::process::id()),
+            client_id: "vpp-bridge".into(),
             // Short write transactions: other writers (setpoints, the API)
             // wait at most one batch (about 50 ms on SQLite).
             batch_max: 5_000,
@@ -283,6 +286,8 @@ struct Incoming {
     resource_id: String,
     samples: Vec<Telemetry>,
     status: Option<ResourceStatus>,
+    /// The message, acknowledged to the broker once its batch is stored.
+    message: Option<rumqttc::Publish>,
 }
 
 /// What the bridge knows about the fleet.
@@ -314,6 +319,15 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     let lane_options = |lane: Lane| {
         let mut o = options.clone();
         o.set_client_id(format!("{}-{}", config.client_id, lane.name()));
+        if lane == Lane::Telemetry {
+            // A persistent session: the broker queues telemetry (QoS 1)
+            // while vpp is down and hands it over on reconnect. Each message
+            // is acknowledged only once its batch is stored, so a crash
+            // loses nothing the broker sent (writes are idempotent, so a
+            // redelivery stores nothing twice).
+            o.set_clean_session(false);
+            o.set_manual_acks(true);
+        }
         o
     };
     let (client, eventloop) = self::client(lane_options(Lane::Control), 1024);
@@ -341,9 +355,16 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     };
     let tasks = vec![
         tokio::spawn(event_loop(lane(Lane::Control, eventloop, client.clone()))),
-        tokio::spawn(event_loop(lane(Lane::Telemetry, telemetry_eventloop, telemetry_client))),
+        tokio::spawn(event_loop(lane(Lane::Telemetry, telemetry_eventloop, telemetry_client.clone()))),
         tokio::spawn(answers(acks_rx, store.clone(), stats.clone())),
-        tokio::spawn(writer(samples_rx, store.clone(), stats.clone(), directory.clone(), config.clone())),
+        tokio::spawn(writer(
+            samples_rx,
+            telemetry_client,
+            store.clone(),
+            stats.clone(),
+            directory.clone(),
+            config.clone(),
+        )),
         tokio::spawn(setpoint_sender(client, store.clone(), stats.clone(), wake.clone(), config.clone())),
         tokio::spawn(heartbeat(store, directory, config)),
     ];
@@ -430,6 +451,7 @@ async fn event_loop(c: Connection) {
                                 resource_id: topic.resource_id.to_string(),
                                 samples: m.samples,
                                 status: m.status,
+                                message: Some(p),
                             };
                             // Waits while the writer is behind: back-pressure.
                             if samples.send(item).await.is_err() {
@@ -439,6 +461,10 @@ async fn event_loop(c: Connection) {
                         Err(e) => {
                             bump(&stats.dropped_malformed, 1);
                             tracing::warn!(topic = %p.topic, error = %e, "malformed telemetry dropped");
+                            // Dropped for good: redelivering it would not help.
+                            if !control {
+                                let _ = client.try_ack(&p);
+                            }
                         }
                     },
                     Kind::Ack => match protocol::parse_ack(&p.payload) {
@@ -526,6 +552,7 @@ async fn answers(mut rx: mpsc::Receiver<Answer>, store: Arc<Store>, stats: Arc<B
 
 async fn writer(
     mut rx: mpsc::Receiver<Incoming>,
+    client: AsyncClient,
     store: Arc<Store>,
     stats: Arc<BridgeStats>,
     directory: Arc<Directory>,
@@ -535,6 +562,7 @@ async fn writer(
         tracing::warn!(error = %e, "could not load the device directory");
     }
     let mut soc_alerted: HashSet<String> = HashSet::new();
+    let mut unknown = UnknownDevices::default();
     loop {
         let Some(first) = rx.recv().await else { return };
         let mut batch = vec![first];
@@ -549,7 +577,45 @@ async fn writer(
                 Ok(None) | Err(_) => break,
             }
         }
-        write_batch(&store, &stats, &directory, batch, &mut soc_alerted).await;
+        let messages: Vec<rumqttc::Publish> = batch.iter_mut().filter_map(|i| i.message.take()).collect();
+        if write_batch(&store, &stats, &directory, batch, &mut soc_alerted, &mut unknown).await {
+            for m in &messages {
+                if let Err(e) = client.ack(m).await {
+                    tracing::warn!(error = %e, "could not acknowledge telemetry to the broker");
+                }
+            }
+        }
+        // Not stored: left unacknowledged, the broker delivers them again
+        // after the next reconnect.
+    }
+}
+
+/// Telemetry of devices vpp does not know: counted in the bridge status,
+/// and logged at most once a minute with the count (a shared broker may
+/// carry many other devices).
+#[derive(Default)]
+struct UnknownDevices {
+    since_log: u64,
+    last_log: Option<Instant>,
+    example: Option<String>,
+}
+
+impl UnknownDevices {
+    fn saw(&mut self, resource_id: &str) {
+        self.since_log += 1;
+        if self.example.is_none() {
+            self.example = Some(resource_id.to_string());
+        }
+        if self.last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            tracing::warn!(
+                messages = self.since_log,
+                example = self.example.as_deref().unwrap_or_default(),
+                "telemetry for unknown resources dropped (logged at most once a minute; see the bridge status)"
+            );
+            self.since_log = 0;
+            self.example = None;
+            self.last_log = Some(Instant::now());
+        }
     }
 }
 
@@ -559,7 +625,8 @@ async fn write_batch(
     directory: &Directory,
     batch: Vec<Incoming>,
     soc_alerted: &mut HashSet<String>,
-) {
+    unknown_devices: &mut UnknownDevices,
+) -> bool {
     // A device never seen may just have been registered: look again, at most once a second.
     let unknown = {
         let devices = directory.devices.read().await;
@@ -583,7 +650,7 @@ async fn write_batch(
         for item in batch {
             let Some(device) = devices.get(&item.resource_id) else {
                 bump(&stats.dropped_unknown_resource, 1);
-                tracing::warn!(resource = %item.resource_id, "telemetry for an unknown resource dropped");
+                unknown_devices.saw(&item.resource_id);
                 continue;
             };
             let before = rows.len();
@@ -622,16 +689,18 @@ async fn write_batch(
     let writing = Instant::now();
     let written = store.ingest_telemetry(&rows, &measured).await;
     tracing::debug!(samples = n, ms = writing.elapsed().as_secs_f64() * 1000.0, "telemetry batch written");
-    match written {
+    let stored = match written {
         Ok(new) => {
             bump(&stats.samples_stored, new as u64);
             bump(&stats.samples_duplicate, n - new as u64);
+            true
         }
         Err(e) => {
             bump(&stats.store_errors, 1);
             tracing::error!(error = %e, samples = n, "telemetry batch could not be stored");
+            false
         }
-    }
+    };
     back_online.sort();
     back_online.dedup();
     for id in back_online {
@@ -670,6 +739,7 @@ async fn write_batch(
             tracing::warn!(error = %e, "could not update a SOC alert");
         }
     }
+    stored
 }
 
 async fn setpoint_sender(

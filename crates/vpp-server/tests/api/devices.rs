@@ -171,6 +171,48 @@ async fn telemetry_is_stored_and_bad_messages_are_dropped_while_the_bridge_stays
     assert_eq!(body["enabled"], false);
 }
 
+/// The bridge keeps a persistent session under a stable client id and
+/// acknowledges telemetry only once it is stored: what devices publish
+/// while vpp is down (killed, not shut down) is queued by Mosquitto and
+/// stored after the restart, every sample once.
+#[tokio::test]
+async fn telemetry_published_while_the_bridge_is_down_is_stored_after_its_restart() {
+    let app = TestApp::new().await;
+    let r = app
+        .create_resource(
+            "BATTERY",
+            "Restart battery",
+            json!({"parameters": {"usable_energy_kwh": 100, "max_charge_kw": 50, "max_discharge_kw": 50}}),
+        )
+        .await;
+    let id = r["id"].as_str().unwrap().to_string();
+    let c = config(1883);
+    let dev = device(1883, &[]).await;
+    let topic = format!("vpp/default/{id}/telemetry");
+    let t0 = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(600);
+    let sample = |k: i64| {
+        let ts = t0 + jiff::SignedDuration::from_secs(k);
+        json!({"ts": ts.to_string(), "power_kw": (k % 40) as f64 - 20.0}).to_string()
+    };
+    let first = bridge::spawn(app.store.clone(), c.clone()).unwrap();
+    connected(&first).await;
+    for k in 0..50 {
+        dev.publish(&topic, sample(k)).await;
+    }
+    eventually(10, "50 samples stored", || async { first.stats().samples_stored == 50 }).await;
+    // Killed: its tasks and connections end without an MQTT DISCONNECT.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for k in 50..200 {
+        dev.publish(&topic, sample(k)).await;
+    }
+    let second = bridge::spawn(app.store.clone(), c).unwrap();
+    eventually(15, "the 150 queued samples stored", || async { second.stats().samples_stored >= 150 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let s = second.stats();
+    assert_eq!((s.samples_stored, s.samples_duplicate), (150, 0), "lost or stored twice: {s:?}");
+}
+
 /// A bridge batch travels to the database as one JSON parameter per
 /// statement: every value must come back exactly, on both backends, and a
 /// batch sent twice stores nothing new.
