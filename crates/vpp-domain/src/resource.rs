@@ -113,7 +113,7 @@ pub struct Resource {
     pub marginal_cost: f64,
     /// Where it is.
     pub location: Location,
-    /// Device address, e.g. `modbus://10.0.4.17:502/1` or an MQTT client id.
+    /// Device address, e.g. `modbus://127.0.0.1:1502/1` or an MQTT client id.
     pub device_address: String,
     /// Asset owner.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -534,13 +534,10 @@ impl Store {
         Ok(self.get_bid(id).await?)
     }
 
-    /// Moves a bid from `from` to `to`, recording who did it; any other
-    /// state refuses with the state named.
-    pub async fn move_bid(&self, id: &str, from: BidStatus, to: BidStatus, by: &str) -> Result<BidRecord> {
-        let column = match to {
-            BidStatus::Cancelled => "cancelled_by",
-            _ => "approved_by",
-        };
+    /// Cancels a bid that is in state `from`, recording who did it; any
+    /// other state refuses with the state named.
+    pub async fn cancel_bid(&self, id: &str, from: BidStatus, by: &str) -> Result<BidRecord> {
+        let to = BidStatus::Cancelled;
         let bid = self.get_bid(id).await?;
         if bid.status != from {
             return Err(Invalid::one(
@@ -549,15 +546,16 @@ impl Store {
             )
             .into());
         }
-        let sql = format!("UPDATE bids SET status = $1, {column} = $2, updated_at = $3 WHERE id = $4 AND status = $5");
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(to.as_str())
-            .bind(by.to_string())
-            .bind(to_micros(crate::now()))
-            .bind(id.to_string())
-            .bind(from.as_str())
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE bids SET status = $1, cancelled_by = $2, updated_at = $3 WHERE id = $4 AND status = $5",
+        )
+        .bind(to.as_str())
+        .bind(by.to_string())
+        .bind(to_micros(crate::now()))
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict {
                 field: Some("status".into()),

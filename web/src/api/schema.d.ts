@@ -5459,7 +5459,7 @@ export interface components {
              * @description When created (UTC).
              */
             created_at: string;
-            /** @description Device address, e.g. `modbus://10.0.4.17:502/1` or an MQTT client id. */
+            /** @description Device address, e.g. `modbus://127.0.0.1:1502/1` or an MQTT client id. */
             device_address: string;
             /**
              * Format: double

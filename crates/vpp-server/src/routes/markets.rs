@@ -348,7 +348,7 @@ async fn cancel_bid(
             format!("bid `{id}` is {}; only open bids can be cancelled", bid.status.as_str()),
         ));
     }
-    Ok(Json(s.store.move_bid(&id, bid.status, BidStatus::Cancelled, &p.actor_name()).await?))
+    Ok(Json(s.store.cancel_bid(&id, bid.status, &p.actor_name()).await?))
 }
 
 /// The kill switch.
