@@ -499,6 +499,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
+    let (auth, audit_store) = (state.auth.clone(), state.store.clone());
     match &config.tls {
         Some((cert, key)) => {
             let listener = listener.into_std()?;
@@ -508,6 +509,8 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         }
         None => vpp_server::serve(listener, state, shutdown).await?,
     }
+    // Refusals counted in the last minute reach the audit trail.
+    auth.refusals.flush_all(&audit_store).await;
     if let Some(control) = control {
         control.abort();
     }

@@ -60,6 +60,7 @@ impl AppState {
     /// State over a migrated store.
     pub async fn new(store: Arc<Store>, settings: ServerSettings) -> vpp_store::Result<Self> {
         let auth = Arc::new(Auth::new(&store, settings.auth.clone()).await?);
+        spawn_refusal_flusher(&auth, &store);
         Ok(Self {
             fleets: Arc::new(FleetCache::new(settings.fleet_cache_ttl)),
             auth,
@@ -70,6 +71,20 @@ impl AppState {
             tasks: Arc::default(),
         })
     }
+}
+
+/// Writes the count rows of refusal windows as their minutes close, for as
+/// long as the state lives.
+fn spawn_refusal_flusher(auth: &Arc<Auth>, store: &Arc<Store>) {
+    let (auth, store) = (Arc::downgrade(auth), Arc::downgrade(store));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            let (Some(auth), Some(store)) = (auth.upgrade(), store.upgrade()) else { break };
+            auth.refusals.flush(&store, false).await;
+        }
+    });
 }
 
 /// A fleet snapshot, when it was loaded, and the aggregates computed from it.

@@ -93,21 +93,29 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     let raw_path = request.uri().path().to_string();
     let principal = match authorize(&state, credential(request.headers()), rule.access, &path, &raw_path).await {
         Ok(p) => p,
-        Err((principal, err)) => {
+        Err((principal, mut err)) => {
+            // No valid credential: the address's budget is checked before
+            // anything is written, so a flood is answered 429 cheaply.
+            if principal.is_none()
+                && let Err(limited) = state.auth.check_anonymous_rate(&ip)
+            {
+                err = limited;
+            }
             if writes {
                 let mut audit = audit_base(principal.as_ref(), &action, &ip);
                 audit.status = i64::from(err.0.status);
                 audit.after = Some(serde_json::json!({"refused": err.0.detail}));
-                record(&state, audit).await;
+                record_refusal(&state, audit).await;
             }
             return err.into_response();
         }
     };
-    let limited = if writes { state.auth.check_write_rate(principal.id(), &ip).err() } else { None };
+    let limited = if writes { state.auth.check_write_rate(principal.id(), rule.is_control()).err() } else { None };
     if let Some(err) = limited {
         let mut audit = audit_base(Some(&principal), &action, &ip);
         audit.status = 429;
-        record(&state, audit).await;
+        audit.after = Some(serde_json::json!({"refused": err.0.detail}));
+        record_refusal(&state, audit).await;
         return err.into_response();
     }
     request.extensions_mut().insert(principal.clone());
@@ -254,6 +262,14 @@ async fn snapshot(state: &AppState, entity: Entity, id: &str) -> Option<Value> {
         Entity::None | Entity::Action(_) => None,
     };
     value.map(redact)
+}
+
+/// Records a refusal: the first of its kind in a minute at once, the rest
+/// as one count row (see [`super::refusals`]).
+async fn record_refusal(state: &AppState, audit: NewAudit) {
+    for audit in state.auth.refusals.note(audit, jiff::Timestamp::now()) {
+        record(state, audit).await;
+    }
 }
 
 /// Appends an audit record; a failure is logged loudly.

@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod middleware;
+pub mod refusals;
 pub mod rules;
 
 use std::collections::HashMap;
@@ -51,10 +52,23 @@ pub struct AuthSettings {
     pub lockout: Duration,
     /// Login attempts per minute per client address and per username (also the burst).
     pub logins_per_minute: u32,
-    /// Write requests per second per caller and per client address.
+    /// Write requests per second per authenticated caller (user or API
+    /// key), whatever its address: one caller cannot spend another's budget.
     pub writes_per_second: u32,
     /// Burst of write requests above the steady rate.
     pub write_burst: u32,
+    /// Control actions (dispatch, status changes, bids, the kill switch)
+    /// per second per caller: a budget of their own, so bulk writes never
+    /// hold back a dispatch.
+    pub control_per_second: u32,
+    /// Burst of control actions above the steady rate.
+    pub control_burst: u32,
+    /// Requests per second per client address that carry no valid
+    /// credential, reads and writes: past it they are answered 429 before
+    /// anything is written.
+    pub anonymous_per_second: u32,
+    /// Burst of such requests above the steady rate.
+    pub anonymous_burst: u32,
     /// How long user and key state may be cached before it is read again.
     pub cache_ttl: Duration,
     /// Reverse proxies trusted to name the client in `X-Forwarded-For`.
@@ -72,6 +86,10 @@ impl Default for AuthSettings {
             logins_per_minute: 20,
             writes_per_second: 100,
             write_burst: 500,
+            control_per_second: 20,
+            control_burst: 100,
+            anonymous_per_second: 5,
+            anonymous_burst: 50,
             cache_ttl: Duration::from_secs(2),
             trusted_proxies: Vec::new(),
         }
@@ -212,8 +230,11 @@ pub struct Auth {
     login_by_ip: DefaultKeyedRateLimiter<String>,
     login_by_user: DefaultKeyedRateLimiter<String>,
     writes_by_caller: DefaultKeyedRateLimiter<String>,
-    writes_by_ip: DefaultKeyedRateLimiter<String>,
+    control_by_caller: DefaultKeyedRateLimiter<String>,
+    anonymous_by_ip: DefaultKeyedRateLimiter<String>,
     dummy_hash: String,
+    /// Refused requests, counted per minute for the audit trail.
+    pub refusals: refusals::Refusals,
 }
 
 impl std::fmt::Debug for Auth {
@@ -244,7 +265,10 @@ impl Auth {
         // where anyone who reads it could forge tokens: it is removed.
         store.meta_delete("jwt_secret").await?;
         let login = Quota::per_minute(nonzero(settings.logins_per_minute));
-        let writes = Quota::per_second(nonzero(settings.writes_per_second)).allow_burst(nonzero(settings.write_burst));
+        let per_second = |rate, burst| Quota::per_second(nonzero(rate)).allow_burst(nonzero(burst));
+        let writes = per_second(settings.writes_per_second, settings.write_burst);
+        let control = per_second(settings.control_per_second, settings.control_burst);
+        let anonymous = per_second(settings.anonymous_per_second, settings.anonymous_burst);
         Ok(Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
@@ -254,8 +278,10 @@ impl Auth {
             login_by_ip: RateLimiter::keyed(login),
             login_by_user: RateLimiter::keyed(login),
             writes_by_caller: RateLimiter::keyed(writes),
-            writes_by_ip: RateLimiter::keyed(writes),
+            control_by_caller: RateLimiter::keyed(control),
+            anonymous_by_ip: RateLimiter::keyed(anonymous),
             dummy_hash: hash_password("timing-equaliser-not-a-password").unwrap_or_default(),
+            refusals: refusals::Refusals::default(),
             settings,
         })
     }
@@ -415,10 +441,16 @@ impl Auth {
         check(&self.login_by_user, username.to_string())
     }
 
-    /// Checks the write limits for a caller and an address.
-    pub fn check_write_rate(&self, caller: &str, ip: &str) -> ApiResult<()> {
-        check(&self.writes_by_caller, caller.to_string())?;
-        check(&self.writes_by_ip, ip.to_string())
+    /// Checks an authenticated caller's write budget: the control budget
+    /// for control actions, the general one for other writes.
+    pub fn check_write_rate(&self, caller: &str, control: bool) -> ApiResult<()> {
+        let limiter = if control { &self.control_by_caller } else { &self.writes_by_caller };
+        check(limiter, caller.to_string())
+    }
+
+    /// Checks the budget of requests without a valid credential from an address.
+    pub fn check_anonymous_rate(&self, ip: &str) -> ApiResult<()> {
+        check(&self.anonymous_by_ip, ip.to_string())
     }
 
     /// Verifies a password against a PHC hash; with no hash, burns the same

@@ -49,6 +49,29 @@ pub struct Rule {
     pub entity: Entity,
 }
 
+impl Rule {
+    /// A control action: it moves power or money now (dispatch, status
+    /// changes, bids, the kill switch, alerts). Control actions spend their
+    /// own write budget.
+    pub fn is_control(&self) -> bool {
+        matches!(
+            self.entity,
+            Entity::Action(
+                "dispatch"
+                    | "dispatch-schedule"
+                    | "submit-bid"
+                    | "approve-bid"
+                    | "cancel-bid"
+                    | "kill-switch"
+                    | "strategy-status"
+                    | "strategy-bid"
+                    | "acknowledge-alert"
+                    | "resolve-alert"
+            )
+        ) || (self.method == Method::PUT && self.path.ends_with("/status"))
+    }
+}
+
 const fn rule(method: Method, path: &'static str, access: Access, entity: Entity) -> Rule {
     Rule { method, path, access, entity }
 }
@@ -242,4 +265,28 @@ pub fn rule_for(method: &Method, path: &str) -> Option<Rule> {
     // HEAD is answered like GET.
     let method = if method == Method::HEAD { &Method::GET } else { method };
     RULES.iter().find(|r| r.method == *method && r.path == path).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_actions_are_the_routes_that_move_power_or_money() {
+        let control: Vec<String> =
+            RULES.iter().filter(|r| r.is_control()).map(|r| format!("{} {}", r.method, r.path)).collect();
+        for expected in [
+            "POST /api/v1/vpp/vpps/{id}/dispatch",
+            "PUT /api/v1/vpp/resource-instances/{id}/status",
+            "PUT /api/v1/vpp/strategies/{id}/status",
+            "POST /api/v1/vpp/trading/submit-bid",
+            "POST /api/v1/vpp/trading/bids/{id}/approve",
+            "PUT /api/v1/vpp/trading/kill-switch",
+            "POST /api/v1/vpp/alerts/{id}/acknowledge",
+        ] {
+            assert!(control.contains(&expected.to_string()), "{expected} in {control:?}");
+        }
+        assert_eq!(control.len(), 11, "{control:?}");
+        assert!(RULES.iter().filter(|r| r.is_control()).all(|r| r.method != Method::GET));
+    }
 }

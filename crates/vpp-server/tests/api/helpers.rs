@@ -14,6 +14,8 @@ use vpp_store::Store;
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<Store>,
+    /// The server's state, for what a test must reach behind the API.
+    pub state: AppState,
     pub url: String,
     /// Access token of the admin every helper acts as.
     pub token: String,
@@ -76,8 +78,9 @@ impl TestApp {
         let store = Arc::new(Store::connect(&url).await.expect("connect"));
         store.migrate().await.expect("migrate");
         vpp_app::users::bootstrap_admin(&store, "admin", Some(ADMIN_PASSWORD)).await.expect("admin");
-        let router = vpp_server::router(AppState::new(store.clone(), settings).await.expect("state"));
-        let mut app = Self { router, store, url, token: String::new(), sqlite_file };
+        let state = AppState::new(store.clone(), settings).await.expect("state");
+        let router = vpp_server::router(state.clone());
+        let mut app = Self { router, store, state, url, token: String::new(), sqlite_file };
         app.token = app.login("admin", ADMIN_PASSWORD).await;
         app
     }

@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod abuse;
 mod ai_models;
 mod devices;
 mod dispatch;

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Writes the seed inputs of each fuzz target into fuzz/corpus/<target>/.
+
+Seeds are small valid and near-valid files of each format, so the fuzzer
+starts from the shapes senders deliver. The first byte of some targets picks
+the dialect or file kind (see fuzz/src/lib.rs).
+"""
+import json
+import pathlib
+
+root = pathlib.Path(__file__).parent / "corpus"
+
+def put(target, name, data):
+    d = root / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"seed-{name}").write_bytes(data if isinstance(data, bytes) else data.encode())
+
+csv_files = {
+    "rfc3339": "time,power_kw_\n2026-07-01T00:00:00Z,1.5\n2026-07-01T00:15:00Z,-2\n",
+    "semicolon": "Datum;Wert\n01.07.2026 00:00;1,5\n01.07.2026 00:15;2,25\n",
+    "versions": "event_start,belief_time,energy_mwh_\n2026-07-01 00:00,2026-06-30 12:00,0.4\n",
+    "bad": "start,value\nyesterday,abc\n2026-07-01 00:00,1e400\n,\n",
+}
+for i, (name, text) in enumerate(csv_files.items()):
+    for dialect in (0, 1 | 4 | 8 | 16, 32, 2):
+        put("series_csv", f"{name}-{dialect}", bytes([dialect]) + text.encode())
+
+put("series_columns", "forecast", json.dumps({
+    "key": {"asset_id": "A-7"}, "column_ids": ["start", "end", "version", "power"],
+    "units": ["ms", "ms", "ms", "kW"],
+    "values": [[1782864000000, 1782864900000], [1782864900000, 1782865800000],
+               [1782860400000, 1782860400000], [1.5, 2.0]]}))
+put("series_columns", "measurement", json.dumps({
+    "key": {"entity_id": 7}, "column_ids": ["timestamp", "value", "quality"],
+    "units": ["s", "MW", ""], "values": [[1782864000, 1782864900], [0.5, None], ["ok", "bad"]]}))
+
+put("techdata", "two", json.dumps({"assets": [
+    {"asset_id": "A1", "name": "Roof", "type": "pv", "status": "active",
+     "location": {"latitude": 52.5, "longitude": 13.4, "timezone": "Europe/Berlin"},
+     "technical_attributes": {"capacity_kw": 387, "tilt_deg": 30}},
+    {"asset_id": "W1", "name": "Mill", "type": "wind", "status": "active",
+     "location": {"latitude": 53.5, "longitude": 10.0, "timezone": "UTC"},
+     "technical_attributes": {"capacity_kw": 4500, "hub_height_m": 120}}]}))
+
+put("market_files", "prices", b"\x00delivery_start;price;currency\n2026-11-20T10:00:00Z;85.1;EUR\n")
+put("market_files", "trades", b"\x01# Trades\nTradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit\n"
+    b"T-1;SELL;2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;2026-11-19T12:00:03Z;85.50;EUR;2.5;MW\n"
+    b"T-2;BUY;2026-11-20T10:00:00+01:00;2026-11-20T10:15:00+01:00;2026-11-20T08:30:00Z;-3.20;EUR;0.25;MWh\n")
+put("market_files", "imbalance", "\x02Datum;Zeitzone;von;bis;reBAP unterdeckt;reBAP ueberdeckt\n"
+    "25.10.2026;CEST;02:00;02:15;1.234,56;1.234,56\n25.10.2026;CET;23:45;00:00;98,10;98,10\n")
+
+put("contracts_bills", "contracts", "\x00# contracts\ncontract_id;resource_id;valid_from;price_model;fixed_price;fee_model;fee_value;vat_pct;redispatch_price\n"
+    "C1;pv-1;2026-01-01;fixed;80;fixed_as_produced;2;19;\nC2;pv-2;2026-01-01;market;;percent_of_market;5;;70\n")
+put("contracts_bills", "bills", "\x01site_id,month,currency,code,quantity,amount\n"
+    "s1,2026-07,CNY,energy_peak,18400,18400.00\ns1,2026-07,CNY,late_fee,,50.00\n")
+put("contracts_bills", "load", "\x02time,load_MW\n2026-07-01 00:00,1.5\n2026-07-01 00:15,2\n")
+put("contracts_bills", "load-end", "\x06time;kW\n2026-07-01 00:15;10\n")
+
+put("strategy_rules", "benchmark", json.dumps([
+    {"name": "charge", "conditions": [{"field": "price_percentile", "operator": "<=", "value": 25}],
+     "actions": [{"type": "charge"}]},
+    {"name": "sell", "conditions": [{"any": [{"field": "hour", "operator": "between", "value": [17, 20]},
+                                             {"field": "soc", "operator": ">", "value": 80}]}],
+     "actions": [{"type": "bid", "side": "sell", "price": "forecast_price * 1.1 - 2", "quantity_mw": 0.5}]}]))
+
+for i, f in enumerate(["forecast_price * 1.05 + 3", "-(actual_price - 10) / 2", "((1))", "soc / 0", "1e308 * 1e308"]):
+    put("price_formula", str(i), f)
+
+put("mqtt_payloads", "one", b'\x00{"ts":"2026-11-22T10:00:00Z","power_kw":-3.5,"soc_pct":40,"status":"online"}')
+put("mqtt_payloads", "samples", b'\x00{"samples":[{"ts":1795341600000,"power_kw":1},{"ts":"2026-11-22T10:00:01Z","power_kw":2}]}')
+put("mqtt_payloads", "compact", b'\x00{"t0":"2026-11-22T10:00:00Z","dt_ms":500,"power_kw":[1,2,3],"soc_pct":[50,51,52]}')
+put("mqtt_payloads", "ack", b'\x01{"setpoint_id":"sp-1","status":"accepted"}')
+put("mqtt_payloads", "setpoint", b'\x02{"setpoint_id":"sp-1","power_kw":-50,"valid_until":"2026-11-22T10:15:00Z"}')
+put("mqtt_payloads", "topic", b"\x03vpp/berlin/res-1/telemetry")

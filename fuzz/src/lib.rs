@@ -1,0 +1,227 @@
+//! What each fuzz target checks, shared by the libFuzzer targets in
+//! `fuzz_targets/` and the regression test that replays the kept corpora
+//! (`crates/vpp-cli/tests/fuzz_regressions.rs`) on stable Rust.
+//!
+//! Every parser of outside input must answer any byte string with a value or
+//! an error, never a panic; beyond that, each check asserts what a caller
+//! relies on: accepted values are finite, refusals name a line or field.
+
+use jiff::tz::TimeZone;
+use serde_json::Value;
+use vpp_devices::protocol::{Topic, parse_ack, parse_setpoint, parse_telemetry};
+use vpp_domain::Invalid;
+use vpp_domain::market::files::{parse_imbalance_prices, parse_prices, parse_trades};
+use vpp_domain::market::invoice::parse_contracts;
+use vpp_domain::series_import::{ColumnFile, CsvOptions, Parsed, RowError, parse_columns, parse_csv};
+use vpp_domain::strategy::rules::{Field, Formula, RuleSet, Values};
+use vpp_domain::tariff::bill::parse_actual_bills;
+use vpp_domain::tariff::load::{TimeLabel, parse_load_csv};
+use vpp_domain::techdata::TechnicalDataFile;
+
+/// A target's check of one input.
+pub type Check = fn(&[u8]);
+
+/// The targets, by name: the name of the libFuzzer binary and of its corpus folder.
+pub const TARGETS: &[(&str, Check)] = &[
+    ("series_csv", series_csv),
+    ("series_columns", series_columns),
+    ("techdata", techdata),
+    ("market_files", market_files),
+    ("contracts_bills", contracts_bills),
+    ("strategy_rules", strategy_rules),
+    ("price_formula", price_formula),
+    ("mqtt_payloads", mqtt_payloads),
+];
+
+fn check_invalid(e: &Invalid) {
+    assert!(!e.0.is_empty(), "an error names at least one problem");
+    for f in &e.0 {
+        assert!(!f.message.is_empty(), "every problem says what is wrong");
+    }
+}
+
+fn check_rows(errors: &[RowError]) {
+    assert!(!errors.is_empty(), "a refused file names at least one row");
+    for e in errors {
+        assert!(!e.reason.is_empty(), "every refused row says why");
+    }
+}
+
+fn check_parsed(p: &Parsed) {
+    for row in &p.rows {
+        assert!(row.input.value.is_finite(), "accepted value {} on line {}", row.input.value, row.line);
+    }
+    for e in &p.rejected {
+        assert!(!e.reason.is_empty());
+    }
+}
+
+/// The series CSV importer; the first byte picks the dialect.
+pub fn series_csv(data: &[u8]) {
+    let Some((&dialect, text)) = data.split_first() else { return };
+    let delimiter = [",", ";", "\t", "|"][usize::from(dialect & 3)];
+    let opts = CsvOptions {
+        delimiter: Some(delimiter.to_string()),
+        decimal_comma: dialect & 4 != 0 && delimiter != ",",
+        timestamp_format: (dialect & 8 != 0).then(|| "%d.%m.%Y %H:%M".to_string()),
+        timezone: (dialect & 16 != 0).then(|| "Europe/Berlin".to_string()),
+        start_column: None,
+        value_column: None,
+        belief_time_column: None,
+        belief_time: (dialect & 32 != 0).then_some(jiff::Timestamp::from_second(1_767_225_600).unwrap_or_default()),
+        source: None,
+        unit: None,
+    };
+    match parse_csv(text, &opts) {
+        Ok(p) => check_parsed(&p),
+        Err(e) => check_invalid(&e),
+    }
+}
+
+/// The column-oriented JSON of series.
+pub fn series_columns(data: &[u8]) {
+    let Ok(file) = serde_json::from_slice::<ColumnFile>(data) else { return };
+    for resolution_s in [900, 3600] {
+        match parse_columns(&file, resolution_s) {
+            Ok(p) => check_parsed(&p),
+            Err(e) => check_invalid(&e),
+        }
+    }
+}
+
+/// The technical-data file: decoding, per-asset checks and the resource each
+/// asset becomes under its preset template.
+pub fn techdata(data: &[u8]) {
+    let Ok(file) = serde_json::from_slice::<TechnicalDataFile>(data) else { return };
+    let records = match file.records() {
+        Ok(r) => r,
+        Err(e) => return check_invalid(&e),
+    };
+    let presets = vpp_domain::presets::preset_templates();
+    let now = jiff::Timestamp::UNIX_EPOCH;
+    for record in &records {
+        let Some(spec) = presets.iter().find(|s| s.resource_type == record.resource_type) else { continue };
+        let template = vpp_domain::template::ResourceTemplate {
+            id: "tpl".into(),
+            name: spec.name.clone(),
+            resource_type: spec.resource_type,
+            category: spec.category(),
+            description: spec.description.clone(),
+            parameters: spec.parameters.clone(),
+            rules: spec.rules.clone(),
+            control_interface: spec.control_interface.clone(),
+            version: 1,
+            preset: true,
+            created_at: now,
+            updated_at: now,
+        };
+        if let Err(e) = record.new_resource(&template) {
+            check_invalid(&e);
+        }
+    }
+}
+
+/// Day-ahead prices, intraday trades and imbalance prices; the first byte picks the file.
+pub fn market_files(data: &[u8]) {
+    let Some((&kind, bytes)) = data.split_first() else { return };
+    match kind % 3 {
+        0 => match parse_prices(bytes) {
+            Ok(rows) => rows.iter().for_each(|r| assert!(r.end.is_none_or(|end| end > r.start))),
+            Err(e) => check_rows(&e),
+        },
+        1 => match parse_trades(bytes) {
+            Ok(rows) => rows.iter().for_each(|r| assert!(r.end > r.start && !r.trade_id.is_empty())),
+            Err(e) => check_rows(&e),
+        },
+        _ => match parse_imbalance_prices(bytes) {
+            Ok(rows) => rows.iter().for_each(|r| assert!(r.end > r.start)),
+            Err(e) => check_rows(&e),
+        },
+    }
+}
+
+/// Customer contracts, actual bills and a park's load file; the first byte picks the file.
+pub fn contracts_bills(data: &[u8]) {
+    let Some((&kind, bytes)) = data.split_first() else { return };
+    match kind % 3 {
+        0 => {
+            if let Err(e) = parse_contracts(bytes) {
+                check_rows(&e);
+            }
+        }
+        1 => {
+            if let Err(e) = parse_actual_bills(bytes) {
+                check_rows(&e);
+            }
+        }
+        _ => {
+            let label = if kind & 4 == 0 { TimeLabel::Start } else { TimeLabel::End };
+            let tz = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC);
+            match parse_load_csv(bytes, &tz, label) {
+                Ok(rows) => rows.iter().for_each(|(_, kw)| assert!(kw.is_finite())),
+                Err(e) => check_rows(&e),
+            }
+        }
+    }
+}
+
+/// Known values for every field, some odd on purpose.
+struct Odd;
+
+impl Values for Odd {
+    fn get(&self, field: &Field) -> Option<f64> {
+        match field {
+            Field::Hour => Some(23.0),
+            Field::Soc => Some(0.0),
+            Field::ForecastPrice => Some(-500.0),
+            Field::ActualPrice => None,
+            _ => Some(1e300),
+        }
+    }
+}
+
+/// The strategy rule language in its JSON form, parsed, checked and decided once.
+pub fn strategy_rules(data: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<Value>(data) else { return };
+    match RuleSet::parse(&value, "rules") {
+        Ok(rules) => {
+            let (fired, explanation) = rules.decide(&Odd);
+            assert_eq!(fired.is_some(), explanation.rule.is_some());
+        }
+        Err(e) => check_invalid(&e),
+    }
+}
+
+/// A price formula text, parsed and evaluated.
+pub fn price_formula(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(f) = Formula::parse(&Value::String(text.to_string())) {
+        let _ = f.eval(&Odd);
+    }
+}
+
+/// What devices publish over MQTT, and the topics they publish on; the
+/// first byte picks the message.
+pub fn mqtt_payloads(data: &[u8]) {
+    let Some((&kind, payload)) = data.split_first() else { return };
+    match kind % 4 {
+        0 => {
+            if let Ok(m) = parse_telemetry(payload) {
+                for s in &m.samples {
+                    assert!(s.power_kw.is_finite(), "accepted power {}", s.power_kw);
+                }
+            }
+        }
+        1 => {
+            let _ = parse_ack(payload);
+        }
+        2 => {
+            let _ = parse_setpoint(payload);
+        }
+        _ => {
+            if let Ok(topic) = std::str::from_utf8(payload) {
+                let _ = Topic::parse(topic);
+            }
+        }
+    }
+}
