@@ -21,9 +21,12 @@ if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^vpp-fuzz$')
 fi
 # One target folder for the whole project: fuzz builds go under target/fuzz.
+# Every target is built once up front and its binary run directly, so
+# editing the sources while a long run goes on changes nothing in it.
 fuzz=(cargo +nightly fuzz)
 opts=(--target-dir target/fuzz)
-"${fuzz[@]}" build "${opts[@]}" "${targets[@]:0:1}" >/dev/null 2>&1 || "${fuzz[@]}" build "${opts[@]}"
+"${fuzz[@]}" build "${opts[@]}"
+bin=target/fuzz/x86_64-unknown-linux-gnu/release
 mkdir -p target/fuzz-logs
 failed=0
 printf '%-16s %12s %8s %s\n' target executions crashes corpus
@@ -31,16 +34,18 @@ for t in "${targets[@]}"; do
   log=target/fuzz-logs/$t.log
   if [ "${FUZZ_MINIMIZE:-0}" = 1 ]; then
     "${fuzz[@]}" cmin "${opts[@]}" "$t" >"$log" 2>&1
-  else
-    status=0
-    "${fuzz[@]}" run "${opts[@]}" "$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 >"$log" 2>&1 || status=$?
-    execs=$(grep -o 'Done [0-9]* runs' "$log" | grep -o '[0-9]*' || true)
-    crashes=$(find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l)
-    printf '%-16s %12s %8s %s\n' "$t" "${execs:-?}" "$crashes" "$(find "fuzz/corpus/$t" -type f | wc -l)"
-    if [ "$status" != 0 ] || [ "$crashes" != 0 ]; then
-      failed=1
-      tail -30 "$log"
-    fi
+    continue
+  fi
+  mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
+  status=0
+  "$bin/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -artifact_prefix="fuzz/artifacts/$t/" \
+    "fuzz/corpus/$t" >"$log" 2>&1 || status=$?
+  execs=$(grep -o 'Done [0-9]* runs' "$log" | grep -o '[0-9]*' || true)
+  crashes=$(find "fuzz/artifacts/$t" -type f | wc -l)
+  printf '%-16s %12s %8s %s\n' "$t" "${execs:-?}" "$crashes" "$(find "fuzz/corpus/$t" -type f | wc -l)"
+  if [ "$status" != 0 ] || [ "$crashes" != 0 ]; then
+    failed=1
+    tail -30 "$log"
   fi
 done
 exit $failed

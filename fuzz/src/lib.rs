@@ -220,7 +220,12 @@ pub fn mqtt_payloads(data: &[u8]) {
         }
         _ => {
             if let Ok(topic) = std::str::from_utf8(payload) {
-                let _ = Topic::parse(topic);
+                for prefix in ["vpp", "tenants/acme/vpp"] {
+                    if let Some(t) = Topic::parse(topic, prefix) {
+                        assert!(topic.starts_with(prefix) && !t.site.is_empty() && !t.resource_id.is_empty());
+                    }
+                }
+                let _ = vpp_devices::protocol::check_prefix(topic);
             }
         }
     }

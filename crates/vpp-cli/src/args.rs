@@ -111,6 +111,9 @@ pub(crate) struct SimulateArgs {
     /// Broker password.
     #[arg(long, env = "VPP_MQTT_PASSWORD", hide_env_values = true)]
     pub(crate) mqtt_password: Option<String>,
+    /// First topic levels, as the server's `--mqtt-topic-prefix`.
+    #[arg(long, env = "VPP_MQTT_TOPIC_PREFIX", default_value = "vpp")]
+    pub(crate) mqtt_topic_prefix: String,
     /// Time between two samples of one device, ms.
     #[arg(long, default_value_t = 5000)]
     pub(crate) interval_ms: u64,

@@ -77,6 +77,8 @@ pub struct FileConfig {
     pub mqtt_ca_file: Option<PathBuf>,
     /// Same as `VPP_MQTT_CLIENT_ID`.
     pub mqtt_client_id: Option<String>,
+    /// Same as `VPP_MQTT_TOPIC_PREFIX`.
+    pub mqtt_topic_prefix: Option<String>,
     /// Same as `VPP_HEARTBEAT_TIMEOUT_S`.
     pub heartbeat_timeout_s: Option<u64>,
     /// Same as `VPP_SETPOINT_ACK_TIMEOUT_S`.
@@ -101,7 +103,7 @@ impl FileConfig {
 pub struct GlobalArgs {
     /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms,
     /// control_interval_s, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
-    /// mqtt_ca_file, mqtt_client_id, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts, alert_webhook_url,
+    /// mqtt_ca_file, mqtt_client_id, mqtt_topic_prefix, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts, alert_webhook_url,
     /// jwt_secret, admin_username, admin_password, cors_origins, trusted_proxies, access_token_ttl_s,
     /// tls_cert, tls_key.
     #[arg(long, global = true, env = "VPP_CONFIG")]
@@ -175,6 +177,10 @@ pub struct ServeArgs {
     /// (default `vpp-bridge-` and a hash of the database URL; give each node its own).
     #[arg(long, env = "VPP_MQTT_CLIENT_ID")]
     pub mqtt_client_id: Option<String>,
+    /// First topic levels of every device message (default `vpp`): the bridge subscribes under it
+    /// only, e.g. `tenants/acme/vpp` on a broker shared with other systems.
+    #[arg(long, env = "VPP_MQTT_TOPIC_PREFIX")]
+    pub mqtt_topic_prefix: Option<String>,
     /// Silence after which a device counts as OFFLINE, seconds (default 60; a resource's
     /// `heartbeat_timeout_s` metadata overrides it).
     #[arg(long, env = "VPP_HEARTBEAT_TIMEOUT_S")]
@@ -243,6 +249,11 @@ impl Config {
                         );
                     }
                     b.client_id = id;
+                }
+                if let Some(prefix) = serve.and_then(|s| s.mqtt_topic_prefix.clone()).or(file.mqtt_topic_prefix) {
+                    vpp_devices::protocol::check_prefix(&prefix)
+                        .map_err(|e| anyhow::anyhow!("--mqtt-topic-prefix: {e}"))?;
+                    b.topic_prefix = prefix;
                 }
                 let heartbeat = serve.and_then(|s| s.heartbeat_timeout_s).or(file.heartbeat_timeout_s).unwrap_or(60);
                 if !(5..=86_400).contains(&heartbeat) {

@@ -33,6 +33,7 @@ pub(crate) async fn simulate(store: &Store, a: SimulateArgs) -> anyhow::Result<(
     let config = vpp_devices::simulator::SimConfig {
         username: a.mqtt_username,
         password: a.mqtt_password,
+        topic_prefix: a.mqtt_topic_prefix,
         sample_every: Duration::from_millis(a.interval_ms),
         samples_per_message: a.batch,
         disobey_share: a.disobey_pct / 100.0,

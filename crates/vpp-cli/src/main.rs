@@ -108,7 +108,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             if let Some(mqtt) = &config.mqtt {
                 if broker_reachable(&mqtt.url).await {
                     // The demo's first dispatch goes out to the devices too.
-                    store.enable_setpoint_outbox(vpp_devices::bridge::outbox());
+                    store.enable_setpoint_outbox(vpp_devices::bridge::outbox(&mqtt.topic_prefix));
                 } else {
                     eprintln!(
                         "No MQTT broker at {}: the demo simulates telemetry inside the server instead, without the \
@@ -128,6 +128,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     let sim = vpp_devices::simulator::SimConfig {
                         username: mqtt.username.clone(),
                         password: mqtt.password.clone(),
+                        topic_prefix: mqtt.topic_prefix.clone(),
                         ..vpp_devices::simulator::SimConfig::new(mqtt.url.clone())
                     };
                     let stats = Arc::new(vpp_devices::simulator::SimStats::default());

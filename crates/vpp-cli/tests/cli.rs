@@ -298,15 +298,17 @@ fn users_are_managed_from_the_cli() {
 /// Starts `vpp` with `args`, drains its stderr, and returns the child and the
 /// address it printed.
 fn start(db: &str, args: &[&str]) -> (std::process::Child, String, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vpp"))
-        .args(["--database-url", db])
-        .args(args)
-        .env("VPP_LOG", "warn")
-        .env_remove("VPP_ADMIN_PASSWORD")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start vpp");
+    start_with(db, args, None)
+}
+
+/// [`start`] with an admin password, if given.
+fn start_with(db: &str, args: &[&str], admin_password: Option<&str>) -> (std::process::Child, String, Vec<String>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vpp"));
+    command.args(["--database-url", db]).args(args).env("VPP_LOG", "warn").env_remove("VPP_ADMIN_PASSWORD");
+    if let Some(password) = admin_password {
+        command.env("VPP_ADMIN_PASSWORD", password);
+    }
+    let mut child = command.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("start vpp");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, lines) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -586,4 +588,102 @@ fn a_missing_database_is_refused_in_one_line_naming_its_path() {
     assert!(vpp(&tmp.db(), &["migrate"]).status.success());
     let out = vpp(&tmp.db(), &["park", "bill", "--site", "Nowhere", "--month", "2026-11"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no site `Nowhere`"));
+}
+
+/// The whole server is killed (SIGKILL) for 15 s while `vpp simulate`
+/// publishes a sample per device and second. The broker keeps the bridge's
+/// persistent session and queues what arrives meanwhile; the restarted
+/// server drains it. Every published sample is stored once. Topics live
+/// under a prefix of this test's own, as on a broker shared with others.
+#[test]
+fn telemetry_survives_a_server_killed_for_15_seconds() {
+    use std::time::{Duration, Instant};
+    let tmp = TempDir::migrated("restart");
+    let assets: Vec<Value> = (1..=5)
+        .map(|i| {
+            json!({"asset_id": format!("R{i}"), "name": format!("Roof {i}"), "type": "pv",
+                   "location": {"latitude": 52.5, "longitude": 13.4, "timezone": "Europe/Berlin"},
+                   "technical_attributes": {"capacity_kw": 100}, "status": "active"})
+        })
+        .collect();
+    let file = write(&tmp.0, "assets_20261201T000000.json", &json!({"assets": assets}));
+    stdout_json(&vpp(&tmp.db(), &["import", "technical-data", &file]));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let prefix = format!("vpp-test/restart-{nanos}");
+    let password = "restart-test-admin-password";
+    let serve_args =
+        ["serve", "--bind", "127.0.0.1:0", "--mqtt-url", "mqtt://127.0.0.1:1883", "--mqtt-topic-prefix", &prefix];
+    let serve = || {
+        let (child, addr, _) = start_with(&tmp.db(), &serve_args, Some(password));
+        let (s, login) =
+            http(&addr, "POST", "/api/v1/auth/login", None, Some(&json!({"username": "admin", "password": password})));
+        assert_eq!(s, 200, "{login}");
+        let token = login["access_token"].as_str().unwrap().to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, status) = http(&addr, "GET", "/api/v1/vpp/devices/bridge", Some(&token), None);
+            if status["counts"]["connected"] == true {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the bridge did not connect: {status}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (child, addr, token)
+    };
+    let (mut server, _, _) = serve();
+    let simulator = Command::new(env!("CARGO_BIN_EXE_vpp"))
+        .args(["--database-url", &tmp.db(), "simulate", "--resources", "5", "--interval-ms", "1000"])
+        .args(["--duration-s", "30", "--disobey-pct", "0", "--mqtt-topic-prefix", &prefix])
+        .env("VPP_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the simulator");
+    std::thread::sleep(Duration::from_secs(8));
+    server.kill().expect("SIGKILL the server");
+    server.wait().expect("reap");
+    std::thread::sleep(Duration::from_secs(15));
+    let (mut server, addr, token) = serve();
+    let out = simulator.wait_with_output().expect("simulator");
+    let published = stdout_json(&out)["samples"].as_u64().unwrap();
+    assert!(published >= 5 * 28, "the simulator published {published}");
+    let resources = stdout_json(&vpp(&tmp.db(), &["export", "resources"]));
+    let ids: Vec<String> =
+        resources.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime.block_on(vpp_store::Store::connect(&tmp.db())).unwrap();
+    let stored = || -> u64 {
+        runtime.block_on(async {
+            let (from, to) = (jiff::Timestamp::UNIX_EPOCH, jiff::Timestamp::MAX);
+            let mut n = 0;
+            for id in &ids {
+                n += store.telemetry_window(id, from, to).await.unwrap().map_or(0, |w| w.samples as u64);
+            }
+            n
+        })
+    };
+    // The restarted server drains what the broker queued.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stored() < published && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, bridge) = http(&addr, "GET", "/api/v1/vpp/devices/bridge", Some(&token), None);
+    server.kill().expect("stop the server");
+    server.wait().expect("reap");
+    let stored = stored();
+    println!("published {published} samples across a 15 s kill -9; stored {stored}; bridge after restart: {bridge}");
+    assert_eq!(stored, published, "samples lost: {}", published.saturating_sub(stored));
+    assert_eq!(bridge["counts"]["dropped_unknown_resource"], 0, "{bridge}");
+}
+
+#[test]
+fn a_wildcard_topic_prefix_is_refused_naming_the_flag() {
+    let tmp = TempDir::migrated("prefix");
+    let out = vpp(
+        &tmp.db(),
+        &["serve", "--bind", "127.0.0.1:0", "--mqtt-url", "mqtt://127.0.0.1:1883", "--mqtt-topic-prefix", "vpp/#"],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--mqtt-topic-prefix") && stderr.contains('#'), "{stderr}");
 }

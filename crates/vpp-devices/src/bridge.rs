@@ -49,6 +49,9 @@ pub struct BridgeConfig {
     /// telemetry session and queues what arrives while vpp is away; each
     /// node needs its own.
     pub client_id: String,
+    /// First topic levels of every device message (see [`protocol`]):
+    /// `vpp` unless configured.
+    pub topic_prefix: String,
     /// Samples per write at most.
     pub batch_max: usize,
     /// Longest a sample waits for its batch.
@@ -73,6 +76,7 @@ impl BridgeConfig {
             password: None,
             ca_file: None,
             client_id: "vpp-bridge".into(),
+            topic_prefix: protocol::DEFAULT_PREFIX.into(),
             // Short write transactions: other writers (setpoints, the API)
             // wait at most one batch (about 50 ms on SQLite).
             batch_max: 5_000,
@@ -307,6 +311,8 @@ impl Directory {
 
 /// Starts the bridge on the current tokio runtime.
 pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeError> {
+    protocol::check_prefix(&config.topic_prefix).map_err(|e| config_error("mqtt_topic_prefix", e))?;
+    let prefix: Arc<str> = config.topic_prefix.as_str().into();
     let options = mqtt_options(
         &config.url,
         &config.client_id,
@@ -333,7 +339,7 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     let (client, eventloop) = self::client(lane_options(Lane::Control), 1024);
     let (telemetry_client, telemetry_eventloop) = self::client(lane_options(Lane::Telemetry), 16);
     // From now on saved dispatches queue their setpoints for this bridge.
-    store.enable_setpoint_outbox(outbox());
+    store.enable_setpoint_outbox(outbox(&prefix));
     let stats = Arc::new(BridgeStats::default());
     let wake = Arc::new(Notify::new());
     let directory = Arc::new(Directory {
@@ -345,6 +351,7 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     let (acks_tx, acks_rx) = mpsc::channel::<Answer>(100_000);
     let lane = |lane, eventloop, client| Connection {
         lane,
+        prefix: prefix.clone(),
         eventloop,
         client,
         samples: samples_tx.clone(),
@@ -388,10 +395,11 @@ impl Lane {
         }
     }
 
-    fn filter(self) -> &'static str {
+    /// What devices send on this lane.
+    fn kind(self) -> Kind {
         match self {
-            Lane::Control => "vpp/+/+/ack",
-            Lane::Telemetry => "vpp/+/+/telemetry",
+            Lane::Control => Kind::Ack,
+            Lane::Telemetry => Kind::Telemetry,
         }
     }
 }
@@ -399,6 +407,7 @@ impl Lane {
 /// What a connection's event loop works with.
 struct Connection {
     lane: Lane,
+    prefix: Arc<str>,
     eventloop: rumqttc::EventLoop,
     client: AsyncClient,
     samples: mpsc::Sender<Incoming>,
@@ -409,7 +418,8 @@ struct Connection {
 }
 
 async fn event_loop(c: Connection) {
-    let Connection { lane, mut eventloop, client, samples, acks, store, stats, wake } = c;
+    let Connection { lane, prefix, mut eventloop, client, samples, acks, store, stats, wake } = c;
+    let filter = protocol::filter(&prefix, lane.kind());
     let control = lane == Lane::Control;
     let mut down_since: Option<Instant> = None;
     loop {
@@ -419,8 +429,8 @@ async fn event_loop(c: Connection) {
                 bump(&stats.connections, 1);
                 tracing::info!(lane = lane.name(), "MQTT bridge connected");
                 // A clean session forgets subscriptions: subscribe on every connect.
-                if let Err(e) = client.try_subscribe(lane.filter(), QoS::AtLeastOnce) {
-                    tracing::error!(error = %e, filter = lane.filter(), "MQTT subscribe failed");
+                if let Err(e) = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce) {
+                    tracing::error!(error = %e, filter, "MQTT subscribe failed");
                 }
                 down_since = None;
                 if !control {
@@ -439,7 +449,7 @@ async fn event_loop(c: Connection) {
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 bump(&stats.messages, 1);
-                let Some(topic) = Topic::parse(&p.topic) else {
+                let Some(topic) = Topic::parse(&p.topic, &prefix) else {
                     bump(&stats.dropped_malformed, 1);
                     tracing::debug!(topic = %p.topic, "message on an unknown topic dropped");
                     continue;
@@ -855,8 +865,8 @@ async fn heartbeat(store: Arc<Store>, directory: Arc<Directory>, config: BridgeC
 
 /// How dispatch instructions become setpoint messages; give it to
 /// [`Store::enable_setpoint_outbox`] before dispatching if the bridge starts later.
-pub fn outbox() -> vpp_store::SetpointOutbox {
-    vpp_store::SetpointOutbox { topic: setpoint_topic, payload: setpoint_payload }
+pub fn outbox(topic_prefix: &str) -> vpp_store::SetpointOutbox {
+    vpp_store::SetpointOutbox { topic_prefix: topic_prefix.into(), topic: setpoint_topic, payload: setpoint_payload }
 }
 
 /// The message of a dispatch instruction.
@@ -871,6 +881,17 @@ fn setpoint_payload(i: &vpp_store::InstructionRecord) -> String {
     serde_json::to_string(&setpoint).unwrap_or_default()
 }
 
-fn setpoint_topic(site: &str, resource_id: &str) -> String {
-    protocol::topic(site, resource_id, Kind::Setpoint)
+fn setpoint_topic(prefix: &str, site: &str, resource_id: &str) -> String {
+    protocol::topic(prefix, site, resource_id, Kind::Setpoint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setpoints_go_out_under_the_configured_prefix() {
+        let o = outbox("tenants/acme/vpp");
+        assert_eq!((o.topic)(&o.topic_prefix, "hall-3", "r1"), "tenants/acme/vpp/hall-3/r1/setpoint");
+    }
 }

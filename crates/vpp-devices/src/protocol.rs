@@ -2,9 +2,13 @@
 //!
 //! | topic | direction | payload |
 //! |---|---|---|
-//! | `vpp/{site}/{resource_id}/telemetry` | device → vpp | one sample, `{"samples":[…]}`, or the compact form |
-//! | `vpp/{site}/{resource_id}/setpoint` | vpp → device, QoS 1 | `{instruction_id, target_kw, start, duration_s}` |
-//! | `vpp/{site}/{resource_id}/ack` | device → vpp | `{instruction_id, status: "accepted" \| "rejected", reason?}` |
+//! | `{prefix}/{site}/{resource_id}/telemetry` | device → vpp | one sample, `{"samples":[…]}`, or the compact form |
+//! | `{prefix}/{site}/{resource_id}/setpoint` | vpp → device, QoS 1 | `{instruction_id, target_kw, start, duration_s}` |
+//! | `{prefix}/{site}/{resource_id}/ack` | device → vpp | `{instruction_id, status: "accepted" \| "rejected", reason?}` |
+//!
+//! The prefix is `vpp` unless configured (`--mqtt-topic-prefix`), for
+//! example `tenants/acme/vpp` on a broker shared with other systems: the
+//! bridge subscribes under it only, so others' traffic never reaches vpp.
 //!
 //! A sample is `{ts, power_kw, energy_kwh?, soc_pct?, temperature_c?,
 //! status?}`; `ts` is RFC 3339 or epoch milliseconds. The compact form
@@ -18,8 +22,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use vpp_domain::resource::{Location, ResourceStatus, Telemetry};
 
-/// First level of every vpp topic.
-pub const ROOT: &str = "vpp";
+/// The topic prefix unless one is configured.
+pub const DEFAULT_PREFIX: &str = "vpp";
+
+/// Checks a topic prefix: one or more non-empty levels separated by `/`,
+/// without the wildcards `+` and `#` and without NUL, at most 200 bytes.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() || prefix.len() > 200 {
+        return Err(format!("the MQTT topic prefix needs 1 to 200 bytes, got {}", prefix.len()));
+    }
+    if prefix.split('/').any(str::is_empty) {
+        return Err(format!("the MQTT topic prefix `{prefix}` has an empty level (a leading, trailing or double `/`)"));
+    }
+    if prefix.contains(['+', '#', '\0']) {
+        return Err(format!("the MQTT topic prefix `{prefix}` may not contain `+`, `#` or NUL"));
+    }
+    Ok(())
+}
 
 /// Most samples one message may carry.
 pub const MAX_SAMPLES_PER_MESSAGE: usize = 10_000;
@@ -57,11 +76,12 @@ pub struct Topic<'a> {
 }
 
 impl<'a> Topic<'a> {
-    /// Reads `vpp/{site}/{resource_id}/{kind}`; None for any other topic.
-    pub fn parse(topic: &'a str) -> Option<Self> {
-        let mut parts = topic.split('/');
-        let (root, site, resource_id, kind) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if root != ROOT || parts.next().is_some() || site.is_empty() || resource_id.is_empty() {
+    /// Reads `{prefix}/{site}/{resource_id}/{kind}`; None for any other topic.
+    pub fn parse(topic: &'a str, prefix: &str) -> Option<Self> {
+        let rest = topic.strip_prefix(prefix)?.strip_prefix('/')?;
+        let mut parts = rest.split('/');
+        let (site, resource_id, kind) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || site.is_empty() || resource_id.is_empty() {
             return None;
         }
         let kind = match kind {
@@ -75,8 +95,13 @@ impl<'a> Topic<'a> {
 }
 
 /// The topic of one device's messages of a kind.
-pub fn topic(site: &str, resource_id: &str, kind: Kind) -> String {
-    format!("{ROOT}/{site}/{resource_id}/{}", kind.as_str())
+pub fn topic(prefix: &str, site: &str, resource_id: &str, kind: Kind) -> String {
+    format!("{prefix}/{site}/{resource_id}/{}", kind.as_str())
+}
+
+/// The subscription filter for every device's messages of a kind.
+pub fn filter(prefix: &str, kind: Kind) -> String {
+    format!("{prefix}/+/+/{}", kind.as_str())
 }
 
 /// A resource's site segment: its building name in lower case with every
@@ -373,11 +398,22 @@ mod tests {
 
     #[test]
     fn topics_round_trip() {
-        let t = topic("plant-1", "r42", Kind::Telemetry);
+        let t = topic(DEFAULT_PREFIX, "plant-1", "r42", Kind::Telemetry);
         assert_eq!(t, "vpp/plant-1/r42/telemetry");
-        assert_eq!(Topic::parse(&t), Some(Topic { site: "plant-1", resource_id: "r42", kind: Kind::Telemetry }));
-        for bad in ["vpp/a/b", "vpp/a/b/c", "other/a/b/ack", "vpp//b/ack", "vpp/a/b/ack/x"] {
-            assert_eq!(Topic::parse(bad), None, "{bad}");
+        let parsed = Some(Topic { site: "plant-1", resource_id: "r42", kind: Kind::Telemetry });
+        assert_eq!(Topic::parse(&t, "vpp"), parsed);
+        for bad in ["vpp/a/b", "vpp/a/b/c", "other/a/b/ack", "vpp//b/ack", "vpp/a/b/ack/x", "vppx/a/b/ack"] {
+            assert_eq!(Topic::parse(bad, "vpp"), None, "{bad}");
+        }
+        // A prefix of several levels, on a broker shared with others.
+        let t = topic("tenants/acme/vpp", "plant-1", "r42", Kind::Telemetry);
+        assert_eq!(Topic::parse(&t, "tenants/acme/vpp"), parsed);
+        assert_eq!(Topic::parse(&t, "vpp"), None);
+        assert_eq!(Topic::parse("vpp/plant-1/r42/telemetry", "tenants/acme/vpp"), None);
+        assert_eq!(filter("tenants/acme/vpp", Kind::Ack), "tenants/acme/vpp/+/+/ack");
+        assert!(check_prefix("tenants/acme/vpp").is_ok());
+        for bad in ["", "/vpp", "vpp/", "a//b", "vpp/+", "#", "a\0b"] {
+            assert!(check_prefix(bad).is_err(), "{bad:?}");
         }
         let loc =
             |b: Option<&str>| Location { lat: 0.0, lon: 0.0, timezone: "UTC".into(), building: b.map(String::from) };

@@ -201,8 +201,8 @@ impl Device {
         ((self.power_kw * 1000.0).round() / 1000.0, soc)
     }
 
-    fn topic(&self, kind: Kind) -> String {
-        protocol::topic(&self.site, &self.id, kind)
+    fn topic(&self, prefix: &str, kind: Kind) -> String {
+        protocol::topic(prefix, &self.site, &self.id, kind)
     }
 }
 
@@ -215,6 +215,8 @@ pub struct SimConfig {
     pub username: Option<String>,
     /// Broker password.
     pub password: Option<String>,
+    /// First topic levels, as the bridge's (`vpp` unless configured).
+    pub topic_prefix: String,
     /// Time between samples of one device.
     pub sample_every: Duration,
     /// Samples per message: 1 sends each sample alone, more send the
@@ -235,6 +237,7 @@ impl SimConfig {
             url: url.into(),
             username: None,
             password: None,
+            topic_prefix: protocol::DEFAULT_PREFIX.into(),
             sample_every: Duration::from_secs(5),
             samples_per_message: 1,
             disobey_share: 0.05,
@@ -282,23 +285,30 @@ pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStat
         d.disobeys = rng.random_bool(config.disobey_share.clamp(0.0, 1.0));
     }
     let index: HashMap<String, usize> = devices.iter().enumerate().map(|(i, d)| (d.id.clone(), i)).collect();
-    let ack_topics: Vec<String> = devices.iter().map(|d| d.topic(Kind::Ack)).collect();
+    protocol::check_prefix(&config.topic_prefix)
+        .map_err(|message| BridgeError::Config { field: "topic_prefix", message })?;
+    let prefix = config.topic_prefix.clone();
+    let ack_topics: Vec<String> = devices.iter().map(|d| d.topic(&prefix, Kind::Ack)).collect();
     // Setpoints taken but not yet applied: the answer goes out at once, the
     // device follows from its next step (the tick is not waited for).
     let inbox: Arc<std::sync::Mutex<Vec<(usize, f64, Timestamp)>>> = Arc::default();
     let (setpoint_tx, mut setpoint_rx) = tokio::sync::mpsc::unbounded_channel::<(String, protocol::Setpoint)>();
     // The connection: subscribe on every connect, pass setpoints on.
-    let sub_client = control.clone();
+    let (sub_client, sub_prefix) = (control.clone(), prefix.clone());
     let connection = tokio::spawn(async move {
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    if let Err(e) = sub_client.try_subscribe("vpp/+/+/setpoint", QoS::AtLeastOnce) {
+                    if let Err(e) =
+                        sub_client.try_subscribe(protocol::filter(&sub_prefix, Kind::Setpoint), QoS::AtLeastOnce)
+                    {
                         tracing::warn!(error = %e, "simulator could not subscribe");
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let Some(topic) = Topic::parse(&p.topic).filter(|t| t.kind == Kind::Setpoint) else { continue };
+                    let Some(topic) = Topic::parse(&p.topic, &sub_prefix).filter(|t| t.kind == Kind::Setpoint) else {
+                        continue;
+                    };
                     match protocol::parse_setpoint(&p.payload) {
                         Ok(s) => {
                             let _ = setpoint_tx.send((topic.resource_id.to_string(), s));
@@ -367,7 +377,7 @@ pub async fn run(mut devices: Vec<Device>, config: SimConfig, stats: Arc<SimStat
                     let samples = std::mem::take(&mut pending[i]);
                     let n = samples.len();
                     let body = message(&samples, config.sample_every);
-                    outgoing.push((d.topic(Kind::Telemetry), body, n));
+                    outgoing.push((d.topic(&prefix, Kind::Telemetry), body, n));
                 }
             }
         }

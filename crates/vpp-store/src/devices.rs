@@ -244,7 +244,7 @@ impl Store {
 /// (ignores one already queued).
 pub(crate) async fn queue_in(
     w: &mut crate::WriteTx<'_>,
-    outbox: crate::SetpointOutbox,
+    outbox: &crate::SetpointOutbox,
     instructions: &[crate::InstructionRecord],
 ) -> Result<()> {
     let now = to_micros(crate::now());
@@ -262,7 +262,7 @@ pub(crate) async fn queue_in(
         )
         .bind(i.id.clone())
         .bind(i.resource_id.clone())
-        .bind((outbox.topic)(&site_slug(building.as_deref()), &i.resource_id))
+        .bind((outbox.topic)(&outbox.topic_prefix, &site_slug(building.as_deref()), &i.resource_id))
         .bind((outbox.payload)(i))
         .bind(now)
         .execute(&mut *w.tx)

@@ -194,10 +194,12 @@ impl Drop for Checkpointer {
 
 /// How a dispatch instruction becomes a device message (see
 /// [`Store::enable_setpoint_outbox`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SetpointOutbox {
-    /// Topic of a resource at a site: `(site, resource_id)`.
-    pub topic: fn(&str, &str) -> String,
+    /// The MQTT topic prefix.
+    pub topic_prefix: std::sync::Arc<str>,
+    /// Topic of a resource at a site: `(prefix, site, resource_id)`.
+    pub topic: fn(&str, &str, &str) -> String,
     /// Payload of an instruction.
     pub payload: fn(&InstructionRecord) -> String,
 }

@@ -188,7 +188,7 @@ impl Store {
             .await?;
         }
         if let Some(outbox) = self.outbox.get() {
-            crate::devices::queue_in(&mut w, *outbox, &d.instructions).await?;
+            crate::devices::queue_in(&mut w, outbox, &d.instructions).await?;
         }
         w.tx.commit().await?;
         Ok(())
