@@ -222,6 +222,19 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 2)]
         jobs: usize,
     },
+    /// Telemetry write latency while a large series import runs on SQLite: the import staged
+    /// (as vpp does) and in one transaction (as before), alternating, on a fresh temporary database.
+    Import {
+        /// Beliefs per import.
+        #[arg(long, default_value_t = 2_000_000)]
+        rows: usize,
+        /// Rounds; each runs both sides, in alternating order.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        /// Pause between two telemetry writes, ms.
+        #[arg(long, default_value_t = 10)]
+        every_ms: u64,
+    },
     /// Devices end to end: seed N resources, run the MQTT bridge and the simulator against the
     /// broker, dispatch a setpoint to every device under load; report samples/s into the store,
     /// lost samples and the setpoint → acknowledgement latency. Use a fresh database.

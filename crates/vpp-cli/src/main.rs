@@ -8,6 +8,7 @@
 
 mod args;
 mod bench_compare;
+mod bench_import;
 mod config;
 mod demo;
 mod demo_park;
@@ -408,6 +409,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let load = DeviceLoad { count: devices, seconds, interval_ms, batch, setpoints_per_s };
             bench_devices(open_store(&config).await?, load, mqtt_url).await
         }
+        Command::Bench(BenchCommand::Import { rows, rounds, every_ms }) => {
+            bench_import::run(rows, rounds, every_ms).await
+        }
         Command::Bench(BenchCommand::Strategy { runs, export }) => bench_compare::strategy(runs, export.as_deref()),
         Command::Bench(BenchCommand::Forecast { export }) => bench_compare::forecast(export.as_deref()),
         Command::Bench(BenchCommand::Seed { resources, name }) => {
@@ -475,17 +479,26 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     eprintln!("vpp API:   {scheme}://{addr}/api/v1/vpp/vpps");
     eprintln!("API docs:  {scheme}://{addr}/api/v1/docs/");
     eprintln!("Press Ctrl-C to stop.");
-    // Backtests run inside the server process; one that was running when it
-    // stopped will never finish (a single server per database is assumed).
-    let stale = store.fail_stale_backtests().await?;
+    // Backtests and background imports run inside the server process; one
+    // that was running when it stopped will never finish (a single server
+    // per database is assumed): they are marked interrupted, and the rows
+    // an import had staged are deleted.
+    let stale = store.interrupt_stale_backtests().await?;
     if stale > 0 {
-        tracing::warn!(stale, "backtests left running by a stopped server are marked FAILED");
+        tracing::warn!(stale, "backtests left running by a stopped server are marked INTERRUPTED");
+    }
+    let stale = store.interrupt_import_jobs().await?;
+    if stale > 0 {
+        tracing::warn!(stale, "import jobs left running by a stopped server are marked interrupted");
     }
     let mut state = AppState::new(store.clone(), config.server.clone()).await?;
     let bridge = match &config.mqtt {
         Some(mqtt) => {
             let bridge = vpp_devices::bridge::spawn(store.clone(), mqtt.clone())?;
-            eprintln!("Devices:   MQTT {} (vpp/{{site}}/{{resource_id}}/telemetry | setpoint | ack)", mqtt.url);
+            eprintln!(
+                "Devices:   MQTT {} ({}/{{site}}/{{resource_id}}/telemetry | setpoint | ack)",
+                mqtt.url, mqtt.topic_prefix
+            );
             state.devices = Some(bridge.stats_handle());
             Some(bridge)
         }

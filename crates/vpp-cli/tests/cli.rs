@@ -149,12 +149,17 @@ fn template_library_round_trip_through_files() {
 }
 
 fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    http_raw(addr, method, path, token, "application/json", &body)
+}
+
+/// [`http`] with a body of any content type.
+fn http_raw(addr: &str, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .expect("send");
@@ -590,6 +595,15 @@ fn a_missing_database_is_refused_in_one_line_naming_its_path() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no site `Nowhere`"));
 }
 
+/// Starts `vpp` with an admin password and logs in: the child, address and token.
+fn serve_as_admin(db: &str, args: &[&str], password: &str) -> (std::process::Child, String, String) {
+    let (child, addr, _) = start_with(db, args, Some(password));
+    let (s, login) =
+        http(&addr, "POST", "/api/v1/auth/login", None, Some(&json!({"username": "admin", "password": password})));
+    assert_eq!(s, 200, "{login}");
+    (child, addr, login["access_token"].as_str().unwrap().to_string())
+}
+
 /// The whole server is killed (SIGKILL) for 15 s while `vpp simulate`
 /// publishes a sample per device and second. The broker keeps the bridge's
 /// persistent session and queues what arrives meanwhile; the restarted
@@ -614,11 +628,7 @@ fn telemetry_survives_a_server_killed_for_15_seconds() {
     let serve_args =
         ["serve", "--bind", "127.0.0.1:0", "--mqtt-url", "mqtt://127.0.0.1:1883", "--mqtt-topic-prefix", &prefix];
     let serve = || {
-        let (child, addr, _) = start_with(&tmp.db(), &serve_args, Some(password));
-        let (s, login) =
-            http(&addr, "POST", "/api/v1/auth/login", None, Some(&json!({"username": "admin", "password": password})));
-        assert_eq!(s, 200, "{login}");
-        let token = login["access_token"].as_str().unwrap().to_string();
+        let (child, addr, token) = serve_as_admin(&tmp.db(), &serve_args, password);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let (_, status) = http(&addr, "GET", "/api/v1/vpp/devices/bridge", Some(&token), None);
@@ -686,4 +696,54 @@ fn a_wildcard_topic_prefix_is_refused_naming_the_flag() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--mqtt-topic-prefix") && stderr.contains('#'), "{stderr}");
+}
+
+/// A background import killed half-way: the restarted server shows its job
+/// `interrupted`, and none of the file's rows (all or nothing).
+#[test]
+fn an_import_killed_half_way_is_interrupted_and_stores_nothing() {
+    use std::time::{Duration, Instant};
+    let tmp = TempDir::migrated("interrupted");
+    let password = "interrupt-test-admin-password";
+    let args = ["serve", "--bind", "127.0.0.1:0"];
+    let (mut server, addr, token) = serve_as_admin(&tmp.db(), &args, password);
+    let series = json!({"name": "prices", "owner_kind": "market", "owner_id": "EPEX", "quantity": "price"});
+    let (s, series) = http(&addr, "POST", "/api/v1/vpp/series", Some(&token), Some(&series));
+    assert_eq!(s, 201, "{series}");
+    let id = series["id"].as_str().unwrap().to_string();
+    let start = 1_767_225_600_i64;
+    let mut csv = String::from("time,price\n");
+    for i in 0..400_000_i64 {
+        let t = jiff::Timestamp::from_second(start + i * 900).unwrap();
+        csv.push_str(&format!("{t},{}.5\n", i % 300));
+    }
+    let path = format!("/api/v1/vpp/series/{id}/import?format=csv&belief_time=2026-01-01T00:00:00Z&background=true");
+    let (s, job) = http_raw(&addr, "POST", &path, Some(&token), "text/csv", &csv);
+    assert_eq!(s, 202, "{job}");
+    let job_id = job["id"].as_str().unwrap().to_string();
+    // Killed once some rows are in.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, job) = http(&addr, "GET", &format!("/api/v1/vpp/import-jobs/{job_id}"), Some(&token), None);
+        if job["sent"].as_u64().unwrap_or(0) > 0 {
+            assert_eq!(job["state"], "running", "{job}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the import never started: {job}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill().expect("SIGKILL");
+    server.wait().expect("reap");
+    let (mut server, addr, token) = serve_as_admin(&tmp.db(), &args, password);
+    let (s, job) = http(&addr, "GET", &format!("/api/v1/vpp/import-jobs/{job_id}"), Some(&token), None);
+    // The first year of the file: the rows staged before the kill.
+    let end = jiff::Timestamp::from_second(start + 360 * 86_400).unwrap();
+    let values = format!("/api/v1/vpp/series/{id}/values?start=2026-01-01T00:00:00Z&end={end}");
+    let (_, values) = http(&addr, "GET", &values, Some(&token), None);
+    server.kill().expect("stop");
+    server.wait().expect("reap");
+    assert_eq!(s, 200, "{job}");
+    assert_eq!(job["state"], "interrupted", "{job}");
+    assert_eq!(job["error"]["type"], "urn:vpp:problem:interrupted", "{job}");
+    assert_eq!(values["points"].as_array().map(Vec::len), Some(0), "nothing of the file is stored: {values}");
 }

@@ -1,9 +1,9 @@
 //! Validation errors that name the offending field.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One problem with one input field.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Path of the field in the request, e.g. `parameters.soc_min_pct` or `bids[2].price`.
     pub field: String,

@@ -6,14 +6,14 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use vpp_app::AppError;
 use vpp_domain::{FieldError, Invalid};
 use vpp_store::StoreError;
 
 /// A problem detail (RFC 7807). Extension members go in `extra`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     /// URI identifying the kind of problem, `urn:vpp:problem:<kind>`.
     #[serde(rename = "type")]
@@ -25,10 +25,10 @@ pub struct Problem {
     /// Explanation of this occurrence.
     pub detail: String,
     /// The offending field, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// Every invalid field, for validation problems.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     /// Extension members (e.g. `allocations`, `ratio_left`, `used_by`).
     #[serde(flatten)]

@@ -20,6 +20,7 @@ mod devices;
 mod etl;
 mod execution;
 mod fleet;
+mod jobs;
 mod markets;
 mod parks;
 mod resources;
@@ -47,6 +48,7 @@ pub use devices::{Delivery, DeliveryState, DeviceInfo, LiveMeasurement, site_slu
 pub use etl::{EtlView, OWN_TABLES, check_table_name};
 pub use execution::DeviationRecord;
 pub use fleet::{FleetSnapshot, MemberRow};
+pub use jobs::ImportJobRow;
 pub use markets::{
     BidFilter, BidRecord, BidScope, KillSwitch, NewBid, SettlementRecord, StepFill, StepRecord, TradeFilter,
     TradeRecord,
@@ -155,6 +157,8 @@ pub struct Store {
     /// Set when devices take setpoints over MQTT: every saved dispatch then
     /// queues its instructions for publishing in the same transaction.
     outbox: std::sync::OnceLock<SetpointOutbox>,
+    /// Belief writes of more rows than this are staged on SQLite.
+    stage_above: std::sync::atomic::AtomicUsize,
     /// SQLite file: the task that checkpoints the WAL, stopped with the store.
     _checkpointer: Option<Checkpointer>,
 }
@@ -273,6 +277,7 @@ impl Store {
             backend,
             write_lock: Mutex::new(()),
             outbox: std::sync::OnceLock::new(),
+            stage_above: std::sync::atomic::AtomicUsize::new(series::STAGE_CHUNK),
             _checkpointer: checkpointer,
         })
     }
@@ -282,6 +287,14 @@ impl Store {
     /// calls this when it starts). Later calls keep the first outbox.
     pub fn enable_setpoint_outbox(&self, outbox: SetpointOutbox) {
         let _ = self.outbox.set(outbox);
+    }
+
+    /// Belief writes of more than `rows` are staged on SQLite (default:
+    /// more than one stage transaction holds). `usize::MAX` writes every
+    /// import in one transaction, as vpp did before: `vpp bench import`
+    /// compares the two.
+    pub fn set_stage_above(&self, rows: usize) {
+        self.stage_above.store(rows, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The backend in use.

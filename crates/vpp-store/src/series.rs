@@ -45,9 +45,28 @@ use crate::{Filters, Page, Paged, Result, Store, StoreError, from_micros, new_id
 /// 41,000/s at both 25 and 1,000 (it wants COPY).
 const ROWS_PER_STATEMENT: usize = 25;
 
-/// Rows between two progress reports of a long insert on SQLite (a
-/// multiple of [`ROWS_PER_STATEMENT`]); PostgreSQL reports per COPY chunk.
-const PROGRESS_EVERY: usize = 10_000;
+/// Rows per transaction of a staged write on SQLite (a multiple of
+/// [`ROWS_PER_STATEMENT`]): at about 270,000 rows/s a transaction holds the
+/// write lock some 40 ms, so telemetry and other writers never wait longer.
+/// Writes of more rows are staged; PostgreSQL reports per COPY chunk.
+pub(crate) const STAGE_CHUNK: usize = 10_000;
+
+/// The condition that keeps a read of beliefs (aliased `$t`) to published
+/// rows: rows of a batch still staging are not there yet (see
+/// [`Store::insert_beliefs_reporting`]). Part of the one statement, so the
+/// read sees the batches and their rows in the same snapshot.
+macro_rules! visible {
+    ($t:literal) => {
+        concat!(
+            " AND (",
+            $t,
+            ".batch = 0 OR ",
+            $t,
+            ".batch NOT IN (SELECT key FROM belief_batches WHERE staging = 1)) "
+        )
+    };
+}
+pub(crate) use visible;
 
 /// Rows per message of a COPY.
 const COPY_CHUNK: usize = 16_384;
@@ -284,40 +303,105 @@ impl Store {
         if let Some(pg) = &self.pg {
             return copy_beliefs(pg, series_key, beliefs, progress).await;
         }
-        let mut w = self.begin_write().await?;
-        let mut inserted = 0;
-        for (i, chunk) in beliefs.chunks(ROWS_PER_STATEMENT).enumerate() {
-            let mut sql = String::with_capacity(96 + chunk.len() * 32);
-            sql.push_str("INSERT INTO beliefs (series_key, source, event_start, belief_time, value) VALUES ");
-            for i in 0..chunk.len() {
-                let p = i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${},${},${},${},${})", p + 1, p + 2, p + 3, p + 4, p + 5));
-            }
-            sql.push_str(" ON CONFLICT DO NOTHING");
-            // Only placeholders are interpolated; values are bound.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for b in chunk {
-                q = q
-                    .bind(series_key)
-                    .bind(source_code(b.source))
-                    .bind(b.event_start_us)
-                    .bind(b.belief_time_us)
-                    .bind(b.value);
-            }
-            inserted += q.execute(&mut *w.tx).await?.rows_affected();
-            let sent = (i + 1) * ROWS_PER_STATEMENT;
-            if sent.is_multiple_of(PROGRESS_EVERY) && sent < beliefs.len() && !progress(sent as u64) {
-                return Err(StoreError::Cancelled);
-            }
+        if beliefs.len() > self.stage_above.load(std::sync::atomic::Ordering::Relaxed) {
+            return self.insert_beliefs_staged(series_key, beliefs, progress).await;
         }
+        let mut w = self.begin_write().await?;
+        let inserted = insert_rows(&mut w, series_key, 0, beliefs).await?;
         if !progress(beliefs.len() as u64) {
             return Err(StoreError::Cancelled);
         }
         w.tx.commit().await?;
         Ok(inserted)
+    }
+
+    /// A large write on SQLite, all or nothing without holding the one
+    /// write lock for its whole run: the rows go in as a batch of short
+    /// transactions, invisible to every read while the batch is staging,
+    /// and the batch is published in one tiny transaction at the end. A
+    /// cancelled or failed batch has its rows deleted; one a crash left
+    /// staging is deleted at the next start ([`Store::discard_staged_batches`]).
+    /// One batch per series at a time: a second large import into the same
+    /// series is refused while the first runs.
+    async fn insert_beliefs_staged(&self, series_key: i64, beliefs: &[Belief], progress: Progress<'_>) -> Result<u64> {
+        let batch = {
+            let mut w = self.begin_write().await?;
+            let running: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM belief_batches WHERE series_key = $1 AND staging = 1")
+                    .bind(series_key)
+                    .fetch_one(&mut *w.tx)
+                    .await?;
+            if running > 0 {
+                return Err(StoreError::Conflict {
+                    field: None,
+                    message: "another large import into this series is still running; try again when it ended".into(),
+                });
+            }
+            let batch: i64 = sqlx::query_scalar(
+                "INSERT INTO belief_batches (series_key, staging, created_at) VALUES ($1, 1, $2) RETURNING key",
+            )
+            .bind(series_key)
+            .bind(to_micros(crate::now()))
+            .fetch_one(&mut *w.tx)
+            .await?;
+            w.tx.commit().await?;
+            batch
+        };
+        let staged = async {
+            let mut inserted = 0;
+            let mut sent = 0;
+            for chunk in beliefs.chunks(STAGE_CHUNK) {
+                let mut w = self.begin_write().await?;
+                inserted += insert_rows(&mut w, series_key, batch, chunk).await?;
+                w.tx.commit().await?;
+                sent += chunk.len();
+                if !progress(sent as u64) {
+                    return Err(StoreError::Cancelled);
+                }
+            }
+            Ok(inserted)
+        }
+        .await;
+        match staged {
+            Ok(inserted) => {
+                let mut w = self.begin_write().await?;
+                sqlx::query("UPDATE belief_batches SET staging = 0 WHERE key = $1")
+                    .bind(batch)
+                    .execute(&mut *w.tx)
+                    .await?;
+                w.tx.commit().await?;
+                Ok(inserted)
+            }
+            Err(e) => {
+                if let Err(cleanup) = self.discard_batch(series_key, batch).await {
+                    tracing::error!(error = %cleanup, batch, "deleting a staged batch failed; the next start retries");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn discard_batch(&self, series_key: i64, batch: i64) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        sqlx::query("DELETE FROM beliefs WHERE series_key = $1 AND batch = $2")
+            .bind(series_key)
+            .bind(batch)
+            .execute(&mut *w.tx)
+            .await?;
+        sqlx::query("DELETE FROM belief_batches WHERE key = $1").bind(batch).execute(&mut *w.tx).await?;
+        w.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes the rows of batches a stopped process left staging (at start).
+    pub async fn discard_staged_batches(&self) -> Result<u64> {
+        let batches: Vec<(i64, i64)> = sqlx::query_as("SELECT series_key, key FROM belief_batches WHERE staging = 1")
+            .fetch_all(&self.pool)
+            .await?;
+        for (series_key, batch) in &batches {
+            self.discard_batch(*series_key, *batch).await?;
+        }
+        Ok(batches.len() as u64)
     }
 
     /// The newest belief per interval that the query's view sees, one row
@@ -383,16 +467,18 @@ impl Store {
             // First grid point at or after start_us.
             let first =
                 start_us.div_euclid(grid_us) * grid_us + if start_us.rem_euclid(grid_us) == 0 { 0 } else { grid_us };
-            sqlx::query(
+            sqlx::query(concat!(
                 "WITH RECURSIVE grid(s) AS (SELECT CAST($3 AS BIGINT) WHERE CAST($3 AS BIGINT) < CAST($4 AS BIGINT) \
                      UNION ALL SELECT s + CAST($7 AS BIGINT) FROM grid WHERE s + CAST($7 AS BIGINT) < CAST($4 AS BIGINT)) \
                  SELECT b.event_start, b.belief_time, b.value FROM grid CROSS JOIN beliefs b \
-                   WHERE b.series_key = $1 AND b.source = $2 AND b.event_start = grid.s \
-                   AND b.belief_time = (SELECT MAX(v.belief_time) FROM beliefs v \
+                   WHERE b.series_key = $1 AND b.source = $2 AND b.event_start = grid.s",
+                visible!("b"),
+                "AND b.belief_time = (SELECT MAX(v.belief_time) FROM beliefs v \
                        WHERE v.series_key = $1 AND v.source = $2 AND v.event_start = grid.s \
-                       AND v.belief_time <= $5 AND v.belief_time <= grid.s - $6) \
-                 ORDER BY b.event_start",
-            )
+                       AND v.belief_time <= $5 AND v.belief_time <= grid.s - $6",
+                visible!("v"),
+                ") ORDER BY b.event_start",
+            ))
             .bind(series_key)
             .bind(source_code(source))
             .bind(first)
@@ -401,14 +487,16 @@ impl Store {
             .bind(lead_us)
             .bind(grid_us)
         } else {
-            sqlx::query(
+            sqlx::query(concat!(
                 "SELECT b.event_start, b.belief_time, b.value FROM beliefs b \
-                 WHERE b.series_key = $1 AND b.source = $2 AND b.event_start >= $3 AND b.event_start < $4 \
-                 AND b.belief_time = (SELECT MAX(v.belief_time) FROM beliefs v \
+                 WHERE b.series_key = $1 AND b.source = $2 AND b.event_start >= $3 AND b.event_start < $4",
+                visible!("b"),
+                "AND b.belief_time = (SELECT MAX(v.belief_time) FROM beliefs v \
                      WHERE v.series_key = b.series_key AND v.source = b.source AND v.event_start = b.event_start \
-                     AND v.belief_time <= $5 AND v.belief_time <= b.event_start - $6) \
-                 ORDER BY b.event_start",
-            )
+                     AND v.belief_time <= $5 AND v.belief_time <= b.event_start - $6",
+                visible!("v"),
+                ") ORDER BY b.event_start",
+            ))
             .bind(series_key)
             .bind(source_code(source))
             .bind(start_us)
@@ -440,11 +528,12 @@ impl Store {
         let mut out = Vec::new();
         let kinds: Vec<SourceKind> = if sources.is_empty() { SourceKind::ALL.to_vec() } else { sources.to_vec() };
         for kind in kinds {
-            let rows = sqlx::query(
-                "SELECT event_start, belief_time, value FROM beliefs \
-                 WHERE series_key = $1 AND source = $2 AND event_start >= $3 AND event_start < $4 \
-                 ORDER BY event_start, belief_time",
-            )
+            let rows = sqlx::query(concat!(
+                "SELECT b.event_start, b.belief_time, b.value FROM beliefs b \
+                 WHERE b.series_key = $1 AND b.source = $2 AND b.event_start >= $3 AND b.event_start < $4",
+                visible!("b"),
+                "ORDER BY b.event_start, b.belief_time",
+            ))
             .bind(series_key)
             .bind(source_code(kind))
             .bind(start_us)
@@ -474,6 +563,36 @@ impl Store {
 /// cannot skip stored rows. Fresh data (the usual import) thus pays for one
 /// COPY only (the import benchmark: docs/benchmarks.md); multi-row
 /// INSERTs through the `Any` driver stayed near 41,000 beliefs/s.
+/// Inserts beliefs of one batch (0: none) in multi-row statements; a belief
+/// already stored is left as it is. Returns how many were new.
+async fn insert_rows(w: &mut crate::WriteTx<'_>, series_key: i64, batch: i64, beliefs: &[Belief]) -> Result<u64> {
+    let mut inserted = 0;
+    for chunk in beliefs.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::with_capacity(96 + chunk.len() * 36);
+        sql.push_str("INSERT INTO beliefs (series_key, source, event_start, belief_time, value, batch) VALUES ");
+        for i in 0..chunk.len() {
+            let p = i * 5;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${},${},${},${},${},{batch})", p + 1, p + 2, p + 3, p + 4, p + 5));
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING");
+        // Only placeholders and the batch number are interpolated; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in chunk {
+            q = q
+                .bind(series_key)
+                .bind(source_code(b.source))
+                .bind(b.event_start_us)
+                .bind(b.belief_time_us)
+                .bind(b.value);
+        }
+        inserted += q.execute(&mut *w.tx).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
 async fn copy_beliefs(pg: &sqlx::PgPool, series_key: i64, beliefs: &[Belief], progress: Progress<'_>) -> Result<u64> {
     let mut tx = pg.begin().await?;
     sqlx::query("SAVEPOINT direct_copy").execute(&mut *tx).await?;

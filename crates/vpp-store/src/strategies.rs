@@ -384,10 +384,11 @@ impl Store {
         row.map(|r| Ok((r.try_get("version")?, r.try_get("bid_id")?, from_json(&r, "decisions")?))).transpose()
     }
 
-    /// Marks tasks left RUNNING by a stopped server as FAILED.
-    pub async fn fail_stale_backtests(&self) -> Result<u64> {
+    /// Marks tasks left RUNNING by a stopped server as INTERRUPTED.
+    pub async fn interrupt_stale_backtests(&self) -> Result<u64> {
         Ok(sqlx::query(
-            "UPDATE backtests SET status = 'FAILED', error = 'the server stopped while it ran', finished_at = $1 \
+            "UPDATE backtests SET status = 'INTERRUPTED', error = 'the server stopped while it ran; run it again', \
+             finished_at = $1 \
              WHERE status = 'RUNNING'",
         )
         .bind(to_micros(crate::now()))

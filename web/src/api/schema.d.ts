@@ -650,7 +650,9 @@ export interface paths {
         };
         /**
          * A background import: state, rows sent so far, and its report or error
-         *     once it ended. The caller needs the permission that started it.
+         *     once it ended; `interrupted` when the server stopped while it ran. Jobs
+         *     are kept in the database, so they outlive a restart. The caller needs the
+         *     permission that started it.
          */
         get: operations["get_import_job"];
         put?: never;
@@ -671,9 +673,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Cancels a running background import: its transaction rolls back, so
-         *     nothing of the file is stored; the job turns `cancelled` (poll it). A
-         *     job that already ended is answered as it is.
+         * Cancels a running background import, from any server process: nothing
+         *     of the file is stored, and the job turns `cancelled` (poll it). A job
+         *     that already ended is answered as it is.
          */
         post: operations["cancel_import_job"];
         delete?: never;
@@ -2871,7 +2873,7 @@ export interface components {
             progress: number;
             /** @description What was asked. */
             request: Record<string, unknown>;
-            /** @description RUNNING, DONE, FAILED or CANCELLED. */
+            /** @description RUNNING, DONE, FAILED, CANCELLED or INTERRUPTED (the server stopped while it ran). */
             status: string;
             /** @description Strategy. */
             strategy_id: string;
@@ -4395,7 +4397,7 @@ export interface components {
          * @description Where a job stands.
          * @enum {string}
          */
-        JobState: "running" | "done" | "failed" | "cancelled";
+        JobState: "running" | "done" | "failed" | "cancelled" | "interrupted";
         /** @description The trading kill switch. */
         KillSwitch: {
             /** @description True: open bids were cancelled and new ones are refused. */

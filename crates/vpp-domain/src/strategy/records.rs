@@ -33,7 +33,7 @@ pub struct BacktestRecord {
     pub strategy_id: String,
     /// The version it ran.
     pub version: i64,
-    /// RUNNING, DONE, FAILED or CANCELLED.
+    /// RUNNING, DONE, FAILED, CANCELLED or INTERRUPTED (the server stopped while it ran).
     pub status: String,
     /// Share done, 0..1.
     pub progress: f64,

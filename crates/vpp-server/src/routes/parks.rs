@@ -263,9 +263,11 @@ async fn import_load(
         return Ok(Json(prepared.store(&s.store, &|_| true).await?).into_response());
     }
     let store = s.store.clone();
-    Ok(s.imports.start(&p, "site_load", Permission::ParksWrite, &id, prepared.rows(), move |progress| async move {
-        prepared.store(&store, &*progress).await.map_err(ApiError::from)
-    }))
+    s.imports
+        .start(&p, "site_load", Permission::ParksWrite, &id, prepared.rows(), move |progress| async move {
+            prepared.store(&store, &*progress).await.map_err(ApiError::from)
+        })
+        .await
 }
 
 /// A span of time.

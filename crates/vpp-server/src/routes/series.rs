@@ -248,9 +248,11 @@ async fn import_series_file(
         return Ok(Json(prepared.store(&s.store, &|_| true).await?).into_response());
     }
     let store = s.store.clone();
-    Ok(s.imports.start(&p, "series", Permission::SeriesWrite, &id, prepared.rows(), move |progress| async move {
-        prepared.store(&store, &*progress).await.map_err(ApiError::from)
-    }))
+    s.imports
+        .start(&p, "series", Permission::SeriesWrite, &id, prepared.rows(), move |progress| async move {
+            prepared.store(&store, &*progress).await.map_err(ApiError::from)
+        })
+        .await
 }
 
 /// List series.
