@@ -229,12 +229,23 @@ mod tests {
         };
         // Cancelled after the second chunk: nothing was ever visible, nothing stays.
         let seen = std::sync::Mutex::new(Vec::new());
+        let second = std::sync::Mutex::new(None);
         let cancelled = store
             .insert_beliefs_reporting(key, &rows, &|sent| {
                 seen.lock().unwrap().push((sent, visible(&store)));
+                if sent == 10_000 {
+                    // Another large import into the same series meanwhile.
+                    let handle = tokio::runtime::Handle::current();
+                    let other = tokio::task::block_in_place(|| {
+                        handle.block_on(store.insert_beliefs_reporting(key, &rows, &|_| true))
+                    });
+                    *second.lock().unwrap() = Some(other);
+                }
                 sent < 20_000
             })
             .await;
+        let second = second.lock().unwrap().take().expect("tried");
+        assert!(matches!(second, Err(StoreError::Conflict { .. })), "one staging batch per series: {second:?}");
         assert!(matches!(cancelled, Err(StoreError::Cancelled)), "{cancelled:?}");
         assert_eq!(*seen.lock().unwrap(), vec![(10_000, 0), (20_000, 0)]);
         assert_eq!(visible(&store), 0, "a cancelled import leaves nothing");

@@ -351,9 +351,12 @@ impl Store {
             let mut inserted = 0;
             let mut sent = 0;
             for chunk in beliefs.chunks(STAGE_CHUNK) {
-                let mut w = self.begin_write().await?;
-                inserted += insert_rows(&mut w, series_key, batch, chunk).await?;
-                w.tx.commit().await?;
+                {
+                    // The write lock is released before progress is told.
+                    let mut w = self.begin_write().await?;
+                    inserted += insert_rows(&mut w, series_key, batch, chunk).await?;
+                    w.tx.commit().await?;
+                }
                 sent += chunk.len();
                 if !progress(sent as u64) {
                     return Err(StoreError::Cancelled);

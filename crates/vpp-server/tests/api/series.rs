@@ -548,3 +548,40 @@ async fn background_imports_report_progress_and_cancel_rolls_everything_back() {
     assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
     assert!(p["detail"].as_str().unwrap().contains("nope"), "{p}");
 }
+
+/// Jobs are kept in the database: a job another process left running (it
+/// died) is `interrupted` once a server starts, and a cancel asked here is
+/// recorded for the process that runs a job.
+#[tokio::test]
+async fn a_job_left_running_by_a_dead_process_shows_interrupted_after_a_start() {
+    let app = TestApp::new().await;
+    let row = |id: &str| vpp_store::ImportJobRow {
+        id: id.into(),
+        kind: "series".into(),
+        target_id: "s".into(),
+        permission: "series:write".into(),
+        started_by: None,
+        state: "running".into(),
+        rows: 100,
+        sent: 0,
+        cancel_requested: false,
+        started_at: vpp_store::now(),
+        finished_at: None,
+        report: None,
+        error: None,
+    };
+    app.store.create_import_job(&row("elsewhere")).await.unwrap();
+    app.store.import_job_progress("elsewhere", 40).await.unwrap();
+    let (s, job) = app.get("/api/v1/vpp/import-jobs/elsewhere").await;
+    assert_eq!((s, job["state"].as_str(), job["sent"].as_u64()), (StatusCode::OK, Some("running"), Some(40)));
+    let (s, job) = app.post("/api/v1/vpp/import-jobs/elsewhere/cancel", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{job}");
+    assert!(app.store.import_job_progress("elsewhere", 50).await.unwrap(), "the running process sees the cancel");
+
+    assert_eq!(app.store.interrupt_import_jobs().await.unwrap(), 1);
+    let (_, job) = app.get("/api/v1/vpp/import-jobs/elsewhere").await;
+    assert_eq!(job["state"], "interrupted", "{job}");
+    assert_eq!(job["sent"], 50);
+    assert_eq!(job["error"]["type"], "urn:vpp:problem:interrupted", "{job}");
+    assert!(job["finished_at"].is_string(), "{job}");
+}
