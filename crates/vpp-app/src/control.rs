@@ -173,19 +173,55 @@ fn ts(us: i64) -> vpp_store::Result<Timestamp> {
     Timestamp::from_microsecond(us).map_err(|e| vpp_store::StoreError::Corrupt(e.to_string()))
 }
 
+/// Whether a cycle at `now` compares the step that just ended: not when
+/// that step began before the loop did at `began`. The process was not
+/// running for all of it (devices started, or followed their first
+/// dispatch, part-way through), so its mean against the schedule would
+/// raise a false critical alert right after a start.
+pub fn whole_step_observed(now: Timestamp, began: Timestamp, step: Duration) -> bool {
+    let step_us = (step.as_micros() as i64).max(1);
+    let end_us = now.as_microsecond().div_euclid(step_us) * step_us;
+    end_us - step_us >= began.as_microsecond()
+}
+
 /// Runs [`control_cycle`] a few seconds after every step boundary until the
-/// task is dropped; failures are logged and the loop goes on.
+/// task is dropped, from the first step the loop saw whole; failures are
+/// logged and the loop goes on.
 pub fn spawn_control_loop(store: Arc<Store>, settings: ControlSettings) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let began = Timestamp::now();
         let step_ms = settings.step.as_millis().max(1) as i64;
         loop {
             let now_ms = Timestamp::now().as_millisecond();
             let wait = step_ms - now_ms.rem_euclid(step_ms) + 5_000;
             tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-            match control_cycle(&store, Timestamp::now(), &settings).await {
+            let now = Timestamp::now();
+            if !whole_step_observed(now, began, settings.step) {
+                tracing::info!("the step that just ended began before vpp started: not compared");
+                continue;
+            }
+            match control_cycle(&store, now, &settings).await {
                 Ok(outcomes) => tracing::info!(vpps = outcomes.len(), "execution recorded"),
                 Err(e) => tracing::error!(error = %e, "execution control cycle failed"),
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_that_began_before_the_start_is_not_compared() {
+        let at = |s: &str| s.parse::<Timestamp>().expect("time");
+        let quarter = Duration::from_secs(900);
+        let began = at("2026-12-06T10:07:00Z");
+        // 10:15:05: the step 10:00-10:15 ran only 8 minutes under vpp.
+        assert!(!whole_step_observed(at("2026-12-06T10:15:05Z"), began, quarter));
+        // 10:30:05: the step 10:15-10:30 ran whole.
+        assert!(whole_step_observed(at("2026-12-06T10:30:05Z"), began, quarter));
+        // Started exactly on a boundary: that step is whole.
+        assert!(whole_step_observed(at("2026-12-06T10:15:05Z"), at("2026-12-06T10:00:00Z"), quarter));
+    }
 }
