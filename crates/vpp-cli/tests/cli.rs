@@ -747,3 +747,66 @@ fn an_import_killed_half_way_is_interrupted_and_stores_nothing() {
     assert_eq!(job["error"]["type"], "urn:vpp:problem:interrupted", "{job}");
     assert_eq!(values["points"].as_array().map(Vec::len), Some(0), "nothing of the file is stored: {values}");
 }
+
+/// The demo (server, device bridge, simulated fleet) opens connections to
+/// loopback addresses only: nothing in vpp's own runs sends traffic to an
+/// address a user did not configure. Every `connect`, `sendto` and `sendmsg`
+/// of the process and its threads is traced with strace (Debian package).
+#[test]
+fn the_demo_connects_to_loopback_only() {
+    let tmp = TempDir::new("loopback");
+    let trace = tmp.0.join("connect.trace");
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=connect,sendto,sendmsg", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_vpp"))
+        .args(["--database-url", &tmp.db(), "demo", "--bind", "127.0.0.1:0"])
+        .env("VPP_LOG", "warn")
+        .env_remove("VPP_ADMIN_PASSWORD")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("strace is needed for this test (apt-get install strace)");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut addr = None;
+    while let Ok(line) = lines.recv_timeout(std::time::Duration::from_secs(120)) {
+        if let Some(rest) = line.strip_prefix("vpp API:") {
+            addr = rest.trim().split("://").nth(1).and_then(|u| u.split('/').next()).map(String::from);
+            break;
+        }
+    }
+    let addr = addr.expect("the demo served");
+    // Let the bridge, the simulated fleet and the background jobs run a while.
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    let (status, _) = http(&addr, "GET", "/healthz", None, None);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200);
+    let traced = std::fs::read_to_string(&trace).expect("trace");
+    let mut remote = Vec::new();
+    let mut inet = 0;
+    for line in traced.lines() {
+        for (marker, end) in [("inet_addr(\"", "\""), ("inet_pton(AF_INET6, \"", "\"")] {
+            let mut rest = line;
+            while let Some(i) = rest.find(marker) {
+                let after = &rest[i + marker.len()..];
+                let address = &after[..after.find(end).unwrap_or(after.len())];
+                inet += 1;
+                let loopback = address.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                    || address.starts_with("::ffff:127.");
+                if !loopback {
+                    remote.push(line.to_string());
+                }
+                rest = after;
+            }
+        }
+    }
+    assert!(inet > 0, "the trace saw the demo's own connections (MQTT, HTTP): {traced:.2000}");
+    assert!(remote.is_empty(), "connections beyond loopback: {remote:#?}");
+}
