@@ -19,6 +19,10 @@ const en = {
   resources: {
     title: 'Resources', name: 'Name', type: 'Type', category: 'Category', status: 'Status', capacity: 'Capacity (kW)',
     site: 'Building', changeStatus: 'Change status', reason: 'Reason', apply: 'Apply', sort: 'Sort by', map: 'Where they are (longitude, latitude)',
+    sorts: {
+      nameAsc: 'Name, A to Z', nameDesc: 'Name, Z to A', capacityAsc: 'Capacity, smallest first', capacityDesc: 'Capacity, largest first',
+      status: 'Status', type: 'Type', oldest: 'Registered, oldest first', newest: 'Registered, newest first',
+    },
     techData: 'Technical-data upload', techFile: 'Asset master file (JSON with an "assets" list)', notJson: '{file} is not JSON: {reason}',
     preview: 'Preview of {file}, nothing applied yet:', applied: '{file} applied:', diffCounts: '{added} added, {changed} changed, {missing} missing, {same} unchanged.',
     asset: 'Asset', field: 'Field', old: 'Before', new: 'After', added: 'new', missing: 'not in the file (left as is)', applyFile: 'Apply this file',
@@ -153,6 +157,10 @@ const zh: typeof en = {
   resources: {
     title: '资源', name: '名称', type: '类型', category: '类别', status: '状态', capacity: '容量（kW）',
     site: '楼宇', changeStatus: '更改状态', reason: '原因', apply: '应用', sort: '排序', map: '资源位置（经度、纬度）',
+    sorts: {
+      nameAsc: '名称（A 到 Z）', nameDesc: '名称（Z 到 A）', capacityAsc: '容量（从小到大）', capacityDesc: '容量（从大到小）',
+      status: '状态', type: '类型', oldest: '登记时间（最早在前）', newest: '登记时间（最新在前）',
+    },
     techData: '技术数据上传', techFile: '资产主数据文件（含 "assets" 列表的 JSON）', notJson: '{file} 不是 JSON：{reason}',
     preview: '{file} 预览，尚未应用：', applied: '{file} 已应用：', diffCounts: '新增 {added}，变更 {changed}，缺失 {missing}，未变 {same}。',
     asset: '资产', field: '字段', old: '变更前', new: '变更后', added: '新增', missing: '文件中没有（保持不变）', applyFile: '应用此文件',
