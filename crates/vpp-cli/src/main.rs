@@ -491,6 +491,22 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     if stale > 0 {
         tracing::warn!(stale, "import jobs left running by a stopped server are marked interrupted");
     }
+    // Rows of staged imports whose process stopped (no heartbeat for a
+    // minute), whoever ran them: deleted as they turn stale.
+    let sweeper = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                match store.discard_staged_batches().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(batches = n, "rows of abandoned staged imports deleted"),
+                    Err(e) => tracing::error!(error = %e, "deleting abandoned staged imports failed"),
+                }
+            }
+        })
+    };
     let mut state = AppState::new(store.clone(), config.server.clone()).await?;
     let bridge = match &config.mqtt {
         Some(mqtt) => {
@@ -529,6 +545,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         control.abort();
     }
     markets.abort();
+    sweeper.abort();
     drop(bridge);
     if let Some(webhook) = webhook {
         webhook.abort();

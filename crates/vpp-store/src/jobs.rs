@@ -155,7 +155,7 @@ impl Store {
     /// At start: jobs left running by a stopped process are `interrupted`
     /// (their imports committed nothing: a series import publishes all its
     /// rows at once at its end, see [`Store::insert_beliefs_reporting`]),
-    /// and the rows of belief batches left staging are deleted. Returns the
+    /// and the rows of abandoned staging batches are deleted. Returns the
     /// jobs marked. One process per database runs this (SQLite, or a single
     /// node); with several nodes, jobs need an owner lease first.
     pub async fn interrupt_import_jobs(&self) -> Result<u64> {
@@ -261,16 +261,40 @@ mod tests {
         assert_eq!(inserted, 35_000);
         assert!(seen.lock().unwrap().iter().all(|n| *n == 0), "{:?}", seen.lock().unwrap());
         assert_eq!(visible(&store), 35_000);
-        // A batch a crash left staging is deleted at the next start.
-        let crashed = store.create_series(request("crashed")).await.expect("series");
-        let (crashed_key, _) = store.get_series(&crashed.id).await.expect("key");
-        let _ = store.insert_beliefs_reporting(crashed_key, &rows, &|sent| sent < 10_000).await;
-        sqlx::query("INSERT INTO belief_batches (series_key, staging, created_at) VALUES ($1, 1, 0)")
-            .bind(crashed_key)
+        // A batch whose process died (no heartbeat for a minute) is deleted
+        // with its rows by any process; a live one is left alone, and keeps
+        // a second large import out of its series.
+        let dead = store.create_series(request("dead")).await.expect("series");
+        let (dead_key, _) = store.get_series(&dead.id).await.expect("key");
+        let live = store.create_series(request("live")).await.expect("series");
+        let (live_key, _) = store.get_series(&live.id).await.expect("key");
+        let batch = |series: i64, beat: i64| {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO belief_batches (series_key, staging, created_at, heartbeat_at) VALUES ($1, 1, $2, $2) \
+                 RETURNING key",
+            )
+            .bind(series)
+            .bind(beat)
+            .fetch_one(&store.pool)
+        };
+        let dead_batch = batch(dead_key, 0).await.expect("a dead batch");
+        batch(live_key, crate::to_micros(crate::now())).await.expect("a live batch");
+        sqlx::query("INSERT INTO beliefs (series_key, source, event_start, belief_time, value, batch) VALUES ($1, 0, 1, 0, 1.0, $2)")
+            .bind(dead_key)
+            .bind(dead_batch)
             .execute(&store.pool)
             .await
-            .expect("a batch left staging");
-        assert_eq!(store.discard_staged_batches().await.expect("discard"), 1);
+            .expect("a staged row");
+        assert_eq!(store.discard_staged_batches().await.expect("discard"), 1, "only the dead batch");
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM beliefs WHERE batch = $1")
+            .bind(dead_batch)
+            .fetch_one(&store.pool)
+            .await
+            .expect("count");
+        assert_eq!(left, 0, "the dead batch's rows are gone");
+        let refused = store.insert_beliefs_reporting(live_key, &rows, &|_| true).await;
+        assert!(matches!(refused, Err(StoreError::Conflict { .. })), "{refused:?}");
+        assert_eq!(store.insert_beliefs_reporting(dead_key, &rows, &|_| true).await.expect("import"), 35_000);
         drop_store(store, file).await;
     }
 

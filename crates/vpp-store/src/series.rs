@@ -51,6 +51,31 @@ const ROWS_PER_STATEMENT: usize = 25;
 /// Writes of more rows are staged; PostgreSQL reports per COPY chunk.
 pub(crate) const STAGE_CHUNK: usize = 10_000;
 
+/// A staging batch without a heartbeat for this long belongs to a process
+/// that stopped; any process may delete it. A chunk beats within about
+/// 40 ms, so a minute leaves room for a long wait on the write lock.
+const STALE_BATCH_US: i64 = 60_000_000;
+
+/// Beats a staging batch's heartbeat inside a chunk's transaction; fails
+/// when the batch was deleted meanwhile (its process was taken for dead),
+/// so the chunk rolls back and nothing of the batch is ever published.
+async fn beat(w: &mut crate::WriteTx<'_>, batch: i64) -> Result<()> {
+    let beat = sqlx::query("UPDATE belief_batches SET heartbeat_at = $2 WHERE key = $1 AND staging = 1")
+        .bind(batch)
+        .bind(to_micros(crate::now()))
+        .execute(&mut *w.tx)
+        .await?;
+    if beat.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            field: None,
+            message: "the import's staged rows were deleted as abandoned (it stalled for a minute); import it again"
+                .into(),
+        })
+    }
+}
+
 /// The condition that keeps a read of beliefs (aliased `$t`) to published
 /// rows: rows of a batch still staging are not there yet (see
 /// [`Store::insert_beliefs_reporting`]). Part of the one statement, so the
@@ -319,18 +344,26 @@ impl Store {
     /// write lock for its whole run: the rows go in as a batch of short
     /// transactions, invisible to every read while the batch is staging,
     /// and the batch is published in one tiny transaction at the end. A
-    /// cancelled or failed batch has its rows deleted; one a crash left
-    /// staging is deleted at the next start ([`Store::discard_staged_batches`]).
-    /// One batch per series at a time: a second large import into the same
-    /// series is refused while the first runs.
+    /// cancelled or failed batch has its rows deleted.
+    ///
+    /// Each chunk's transaction also beats the batch's heartbeat and fails
+    /// if the batch is gone, so a batch whose process died (no beat for
+    /// [`STALE_BATCH_US`]) can be deleted by any process
+    /// ([`Store::discard_staged_batches`]) without ever publishing half a
+    /// file. One live batch per series at a time: a second large import
+    /// into the same series is refused while the first runs.
     async fn insert_beliefs_staged(&self, series_key: i64, beliefs: &[Belief], progress: Progress<'_>) -> Result<u64> {
+        self.discard_stale_batches(Some(series_key)).await?;
         let batch = {
             let mut w = self.begin_write().await?;
-            let running: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM belief_batches WHERE series_key = $1 AND staging = 1")
-                    .bind(series_key)
-                    .fetch_one(&mut *w.tx)
-                    .await?;
+            let now = to_micros(crate::now());
+            let running: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM belief_batches WHERE series_key = $1 AND staging = 1 AND heartbeat_at >= $2",
+            )
+            .bind(series_key)
+            .bind(now - STALE_BATCH_US)
+            .fetch_one(&mut *w.tx)
+            .await?;
             if running > 0 {
                 return Err(StoreError::Conflict {
                     field: None,
@@ -338,10 +371,11 @@ impl Store {
                 });
             }
             let batch: i64 = sqlx::query_scalar(
-                "INSERT INTO belief_batches (series_key, staging, created_at) VALUES ($1, 1, $2) RETURNING key",
+                "INSERT INTO belief_batches (series_key, staging, created_at, heartbeat_at) VALUES ($1, 1, $2, $2) \
+                 RETURNING key",
             )
             .bind(series_key)
-            .bind(to_micros(crate::now()))
+            .bind(now)
             .fetch_one(&mut *w.tx)
             .await?;
             w.tx.commit().await?;
@@ -354,6 +388,7 @@ impl Store {
                 {
                     // The write lock is released before progress is told.
                     let mut w = self.begin_write().await?;
+                    beat(&mut w, batch).await?;
                     inserted += insert_rows(&mut w, series_key, batch, chunk).await?;
                     w.tx.commit().await?;
                 }
@@ -362,26 +397,19 @@ impl Store {
                     return Err(StoreError::Cancelled);
                 }
             }
+            let mut w = self.begin_write().await?;
+            beat(&mut w, batch).await?;
+            sqlx::query("UPDATE belief_batches SET staging = 0 WHERE key = $1").bind(batch).execute(&mut *w.tx).await?;
+            w.tx.commit().await?;
             Ok(inserted)
         }
         .await;
-        match staged {
-            Ok(inserted) => {
-                let mut w = self.begin_write().await?;
-                sqlx::query("UPDATE belief_batches SET staging = 0 WHERE key = $1")
-                    .bind(batch)
-                    .execute(&mut *w.tx)
-                    .await?;
-                w.tx.commit().await?;
-                Ok(inserted)
-            }
-            Err(e) => {
-                if let Err(cleanup) = self.discard_batch(series_key, batch).await {
-                    tracing::error!(error = %cleanup, batch, "deleting a staged batch failed; the next start retries");
-                }
-                Err(e)
-            }
+        if staged.is_err()
+            && let Err(cleanup) = self.discard_batch(series_key, batch).await
+        {
+            tracing::error!(error = %cleanup, batch, "deleting a staged batch failed; it is retried once stale");
         }
+        staged
     }
 
     async fn discard_batch(&self, series_key: i64, batch: i64) -> Result<()> {
@@ -396,11 +424,22 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the rows of batches a stopped process left staging (at start).
+    /// Deletes the rows of staging batches whose process stopped (no
+    /// heartbeat for [`STALE_BATCH_US`]), of one series or of all. Run at
+    /// start, every minute by the server, and before each staged import.
     pub async fn discard_staged_batches(&self) -> Result<u64> {
-        let batches: Vec<(i64, i64)> = sqlx::query_as("SELECT series_key, key FROM belief_batches WHERE staging = 1")
-            .fetch_all(&self.pool)
-            .await?;
+        self.discard_stale_batches(None).await
+    }
+
+    async fn discard_stale_batches(&self, series_key: Option<i64>) -> Result<u64> {
+        let batches: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT series_key, key FROM belief_batches WHERE staging = 1 AND heartbeat_at < $1 \
+             AND ($2 < 0 OR series_key = $2)",
+        )
+        .bind(to_micros(crate::now()) - STALE_BATCH_US)
+        .bind(series_key.unwrap_or(-1))
+        .fetch_all(&self.pool)
+        .await?;
         for (series_key, batch) in &batches {
             self.discard_batch(*series_key, *batch).await?;
         }

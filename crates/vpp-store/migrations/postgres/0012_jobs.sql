@@ -21,14 +21,15 @@ CREATE INDEX import_jobs_running ON import_jobs (state) WHERE state = 'running';
 -- Large belief writes on SQLite are staged: rows go into `beliefs` in short
 -- transactions, tagged with their batch, and stay invisible to every read
 -- while the batch is staging. Publishing flips the batch in one tiny
--- transaction; a failed, cancelled or interrupted batch has its rows
--- deleted. So other writers (telemetry) never wait for a whole import, and
+-- transaction; a failed, cancelled or abandoned batch (no heartbeat for a
+-- minute: its process died) has its rows deleted. So other writers (telemetry) never wait for a whole import, and
 -- an import is still all or nothing.
 CREATE TABLE belief_batches (
     key         BIGSERIAL PRIMARY KEY,
     series_key  BIGINT NOT NULL,
     staging     BIGINT NOT NULL,                -- 1 while invisible
-    created_at  BIGINT NOT NULL
+    created_at  BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL                -- beaten by every chunk; a minute without: abandoned
 );
 CREATE INDEX belief_batches_staging ON belief_batches (key) WHERE staging = 1;
 ALTER TABLE beliefs ADD COLUMN batch BIGINT NOT NULL DEFAULT 0;
