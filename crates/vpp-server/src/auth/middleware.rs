@@ -95,8 +95,10 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         Ok(p) => p,
         Err((principal, mut err)) => {
             // No valid credential: the address's budget is checked before
-            // anything is written, so a flood is answered 429 cheaply.
+            // anything is written, so a flood is answered 429 cheaply. A
+            // server error stays what it is.
             if principal.is_none()
+                && err.0.status == 401
                 && let Err(limited) = state.auth.check_anonymous_rate(&ip)
             {
                 err = limited;
