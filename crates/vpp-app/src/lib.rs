@@ -18,6 +18,7 @@
 //! | [`market_job`] | the job that lets ACTIVE strategies bid and clears closed days |
 //! | [`strategies`] | check a strategy, backtests as tasks, live bids of ACTIVE strategies |
 //! | [`ai_models`] | train model versions, predict, accuracy |
+//! | [`forecasts`] | physical forecasts of PV and wind from technical data |
 //! | [`parks`] | park load import, bills, profiles, flexibility, savings, reports |
 //! | [`schedules`] | optimal schedules of a VPP, dispatching the stored schedule |
 //! | [`series`] | measured values per interval, resampled live measurements |
@@ -30,6 +31,7 @@ pub mod ai_models;
 pub mod control;
 pub mod dispatch;
 pub mod error;
+pub mod forecasts;
 pub mod json;
 pub mod market_job;
 pub mod markets;

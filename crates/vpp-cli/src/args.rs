@@ -38,6 +38,9 @@ pub(crate) enum Command {
     Export(ExportCommand),
     /// Compute (and store) an optimal schedule for a VPP; prints it as JSON.
     Schedule(Box<ScheduleArgs>),
+    /// Forecasts from technical data, stored as new forecast versions.
+    #[command(subcommand)]
+    Forecast(ForecastCommand),
     /// Solve a schedule problem given as JSON (vpp-optim's Problem), without a database.
     Optimise(OptimiseArgs),
     /// Batch jobs over stored or exported data.
@@ -56,6 +59,20 @@ pub(crate) enum Command {
     /// Manage users (works on the database directly).
     #[command(subcommand)]
     User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ForecastCommand {
+    /// Forecast a PV or wind resource with its physical model and store the version in its power
+    /// series; prints it as JSON. Without weather, PV is a clear sky (an upper bound, said so in
+    /// `weather`); wind needs a wind forecast and is refused.
+    Physical {
+        /// Resource id.
+        resource: String,
+        /// Hours ahead from the start of the current interval, 1..240.
+        #[arg(long, default_value_t = 48)]
+        hours: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +292,29 @@ pub(crate) enum BenchCommand {
         /// Directory for series.csv (ds µs, y).
         #[arg(long)]
         export: Option<PathBuf>,
+    },
+    /// Physical PV and wind models over a weather file, for scripts/pv-vs-pvlib.py and
+    /// scripts/wind-vs-windpowerlib.py: prints the median compute time of --runs runs and the
+    /// energy per asset; with --out writes every asset's power.
+    Physical {
+        /// Weather CSV: time_unix_s (the instant modelled), ghi (W/m²), temp_air (°C),
+        /// wind_speed (m/s), pressure (Pa); optional dni, dhi (W/m²).
+        #[arg(long)]
+        weather: PathBuf,
+        /// Assets JSON: {"site": {latitude, longitude, altitude_m}, "wind_height_m",
+        /// "roughness_m", "pv": [{name, peak_kw, inverter_kw, tilt_deg, azimuth_deg, ...}],
+        /// "wind": [{name, hub_height_m, curve: [[m/s, kW], ...], cut_out_ms}]}.
+        #[arg(long)]
+        assets: PathBuf,
+        /// Model each asset this many times, each copy at a site moved by up to ±2°.
+        #[arg(long, default_value_t = 1)]
+        copies: usize,
+        /// Runs timed.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// CSV of power (kW) per asset and instant.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Create a VPP of N synthetic resources (generators, batteries with SOC, loads) and print its id.
     Seed {

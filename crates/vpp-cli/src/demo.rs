@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+use vpp_devices::simulator::Physics;
 use vpp_domain::auth::Role;
 use vpp_domain::forecast_etl::SyntheticForecasts;
 use vpp_domain::resource::{Location, ResourceRequest, ResourceStatus, StatusRequest, Telemetry};
@@ -357,19 +358,15 @@ async fn seed_forecasts(store: &Store, ids: &[String], rng: &mut SmallRng) -> an
             })
             .await?;
         let key = store.get_series(&series.id).await?.0;
-        let tz = jiff::tz::TimeZone::get(&r.location.timezone)?;
+        let physics = Physics::for_resource(&r);
+        // Each version misses the synthetic weather by its own bias (of the
+        // cloud index for PV, of the wind speed in m/s for wind), smaller the
+        // closer to delivery, plus a little noise per interval.
+        let scale = if r.resource_type == ResourceType::Pv { 0.2 } else { 2.0 };
+        let biases: Vec<f64> = (0..3).map(|v| scale * rng.random_range(-1.0..1.0) / (v + 1) as f64).collect();
         let mut beliefs = Vec::new();
-        let mut wind: f64 = rng.random_range(0.2..0.6);
         for k in 0..(3 * 96) {
             let start = first + k * Q_US;
-            let local_hour = Timestamp::from_microsecond(start)?.to_zoned(tz.clone()).hour() as f64;
-            let shape = match r.resource_type {
-                ResourceType::Pv => ((local_hour - 6.0) / 12.0 * std::f64::consts::PI).sin().max(0.0),
-                _ => {
-                    wind = (wind + rng.random_range(-0.04..0.04)).clamp(0.05, 0.95);
-                    wind
-                }
-            };
             let delivery_day = start - start.rem_euclid(day_us);
             let versions =
                 [delivery_day - day_us + 6 * HOUR_US, delivery_day - day_us + 12 * HOUR_US, start - 2 * HOUR_US];
@@ -377,8 +374,9 @@ async fn seed_forecasts(store: &Store, ids: &[String], rng: &mut SmallRng) -> an
                 if version > now {
                     continue;
                 }
-                let error = 1.0 + rng.random_range(-0.25..0.25) / (v + 1) as f64;
-                let value = (r.max_power_kw * shape * error).clamp(0.0, r.max_power_kw);
+                let deviation = biases[v] + scale * 0.1 * rng.random_range(-1.0..1.0);
+                let middle_s = (start + Q_US / 2) as f64 / 1e6;
+                let value = physics.weather_driven_kw(middle_s, deviation).unwrap_or(0.0).clamp(0.0, r.max_power_kw);
                 beliefs.push(Belief {
                     event_start_us: start,
                     belief_time_us: version,
@@ -724,16 +722,11 @@ async fn spot_vpp(store: &Store) -> anyhow::Result<Option<vpp_domain::vpp::Vpp>>
     Ok(vpps.items.into_iter().find(|v| v.market_type == MarketType::Spot && v.status == VppStatus::Active))
 }
 
-/// Expected output of a PV or wind member at `t`, kW (the demo's forecast shape).
+/// Expected output of a PV or wind member over the quarter-hour starting at
+/// `t`, kW: its physical model under the demo's synthetic weather, at the
+/// quarter-hour's middle.
 fn expected_kw(r: &vpp_domain::resource::Resource, t: Timestamp) -> f64 {
-    let tz = jiff::tz::TimeZone::get(&r.location.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let z = t.to_zoned(tz);
-    let hour = f64::from(z.hour()) + f64::from(z.minute()) / 60.0;
-    match r.resource_type {
-        ResourceType::Pv => r.max_power_kw * ((hour - 6.0) / 12.0 * std::f64::consts::PI).sin().max(0.0) * 0.7,
-        ResourceType::Wind => r.max_power_kw * 0.4,
-        _ => 0.0,
-    }
+    Physics::for_resource(r).weather_driven_kw(t.as_second() as f64 + 450.0, 0.0).unwrap_or(0.0)
 }
 
 /// Meter readings (meter final, kW per quarter-hour) for the spot

@@ -9,6 +9,7 @@
 mod args;
 mod bench_compare;
 mod bench_import;
+mod bench_physical;
 mod config;
 mod demo;
 mod demo_park;
@@ -373,6 +374,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Forecast(ForecastCommand::Physical { resource, hours }) => {
+            let store = open_store(&config).await?;
+            let request = vpp_app::forecasts::PhysicalRequest { hours: Some(hours) };
+            let forecast = vpp_app::forecasts::physical_forecast(&store, &resource, request, jiff::Timestamp::now())
+                .await
+                .map_err(|e| api_error(e, "resource"))?;
+            println!("{}", serde_json::to_string_pretty(&forecast)?);
+            Ok(())
+        }
         Command::Optimise(args) => {
             let problem: vpp_optim::Problem = read_json(&args.problem)?;
             let backend = serde_json::from_value(serde_json::Value::String(args.backend.clone()))
@@ -414,6 +424,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Strategy { runs, export }) => bench_compare::strategy(runs, export.as_deref()),
         Command::Bench(BenchCommand::Forecast { export }) => bench_compare::forecast(export.as_deref()),
+        Command::Bench(BenchCommand::Physical { weather, assets, copies, runs, out }) => {
+            bench_physical::run(&weather, &assets, copies, runs, out.as_deref())
+        }
         Command::Bench(BenchCommand::Seed { resources, name }) => {
             let store = open_store(&config).await?;
             let name = name.unwrap_or_else(|| format!("bench-{resources}"));

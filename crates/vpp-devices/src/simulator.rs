@@ -1,8 +1,9 @@
 //! A simulated fleet that speaks the device protocol against a real broker.
 //!
-//! Every device has simple physics: PV follows a clear-sky bell over the
-//! solar day (from its longitude) dimmed by drifting clouds; wind follows a
-//! turbine power curve under a gusty wind speed; batteries integrate their
+//! Every device has simple physics: PV and wind run vpp's physical models
+//! (`vpp-physics`, the same the forecasts use) under the synthetic demo
+//! weather plus each device's own drifting deviation from it, which is what
+//! makes forecasts miss; batteries integrate their
 //! SOC with efficiency and stop at the SOC window; loads follow a daily
 //! profile with noise. Each device moves towards its setpoint within its
 //! ramp rate (PV and wind treat it as a cap), and a configurable share of
@@ -24,24 +25,34 @@ use rumqttc::{Event, Packet, QoS};
 use serde_json::json;
 use vpp_domain::resource::Resource;
 use vpp_domain::template::ResourceType;
+use vpp_physics::pv::PvSystem;
+use vpp_physics::sun::Site;
+use vpp_physics::synthetic;
+use vpp_physics::wind::{self, Profile, Turbine, WindWeather};
 
 use crate::bridge::{BridgeError, mqtt_options};
 use crate::protocol::{self, Ack, AckStatus, Kind, Topic};
 
+/// How the demo's wind grows from 10 m to the hub: open farmland
+/// (roughness 0.1 m). The demo's forecasts use the same.
+pub const DEMO_PROFILE: Profile = Profile::Logarithmic { roughness_m: 0.1 };
+
 /// What a simulated device is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Physics {
-    /// Photovoltaic plant of a peak power, kW, at a longitude.
+    /// Photovoltaic plant at a site.
     Pv {
-        /// Peak power, kW.
-        peak_kw: f64,
-        /// Longitude, degrees (sets solar noon).
-        lon: f64,
+        /// Where it is (sun position, weather).
+        site: Site,
+        /// Its modules and inverters.
+        system: PvSystem,
     },
-    /// Wind turbine of a rated power, kW.
+    /// Wind turbine at a longitude (weather).
     Wind {
-        /// Rated power, kW.
-        rated_kw: f64,
+        /// Its hub and power curve.
+        turbine: Turbine,
+        /// Longitude, degrees (the weather there).
+        lon: f64,
     },
     /// Battery.
     Battery {
@@ -73,6 +84,69 @@ pub enum Physics {
     },
 }
 
+impl Physics {
+    /// The physics of a registered resource, by type (see [`Device::for_resource`]).
+    pub fn for_resource(r: &Resource) -> Self {
+        match r.resource_type {
+            ResourceType::Pv => {
+                let rated = r.max_power_kw.max(0.0);
+                let system = PvSystem::from_parameters(|name| r.parameters.get(name).and_then(|v| v.as_f64()))
+                    .unwrap_or_else(|_| PvSystem::new(rated, rated, 30.0, 180.0));
+                Physics::Pv { site: Site::new(r.location.lat, r.location.lon, 0.0), system }
+            }
+            ResourceType::Wind => {
+                let get = |name: &str| r.parameters.get(name).and_then(|v| v.as_f64());
+                let curve: Option<Vec<(f64, f64)>> =
+                    r.parameters.get("power_curve").and_then(|c| serde_json::from_value(c.clone()).ok());
+                let turbine = Turbine::from_parameters(get, curve.as_deref()).map_or_else(
+                    |_| Turbine::generic(r.max_power_kw.max(0.0), 120.0, 3.0, 25.0),
+                    |(turbine, _)| turbine,
+                );
+                Physics::Wind { turbine, lon: r.location.lon }
+            }
+            ResourceType::Battery => {
+                let storage = r.storage();
+                Physics::Battery {
+                    energy_kwh: storage.map_or(r.capacity_kw * 2.0, |s| s.energy_kwh),
+                    max_kw: r.max_power_kw.abs().max(r.min_power_kw.abs()),
+                    efficiency: r.efficiency,
+                    soc_min_pct: storage.map_or(5.0, |s| s.soc_min * 100.0),
+                    soc_max_pct: storage.map_or(95.0, |s| s.soc_max * 100.0),
+                }
+            }
+            ResourceType::DieselGenerator | ResourceType::Chp => Physics::Generator { max_kw: r.max_power_kw.max(0.0) },
+            _ => Physics::Load {
+                base_kw: (-r.min_power_kw).max(0.0) * 0.5,
+                min_kw: r.min_power_kw.min(0.0),
+                max_kw: r.max_power_kw.min(0.0).max(r.min_power_kw),
+            },
+        }
+    }
+
+    /// Output, kW, of PV or wind under the synthetic weather at `unix_s`,
+    /// shifted by `deviation` (of the cloud index for PV, of the wind speed
+    /// at 10 m in m/s for wind); `None` for devices the weather does not drive.
+    pub fn weather_driven_kw(&self, unix_s: f64, deviation: f64) -> Option<f64> {
+        match self {
+            Self::Pv { site, system } => {
+                let index = (synthetic::cloud_index(unix_s, site.longitude_deg) + deviation).clamp(0.05, 1.0);
+                let wind_ms = synthetic::wind_10m_ms(unix_s, site.longitude_deg);
+                Some(synthetic::pv_kw(system, site, unix_s, index, wind_ms))
+            }
+            Self::Wind { turbine, lon } => {
+                let weather = WindWeather {
+                    wind_ms: (synthetic::wind_10m_ms(unix_s, *lon) + deviation).max(0.0),
+                    wind_height_m: 10.0,
+                    temp_air_c: 10.0,
+                    pressure_pa: 101_325.0,
+                };
+                Some(wind::power_kw(turbine, DEMO_PROFILE, &weather))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// One simulated device.
 #[derive(Debug, Clone)]
 pub struct Device {
@@ -92,7 +166,8 @@ pub struct Device {
     pub setpoint: Option<(f64, Timestamp)>,
     /// Acknowledges setpoints but does not follow them.
     pub disobeys: bool,
-    /// Cloud cover (PV) or wind speed (wind), drifting.
+    /// This device's deviation from the synthetic weather, drifting: of
+    /// the cloud index (PV) or of the wind speed at 10 m, m/s (wind).
     weather: f64,
 }
 
@@ -100,26 +175,7 @@ impl Device {
     /// A device for a registered resource: PV, wind, battery and generator
     /// physics by type, every other type a load.
     pub fn for_resource(r: &Resource, rng: &mut impl Rng) -> Self {
-        let physics = match r.resource_type {
-            ResourceType::Pv => Physics::Pv { peak_kw: r.max_power_kw.max(0.0), lon: r.location.lon },
-            ResourceType::Wind => Physics::Wind { rated_kw: r.max_power_kw.max(0.0) },
-            ResourceType::Battery => {
-                let storage = r.storage();
-                Physics::Battery {
-                    energy_kwh: storage.map_or(r.capacity_kw * 2.0, |s| s.energy_kwh),
-                    max_kw: r.max_power_kw.abs().max(r.min_power_kw.abs()),
-                    efficiency: r.efficiency,
-                    soc_min_pct: storage.map_or(5.0, |s| s.soc_min * 100.0),
-                    soc_max_pct: storage.map_or(95.0, |s| s.soc_max * 100.0),
-                }
-            }
-            ResourceType::DieselGenerator | ResourceType::Chp => Physics::Generator { max_kw: r.max_power_kw.max(0.0) },
-            _ => Physics::Load {
-                base_kw: (-r.min_power_kw).max(0.0) * 0.5,
-                min_kw: r.min_power_kw.min(0.0),
-                max_kw: r.max_power_kw.min(0.0).max(r.min_power_kw),
-            },
-        };
+        let physics = Physics::for_resource(r);
         let ramp_kw_per_s = r.capacity_kw / r.response_time_s.max(1.0);
         Self::new(r.id.clone(), protocol::site_of(&r.location), physics, ramp_kw_per_s, rng)
     }
@@ -127,8 +183,8 @@ impl Device {
     /// A device with its state drawn at random.
     pub fn new(id: String, site: String, physics: Physics, ramp_kw_per_s: f64, rng: &mut impl Rng) -> Self {
         let weather = match physics {
-            Physics::Wind { .. } => rng.random_range(4.0..10.0),
-            _ => rng.random_range(0.0..0.6),
+            Physics::Wind { .. } => rng.random_range(-1.0..1.0),
+            _ => rng.random_range(-0.1..0.1),
         };
         let soc_pct = match physics {
             Physics::Battery { soc_min_pct, soc_max_pct, .. } => rng.random_range(soc_min_pct..=soc_max_pct),
@@ -145,28 +201,19 @@ impl Device {
         let target = if self.disobeys { None } else { self.setpoint.map(|(kw, _)| kw) };
         let hour = (now.as_second().rem_euclid(86_400)) as f64 / 3600.0;
         let natural = match self.physics {
-            Physics::Pv { peak_kw, lon } => {
-                // Clouds drift between clear (0) and overcast (0.9).
-                self.weather = (self.weather + rng.random_range(-0.02..0.02) * dt_s.sqrt()).clamp(0.0, 0.9);
-                let solar_hour = (hour + lon / 15.0).rem_euclid(24.0);
-                let sun = ((solar_hour - 6.0) / 12.0 * std::f64::consts::PI).sin().max(0.0).powf(1.3);
-                let pv = peak_kw * sun * (1.0 - self.weather);
+            Physics::Pv { .. } => {
+                // The local sky drifts around the synthetic one and returns to it.
+                self.weather = (self.weather * (1.0 - 0.002 * dt_s.min(300.0))
+                    + rng.random_range(-0.01..0.01) * dt_s.sqrt())
+                .clamp(-0.3, 0.3);
+                let pv = self.physics.weather_driven_kw(now.as_second() as f64, self.weather).unwrap_or(0.0);
                 target.map_or(pv, |cap| pv.min(cap.max(0.0)))
             }
-            Physics::Wind { rated_kw } => {
-                // Mean-reverting wind speed with gusts, m/s.
-                let gust = rng.random_range(-1.0..1.0) * dt_s.sqrt();
-                self.weather =
-                    (self.weather + 0.05 * (8.0 - self.weather) * dt_s.min(60.0) / 60.0 + gust).clamp(0.0, 30.0);
-                let v = self.weather;
-                let curve = if !(3.0..25.0).contains(&v) {
-                    0.0
-                } else if v >= 12.0 {
-                    1.0
-                } else {
-                    (v.powi(3) - 27.0) / (1728.0 - 27.0)
-                };
-                let wind = rated_kw * curve;
+            Physics::Wind { .. } => {
+                // Gusts around the synthetic wind, returning to it, m/s.
+                let gust = rng.random_range(-0.3..0.3) * dt_s.sqrt();
+                self.weather = (self.weather * (1.0 - 0.002 * dt_s.min(300.0)) + gust).clamp(-4.0, 4.0);
+                let wind = self.physics.weather_driven_kw(now.as_second() as f64, self.weather).unwrap_or(0.0);
                 target.map_or(wind, |cap| wind.min(cap.max(0.0)))
             }
             Physics::Battery { max_kw, .. } => target.unwrap_or(0.0).clamp(-max_kw, max_kw),
@@ -452,8 +499,8 @@ mod tests {
     #[test]
     fn pv_is_dark_at_night_and_capped_by_a_setpoint() {
         let mut rng = SmallRng::seed_from_u64(2);
-        let mut d =
-            Device::new("pv".into(), "default".into(), Physics::Pv { peak_kw: 100.0, lon: 0.0 }, 1000.0, &mut rng);
+        let physics = Physics::Pv { site: Site::new(45.0, 0.0, 0.0), system: PvSystem::new(100.0, 100.0, 30.0, 180.0) };
+        let mut d = Device::new("pv".into(), "default".into(), physics, 1000.0, &mut rng);
         d.step(at(0), 60.0, &mut rng);
         assert_eq!(d.power_kw, 0.0, "midnight");
         d.step(at(12), 60.0, &mut rng);

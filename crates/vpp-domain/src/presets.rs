@@ -4,7 +4,7 @@
 //! catch unit mistakes (a battery of 5,000,000 kWh is likely Wh given as kWh)
 //! without refusing real equipment.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::template::{
     ControlInterface, ControlPoint, ParameterKind, ParameterRule, ParameterSpec, PointAccess, Protocol, ResourceType,
@@ -140,18 +140,18 @@ pub fn preset_templates() -> Vec<TemplateSpec> {
                     name: "power_curve".into(),
                     kind: ParameterKind::Curve,
                     unit: Some("kW".into()),
-                    description: Some("Power curve: [[wind speed m/s, output kW], ...]".into()),
+                    description: Some(
+                        "Power curve: [[wind speed m/s, output kW], ...]; without one, forecasts use a \
+                         generic curve scaled to rated_kw"
+                            .into(),
+                    ),
                     required: false,
                     min: Some(0.0),
                     max: Some(20_000.0),
-                    default: Some(json!([
-                        [3.0, 0.0],
-                        [5.0, 300.0],
-                        [8.0, 1400.0],
-                        [11.0, 3000.0],
-                        [13.0, 3400.0],
-                        [25.0, 3400.0]
-                    ])),
+                    // No default: a fixed curve would cap every turbine at its
+                    // own rating (a 4.5 MW turbine at 3.4 MW); the physical
+                    // model scales its generic shape to `rated_kw` instead.
+                    default: None,
                     options: vec![],
                 },
             ],

@@ -17,6 +17,7 @@
 //! since augurs' own intervals under-cover on 15-minute prices.
 
 mod linear;
+pub mod physical;
 mod score;
 
 use std::time::Instant;

@@ -26,6 +26,8 @@
 //! not even on the rest of vpp, so the forecasts, the device simulator and the
 //! benchmarks share one implementation.
 
+pub mod fleet;
 pub mod pv;
 pub mod sun;
+pub mod synthetic;
 pub mod wind;

@@ -61,6 +61,22 @@ impl PvSystem {
         }
     }
 
+    /// A plant from the PV template's parameters, looked up by name:
+    /// `peak_kw` and `inverter_kw` are needed (the error names the missing
+    /// one); `tilt_deg` (30), `azimuth_deg` (180), `inverter_efficiency`,
+    /// `temp_coeff_pct_per_k` (%/K), `system_losses_pct` (%) and `albedo`
+    /// fall back to the defaults of [`PvSystem::new`].
+    pub fn from_parameters(get: impl Fn(&str) -> Option<f64>) -> Result<Self, &'static str> {
+        let peak = get("peak_kw").ok_or("peak_kw")?;
+        let inverter = get("inverter_kw").ok_or("inverter_kw")?;
+        let mut s = Self::new(peak, inverter, get("tilt_deg").unwrap_or(30.0), get("azimuth_deg").unwrap_or(180.0));
+        s.inverter_efficiency = get("inverter_efficiency").unwrap_or(s.inverter_efficiency);
+        s.gamma_per_k = get("temp_coeff_pct_per_k").map_or(s.gamma_per_k, |c| c / 100.0);
+        s.losses = get("system_losses_pct").map_or(s.losses, |l| l / 100.0);
+        s.albedo = get("albedo").unwrap_or(s.albedo);
+        Ok(s)
+    }
+
     /// The plane of array's unit normal (east, north, up).
     fn normal(&self) -> [f64; 3] {
         let (sin_t, cos_t) = (self.tilt_deg * DEG).sin_cos();
@@ -85,7 +101,7 @@ pub fn erbs(ghi: f64, sun: &SunPosition, dni_extra: f64) -> Irradiance {
     };
     let dhi = diffuse_fraction * ghi;
     let dni = (ghi - dhi) / cos_z;
-    if sun.apparent_zenith_deg > 87.0 || ghi < 0.0 || !(dni >= 0.0) {
+    if sun.apparent_zenith_deg > 87.0 || ghi < 0.0 || dni.is_nan() || dni < 0.0 {
         Irradiance { ghi, dni: 0.0, dhi: ghi }
     } else {
         Irradiance { ghi, dni, dhi }
@@ -139,7 +155,8 @@ pub fn ac_kw(system: &PvSystem, poa: &PlaneOfArray, temp_air_c: f64, wind_ms: f6
     let iam = if poa.cos_aoi <= 0.0 { 0.0 } else { (1.0 - system.iam_b * (1.0 / poa.cos_aoi - 1.0)).max(0.0) };
     let effective = poa.direct * iam + poa.sky_diffuse + poa.ground;
     let temp_cell = temp_air_c + poa.global() / (system.u0 + system.u1 * wind_ms);
-    let dc = effective * 0.001 * system.peak_kw * (1.0 + system.gamma_per_k * (temp_cell - 25.0)) * (1.0 - system.losses);
+    let dc =
+        effective * 0.001 * system.peak_kw * (1.0 + system.gamma_per_k * (temp_cell - 25.0)) * (1.0 - system.losses);
     inverter_kw(system, dc)
 }
 
@@ -192,12 +209,7 @@ mod tests {
     fn sun_at(zenith_deg: f64, azimuth_deg: f64) -> SunPosition {
         let (sz, cz) = (zenith_deg * DEG).sin_cos();
         let (sa, ca) = (azimuth_deg * DEG).sin_cos();
-        SunPosition {
-            zenith_deg,
-            apparent_zenith_deg: zenith_deg,
-            azimuth_deg,
-            direction: [sz * sa, sz * ca, cz],
-        }
+        SunPosition { zenith_deg, apparent_zenith_deg: zenith_deg, azimuth_deg, direction: [sz * sa, sz * ca, cz] }
     }
 
     /// Worked by hand: a south-facing 30° plane, the sun due south at 40°

@@ -71,18 +71,12 @@ impl Ephemeris {
         // True solar time at Greenwich, minutes, then the hour angle.
         let utc_min = unix_s.rem_euclid(DAY_S) / 60.0;
         let gha = ((utc_min + equation_of_time_min) / 4.0 - 180.0) * DEG;
-        Self {
-            sin_decl,
-            cos_decl: decl.cos(),
-            gha,
-            declination_deg: decl / DEG,
-            equation_of_time_min,
-        }
+        Self { sin_decl, cos_decl: decl.cos(), gha, declination_deg: decl / DEG, equation_of_time_min }
     }
 }
 
 /// A place on the earth, with its trigonometry done once.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Site {
     /// Latitude, degrees north.
     pub latitude_deg: f64,

@@ -53,6 +53,14 @@ pub struct Turbine {
     pub curve_kw: Vec<f64>,
     /// Speed at and above which the turbine stops, m/s.
     pub cut_out_ms: f64,
+    /// The density-correction exponent of each curve speed (1/3..2/3).
+    exponents: Vec<f64>,
+}
+
+/// The exponent of the density correction at curve speed `s`: 1/3 up to
+/// 7.5 m/s, 2/3 from 12.5 m/s, linear between.
+fn correction_exponent(s: f64) -> f64 {
+    1.0 / 3.0 + (s - 7.5).clamp(0.0, 5.0) / 15.0
 }
 
 /// Why a power curve cannot be used.
@@ -72,12 +80,7 @@ impl Turbine {
         if curve.iter().any(|&(v, p)| !v.is_finite() || !p.is_finite() || v < 0.0 || p < 0.0) {
             return Err(CurveError("power curve points must be finite and not negative".into()));
         }
-        Ok(Self {
-            hub_height_m,
-            curve_ms: curve.iter().map(|p| p.0).collect(),
-            curve_kw: curve.iter().map(|p| p.1).collect(),
-            cut_out_ms,
-        })
+        Ok(Self::from_points(hub_height_m, curve, cut_out_ms))
     }
 
     /// A generic curve shape, scaled so that it tops out at `rated_kw`:
@@ -102,11 +105,40 @@ impl Turbine {
         let mut curve = vec![(cut_in_ms, 0.0)];
         curve.extend(SHAPE.iter().filter(|(v, _)| *v > cut_in_ms && *v < cut_out_ms).map(|&(v, f)| (v, f * rated_kw)));
         curve.push((cut_out_ms, rated_kw));
+        Self::from_points(hub_height_m, &curve, cut_out_ms)
+    }
+
+    fn from_points(hub_height_m: f64, curve: &[(f64, f64)], cut_out_ms: f64) -> Self {
         Self {
             hub_height_m,
             curve_ms: curve.iter().map(|p| p.0).collect(),
             curve_kw: curve.iter().map(|p| p.1).collect(),
             cut_out_ms,
+            exponents: curve.iter().map(|p| correction_exponent(p.0)).collect(),
+        }
+    }
+
+    /// A turbine from the wind template's parameters, looked up by name:
+    /// `rated_kw` is needed; `hub_height_m` (120), `cut_in_ms` (3) and
+    /// `cut_out_ms` (25) have defaults. With `curve` (the `power_curve`
+    /// parameter) that curve is used, else [`Turbine::generic`] scaled to
+    /// `rated_kw`; the flag says which.
+    pub fn from_parameters(
+        get: impl Fn(&str) -> Option<f64>,
+        curve: Option<&[(f64, f64)]>,
+    ) -> Result<(Self, bool), CurveError> {
+        let hub = get("hub_height_m").unwrap_or(120.0);
+        let cut_out = get("cut_out_ms").unwrap_or(25.0);
+        match curve {
+            Some(points) => {
+                let turbine =
+                    Self::new(hub, points, cut_out).map_err(|e| CurveError(format!("power_curve: {}", e.0)))?;
+                Ok((turbine, false))
+            }
+            None => {
+                let rated = get("rated_kw").ok_or_else(|| CurveError("rated_kw is missing".into()))?;
+                Ok((Self::generic(rated, hub, get("cut_in_ms").unwrap_or(3.0), cut_out), true))
+            }
         }
     }
 
@@ -117,30 +149,27 @@ impl Turbine {
 
     /// Output at hub-height wind `v` (m/s) and air density `rho` (kg/m³).
     pub fn power_kw(&self, v: f64, rho: f64) -> f64 {
-        if !(v >= 0.0) || v >= self.cut_out_ms {
+        if v.is_nan() || v < 0.0 || v >= self.cut_out_ms {
             return 0.0;
         }
-        let ratio = STANDARD_DENSITY / rho;
-        // The corrected curve is increasing, so one scan finds the segment.
-        let corrected = |i: usize| {
-            let s = self.curve_ms[i];
-            let p = (1.0 / 3.0 + (s - 7.5).clamp(0.0, 5.0) / 15.0).clamp(1.0 / 3.0, 2.0 / 3.0);
-            s * ratio.powf(p)
-        };
+        // Curve speed i at this density: s_i·(1.225/ρ)^p_i. The corrected
+        // speeds still increase, so a binary search finds the segment with
+        // a handful of exponentials instead of one per curve point.
+        let ln_ratio = (STANDARD_DENSITY / rho).ln();
+        let corrected = |i: usize| self.curve_ms[i] * (self.exponents[i] * ln_ratio).exp();
         let n = self.curve_ms.len();
-        let (mut lo_v, last_v) = (corrected(0), corrected(n - 1));
-        if v < lo_v || v > last_v {
+        let (first, last) = (corrected(0), corrected(n - 1));
+        if v < first || v > last {
             return 0.0;
         }
-        for i in 1..n {
-            let hi_v = corrected(i);
-            if v <= hi_v {
-                let (lo_p, hi_p) = (self.curve_kw[i - 1], self.curve_kw[i]);
-                return lo_p + (hi_p - lo_p) * (v - lo_v) / (hi_v - lo_v);
-            }
-            lo_v = hi_v;
+        let (mut lo, mut hi) = (0, n - 1);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if corrected(mid) <= v { lo = mid } else { hi = mid }
         }
-        0.0
+        let (lo_v, hi_v) = (corrected(lo), corrected(hi));
+        let (lo_p, hi_p) = (self.curve_kw[lo], self.curve_kw[hi]);
+        lo_p + (hi_p - lo_p) * (v - lo_v) / (hi_v - lo_v)
     }
 }
 

@@ -131,6 +131,12 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/realtime-data", p(RegistryRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/resource-instances/{id}/telemetry", p(TelemetryWrite), Action("telemetry")),
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/changes", p(RegistryRead), Entity::None),
+    rule(
+        Method::POST,
+        "/api/v1/vpp/resource-instances/{id}/physical-forecast",
+        p(SeriesWrite),
+        Action("physical_forecast"),
+    ),
     // Time series
     rule(Method::GET, "/api/v1/vpp/series", p(RegistryRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/series", p(SeriesWrite), Action("series")),

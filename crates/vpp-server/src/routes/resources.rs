@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vpp_app::forecasts::{self, PhysicalForecast, PhysicalRequest};
 use vpp_domain::resource::{
     Resource, ResourceRequest, ResourceStatus, ResourceUpdate, StatusChange, StatusRequest, Telemetry,
 };
@@ -132,6 +133,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(realtime_data))
         .routes(routes!(post_telemetry))
         .routes(routes!(resource_changes))
+        .routes(routes!(physical_forecast))
 }
 
 /// List resources, filtered by template, status, type and category.
@@ -194,6 +196,24 @@ async fn set_status(
 ) -> ApiResult<Json<StatusResponse>> {
     let (resource, change) = s.store.set_resource_status(&id, request).await?;
     Ok(Json(StatusResponse { resource, change }))
+}
+
+/// Forecast a PV or wind resource from its technical data and store the
+/// values as a new forecast version of its power series (created if it has
+/// none). Without weather intake the PV forecast is a clear sky, an upper
+/// bound, and says so in `weather`; a wind turbine needs a wind forecast
+/// and is refused with 409 until weather can be imported.
+#[utoipa::path(post, path = "/api/v1/vpp/resource-instances/{id}/physical-forecast", tag = "resources",
+    request_body = PhysicalRequest,
+    responses((status = 201, body = PhysicalForecast), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+async fn physical_forecast(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<PhysicalRequest>,
+) -> ApiResult<(StatusCode, Json<PhysicalForecast>)> {
+    let forecast = forecasts::physical_forecast(&s.store, &id, request, Timestamp::now()).await?;
+    Ok((StatusCode::CREATED, Json(forecast)))
 }
 
 /// Status changes, newest first.

@@ -1,3 +1,5 @@
+use std::str::FromStr;
+
 use axum::http::StatusCode;
 use serde_json::json;
 
@@ -215,4 +217,61 @@ async fn realtime_data_comes_only_from_telemetry() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (_, rt2) = app.get(&format!("/api/v1/vpp/resource-instances/{id}/realtime-data")).await;
     assert_eq!(rt2["power_kw"], -20.5, "refused batches change nothing");
+}
+
+#[tokio::test]
+async fn a_physical_forecast_of_pv_is_stored_and_wind_without_weather_is_refused() {
+    let app = TestApp::new().await;
+    let pv = app
+        .create_resource(
+            "PV",
+            "Roof 1",
+            json!({"parameters": {"peak_kw": 430, "inverter_kw": 387, "tilt_deg": 25, "azimuth_deg": 180}}),
+        )
+        .await;
+    let path = format!("/api/v1/vpp/resource-instances/{}/physical-forecast", pv["id"].as_str().unwrap());
+    let (s, f) = app.post(&path, json!({"hours": 24})).await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    assert_eq!(f["weather"], "clear_sky");
+    assert_eq!(f["intervals"], 96);
+    assert_eq!(f["resolution_s"], 900);
+    // Any 24 hours at 52.5° N have daylight, and the inverter clips at 387 kW.
+    let peak = f["peak_kw"].as_f64().unwrap();
+    assert!(peak > 0.0 && peak <= 387.0, "{f}");
+    let start = jiff::Timestamp::from_str(f["start"].as_str().unwrap()).unwrap();
+    let end = start + jiff::SignedDuration::from_hours(24);
+    let (s, stored) = app
+        .get(&format!("/api/v1/vpp/series/{}/beliefs?start={start}&end={end}", f["series_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{stored}");
+    let stored = stored.as_array().unwrap();
+    assert_eq!(stored.len(), 96);
+    assert!(stored.iter().all(|b| b["source"] == "forecast" && b["belief_time"] == f["belief_time"]));
+    assert!(stored.iter().any(|b| b["value"] == 0.0), "night is dark: {stored:?}");
+    let energy: f64 = stored.iter().map(|b| b["value"].as_f64().unwrap() / 4.0).sum();
+    assert!((energy - f["energy_kwh"].as_f64().unwrap()).abs() < 0.1, "{energy} {f}");
+
+    for (body, field_name) in
+        [(json!({"hours": 0}), "hours"), (json!({"hours": 241}), "hours"), (json!({"days": 1}), "days")]
+    {
+        let (s, p) = app.post(&path, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(field(&p), field_name, "{p}");
+    }
+
+    // A turbine without its own curve gets no fixed 3.4 MW default any more;
+    // without weather it cannot be forecast, and the refusal says why.
+    let wind = app.create_resource("WIND", "WT 1", json!({"parameters": {"rated_kw": 4500}})).await;
+    assert!(wind["parameters"].get("power_curve").is_none(), "{wind}");
+    let (s, p) = app
+        .post(&format!("/api/v1/vpp/resource-instances/{}/physical-forecast", wind["id"].as_str().unwrap()), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("wind speed forecast"), "{p}");
+    let battery = app.battery("B1", 100.0, 50.0, 10.0).await;
+    let (s, p) = app.post(&format!("/api/v1/vpp/resource-instances/{battery}/physical-forecast"), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    assert_eq!(field(&p), "resource_id", "{p}");
+    let (s, _) = app.post("/api/v1/vpp/resource-instances/ghost/physical-forecast", json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
