@@ -978,6 +978,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/resource-instances/{id}/physical-forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Forecast a PV or wind resource from its technical data and store the
+         *     values as a new forecast version of its power series (created if it has
+         *     none). Without weather intake the PV forecast is a clear sky, an upper
+         *     bound, and says so in `weather`; a wind turbine needs a wind forecast
+         *     and is refused with 409 until weather can be imported.
+         */
+        post: operations["physical_forecast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/resource-instances/{id}/realtime-data": {
         parameters: {
             query?: never;
@@ -5114,6 +5137,58 @@ export interface components {
             /** @description Lowest power factor of the row, two decimals. */
             min_pf: string;
         };
+        /** @description A stored physical forecast version. */
+        PhysicalForecast: {
+            /**
+             * Format: date-time
+             * @description The version: the forecast's belief time (UTC).
+             */
+            belief_time: string;
+            /**
+             * Format: double
+             * @description Energy over the horizon, kWh.
+             */
+            energy_kwh: number;
+            /**
+             * @description For wind: whether the power curve is the generic shape scaled to the
+             *     rated power, because the resource has no `power_curve`.
+             */
+            generic_power_curve?: boolean | null;
+            /** @description Intervals forecast. */
+            intervals: number;
+            /**
+             * Format: double
+             * @description Highest forecast power, kW.
+             */
+            peak_kw: number;
+            /**
+             * Format: int64
+             * @description Interval length, seconds (the series' resolution).
+             */
+            resolution_s: number;
+            /** @description The resource forecast. */
+            resource_id: string;
+            /** @description Its power series, where the version was stored. */
+            series_id: string;
+            /**
+             * Format: date-time
+             * @description Start of the first interval (UTC).
+             */
+            start: string;
+            /**
+             * @description The weather used; `clear_sky` means no weather forecast was
+             *     available and the values are a cloudless upper bound.
+             */
+            weather: components["schemas"]["Weather"];
+        };
+        /** @description What to forecast. */
+        PhysicalRequest: {
+            /**
+             * Format: int64
+             * @description Hours ahead from the start of the current interval, 1..240 (default 48).
+             */
+            hours?: number | null;
+        };
         /** @description One value for a chart. */
         Point: {
             /**
@@ -7058,6 +7133,11 @@ export interface components {
             name?: string | null;
             status?: components["schemas"]["VppStatus"] | null;
         };
+        /**
+         * @description What weather a physical forecast used.
+         * @enum {string}
+         */
+        Weather: "clear_sky";
         /** @description One window of a day plan, in local clock time. */
         Window: {
             /** @description End (exclusive), `HH:MM`; `24:00` is midnight; an end before the start wraps past midnight. */
@@ -9852,6 +9932,68 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    physical_forecast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PhysicalRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhysicalForecast"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
