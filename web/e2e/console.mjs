@@ -135,6 +135,16 @@ await step('forecasts and measurements of a PV plant on one axis, with the error
   await page.screenshot({ path: `${shots}/series.png`, fullPage: true })
 })
 
+await step('a physical forecast of a PV plant from its technical data, stored as a version and said to be clear sky', async () => {
+  const pv = await page.locator('[data-test=series] option', { hasText: 'PV' }).first().getAttribute('value')
+  await page.selectOption('[data-test=series]', pv)
+  await page.click('[data-test=physical-forecast]')
+  const result = await page.locator('[data-test=physical-result]').innerText({ timeout: 15000 })
+  assert.match(result, /192 intervals/)
+  assert.match(result, /cloudless sky/)
+  await page.screenshot({ path: `${shots}/series-physical.png`, fullPage: true })
+})
+
 await step('scheduling: optimise the spot portfolio for tomorrow and see power, SOC and execution', async () => {
   await page.click('[data-nav=schedule]')
   await page.waitForSelector('[data-test=run]:not([disabled])', { timeout: 10000 })

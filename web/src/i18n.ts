@@ -50,6 +50,9 @@ const en = {
     importReport: '{rows} rows read: {accepted} stored, {duplicates} already stored, {rejected} refused.', line: 'Line', reason: 'Reason',
     sources: { forecast: 'Forecast', live_measurement: 'Live measurement', meter_final: 'Meter final', schedule: 'Schedule' },
     views: { latest: 'Latest forecast', tradeable: 'Latest tradeable forecast', measured: 'Live measurements', meter: 'Meter final', infeed: 'Best of infeed', schedule: 'Schedule' },
+    physical: 'Physical forecast (48 h)', physicalHint: 'From the resource\'s technical data (PV and wind); stored as a new forecast version.',
+    physicalDone: 'Forecast version of {at} stored: {intervals} intervals, peak {peak} kW, {energy} kWh.',
+    clearSky: 'No weather forecast was available: this is a cloudless sky, an upper bound of production.',
   },
   vpps: {
     title: 'VPP aggregation', vpp: 'VPP', members: 'Members', available: 'Other resources', search: 'Search by name',
@@ -188,6 +191,9 @@ const zh: typeof en = {
     importReport: '读取 {rows} 行：写入 {accepted} 行，已存在 {duplicates} 行，拒绝 {rejected} 行。', line: '行号', reason: '原因',
     sources: { forecast: '预测', live_measurement: '实时量测', meter_final: '结算电表', schedule: '计划' },
     views: { latest: '最新预测', tradeable: '最新可交易预测', measured: '实时量测', meter: '结算电表值', infeed: '最佳上网值', schedule: '调度计划' },
+    physical: '物理模型预测（48 小时）', physicalHint: '根据资源的技术参数计算（光伏与风电），保存为新的预测版本。',
+    physicalDone: '已保存 {at} 的预测版本：{intervals} 个时段，峰值 {peak} kW，{energy} kWh。',
+    clearSky: '没有可用的天气预报：此为晴空出力，即发电上限。',
   },
   vpps: {
     title: '虚拟电厂聚合', vpp: '虚拟电厂', members: '成员', available: '其他资源', search: '按名称搜索',

@@ -26,6 +26,7 @@ export type Series = Schemas['Series']
 export type SeriesPoint = Schemas['Point']
 export type HorizonAccuracy = Schemas['HorizonAccuracy']
 export type FileImportReport = Schemas['FileImportReport']
+export type PhysicalForecast = Schemas['PhysicalForecast']
 export type ImportJob = Schemas['ImportJob']
 
 // Scheduling and trading
