@@ -72,3 +72,14 @@ put("mqtt_payloads", "compact", b'\x00{"t0":"2026-11-22T10:00:00Z","dt_ms":500,"
 put("mqtt_payloads", "ack", b'\x01{"setpoint_id":"sp-1","status":"accepted"}')
 put("mqtt_payloads", "setpoint", b'\x02{"setpoint_id":"sp-1","power_kw":-50,"valid_until":"2026-11-22T10:15:00Z"}')
 put("mqtt_payloads", "topic", b"\x03vpp/berlin/res-1/telemetry")
+
+put("weather_open_meteo", "hourly", json.dumps({
+    "latitude": 52.52, "longitude": 13.42, "utc_offset_seconds": 0, "timezone": "GMT",
+    "hourly_units": {"time": "iso8601", "temperature_2m": "°C", "wind_speed_10m": "km/h", "shortwave_radiation": "W/m²"},
+    "hourly": {"time": ["2026-12-06T10:00", "2026-12-06T11:00", "2026-12-06T12:00"],
+               "temperature_2m": [3.1, None, 4.0], "wind_speed_10m": [18.0, 21.6, 25.2],
+               "shortwave_radiation": [80.0, 120.0, 110.0], "precipitation": [0, 0.1, 0]}}))
+put("weather_open_meteo", "unixtime-berlin", json.dumps({
+    "latitude": 52.5, "longitude": 13.4, "timezone": "Europe/Berlin", "utc_offset_seconds": 3600,
+    "minutely_15": {"time": [1796551200, 1796552100], "wind_speed_100m": [12.5, 13.0], "surface_pressure": [1012.0, 1011.8]},
+    "minutely_15_units": {"wind_speed_100m": "m/s", "surface_pressure": "hPa"}}))

@@ -31,6 +31,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("strategy_rules", strategy_rules),
     ("price_formula", price_formula),
     ("mqtt_payloads", mqtt_payloads),
+    ("weather_open_meteo", weather_open_meteo),
 ];
 
 fn check_invalid(e: &Invalid) {
@@ -228,5 +229,22 @@ pub fn mqtt_payloads(data: &[u8]) {
                 let _ = vpp_devices::protocol::check_prefix(topic);
             }
         }
+    }
+}
+
+/// An Open-Meteo answer: read whole into finite columns on an even grid, or
+/// refused naming a field.
+pub fn weather_open_meteo(data: &[u8]) {
+    match vpp_domain::weather::parse_open_meteo(data) {
+        Ok(file) => {
+            assert!(file.step_s > 0 && 86_400 % file.step_s == 0, "step {}", file.step_s);
+            assert!(!file.columns.is_empty(), "a file that reads has a column vpp reads");
+            for column in &file.columns {
+                for (start, value) in &column.values {
+                    assert!(value.is_finite(), "{} at {start}: {value}", column.variable);
+                }
+            }
+        }
+        Err(e) => check_invalid(&e),
     }
 }

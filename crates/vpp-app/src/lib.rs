@@ -19,6 +19,7 @@
 //! | [`strategies`] | check a strategy, backtests as tasks, live bids of ACTIVE strategies |
 //! | [`ai_models`] | train model versions, predict, accuracy |
 //! | [`forecasts`] | physical forecasts of PV and wind from technical data |
+//! | [`weather`] | weather forecast files into weather series; the weather nearest a resource |
 //! | [`parks`] | park load import, bills, profiles, flexibility, savings, reports |
 //! | [`schedules`] | optimal schedules of a VPP, dispatching the stored schedule |
 //! | [`series`] | measured values per interval, resampled live measurements |
@@ -40,6 +41,7 @@ pub mod schedules;
 pub mod series;
 pub mod strategies;
 pub mod users;
+pub mod weather;
 pub mod webhook;
 
 pub use error::{AppError, AppResult};

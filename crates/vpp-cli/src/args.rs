@@ -435,6 +435,15 @@ pub(crate) enum ParkCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ImportCommand {
+    /// Import a weather forecast: an Open-Meteo JSON answer (hourly or minutely_15), stored as
+    /// weather series of its grid point; physical forecasts within 30 km read it.
+    Weather {
+        /// The JSON file.
+        file: PathBuf,
+        /// When the forecast was issued (RFC 3339); now if absent.
+        #[arg(long)]
+        issued_at: Option<jiff::Timestamp>,
+    },
     /// Import a site's load curve: CSV `time,load_kw` (kW, MW or W in the header), 15-minute intervals.
     Load {
         /// Site id or name.

@@ -153,6 +153,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("database {} is up to date", config.database_url_redacted());
             Ok(())
         }
+        Command::Import(ImportCommand::Weather { file, issued_at }) => {
+            let store = open_store(&config).await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let report = vpp_app::weather::import_open_meteo(&store, &bytes, issued_at)
+                .await
+                .map_err(|e| api_error(e, "file"))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Import(ImportCommand::Contracts { file }) => {
             let store = open_store(&config).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;

@@ -18,6 +18,7 @@
 //! - strategies: rules, backtests, metrics ([`strategy`]);
 //! - tariffs, bills, load and flexibility of industrial parks ([`tariff`],
 //!   [`settings`]);
+//! - weather forecasts as delivered (Open-Meteo JSON) ([`weather`]);
 //! - roles and permissions ([`auth`]); typed errors ([`error`]); text for
 //!   spreadsheets ([`export`]).
 //!
@@ -47,5 +48,6 @@ pub mod tariff;
 pub mod techdata;
 pub mod template;
 pub mod vpp;
+pub mod weather;
 
 pub use error::{FieldError, Invalid};

@@ -67,7 +67,40 @@ pub enum Quantity {
     Soc,
     /// A 0/1 marker such as "redispatched".
     Flag,
+    /// Global horizontal irradiance, W/m² (accepts kW/m²).
+    IrradianceGhi,
+    /// Direct normal irradiance, W/m².
+    IrradianceDni,
+    /// Diffuse horizontal irradiance, W/m².
+    IrradianceDhi,
+    /// Air temperature at 2 m, °C.
+    Temperature,
+    /// Wind speed at 10 m, m/s (accepts km/h).
+    WindSpeed10m,
+    /// Wind speed at 100 m, m/s (accepts km/h).
+    WindSpeed100m,
+    /// Surface air pressure, Pa (accepts hPa).
+    Pressure,
+    /// Cloud cover, %.
+    CloudCover,
 }
+
+/// Every quantity, in wire order.
+const QUANTITIES: [Quantity; 13] = [
+    Quantity::Power,
+    Quantity::Energy,
+    Quantity::Price,
+    Quantity::Soc,
+    Quantity::Flag,
+    Quantity::IrradianceGhi,
+    Quantity::IrradianceDni,
+    Quantity::IrradianceDhi,
+    Quantity::Temperature,
+    Quantity::WindSpeed10m,
+    Quantity::WindSpeed100m,
+    Quantity::Pressure,
+    Quantity::CloudCover,
+];
 
 impl Quantity {
     /// Stable wire name.
@@ -78,12 +111,40 @@ impl Quantity {
             Self::Price => "price",
             Self::Soc => "soc",
             Self::Flag => "flag",
+            Self::IrradianceGhi => "irradiance_ghi",
+            Self::IrradianceDni => "irradiance_dni",
+            Self::IrradianceDhi => "irradiance_dhi",
+            Self::Temperature => "temperature",
+            Self::WindSpeed10m => "wind_speed_10m",
+            Self::WindSpeed100m => "wind_speed_100m",
+            Self::Pressure => "pressure",
+            Self::CloudCover => "cloud_cover",
         }
     }
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Power, Self::Energy, Self::Price, Self::Soc, Self::Flag].into_iter().find(|q| q.as_str() == s)
+        QUANTITIES.into_iter().find(|q| q.as_str() == s)
+    }
+
+    /// Whether this is weather (owned by a weather point).
+    pub fn is_weather(self) -> bool {
+        !matches!(self, Self::Power | Self::Energy | Self::Price | Self::Soc | Self::Flag)
+    }
+
+    /// The unit it is stored in, where that is fixed (not for prices).
+    fn fixed_unit(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Power => "kW",
+            Self::Energy => "kWh",
+            Self::Soc | Self::CloudCover => "%",
+            Self::Flag => "1",
+            Self::IrradianceGhi | Self::IrradianceDni | Self::IrradianceDhi => "W/m²",
+            Self::Temperature => "°C",
+            Self::WindSpeed10m | Self::WindSpeed100m => "m/s",
+            Self::Pressure => "Pa",
+            Self::Price => return None,
+        })
     }
 }
 
@@ -114,32 +175,68 @@ pub fn unit_factor(quantity: Quantity, stored_unit: &str, unit: &str) -> Result<
                 None
             }
         }
-        Quantity::Soc => (u == "%").then_some(1.0),
+        Quantity::Soc | Quantity::CloudCover => (u == "%").then_some(1.0),
         Quantity::Flag => (u == "1").then_some(1.0),
+        Quantity::IrradianceGhi | Quantity::IrradianceDni | Quantity::IrradianceDhi => match u {
+            "W/m²" | "W/m2" | "W m-2" => Some(1.0),
+            "kW/m²" | "kW/m2" => Some(1000.0),
+            _ => None,
+        },
+        // Kelvin would need an offset, not a factor: refused by name below.
+        Quantity::Temperature => matches!(u, "°C" | "C" | "degC").then_some(1.0),
+        Quantity::WindSpeed10m | Quantity::WindSpeed100m => match u {
+            "m/s" | "ms" => Some(1.0),
+            "km/h" | "kmh" => Some(1.0 / 3.6),
+            _ => None,
+        },
+        Quantity::Pressure => match u {
+            "Pa" => Some(1.0),
+            "hPa" | "mbar" => Some(100.0),
+            "kPa" => Some(1000.0),
+            _ => None,
+        },
     };
     factor.ok_or_else(|| match quantity {
         Quantity::Power => format!("unit `{u}` is not a power unit: use W, kW or MW"),
         Quantity::Energy => format!("unit `{u}` is not an energy unit: use Wh, kWh or MWh"),
         Quantity::Price => format!("unit `{u}` does not match the series' {stored_unit}"),
-        Quantity::Soc => format!("unit `{u}` is not %"),
+        Quantity::Soc | Quantity::CloudCover => format!("unit `{u}` is not %"),
         Quantity::Flag => format!("unit `{u}` is not 1"),
+        Quantity::IrradianceGhi | Quantity::IrradianceDni | Quantity::IrradianceDhi => {
+            format!("unit `{u}` is not an irradiance unit: use W/m² or kW/m²")
+        }
+        Quantity::Temperature => format!("unit `{u}` is not °C"),
+        Quantity::WindSpeed10m | Quantity::WindSpeed100m => format!("unit `{u}` is not a speed unit: use m/s or km/h"),
+        Quantity::Pressure => format!("unit `{u}` is not a pressure unit: use Pa, hPa or kPa"),
     })
 }
 
 /// The unit a quantity is stored in; prices keep their currency.
 pub fn stored_unit(quantity: Quantity, unit: &str) -> Result<String, String> {
-    match quantity {
-        Quantity::Power => Ok("kW".into()),
-        Quantity::Energy => Ok("kWh".into()),
-        Quantity::Soc => Ok("%".into()),
-        Quantity::Flag => Ok("1".into()),
-        Quantity::Price => {
-            let (currency, per) = unit.split_once('/').ok_or("a price unit looks like EUR/MWh")?;
-            let ok =
-                currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase()) && matches!(per, "MWh" | "kWh");
-            if ok { Ok(format!("{currency}/MWh")) } else { Err(format!("`{unit}` is not a price unit like EUR/MWh")) }
-        }
+    if let Some(fixed) = quantity.fixed_unit() {
+        return Ok(fixed.into());
     }
+    // Prices: the currency is kept.
+    let (currency, per) = unit.split_once('/').ok_or("a price unit looks like EUR/MWh")?;
+    let ok = currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase()) && matches!(per, "MWh" | "kWh");
+    if ok { Ok(format!("{currency}/MWh")) } else { Err(format!("`{unit}` is not a price unit like EUR/MWh")) }
+}
+
+/// The latitude and longitude (degrees) of a weather point's owner id
+/// `latitude,longitude`, or why it is not one.
+pub fn weather_point(owner_id: &str) -> Result<(f64, f64), String> {
+    let parsed =
+        owner_id.split_once(',').and_then(|(lat, lon)| Some((lat.trim().parse().ok()?, lon.trim().parse().ok()?)));
+    match parsed {
+        Some((lat, lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => Ok((lat, lon)),
+        _ => Err(format!("`{owner_id}` is not a weather point `latitude,longitude` in degrees")),
+    }
+}
+
+/// The owner id of the weather point at `lat`, `lon`: three decimals
+/// (about 100 m), so one place always gets the same id.
+pub fn weather_owner_id(lat: f64, lon: f64) -> String {
+    format!("{lat:.3},{lon:.3}")
 }
 
 /// What owns a series.
@@ -156,6 +253,8 @@ pub enum OwnerKind {
     Site,
     /// A forecasting model's output: owner id `<model id>/p50`, `/p10` or `/p90`.
     Model,
+    /// A weather point: owner id `latitude,longitude` in degrees, e.g. `52.52,13.41`.
+    Weather,
 }
 
 impl OwnerKind {
@@ -167,12 +266,15 @@ impl OwnerKind {
             Self::Market => "market",
             Self::Site => "site",
             Self::Model => "model",
+            Self::Weather => "weather",
         }
     }
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Resource, Self::Vpp, Self::Market, Self::Site, Self::Model].into_iter().find(|o| o.as_str() == s)
+        [Self::Resource, Self::Vpp, Self::Market, Self::Site, Self::Model, Self::Weather]
+            .into_iter()
+            .find(|o| o.as_str() == s)
     }
 }
 
@@ -228,19 +330,23 @@ impl SeriesRequest {
             "owner_id",
             "must be 1 to 200 characters",
         );
+        if self.owner_kind == OwnerKind::Weather
+            && let Err(e) = weather_point(&self.owner_id)
+        {
+            errors.push("owner_id", e);
+        }
+        errors.check(
+            self.quantity.is_weather() == (self.owner_kind == OwnerKind::Weather),
+            "quantity",
+            "weather quantities belong to a weather point (owner_kind weather), and a weather point owns only them",
+        );
         let resolution = self.resolution_s.unwrap_or(900);
         errors.check(
             (60..=86_400).contains(&resolution) && 86_400 % resolution == 0,
             "resolution_s",
             "must divide a day and lie in 60..86400 (e.g. 900 for 15 minutes)",
         );
-        let default_unit = match self.quantity {
-            Quantity::Price => "EUR/MWh",
-            Quantity::Power => "kW",
-            Quantity::Energy => "kWh",
-            Quantity::Soc => "%",
-            Quantity::Flag => "1",
-        };
+        let default_unit = self.quantity.fixed_unit().unwrap_or("EUR/MWh");
         let unit = match stored_unit(self.quantity, self.unit.as_deref().unwrap_or(default_unit)) {
             Ok(u) => u,
             Err(e) => {

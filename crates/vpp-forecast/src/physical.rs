@@ -2,17 +2,19 @@
 //! the template parameters of a PV plant or a wind turbine turned into the
 //! models of [`vpp_physics`], run over a time grid.
 //!
-//! Weather intake is not built yet, so the only weather source today is a
-//! cloudless sky, and the forecast says so ([`Weather::ClearSky`]). A wind
-//! turbine cannot be forecast without wind and is refused with that reason.
+//! The weather comes as columns on the forecast's grid ([`WeatherInputs`],
+//! from the weather series nearest the resource). PV without irradiance
+//! falls back to a cloudless sky and says so ([`Weather::ClearSky`]); a wind
+//! turbine cannot be forecast without wind, and intervals without it are
+//! left out.
 
 use serde::{Deserialize, Serialize};
 use vpp_domain::resource::Resource;
 use vpp_domain::template::{Parameters, ResourceType};
 use vpp_physics::fleet::{Timeline, pv_clear_sky_series};
-use vpp_physics::pv::PvSystem;
-use vpp_physics::sun::Site;
-use vpp_physics::wind::Turbine;
+use vpp_physics::pv::{self, PvSystem, PvWeather};
+use vpp_physics::sun::{Ephemeris, Site, extraterrestrial_normal};
+use vpp_physics::wind::{self, Profile, Turbine, WindWeather};
 
 use crate::ForecastError;
 
@@ -51,6 +53,37 @@ pub enum Weather {
     /// No weather forecast: a cloudless sky (Ineichen, Linke turbidity 3)
     /// at 15 °C, which is an upper bound of production, not an expectation.
     ClearSky,
+    /// A weather forecast (for PV, intervals it does not cover may still
+    /// fall back to the clear sky: the forecast counts them).
+    Forecast,
+}
+
+/// Weather on the forecast's grid, one entry per interval (at its middle),
+/// `None` where the weather has no value.
+#[derive(Debug, Clone, Default)]
+pub struct WeatherInputs {
+    /// Global horizontal irradiance, W/m².
+    pub ghi: Vec<Option<f64>>,
+    /// Direct normal irradiance, W/m².
+    pub dni: Vec<Option<f64>>,
+    /// Diffuse horizontal irradiance, W/m².
+    pub dhi: Vec<Option<f64>>,
+    /// Air temperature at 2 m, °C.
+    pub temp_air_c: Vec<Option<f64>>,
+    /// Wind speed at 10 m, m/s.
+    pub wind_10m: Vec<Option<f64>>,
+    /// Wind speed at 100 m, m/s.
+    pub wind_100m: Vec<Option<f64>>,
+    /// Surface air pressure, Pa.
+    pub pressure_pa: Vec<Option<f64>>,
+}
+
+/// How wind grows with height where no roughness is known: open farmland
+/// with hedges, z0 = 0.1 m.
+pub const DEFAULT_PROFILE: Profile = Profile::Logarithmic { roughness_m: 0.1 };
+
+fn at(column: &[Option<f64>], i: usize) -> Option<f64> {
+    column.get(i).copied().flatten()
 }
 
 fn number(p: &Parameters, name: &str) -> Option<f64> {
@@ -101,11 +134,51 @@ impl PhysicalModel {
                 Ok(pv_clear_sky_series(&timeline, site, system, CLEAR_SKY_LINKE_TURBIDITY, CLEAR_SKY_TEMP_AIR_C))
             }
             Self::Wind { .. } => Err(ForecastError::Method(
-                "a wind forecast needs a wind speed forecast for the turbine's site, and weather intake is not \
-                 available yet"
+                "a wind forecast needs a wind speed forecast within 30 km of the turbine: import one \
+                 (POST /api/v1/vpp/weather/open-meteo or vpp import weather)"
                     .into(),
             )),
         }
+    }
+}
+
+impl PhysicalModel {
+    /// Power, kW, per interval of `step_s` seconds from `start_us` under
+    /// `weather`, `None` where the weather is not enough: PV needs the
+    /// global irradiance, wind a wind speed (100 m preferred, else 10 m).
+    /// Missing temperature counts as 15 °C, missing pressure as 1013.25 hPa.
+    pub fn under(&self, start_us: i64, step_s: i64, n: usize, weather: &WeatherInputs) -> Vec<Option<f64>> {
+        (0..n)
+            .map(|i| {
+                let middle_s = start_us as f64 / 1e6 + (i as f64 + 0.5) * step_s as f64;
+                let temp_air_c = at(&weather.temp_air_c, i).unwrap_or(CLEAR_SKY_TEMP_AIR_C);
+                match self {
+                    Self::Pv { site, system } => {
+                        let ghi = at(&weather.ghi, i)?;
+                        let sun = site.sun(&Ephemeris::at(middle_s));
+                        let w = PvWeather {
+                            ghi,
+                            dni_dhi: at(&weather.dni, i).zip(at(&weather.dhi, i)),
+                            temp_air_c,
+                            wind_ms: at(&weather.wind_10m, i).unwrap_or(1.0),
+                        };
+                        Some(pv::power_kw(system, &w, &sun, extraterrestrial_normal(middle_s)))
+                    }
+                    Self::Wind { turbine, .. } => {
+                        let (wind_ms, wind_height_m) = at(&weather.wind_100m, i)
+                            .map(|v| (v, 100.0))
+                            .or_else(|| at(&weather.wind_10m, i).map(|v| (v, 10.0)))?;
+                        let w = WindWeather {
+                            wind_ms,
+                            wind_height_m,
+                            temp_air_c,
+                            pressure_pa: at(&weather.pressure_pa, i).unwrap_or(101_325.0),
+                        };
+                        Some(wind::power_kw(turbine, DEFAULT_PROFILE, &w))
+                    }
+                }
+            })
+            .collect()
     }
 }
 
@@ -165,6 +238,37 @@ mod tests {
         assert_eq!(turbine.rated_kw(), 4500.0);
         let err = PhysicalModel::of(&wind).expect("model").clear_sky(DECEMBER_6, 900, 4).expect_err("no wind");
         assert!(err.to_string().contains("wind speed forecast"), "{err}");
+    }
+
+    #[test]
+    fn weather_drives_both_models_where_it_has_values() {
+        let pv = PhysicalModel::of(&resource(
+            ResourceType::Pv,
+            json!({"peak_kw": 100, "inverter_kw": 90, "tilt_deg": 30, "azimuth_deg": 180}),
+        ))
+        .expect("pv");
+        let noon = DECEMBER_6 + 11 * 3_600_000_000;
+        let weather = WeatherInputs {
+            ghi: vec![Some(200.0), None, Some(50.0)],
+            temp_air_c: vec![Some(2.0); 3],
+            ..Default::default()
+        };
+        let kw = pv.under(noon, 900, 3, &weather);
+        assert!(kw[0].is_some_and(|p| p > 20.0 && p < 90.0), "{kw:?}");
+        assert_eq!(kw[1], None);
+        assert!(kw[2].expect("ghi") < kw[0].expect("ghi"));
+        let wind = PhysicalModel::of(&resource(ResourceType::Wind, json!({"rated_kw": 4500, "hub_height_m": 120})))
+            .expect("wind");
+        let windy = WeatherInputs {
+            wind_100m: vec![Some(15.0), None, Some(2.0)],
+            wind_10m: vec![None, Some(6.0), None],
+            ..Default::default()
+        };
+        let kw = wind.under(noon, 900, 3, &windy);
+        assert_eq!(kw[0], Some(4500.0), "15 m/s at 100 m is above rated at 120 m");
+        assert!(kw[1].is_some_and(|p| p > 0.0 && p < 4500.0), "{kw:?}");
+        assert_eq!(kw[2], Some(0.0), "below cut-in");
+        assert_eq!(wind.under(noon, 900, 1, &WeatherInputs::default()), vec![None]);
     }
 
     #[test]

@@ -88,7 +88,9 @@ impl PvSystem {
 /// Beam and diffuse from the global horizontal irradiance alone, by Erbs,
 /// Klein and Duffie (1982). The clearness index is GHI over the
 /// extraterrestrial horizontal irradiance, with cos z floored at 0.065 and
-/// the index capped at 1; DNI is set to 0 (all diffuse) above 87° zenith.
+/// the index capped at 1; DNI is set to 0 (all diffuse) above 87° zenith,
+/// and never exceeds the extraterrestrial irradiance (a GHI too high for a
+/// low sun would otherwise give an impossible beam).
 pub fn erbs(ghi: f64, sun: &SunPosition, dni_extra: f64) -> Irradiance {
     let cos_z = sun.direction[2];
     let kt = (ghi / (dni_extra * cos_z.max(0.065))).clamp(0.0, 1.0);
@@ -103,6 +105,8 @@ pub fn erbs(ghi: f64, sun: &SunPosition, dni_extra: f64) -> Irradiance {
     let dni = (ghi - dhi) / cos_z;
     if sun.apparent_zenith_deg > 87.0 || ghi < 0.0 || dni.is_nan() || dni < 0.0 {
         Irradiance { ghi, dni: 0.0, dhi: ghi }
+    } else if dni > dni_extra {
+        Irradiance { ghi, dni: dni_extra, dhi: ghi - dni_extra * cos_z }
     } else {
         Irradiance { ghi, dni, dhi }
     }
@@ -244,6 +248,11 @@ mod tests {
         assert!((overcast.dhi / overcast.ghi - (1.0 - 0.09 * 100.0 / (1361.0 * (30.0 * DEG).cos()))).abs() < 1e-9);
         let low = erbs(20.0, &sun_at(88.0, 90.0), 1361.0);
         assert_eq!((low.dni, low.dhi), (0.0, 20.0));
+        // 300 W/m² with the sun 4° up cannot be beam: capped at the top of
+        // the atmosphere, the rest diffuse.
+        let dawn = erbs(300.0, &sun_at(86.0, 120.0), 1361.0);
+        assert_eq!(dawn.dni, 1361.0);
+        assert!((dawn.dni * (86.0 * DEG).cos() + dawn.dhi - 300.0).abs() < 1e-9);
     }
 
     #[test]

@@ -218,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::reports::router())
         .merge(routes::parks::router())
         .merge(routes::events::router())
+        .merge(routes::weather::router())
         .split_for_parts();
     complete_document(&mut openapi);
     open_flattened(&mut openapi);

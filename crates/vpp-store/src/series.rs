@@ -138,7 +138,8 @@ impl Store {
         let exists = match request.owner_kind {
             OwnerKind::Resource => self.get_resource(&request.owner_id).await.map(|_| ()),
             OwnerKind::Vpp => self.get_vpp(&request.owner_id).await.map(|_| ()),
-            OwnerKind::Market => Ok(()),
+            // Markets are free identifiers; weather points are checked by the request.
+            OwnerKind::Market | OwnerKind::Weather => Ok(()),
             OwnerKind::Site => self.get_site(&request.owner_id).await.map(|_| ()),
             OwnerKind::Model => {
                 let model_id = request.owner_id.split('/').next().unwrap_or_default();

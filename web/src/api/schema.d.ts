@@ -2301,6 +2301,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/weather/open-meteo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store an Open-Meteo forecast or historical answer (JSON, `hourly` or
+         *     `minutely_15`) as weather forecasts of its grid point: one series per
+         *     quantity (irradiance GHI/DNI/DHI, temperature, wind speed at 10 and
+         *     100 m, pressure, cloud cover), created as needed. Radiation stamped at
+         *     the end of its hour is stored for that hour; `null` values are skipped.
+         *     Physical forecasts of resources within 30 km read it. A bad file stores
+         *     nothing and names the field.
+         */
+        post: operations["import_open_meteo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -4951,7 +4976,7 @@ export interface components {
          * @description What owns a series.
          * @enum {string}
          */
-        OwnerKind: "resource" | "vpp" | "market" | "site" | "model";
+        OwnerKind: "resource" | "vpp" | "market" | "site" | "model" | "weather";
         /**
          * @description The value type of a template parameter.
          * @enum {string}
@@ -5145,6 +5170,11 @@ export interface components {
              */
             belief_time: string;
             /**
+             * @description PV intervals the weather forecast did not cover, forecast under a
+             *     clear sky instead.
+             */
+            clear_sky_intervals: number;
+            /**
              * Format: double
              * @description Energy over the horizon, kWh.
              */
@@ -5154,7 +5184,7 @@ export interface components {
              *     rated power, because the resource has no `power_curve`.
              */
             generic_power_curve?: boolean | null;
-            /** @description Intervals forecast. */
+            /** @description Intervals forecast and stored (wind: those with a wind forecast). */
             intervals: number;
             /**
              * Format: double
@@ -5180,6 +5210,8 @@ export interface components {
              *     available and the values are a cloudless upper bound.
              */
             weather: components["schemas"]["Weather"];
+            /** @description The weather point whose forecast was used (`latitude,longitude`). */
+            weather_point?: string | null;
         };
         /** @description What to forecast. */
         PhysicalRequest: {
@@ -5427,7 +5459,7 @@ export interface components {
          * @description What a series measures, which fixes its stored unit.
          * @enum {string}
          */
-        Quantity: "power" | "energy" | "price" | "soc" | "flag";
+        Quantity: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed10m" | "wind_speed100m" | "pressure" | "cloud_cover";
         /** @description Accuracy of the forecasts a model has stored, against what happened. */
         Realised: {
             /**
@@ -7137,7 +7169,47 @@ export interface components {
          * @description What weather a physical forecast used.
          * @enum {string}
          */
-        Weather: "clear_sky";
+        Weather: "clear_sky" | "forecast";
+        /** @description What a weather import did. */
+        WeatherImportReport: {
+            /** @description Variables in the file that vpp does not read. */
+            ignored: string[];
+            /**
+             * Format: date-time
+             * @description The version the values were stored as.
+             */
+            issued_at: string;
+            /**
+             * Format: int64
+             * @description Interval length, seconds.
+             */
+            resolution_s: number;
+            /** @description One entry per quantity read. */
+            series: components["schemas"]["WeatherSeriesReport"][];
+            /** @description The weather point's owner id, `latitude,longitude`. */
+            weather_point: string;
+        };
+        /** @description What one weather quantity's import did. */
+        WeatherSeriesReport: {
+            /**
+             * Format: int64
+             * @description Values stored.
+             */
+            accepted: number;
+            /**
+             * Format: int64
+             * @description Values already stored (same interval and version).
+             */
+            duplicates: number;
+            /** @description `null` values skipped. */
+            nulls: number;
+            /** @description The quantity. */
+            quantity: components["schemas"]["Quantity"];
+            /** @description The series it went into. */
+            series_id: string;
+            /** @description Its name in the file. */
+            variable: string;
+        };
         /** @description One window of a day plan, in local clock time. */
         Window: {
             /** @description End (exclusive), `HH:MM`; `24:00` is midnight; an end before the start wraps past midnight. */
@@ -10532,11 +10604,11 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Owner kind. */
-                owner_kind?: "resource" | "vpp" | "market" | "site" | "model";
+                owner_kind?: "resource" | "vpp" | "market" | "site" | "model" | "weather";
                 /** @description Owner id. */
                 owner_id?: string;
                 /** @description Quantity. */
-                quantity?: "power" | "energy" | "price" | "soc" | "flag";
+                quantity?: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed10m" | "wind_speed100m" | "pressure" | "cloud_cover";
                 /** @description Page from 1. */
                 page?: number;
                 /** @description Page size, 1..1000 (default 20). */
@@ -14146,6 +14218,61 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_open_meteo: {
+        parameters: {
+            query?: {
+                /** @description When the forecast was issued (RFC 3339); now if absent. */
+                issued_at?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description the Open-Meteo JSON answer */
+        requestBody: {
+            content: {
+                "application/json": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WeatherImportReport"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -16,6 +16,7 @@ pub mod strategies;
 pub mod templates;
 pub mod trading;
 pub mod vpps;
+pub mod weather;
 
 use serde::Deserialize;
 use vpp_store::{MAX_PAGE_SIZE, Page};

@@ -275,3 +275,76 @@ async fn a_physical_forecast_of_pv_is_stored_and_wind_without_weather_is_refused
     let (s, _) = app.post("/api/v1/vpp/resource-instances/ghost/physical-forecast", json!({})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// An Open-Meteo answer for the test resources' place (52.5 N, 13.4 E):
+/// `hours` hours from the hour before now, wind 54 km/h at 100 m, 300 W/m², 5 °C.
+fn open_meteo(hours: usize, wind_len: usize) -> serde_json::Value {
+    let now = jiff::Timestamp::now().as_second();
+    let first = now - now.rem_euclid(3600) - 3600;
+    let times: Vec<i64> = (0..hours as i64).map(|h| first + h * 3600).collect();
+    json!({
+        "latitude": 52.5, "longitude": 13.4, "utc_offset_seconds": 0, "timezone": "GMT",
+        "hourly_units": {"time": "unixtime", "wind_speed_100m": "km/h", "shortwave_radiation": "W/m²", "temperature_2m": "°C"},
+        "hourly": {
+            "time": times,
+            "wind_speed_100m": vec![54.0; wind_len],
+            "shortwave_radiation": vec![300.0; hours],
+            "temperature_2m": vec![5.0; hours],
+            "precipitation": vec![0.0; hours]
+        }
+    })
+}
+
+#[tokio::test]
+async fn imported_weather_drives_the_physical_forecasts_of_turbines_and_plants_nearby() {
+    let app = TestApp::new().await;
+    let import = "/api/v1/vpp/weather/open-meteo";
+    // A bad file names its field and creates nothing.
+    let (s, p) = app.post(import, open_meteo(51, 50)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "hourly.wind_speed_100m", "{p}");
+    let (_, none) = app.get("/api/v1/vpp/series?owner_kind=weather").await;
+    assert_eq!(none["total"], 0, "{none}");
+
+    let (s, r) = app.post(import, open_meteo(51, 51)).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["weather_point"], "52.500,13.400");
+    assert_eq!(r["resolution_s"], 3600);
+    assert_eq!(r["ignored"], json!(["precipitation"]));
+    let series = r["series"].as_array().unwrap();
+    assert_eq!(series.len(), 3);
+    assert!(series.iter().all(|c| c["accepted"] == 51 && c["duplicates"] == 0), "{r}");
+    let (_, again) =
+        app.post(&format!("{import}?issued_at={}", r["issued_at"].as_str().unwrap()), open_meteo(51, 51)).await;
+    assert!(again["series"].as_array().unwrap().iter().all(|c| c["accepted"] == 0 && c["duplicates"] == 51), "{again}");
+
+    // 15 m/s at 100 m is above rated at the hub: the 4.5 MW turbine runs flat out.
+    let wind = app.create_resource("WIND", "WT 2", json!({"parameters": {"rated_kw": 4500}})).await;
+    let (s, f) = app
+        .post(
+            &format!("/api/v1/vpp/resource-instances/{}/physical-forecast", wind["id"].as_str().unwrap()),
+            json!({"hours": 24}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    assert_eq!(f["weather"], "forecast");
+    assert_eq!(f["weather_point"], "52.500,13.400");
+    assert_eq!(f["generic_power_curve"], true);
+    assert_eq!(f["intervals"], 96);
+    assert_eq!(f["peak_kw"], 4500.0);
+    assert_eq!(f["energy_kwh"], 4500.0 * 24.0);
+
+    let pv = app.create_resource("PV", "Roof 2", json!({"parameters": {"peak_kw": 100, "inverter_kw": 90}})).await;
+    let (s, f) = app
+        .post(&format!("/api/v1/vpp/resource-instances/{}/physical-forecast", pv["id"].as_str().unwrap()), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    assert_eq!(f["weather"], "forecast", "{f}");
+    assert_eq!(f["intervals"], 192);
+    assert_eq!(
+        f["clear_sky_intervals"], 0,
+        "51 hours of weather (radiation stamped at each hour's end) cover 48 from now"
+    );
+    let (peak, energy) = (f["peak_kw"].as_f64().unwrap(), f["energy_kwh"].as_f64().unwrap());
+    assert!(peak > 0.0 && peak <= 90.0 && energy > 0.0, "{f}");
+}

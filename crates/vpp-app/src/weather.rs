@@ -1,0 +1,193 @@
+//! Weather intake: forecast files stored as versioned weather series of a
+//! weather point, and the weather nearest a resource read back for its
+//! physical forecast.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use vpp_domain::series::{Belief, OwnerKind, Quantity, SeriesRequest, SourceKind, weather_owner_id, weather_point};
+use vpp_domain::weather::parse_open_meteo;
+use vpp_store::{BeliefQuery, Page, SeriesFilter, Store};
+
+use crate::{AppError, AppResult};
+
+/// What one weather quantity's import did.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WeatherSeriesReport {
+    /// The quantity.
+    pub quantity: Quantity,
+    /// Its name in the file.
+    pub variable: String,
+    /// The series it went into.
+    pub series_id: String,
+    /// Values stored.
+    pub accepted: u64,
+    /// Values already stored (same interval and version).
+    pub duplicates: u64,
+    /// `null` values skipped.
+    pub nulls: usize,
+}
+
+/// What a weather import did.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WeatherImportReport {
+    /// The weather point's owner id, `latitude,longitude`.
+    pub weather_point: String,
+    /// The version the values were stored as.
+    #[schema(value_type = String, format = DateTime)]
+    pub issued_at: Timestamp,
+    /// Interval length, seconds.
+    pub resolution_s: i64,
+    /// One entry per quantity read.
+    pub series: Vec<WeatherSeriesReport>,
+    /// Variables in the file that vpp does not read.
+    pub ignored: Vec<String>,
+}
+
+/// Stores an Open-Meteo answer as forecasts issued at `issued_at` (now if
+/// absent) in the weather series of its grid point, created as needed. The
+/// whole file is read first: a bad file stores nothing.
+pub async fn import_open_meteo(
+    store: &Store,
+    body: &[u8],
+    issued_at: Option<Timestamp>,
+) -> AppResult<WeatherImportReport> {
+    let file = parse_open_meteo(body)?;
+    let issued_at = issued_at.unwrap_or_else(vpp_store::now);
+    let issued_at = Timestamp::from_microsecond(issued_at.as_microsecond()).map_err(AppError::internal)?;
+    let point = weather_owner_id(file.latitude, file.longitude);
+    let mut reports = Vec::new();
+    for column in &file.columns {
+        let (key, series) = weather_series(store, &point, column.quantity, file.step_s).await?;
+        if series.resolution_s != file.step_s {
+            return Err(AppError::conflict_at(
+                "hourly.time",
+                format!(
+                    "the {} series of {point} has intervals of {} s, the file {} s",
+                    column.quantity.as_str(),
+                    series.resolution_s,
+                    file.step_s
+                ),
+            ));
+        }
+        let beliefs: Vec<Belief> = column
+            .values
+            .iter()
+            .map(|&(start, value)| Belief {
+                event_start_us: start,
+                belief_time_us: issued_at.as_microsecond(),
+                source: SourceKind::Forecast,
+                value,
+            })
+            .collect();
+        let accepted = store.insert_beliefs(key, &beliefs).await?;
+        reports.push(WeatherSeriesReport {
+            quantity: column.quantity,
+            variable: column.variable.clone(),
+            series_id: series.id,
+            accepted,
+            duplicates: beliefs.len() as u64 - accepted,
+            nulls: column.nulls,
+        });
+    }
+    Ok(WeatherImportReport {
+        weather_point: point,
+        issued_at,
+        resolution_s: file.step_s,
+        series: reports,
+        ignored: file.ignored,
+    })
+}
+
+/// The `quantity` series of weather point `point`, created with intervals
+/// of `step_s` if it has none.
+async fn weather_series(
+    store: &Store,
+    point: &str,
+    quantity: Quantity,
+    step_s: i64,
+) -> AppResult<(i64, vpp_domain::series::Series)> {
+    if let Some(found) = store.find_series(OwnerKind::Weather, point, quantity).await? {
+        return Ok(found);
+    }
+    let request = SeriesRequest {
+        name: format!("Weather {point} {}", quantity.as_str()),
+        owner_kind: OwnerKind::Weather,
+        owner_id: point.to_string(),
+        quantity,
+        unit: None,
+        resolution_s: Some(step_s),
+    };
+    match store.create_series(request).await {
+        Ok(series) => Ok(store.get_series(&series.id).await?),
+        // Created meanwhile by another import.
+        Err(vpp_store::StoreError::Duplicate { .. }) => store
+            .find_series(OwnerKind::Weather, point, quantity)
+            .await?
+            .ok_or_else(|| AppError::internal("a weather series vanished")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How far a weather point may be from a resource to stand for its
+/// weather: 0.3° (about 30 km), the size of a coarse weather model's cell.
+pub const NEAREST_WEATHER_DEG: f64 = 0.3;
+
+/// The weather point nearest (`lat`, `lon`) within [`NEAREST_WEATHER_DEG`].
+pub async fn nearest_point(store: &Store, lat: f64, lon: f64) -> AppResult<Option<String>> {
+    let filter = SeriesFilter { owner_kind: Some(OwnerKind::Weather), ..Default::default() };
+    let series = store.list_series(&filter, Page { page: 1, size: 10_000 }).await?;
+    let distance = |point: &str| {
+        weather_point(point).map_or(f64::INFINITY, |(plat, plon)| {
+            let dlon = (plon - lon) * lat.to_radians().cos();
+            (plat - lat).hypot(dlon)
+        })
+    };
+    Ok(series
+        .items
+        .iter()
+        .map(|s| (distance(&s.owner_id), s.owner_id.clone()))
+        .filter(|(d, _)| *d <= NEAREST_WEATHER_DEG)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, point)| point))
+}
+
+/// The newest forecast of `quantity` at `point` known at `as_of_us`, for
+/// each interval of `step_us` starting at `start_us` (`n` of them), read at
+/// the interval's middle: a mean over an interval (irradiance) counts for
+/// every instant in it, instantaneous values are interpolated linearly.
+/// `None` where the weather has no value.
+pub async fn weather_on_grid(
+    store: &Store,
+    point: &str,
+    quantity: Quantity,
+    (start_us, step_us, n): (i64, i64, usize),
+    as_of_us: i64,
+) -> AppResult<Vec<Option<f64>>> {
+    let Some((key, series)) = store.find_series(OwnerKind::Weather, point, quantity).await? else {
+        return Ok(vec![None; n]);
+    };
+    let grid_us = series.resolution_s * 1_000_000;
+    let end_us = start_us + n as i64 * step_us;
+    let mut query = BeliefQuery::latest(key, SourceKind::Forecast, (start_us - grid_us, end_us + grid_us), grid_us);
+    query.view = vpp_domain::series::View::AsOf(Timestamp::from_microsecond(as_of_us).map_err(AppError::internal)?);
+    let known = store.newest_beliefs(&query).await?;
+    let mean = matches!(quantity, Quantity::IrradianceGhi | Quantity::IrradianceDni | Quantity::IrradianceDhi);
+    Ok((0..n)
+        .map(|i| {
+            let t = start_us + i as i64 * step_us + step_us / 2;
+            let after = known.partition_point(|s| s.event_start_us <= t);
+            if mean {
+                let s = known.get(after.checked_sub(1)?)?;
+                (t < s.event_start_us + grid_us).then_some(s.value)
+            } else {
+                // Instantaneous values stand at their interval's start.
+                let (a, b) = (known.get(after.checked_sub(1)?)?, known.get(after)?);
+                if b.event_start_us - a.event_start_us > grid_us {
+                    return None;
+                }
+                let w = (t - a.event_start_us) as f64 / (b.event_start_us - a.event_start_us) as f64;
+                Some(a.value + (b.value - a.value) * w)
+            }
+        })
+        .collect())
+}

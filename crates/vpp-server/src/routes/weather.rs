@@ -1,0 +1,44 @@
+//! `/api/v1/vpp/weather`: weather forecast files into weather series.
+
+use axum::Json;
+use axum::extract::State;
+use jiff::Timestamp;
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vpp_app::weather::{self, WeatherImportReport};
+
+use crate::error::{ApiResult, Problem};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+/// The version a weather file is stored as.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct WeatherImportQuery {
+    /// When the forecast was issued (RFC 3339); now if absent.
+    pub issued_at: Option<Timestamp>,
+}
+
+/// Store an Open-Meteo forecast or historical answer (JSON, `hourly` or
+/// `minutely_15`) as weather forecasts of its grid point: one series per
+/// quantity (irradiance GHI/DNI/DHI, temperature, wind speed at 10 and
+/// 100 m, pressure, cloud cover), created as needed. Radiation stamped at
+/// the end of its hour is stored for that hour; `null` values are skipped.
+/// Physical forecasts of resources within 30 km read it. A bad file stores
+/// nothing and names the field.
+#[utoipa::path(post, path = "/api/v1/vpp/weather/open-meteo", tag = "series", params(WeatherImportQuery),
+    request_body(content = String, description = "the Open-Meteo JSON answer", content_type = "application/json"),
+    responses((status = 200, body = WeatherImportReport), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn import_open_meteo(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<WeatherImportQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<WeatherImportReport>> {
+    Ok(Json(weather::import_open_meteo(&s.store, &body, q.issued_at).await?))
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import_open_meteo))
+}
