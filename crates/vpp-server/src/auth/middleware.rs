@@ -269,8 +269,16 @@ async fn snapshot(state: &AppState, entity: Entity, id: &str) -> Option<Value> {
 /// Records a refusal: the first of its kind in a minute at once, the rest
 /// as one count row (see [`super::refusals`]).
 async fn record_refusal(state: &AppState, audit: NewAudit) {
-    for audit in state.auth.refusals.note(audit, jiff::Timestamp::now()) {
-        record(state, audit).await;
+    let now = jiff::Timestamp::now();
+    for audit in state.auth.refusals.note(audit, now) {
+        let own_row = !super::refusals::is_count_row(&audit);
+        if let Err(e) = state.store.append_audit(audit.clone()).await {
+            tracing::error!(error = %e, "writing the audit trail failed");
+            // Counted into the window instead: the count row carries it.
+            if own_row {
+                state.auth.refusals.unwritten(&audit, now);
+            }
+        }
     }
 }
 

@@ -47,6 +47,20 @@ fn minute(t: Timestamp) -> i64 {
     t.as_second().div_euclid(60)
 }
 
+fn key_of(audit: &NewAudit) -> Key {
+    Key {
+        actor: audit.actor_id.clone(),
+        ip: audit.ip.clone().unwrap_or_default(),
+        action: audit.action.clone(),
+        status: audit.status,
+    }
+}
+
+/// Whether `audit` is a window's count row rather than a refusal's own row.
+pub fn is_count_row(audit: &NewAudit) -> bool {
+    audit.after.as_ref().is_some_and(|a| a.get("count").is_some())
+}
+
 fn count_row(w: Window) -> NewAudit {
     let mut audit = w.audit;
     let refused = audit.after.as_ref().and_then(|a| a.get("refused")).cloned();
@@ -55,7 +69,7 @@ fn count_row(w: Window) -> NewAudit {
         "count": w.repeats,
         "first_at": w.first,
         "last_at": w.last,
-        "note": "further refusals of this caller, address, route and answer within the minute",
+        "note": "refusals of this caller, address, route and answer within the minute without a row of their own",
     }));
     audit
 }
@@ -66,12 +80,7 @@ impl Refusals {
     /// closes, if any.
     pub fn note(&self, mut audit: NewAudit, now: Timestamp) -> Vec<NewAudit> {
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut key = Key {
-            actor: audit.actor_id.clone(),
-            ip: audit.ip.clone().unwrap_or_default(),
-            action: audit.action.clone(),
-            status: audit.status,
-        };
+        let mut key = key_of(&audit);
         if windows.len() >= MAX_KEYS && !windows.contains_key(&key) {
             key.ip = "*".into();
             audit.ip = Some("*".into());
@@ -93,6 +102,21 @@ impl Refusals {
         windows.insert(key, Window { minute: m, repeats: 0, first: now, last: now, audit: audit.clone() });
         out.push(audit);
         out
+    }
+
+    /// Counts a refusal whose own row could not be written (the store was
+    /// busy or down) into its window, so that the window's count row still
+    /// carries it: a refusal is never lost from the trail's totals.
+    pub fn unwritten(&self, audit: &NewAudit, now: Timestamp) {
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let window = windows.entry(key_of(audit)).or_insert_with(|| Window {
+            minute: minute(now),
+            repeats: 0,
+            first: now,
+            last: now,
+            audit: audit.clone(),
+        });
+        window.repeats += 1;
     }
 
     /// Takes the count rows of windows that closed before `now` (all
@@ -132,6 +156,21 @@ mod tests {
             after: Some(serde_json::json!({"refused": "no credential"})),
             ..NewAudit::default()
         }
+    }
+
+    #[test]
+    fn a_refusal_whose_row_failed_is_counted_instead() {
+        let r = Refusals::default();
+        let t0 = Timestamp::from_second(1_800_000_000).unwrap();
+        let first = r.note(refusal("10.0.0.1"), t0);
+        assert_eq!(first.len(), 1);
+        assert!(!is_count_row(&first[0]));
+        r.unwritten(&first[0], t0);
+        r.note(refusal("10.0.0.1"), t0);
+        let rows = r.take_closed(t0, true);
+        assert_eq!(rows.len(), 1);
+        assert!(is_count_row(&rows[0]));
+        assert_eq!(rows[0].after.as_ref().unwrap()["count"], 2, "the unwritten first and the repeat");
     }
 
     #[test]
