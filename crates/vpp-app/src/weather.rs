@@ -55,12 +55,13 @@ pub async fn import_open_meteo(
     let issued_at = issued_at.unwrap_or_else(vpp_store::now);
     let issued_at = Timestamp::from_microsecond(issued_at.as_microsecond()).map_err(AppError::internal)?;
     let point = weather_owner_id(file.latitude, file.longitude);
-    let mut reports = Vec::new();
+    // Every series first, so that a conflict stores nothing.
+    let mut targets = Vec::with_capacity(file.columns.len());
     for column in &file.columns {
         let (key, series) = weather_series(store, &point, column.quantity, file.step_s).await?;
         if series.resolution_s != file.step_s {
             return Err(AppError::conflict_at(
-                "hourly.time",
+                format!("{}.time", file.block),
                 format!(
                     "the {} series of {point} has intervals of {} s, the file {} s",
                     column.quantity.as_str(),
@@ -69,6 +70,10 @@ pub async fn import_open_meteo(
                 ),
             ));
         }
+        targets.push((key, series));
+    }
+    let mut reports = Vec::new();
+    for (column, (key, series)) in file.columns.iter().zip(targets) {
         let beliefs: Vec<Belief> = column
             .values
             .iter()
@@ -135,20 +140,27 @@ pub const NEAREST_WEATHER_DEG: f64 = 0.3;
 /// The weather point nearest (`lat`, `lon`) within [`NEAREST_WEATHER_DEG`].
 pub async fn nearest_point(store: &Store, lat: f64, lon: f64) -> AppResult<Option<String>> {
     let filter = SeriesFilter { owner_kind: Some(OwnerKind::Weather), ..Default::default() };
-    let series = store.list_series(&filter, Page { page: 1, size: 10_000 }).await?;
     let distance = |point: &str| {
         weather_point(point).map_or(f64::INFINITY, |(plat, plon)| {
-            let dlon = (plon - lon) * lat.to_radians().cos();
+            // Across the date line too: the shorter way round.
+            let dlon = ((plon - lon + 540.0).rem_euclid(360.0) - 180.0) * lat.to_radians().cos();
             (plat - lat).hypot(dlon)
         })
     };
-    Ok(series
-        .items
-        .iter()
-        .map(|s| (distance(&s.owner_id), s.owner_id.clone()))
-        .filter(|(d, _)| *d <= NEAREST_WEATHER_DEG)
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, point)| point))
+    let mut best: Option<(f64, String)> = None;
+    for page in 1.. {
+        let series = store.list_series(&filter, Page { page, size: 1000 }).await?;
+        for s in &series.items {
+            let d = distance(&s.owner_id);
+            if d <= NEAREST_WEATHER_DEG && best.as_ref().is_none_or(|(b, _)| d < *b) {
+                best = Some((d, s.owner_id.clone()));
+            }
+        }
+        if series.items.len() < 1000 {
+            break;
+        }
+    }
+    Ok(best.map(|(_, point)| point))
 }
 
 /// The newest forecast of `quantity` at `point` known at `as_of_us`, for
@@ -181,7 +193,11 @@ pub async fn weather_on_grid(
                 (t < s.event_start_us + grid_us).then_some(s.value)
             } else {
                 // Instantaneous values stand at their interval's start.
-                let (a, b) = (known.get(after.checked_sub(1)?)?, known.get(after)?);
+                let a = known.get(after.checked_sub(1)?)?;
+                if a.event_start_us == t {
+                    return Some(a.value);
+                }
+                let b = known.get(after)?;
                 if b.event_start_us - a.event_start_us > grid_us {
                     return None;
                 }

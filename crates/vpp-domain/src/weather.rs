@@ -48,6 +48,8 @@ pub struct WeatherColumn {
 /// A weather file, read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeatherFile {
+    /// The block read, `hourly` or `minutely_15` (for naming fields).
+    pub block: &'static str,
     /// Latitude of the grid point, degrees.
     pub latitude: f64,
     /// Longitude of the grid point, degrees.
@@ -70,8 +72,11 @@ pub fn parse_open_meteo(body: &[u8]) -> Result<WeatherFile, Invalid> {
     let root: Value = serde_json::from_slice(body).map_err(|e| Invalid::one("file", format!("not JSON: {e}")))?;
     let latitude = number(&root["latitude"], "latitude")?;
     let longitude = number(&root["longitude"], "longitude")?;
-    if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
-        return Err(Invalid::one("latitude", "latitude and longitude must lie within ±90° and ±180°"));
+    if !(-90.0..=90.0).contains(&latitude) {
+        return Err(Invalid::one("latitude", "must lie within ±90°"));
+    }
+    if !(-180.0..=180.0).contains(&longitude) {
+        return Err(Invalid::one("longitude", "must lie within ±180°"));
     }
     let (block, units_block) = if root["minutely_15"].is_object() && !root["hourly"].is_object() {
         ("minutely_15", "minutely_15_units")
@@ -98,6 +103,14 @@ pub fn parse_open_meteo(body: &[u8]) -> Result<WeatherFile, Invalid> {
     }
     if step_us <= 0 || step_us % 60_000_000 != 0 || 86_400_000_000 % step_us != 0 {
         return Err(Invalid::one(format!("{block}.time"), "the spacing must divide a day into whole minutes"));
+    }
+    // Series keep values on the UTC grid of their interval; a zone with a
+    // half-hour offset puts hourly times off it.
+    if starts[0].rem_euclid(step_us) != 0 {
+        return Err(Invalid::one(
+            format!("{block}.time[0]"),
+            "times must fall on the UTC grid of their spacing (whole hours for hourly data): ask for timezone=GMT",
+        ));
     }
     let mut columns = Vec::new();
     let mut ignored = Vec::new();
@@ -129,7 +142,7 @@ pub fn parse_open_meteo(body: &[u8]) -> Result<WeatherFile, Invalid> {
         let known: Vec<&str> = OPEN_METEO_VARIABLES.iter().map(|v| v.0).collect();
         return Err(Invalid::one(block, format!("no variable vpp reads; ask for any of {}", known.join(", "))));
     }
-    Ok(WeatherFile { latitude, longitude, step_s: step_us / 1_000_000, columns, ignored })
+    Ok(WeatherFile { block, latitude, longitude, step_s: step_us / 1_000_000, columns, ignored })
 }
 
 /// Open-Meteo's default unit of each quantity, when `hourly_units` is absent.
@@ -143,16 +156,20 @@ fn default_unit(quantity: Quantity) -> &'static str {
     }
 }
 
-/// The zone of the file's local times: its IANA `timezone`, UTC for
-/// `GMT`/`UTC`, else the fixed `utc_offset_seconds`.
+/// The zone of the file's local times. Open-Meteo shifts every time of a
+/// file by the one `utc_offset_seconds` current when it answered, whatever
+/// daylight saving does within the file, so that offset is the truth; the
+/// zone's name counts only when the offset is missing.
 fn zone(root: &Value) -> Result<TimeZone, Invalid> {
+    if let Some(offset) = root.get("utc_offset_seconds").filter(|v| !v.is_null()) {
+        let seconds = offset.as_i64().and_then(|s| i32::try_from(s).ok());
+        let offset = seconds
+            .and_then(|s| jiff::tz::Offset::from_seconds(s).ok())
+            .ok_or_else(|| Invalid::one("utc_offset_seconds", "must be seconds within ±25 hours"))?;
+        return Ok(TimeZone::fixed(offset));
+    }
     match root["timezone"].as_str() {
-        None | Some("GMT" | "UTC") => {
-            let offset = root["utc_offset_seconds"].as_i64().unwrap_or(0);
-            let offset = jiff::tz::Offset::from_seconds(i32::try_from(offset).unwrap_or(i32::MAX))
-                .map_err(|e| Invalid::one("utc_offset_seconds", e.to_string()))?;
-            Ok(TimeZone::fixed(offset))
-        }
+        None | Some("GMT" | "UTC") => Ok(TimeZone::UTC),
         Some(name) => TimeZone::get(name).map_err(|_| Invalid::one("timezone", format!("unknown time zone `{name}`"))),
     }
 }
@@ -220,6 +237,15 @@ mod tests {
     }
 
     #[test]
+    fn the_offset_open_meteo_applied_wins_over_the_zone_name() {
+        // A summer answer for winter dates: Open-Meteo shifted by +02:00.
+        let w =
+            parse_open_meteo(&file(json!({"timezone": "Europe/Berlin", "utc_offset_seconds": 7200}))).expect("reads");
+        let t = w.columns.iter().find(|c| c.quantity == Quantity::Temperature).expect("temperature");
+        assert_eq!(t.values[0].0, TEN - 2 * HOUR);
+    }
+
+    #[test]
     fn local_times_and_unix_seconds() {
         let berlin =
             parse_open_meteo(&file(json!({"timezone": "Europe/Berlin", "utc_offset_seconds": 3600}))).expect("reads");
@@ -236,6 +262,8 @@ mod tests {
         let field = |body: Vec<u8>| parse_open_meteo(&body).expect_err("refused").0[0].field.clone();
         assert_eq!(field(b"{".to_vec()), "file");
         assert_eq!(field(file(json!({"latitude": "north"}))), "latitude");
+        assert_eq!(field(file(json!({"longitude": 200.0}))), "longitude");
+        assert_eq!(field(file(json!({"utc_offset_seconds": 19_800}))), "hourly.time[0]", "India's +05:30");
         assert_eq!(
             field(file(json!({"hourly": {"time": ["2026-12-06T10:00", "soon"], "temperature_2m": [1, 2]}}))),
             "hourly.time[1]"

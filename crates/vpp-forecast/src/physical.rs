@@ -108,8 +108,15 @@ impl PhysicalModel {
                 Ok(Self::Pv { site, system })
             }
             ResourceType::Wind => {
-                let curve =
-                    p.get("power_curve").and_then(|c| serde_json::from_value::<Vec<(f64, f64)>>(c.clone()).ok());
+                let curve = match p.get("power_curve") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(c) => Some(serde_json::from_value::<Vec<(f64, f64)>>(c.clone()).map_err(|_| {
+                        ForecastError::Method(format!(
+                            "resource `{}`: power_curve must be [[wind speed m/s, output kW], ...]",
+                            resource.name
+                        ))
+                    })?),
+                };
                 let (turbine, generic_curve) = Turbine::from_parameters(|name| number(p, name), curve.as_deref())
                     .map_err(|e| ForecastError::Method(format!("resource `{}`: {}", resource.name, e.0)))?;
                 Ok(Self::Wind { turbine, generic_curve })
@@ -279,5 +286,7 @@ mod tests {
         assert!(PhysicalModel::of(&pv).expect_err("no inverter").to_string().contains("inverter_kw"));
         let curve = resource(ResourceType::Wind, json!({"rated_kw": 2000, "power_curve": [[5, 10], [4, 20]]}));
         assert!(PhysicalModel::of(&curve).expect_err("bad curve").to_string().contains("power_curve"));
+        let garbled = resource(ResourceType::Wind, json!({"rated_kw": 2000, "power_curve": "steep"}));
+        assert!(PhysicalModel::of(&garbled).expect_err("not a curve").to_string().contains("power_curve"));
     }
 }

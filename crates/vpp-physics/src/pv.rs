@@ -175,7 +175,8 @@ pub fn inverter_kw(system: &PvSystem, dc_kw: f64) -> f64 {
     let dc0 = system.inverter_kw / eta_nom;
     let zeta = dc_kw / dc0;
     let eta = eta_nom / 0.9637 * (-0.0162 * zeta - 0.0059 / zeta + 0.9858);
-    (eta * dc_kw).clamp(0.0, system.inverter_kw)
+    // Not `clamp`: a rating that is not a positive number must give 0, not panic.
+    (eta * dc_kw).min(system.inverter_kw).max(0.0)
 }
 
 /// Weather at one instant, as the PV chain reads it.

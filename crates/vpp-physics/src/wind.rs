@@ -9,8 +9,8 @@
 //! 3. Power from the power curve, corrected for density: each curve speed
 //!    is scaled by `(1.225/ρ)^p`, with `p` rising linearly from 1/3 at
 //!    7.5 m/s to 2/3 at 12.5 m/s (Svenningsen 2010; the cube law below
-//!    rated, constant power above). Zero below the first and beyond the last
-//!    point of the curve, and at or above the cut-out speed.
+//!    rated, constant power above). Zero below the first point of the curve,
+//!    beyond its last speed and at or above the cut-out speed.
 
 /// Standard sea-level air density of power curves, kg/m³.
 pub const STANDARD_DENSITY: f64 = 1.225;
@@ -159,8 +159,14 @@ impl Turbine {
         let corrected = |i: usize| self.curve_ms[i] * (self.exponents[i] * ln_ratio).exp();
         let n = self.curve_ms.len();
         let (first, last) = (corrected(0), corrected(n - 1));
-        if v < first || v > last {
+        if v < first {
             return 0.0;
+        }
+        if v > last {
+            // Dense air pulls the curve's end below its speed; the turbine
+            // still runs at its last output until that speed (the cut-out
+            // is a wind speed, not a point of the corrected curve).
+            return if v <= self.curve_ms[n - 1] { self.curve_kw[n - 1] } else { 0.0 };
         }
         let (mut lo, mut hi) = (0, n - 1);
         while hi - lo > 1 {
@@ -235,6 +241,10 @@ mod tests {
         assert!((at5 - 300.0 * (5.0 - s3) / (s5 - s3)).abs() < 1e-9, "{at5}");
         assert!(t.power_kw(10.0, 1.1) < t.power_kw(10.0, STANDARD_DENSITY));
         assert_eq!(t.power_kw(20.0, 1.1), 3000.0);
+        // Cold dense air moves the curve's last point to 25·(1.225/1.325)^(2/3)
+        // = 23.7 m/s; the turbine still gives its 3 MW until it cuts out.
+        assert_eq!(t.power_kw(24.5, 1.325), 3000.0);
+        assert_eq!(t.power_kw(25.0, 1.325), 0.0);
     }
 
     #[test]
