@@ -191,6 +191,8 @@ await step('trading monitor: bids, the kill switch cancels open bids, invoices w
 await step('strategies: the editor names a bad field, a backtest runs with progress and shows its metrics and curves', async () => {
   await page.click('[data-nav=strategies]')
   await page.waitForSelector('[data-test=strategies] [data-strategy]', { timeout: 20000 })
+  // The page lists strategies first and models once their versions load: wait for them.
+  await page.waitForFunction(() => document.querySelectorAll('[data-test=models] tr').length >= 3, null, { timeout: 20000 })
   assert.ok((await page.locator('[data-test=models] tr').count()) >= 3, 'two models with scores')
   await page.click('[data-model="DA price MSTL"]')
   const versions = await page.locator('[data-test=model-versions]').innerText({ timeout: 10000 })

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -765,6 +766,9 @@ fn the_demo_connects_to_loopback_only() {
         .env_remove("VPP_ADMIN_PASSWORD")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
+        // Its own process group: killing strace alone would leave the
+        // traced demo running after the test.
+        .process_group(0)
         .spawn()
         .expect("strace is needed for this test (apt-get install strace)");
     let stderr = child.stderr.take().expect("stderr");
@@ -785,7 +789,7 @@ fn the_demo_connects_to_loopback_only() {
     // Let the bridge, the simulated fleet and the background jobs run a while.
     std::thread::sleep(std::time::Duration::from_secs(8));
     let (status, _) = http(&addr, "GET", "/healthz", None, None);
-    let _ = child.kill();
+    let _ = Command::new("kill").args(["-KILL", &format!("-{}", child.id())]).status();
     let _ = child.wait();
     assert_eq!(status, 200);
     let traced = std::fs::read_to_string(&trace).expect("trace");
