@@ -789,7 +789,7 @@ fn the_demo_connects_to_loopback_only() {
     // Let the bridge, the simulated fleet and the background jobs run a while.
     std::thread::sleep(std::time::Duration::from_secs(8));
     let (status, _) = http(&addr, "GET", "/healthz", None, None);
-    let _ = Command::new("kill").args(["-KILL", &format!("-{}", child.id())]).status();
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
     let _ = child.wait();
     assert_eq!(status, 200);
     let traced = std::fs::read_to_string(&trace).expect("trace");
