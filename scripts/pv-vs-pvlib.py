@@ -24,7 +24,6 @@ import sys
 import tempfile
 
 import numpy as np
-import pandas as pd
 import pvlib
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -71,12 +70,7 @@ def main():
                    "pv": [dict(s, inverter_efficiency=ETA, gamma_per_k=GAMMA, losses=LOSSES, albedo=ALBEDO)
                           for s in SYSTEMS]}, f)
 
-    hourly = weather_year.year(60)
-    hourly_csv = os.path.join(work, "hourly.csv")
-    hourly.to_csv(hourly_csv, index=False)
-    out = os.path.join(work, "vpp.csv")
-    weather_year.run_vpp(args.vpp, hourly_csv, assets, 1, out)
-    ours = pd.read_csv(out)
+    hourly, ours = weather_year.vpp_year(args.vpp, work, assets)
     shares = []
     for s in SYSTEMS:
         theirs = pvlib_plant(hourly.index, hourly, weather_year.SITE["latitude"], weather_year.SITE["longitude"], s)
@@ -89,9 +83,7 @@ def main():
               f"  MAE {share:.3f} % of capacity (daytime {np.abs(mine - theirs)[day].mean() / s['inverter_kw'] * 100:.3f} %)"
               f"  max {np.abs(mine - theirs).max() / s['inverter_kw'] * 100:.2f} %")
 
-    quarter = weather_year.year(15)
-    quarter_csv = os.path.join(work, "quarter.csv")
-    quarter.to_csv(quarter_csv, index=False)
+    quarter, quarter_csv = weather_year.written(15, work, "quarter.csv")
 
     def pvlib_fleet():
         total = 0.0

@@ -114,3 +114,23 @@ def verdict(peer, units, steps, rounds, ours_ms, theirs_ms, diff, worst_share):
     print(f"normalised MAE {worst_share:.4f} % of capacity; speed {theirs_ms / ours_ms:.1f}x {peer}")
     if worst_share > 1.0:
         sys.exit(f"vpp is more than 1 % of capacity from {peer}")
+
+
+def written(step_minutes, work, name):
+    """The weather year at `step_minutes`, and the CSV it was written to in `work`."""
+    import os
+
+    frame = year(step_minutes)
+    path = os.path.join(work, name)
+    frame.to_csv(path, index=False)
+    return frame, path
+
+
+def vpp_year(binary, work, assets_json):
+    """The hourly year and vpp's power per asset on it (one column per asset name)."""
+    import os
+
+    hourly, hourly_csv = written(60, work, "hourly.csv")
+    out = os.path.join(work, "vpp.csv")
+    run_vpp(binary, hourly_csv, assets_json, 1, out)
+    return hourly, pd.read_csv(out)

@@ -82,12 +82,7 @@ def main():
     with open(assets, "w") as f:
         json.dump({"site": weather_year.SITE, "wind_height_m": 10.0, "roughness_m": ROUGHNESS, "wind": specs}, f)
 
-    hourly = weather_year.year(60)
-    hourly_csv = os.path.join(work, "hourly.csv")
-    hourly.to_csv(hourly_csv, index=False)
-    out = os.path.join(work, "vpp.csv")
-    weather_year.run_vpp(args.vpp, hourly_csv, assets, 1, out)
-    ours = pd.read_csv(out)
+    hourly, ours = weather_year.vpp_year(args.vpp, work, assets)
     weather = windpowerlib_weather(hourly)
     shares = []
     for spec, turbine in zip(specs, turbines):
@@ -100,9 +95,7 @@ def main():
               f" windpowerlib {theirs.sum() / rated:6.0f}  MAE {share:.4f} % of rated"
               f"  max {np.abs(mine - theirs).max() / rated * 100:.3f} %")
 
-    quarter = weather_year.year(15)
-    quarter_csv = os.path.join(work, "quarter.csv")
-    quarter.to_csv(quarter_csv, index=False)
+    quarter, quarter_csv = weather_year.written(15, work, "quarter.csv")
     quarter_weather = windpowerlib_weather(quarter)
 
     def windpowerlib_fleet():
