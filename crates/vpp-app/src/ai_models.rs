@@ -6,7 +6,9 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
-use vpp_domain::ai_model::{AiModel, ModelParams, ModelRequest, ModelType, ModelVersion, Spec, VersionStatus};
+use vpp_domain::ai_model::{
+    AiModel, Method, MethodSpec, ModelParams, ModelRequest, ModelType, ModelVersion, Spec, VersionStatus,
+};
 use vpp_domain::series::{Belief, OwnerKind, Quantity, Series, SourceKind};
 use vpp_domain::strategy::backtest::Column;
 use vpp_forecast::{ForecastError, Frame, Metrics, Prediction, Trained};
@@ -14,7 +16,10 @@ use vpp_store::{NewModelVersion, Store, StoreError};
 
 use crate::error::dangling;
 use crate::error::{AppError, AppResult};
+use crate::forecasts::physical_column;
 use crate::series::series_by_name;
+use crate::weather::series_on_grid;
+use vpp_forecast::physical::PhysicalModel;
 
 const US: i64 = 1_000_000;
 
@@ -53,6 +58,38 @@ pub async fn check_model(store: &Store, req: &ModelRequest) -> AppResult<Spec> {
             .await?
             .ok_or_else(|| AppError::invalid(format!("params.regressors[{i}]"), format!("no series named `{name}`")))?;
     }
+    if let Some(name) = &req.params.temperature {
+        let (_, series) = series_by_name(store, name)
+            .await?
+            .ok_or_else(|| AppError::invalid("params.temperature", format!("no series named `{name}`")))?;
+        if series.quantity != Quantity::Temperature {
+            return Err(AppError::invalid(
+                "params.temperature",
+                format!("series `{name}` holds {}, not temperature", series.quantity.as_str()),
+            ));
+        }
+    }
+    if let Some(region) = &req.params.holidays
+        && store.calendar(region).await?.days.is_empty()
+    {
+        return Err(AppError::invalid(
+            "params.holidays",
+            format!("no holiday calendar is stored for region `{region}` (PUT /api/v1/vpp/holiday-calendars/{region})"),
+        ));
+    }
+    if req.method == Method::PhysicalCorrection {
+        if req.model_type != ModelType::Generation {
+            return Err(AppError::invalid("model_type", "a PHYSICAL_CORRECTION model forecasts GENERATION"));
+        }
+        if target.owner_kind != OwnerKind::Resource || target.quantity != Quantity::Power {
+            return Err(AppError::invalid(
+                "target_series_id",
+                format!("a PHYSICAL_CORRECTION model learns a resource's power series; `{}` is not one", target.name),
+            ));
+        }
+        let resource = store.get_resource(&target.owner_id).await?;
+        PhysicalModel::of(&resource).map_err(|e| AppError::invalid("target_series_id", e.to_string()))?;
+    }
     Ok(spec)
 }
 
@@ -85,26 +122,54 @@ async fn load_frame(
     let n = ((to_us - from_us) / step_us).max(0) as usize;
     let y = (0..n).map(|i| column.as_of(from_us + i as i64 * step_us, as_of_us).unwrap_or(f64::NAN)).collect();
     let tz = TimeZone::get(&def.time_zone).map_err(|e| AppError::invalid("time_zone", e.to_string()))?;
-    let mut regressors = Vec::new();
-    if let vpp_domain::ai_model::MethodSpec::Linear { regressors: names, .. } = &spec.method {
-        for name in names {
-            let (rkey, rseries) = series_by_name(store, name)
-                .await?
-                .ok_or_else(|| AppError::invalid("params.regressors", format!("no series named `{name}`")))?;
-            let end = to_us + ahead as i64 * step_us;
-            let all = store.beliefs(rkey, &[], from_us, end).await?;
-            // Weather comes as forecasts; fall back to what was observed.
-            let source = [SourceKind::Forecast, SourceKind::MeterFinal, SourceKind::LiveMeasurement, SourceKind::Price]
-                .into_iter()
-                .find(|k| all.iter().any(|b| b.source == *k))
-                .unwrap_or(SourceKind::Forecast);
-            let col = Column::from_beliefs(&all, source, rseries.resolution_s);
-            let values =
-                (0..n + ahead).map(|i| col.as_of(from_us + i as i64 * step_us, as_of_us).unwrap_or(f64::NAN)).collect();
-            regressors.push((name.clone(), values));
-        }
+    let mut frame = Frame::new(from_us, target.resolution_s, tz, y);
+    let grid = (from_us, step_us, n + ahead);
+    let (names, temperature, holidays) = match &spec.method {
+        MethodSpec::Linear { regressors, temperature, holidays, .. } => (regressors.as_slice(), temperature, holidays),
+        MethodSpec::PhysicalCorrection { regressors, temperature, .. } => (regressors.as_slice(), temperature, &None),
+        _ => (&[][..], &None, &None),
+    };
+    for name in names.iter().chain(temperature) {
+        frame.regressors.push((name.clone(), regressor_on_grid(store, name, grid, as_of_us).await?));
     }
-    Ok(Frame { start_us: from_us, step_s: target.resolution_s, tz, y, regressors })
+    if let Some(region) = holidays {
+        frame.holidays = Some(store.calendar(region).await?);
+    }
+    if let MethodSpec::PhysicalCorrection { .. } = &spec.method {
+        let resource = store.get_resource(&target.owner_id).await?;
+        let model =
+            PhysicalModel::of(&resource).map_err(|e| AppError::conflict_at("target_series_id", e.to_string()))?;
+        let column =
+            physical_column(store, &resource, &model, (from_us, target.resolution_s, n + ahead), as_of_us).await?;
+        frame.physical = column.values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+    }
+    Ok(frame)
+}
+
+/// A regressor series named `name` on the frame's grid, as known at
+/// `as_of_us`: a weather series read between its points (hourly weather on
+/// quarter-hours), any other as stored (forecasts first, else observed).
+async fn regressor_on_grid(
+    store: &Store,
+    name: &str,
+    (from_us, step_us, n): (i64, i64, usize),
+    as_of_us: i64,
+) -> AppResult<Vec<f64>> {
+    let (key, series) = series_by_name(store, name)
+        .await?
+        .ok_or_else(|| AppError::invalid("params.regressors", format!("no series named `{name}`")))?;
+    if series.owner_kind == OwnerKind::Weather {
+        let values = series_on_grid(store, key, &series, (from_us, step_us, n), as_of_us).await?;
+        return Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect());
+    }
+    let all = store.beliefs(key, &[], from_us, from_us + n as i64 * step_us).await?;
+    // Weather comes as forecasts; fall back to what was observed.
+    let source = [SourceKind::Forecast, SourceKind::MeterFinal, SourceKind::LiveMeasurement, SourceKind::Price]
+        .into_iter()
+        .find(|k| all.iter().any(|b| b.source == *k))
+        .unwrap_or(SourceKind::Forecast);
+    let col = Column::from_beliefs(&all, source, series.resolution_s);
+    Ok((0..n).map(|i| col.as_of(from_us + i as i64 * step_us, as_of_us).unwrap_or(f64::NAN)).collect())
 }
 
 /// What a client asks of a training run.
@@ -128,7 +193,7 @@ pub async fn train_model(store: &Store, model_id: &str, req: TrainRequest, by: &
     let mut model = store.get_model(model_id).await?;
     if let Some(params) = req.params {
         let changed = ModelRequest { params, ..model.definition.clone() };
-        changed.check()?;
+        check_model(store, &changed).await?;
         model = store.update_model_definition(model_id, &changed).await?;
     }
     let spec = model.definition.check()?;
@@ -137,7 +202,11 @@ pub async fn train_model(store: &Store, model_id: &str, req: TrainRequest, by: &
     let to = req.to.unwrap_or_else(vpp_store::now);
     let to_us = to.as_microsecond() - to.as_microsecond().rem_euclid(step_us);
     let from_us = to_us - spec.window_steps(target.resolution_s) as i64 * step_us;
-    let frame = load_frame(store, &model, &spec, (from_us, to_us), to_us, 0).await?;
+    // Everything known now about the window trains the model: meter data
+    // arrives after the interval it measures, and a model trained today on
+    // last month learns from last month's meter readings.
+    let known_us = vpp_store::now().as_microsecond().max(to_us);
+    let frame = load_frame(store, &model, &spec, (from_us, to_us), known_us, 0).await?;
     let run_spec = spec.clone();
     let outcome = tokio::task::spawn_blocking(move || vpp_forecast::train(&run_spec, &frame))
         .await
@@ -237,20 +306,22 @@ fn trained_of(version: &ModelVersion) -> AppResult<Trained> {
     serde_json::from_value(value).map_err(AppError::internal)
 }
 
-/// Forecasts from `origin_us` for `horizon` steps with data known then.
+/// Forecasts from `origin_us` (an interval start) for `horizon` steps with
+/// the data known at `known_us` (the origin, or the moment in its interval
+/// the forecast is made).
 async fn forecast_at(
     store: &Store,
     model: &AiModel,
     version: &ModelVersion,
     trained: &Trained,
-    origin_us: i64,
+    (origin_us, known_us): (i64, i64),
     horizon: usize,
 ) -> AppResult<Prediction> {
     let (_, target) = store.get_series(&model.definition.target_series_id).await?;
     let step_us = target.resolution_s * US;
     let spec = &version.spec;
     let from_us = origin_us - spec.window_steps(target.resolution_s).max(2 * 672 + 2 * horizon) as i64 * step_us;
-    let frame = load_frame(store, model, spec, (from_us, origin_us), origin_us, horizon).await?;
+    let frame = load_frame(store, model, spec, (from_us, origin_us), known_us, horizon).await?;
     let spec = spec.clone();
     let trained = trained.clone();
     tokio::task::spawn_blocking(move || vpp_forecast::predict(&spec, &trained, &frame, origin_us, horizon))
@@ -289,9 +360,9 @@ pub async fn predict_model(store: &Store, model_id: &str, req: PredictRequest) -
     }
     let origin = req.origin.unwrap_or_else(vpp_store::now).as_microsecond();
     let origin_us = origin - origin.rem_euclid(step_us);
-    let p = forecast_at(store, &model, &version, &trained, origin_us, horizon).await?;
+    let p = forecast_at(store, &model, &version, &trained, (origin_us, origin), horizon).await?;
     let stored_series =
-        if req.store { Some(store_known_at(store, &model, &[(p.clone(), origin_us)], step_us).await?) } else { None };
+        if req.store { Some(store_known_at(store, &model, &[(p.clone(), origin)], step_us).await?) } else { None };
     Ok(PredictionResponse {
         model_id: model.id.clone(),
         version: version.version,
@@ -380,7 +451,7 @@ pub async fn backfill_model(store: &Store, model_id: &str, req: BackfillRequest)
         let origin_us = start_us - i64::from(lead) * 3600 * US;
         let origin_us = origin_us - origin_us.rem_euclid(step_us);
         let horizon = ((end.timestamp().as_microsecond() - origin_us) / step_us) as usize;
-        let p = forecast_at(store, &model, &version, &trained, origin_us, horizon).await?;
+        let p = forecast_at(store, &model, &version, &trained, (origin_us, origin_us), horizon).await?;
         // Keep the delivery day only: the lead-in belongs to the previous day's forecast.
         let skip = ((start_us - origin_us) / step_us) as usize;
         let day_only = Prediction {

@@ -105,7 +105,7 @@ pub async fn import_open_meteo(
 
 /// The `quantity` series of weather point `point`, created with intervals
 /// of `step_s` if it has none.
-async fn weather_series(
+pub async fn weather_series(
     store: &Store,
     point: &str,
     quantity: Quantity,
@@ -137,30 +137,71 @@ async fn weather_series(
 /// weather: 0.3° (about 30 km), the size of a coarse weather model's cell.
 pub const NEAREST_WEATHER_DEG: f64 = 0.3;
 
-/// The weather point nearest (`lat`, `lon`) within [`NEAREST_WEATHER_DEG`].
-pub async fn nearest_point(store: &Store, lat: f64, lon: f64) -> AppResult<Option<String>> {
-    let filter = SeriesFilter { owner_kind: Some(OwnerKind::Weather), ..Default::default() };
-    let distance = |point: &str| {
-        weather_point(point).map_or(f64::INFINITY, |(plat, plon)| {
+/// The weather points that have any weather series, with their positions.
+#[derive(Debug, Clone, Default)]
+pub struct WeatherPoints(Vec<(String, f64, f64)>);
+
+impl WeatherPoints {
+    /// Every weather point in the store.
+    pub async fn load(store: &Store) -> AppResult<Self> {
+        let filter = SeriesFilter { owner_kind: Some(OwnerKind::Weather), ..Default::default() };
+        let mut points: Vec<(String, f64, f64)> = Vec::new();
+        for page in 1.. {
+            let series = store.list_series(&filter, Page { page, size: 1000 }).await?;
+            for s in &series.items {
+                if let Ok((lat, lon)) = weather_point(&s.owner_id) {
+                    points.push((s.owner_id.clone(), lat, lon));
+                }
+            }
+            if series.items.len() < 1000 {
+                break;
+            }
+        }
+        // One entry per point, not per quantity.
+        points.sort_by(|a, b| a.0.cmp(&b.0));
+        points.dedup_by(|a, b| a.0 == b.0);
+        Ok(Self(points))
+    }
+
+    /// The point nearest (`lat`, `lon`) within [`NEAREST_WEATHER_DEG`].
+    pub fn nearest(&self, lat: f64, lon: f64) -> Option<&str> {
+        let distance = |plat: f64, plon: f64| {
             // Across the date line too: the shorter way round.
             let dlon = ((plon - lon + 540.0).rem_euclid(360.0) - 180.0) * lat.to_radians().cos();
             (plat - lat).hypot(dlon)
-        })
-    };
-    let mut best: Option<(f64, String)> = None;
-    for page in 1.. {
-        let series = store.list_series(&filter, Page { page, size: 1000 }).await?;
-        for s in &series.items {
-            let d = distance(&s.owner_id);
-            if d <= NEAREST_WEATHER_DEG && best.as_ref().is_none_or(|(b, _)| d < *b) {
-                best = Some((d, s.owner_id.clone()));
-            }
-        }
-        if series.items.len() < 1000 {
-            break;
-        }
+        };
+        self.0
+            .iter()
+            .map(|(p, plat, plon)| (distance(*plat, *plon), p))
+            .filter(|(d, _)| *d <= NEAREST_WEATHER_DEG)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, p)| p.as_str())
     }
-    Ok(best.map(|(_, point)| point))
+}
+
+/// The weather point nearest (`lat`, `lon`) within [`NEAREST_WEATHER_DEG`].
+pub async fn nearest_point(store: &Store, lat: f64, lon: f64) -> AppResult<Option<String>> {
+    Ok(WeatherPoints::load(store).await?.nearest(lat, lon).map(str::to_string))
+}
+
+/// Everything a physical model reads of the weather at `point`, on a grid
+/// `(start_us, step_us, n)`, as known at `as_of_us`.
+pub async fn inputs_at(
+    store: &Store,
+    point: &str,
+    grid: (i64, i64, usize),
+    as_of_us: i64,
+) -> AppResult<vpp_forecast::physical::WeatherInputs> {
+    let column = |q| weather_on_grid(store, point, q, grid, as_of_us);
+    Ok(vpp_forecast::physical::WeatherInputs {
+        ghi: column(Quantity::IrradianceGhi).await?,
+        dni: column(Quantity::IrradianceDni).await?,
+        dhi: column(Quantity::IrradianceDhi).await?,
+        temp_air_c: column(Quantity::Temperature).await?,
+        wind_10m: column(Quantity::WindSpeed10m).await?,
+        wind_100m: column(Quantity::WindSpeed100m).await?,
+        pressure_pa: column(Quantity::Pressure).await?,
+    })
 }
 
 /// The newest forecast of `quantity` at `point` known at `as_of_us`, for
@@ -172,12 +213,25 @@ pub async fn weather_on_grid(
     store: &Store,
     point: &str,
     quantity: Quantity,
+    grid: (i64, i64, usize),
+    as_of_us: i64,
+) -> AppResult<Vec<Option<f64>>> {
+    match store.find_series(OwnerKind::Weather, point, quantity).await? {
+        Some((key, series)) => series_on_grid(store, key, &series, grid, as_of_us).await,
+        None => Ok(vec![None; grid.2]),
+    }
+}
+
+/// The newest forecasts of weather series `series` (key `key`) known at
+/// `as_of_us`, read on a grid as [`weather_on_grid`] does.
+pub async fn series_on_grid(
+    store: &Store,
+    key: i64,
+    series: &vpp_domain::series::Series,
     (start_us, step_us, n): (i64, i64, usize),
     as_of_us: i64,
 ) -> AppResult<Vec<Option<f64>>> {
-    let Some((key, series)) = store.find_series(OwnerKind::Weather, point, quantity).await? else {
-        return Ok(vec![None; n]);
-    };
+    let quantity = series.quantity;
     let grid_us = series.resolution_s * 1_000_000;
     let end_us = start_us + n as i64 * step_us;
     let mut query = BeliefQuery::latest(key, SourceKind::Forecast, (start_us - grid_us, end_us + grid_us), grid_us);

@@ -73,6 +73,14 @@ pub(crate) enum ForecastCommand {
         #[arg(long, default_value_t = 48)]
         hours: i64,
     },
+    /// Forecast every PV and wind resource physically now, one new version each (what `serve`
+    /// does every --physical-forecast-interval-min); prints what the run did as JSON. A resource
+    /// that cannot be forecast is named under `skipped`.
+    Fleet {
+        /// Hours ahead from the start of the current interval, 1..240.
+        #[arg(long, default_value_t = 48)]
+        hours: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -106,7 +106,7 @@ pub fn strategy(runs: usize, export: Option<&Path>) -> anyhow::Result<()> {
 /// quarter-hour prices and prints accuracy and time.
 pub fn forecast(export: Option<&Path>) -> anyhow::Result<()> {
     let y = day_ahead_prices(364, 7);
-    let frame = Frame { start_us: 1_735_516_800_000_000, step_s: 900, tz: TimeZone::UTC, y, regressors: vec![] };
+    let frame = Frame::new(1_735_516_800_000_000, 900, TimeZone::UTC, y);
     println!("method          MAE     RMSE    WAPE    skill  coverage  train+CV ms");
     for method in [Method::SeasonalNaive, Method::Mstl, Method::Linear] {
         let spec = ModelParams::default().check(method)?;

@@ -47,6 +47,8 @@ pub struct FileConfig {
     pub fleet_cache_ttl_ms: Option<u64>,
     /// Same as `VPP_CONTROL_INTERVAL_S`.
     pub control_interval_s: Option<u64>,
+    /// Same as `VPP_PHYSICAL_FORECAST_INTERVAL_MIN`.
+    pub physical_forecast_interval_min: Option<u64>,
     /// Same as `VPP_DEVIATION_THRESHOLD_PCT`.
     pub deviation_threshold_pct: Option<f64>,
     /// Same as `VPP_LOG`.
@@ -102,7 +104,7 @@ impl FileConfig {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms,
-    /// control_interval_s, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
+    /// control_interval_s, physical_forecast_interval_min, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
     /// mqtt_ca_file, mqtt_client_id, mqtt_topic_prefix, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts, alert_webhook_url,
     /// jwt_secret, admin_username, admin_password, cors_origins, trusted_proxies, access_token_ttl_s,
     /// tls_cert, tls_key.
@@ -131,6 +133,10 @@ pub struct ServeArgs {
     /// Step of the closed-loop execution job, seconds (default 900; 0 turns it off).
     #[arg(long, env = "VPP_CONTROL_INTERVAL_S")]
     pub control_interval_s: Option<u64>,
+    /// Every how many minutes every PV and wind resource gets a new physical forecast version over the
+    /// next 48 hours (default 15; 0 turns it off).
+    #[arg(long, env = "VPP_PHYSICAL_FORECAST_INTERVAL_MIN")]
+    pub physical_forecast_interval_min: Option<u64>,
     /// VPP deviation from its schedule that triggers re-dispatch, % of the scheduled power (default 10).
     #[arg(long, env = "VPP_DEVIATION_THRESHOLD_PCT")]
     pub deviation_threshold_pct: Option<f64>,
@@ -209,6 +215,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The closed-loop execution job, if on.
     pub control: Option<vpp_app::control::ControlSettings>,
+    /// Interval of the fleet's physical forecasts, if on.
+    pub physical_forecasts: Option<Duration>,
     /// The MQTT device bridge, if a broker is configured.
     pub mqtt: Option<vpp_devices::bridge::BridgeConfig>,
     /// Where new alerts are posted, if anywhere.
@@ -317,6 +325,12 @@ impl Config {
         if control_s != 0 && !(60..=86_400).contains(&control_s) {
             anyhow::bail!("--control-interval-s must be 0 (off) or 60..=86400, got {control_s}");
         }
+        let physical_min =
+            serve.and_then(|s| s.physical_forecast_interval_min).or(file.physical_forecast_interval_min).unwrap_or(15);
+        if physical_min != 0 && !(1..=1440).contains(&physical_min) {
+            anyhow::bail!("--physical-forecast-interval-min must be 0 (off) or 1..=1440, got {physical_min}");
+        }
+        let physical_forecasts = (physical_min > 0).then(|| Duration::from_secs(60 * physical_min));
         let control = (control_s > 0).then(|| vpp_app::control::ControlSettings {
             step: Duration::from_secs(control_s),
             threshold_pct,
@@ -354,6 +368,7 @@ impl Config {
             admin_password: serve.and_then(|s| s.admin_password.clone()).or(file.admin_password),
             tls,
             control,
+            physical_forecasts,
             mqtt,
         })
     }

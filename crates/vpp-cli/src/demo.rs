@@ -37,6 +37,11 @@ const SITES: [Site; 4] = [
     Site { name: "Suzhou Industrial Park", lat: 31.3165, lon: 120.7150, timezone: "Asia/Shanghai" },
 ];
 
+/// Where the demo's weather is forecast: the three production sites.
+pub fn production_weather_points() -> Vec<(f64, f64)> {
+    SITES[..3].iter().map(|s| (s.lat, s.lon)).collect()
+}
+
 fn params(v: serde_json::Value) -> Parameters {
     serde_json::from_value(v).unwrap_or_default()
 }
@@ -192,6 +197,7 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
         store.set_resource_status(&id, StatusRequest { status, reason: reason.into() }).await?;
     }
     seed_forecasts(store, &[of(ResourceType::Pv), of(ResourceType::Wind)].concat(), &mut rng).await?;
+    crate::demo_weather::seed(store, &production_weather_points()).await.context("seeding the demo weather")?;
     let prices = seed_prices(store, &mut rng).await?;
     tick(store, &mut rng, &HashMap::new(), &power_series(store).await?).await?;
     tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs, with power forecasts for PV and wind");

@@ -14,6 +14,7 @@ mod config;
 mod demo;
 mod demo_park;
 mod demo_strategies;
+mod demo_weather;
 mod devices;
 mod etl;
 mod output;
@@ -143,9 +144,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 None => tokio::spawn(demo::simulate(store.clone())),
             };
             let trader = tokio::spawn(demo::trade_daily(store.clone()));
+            let weather = tokio::spawn(demo_weather::run(
+                store.clone(),
+                demo::production_weather_points(),
+                demo_park::WEATHER_POINT,
+            ));
             let result = serve(store, &config).await;
             simulator.abort();
             trader.abort();
+            weather.abort();
             result
         }
         Command::Migrate => {
@@ -383,6 +390,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Forecast(ForecastCommand::Fleet { hours }) => {
+            let store = open_store(&config).await?;
+            let run = vpp_app::forecasts::forecast_fleet(&store, hours, jiff::Timestamp::now())
+                .await
+                .map_err(|e| api_error(e, "hours"))?;
+            println!("{}", serde_json::to_string_pretty(&run)?);
+            Ok(())
+        }
         Command::Forecast(ForecastCommand::Physical { resource, hours }) => {
             let store = open_store(&config).await?;
             let request = vpp_app::forecasts::PhysicalRequest { hours: Some(hours) };
@@ -544,6 +559,9 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     };
     let control = config.control.map(|settings| vpp_app::control::spawn_control_loop(store.clone(), settings));
     let markets = vpp_app::market_job::spawn_market_job(store.clone(), std::time::Duration::from_secs(60));
+    let physical = config.physical_forecasts.map(|every| {
+        vpp_app::forecasts::spawn_physical_forecast_job(store.clone(), every, vpp_app::forecasts::JOB_HOURS)
+    });
     let webhook = config.alert_webhook.clone().map(|w| {
         eprintln!("Alerts:    POST to {}", w.url);
         vpp_app::webhook::spawn_alert_webhook(store.clone(), w)
@@ -567,6 +585,9 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         control.abort();
     }
     markets.abort();
+    if let Some(job) = physical {
+        job.abort();
+    }
     sweeper.abort();
     drop(bridge);
     if let Some(webhook) = webhook {

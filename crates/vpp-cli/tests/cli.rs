@@ -207,6 +207,8 @@ fn demo_seeds_a_portfolio_and_serves_it() {
         })
         .count();
     let (_, sites) = http(&addr, "GET", "/api/v1/vpp/sites", Some(&token), None);
+    let (_, weather) = http(&addr, "GET", "/api/v1/vpp/series?owner_kind=weather", Some(&token), None);
+    let (_, models) = http(&addr, "GET", "/api/v1/vpp/ai-models", Some(&token), None);
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(names, vec!["admin", "operator", "trader", "analyst", "viewer"], "one printed login per role");
@@ -221,6 +223,14 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     assert!(loads["total"].as_i64().unwrap_or(0) > 0);
     assert_eq!(series["total"], 16 + 9, "a power series per PV plant and wind turbine, and per scheduled battery");
     assert_eq!(with_forecast_today, 16, "today's forecast for every PV plant and wind turbine");
+    assert_eq!(
+        weather["total"],
+        3 * 3 + 1,
+        "irradiance, temperature and wind at each production site; the park's temperature"
+    );
+    let demand = models.as_array().and_then(|m| m.iter().find(|m| m["model_type"] == "DEMAND")).cloned();
+    assert!(demand.is_some_and(|m| m["version"] == 1 && m["params"]["holidays"] == "CN-JS"), "{models}");
+    assert!(seen.iter().any(|l| l.starts_with("Model Suzhou Plant A demand: cross-validated MAE")), "{seen:?}");
 
     // The demo schedules the spot portfolio, dispatches the current quarter-hour
     // and prints how to see tomorrow's schedule.

@@ -47,8 +47,12 @@ pub enum Method {
     SeasonalNaive,
     /// MSTL decomposition (daily and weekly seasons) with an AutoETS trend.
     Mstl,
-    /// Ridge regression on lags, calendar harmonics, weekdays and weather regressors.
+    /// Ridge regression on lags, calendar harmonics, weekdays, holidays and weather regressors.
     Linear,
+    /// A GENERATION model of a PV or wind resource: its physical forecast
+    /// (from technical data and weather) corrected by a ridge regression
+    /// learnt on the residual between measured infeed and that forecast.
+    PhysicalCorrection,
 }
 
 impl Method {
@@ -58,6 +62,7 @@ impl Method {
             Self::SeasonalNaive => "SEASONAL_NAIVE",
             Self::Mstl => "MSTL",
             Self::Linear => "LINEAR",
+            Self::PhysicalCorrection => "PHYSICAL_CORRECTION",
         }
     }
 }
@@ -75,15 +80,24 @@ pub struct ModelParams {
     /// Lags in steps for LINEAR (default [192, 672]); each must be at least the horizon.
     #[serde(default)]
     pub lags: Option<Vec<usize>>,
-    /// Daily sine/cosine pairs for LINEAR (default 4, at most 12).
+    /// Daily sine/cosine pairs for LINEAR (default 4) and PHYSICAL_CORRECTION
+    /// (default 2: they shape the correction over the day), at most 12.
     #[serde(default)]
     pub harmonics: Option<usize>,
     /// Names of stored series used as regressors by LINEAR (weather, say).
     #[serde(default)]
     pub regressors: Vec<String>,
-    /// Ridge penalty for LINEAR (default 0.001).
+    /// Ridge penalty for LINEAR and PHYSICAL_CORRECTION (default 0.001).
     #[serde(default)]
     pub ridge: Option<f64>,
+    /// Region of the holiday calendar (`PUT /holiday-calendars/{region}`)
+    /// whose non-workdays LINEAR learns apart, with their own daily shape.
+    #[serde(default)]
+    pub holidays: Option<String>,
+    /// Name of a stored temperature series (°C) whose heating and cooling
+    /// degrees (below and above 18 °C) LINEAR and PHYSICAL_CORRECTION learn from.
+    #[serde(default)]
+    pub temperature: Option<String>,
     /// Days of history each fit sees (default 365).
     #[serde(default)]
     pub window_days: Option<u32>,
@@ -122,6 +136,24 @@ pub enum MethodSpec {
         regressors: Vec<String>,
         /// Ridge penalty.
         ridge: f64,
+        /// Holiday calendar region: non-workdays get their own level and daily shape.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        holidays: Option<String>,
+        /// Temperature series name: heating and cooling degrees are features.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        temperature: Option<String>,
+    },
+    /// The physical forecast plus a learnt correction of its residual.
+    PhysicalCorrection {
+        /// Daily harmonics, each multiplied by the physical forecast.
+        harmonics: usize,
+        /// Regressor series names.
+        regressors: Vec<String>,
+        /// Ridge penalty.
+        ridge: f64,
+        /// Temperature series name: heating and cooling degrees are features.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        temperature: Option<String>,
     },
 }
 
@@ -149,6 +181,49 @@ impl Spec {
 }
 
 impl ModelParams {
+    /// Method-specific fields and whether each is set.
+    fn set_fields(&self) -> [(bool, &'static str); 8] {
+        [
+            (self.period.is_some(), "period"),
+            (self.periods.is_some(), "periods"),
+            (self.lags.is_some(), "lags"),
+            (self.harmonics.is_some(), "harmonics"),
+            (!self.regressors.is_empty(), "regressors"),
+            (self.ridge.is_some(), "ridge"),
+            (self.holidays.is_some(), "holidays"),
+            (self.temperature.is_some(), "temperature"),
+        ]
+    }
+
+    fn harmonics(&self, e: &mut Errors, default: usize) -> usize {
+        let harmonics = self.harmonics.unwrap_or(default);
+        e.check(harmonics <= 12, "params.harmonics", "must be at most 12");
+        harmonics
+    }
+
+    fn regressors(&self, e: &mut Errors) -> Vec<String> {
+        e.check(self.regressors.len() <= 8, "params.regressors", "must name at most 8 series");
+        for (i, r) in self.regressors.iter().enumerate() {
+            check_name(e, &format!("params.regressors[{i}]"), r);
+        }
+        self.regressors.clone()
+    }
+
+    fn ridge(&self, e: &mut Errors) -> f64 {
+        let ridge = self.ridge.unwrap_or(1e-3);
+        e.range("params.ridge", ridge, 0.0, 1e6);
+        ridge
+    }
+
+    fn temperature(&self, e: &mut Errors) -> Option<String> {
+        if let Some(name) = &self.temperature {
+            check_name(e, "params.temperature", name);
+        }
+        self.temperature.clone()
+    }
+}
+
+impl ModelParams {
     /// Decides every parameter for `method`, naming each bad field
     /// (`params.<name>`).
     pub fn check(&self, method: Method) -> Result<Spec, Invalid> {
@@ -162,25 +237,25 @@ impl ModelParams {
         let cv_step = self.cv_step.unwrap_or(96);
         e.check((1..=2880).contains(&cv_step), "params.cv_step", "must be between 1 and 2880 steps");
         let unused = |e: &mut Errors, set: bool, field: &str| {
-            e.check(!set, format!("params.{field}"), format!("is not a parameter of {method:?}"));
+            e.check(!set, format!("params.{field}"), format!("is not a parameter of {}", method.as_str()));
         };
         let method = match method {
             Method::SeasonalNaive => {
-                unused(&mut e, self.periods.is_some(), "periods");
-                unused(&mut e, self.lags.is_some(), "lags");
-                unused(&mut e, self.harmonics.is_some(), "harmonics");
-                unused(&mut e, !self.regressors.is_empty(), "regressors");
-                unused(&mut e, self.ridge.is_some(), "ridge");
+                for (set, field) in self.set_fields() {
+                    if field != "period" {
+                        unused(&mut e, set, field);
+                    }
+                }
                 let period = self.period.unwrap_or(672);
                 e.check((1..=20_160).contains(&period), "params.period", "must be between 1 and 20160 steps");
                 MethodSpec::SeasonalNaive { period }
             }
             Method::Mstl => {
-                unused(&mut e, self.period.is_some(), "period");
-                unused(&mut e, self.lags.is_some(), "lags");
-                unused(&mut e, self.harmonics.is_some(), "harmonics");
-                unused(&mut e, !self.regressors.is_empty(), "regressors");
-                unused(&mut e, self.ridge.is_some(), "ridge");
+                for (set, field) in self.set_fields() {
+                    if field != "periods" {
+                        unused(&mut e, set, field);
+                    }
+                }
                 let periods = self.periods.clone().unwrap_or_else(|| vec![96, 672]);
                 e.check(!periods.is_empty() && periods.len() <= 4, "params.periods", "must name one to four seasons");
                 for (i, p) in periods.iter().enumerate() {
@@ -204,15 +279,34 @@ impl ModelParams {
                         format!("must be between the horizon ({horizon}) and 20160 steps: a shorter lag is unknown when forecasting that far"),
                     );
                 }
-                let harmonics = self.harmonics.unwrap_or(4);
-                e.check(harmonics <= 12, "params.harmonics", "must be at most 12");
-                e.check(self.regressors.len() <= 8, "params.regressors", "must name at most 8 series");
-                for (i, r) in self.regressors.iter().enumerate() {
-                    check_name(&mut e, &format!("params.regressors[{i}]"), r);
+                if let Some(region) = &self.holidays {
+                    e.check(
+                        !region.trim().is_empty() && region.len() <= 64,
+                        "params.holidays",
+                        "must be a region code of 1 to 64 characters",
+                    );
                 }
-                let ridge = self.ridge.unwrap_or(1e-3);
-                e.range("params.ridge", ridge, 0.0, 1e6);
-                MethodSpec::Linear { lags, harmonics, regressors: self.regressors.clone(), ridge }
+                MethodSpec::Linear {
+                    lags,
+                    harmonics: self.harmonics(&mut e, 4),
+                    regressors: self.regressors(&mut e),
+                    ridge: self.ridge(&mut e),
+                    holidays: self.holidays.clone(),
+                    temperature: self.temperature(&mut e),
+                }
+            }
+            Method::PhysicalCorrection => {
+                for (set, field) in self.set_fields() {
+                    if ["period", "periods", "lags", "holidays"].contains(&field) {
+                        unused(&mut e, set, field);
+                    }
+                }
+                MethodSpec::PhysicalCorrection {
+                    harmonics: self.harmonics(&mut e, 2),
+                    regressors: self.regressors(&mut e),
+                    ridge: self.ridge(&mut e),
+                    temperature: self.temperature(&mut e),
+                }
             }
         };
         e.finish(Spec { method, window_days, horizon, cv_origins, cv_step })

@@ -12,7 +12,7 @@ fn main() {
 
 fn year() -> Frame {
     let y = vpp_domain::synthetic::day_ahead_prices(365, 1);
-    Frame { start_us: 1_735_516_800_000_000, step_s: 900, tz: TimeZone::UTC, y, regressors: vec![] }
+    Frame::new(1_735_516_800_000_000, 900, TimeZone::UTC, y)
 }
 
 #[divan::bench(args = [Method::SeasonalNaive, Method::Mstl, Method::Linear], sample_count = 5)]

@@ -8,7 +8,14 @@
 //!   decomposed, the remaining trend is forecast by AutoETS.
 //! * **Linear**: ridge regression on lags (each at least the horizon long,
 //!   so every feature is known at the origin), daily harmonics, weekday
-//!   dummies and regressor series such as weather forecasts.
+//!   dummies, non-workdays of a holiday calendar with their own daily
+//!   shape, heating and cooling degrees, and regressor series such as
+//!   weather forecasts.
+//! * **Physical correction**: a PV or wind resource's physical forecast
+//!   plus a ridge regression of the residual (measured − physical) on the
+//!   physical forecast itself, its daily shape and the weather. It is
+//!   scored against the physical forecast alone, so its skill says what the
+//!   learning adds to the physics.
 //!
 //! [`train`] scores a method by rolling-origin cross-validation (MAE, RMSE
 //! and WAPE by hour ahead) and turns the errors into quantile offsets by
@@ -30,6 +37,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use vpp_domain::ai_model::{MethodSpec, Spec};
+use vpp_domain::tariff::tou::HolidayCalendar;
 
 pub use score::{HourScore, Metrics, Score, accuracy};
 
@@ -66,9 +74,25 @@ pub struct Frame {
     /// Regressors by name, on the same grid, possibly running beyond `y`
     /// (forecasts of the weather, say); NaN where missing.
     pub regressors: Vec<(String, Vec<f64>)>,
+    /// The holiday calendar whose non-workdays a LINEAR model with
+    /// `holidays` learns apart (weekends only when it lists no days).
+    pub holidays: Option<HolidayCalendar>,
+    /// The physical forecast on the same grid, possibly running beyond `y`
+    /// (PHYSICAL_CORRECTION only); NaN where missing.
+    pub physical: Vec<f64>,
 }
 
 impl Frame {
+    /// A frame of observed values `y` without regressors, calendar or physics.
+    pub fn new(start_us: i64, step_s: i64, tz: TimeZone, y: Vec<f64>) -> Self {
+        Self { start_us, step_s, tz, y, regressors: Vec::new(), holidays: None, physical: Vec::new() }
+    }
+
+    /// The physical forecast of interval `i`, if known.
+    fn physical_at(&self, i: usize) -> Option<f64> {
+        self.physical.get(i).copied().filter(|v| v.is_finite())
+    }
+
     /// Start of interval `i`, µs.
     pub fn time_us(&self, i: usize) -> i64 {
         self.start_us + i as i64 * self.step_s * 1_000_000
@@ -168,16 +192,31 @@ pub fn train(spec: &Spec, frame: &Frame) -> Result<Trained, ForecastError> {
         all
     });
     let forecasts = forecasts.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let baseline_spec =
-        Spec { method: MethodSpec::SeasonalNaive { period: baseline_period(frame.step_s) }, ..spec.clone() };
-    let baseline_ctx = Context { spec: &baseline_spec, ..ctx };
-    let baseline =
-        origins.iter().map(|&o| baseline_ctx.forecast(o, spec.horizon, None)).collect::<Result<Vec<_>, _>>().ok();
+    let (baseline_name, baseline) = match &spec.method {
+        // What the learning adds to the physics: the physical forecast alone.
+        MethodSpec::PhysicalCorrection { .. } => (
+            "physical forecast",
+            origins
+                .iter()
+                .map(|&o| (o..o + spec.horizon).map(|t| frame.physical_at(t).unwrap_or(f64::NAN)).collect())
+                .collect::<Vec<Vec<f64>>>(),
+        ),
+        _ => {
+            let baseline_spec =
+                Spec { method: MethodSpec::SeasonalNaive { period: baseline_period(frame.step_s) }, ..spec.clone() };
+            let baseline_ctx = Context { spec: &baseline_spec, ..ctx };
+            let forecasts: Result<Vec<Vec<f64>>, _> =
+                origins.iter().map(|&o| baseline_ctx.forecast(o, spec.horizon, None)).collect();
+            ("weekly seasonal naive", forecasts.unwrap_or_default())
+        }
+    };
+    let baseline = (!baseline.is_empty()).then_some(baseline);
     let per_hour = (3600 / frame.step_s.max(1)).max(1) as usize;
     let folds: Vec<(usize, &[f64])> = origins.iter().copied().zip(forecasts.iter().map(Vec::as_slice)).collect();
-    let (score, quantiles) = score::score(frame, &folds, baseline.as_deref(), per_hour);
+    let (mut score, quantiles) = score::score(frame, &folds, baseline.as_deref(), per_hour);
+    score.baseline = baseline.is_some().then(|| baseline_name.to_string());
     let coefficients = match &spec.method {
-        MethodSpec::Linear { .. } => Some(ctx.fit_linear(end)?.named()),
+        MethodSpec::Linear { .. } | MethodSpec::PhysicalCorrection { .. } => Some(ctx.fit_linear(end)?.named()),
         _ => None,
     };
     let window_start = end.saturating_sub(spec.window_steps(frame.step_s)).max(first);
@@ -264,21 +303,28 @@ fn min_history(spec: &Spec, step_s: i64) -> usize {
         MethodSpec::SeasonalNaive { period } => *period,
         MethodSpec::Mstl { periods } => 2 * periods.iter().copied().max().unwrap_or(1),
         MethodSpec::Linear { lags, .. } => lags.iter().copied().max().unwrap_or(0) + 14 * day,
+        // Two weeks of measurements against the physics; no seasonal baseline.
+        MethodSpec::PhysicalCorrection { .. } => return 14 * day,
     }
     .max(baseline_period(step_s))
 }
 
-/// Local day fraction and weekday of every interval.
+/// Local day fraction, weekday and day kind of every interval.
 struct Calendar {
     day_frac: Vec<f64>,
     /// 0 = Monday … 6 = Sunday.
     weekday: Vec<u8>,
+    /// Not a workday by the frame's holiday calendar (weekends without one).
+    non_workday: Vec<bool>,
 }
 
 impl Calendar {
     fn new(frame: &Frame, len: usize) -> Self {
         let mut day_frac = Vec::with_capacity(len);
         let mut weekday = Vec::with_capacity(len);
+        let mut non_workday = Vec::with_capacity(len);
+        let no_holidays = HolidayCalendar { days: Vec::new() };
+        let holidays = frame.holidays.as_ref().unwrap_or(&no_holidays);
         for i in 0..len {
             let z = Timestamp::from_microsecond(frame.time_us(i))
                 .unwrap_or(Timestamp::UNIX_EPOCH)
@@ -286,8 +332,9 @@ impl Calendar {
             let secs = i64::from(z.hour()) * 3600 + i64::from(z.minute()) * 60 + i64::from(z.second());
             day_frac.push(secs as f64 / 86_400.0);
             weekday.push(z.weekday().to_monday_zero_offset() as u8);
+            non_workday.push(!holidays.is_workday(z.date()));
         }
-        Self { day_frac, weekday }
+        Self { day_frac, weekday, non_workday }
     }
 }
 
@@ -324,7 +371,7 @@ impl Context<'_> {
                 let forecast = fit.predict(horizon, None).map_err(|e| ForecastError::Method(e.to_string()))?;
                 Ok(forecast.point)
             }
-            MethodSpec::Linear { .. } => {
+            MethodSpec::Linear { .. } | MethodSpec::PhysicalCorrection { .. } => {
                 let fitted;
                 let coefficients = match coefficients {
                     Some(c) => c,
@@ -333,7 +380,15 @@ impl Context<'_> {
                         &fitted.coefficients
                     }
                 };
-                (origin..origin + horizon).map(|t| Ok(linear::dot(coefficients, &self.features(t)?))).collect()
+                let design = self.design();
+                // Generation is not negative, whatever the correction says at night.
+                let floor = match self.spec.method {
+                    MethodSpec::PhysicalCorrection { .. } => 0.0,
+                    _ => f64::NEG_INFINITY,
+                };
+                (origin..origin + horizon)
+                    .map(|t| Ok((self.offset(t)? + linear::dot(coefficients, &self.features(&design, t)?)).max(floor)))
+                    .collect()
             }
         }
     }

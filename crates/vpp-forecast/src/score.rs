@@ -41,9 +41,13 @@ pub struct Score {
     pub overall: Metrics,
     /// By hour ahead.
     pub by_hour: Vec<HourScore>,
-    /// MAE of the weekly seasonal-naive forecast on the same origins.
+    /// What the skill is measured against: `weekly seasonal naive`, or
+    /// `physical forecast` for a physical correction.
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// MAE of the baseline forecast on the same origins.
     pub baseline_mae: Option<f64>,
-    /// 1 − MAE / baseline MAE: above zero beats seasonal naive.
+    /// 1 − MAE / baseline MAE: above zero beats the baseline.
     pub skill: Option<f64>,
     /// Share of actuals inside [p10, p90] when each origin's band comes
     /// from the other origins' errors (0.8 is well calibrated).
@@ -159,7 +163,7 @@ pub(crate) fn score(
     let baseline_mae = baseline.map(|b| {
         let mut acc = Acc::default();
         for ((origin, _), forecast) in folds.iter().zip(b) {
-            for (h, f) in forecast.iter().enumerate() {
+            for (h, f) in forecast.iter().enumerate().filter(|(_, f)| f.is_finite()) {
                 if let Some(a) = frame.y.get(origin + h).filter(|a| a.is_finite()) {
                     acc.add(*a, a - f);
                 }
@@ -172,6 +176,7 @@ pub(crate) fn score(
         origins_us: folds.iter().map(|(o, _)| frame.time_us(*o)).collect(),
         overall,
         by_hour,
+        baseline: None,
         baseline_mae,
         skill,
         interval_coverage: (total > 0).then(|| inside as f64 / total as f64),

@@ -60,10 +60,16 @@ pub fn temp_air_c(unix_s: f64, site: &Site) -> f64 {
 pub fn pv_kw(system: &PvSystem, site: &Site, unix_s: f64, cloud_index: f64, wind_ms: f64) -> f64 {
     let sun = site.sun(&Ephemeris::at(unix_s));
     let dni_extra = extraterrestrial_normal(unix_s);
-    let sky = clear_sky_ineichen(&sun, site, 3.0, dni_extra);
-    let weather =
-        PvWeather { ghi: sky.ghi * cloud_index, dni_dhi: None, temp_air_c: temp_air_c(unix_s, site), wind_ms };
+    let ghi = clear_sky_ineichen(&sun, site, 3.0, dni_extra).ghi * cloud_index;
+    let weather = PvWeather { ghi, dni_dhi: None, temp_air_c: temp_air_c(unix_s, site), wind_ms };
     pv::power_kw(system, &weather, &sun, dni_extra)
+}
+
+/// Global horizontal irradiance, W/m², at `unix_s`: the clear sky
+/// (Ineichen, Linke turbidity 3) dimmed by `cloud_index`, as [`pv_kw`] sees it.
+pub fn ghi_w_m2(site: &Site, unix_s: f64, cloud_index: f64) -> f64 {
+    let sun = site.sun(&Ephemeris::at(unix_s));
+    clear_sky_ineichen(&sun, site, 3.0, extraterrestrial_normal(unix_s)).ghi * cloud_index
 }
 
 #[cfg(test)]

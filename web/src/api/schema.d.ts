@@ -620,6 +620,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/forecasts/physical": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Forecast every PV and wind resource physically now: one new forecast
+         *     version each in its power series, from the newest weather within 30 km
+         *     (PV under a clear sky without it). The server does this on its own
+         *     every `--physical-forecast-interval-min` (15 by default). Resources that
+         *     cannot be forecast (a wind turbine without a wind forecast) are named
+         *     under `skipped`; the others are stored.
+         */
+        post: operations["forecast_fleet"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/holiday-calendars/{region}": {
         parameters: {
             query?: never;
@@ -990,9 +1014,10 @@ export interface paths {
         /**
          * Forecast a PV or wind resource from its technical data and store the
          *     values as a new forecast version of its power series (created if it has
-         *     none). Without weather intake the PV forecast is a clear sky, an upper
-         *     bound, and says so in `weather`; a wind turbine needs a wind forecast
-         *     and is refused with 409 until weather can be imported.
+         *     none). The weather is the newest forecast within 30 km
+         *     (`POST /weather/open-meteo` brings it in). Without one the PV forecast is
+         *     a clear sky, an upper bound, and says so in `weather`; a wind turbine
+         *     needs a wind forecast and is refused with 409.
          */
         post: operations["physical_forecast"];
         delete?: never;
@@ -4088,6 +4113,31 @@ export interface components {
             /** @description Data rows read. */
             rows: number;
         };
+        /** @description What one run over the fleet did. */
+        FleetForecastRun: {
+            /**
+             * Format: date-time
+             * @description The version stored for every resource: the run's belief time.
+             */
+            belief_time: string;
+            /** @description Of these, forecast under a clear sky for want of weather. */
+            clear_sky: number;
+            /**
+             * Format: double
+             * @description Wall time, ms.
+             */
+            elapsed_ms: number;
+            /** @description Resources with a new forecast version. */
+            forecast: number;
+            /** @description Intervals stored, all resources together. */
+            intervals: number;
+            /** @description PV and wind resources found. */
+            resources: number;
+            /** @description Resources that could not be forecast. */
+            skipped: components["schemas"]["Skipped"][];
+            /** @description Of these, forecast under weather forecasts. */
+            under_weather: number;
+        };
         /**
          * @description A flexible load: a daily energy at up to `max_kw`, spread evenly unless
          *     deferred.
@@ -4767,7 +4817,7 @@ export interface components {
          * @description A forecasting method.
          * @enum {string}
          */
-        Method: "SEASONAL_NAIVE" | "MSTL" | "LINEAR";
+        Method: "SEASONAL_NAIVE" | "MSTL" | "LINEAR" | "PHYSICAL_CORRECTION";
         /** @description The method with every parameter decided. */
         MethodSpec: {
             /** @enum {string} */
@@ -4782,6 +4832,8 @@ export interface components {
         } | {
             /** @description Daily harmonics. */
             harmonics: number;
+            /** @description Holiday calendar region: non-workdays get their own level and daily shape. */
+            holidays?: string | null;
             /** @description Lags, steps. */
             lags: number[];
             /** @enum {string} */
@@ -4793,6 +4845,22 @@ export interface components {
              * @description Ridge penalty.
              */
             ridge: number;
+            /** @description Temperature series name: heating and cooling degrees are features. */
+            temperature?: string | null;
+        } | {
+            /** @description Daily harmonics, each multiplied by the physical forecast. */
+            harmonics: number;
+            /** @enum {string} */
+            method: "PHYSICAL_CORRECTION";
+            /** @description Regressor series names. */
+            regressors: string[];
+            /**
+             * Format: double
+             * @description Ridge penalty.
+             */
+            ridge: number;
+            /** @description Temperature series name: heating and cooling degrees are features. */
+            temperature?: string | null;
         };
         /** @description A named figure with its unit and formula. */
         Metric: {
@@ -4854,8 +4922,16 @@ export interface components {
             cv_origins?: number | null;
             /** @description Steps between origins (default 96). */
             cv_step?: number | null;
-            /** @description Daily sine/cosine pairs for LINEAR (default 4, at most 12). */
+            /**
+             * @description Daily sine/cosine pairs for LINEAR (default 4) and PHYSICAL_CORRECTION
+             *     (default 2: they shape the correction over the day), at most 12.
+             */
             harmonics?: number | null;
+            /**
+             * @description Region of the holiday calendar (`PUT /holiday-calendars/{region}`)
+             *     whose non-workdays LINEAR learns apart, with their own daily shape.
+             */
+            holidays?: string | null;
             /** @description Steps ahead to forecast and to score (default 192: two days of quarter-hours). */
             horizon?: number | null;
             /** @description Lags in steps for LINEAR (default [192, 672]); each must be at least the horizon. */
@@ -4868,9 +4944,14 @@ export interface components {
             regressors?: string[];
             /**
              * Format: double
-             * @description Ridge penalty for LINEAR (default 0.001).
+             * @description Ridge penalty for LINEAR and PHYSICAL_CORRECTION (default 0.001).
              */
             ridge?: number | null;
+            /**
+             * @description Name of a stored temperature series (°C) whose heating and cooling
+             *     degrees (below and above 18 °C) LINEAR and PHYSICAL_CORRECTION learn from.
+             */
+            temperature?: string | null;
             /**
              * Format: int32
              * @description Days of history each fit sees (default 365).
@@ -6371,6 +6452,13 @@ export interface components {
              * @description Transformer capacity, kVA (needed by a capacity-based demand charge).
              */
             transformer_kva?: number | null;
+        };
+        /** @description A resource the fleet run could not forecast, and why. */
+        Skipped: {
+            /** @description Why (a wind turbine without a wind forecast, say). */
+            reason: string;
+            /** @description The resource. */
+            resource_id: string;
         };
         /** @description How the schedule was found. */
         SolverInfo: {
@@ -8942,6 +9030,47 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": components["schemas"]["DashboardEvent"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    forecast_fleet: {
+        parameters: {
+            query?: {
+                /** @description Hours ahead from the start of the current interval, 1..240 (default 48). */
+                hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetForecastRun"];
                 };
             };
             /** @description Unprocessable Entity */

@@ -200,9 +200,10 @@ async fn set_status(
 
 /// Forecast a PV or wind resource from its technical data and store the
 /// values as a new forecast version of its power series (created if it has
-/// none). Without weather intake the PV forecast is a clear sky, an upper
-/// bound, and says so in `weather`; a wind turbine needs a wind forecast
-/// and is refused with 409 until weather can be imported.
+/// none). The weather is the newest forecast within 30 km
+/// (`POST /weather/open-meteo` brings it in). Without one the PV forecast is
+/// a clear sky, an upper bound, and says so in `weather`; a wind turbine
+/// needs a wind forecast and is refused with 409.
 #[utoipa::path(post, path = "/api/v1/vpp/resource-instances/{id}/physical-forecast", tag = "resources",
     request_body = PhysicalRequest,
     responses((status = 201, body = PhysicalForecast), (status = 404, body = Problem), (status = 409, body = Problem),

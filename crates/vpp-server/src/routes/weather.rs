@@ -1,4 +1,5 @@
-//! `/api/v1/vpp/weather`: weather forecast files into weather series.
+//! `/api/v1/vpp/weather`: weather forecast files into weather series; and
+//! `/api/v1/vpp/forecasts/physical`: the fleet's physical forecasts from them.
 
 use axum::Json;
 use axum::extract::State;
@@ -6,6 +7,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vpp_app::forecasts::{self, FleetForecastRun};
 use vpp_app::weather::{self, WeatherImportReport};
 
 use crate::error::{ApiResult, Problem};
@@ -39,6 +41,31 @@ async fn import_open_meteo(
     Ok(Json(weather::import_open_meteo(&s.store, &body, q.issued_at).await?))
 }
 
+/// How far the fleet is forecast.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FleetQuery {
+    /// Hours ahead from the start of the current interval, 1..240 (default 48).
+    pub hours: Option<i64>,
+}
+
+/// Forecast every PV and wind resource physically now: one new forecast
+/// version each in its power series, from the newest weather within 30 km
+/// (PV under a clear sky without it). The server does this on its own
+/// every `--physical-forecast-interval-min` (15 by default). Resources that
+/// cannot be forecast (a wind turbine without a wind forecast) are named
+/// under `skipped`; the others are stored.
+#[utoipa::path(post, path = "/api/v1/vpp/forecasts/physical", tag = "series", params(FleetQuery),
+    responses((status = 200, body = FleetForecastRun), (status = 422, body = Problem)))]
+async fn forecast_fleet(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<FleetQuery>,
+) -> ApiResult<Json<FleetForecastRun>> {
+    let hours = q.hours.unwrap_or(forecasts::JOB_HOURS);
+    Ok(Json(forecasts::forecast_fleet(&s.store, hours, Timestamp::now()).await?))
+}
+
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(import_open_meteo))
+    OpenApiRouter::new().routes(routes!(import_open_meteo)).routes(routes!(forecast_fleet))
 }

@@ -3,6 +3,8 @@
 //! beliefs known at their origin, walk-forward forecasts feeding a hybrid
 //! strategy's backtest, performance and the strategies using a model.
 
+use std::str::FromStr;
+
 use axum::http::StatusCode;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Span, Timestamp};
@@ -184,4 +186,151 @@ async fn a_hybrid_strategy_backtests_on_forecasts_the_model_made_at_the_time() {
     assert_eq!(perf["realised"]["metrics"]["n"], 192, "the two stored days against their prices: {perf}");
     assert!(perf["realised"]["interval_coverage"].as_f64().is_some());
     assert_eq!(app.delete(&format!("/api/v1/vpp/ai-models/{id}")).await, StatusCode::CONFLICT, "in use");
+}
+
+/// Hourly weather at 52.5 N, 13.4 E as Open-Meteo answers it (radiation
+/// stamped at the end of its hour), from `first` for `hours` hours, under
+/// the synthetic sky of `vpp_physics::synthetic`.
+fn synthetic_open_meteo(first: i64, hours: i64) -> Value {
+    use vpp_physics::synthetic;
+    let site = vpp_physics::sun::Site::new(52.5, 13.4, 0.0);
+    let times: Vec<i64> = (1..=hours).map(|h| first + h * 3600).collect();
+    let ghi: Vec<f64> = times
+        .iter()
+        .map(|end| {
+            let middle = (end - 1800) as f64;
+            (synthetic::ghi_w_m2(&site, middle, synthetic::cloud_index(middle, 13.4)) * 10.0).round() / 10.0
+        })
+        .collect();
+    json!({
+        "latitude": 52.5, "longitude": 13.4, "utc_offset_seconds": 0, "timezone": "GMT",
+        "hourly_units": {"time": "unixtime", "shortwave_radiation": "W/m²", "temperature_2m": "°C"},
+        "hourly": {"time": times, "shortwave_radiation": ghi, "temperature_2m": vec![10.0; hours as usize]}
+    })
+}
+
+#[tokio::test]
+async fn a_physical_correction_learns_a_plant_that_misses_its_data_sheet() {
+    use vpp_physics::pv::{PvSystem, PvWeather, power_kw};
+    use vpp_physics::sun::{Ephemeris, Site, extraterrestrial_normal};
+    let app = TestApp::new().await;
+    // June, when a plant's orientation matters most.
+    let first = Timestamp::from_str("2026-06-01T00:00:00Z").unwrap().as_second();
+    let to = Timestamp::from_second(first + 30 * 86_400).unwrap();
+    let (s, r) = app
+        .post(
+            &format!("/api/v1/vpp/weather/open-meteo?issued_at={}", Timestamp::from_second(first).unwrap()),
+            synthetic_open_meteo(first, 33 * 24),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    // The data sheet says south; the plant faces south-west and is soiled.
+    let pv = app
+        .create_resource(
+            "PV",
+            "Roof SW",
+            json!({"parameters": {"peak_kw": 100, "inverter_kw": 90, "tilt_deg": 30, "azimuth_deg": 180}}),
+        )
+        .await;
+    let pv_id = pv["id"].as_str().unwrap();
+    let (s, series) = app
+        .post(
+            "/api/v1/vpp/series",
+            json!({"name": "Roof SW power", "owner_kind": "resource", "owner_id": pv_id, "quantity": "power"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{series}");
+    let series_id = series["id"].as_str().unwrap();
+    let real = PvSystem::new(100.0, 90.0, 30.0, 235.0);
+    let site = Site::new(52.5, 13.4, 0.0);
+    let weather = synthetic_open_meteo(first, 33 * 24);
+    let ghi = weather["hourly"]["shortwave_radiation"].as_array().unwrap();
+    let mut k: u64 = 1;
+    let measured: Vec<Value> = (0..30 * 96)
+        .map(|q| {
+            let start = first + q * 900;
+            let middle = (start + 450) as f64;
+            let hour = ((start - first) / 3600) as usize;
+            let sun = site.sun(&Ephemeris::at(middle));
+            let w = PvWeather { ghi: ghi[hour].as_f64().unwrap(), dni_dhi: None, temp_air_c: 10.0, wind_ms: 1.0 };
+            k = k.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let noise = 1.0 + ((k >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 0.06;
+            let kw = 0.92 * power_kw(&real, &w, &sun, extraterrestrial_normal(middle)) * noise;
+            json!({"event_start": Timestamp::from_second(start).unwrap().to_string(),
+                   "belief_time": Timestamp::from_second(start + 900).unwrap().to_string(),
+                   "source": "live_measurement", "value": (kw * 100.0).round() / 100.0})
+        })
+        .collect();
+    let (s, r) = app.post(&format!("/api/v1/vpp/series/{series_id}/beliefs"), json!({"beliefs": measured})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+
+    let correction = |extra: Value| {
+        let mut body = json!({"name": "Roof SW corrected", "model_type": "GENERATION", "target_series_id": series_id,
+            "method": "PHYSICAL_CORRECTION", "params": {"window_days": 28, "horizon": 96, "cv_origins": 8, "cv_step": 96}});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let (_, prices) = app
+        .post(
+            "/api/v1/vpp/series",
+            json!({"name": "prices", "owner_kind": "market", "owner_id": "m", "quantity": "price"}),
+        )
+        .await;
+    let temperature = r#"Weather 52.500,13.400 temperature"#;
+    for (extra, want) in [
+        (json!({"model_type": "DEMAND"}), "model_type"),
+        (json!({"target_series_id": prices["id"]}), "target_series_id"),
+        (json!({"params": {"lags": [192]}}), "params.lags"),
+        (json!({"params": {"holidays": "DE-BE"}}), "params.holidays"),
+        (json!({"params": {"temperature": "prices"}}), "params.temperature"),
+        (json!({"method": "LINEAR", "model_type": "DEMAND", "params": {"holidays": "XX"}}), "params.holidays"),
+    ] {
+        let (s, p) = app.post("/api/v1/vpp/ai-models", correction(extra.clone())).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{extra}: {p}");
+        assert_eq!(field(&p), want, "{p}");
+    }
+    let (s, m) = app
+        .post(
+            "/api/v1/vpp/ai-models",
+            correction(json!({"params": {"window_days": 28, "horizon": 96,
+        "cv_origins": 8, "cv_step": 96, "temperature": temperature}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    let id = m["id"].as_str().unwrap();
+    let (s, v) = app.post(&format!("/api/v1/vpp/ai-models/{id}/train"), json!({"to": to})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["status"], "READY", "{v}");
+    let score = &v["trained"]["score"];
+    assert_eq!(score["baseline"], "physical forecast", "{score}");
+    let skill = score["skill"].as_f64().unwrap();
+    eprintln!(
+        "physical correction: MAE {:.2} kW against {:.2} kW for the physics alone (skill {skill:.2}), p10–p90 coverage {:.2}",
+        score["overall"]["mae"].as_f64().unwrap(),
+        score["baseline_mae"].as_f64().unwrap(),
+        score["interval_coverage"].as_f64().unwrap()
+    );
+    assert!(skill > 0.3, "the correction should beat the data sheet's physics clearly: {score}");
+
+    let (s, p) = app
+        .post(&format!("/api/v1/vpp/ai-models/{id}/predict"), json!({"origin": to, "horizon": 96, "store": true}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let intervals = p["intervals"].as_array().unwrap();
+    assert_eq!(intervals.len(), 96);
+    assert!(intervals.iter().all(|i| i["point"].as_f64().unwrap() >= 0.0), "{p}");
+    assert!(intervals.iter().any(|i| i["point"].as_f64().unwrap() > 1.0), "daylight in the next day: {p}");
+
+    // The scheduled fleet run forecasts the plant now; June's weather does
+    // not reach today, so under a clear sky, and it says so.
+    let (s, run) = app.post("/api/v1/vpp/forecasts/physical?hours=24", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{run}");
+    let counts = ["resources", "forecast", "under_weather", "clear_sky"].map(|k| run[k].as_u64().unwrap());
+    assert_eq!(counts, [1, 1, 0, 1], "{run}");
+    assert_eq!(run["intervals"], 96);
+    let (s, p) = app.post("/api/v1/vpp/forecasts/physical?hours=0", json!({})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "hours");
 }
