@@ -83,3 +83,15 @@ put("weather_open_meteo", "unixtime-berlin", json.dumps({
     "latitude": 52.5, "longitude": 13.4, "timezone": "Europe/Berlin", "utc_offset_seconds": 3600,
     "minutely_15": {"time": [1796551200, 1796552100], "wind_speed_100m": [12.5, 13.0], "surface_pressure": [1012.0, 1011.8]},
     "minutely_15_units": {"wind_speed_100m": "m/s", "surface_pressure": "hPa"}}))
+
+mosmix_steps = "".join(f"<dwd:TimeStep>2026-12-06T{h:02d}:00:00.000Z</dwd:TimeStep>" for h in (10, 11, 12))
+put("weather_mosmix", "station", f"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<kml:kml xmlns:dwd="https://opendata.dwd.de/weather/lib/pointforecast_dwd_extension_V1_0.xsd" xmlns:kml="http://www.opengis.net/kml/2.2">
+<kml:Document><kml:ExtendedData><dwd:ProductDefinition><dwd:IssueTime>2026-12-06T09:00:00.000Z</dwd:IssueTime>
+<dwd:ForecastTimeSteps>{mosmix_steps}</dwd:ForecastTimeSteps></dwd:ProductDefinition></kml:ExtendedData>
+<kml:Placemark><kml:name>10382</kml:name><kml:description>BERLIN-TEGEL &amp; M&#220;GGELSEE</kml:description><kml:ExtendedData>
+<dwd:Forecast dwd:elementName="TTT"><dwd:value> 275.15 - 277.15</dwd:value></dwd:Forecast>
+<dwd:Forecast dwd:elementName="Rad1h"><dwd:value> 36.00 180.00 360.00</dwd:value></dwd:Forecast>
+<dwd:Forecast dwd:elementName="DD"><dwd:value> 250.00 260.00 270.00</dwd:value></dwd:Forecast>
+</kml:ExtendedData><kml:Point><kml:coordinates>13.32,52.57,36.0</kml:coordinates></kml:Point></kml:Placemark>
+</kml:Document></kml:kml>""")

@@ -32,6 +32,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("price_formula", price_formula),
     ("mqtt_payloads", mqtt_payloads),
     ("weather_open_meteo", weather_open_meteo),
+    ("weather_mosmix", weather_mosmix),
 ];
 
 fn check_invalid(e: &Invalid) {
@@ -242,6 +243,26 @@ pub fn weather_open_meteo(data: &[u8]) {
             for column in &file.columns {
                 for (start, value) in &column.values {
                     assert!(value.is_finite(), "{} at {start}: {value}", column.variable);
+                }
+            }
+        }
+        Err(e) => check_invalid(&e),
+    }
+}
+
+/// A DWD MOSMIX KML (or KMZ): read whole into finite hourly columns per
+/// station, or refused naming a field.
+pub fn weather_mosmix(data: &[u8]) {
+    match vpp_domain::mosmix::parse_mosmix(data, &[]) {
+        Ok(m) => {
+            assert!(!m.stations.is_empty(), "a file that reads has a station");
+            for station in &m.stations {
+                assert!(!station.file.columns.is_empty(), "a station that reads has a column vpp reads");
+                for column in &station.file.columns {
+                    for (start, value) in &column.values {
+                        assert!(value.is_finite(), "{} at {start}: {value}", column.variable);
+                        assert_eq!(start.rem_euclid(3_600_000_000), 0, "hourly on the UTC grid");
+                    }
                 }
             }
         }

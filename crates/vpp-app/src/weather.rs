@@ -1,11 +1,12 @@
-//! Weather intake: forecast files stored as versioned weather series of a
-//! weather point, and the weather nearest a resource read back for its
+//! Weather intake: forecast files (Open-Meteo JSON, DWD MOSMIX KML/KMZ)
+//! stored as versioned weather series of a weather point, and the weather nearest a resource read back for its
 //! physical forecast.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use vpp_domain::mosmix::{MosmixStation, parse_mosmix};
 use vpp_domain::series::{Belief, OwnerKind, Quantity, SeriesRequest, SourceKind, weather_owner_id, weather_point};
-use vpp_domain::weather::parse_open_meteo;
+use vpp_domain::weather::{WeatherFile, parse_open_meteo};
 use vpp_store::{BeliefQuery, Page, SeriesFilter, Store};
 
 use crate::{AppError, AppResult};
@@ -27,11 +28,23 @@ pub struct WeatherSeriesReport {
     pub nulls: usize,
 }
 
+/// A weather station.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Station {
+    /// Its id (DWD's station number for MOSMIX).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
 /// What a weather import did.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WeatherImportReport {
     /// The weather point's owner id, `latitude,longitude`.
     pub weather_point: String,
+    /// The station whose forecast this is (MOSMIX).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub station: Option<Station>,
     /// The version the values were stored as.
     #[schema(value_type = String, format = DateTime)]
     pub issued_at: Timestamp,
@@ -53,54 +66,104 @@ pub async fn import_open_meteo(
 ) -> AppResult<WeatherImportReport> {
     let file = parse_open_meteo(body)?;
     let issued_at = issued_at.unwrap_or_else(vpp_store::now);
+    let mut reports = store_weather_files(store, &[(None, &file)], issued_at).await?;
+    reports.pop().ok_or_else(|| AppError::internal("one file, one report"))
+}
+
+/// Stores a DWD MOSMIX forecast (KML or KMZ) as forecasts issued at its
+/// `IssueTime` in the weather series of each station's position (or of the
+/// stations in `only`), created as needed. The whole file is read first: a
+/// bad file stores nothing.
+pub async fn import_mosmix(store: &Store, body: &[u8], only: &[String]) -> AppResult<MosmixImportReport> {
+    let body = body.to_vec();
+    let only_owned = only.to_vec();
+    // Hundreds of MB of XML for every station: read off the async threads.
+    let file =
+        tokio::task::spawn_blocking(move || parse_mosmix(&body, &only_owned)).await.map_err(AppError::internal)??;
+    let issued_at = Timestamp::from_microsecond(file.issued_at_us).map_err(AppError::internal)?;
+    let files: Vec<(Option<&MosmixStation>, &WeatherFile)> = file.stations.iter().map(|s| (Some(s), &s.file)).collect();
+    let stations = store_weather_files(store, &files, issued_at).await?;
+    Ok(MosmixImportReport { issued_at, stations, ignored: file.ignored })
+}
+
+/// What a MOSMIX import did.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MosmixImportReport {
+    /// The file's `IssueTime`: the version every value was stored as.
+    #[schema(value_type = String, format = DateTime)]
+    pub issued_at: Timestamp,
+    /// One report per station stored.
+    pub stations: Vec<WeatherImportReport>,
+    /// Elements in the file that vpp does not read.
+    pub ignored: Vec<String>,
+}
+
+/// Stores weather files (each a weather point's columns, from a station
+/// or not) as forecasts issued at `issued_at`. Every series is found or
+/// created and checked before any value is stored, so a conflict stores
+/// nothing.
+async fn store_weather_files(
+    store: &Store,
+    files: &[(Option<&MosmixStation>, &WeatherFile)],
+    issued_at: Timestamp,
+) -> AppResult<Vec<WeatherImportReport>> {
     let issued_at = Timestamp::from_microsecond(issued_at.as_microsecond()).map_err(AppError::internal)?;
-    let point = weather_owner_id(file.latitude, file.longitude);
-    // Every series first, so that a conflict stores nothing.
-    let mut targets = Vec::with_capacity(file.columns.len());
-    for column in &file.columns {
-        let (key, series) = weather_series(store, &point, column.quantity, file.step_s).await?;
-        if series.resolution_s != file.step_s {
-            return Err(AppError::conflict_at(
-                format!("{}.time", file.block),
-                format!(
-                    "the {} series of {point} has intervals of {} s, the file {} s",
-                    column.quantity.as_str(),
-                    series.resolution_s,
-                    file.step_s
-                ),
-            ));
+    let mut targets = Vec::new();
+    for (station, file) in files {
+        let point = weather_owner_id(file.latitude, file.longitude);
+        for column in &file.columns {
+            let (key, series) = weather_series(store, &point, column.quantity, file.step_s).await?;
+            if series.resolution_s != file.step_s {
+                let at = station.map_or_else(|| format!("{}.time", file.block), |s| format!("Placemark[{}]", s.id));
+                return Err(AppError::conflict_at(
+                    at,
+                    format!(
+                        "the {} series of {point} has intervals of {} s, the file {} s",
+                        column.quantity.as_str(),
+                        series.resolution_s,
+                        file.step_s
+                    ),
+                ));
+            }
+            targets.push((key, series));
         }
-        targets.push((key, series));
     }
-    let mut reports = Vec::new();
-    for (column, (key, series)) in file.columns.iter().zip(targets) {
-        let beliefs: Vec<Belief> = column
-            .values
-            .iter()
-            .map(|&(start, value)| Belief {
-                event_start_us: start,
-                belief_time_us: issued_at.as_microsecond(),
-                source: SourceKind::Forecast,
-                value,
-            })
-            .collect();
-        let accepted = store.insert_beliefs(key, &beliefs).await?;
-        reports.push(WeatherSeriesReport {
-            quantity: column.quantity,
-            variable: column.variable.clone(),
-            series_id: series.id,
-            accepted,
-            duplicates: beliefs.len() as u64 - accepted,
-            nulls: column.nulls,
+    let mut targets = targets.into_iter();
+    let mut reports = Vec::with_capacity(files.len());
+    for (station, file) in files {
+        let mut series_reports = Vec::with_capacity(file.columns.len());
+        for column in &file.columns {
+            let (key, series) = targets.next().ok_or_else(|| AppError::internal("a series per column"))?;
+            let beliefs: Vec<Belief> = column
+                .values
+                .iter()
+                .map(|&(start, value)| Belief {
+                    event_start_us: start,
+                    belief_time_us: issued_at.as_microsecond(),
+                    source: SourceKind::Forecast,
+                    value,
+                })
+                .collect();
+            let accepted = store.insert_beliefs(key, &beliefs).await?;
+            series_reports.push(WeatherSeriesReport {
+                quantity: column.quantity,
+                variable: column.variable.clone(),
+                series_id: series.id,
+                accepted,
+                duplicates: beliefs.len() as u64 - accepted,
+                nulls: column.nulls,
+            });
+        }
+        reports.push(WeatherImportReport {
+            weather_point: weather_owner_id(file.latitude, file.longitude),
+            station: station.map(|s| Station { id: s.id.clone(), name: s.name.clone() }),
+            issued_at,
+            resolution_s: file.step_s,
+            series: series_reports,
+            ignored: file.ignored.clone(),
         });
     }
-    Ok(WeatherImportReport {
-        weather_point: point,
-        issued_at,
-        resolution_s: file.step_s,
-        series: reports,
-        ignored: file.ignored,
-    })
+    Ok(reports)
 }
 
 /// The `quantity` series of weather point `point`, created with intervals

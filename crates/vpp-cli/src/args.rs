@@ -443,14 +443,19 @@ pub(crate) enum ParkCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ImportCommand {
-    /// Import a weather forecast: an Open-Meteo JSON answer (hourly or minutely_15), stored as
-    /// weather series of its grid point; physical forecasts within 30 km read it.
+    /// Import a weather forecast: an Open-Meteo JSON answer (hourly or minutely_15) or a DWD MOSMIX
+    /// KML/KMZ station forecast, told apart by their content and stored as weather series of the
+    /// grid point or station; physical forecasts within 30 km read it.
     Weather {
-        /// The JSON file.
+        /// The JSON, KML or KMZ file.
         file: PathBuf,
-        /// When the forecast was issued (RFC 3339); now if absent.
+        /// When the forecast was issued (RFC 3339); now if absent. Open-Meteo only: MOSMIX says
+        /// when it was issued.
         #[arg(long)]
         issued_at: Option<jiff::Timestamp>,
+        /// MOSMIX only: the station ids to store, comma-separated (every station if absent).
+        #[arg(long, value_delimiter = ',')]
+        stations: Vec<String>,
     },
     /// Import a site's load curve: CSV `time,load_kw` (kW, MW or W in the header), 15-minute intervals.
     Load {

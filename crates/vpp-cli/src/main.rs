@@ -160,12 +160,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("database {} is up to date", config.database_url_redacted());
             Ok(())
         }
-        Command::Import(ImportCommand::Weather { file, issued_at }) => {
+        Command::Import(ImportCommand::Weather { file, issued_at, stations }) => {
             let store = open_store(&config).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let report = vpp_app::weather::import_open_meteo(&store, &bytes, issued_at)
-                .await
-                .map_err(|e| api_error(e, "file"))?;
+            // JSON is Open-Meteo; a zip (KMZ) or XML is MOSMIX.
+            let json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            let report = if json {
+                if !stations.is_empty() {
+                    anyhow::bail!("--stations is for MOSMIX files; {} is Open-Meteo JSON", file.display());
+                }
+                let report = vpp_app::weather::import_open_meteo(&store, &bytes, issued_at).await;
+                serde_json::to_value(report.map_err(|e| api_error(e, "file"))?)?
+            } else {
+                if issued_at.is_some() {
+                    anyhow::bail!("--issued-at is for Open-Meteo files; a MOSMIX file carries its IssueTime");
+                }
+                let report = vpp_app::weather::import_mosmix(&store, &bytes, &stations).await;
+                serde_json::to_value(report.map_err(|e| api_error(e, "file"))?)?
+            };
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

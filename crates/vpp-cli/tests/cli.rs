@@ -824,3 +824,20 @@ fn the_demo_connects_to_loopback_only() {
     assert!(inet > 0, "the trace saw the demo's own connections (MQTT, HTTP): {traced:.2000}");
     assert!(remote.is_empty(), "connections beyond loopback: {remote:#?}");
 }
+
+#[test]
+fn a_mosmix_file_is_imported_from_the_cli() {
+    let tmp = TempDir::migrated("mosmix");
+    let kml = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/weather_mosmix/seed-station");
+    let kml = kml.to_str().expect("path");
+    let report = stdout_json(&vpp(&tmp.db(), &["import", "weather", kml, "--stations", "10382"]));
+    assert_eq!(report["issued_at"], "2026-12-06T09:00:00Z", "{report}");
+    assert_eq!(report["stations"][0]["station"]["id"], "10382", "{report}");
+    assert_eq!(report["stations"][0]["station"]["name"], "BERLIN-TEGEL & MÜGGELSEE", "{report}");
+    assert_eq!(report["ignored"], json!(["DD"]));
+    let out = vpp(&tmp.db(), &["import", "weather", kml, "--issued-at", "2026-12-06T06:00:00Z"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("carries its IssueTime"));
+    let run = stdout_json(&vpp(&tmp.db(), &["forecast", "fleet", "--hours", "6"]));
+    assert_eq!(run["resources"], 0, "{run}");
+}

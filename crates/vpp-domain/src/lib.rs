@@ -18,7 +18,7 @@
 //! - strategies: rules, backtests, metrics ([`strategy`]);
 //! - tariffs, bills, load and flexibility of industrial parks ([`tariff`],
 //!   [`settings`]);
-//! - weather forecasts as delivered (Open-Meteo JSON) ([`weather`]);
+//! - weather forecasts as delivered (Open-Meteo JSON, [`weather`]; DWD MOSMIX KML/KMZ, [`mosmix`]);
 //! - roles and permissions ([`auth`]); typed errors ([`error`]); text for
 //!   spreadsheets ([`export`]).
 //!
@@ -37,6 +37,7 @@ pub mod export;
 pub mod fleet;
 pub mod forecast_etl;
 pub mod market;
+pub mod mosmix;
 pub mod presets;
 pub mod resource;
 pub mod series;

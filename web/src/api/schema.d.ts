@@ -2326,6 +2326,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/weather/mosmix": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store a DWD MOSMIX forecast (KML, or the KMZ DWD publishes) as weather
+         *     forecasts issued at its `IssueTime`, in the weather series of each
+         *     station's position: temperature (`TTT`, K → °C), wind speed at 10 m
+         *     (`FF`), pressure (`PPPP`), cloud cover (`N`) and global irradiance
+         *     (`Rad1h`, kJ/m² over the hour before its time → W/m² for that hour);
+         *     `-` values are skipped. Physical forecasts of resources within 30 km read
+         *     it. A bad file stores nothing and names the station and element.
+         */
+        post: operations["import_mosmix"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/weather/open-meteo": {
         parameters: {
             query?: never;
@@ -5027,6 +5052,18 @@ export interface components {
             /** @description Statistics of the month. */
             stats: components["schemas"]["LoadStats"];
         };
+        /** @description What a MOSMIX import did. */
+        MosmixImportReport: {
+            /** @description Elements in the file that vpp does not read. */
+            ignored: string[];
+            /**
+             * Format: date-time
+             * @description The file's `IssueTime`: the version every value was stored as.
+             */
+            issued_at: string;
+            /** @description One report per station stored. */
+            stations: components["schemas"]["WeatherImportReport"][];
+        };
         /**
          * @description What to optimise.
          * @enum {string}
@@ -6532,6 +6569,13 @@ export interface components {
              */
             window_days: number;
         };
+        /** @description A weather station. */
+        Station: {
+            /** @description Its id (DWD's station number for MOSMIX). */
+            id: string;
+            /** @description Its name. */
+            name: string;
+        };
         /** @description One recorded status change. */
         StatusChange: {
             /**
@@ -7274,6 +7318,7 @@ export interface components {
             resolution_s: number;
             /** @description One entry per quantity read. */
             series: components["schemas"]["WeatherSeriesReport"][];
+            station?: components["schemas"]["Station"] | null;
             /** @description The weather point's owner id, `latitude,longitude`. */
             weather_point: string;
         };
@@ -14347,6 +14392,61 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_mosmix: {
+        parameters: {
+            query?: {
+                /** @description Station ids, comma-separated (e.g. `10382,10870`); every station in the file if absent. */
+                stations?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description the MOSMIX KML or KMZ file */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MosmixImportReport"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_app::forecasts::{self, FleetForecastRun};
-use vpp_app::weather::{self, WeatherImportReport};
+use vpp_app::weather::{self, MosmixImportReport, WeatherImportReport};
 
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiQuery;
@@ -41,6 +41,41 @@ async fn import_open_meteo(
     Ok(Json(weather::import_open_meteo(&s.store, &body, q.issued_at).await?))
 }
 
+/// Which stations of a MOSMIX file to store.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MosmixQuery {
+    /// Station ids, comma-separated (e.g. `10382,10870`); every station in the file if absent.
+    pub stations: Option<String>,
+}
+
+/// Store a DWD MOSMIX forecast (KML, or the KMZ DWD publishes) as weather
+/// forecasts issued at its `IssueTime`, in the weather series of each
+/// station's position: temperature (`TTT`, K → °C), wind speed at 10 m
+/// (`FF`), pressure (`PPPP`), cloud cover (`N`) and global irradiance
+/// (`Rad1h`, kJ/m² over the hour before its time → W/m² for that hour);
+/// `-` values are skipped. Physical forecasts of resources within 30 km read
+/// it. A bad file stores nothing and names the station and element.
+#[utoipa::path(post, path = "/api/v1/vpp/weather/mosmix", tag = "series", params(MosmixQuery),
+    request_body(content = Vec<u8>, description = "the MOSMIX KML or KMZ file", content_type = "application/octet-stream"),
+    responses((status = 200, body = MosmixImportReport), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn import_mosmix(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<MosmixQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<MosmixImportReport>> {
+    let stations: Vec<String> = q
+        .stations
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    Ok(Json(weather::import_mosmix(&s.store, &body, &stations).await?))
+}
+
 /// How far the fleet is forecast.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -67,5 +102,8 @@ async fn forecast_fleet(
 }
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(import_open_meteo)).routes(routes!(forecast_fleet))
+    OpenApiRouter::new()
+        .routes(routes!(import_open_meteo))
+        .routes(routes!(import_mosmix))
+        .routes(routes!(forecast_fleet))
 }

@@ -348,3 +348,79 @@ async fn imported_weather_drives_the_physical_forecasts_of_turbines_and_plants_n
     let (peak, energy) = (f["peak_kw"].as_f64().unwrap(), f["energy_kwh"].as_f64().unwrap());
     assert!(peak > 0.0 && peak <= 90.0 && energy > 0.0, "{f}");
 }
+
+/// A MOSMIX KML of one station at 52.5 N, 13.4 E, hourly from the hour
+/// before now for `hours` hours: 8 m/s at 10 m, 720 kJ/m² an hour (200 W/m²),
+/// 278.15 K; `ff_last` ends the wind row.
+fn mosmix(hours: i64, ff_last: &str) -> String {
+    let now = jiff::Timestamp::now().as_second();
+    let first = now - now.rem_euclid(3600) - 3600;
+    let steps: String = (0..hours)
+        .map(|h| {
+            let t = jiff::Timestamp::from_second(first + h * 3600).unwrap();
+            format!("<dwd:TimeStep>{}</dwd:TimeStep>", t.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+        })
+        .collect();
+    let row = |v: &str| vec![v; hours as usize].join(" ");
+    let ff = format!("{} {ff_last}", vec!["8.00"; hours as usize - 1].join(" "));
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1"?>
+<kml:kml xmlns:dwd="https://opendata.dwd.de/weather/lib/pointforecast_dwd_extension_V1_0.xsd" xmlns:kml="http://www.opengis.net/kml/2.2">
+<kml:Document><kml:ExtendedData><dwd:ProductDefinition>
+<dwd:IssueTime>{issue}</dwd:IssueTime><dwd:ForecastTimeSteps>{steps}</dwd:ForecastTimeSteps>
+</dwd:ProductDefinition></kml:ExtendedData>
+<kml:Placemark><kml:name>T1234</kml:name><kml:description>TESTSTADT</kml:description><kml:ExtendedData>
+<dwd:Forecast dwd:elementName="FF"><dwd:value>{ff}</dwd:value></dwd:Forecast>
+<dwd:Forecast dwd:elementName="Rad1h"><dwd:value>{rad}</dwd:value></dwd:Forecast>
+<dwd:Forecast dwd:elementName="TTT"><dwd:value>{ttt}</dwd:value></dwd:Forecast>
+<dwd:Forecast dwd:elementName="SunD1"><dwd:value>{rad}</dwd:value></dwd:Forecast>
+</kml:ExtendedData><kml:Point><kml:coordinates>13.4,52.5,40.0</kml:coordinates></kml:Point></kml:Placemark>
+</kml:Document></kml:kml>"#,
+        issue = jiff::Timestamp::from_second(first - 3600).unwrap(),
+        rad = row("720.00"),
+        ttt = row("278.15"),
+    )
+}
+
+async fn post_file(app: &TestApp, path: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, serde_json::Value) {
+    let (s, v, _) = app.request(axum::http::Method::POST, path, Some(content_type), body).await;
+    (s, v)
+}
+
+#[tokio::test]
+async fn a_mosmix_station_forecast_drives_the_turbines_near_it() {
+    let app = TestApp::new().await;
+    let import = "/api/v1/vpp/weather/mosmix";
+    let (s, p) = post_file(&app, import, "application/octet-stream", mosmix(50, "fast").into_bytes()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "Placemark[T1234].Forecast[FF][49]", "{p}");
+    let (_, none) = app.get("/api/v1/vpp/series?owner_kind=weather").await;
+    assert_eq!(none["total"], 0, "a refused file stores nothing: {none}");
+    let (s, p) =
+        post_file(&app, &format!("{import}?stations=99999"), "application/xml", mosmix(50, "8.00").into_bytes()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "stations", "{p}");
+
+    let (s, r) =
+        post_file(&app, &format!("{import}?stations=T1234"), "application/xml", mosmix(50, "-").into_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["ignored"], json!(["SunD1"]));
+    let station = &r["stations"][0];
+    assert_eq!(station["station"], json!({"id": "T1234", "name": "TESTSTADT"}));
+    assert_eq!(station["weather_point"], "52.500,13.400");
+    let wind = station["series"].as_array().unwrap().iter().find(|c| c["variable"] == "FF").unwrap().clone();
+    assert_eq!((wind["accepted"].as_u64(), wind["nulls"].as_u64()), (Some(49), Some(1)), "{r}");
+
+    // 8 m/s at 10 m is about 12 m/s at a 120 m hub over open land: near rated.
+    let turbine = app.create_resource("WIND", "WT 3", json!({"parameters": {"rated_kw": 3000}})).await;
+    let (s, f) = app
+        .post(
+            &format!("/api/v1/vpp/resource-instances/{}/physical-forecast", turbine["id"].as_str().unwrap()),
+            json!({"hours": 24}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    assert_eq!(f["weather"], "forecast");
+    let peak = f["peak_kw"].as_f64().unwrap();
+    assert!((2000.0..=3000.0).contains(&peak), "{f}");
+}
