@@ -135,13 +135,19 @@ await step('forecasts and measurements of a PV plant on one axis, with the error
   await page.screenshot({ path: `${shots}/series.png`, fullPage: true })
 })
 
-await step('a physical forecast of a PV plant from its technical data, stored as a version and said to be clear sky', async () => {
-  const pv = await page.locator('[data-test=series] option', { hasText: 'PV' }).first().getAttribute('value')
+await step('a PV plant: its weather, its physical forecast from technical data and the learned correction beside it', async () => {
+  const pv = await page.locator('[data-test=series] option', { hasText: 'PV 01' }).first().getAttribute('value')
   await page.selectOption('[data-test=series]', pv)
+  // The demo's weather is stored at each site's weather point; the chart shows irradiance, wind and temperature.
+  await page.waitForSelector('[data-test=weather][data-point]:not([data-point=""])', { timeout: 15000 })
+  await page.waitForFunction(() => Number(document.querySelector('[data-test=weather]')?.getAttribute('data-lines')) >= 3, null, { timeout: 15000 })
+  // The demo trained a PHYSICAL_CORRECTION model on the plant's meter readings; its stored forecast is a line.
+  await page.waitForFunction(() => (document.querySelector('[data-test=series-chart]')?.getAttribute('data-lines') ?? '').includes('Corrected by'), null, { timeout: 15000 })
   await page.click('[data-test=physical-forecast]')
   const result = await page.locator('[data-test=physical-result]').innerText({ timeout: 15000 })
   assert.match(result, /192 intervals/)
-  assert.match(result, /cloudless sky/)
+  assert.doesNotMatch(result, /cloudless sky/, 'under the weather forecast, not a clear sky')
+  await page.waitForTimeout(1500)
   await page.screenshot({ path: `${shots}/series-physical.png`, fullPage: true })
 })
 

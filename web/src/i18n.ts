@@ -53,6 +53,10 @@ const en = {
     physical: 'Physical forecast (48 h)', physicalHint: 'From the resource\'s technical data (PV and wind); stored as a new forecast version.',
     physicalDone: 'Forecast version of {at} stored: {intervals} intervals, peak {peak} kW, {energy} kWh.',
     clearSky: 'No weather forecast was available: this is a cloudless sky, an upper bound of production.',
+    learned: 'Corrected by {name}',
+    weatherTitle: 'Weather', weatherAt: 'Newest forecast at the weather point {point}, {km} km away: what the physical forecast reads.',
+    noWeather: 'No weather point within 30 km: PV is forecast under a clear sky, wind cannot be forecast.',
+    weather: { irradiance_ghi: 'Global irradiance', wind_speed_100m: 'Wind at 100 m', wind_speed_10m: 'Wind at 10 m', temperature: 'Temperature' },
   },
   vpps: {
     title: 'VPP aggregation', vpp: 'VPP', members: 'Members', available: 'Other resources', search: 'Search by name',
@@ -194,6 +198,10 @@ const zh: typeof en = {
     physical: '物理模型预测（48 小时）', physicalHint: '根据资源的技术参数计算（光伏与风电），保存为新的预测版本。',
     physicalDone: '已保存 {at} 的预测版本：{intervals} 个时段，峰值 {peak} kW，{energy} kWh。',
     clearSky: '没有可用的天气预报：此为晴空出力，即发电上限。',
+    learned: '经 {name} 修正',
+    weatherTitle: '天气', weatherAt: '天气点 {point}（相距 {km} 公里）的最新预报：物理模型预测所用的天气。',
+    noWeather: '30 公里内没有天气点：光伏按晴空预测，风电无法预测。',
+    weather: { irradiance_ghi: '总辐照度', wind_speed_100m: '100 米风速', wind_speed_10m: '10 米风速', temperature: '气温' },
   },
   vpps: {
     title: '虚拟电厂聚合', vpp: '虚拟电厂', members: '成员', available: '其他资源', search: '按名称搜索',

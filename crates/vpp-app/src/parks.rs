@@ -421,45 +421,41 @@ async fn flex_savings(store: &Store, m: &SiteMonth) -> AppResult<SavingsReport> 
     })
 }
 
-/// Optimises a battery against the month's TOU prices and demand charge
-/// (vpp-optim, clarabel) and bills the resulting grid import.
-async fn battery_scenario(store: &Store, m: &SiteMonth, spec: &BatterySpec) -> AppResult<BatteryScenario> {
-    use vpp_optim::{Asset, Battery, Horizon, Member, Objective, Problem, SolverOptions, solve};
-    let expected = usize::try_from(m.end.duration_since(m.start).as_secs() / INTERVAL_S).unwrap_or(0);
-    if m.load.len() != expected || expected == 0 {
-        return Err(AppError::invalid(
-            "month",
-            format!(
-                "the battery scenario needs the whole month's load: {} of {expected} intervals are present",
-                m.load.len()
-            ),
-        ));
-    }
-    let lab = &m.ctx.labeller;
-    // The cost of importing one more kWh: the TOU price plus every per-kWh
-    // component of the version in force, in currency/MWh as vpp-optim takes it.
-    let price: Vec<f64> = m
-        .load
+/// The cost of importing one more kWh at each of `times`: the TOU price
+/// plus every per-kWh component of the version in force, in currency/MWh as
+/// vpp-optim takes it (0 where no version is in force).
+fn import_prices(lab: &Labeller, times: &[Timestamp]) -> Vec<f64> {
+    times
         .iter()
-        .map(|&(t, _)| {
+        .map(|&t| {
             let Some(l) = lab.label(t) else { return 0.0 };
             let components: Decimal = lab.versions[l.version].terms.components.iter().map(|c| c.rate_per_kwh).sum();
             let per_kwh = lab.price(&l).unwrap_or_default() + components;
             f64::try_from(per_kwh).unwrap_or(0.0) * 1000.0
         })
-        .collect();
-    let base: Vec<f64> = m.load.iter().map(|p| p.1).collect();
-    let terms = last_terms(m)?;
+        .collect()
+}
+
+/// A site battery scheduled against quarter-hour import prices and a peak
+/// charge, behind the meter of `base_kw` (nothing exported), starting and
+/// ending at 50 %.
+fn battery_problem(
+    base_kw: Vec<f64>,
+    price: Vec<f64>,
+    peak_charge_per_kw: Option<f64>,
+    spec: &BatterySpec,
+) -> vpp_optim::Problem {
+    use vpp_optim::{Asset, Battery, Horizon, Member, Objective, Problem};
     let rt = spec.round_trip_efficiency.unwrap_or(0.9);
-    let problem = Problem {
-        horizon: Horizon { steps: base.len(), step_s: 900 },
+    Problem {
+        horizon: Horizon { steps: base_kw.len(), step_s: 900 },
         site: vpp_optim::Site {
-            import_price: price.clone(),
-            export_price: Some(vec![0.0; base.len()]),
-            base_load_kw: Some(base.clone()),
+            import_price: price,
+            export_price: Some(vec![0.0; base_kw.len()]),
+            base_load_kw: Some(base_kw),
             import_limit_kw: None,
             export_limit_kw: Some(0.0),
-            peak_charge_per_kw: demand_price(terms),
+            peak_charge_per_kw,
         },
         members: vec![Member {
             id: "battery".into(),
@@ -477,7 +473,27 @@ async fn battery_scenario(store: &Store, m: &SiteMonth, spec: &BatterySpec) -> A
             }),
         }],
         objective: Objective::Cost,
-    };
+    }
+}
+
+/// Optimises a battery against the month's TOU prices and demand charge
+/// (vpp-optim, clarabel) and bills the resulting grid import.
+async fn battery_scenario(store: &Store, m: &SiteMonth, spec: &BatterySpec) -> AppResult<BatteryScenario> {
+    use vpp_optim::{SolverOptions, solve};
+    let expected = usize::try_from(m.end.duration_since(m.start).as_secs() / INTERVAL_S).unwrap_or(0);
+    if m.load.len() != expected || expected == 0 {
+        return Err(AppError::invalid(
+            "month",
+            format!(
+                "the battery scenario needs the whole month's load: {} of {expected} intervals are present",
+                m.load.len()
+            ),
+        ));
+    }
+    let times: Vec<Timestamp> = m.load.iter().map(|p| p.0).collect();
+    let price = import_prices(&m.ctx.labeller, &times);
+    let base: Vec<f64> = m.load.iter().map(|p| p.1).collect();
+    let problem = battery_problem(base, price, demand_price(last_terms(m)?), spec);
     let options = SolverOptions { backend: vpp_optim::Backend::Clarabel, time_limit_s: 120.0, mip_gap: 0.01 };
     let schedule = tokio::task::spawn_blocking(move || solve(&problem, &options))
         .await
@@ -816,4 +832,151 @@ pub fn report_html(r: &ParkReport) -> String {
     }
     h.push_str("</body></html>");
     h
+}
+
+/// Tomorrow's plan of a site's battery, made on the demand forecast.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatteryPlan {
+    /// Site id.
+    pub site_id: String,
+    /// The local day planned (the site's tariff zone).
+    #[schema(value_type = String, format = Date)]
+    pub day: Date,
+    /// The DEMAND model whose stored forecast was planned on.
+    pub model_id: String,
+    /// Its name.
+    pub model_name: String,
+    /// The battery.
+    pub battery: BatterySpec,
+    /// Highest forecast load, kW.
+    pub peak_without_kw: f64,
+    /// Highest grid import with the battery, kW.
+    pub peak_with_kw: f64,
+    /// Energy cost of the day without and with the battery (TOU prices and
+    /// per-kWh components), in the tariff's currency.
+    pub energy_cost_without: f64,
+    /// With the battery.
+    pub energy_cost_with: f64,
+    /// Currency.
+    pub currency: String,
+    /// The quarter-hours.
+    pub intervals: Vec<PlanInterval>,
+    /// Solver time, ms.
+    pub solve_ms: f64,
+}
+
+/// One quarter-hour of a battery plan.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlanInterval {
+    /// Start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// Forecast site load, kW.
+    pub load_kw: f64,
+    /// Battery power, kW: positive discharges into the site, negative charges.
+    pub battery_kw: f64,
+    /// Grid import with the battery, kW.
+    pub import_kw: f64,
+    /// Battery state of charge at the interval's end, %.
+    pub soc_pct: f64,
+}
+
+/// Plans the site's battery for `day` (tomorrow in the tariff's zone if
+/// absent) on the newest stored forecast of a DEMAND model of the site's
+/// load, against the day's TOU prices and the demand charge (the day's peak
+/// priced as if it set the month's maximum: a day plan cannot know the rest
+/// of the month). Without such a forecast for every quarter-hour of the
+/// day, it says what is missing (409).
+pub async fn battery_plan(store: &Store, site: &str, day: Option<Date>) -> AppResult<BatteryPlan> {
+    use vpp_domain::ai_model::ModelType;
+    use vpp_optim::{SolverOptions, solve};
+    let ctx = site_context(store, site).await?;
+    let tz = ctx.labeller.tz.clone();
+    let day = match day {
+        Some(d) => d,
+        None => Timestamp::now().to_zoned(tz.clone()).date().tomorrow().map_err(AppError::internal)?,
+    };
+    let spec = battery_for(store, &ctx.site, None)
+        .await?
+        .ok_or_else(|| AppError::conflict_at("battery_resource_id", "the site has no battery to plan"))?;
+    let load_series = store.find_series(OwnerKind::Site, &ctx.site.id, Quantity::Power).await?;
+    let load_series = load_series.ok_or_else(|| AppError::conflict("the site has no load series to forecast"))?;
+    let mut forecast = None;
+    for model in store.list_models(Some(ModelType::Demand)).await? {
+        if model.definition.target_series_id != load_series.1.id {
+            continue;
+        }
+        if let Some(output) = crate::ai_models::model_forecast_series(store, &model.id).await? {
+            forecast = Some((model, output));
+            break;
+        }
+    }
+    let (model, (key, output)) = forecast.ok_or_else(|| {
+        AppError::conflict(format!(
+            "no DEMAND model has stored a forecast of `{}`: register one on it and predict with store: true",
+            load_series.1.name
+        ))
+    })?;
+    let slots =
+        vpp_domain::series::delivery_day(day, &tz, jiff::SignedDuration::from_mins(15)).map_err(AppError::internal)?;
+    let step_us = output.resolution_s * 1_000_000;
+    let (start_us, end_us) = (slots[0].as_microsecond(), slots[slots.len() - 1].as_microsecond() + step_us);
+    let query = vpp_store::BeliefQuery::latest(key, SourceKind::Forecast, (start_us, end_us), step_us);
+    let newest = store.newest_beliefs(&query).await?;
+    let load: Vec<f64> = slots
+        .iter()
+        .filter_map(|t| newest.iter().find(|b| b.event_start_us == t.as_microsecond()).map(|b| b.value))
+        .collect();
+    if load.len() != slots.len() {
+        return Err(AppError::conflict_at(
+            "day",
+            format!(
+                "the forecast of model `{}` covers {} of the {} quarter-hours of {day}: predict further ahead",
+                model.definition.name,
+                load.len(),
+                slots.len()
+            ),
+        ));
+    }
+    let version = ctx
+        .labeller
+        .version_on(day)
+        .ok_or_else(|| AppError::conflict_at("day", format!("the site's tariff has no version in force on {day}")))?;
+    let terms = &ctx.labeller.versions[version].terms;
+    let price = import_prices(&ctx.labeller, &slots);
+    let problem = battery_problem(load.clone(), price.clone(), demand_price(terms), &spec);
+    let options = SolverOptions { backend: vpp_optim::Backend::Clarabel, time_limit_s: 30.0, mip_gap: 0.01 };
+    let schedule = tokio::task::spawn_blocking(move || solve(&problem, &options))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::invalid("battery", e.to_string()))?;
+    let battery = schedule.members.first().ok_or_else(|| AppError::internal("a battery schedule"))?;
+    let soc = battery.soc_pct.clone().unwrap_or_default();
+    // Energy cost in currency: kW × ¼ h × currency/MWh ÷ 1000.
+    let cost = |kw: &[f64]| kw.iter().zip(&price).map(|(k, p)| k * 0.25 * p / 1000.0).sum::<f64>();
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    Ok(BatteryPlan {
+        site_id: ctx.site.id.clone(),
+        day,
+        model_id: model.id.clone(),
+        model_name: model.definition.name.clone(),
+        battery: spec,
+        peak_without_kw: load.iter().copied().fold(0.0, f64::max),
+        peak_with_kw: round(schedule.peak_import_kw),
+        energy_cost_without: round(cost(&load)),
+        energy_cost_with: round(cost(&schedule.import_kw)),
+        currency: terms.currency.clone(),
+        intervals: slots
+            .iter()
+            .enumerate()
+            .map(|(i, t)| PlanInterval {
+                start: *t,
+                load_kw: load[i],
+                battery_kw: round(battery.power_kw.get(i).copied().unwrap_or(0.0)),
+                import_kw: round(schedule.import_kw[i]),
+                soc_pct: round(soc.get(i + 1).copied().unwrap_or(f64::NAN)),
+            })
+            .collect(),
+        solve_ms: schedule.solver.solve_ms,
+    })
 }

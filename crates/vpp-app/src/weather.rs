@@ -228,6 +228,12 @@ impl WeatherPoints {
 
     /// The point nearest (`lat`, `lon`) within [`NEAREST_WEATHER_DEG`].
     pub fn nearest(&self, lat: f64, lon: f64) -> Option<&str> {
+        self.nearest_with_distance(lat, lon).map(|(p, _)| p)
+    }
+
+    /// The point nearest (`lat`, `lon`) within [`NEAREST_WEATHER_DEG`], and
+    /// how far it is, degrees of latitude.
+    pub fn nearest_with_distance(&self, lat: f64, lon: f64) -> Option<(&str, f64)> {
         let distance = |plat: f64, plon: f64| {
             // Across the date line too: the shorter way round.
             let dlon = ((plon - lon + 540.0).rem_euclid(360.0) - 180.0) * lat.to_radians().cos();
@@ -238,13 +244,49 @@ impl WeatherPoints {
             .map(|(p, plat, plon)| (distance(*plat, *plon), p))
             .filter(|(d, _)| *d <= NEAREST_WEATHER_DEG)
             .min_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, p)| p.as_str())
+            .map(|(d, p)| (p.as_str(), d))
     }
 }
 
 /// The weather point nearest (`lat`, `lon`) within [`NEAREST_WEATHER_DEG`].
 pub async fn nearest_point(store: &Store, lat: f64, lon: f64) -> AppResult<Option<String>> {
     Ok(WeatherPoints::load(store).await?.nearest(lat, lon).map(str::to_string))
+}
+
+/// The weather a resource's physical forecast stands on.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NearbyWeather {
+    /// The resource.
+    pub resource_id: String,
+    /// The nearest weather point within 30 km (`latitude,longitude`), if any.
+    pub weather_point: Option<String>,
+    /// How far it is from the resource, km.
+    pub distance_km: Option<f64>,
+    /// Its weather series (irradiance, temperature, wind, …).
+    pub series: Vec<vpp_domain::series::Series>,
+}
+
+/// The weather point nearest resource `resource_id` and its series.
+pub async fn weather_near(store: &Store, resource_id: &str) -> AppResult<NearbyWeather> {
+    let resource = store.get_resource(resource_id).await?;
+    let points = WeatherPoints::load(store).await?;
+    let nearest = points.nearest_with_distance(resource.location.lat, resource.location.lon);
+    let mut series = Vec::new();
+    if let Some((point, _)) = nearest {
+        let filter = SeriesFilter {
+            owner_kind: Some(OwnerKind::Weather),
+            owner_id: Some(point.to_string()),
+            ..Default::default()
+        };
+        series = store.list_series(&filter, Page { page: 1, size: 100 }).await?.items;
+    }
+    Ok(NearbyWeather {
+        resource_id: resource.id,
+        weather_point: nearest.map(|(p, _)| p.to_string()),
+        // A degree of latitude is 111.2 km; the distance is measured along it.
+        distance_km: nearest.map(|(_, d)| (d * 111.2 * 10.0).round() / 10.0),
+        series,
+    })
 }
 
 /// Everything a physical model reads of the weather at `point`, on a grid

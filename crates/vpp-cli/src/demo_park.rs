@@ -257,7 +257,7 @@ pub async fn seed(store: &Store, battery_template: &str, industrial_loads: &[Str
 /// The park's demand model: ridge regression on the load's own lags, the
 /// holiday calendar (non-workdays get their own daily shape) and the
 /// temperature forecast (heating and cooling degrees); trained on the year
-/// of meter data and forecasting the next two days.
+/// of meter data and forecasting the next three days.
 async fn seed_demand_model(store: &Store, load_series: &str, temperature: &str) -> anyhow::Result<()> {
     use vpp_app::ai_models::{PredictRequest, TrainRequest, check_model, predict_model, train_model};
     use vpp_domain::ai_model::{Method, ModelParams, ModelRequest, ModelType};
@@ -270,9 +270,12 @@ async fn seed_demand_model(store: &Store, load_series: &str, temperature: &str) 
             holidays: Some(REGION.into()),
             temperature: Some(temperature.to_string()),
             window_days: Some(180),
-            // Thirty origins two days apart: two months of forecasts
-            // scored, holidays included, not just last week.
-            cv_origins: Some(30),
+            // Three days ahead, so every lag is at least that old.
+            horizon: Some(288),
+            lags: Some(vec![288, 672]),
+            // Twenty origins two days apart: forty days of forecasts
+            // scored, not just last week.
+            cv_origins: Some(20),
             cv_step: Some(192),
             ..Default::default()
         },
@@ -292,7 +295,9 @@ async fn seed_demand_model(store: &Store, load_series: &str, temperature: &str) 
         100.0 * score["interval_coverage"].as_f64().unwrap_or_default(),
         version.fit_ms,
     );
-    predict_model(store, &model.id, PredictRequest { store: true, ..Default::default() })
+    // Three days ahead: tomorrow's battery plan (GET /sites/{id}/battery-plan)
+    // is made on it, whatever the hour.
+    predict_model(store, &model.id, PredictRequest { store: true, horizon: Some(288), ..Default::default() })
         .await
         .map_err(|e| crate::api_error(e, "predict"))?;
     Ok(())

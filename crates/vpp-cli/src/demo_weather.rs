@@ -21,8 +21,8 @@ use vpp_store::Store;
 
 const HOUR_US: i64 = 3_600_000_000;
 
-/// Hours ahead each version covers.
-const AHEAD_HOURS: i64 = 72;
+/// Hours ahead each version covers: beyond the three days the demand model forecasts.
+const AHEAD_HOURS: i64 = 96;
 
 /// Values of `quantity` at the hour starting `hour_us`, under this
 /// version's error: irradiance is the hour's middle (a mean over the
@@ -92,30 +92,45 @@ async fn store_version(
 
 const PRODUCTION: [Quantity; 3] = [Quantity::IrradianceGhi, Quantity::Temperature, Quantity::WindSpeed10m];
 
-/// Seeds the weather of the production sites (`points`): one version
-/// issued an hour ago from yesterday's start to three days ahead.
+/// Days of weather history at the production sites: what a physical
+/// correction of a plant learns from.
+pub const HISTORY_DAYS: i64 = 35;
+
+/// Seeds the weather of the production sites (`points`) from
+/// [`HISTORY_DAYS`] ago to four days ahead.
 pub async fn seed(store: &Store, points: &[(f64, f64)]) -> anyhow::Result<()> {
     let now = vpp_store::now().as_microsecond();
-    let day_us = 24 * HOUR_US;
-    let from = (now / day_us - 1) * day_us;
+    let from = Timestamp::from_microsecond(now - HISTORY_DAYS * 24 * HOUR_US)?;
     for &point in points {
-        store_version(store, point, &PRODUCTION, (from, now + AHEAD_HOURS * HOUR_US), now - HOUR_US).await?;
+        seed_history(store, point, &PRODUCTION, from).await?;
     }
     Ok(())
 }
 
-/// Seeds the temperature at `point` from `from` to three days ahead, each
-/// day as forecast at noon (UTC) the day before: what a demand model of the
-/// park learns from and forecasts with. Returns the series' name.
-pub async fn seed_temperature_history(store: &Store, point: (f64, f64), from: Timestamp) -> anyhow::Result<String> {
+/// Seeds `quantities` at `point` from `from` to four days ahead: each past
+/// day as forecast at noon (UTC) the day before, the rest as forecast an
+/// hour ago.
+async fn seed_history(
+    store: &Store,
+    point: (f64, f64),
+    quantities: &[Quantity],
+    from: Timestamp,
+) -> anyhow::Result<()> {
     let day_us = 24 * HOUR_US;
     let now = vpp_store::now().as_microsecond();
     let mut day = from.as_microsecond() - from.as_microsecond().rem_euclid(day_us);
     while day < now - day_us {
-        store_version(store, point, &[Quantity::Temperature], (day, day + day_us), day - 12 * HOUR_US).await?;
+        store_version(store, point, quantities, (day, day + day_us), day - 12 * HOUR_US).await?;
         day += day_us;
     }
-    store_version(store, point, &[Quantity::Temperature], (day, now + AHEAD_HOURS * HOUR_US), now - HOUR_US).await?;
+    store_version(store, point, quantities, (day, now + AHEAD_HOURS * HOUR_US), now - HOUR_US).await
+}
+
+/// Seeds the temperature at `point` from `from` to four days ahead: what a
+/// demand model of the park learns from and forecasts with. Returns the
+/// series' name.
+pub async fn seed_temperature_history(store: &Store, point: (f64, f64), from: Timestamp) -> anyhow::Result<String> {
+    seed_history(store, point, &[Quantity::Temperature], from).await?;
     let (_, series) =
         vpp_app::weather::weather_series(store, &weather_owner_id(point.0, point.1), Quantity::Temperature, 3600)
             .await

@@ -209,6 +209,9 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     let (_, sites) = http(&addr, "GET", "/api/v1/vpp/sites", Some(&token), None);
     let (_, weather) = http(&addr, "GET", "/api/v1/vpp/series?owner_kind=weather", Some(&token), None);
     let (_, models) = http(&addr, "GET", "/api/v1/vpp/ai-models", Some(&token), None);
+    let site_id = sites[0]["id"].as_str().unwrap_or_default().to_string();
+    let (plan_status, plan) =
+        http(&addr, "GET", &format!("/api/v1/vpp/sites/{site_id}/battery-plan"), Some(&token), None);
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(names, vec!["admin", "operator", "trader", "analyst", "viewer"], "one printed login per role");
@@ -231,6 +234,11 @@ fn demo_seeds_a_portfolio_and_serves_it() {
     let demand = models.as_array().and_then(|m| m.iter().find(|m| m["model_type"] == "DEMAND")).cloned();
     assert!(demand.is_some_and(|m| m["version"] == 1 && m["params"]["holidays"] == "CN-JS"), "{models}");
     assert!(seen.iter().any(|l| l.starts_with("Model Suzhou Plant A demand: cross-validated MAE")), "{seen:?}");
+    // Tomorrow's battery plan of the park stands on the demand model's forecast.
+    assert_eq!(plan_status, 200, "{plan}");
+    assert_eq!(plan["intervals"].as_array().map(Vec::len), Some(96), "{plan}");
+    assert!(plan["peak_with_kw"].as_f64() <= plan["peak_without_kw"].as_f64(), "{plan}");
+    assert!(plan["energy_cost_with"].as_f64() <= plan["energy_cost_without"].as_f64(), "{plan}");
 
     // The demo schedules the spot portfolio, dispatches the current quarter-hour
     // and prints how to see tomorrow's schedule.

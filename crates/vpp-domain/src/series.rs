@@ -76,8 +76,12 @@ pub enum Quantity {
     /// Air temperature at 2 m, °C.
     Temperature,
     /// Wind speed at 10 m, m/s (accepts km/h).
+    // snake_case alone would say `wind_speed10m`; the wire name is the one
+    // `as_str` stores and the documents use.
+    #[serde(rename = "wind_speed_10m")]
     WindSpeed10m,
     /// Wind speed at 100 m, m/s (accepts km/h).
+    #[serde(rename = "wind_speed_100m")]
     WindSpeed100m,
     /// Surface air pressure, Pa (accepts hPa).
     Pressure,
@@ -713,6 +717,14 @@ pub fn accuracy(forecast: &[(i64, f64)], actual: &[(i64, f64)]) -> Option<Accura
 mod tests {
     use super::*;
     use jiff::civil::date;
+
+    #[test]
+    fn json_names_quantities_as_the_store_does() {
+        for q in QUANTITIES {
+            assert_eq!(serde_json::to_value(q).expect("json"), serde_json::json!(q.as_str()));
+            assert_eq!(Quantity::parse(q.as_str()), Some(q));
+        }
+    }
 
     const Q: i64 = 900_000_000; // 15 minutes in µs
 

@@ -88,9 +88,10 @@ impl Feature<'_> {
 impl Context<'_> {
     /// The design of the method's regression, in coefficient order.
     pub(crate) fn design(&self) -> Vec<Feature<'_>> {
-        let mut f = vec![Feature::Intercept];
+        let mut f = Vec::new();
         match &self.spec.method {
             MethodSpec::Linear { lags, harmonics, regressors, holidays, temperature, .. } => {
+                f.push(Feature::Intercept);
                 f.extend(lags.iter().map(|l| Feature::Lag(*l)));
                 for k in 1..=*harmonics {
                     f.extend([Feature::DaySin(k), Feature::DayCos(k)]);
@@ -111,7 +112,9 @@ impl Context<'_> {
             MethodSpec::PhysicalCorrection { harmonics, regressors, temperature, .. } => {
                 // Corrections scale with the physical output (a wrong
                 // capacity, orientation or soiling), shaped over the day;
-                // so do temperature effects on the panels or the air.
+                // so do temperature effects on the panels or the air. No
+                // intercept: where the physics says nothing is produced
+                // (PV at night, wind below cut-in) nothing is added.
                 f.push(Feature::Physical);
                 for k in 1..=*harmonics {
                     f.extend([Feature::PhysicalSin(k), Feature::PhysicalCos(k)]);
@@ -153,7 +156,7 @@ impl Context<'_> {
         (first..=21)
             .filter_map(|k| t.checked_sub(k * day))
             .find(|&j| self.calendar.non_workday[j] == self.calendar.non_workday[t])
-            .map(|j| self.filled[j])
+            .and_then(|j| self.filled.get(j).copied())
             .filter(|v| v.is_finite())
             .ok_or_else(|| ForecastError::History("no earlier day of the same kind in three weeks".into()))
     }
@@ -187,9 +190,10 @@ impl Context<'_> {
             .iter()
             .map(|f| match f {
                 Feature::Intercept => Ok(1.0),
+                // A forecast further ahead than the lag has no value there.
                 Feature::Lag(lag) => t
                     .checked_sub(*lag)
-                    .map(|j| self.filled[j])
+                    .and_then(|j| self.filled.get(j).copied())
                     .filter(|v| v.is_finite())
                     .ok_or_else(|| ForecastError::History(format!("no value {lag} steps before the forecast"))),
                 Feature::DaySin(k) => Ok(harmonic(*k, true)),
@@ -258,8 +262,10 @@ impl Context<'_> {
         // The penalty scales with each feature's own size, so one ridge
         // value suits prices, temperatures and harmonics alike; the
         // intercept is not penalised.
-        for i in 1..p {
-            xtx[(i, i)] += ridge * xtx[(i, i)].max(1e-12);
+        for (i, feature) in design.iter().enumerate() {
+            if !matches!(feature, Feature::Intercept) {
+                xtx[(i, i)] += ridge * xtx[(i, i)].max(1e-12);
+            }
         }
         let beta = match xtx.clone().cholesky() {
             Some(c) => c.solve(&xty),

@@ -1097,6 +1097,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/resource-instances/{id}/weather": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The weather a resource's physical forecast reads: the nearest weather
+         *     point within 30 km and its series (`weather_point` null when there is
+         *     none, and PV is then forecast under a clear sky).
+         */
+        get: operations["nearby_weather"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/resource-templates": {
         parameters: {
             query?: never;
@@ -1427,6 +1448,29 @@ export interface paths {
          *     configuration.
          */
         post: operations["site_battery_payback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/sites/{id}/battery-plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Plan the site's battery for a day on the newest stored forecast of a
+         *     DEMAND model of the site's load: quarter-hour charge and discharge
+         *     against the TOU prices and the demand charge, the peak and the energy
+         *     cost with and without it. 409 when the site has no battery, or no
+         *     DEMAND model has stored a forecast covering the day.
+         */
+        get: operations["site_battery_plan"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3018,6 +3062,52 @@ export interface components {
             daily: Record<string, unknown>[];
             /** @description Perfect-foresight P&L per day. */
             perfect_daily: Record<string, unknown>[];
+        };
+        /** @description Tomorrow's plan of a site's battery, made on the demand forecast. */
+        BatteryPlan: {
+            /** @description The battery. */
+            battery: components["schemas"]["ParkBatterySpec"];
+            /** @description Currency. */
+            currency: string;
+            /**
+             * Format: date
+             * @description The local day planned (the site's tariff zone).
+             */
+            day: string;
+            /**
+             * Format: double
+             * @description With the battery.
+             */
+            energy_cost_with: number;
+            /**
+             * Format: double
+             * @description Energy cost of the day without and with the battery (TOU prices and
+             *     per-kWh components), in the tariff's currency.
+             */
+            energy_cost_without: number;
+            /** @description The quarter-hours. */
+            intervals: components["schemas"]["PlanInterval"][];
+            /** @description The DEMAND model whose stored forecast was planned on. */
+            model_id: string;
+            /** @description Its name. */
+            model_name: string;
+            /**
+             * Format: double
+             * @description Highest grid import with the battery, kW.
+             */
+            peak_with_kw: number;
+            /**
+             * Format: double
+             * @description Highest forecast load, kW.
+             */
+            peak_without_kw: number;
+            /** @description Site id. */
+            site_id: string;
+            /**
+             * Format: double
+             * @description Solver time, ms.
+             */
+            solve_ms: number;
         };
         /** @description A month with and without an optimised battery. */
         BatteryScenario: {
@@ -5064,6 +5154,20 @@ export interface components {
             /** @description One report per station stored. */
             stations: components["schemas"]["WeatherImportReport"][];
         };
+        /** @description The weather a resource's physical forecast stands on. */
+        NearbyWeather: {
+            /**
+             * Format: double
+             * @description How far it is from the resource, km.
+             */
+            distance_km?: number | null;
+            /** @description The resource. */
+            resource_id: string;
+            /** @description Its weather series (irradiance, temperature, wind, …). */
+            series: components["schemas"]["Series"][];
+            /** @description The nearest weather point within 30 km (`latitude,longitude`), if any. */
+            weather_point?: string | null;
+        };
         /**
          * @description What to optimise.
          * @enum {string}
@@ -5339,6 +5443,34 @@ export interface components {
              */
             hours?: number | null;
         };
+        /** @description One quarter-hour of a battery plan. */
+        PlanInterval: {
+            /**
+             * Format: double
+             * @description Battery power, kW: positive discharges into the site, negative charges.
+             */
+            battery_kw: number;
+            /**
+             * Format: double
+             * @description Grid import with the battery, kW.
+             */
+            import_kw: number;
+            /**
+             * Format: double
+             * @description Forecast site load, kW.
+             */
+            load_kw: number;
+            /**
+             * Format: double
+             * @description Battery state of charge at the interval's end, %.
+             */
+            soc_pct: number;
+            /**
+             * Format: date-time
+             * @description Start (UTC).
+             */
+            start: string;
+        };
         /** @description One value for a chart. */
         Point: {
             /**
@@ -5577,7 +5709,7 @@ export interface components {
          * @description What a series measures, which fixes its stored unit.
          * @enum {string}
          */
-        Quantity: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed10m" | "wind_speed100m" | "pressure" | "cloud_cover";
+        Quantity: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed_10m" | "wind_speed_100m" | "pressure" | "cloud_cover";
         /** @description Accuracy of the forecasts a model has stored, against what happened. */
         Realised: {
             /**
@@ -10447,6 +10579,46 @@ export interface operations {
             };
         };
     };
+    nearby_weather: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NearbyWeather"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_templates: {
         parameters: {
             query?: {
@@ -10782,7 +10954,7 @@ export interface operations {
                 /** @description Owner id. */
                 owner_id?: string;
                 /** @description Quantity. */
-                quantity?: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed10m" | "wind_speed100m" | "pressure" | "cloud_cover";
+                quantity?: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed_10m" | "wind_speed_100m" | "pressure" | "cloud_cover";
                 /** @description Page from 1. */
                 page?: number;
                 /** @description Page size, 1..1000 (default 20). */
@@ -11738,6 +11910,67 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    site_battery_plan: {
+        parameters: {
+            query?: {
+                /** @description Local day (`YYYY-MM-DD`, the tariff's zone); tomorrow if absent. */
+                day?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatteryPlan"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

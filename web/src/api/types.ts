@@ -27,6 +27,7 @@ export type SeriesPoint = Schemas['Point']
 export type HorizonAccuracy = Schemas['HorizonAccuracy']
 export type FileImportReport = Schemas['FileImportReport']
 export type PhysicalForecast = Schemas['PhysicalForecast']
+export type NearbyWeather = Schemas['NearbyWeather']
 export type ImportJob = Schemas['ImportJob']
 
 // Scheduling and trading

@@ -131,6 +131,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/realtime-data", p(RegistryRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/resource-instances/{id}/telemetry", p(TelemetryWrite), Action("telemetry")),
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/changes", p(RegistryRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/weather", p(RegistryRead), Entity::None),
     rule(
         Method::POST,
         "/api/v1/vpp/resource-instances/{id}/physical-forecast",
@@ -220,6 +221,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/sites/{id}/load/monthly", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/sites/{id}/flexibility", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/sites/{id}/savings", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/sites/{id}/battery-plan", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/sites/{id}/battery-payback", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/adjustable-loads", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/adjustable-loads", p(ParksWrite), Action("adjustable-load")),

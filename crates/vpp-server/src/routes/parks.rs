@@ -45,6 +45,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(site_flexibility))
         .routes(routes!(site_savings))
         .routes(routes!(site_battery_payback))
+        .routes(routes!(site_battery_plan))
         .routes(routes!(list_adjustable_loads, create_adjustable_load))
         .routes(routes!(delete_adjustable_load))
         .routes(routes!(compute_bill))
@@ -365,6 +366,33 @@ async fn site_flexibility(
 ) -> ApiResult<Json<Potential>> {
     s.store.get_site(&id).await?;
     Ok(Json(vpp_app::parks::flexibility(&s.store, &id, &q.month).await?))
+}
+
+/// The day a battery plan is for.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PlanQuery {
+    /// Local day (`YYYY-MM-DD`, the tariff's zone); tomorrow if absent.
+    #[param(value_type = Option<String>, format = Date)]
+    pub day: Option<jiff::civil::Date>,
+}
+
+/// Plan the site's battery for a day on the newest stored forecast of a
+/// DEMAND model of the site's load: quarter-hour charge and discharge
+/// against the TOU prices and the demand charge, the peak and the energy
+/// cost with and without it. 409 when the site has no battery, or no
+/// DEMAND model has stored a forecast covering the day.
+#[utoipa::path(get, path = "/api/v1/vpp/sites/{id}/battery-plan", tag = "parks", params(PlanQuery),
+    responses((status = 200, body = vpp_app::parks::BatteryPlan), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+async fn site_battery_plan(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PlanQuery>,
+) -> ApiResult<Json<vpp_app::parks::BatteryPlan>> {
+    s.store.get_site(&id).await?;
+    Ok(Json(vpp_app::parks::battery_plan(&s.store, &id, q.day).await?))
 }
 
 /// A savings scenario.

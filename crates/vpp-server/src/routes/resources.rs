@@ -134,6 +134,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(post_telemetry))
         .routes(routes!(resource_changes))
         .routes(routes!(physical_forecast))
+        .routes(routes!(nearby_weather))
 }
 
 /// List resources, filtered by template, status, type and category.
@@ -215,6 +216,18 @@ async fn physical_forecast(
 ) -> ApiResult<(StatusCode, Json<PhysicalForecast>)> {
     let forecast = forecasts::physical_forecast(&s.store, &id, request, Timestamp::now()).await?;
     Ok((StatusCode::CREATED, Json(forecast)))
+}
+
+/// The weather a resource's physical forecast reads: the nearest weather
+/// point within 30 km and its series (`weather_point` null when there is
+/// none, and PV is then forecast under a clear sky).
+#[utoipa::path(get, path = "/api/v1/vpp/resource-instances/{id}/weather", tag = "resources",
+    responses((status = 200, body = vpp_app::weather::NearbyWeather), (status = 404, body = Problem)))]
+async fn nearby_weather(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<vpp_app::weather::NearbyWeather>> {
+    Ok(Json(vpp_app::weather::weather_near(&s.store, &id).await?))
 }
 
 /// Status changes, newest first.

@@ -386,3 +386,31 @@ async fn configuration_checks_keys_units_and_ranges() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(field(&p), "tariff_id");
 }
+
+#[tokio::test]
+async fn a_battery_plan_needs_a_battery_and_a_stored_demand_forecast() {
+    let app = TestApp::new().await;
+    let (site, tariff) = site(&app).await;
+    let path = format!("/api/v1/vpp/sites/{site}/battery-plan");
+    let (s, p) = app.get(&path).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    assert_eq!(field(&p), "battery_resource_id", "{p}");
+    let battery = app.battery("Plant A battery", 400.0, 200.0, 0.0).await;
+    let (s, r) = app
+        .put(
+            &format!("/api/v1/vpp/sites/{site}"),
+            json!({"name": "Plant A", "tariff_id": tariff, "transformer_kva": 1250, "battery_resource_id": battery}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, _) = import(&app, &site, &july_csv(|_| 200.0)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, p) = app.get(&path).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("no DEMAND model has stored a forecast"), "{p}");
+    let (s, p) = app.get(&format!("{path}?day=tomorrow")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "day", "{p}");
+    let (s, _) = app.get("/api/v1/vpp/sites/ghost/battery-plan").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

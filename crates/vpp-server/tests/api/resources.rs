@@ -423,4 +423,10 @@ async fn a_mosmix_station_forecast_drives_the_turbines_near_it() {
     assert_eq!(f["weather"], "forecast");
     let peak = f["peak_kw"].as_f64().unwrap();
     assert!((2000.0..=3000.0).contains(&peak), "{f}");
+    let (s, near) =
+        app.get(&format!("/api/v1/vpp/resource-instances/{}/weather", turbine["id"].as_str().unwrap())).await;
+    assert_eq!(s, StatusCode::OK, "{near}");
+    assert_eq!(near["weather_point"], "52.500,13.400");
+    assert_eq!(near["distance_km"], 0.0);
+    assert_eq!(near["series"].as_array().unwrap().len(), 3, "FF, Rad1h and TTT: {near}");
 }
