@@ -136,7 +136,7 @@ await step('forecasts and measurements of a PV plant on one axis, with the error
 })
 
 await step('a PV plant: its weather, its physical forecast from technical data and the learned correction beside it', async () => {
-  const pv = await page.locator('[data-test=series] option', { hasText: 'PV 01' }).first().getAttribute('value')
+  const pv = await page.locator('[data-test=series] option', { hasText: 'PV 01 Berlin-Adlershof power' }).first().getAttribute('value')
   await page.selectOption('[data-test=series]', pv)
   // The demo's weather is stored at each site's weather point; the chart shows irradiance, wind and temperature.
   await page.waitForSelector('[data-test=weather][data-point]:not([data-point=""])', { timeout: 15000 })
