@@ -18,9 +18,9 @@
 //! | [`market_job`] | the job that lets ACTIVE strategies bid and clears closed days |
 //! | [`strategies`] | check a strategy, backtests as tasks, live bids of ACTIVE strategies |
 //! | [`ai_models`] | train model versions, predict, accuracy |
-//! | [`forecasts`] | physical forecasts of PV and wind from technical data |
-//! | [`weather`] | weather forecast files into weather series; the weather nearest a resource |
-//! | [`parks`] | park load import, bills, profiles, flexibility, savings, reports |
+//! | [`forecasts`] | physical forecasts of PV and wind from technical data; the fleet run every 15 minutes (a job) |
+//! | [`weather`] | weather forecast files (Open-Meteo, DWD MOSMIX) into weather series; the weather nearest a resource |
+//! | [`parks`] | park load import, bills, profiles, flexibility, savings, the battery plan on the demand forecast, reports |
 //! | [`schedules`] | optimal schedules of a VPP, dispatching the stored schedule |
 //! | [`series`] | measured values per interval, resampled live measurements |
 //! | [`dispatch`] | dispatch records of a split power target |
