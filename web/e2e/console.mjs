@@ -252,6 +252,17 @@ await step('the park bill shows its lines, total and the load chart', async () =
   await page.screenshot({ path: `${shots}/parks.png`, fullPage: true })
 })
 
+await step("tomorrow's park battery plan stands on the demand model's forecast and lowers the peak", async () => {
+  await page.click('[data-test=battery-plan]')
+  const result = await page.locator('[data-test=plan-result]').innerText({ timeout: 30000 })
+  const [, peak, peakWith] = result.match(/peak ([\d,.]+) → ([\d,.]+) kW/) ?? []
+  assert.ok(peak && peakWith, result)
+  assert.ok(Number(peakWith.replace(/,/g, '')) <= Number(peak.replace(/,/g, '')), result)
+  assert.match(result, /Suzhou Plant A demand/)
+  await page.waitForTimeout(1500)
+  await page.screenshot({ path: `${shots}/parks-battery-plan.png`, fullPage: true })
+})
+
 await step('Simplified Chinese: every navigation label switches', async () => {
   await page.selectOption('[data-test=locale]', 'zh-CN')
   assert.equal(await page.locator('[data-nav=resources]').innerText(), '资源')

@@ -109,6 +109,12 @@ const en = {
     coverage: 'Coverage {pct} % of {n} intervals', noSites: 'No sites yet. Create a tariff above, then a site under it, or run `vpp demo`.',
     loadFile: 'Load curve (CSV time,load_kw; 15-minute grid)', loadReport: '{rows} readings from {first} to {last}: {accepted} stored; {missing} intervals missing.',
     periods: { sharp_peak: 'Sharp peak', peak: 'Peak', flat: 'Flat', valley: 'Valley' },
+    plan: {
+      title: 'Tomorrow\'s battery plan', make: 'Plan tomorrow',
+      hint: 'The site battery planned on the newest stored forecast of a DEMAND model of the site\'s load, against the TOU prices and the demand charge.',
+      result: '{day} on {model}: peak {peak} → {peakWith} kW, energy cost {cost} → {costWith} {currency}.',
+      load: 'Forecast load (kW)', import: 'Grid import (kW)', battery: 'Battery (kW, discharge +)',
+    },
     lines: {
       energy_sharp_peak: 'Energy, sharp peak', energy_peak: 'Energy, peak', energy_flat: 'Energy, flat', energy_valley: 'Energy, valley',
       demand: 'Demand or capacity fee', power_factor: 'Power-factor adjustment',
@@ -254,6 +260,12 @@ const zh: typeof en = {
     coverage: '数据覆盖率 {pct} %，共 {n} 个时段', noSites: '还没有站点。请先在上方创建电价，再在其下创建站点，或运行 `vpp demo`。',
     loadFile: '负荷曲线（CSV time,load_kw；15 分钟间隔）', loadReport: '{first} 至 {last} 共 {rows} 条读数：写入 {accepted} 条；缺失 {missing} 个时段。',
     periods: { sharp_peak: '尖峰', peak: '高峰', flat: '平段', valley: '低谷' },
+    plan: {
+      title: '明日储能计划', make: '制定明日计划',
+      hint: '基于站点负荷 DEMAND 模型最新保存的预测，按分时电价和需量电费安排站点储能。',
+      result: '{day}，依据 {model}：峰值 {peak} → {peakWith} kW，电量电费 {cost} → {costWith} {currency}。',
+      load: '预测负荷（kW）', import: '电网购电（kW）', battery: '储能（kW，放电为正）',
+    },
     lines: {
       energy_sharp_peak: '尖峰电量电费', energy_peak: '高峰电量电费', energy_flat: '平段电量电费', energy_valley: '低谷电量电费',
       demand: '基本电费（需量或容量）', power_factor: '功率因数调整电费',

@@ -836,13 +836,34 @@ fn the_demo_connects_to_loopback_only() {
 #[test]
 fn a_mosmix_file_is_imported_from_the_cli() {
     let tmp = TempDir::migrated("mosmix");
-    let kml = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/weather_mosmix/seed-station");
-    let kml = kml.to_str().expect("path");
+    let steps: String = (10..13).map(|h| format!("<dwd:TimeStep>2026-12-06T{h}:00:00.000Z</dwd:TimeStep>")).collect();
+    let file = tmp.0.join("MOSMIX_L_2026120609_10382.kml");
+    // ISO-8859-1 as DWD writes it: Ü is one byte.
+    let mut text = format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1"?>
+<kml:kml xmlns:dwd="https://opendata.dwd.de/weather/lib/pointforecast_dwd_extension_V1_0.xsd" xmlns:kml="http://www.opengis.net/kml/2.2">
+<kml:Document><kml:ExtendedData><dwd:ProductDefinition><dwd:IssueTime>2026-12-06T09:00:00.000Z</dwd:IssueTime>
+<dwd:ForecastTimeSteps>{steps}</dwd:ForecastTimeSteps></dwd:ProductDefinition></kml:ExtendedData>
+<kml:Placemark><kml:name>10382</kml:name><kml:description>BERLIN-TEGEL &amp; M"#
+    )
+    .into_bytes();
+    text.push(0xDC);
+    text.extend_from_slice(
+        br#"GGELSEE</kml:description><kml:ExtendedData>
+<dwd:Forecast dwd:elementName="TTT"><dwd:value> 275.15 - 277.15</dwd:value></dwd:Forecast>
+<dwd:Forecast dwd:elementName="Rad1h"><dwd:value> 36.00 180.00 360.00</dwd:value></dwd:Forecast>
+<dwd:Forecast dwd:elementName="DD"><dwd:value> 250.00 260.00 270.00</dwd:value></dwd:Forecast>
+</kml:ExtendedData><kml:Point><kml:coordinates>13.32,52.57,36.0</kml:coordinates></kml:Point></kml:Placemark>
+</kml:Document></kml:kml>"#,
+    );
+    std::fs::write(&file, text).expect("write the KML");
+    let kml = file.to_str().expect("path");
     let report = stdout_json(&vpp(&tmp.db(), &["import", "weather", kml, "--stations", "10382"]));
     assert_eq!(report["issued_at"], "2026-12-06T09:00:00Z", "{report}");
     assert_eq!(report["stations"][0]["station"]["id"], "10382", "{report}");
     assert_eq!(report["stations"][0]["station"]["name"], "BERLIN-TEGEL & MÜGGELSEE", "{report}");
-    assert_eq!(report["ignored"], json!(["DD"]));
+    assert_eq!(report["ignored"], json!([]), "TTT, Rad1h and DD are all read");
+    assert_eq!(report["stations"][0]["series"].as_array().map(Vec::len), Some(3), "{report}");
     let out = vpp(&tmp.db(), &["import", "weather", kml, "--issued-at", "2026-12-06T06:00:00Z"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("carries its IssueTime"));

@@ -16,6 +16,7 @@
 //! | `FF` | wind speed 10 m above ground, m/s | `wind_speed_10m` |
 //! | `PPPP` | surface pressure reduced to sea level, Pa | `pressure` |
 //! | `N` | total cloud cover, % | `cloud_cover` |
+//! | `DD` | wind direction 10 m above ground, ° | `wind_direction_10m` |
 //! | `Rad1h` | global irradiance over the last hour, kJ/m² | `irradiance_ghi`, W/m² (÷ 3.6), for the hour before its time |
 //!
 //! Files are ISO-8859-1 (station names with umlauts); the numbers are ASCII.
@@ -37,11 +38,12 @@ use crate::weather::{WeatherColumn, WeatherFile};
 pub type Element = (&'static str, Quantity, fn(f64) -> f64, bool);
 
 /// The MOSMIX elements vpp reads.
-pub const MOSMIX_ELEMENTS: [Element; 5] = [
+pub const MOSMIX_ELEMENTS: [Element; 6] = [
     ("TTT", Quantity::Temperature, |k| k - 273.15, false),
     ("FF", Quantity::WindSpeed10m, |v| v, false),
     ("PPPP", Quantity::Pressure, |v| v, false),
     ("N", Quantity::CloudCover, |v| v, false),
+    ("DD", Quantity::WindDirection10m, |v| v, false),
     // kJ/m² over an hour → mean W/m²: × 1000 J/kJ ÷ 3600 s.
     ("Rad1h", Quantity::IrradianceGhi, |kj| kj / 3.6, true),
 ];
@@ -337,6 +339,7 @@ mod tests {
         <dwd:Forecast dwd:elementName="FF"><dwd:value>       4.12       -          5.66</dwd:value></dwd:Forecast>
         <dwd:Forecast dwd:elementName="Rad1h"><dwd:value>     36.00      180.00     360.00</dwd:value></dwd:Forecast>
         <dwd:Forecast dwd:elementName="DD"><dwd:value>     250.00     260.00     270.00</dwd:value></dwd:Forecast>
+        <dwd:Forecast dwd:elementName="SunD1"><dwd:value>       0.00     600.00    1800.00</dwd:value></dwd:Forecast>
       </kml:ExtendedData>
       <kml:Point><kml:coordinates>13.32,52.57,36.0</kml:coordinates></kml:Point>
     </kml:Placemark>
@@ -360,7 +363,7 @@ mod tests {
     fn a_station_file_reads_into_columns_in_stored_units() {
         let m = parse_mosmix(sample("275.15").as_bytes(), &[]).expect("reads");
         assert_eq!(m.issued_at_us, T10_US - 3_600_000_000);
-        assert_eq!(m.ignored, ["DD"]);
+        assert_eq!(m.ignored, ["SunD1"]);
         let berlin = &m.stations[0];
         assert_eq!((berlin.id.as_str(), berlin.name.as_str()), ("10382", "BERLIN-TEGEL"));
         assert_eq!((berlin.file.latitude, berlin.file.longitude), (52.57, 13.32));
@@ -371,6 +374,7 @@ mod tests {
         assert!((ttt.values[0].1 - 2.0).abs() < 1e-9, "275.15 K is 2 °C");
         let ff = column(Quantity::WindSpeed10m);
         assert_eq!((ff.values.len(), ff.nulls), (2, 1), "`-` is undefined");
+        assert_eq!(column(Quantity::WindDirection10m).values[2], (T10_US + 7_200_000_000, 270.0));
         let ghi = column(Quantity::IrradianceGhi);
         assert_eq!(ghi.values[0], (T10_US - 3_600_000_000, 10.0), "36 kJ/m² over the hour before 10:00 is 10 W/m²");
         assert_eq!(m.stations[1].name, "MÜNCHEN FLUGHAFEN");

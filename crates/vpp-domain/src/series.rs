@@ -87,10 +87,14 @@ pub enum Quantity {
     Pressure,
     /// Cloud cover, %.
     CloudCover,
+    /// Wind direction at 10 m, degrees clockwise from north, where the wind
+    /// comes from (meteorological convention).
+    #[serde(rename = "wind_direction_10m")]
+    WindDirection10m,
 }
 
 /// Every quantity, in wire order.
-const QUANTITIES: [Quantity; 13] = [
+const QUANTITIES: [Quantity; 14] = [
     Quantity::Power,
     Quantity::Energy,
     Quantity::Price,
@@ -104,6 +108,7 @@ const QUANTITIES: [Quantity; 13] = [
     Quantity::WindSpeed100m,
     Quantity::Pressure,
     Quantity::CloudCover,
+    Quantity::WindDirection10m,
 ];
 
 impl Quantity {
@@ -123,6 +128,7 @@ impl Quantity {
             Self::WindSpeed100m => "wind_speed_100m",
             Self::Pressure => "pressure",
             Self::CloudCover => "cloud_cover",
+            Self::WindDirection10m => "wind_direction_10m",
         }
     }
 
@@ -147,6 +153,7 @@ impl Quantity {
             Self::Temperature => "°C",
             Self::WindSpeed10m | Self::WindSpeed100m => "m/s",
             Self::Pressure => "Pa",
+            Self::WindDirection10m => "°",
             Self::Price => return None,
         })
     }
@@ -193,6 +200,7 @@ pub fn unit_factor(quantity: Quantity, stored_unit: &str, unit: &str) -> Result<
             "km/h" | "kmh" => Some(1.0 / 3.6),
             _ => None,
         },
+        Quantity::WindDirection10m => matches!(u, "°" | "deg" | "degrees").then_some(1.0),
         Quantity::Pressure => match u {
             "Pa" => Some(1.0),
             "hPa" | "mbar" => Some(100.0),
@@ -212,6 +220,7 @@ pub fn unit_factor(quantity: Quantity, stored_unit: &str, unit: &str) -> Result<
         Quantity::Temperature => format!("unit `{u}` is not °C"),
         Quantity::WindSpeed10m | Quantity::WindSpeed100m => format!("unit `{u}` is not a speed unit: use m/s or km/h"),
         Quantity::Pressure => format!("unit `{u}` is not a pressure unit: use Pa, hPa or kPa"),
+        Quantity::WindDirection10m => format!("unit `{u}` is not °"),
     })
 }
 

@@ -21,7 +21,7 @@ use crate::series::{Quantity, unit_factor};
 
 /// The Open-Meteo variables vpp reads: (name, quantity, mean over the
 /// preceding interval?).
-pub const OPEN_METEO_VARIABLES: [(&str, Quantity, bool); 8] = [
+pub const OPEN_METEO_VARIABLES: [(&str, Quantity, bool); 9] = [
     ("shortwave_radiation", Quantity::IrradianceGhi, true),
     ("direct_normal_irradiance", Quantity::IrradianceDni, true),
     ("diffuse_radiation", Quantity::IrradianceDhi, true),
@@ -30,6 +30,7 @@ pub const OPEN_METEO_VARIABLES: [(&str, Quantity, bool); 8] = [
     ("wind_speed_100m", Quantity::WindSpeed100m, false),
     ("surface_pressure", Quantity::Pressure, false),
     ("cloud_cover", Quantity::CloudCover, false),
+    ("wind_direction_10m", Quantity::WindDirection10m, false),
 ];
 
 /// One quantity's values from a weather file, in the stored unit.
@@ -152,6 +153,7 @@ fn default_unit(quantity: Quantity) -> &'static str {
         Quantity::Pressure => "hPa",
         Quantity::Temperature => "°C",
         Quantity::CloudCover => "%",
+        Quantity::WindDirection10m => "°",
         _ => "W/m²",
     }
 }

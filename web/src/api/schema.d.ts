@@ -5709,7 +5709,7 @@ export interface components {
          * @description What a series measures, which fixes its stored unit.
          * @enum {string}
          */
-        Quantity: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed_10m" | "wind_speed_100m" | "pressure" | "cloud_cover";
+        Quantity: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed_10m" | "wind_speed_100m" | "pressure" | "cloud_cover" | "wind_direction_10m";
         /** @description Accuracy of the forecasts a model has stored, against what happened. */
         Realised: {
             /**
@@ -10954,7 +10954,7 @@ export interface operations {
                 /** @description Owner id. */
                 owner_id?: string;
                 /** @description Quantity. */
-                quantity?: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed_10m" | "wind_speed_100m" | "pressure" | "cloud_cover";
+                quantity?: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed_10m" | "wind_speed_100m" | "pressure" | "cloud_cover" | "wind_direction_10m";
                 /** @description Page from 1. */
                 page?: number;
                 /** @description Page size, 1..1000 (default 20). */

@@ -28,6 +28,7 @@ export type HorizonAccuracy = Schemas['HorizonAccuracy']
 export type FileImportReport = Schemas['FileImportReport']
 export type PhysicalForecast = Schemas['PhysicalForecast']
 export type NearbyWeather = Schemas['NearbyWeather']
+export type BatteryPlan = Schemas['BatteryPlan']
 export type ImportJob = Schemas['ImportJob']
 
 // Scheduling and trading
