@@ -248,11 +248,6 @@ impl WeatherPoints {
     }
 }
 
-/// The weather point nearest (`lat`, `lon`) within [`NEAREST_WEATHER_DEG`].
-pub async fn nearest_point(store: &Store, lat: f64, lon: f64) -> AppResult<Option<String>> {
-    Ok(WeatherPoints::load(store).await?.nearest(lat, lon).map(str::to_string))
-}
-
 /// The weather a resource's physical forecast stands on.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NearbyWeather {

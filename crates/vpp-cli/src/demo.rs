@@ -952,8 +952,8 @@ async fn seed_correction_model(store: &Store, pv_id: &str) -> anyhow::Result<()>
     use vpp_app::ai_models::{PredictRequest, TrainRequest, check_model, predict_model, train_model};
     use vpp_domain::ai_model::{Method, ModelParams, ModelRequest, ModelType};
     use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind};
-    use vpp_physics::pv::{PvSystem, PvWeather, power_kw};
-    use vpp_physics::sun::{Ephemeris, Site, extraterrestrial_normal};
+    use vpp_physics::pv::PvSystem;
+    use vpp_physics::sun::Site;
     use vpp_physics::synthetic;
     const Q_US: i64 = 900_000_000;
     let r = store.get_resource(pv_id).await?;
@@ -971,16 +971,9 @@ async fn seed_correction_model(store: &Store, pv_id: &str) -> anyhow::Result<()>
         .map(|k| {
             let start = today - crate::demo_weather::HISTORY_DAYS * day_us + k * Q_US;
             let middle = (start + Q_US / 2) as f64 / 1e6;
-            let sun = site.sun(&Ephemeris::at(middle));
             let index = synthetic::cloud_index(middle, site.longitude_deg);
-            let weather = PvWeather {
-                ghi: synthetic::ghi_w_m2(&site, middle, index),
-                dni_dhi: None,
-                temp_air_c: synthetic::temp_air_c(middle, &site),
-                wind_ms: synthetic::wind_10m_ms(middle, site.longitude_deg),
-            };
-            let kw =
-                0.93 * power_kw(&built, &weather, &sun, extraterrestrial_normal(middle)) * rng.random_range(0.97..1.03);
+            let wind_ms = synthetic::wind_10m_ms(middle, site.longitude_deg);
+            let kw = 0.93 * synthetic::pv_kw(&built, &site, middle, index, wind_ms) * rng.random_range(0.97..1.03);
             Belief {
                 event_start_us: start,
                 // The DSO's reading arrives the next morning.
