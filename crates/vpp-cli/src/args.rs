@@ -59,6 +59,9 @@ pub(crate) enum Command {
     /// Manage users (works on the database directly).
     #[command(subcommand)]
     User(UserCommand),
+    /// Field devices over Modbus TCP: look at one, link a resource to its device.
+    #[command(subcommand)]
+    Device(DeviceCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +84,36 @@ pub(crate) enum ForecastCommand {
         #[arg(long, default_value_t = 48)]
         hours: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeviceCommand {
+    /// Connect to a Modbus TCP device once, find its SunSpec models (marker at 40000, 50000 or 0)
+    /// and read it; prints JSON (manufacturer, model, serial, models, power, energy, SOC). Needs
+    /// no database. Only the address given is contacted.
+    Probe {
+        /// HOST or HOST:PORT (port 502 if not given).
+        address: String,
+        /// Modbus unit id.
+        #[arg(long, default_value_t = 1)]
+        unit: u8,
+        /// Address of the `SunS` marker, if not at one of the usual places.
+        #[arg(long)]
+        base: Option<u16>,
+        /// Longest wait for one answer, ms.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
+    /// Set a resource's device link from a JSON file (the body of PUT
+    /// /resource-instances/{id}/device-link); prints the stored link.
+    Link {
+        /// Resource id.
+        resource_id: String,
+        /// The link as JSON.
+        file: std::path::PathBuf,
+    },
+    /// List the device links as JSON.
+    Links,
 }
 
 #[derive(Debug, Subcommand)]

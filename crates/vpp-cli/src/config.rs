@@ -49,6 +49,8 @@ pub struct FileConfig {
     pub control_interval_s: Option<u64>,
     /// Same as `VPP_PHYSICAL_FORECAST_INTERVAL_MIN`.
     pub physical_forecast_interval_min: Option<u64>,
+    /// Same as `VPP_MODBUS_LINKS`.
+    pub modbus_links: Option<bool>,
     /// Same as `VPP_DEVIATION_THRESHOLD_PCT`.
     pub deviation_threshold_pct: Option<f64>,
     /// Same as `VPP_LOG`.
@@ -104,7 +106,7 @@ impl FileConfig {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms,
-    /// control_interval_s, physical_forecast_interval_min, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
+    /// control_interval_s, physical_forecast_interval_min, modbus_links, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
     /// mqtt_ca_file, mqtt_client_id, mqtt_topic_prefix, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts, alert_webhook_url,
     /// jwt_secret, admin_username, admin_password, cors_origins, trusted_proxies, access_token_ttl_s,
     /// tls_cert, tls_key.
@@ -137,6 +139,10 @@ pub struct ServeArgs {
     /// next 48 hours (default 15; 0 turns it off).
     #[arg(long, env = "VPP_PHYSICAL_FORECAST_INTERVAL_MIN")]
     pub physical_forecast_interval_min: Option<u64>,
+    /// Poll the devices of enabled Modbus TCP links and write their setpoints (default true; each
+    /// node of several polling the same devices would poll them twice).
+    #[arg(long, env = "VPP_MODBUS_LINKS")]
+    pub modbus_links: Option<bool>,
     /// VPP deviation from its schedule that triggers re-dispatch, % of the scheduled power (default 10).
     #[arg(long, env = "VPP_DEVIATION_THRESHOLD_PCT")]
     pub deviation_threshold_pct: Option<f64>,
@@ -217,6 +223,8 @@ pub struct Config {
     pub control: Option<vpp_app::control::ControlSettings>,
     /// Interval of the fleet's physical forecasts, if on.
     pub physical_forecasts: Option<Duration>,
+    /// Run the Modbus links.
+    pub modbus_links: bool,
     /// The MQTT device bridge, if a broker is configured.
     pub mqtt: Option<vpp_devices::bridge::BridgeConfig>,
     /// Where new alerts are posted, if anywhere.
@@ -369,6 +377,7 @@ impl Config {
             tls,
             control,
             physical_forecasts,
+            modbus_links: serve.and_then(|s| s.modbus_links).or(file.modbus_links).unwrap_or(true),
             mqtt,
         })
     }

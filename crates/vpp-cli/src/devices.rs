@@ -2,6 +2,8 @@
 //! devices`, and the broker probe and device list the demo uses.
 
 use std::sync::Arc;
+
+use anyhow::Context;
 use std::time::Duration;
 
 use vpp_store::Store;
@@ -237,4 +239,48 @@ pub(crate) async fn simulated_devices(
         out.truncate(l);
     }
     Ok(out)
+}
+
+/// `vpp device probe | link | links`.
+pub(crate) async fn device_command(
+    config: &crate::config::Config,
+    cmd: crate::args::DeviceCommand,
+) -> anyhow::Result<()> {
+    use vpp_domain::device_link::{DeviceLinkSpec, LinkProtocol, RegisterMap};
+    match cmd {
+        crate::args::DeviceCommand::Probe { address, unit, base, timeout_ms } => {
+            let (host, port) = match address.rsplit_once(':') {
+                Some((h, p)) => {
+                    (h.to_string(), p.parse::<u16>().with_context(|| format!("port `{p}` is not a number"))?)
+                }
+                None => (address.clone(), 502),
+            };
+            let spec = DeviceLinkSpec {
+                protocol: LinkProtocol::ModbusTcp,
+                enabled: true,
+                host,
+                port,
+                unit_id: unit,
+                poll_interval_s: 5.0,
+                timeout_ms,
+                register_map: RegisterMap::Sunspec { base_address: base },
+            };
+            spec.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let found = vpp_devices::modbus::probe(&spec).await.with_context(|| spec.address())?;
+            println!("{}", serde_json::to_string_pretty(&found)?);
+        }
+        crate::args::DeviceCommand::Link { resource_id, file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let spec: DeviceLinkSpec =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a device link", file.display()))?;
+            spec.validate().map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let link = crate::open_store(config).await?.put_device_link(&resource_id, &spec).await?;
+            println!("{}", serde_json::to_string_pretty(&link)?);
+        }
+        crate::args::DeviceCommand::Links => {
+            let links = crate::open_store(config).await?.device_links(None, false).await?;
+            println!("{}", serde_json::to_string_pretty(&links)?);
+        }
+    }
+    Ok(())
 }

@@ -104,6 +104,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             serve(store, &config).await
         }
         Command::User(cmd) => user_command(&open_store(&config).await?, cmd).await,
+        Command::Device(cmd) => devices::device_command(&config, cmd).await,
         Command::Demo(_) => {
             let store = create_or_open_store(&config).await?;
             let admin_password = bootstrap_admin(&store, &config).await?;
@@ -569,6 +570,12 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let modbus = config.modbus_links.then(|| {
+        let links = vpp_devices::modbus::spawn(store.clone(), vpp_devices::modbus::ModbusConfig::default());
+        eprintln!("Devices:   Modbus TCP links that are enabled (PUT /resource-instances/{{id}}/device-link)");
+        state.modbus = Some(links.stats_handle());
+        links
+    });
     let control = config.control.map(|settings| vpp_app::control::spawn_control_loop(store.clone(), settings));
     let markets = vpp_app::market_job::spawn_market_job(store.clone(), std::time::Duration::from_secs(60));
     let physical = config.physical_forecasts.map(|every| {
@@ -602,6 +609,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     }
     sweeper.abort();
     drop(bridge);
+    drop(modbus);
     if let Some(webhook) = webhook {
         webhook.abort();
     }

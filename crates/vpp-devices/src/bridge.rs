@@ -33,6 +33,9 @@ use vpp_store::{AlertRule, DeliveryState, DeviceInfo, LiveMeasurement, Store};
 
 use crate::protocol::{self, AckStatus, Kind, Topic};
 
+/// The delivery channel of setpoints that go out over MQTT.
+const MQTT: &str = "mqtt";
+
 /// How to reach the broker and how patient to be.
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {
@@ -111,18 +114,18 @@ fn config_error(field: &'static str, message: impl Into<String>) -> BridgeError 
 pub struct BridgeStats {
     /// Per [`Lane`]: connected now.
     up: [AtomicBool; 2],
-    connections: AtomicU64,
-    messages: AtomicU64,
-    samples_stored: AtomicU64,
-    samples_duplicate: AtomicU64,
-    dropped_unknown_resource: AtomicU64,
-    dropped_malformed: AtomicU64,
-    dropped_out_of_range: AtomicU64,
-    setpoints_sent: AtomicU64,
-    setpoints_acknowledged: AtomicU64,
-    setpoints_rejected: AtomicU64,
-    setpoints_failed: AtomicU64,
-    store_errors: AtomicU64,
+    pub(crate) connections: AtomicU64,
+    pub(crate) messages: AtomicU64,
+    pub(crate) samples_stored: AtomicU64,
+    pub(crate) samples_duplicate: AtomicU64,
+    pub(crate) dropped_unknown_resource: AtomicU64,
+    pub(crate) dropped_malformed: AtomicU64,
+    pub(crate) dropped_out_of_range: AtomicU64,
+    pub(crate) setpoints_sent: AtomicU64,
+    pub(crate) setpoints_acknowledged: AtomicU64,
+    pub(crate) setpoints_rejected: AtomicU64,
+    pub(crate) setpoints_failed: AtomicU64,
+    pub(crate) store_errors: AtomicU64,
 }
 
 /// A snapshot of [`BridgeStats`].
@@ -178,7 +181,7 @@ impl BridgeStats {
     }
 }
 
-fn bump(c: &AtomicU64, n: u64) {
+pub(crate) fn bump(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
 }
 
@@ -285,23 +288,29 @@ fn tls_config(ca: &std::path::Path) -> Result<TlsConfiguration, BridgeError> {
     Ok(TlsConfiguration::Rustls(Arc::new(config)))
 }
 
-/// Samples handed from the event loop to the writer.
-struct Incoming {
-    resource_id: String,
-    samples: Vec<Telemetry>,
-    status: Option<ResourceStatus>,
+/// Samples handed from the event loop (or a Modbus poll) to the writer.
+pub(crate) struct Incoming {
+    pub(crate) resource_id: String,
+    pub(crate) samples: Vec<Telemetry>,
+    pub(crate) status: Option<ResourceStatus>,
     /// The message, acknowledged to the broker once its batch is stored.
-    message: Option<rumqttc::Publish>,
+    pub(crate) message: Option<rumqttc::Publish>,
 }
 
 /// What the bridge knows about the fleet.
-struct Directory {
-    devices: RwLock<HashMap<String, DeviceInfo>>,
+pub(crate) struct Directory {
+    pub(crate) devices: RwLock<HashMap<String, DeviceInfo>>,
     refreshed: tokio::sync::Mutex<Instant>,
 }
 
 impl Directory {
-    async fn refresh(&self, store: &Store) -> Result<(), vpp_store::StoreError> {
+    pub(crate) fn new() -> Self {
+        // Refreshed long ago: the first unknown device triggers a refresh.
+        let long_ago = Instant::now().checked_sub(Duration::from_secs(3600)).unwrap_or_else(Instant::now);
+        Self { devices: RwLock::new(HashMap::new()), refreshed: tokio::sync::Mutex::new(long_ago) }
+    }
+
+    pub(crate) async fn refresh(&self, store: &Store) -> Result<(), vpp_store::StoreError> {
         let list = store.device_directory().await?;
         *self.devices.write().await = list.into_iter().map(|d| (d.id.clone(), d)).collect();
         *self.refreshed.lock().await = Instant::now();
@@ -342,10 +351,7 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     store.enable_setpoint_outbox(outbox(&prefix));
     let stats = Arc::new(BridgeStats::default());
     let wake = Arc::new(Notify::new());
-    let directory = Arc::new(Directory {
-        devices: RwLock::new(HashMap::new()),
-        refreshed: tokio::sync::Mutex::new(Instant::now() - Duration::from_secs(3600)),
-    });
+    let directory = Arc::new(Directory::new());
     // About a second of a busy fleet's messages.
     let (samples_tx, samples_rx) = mpsc::channel::<Incoming>(4096);
     let (acks_tx, acks_rx) = mpsc::channel::<Answer>(100_000);
@@ -366,11 +372,11 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
         tokio::spawn(answers(acks_rx, store.clone(), stats.clone())),
         tokio::spawn(writer(
             samples_rx,
-            telemetry_client,
+            Some(telemetry_client),
             store.clone(),
             stats.clone(),
             directory.clone(),
-            config.clone(),
+            (config.batch_max, config.batch_wait),
         )),
         tokio::spawn(setpoint_sender(client, store.clone(), stats.clone(), wake.clone(), config.clone())),
         tokio::spawn(heartbeat(store, directory, config)),
@@ -440,7 +446,7 @@ async fn event_loop(c: Connection) {
                     tracing::warn!(error = %e, "could not resolve the broker alert");
                 }
                 // Setpoints published before the break may be lost with it.
-                match store.resend_unanswered_setpoints().await {
+                match store.resend_unanswered_setpoints(MQTT).await {
                     Ok(n) if n > 0 => tracing::info!(setpoints = n, "resending unanswered setpoints"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not requeue setpoints"),
@@ -521,7 +527,7 @@ async fn event_loop(c: Connection) {
 }
 
 /// A device's answer as received: instruction, resource, state, reason, when.
-type Answer = (String, String, DeliveryState, Option<String>, Timestamp);
+pub(crate) type Answer = (String, String, DeliveryState, Option<String>, Timestamp);
 
 /// Stores acknowledgements in batches, off the event loop.
 async fn answers(mut rx: mpsc::Receiver<Answer>, store: Arc<Store>, stats: Arc<BridgeStats>) {
@@ -530,43 +536,50 @@ async fn answers(mut rx: mpsc::Receiver<Answer>, store: Arc<Store>, stats: Arc<B
         if rx.recv_many(&mut batch, 2000).await == 0 {
             return;
         }
-        match store.answer_setpoints(&batch).await {
-            Ok(changed) => {
-                for d in changed {
-                    if d.state == DeliveryState::Acknowledged {
-                        bump(&stats.setpoints_acknowledged, 1);
-                        continue;
-                    }
-                    bump(&stats.setpoints_rejected, 1);
-                    let message = format!(
-                        "{} rejected setpoint {}: {}",
-                        d.resource_id,
-                        d.instruction_id,
-                        d.reason.as_deref().unwrap_or("no reason given")
-                    );
-                    if let Err(e) =
-                        store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
-                    {
-                        tracing::warn!(error = %e, "could not raise an alert");
-                    }
-                }
-            }
-            Err(e) => {
-                bump(&stats.store_errors, 1);
-                tracing::warn!(error = %e, answers = batch.len(), "could not store acknowledgements");
-            }
-        }
+        record_answers(&store, &stats, &batch).await;
         batch.clear();
     }
 }
 
-async fn writer(
+/// Stores devices' answers, counts them and raises an alert for each rejection.
+pub(crate) async fn record_answers(store: &Store, stats: &BridgeStats, batch: &[Answer]) {
+    match store.answer_setpoints(batch).await {
+        Ok(changed) => {
+            for d in changed {
+                if d.state == DeliveryState::Acknowledged {
+                    bump(&stats.setpoints_acknowledged, 1);
+                    continue;
+                }
+                bump(&stats.setpoints_rejected, 1);
+                let message = format!(
+                    "{} rejected setpoint {}: {}",
+                    d.resource_id,
+                    d.instruction_id,
+                    d.reason.as_deref().unwrap_or("no reason given")
+                );
+                if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                {
+                    tracing::warn!(error = %e, "could not raise an alert");
+                }
+            }
+        }
+        Err(e) => {
+            bump(&stats.store_errors, 1);
+            tracing::warn!(error = %e, answers = batch.len(), "could not store acknowledgements");
+        }
+    }
+}
+
+/// Stores what arrives in batches of up to `batch_max` samples or
+/// `batch_wait`; MQTT messages are acknowledged to the broker (`client`)
+/// once their batch is stored.
+pub(crate) async fn writer(
     mut rx: mpsc::Receiver<Incoming>,
-    client: AsyncClient,
+    client: Option<AsyncClient>,
     store: Arc<Store>,
     stats: Arc<BridgeStats>,
     directory: Arc<Directory>,
-    config: BridgeConfig,
+    (batch_max, batch_wait): (usize, Duration),
 ) {
     if let Err(e) = directory.refresh(&store).await {
         tracing::warn!(error = %e, "could not load the device directory");
@@ -577,8 +590,8 @@ async fn writer(
         let Some(first) = rx.recv().await else { return };
         let mut batch = vec![first];
         let mut count = batch[0].samples.len();
-        let deadline = tokio::time::Instant::now() + config.batch_wait;
-        while count < config.batch_max {
+        let deadline = tokio::time::Instant::now() + batch_wait;
+        while count < batch_max {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(item)) => {
                     count += item.samples.len();
@@ -588,7 +601,9 @@ async fn writer(
             }
         }
         let messages: Vec<rumqttc::Publish> = batch.iter_mut().filter_map(|i| i.message.take()).collect();
-        if write_batch(&store, &stats, &directory, batch, &mut soc_alerted, &mut unknown).await {
+        if write_batch(&store, &stats, &directory, batch, &mut soc_alerted, &mut unknown).await
+            && let Some(client) = &client
+        {
             for m in &messages {
                 if let Err(e) = client.ack(m).await {
                     tracing::warn!(error = %e, "could not acknowledge telemetry to the broker");
@@ -767,41 +782,17 @@ async fn setpoint_sender(
         if !stats.up[Lane::Control as usize].load(Ordering::Relaxed) {
             continue;
         }
-        let due = match store.due_setpoints(Timestamp::now(), 1000).await {
+        let due = match store.due_setpoints(MQTT, Timestamp::now(), 1000).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read due setpoints");
                 continue;
             }
         };
-        let (give_up, publish): (Vec<_>, Vec<_>) = due
+        let (expired, publish): (Vec<_>, Vec<_>) = due
             .into_iter()
             .partition(|d| d.state == DeliveryState::Sent && d.attempts >= i64::from(config.max_attempts));
-        if !give_up.is_empty() {
-            let now = Timestamp::now();
-            let answers: Vec<Answer> = give_up
-                .iter()
-                .map(|d| {
-                    let reason = format!("no acknowledgement after {} attempts", d.attempts);
-                    (d.instruction_id.clone(), d.resource_id.clone(), DeliveryState::Failed, Some(reason), now)
-                })
-                .collect();
-            match store.answer_setpoints(&answers).await {
-                Ok(failed) => {
-                    for d in failed {
-                        bump(&stats.setpoints_failed, 1);
-                        let reason = d.reason.as_deref().unwrap_or_default();
-                        let message = format!("{}: setpoint {} {reason}", d.resource_id, d.instruction_id);
-                        if let Err(e) =
-                            store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
-                        {
-                            tracing::warn!(error = %e, "could not raise an alert");
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not mark setpoints failed"),
-            }
-        }
+        give_up(&store, &stats, &expired).await;
         if publish.is_empty() {
             continue;
         }
@@ -820,6 +811,36 @@ async fn setpoint_sender(
             }
             bump(&stats.setpoints_sent, 1);
         }
+    }
+}
+
+/// Marks setpoints failed that were sent `attempts` times without an
+/// answer, and raises an alert for each.
+pub(crate) async fn give_up(store: &Store, stats: &BridgeStats, deliveries: &[vpp_store::Delivery]) {
+    if deliveries.is_empty() {
+        return;
+    }
+    let now = Timestamp::now();
+    let answers: Vec<Answer> = deliveries
+        .iter()
+        .map(|d| {
+            let reason = format!("no acknowledgement after {} attempts", d.attempts);
+            (d.instruction_id.clone(), d.resource_id.clone(), DeliveryState::Failed, Some(reason), now)
+        })
+        .collect();
+    match store.answer_setpoints(&answers).await {
+        Ok(failed) => {
+            for d in failed {
+                bump(&stats.setpoints_failed, 1);
+                let reason = d.reason.as_deref().unwrap_or_default();
+                let message = format!("{}: setpoint {} {reason}", d.resource_id, d.instruction_id);
+                if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                {
+                    tracing::warn!(error = %e, "could not raise an alert");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not mark setpoints failed"),
     }
 }
 
@@ -866,19 +887,7 @@ async fn heartbeat(store: Arc<Store>, directory: Arc<Directory>, config: BridgeC
 /// How dispatch instructions become setpoint messages; give it to
 /// [`Store::enable_setpoint_outbox`] before dispatching if the bridge starts later.
 pub fn outbox(topic_prefix: &str) -> vpp_store::SetpointOutbox {
-    vpp_store::SetpointOutbox { topic_prefix: topic_prefix.into(), topic: setpoint_topic, payload: setpoint_payload }
-}
-
-/// The message of a dispatch instruction.
-fn setpoint_payload(i: &vpp_store::InstructionRecord) -> String {
-    let setpoint = protocol::Setpoint {
-        instruction_id: i.id.clone(),
-        target_kw: i.target_kw,
-        start: i.start,
-        duration_s: i.end.duration_since(i.start).as_secs().max(0) as u64,
-    };
-    // A struct of strings and numbers always serialises.
-    serde_json::to_string(&setpoint).unwrap_or_default()
+    vpp_store::SetpointOutbox { topic_prefix: topic_prefix.into(), topic: setpoint_topic }
 }
 
 fn setpoint_topic(prefix: &str, site: &str, resource_id: &str) -> String {

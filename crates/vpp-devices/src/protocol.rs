@@ -341,19 +341,7 @@ fn compact(obj: &Map<String, Value>) -> Result<TelemetryMessage, ProtocolError> 
     Ok(TelemetryMessage { samples, status: status(obj)? })
 }
 
-/// A setpoint sent to a device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Setpoint {
-    /// Instruction id, echoed in the acknowledgement.
-    pub instruction_id: String,
-    /// Power to hold, kW (positive: inject).
-    pub target_kw: f64,
-    /// From when (UTC).
-    pub start: Timestamp,
-    /// For how long, seconds.
-    pub duration_s: u64,
-}
+pub use vpp_domain::execution::Setpoint;
 
 /// A device's answer to a setpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

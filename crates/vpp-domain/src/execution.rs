@@ -132,9 +132,12 @@ pub struct Delivery {
     pub instruction_id: String,
     /// Device.
     pub resource_id: String,
-    /// MQTT topic.
+    /// Adapter that delivers it: `mqtt`, or `modbus_tcp` for a resource with
+    /// an enabled Modbus link.
+    pub channel: String,
+    /// MQTT topic, or the device's address (`modbus://host:port/unit`).
     pub topic: String,
-    /// JSON payload.
+    /// JSON payload (`{instruction_id, target_kw, start, duration_s}`).
     pub payload: String,
     /// State.
     pub state: DeliveryState,
@@ -210,4 +213,19 @@ mod tests {
             serde_json::from_value(serde_json::json!({"target_kw": 5, "duration_minutes": 0})).expect("json");
         assert_eq!(r.validate().expect_err("bad").0[0].field, "duration_minutes");
     }
+}
+
+/// A setpoint as it goes to a device, whatever the adapter: the MQTT
+/// message's payload, and the payload recorded with every delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setpoint {
+    /// Instruction id, echoed in the acknowledgement.
+    pub instruction_id: String,
+    /// Power to hold, kW (positive: inject).
+    pub target_kw: f64,
+    /// From when (UTC).
+    pub start: Timestamp,
+    /// For how long, seconds.
+    pub duration_s: u64,
 }

@@ -5,7 +5,8 @@
 //!
 //! - the registry: resource templates and their typed parameter sets
 //!   ([`template`], [`presets`]), resources ([`resource`]) and the
-//!   technical-data import diff ([`techdata`]);
+//!   technical-data import diff ([`techdata`]); device links over field
+//!   standards ([`device_link`]);
 //! - VPPs: memberships with allocation ratios and the double-booking rule
 //!   ([`vpp`]), aggregation and dispatch ([`fleet`]), execution tracking and
 //!   setpoint delivery ([`execution`]), alerts ([`alert`]);
@@ -31,6 +32,7 @@
 pub mod ai_model;
 pub mod alert;
 pub mod auth;
+pub mod device_link;
 pub mod error;
 pub mod execution;
 pub mod export;

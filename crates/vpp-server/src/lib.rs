@@ -51,6 +51,7 @@ pub use state::{AppState, ServerSettings};
         (name = "series", description = "Versioned forecasts, measurements and prices"),
         (name = "optimisation", description = "Optimal schedules for a VPP's members"),
         (name = "trading", description = "Execution tracking"),
+        (name = "devices", description = "Device links over field standards (Modbus TCP, SunSpec) and link health per protocol"),
         (name = "auth", description = "Login, sessions, users, API keys and the audit trail"),
         (name = "parks", description = "Industrial parks: TOU tariffs, load curves, bills, flexibility and savings"),
         (name = "strategies", description = "Strategies: rules, versions, status, backtests, live bids and performance"),
@@ -212,6 +213,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::imports::router())
         .merge(routes::schedules::router())
         .merge(routes::alerts::router())
+        .merge(routes::devices::router())
         .merge(routes::markets::router())
         .merge(routes::strategies::router())
         .merge(routes::ai_models::router())

@@ -50,6 +50,8 @@ pub struct AppState {
     pub settings: ServerSettings,
     /// Counters of the MQTT device bridge, when one runs.
     pub devices: Option<Arc<vpp_devices::bridge::BridgeStats>>,
+    /// Counters and link states of the Modbus links, when they run.
+    pub modbus: Option<Arc<vpp_devices::modbus::ModbusStats>>,
     /// Cancel flags of running backtests.
     pub tasks: Arc<vpp_app::strategies::Tasks>,
     /// Imports running in the background, and those that ended lately.
@@ -68,6 +70,7 @@ impl AppState {
             store,
             settings,
             devices: None,
+            modbus: None,
             tasks: Arc::default(),
         })
     }

@@ -55,7 +55,7 @@ pub struct LiveMeasurement {
 macro_rules! select_deliveries {
     ($rest:literal) => {
         concat!(
-            "SELECT instruction_id, resource_id, topic, payload, state, attempts, next_attempt_at, sent_at, ",
+            "SELECT instruction_id, resource_id, channel, topic, payload, state, attempts, next_attempt_at, sent_at, ",
             "answered_at, reason FROM setpoint_deliveries ",
             $rest
         )
@@ -70,6 +70,7 @@ fn delivery_from_row(r: &AnyRow) -> Result<Delivery> {
     Ok(Delivery {
         instruction_id: r.try_get("instruction_id")?,
         resource_id: r.try_get("resource_id")?,
+        channel: r.try_get("channel")?,
         topic: r.try_get("topic")?,
         payload: r.try_get("payload")?,
         state: DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state `{state}`")))?,
@@ -147,14 +148,16 @@ impl Store {
         Ok(true)
     }
 
-    /// Setpoints due for publishing or for giving up: pending or sent, with
-    /// their next attempt at or before `now`.
-    pub async fn due_setpoints(&self, now: Timestamp, limit: i64) -> Result<Vec<Delivery>> {
+    /// Setpoints of one channel (`mqtt`, `modbus_tcp`) due for publishing
+    /// or for giving up: pending or sent, with their next attempt at or
+    /// before `now`.
+    pub async fn due_setpoints(&self, channel: &str, now: Timestamp, limit: i64) -> Result<Vec<Delivery>> {
         let rows = sqlx::query(select_deliveries!(
-            "WHERE state IN ('pending', 'sent') AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2"
+            "WHERE channel = $3 AND state IN ('pending', 'sent') AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2"
         ))
         .bind(to_micros(now))
         .bind(limit)
+        .bind(channel.to_string())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(delivery_from_row).collect()
@@ -183,13 +186,28 @@ impl Store {
         Ok(())
     }
 
-    /// Makes every setpoint still waiting for an answer due now (after a
-    /// reconnect, so none waits out its timeout for nothing).
-    pub async fn resend_unanswered_setpoints(&self) -> Result<u64> {
-        let done = sqlx::query("UPDATE setpoint_deliveries SET next_attempt_at = $1 WHERE state = 'sent'")
-            .bind(to_micros(crate::now()))
-            .execute(&self.pool)
-            .await?;
+    /// Holds a pending setpoint back until `at` (a device link writes its
+    /// registers when the instruction starts, not when it was saved).
+    pub async fn postpone_setpoint(&self, instruction_id: &str, at: Timestamp) -> Result<()> {
+        sqlx::query(
+            "UPDATE setpoint_deliveries SET next_attempt_at = $2 WHERE instruction_id = $1 AND state = 'pending'",
+        )
+        .bind(instruction_id.to_string())
+        .bind(to_micros(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Makes every setpoint of a channel still waiting for an answer due now
+    /// (after a reconnect, so none waits out its timeout for nothing).
+    pub async fn resend_unanswered_setpoints(&self, channel: &str) -> Result<u64> {
+        let done =
+            sqlx::query("UPDATE setpoint_deliveries SET next_attempt_at = $1 WHERE state = 'sent' AND channel = $2")
+                .bind(to_micros(crate::now()))
+                .bind(channel.to_string())
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected())
     }
 
@@ -241,30 +259,51 @@ impl Store {
 }
 
 /// Queues instructions as setpoint deliveries inside a write transaction
-/// (ignores one already queued).
+/// (ignores one already queued): to the adapter of the resource's enabled
+/// device link if `links` runs, else to MQTT if its `outbox` is set, else
+/// not at all.
 pub(crate) async fn queue_in(
     w: &mut crate::WriteTx<'_>,
-    outbox: &crate::SetpointOutbox,
+    outbox: Option<&crate::SetpointOutbox>,
+    links: bool,
     instructions: &[crate::InstructionRecord],
 ) -> Result<()> {
     let now = to_micros(crate::now());
     for i in instructions {
-        let building: Option<Option<String>> = sqlx::query_scalar("SELECT building FROM resources WHERE id = $1")
-            .bind(i.resource_id.clone())
-            .fetch_optional(&mut *w.tx)
-            .await?;
-        let Some(building) = building else {
+        let row = sqlx::query(
+            "SELECT r.building, l.protocol, l.spec FROM resources r \
+             LEFT JOIN device_links l ON l.resource_id = r.id AND l.enabled = 1 WHERE r.id = $1",
+        )
+        .bind(i.resource_id.clone())
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        let Some(row) = row else {
             return Err(StoreError::NotFound { entity: "resource", id: i.resource_id.clone() });
         };
+        let building: Option<String> = row.try_get("building")?;
+        let link: Option<String> = row.try_get("protocol")?;
+        let (channel, topic) = match (link, outbox) {
+            (Some(protocol), _) if links => {
+                let spec: String = row.try_get("spec")?;
+                let spec: vpp_domain::device_link::DeviceLinkSpec =
+                    serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(format!("device link: {e}")))?;
+                (protocol, spec.address())
+            }
+            (_, Some(o)) => {
+                ("mqtt".to_string(), (o.topic)(&o.topic_prefix, &site_slug(building.as_deref()), &i.resource_id))
+            }
+            _ => continue,
+        };
         sqlx::query(
-            "INSERT INTO setpoint_deliveries (instruction_id, resource_id, topic, payload, state, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (instruction_id) DO NOTHING",
+            "INSERT INTO setpoint_deliveries (instruction_id, resource_id, channel, topic, payload, state, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $6, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (instruction_id) DO NOTHING",
         )
         .bind(i.id.clone())
         .bind(i.resource_id.clone())
-        .bind((outbox.topic)(&outbox.topic_prefix, &site_slug(building.as_deref()), &i.resource_id))
-        .bind((outbox.payload)(i))
+        .bind(topic)
+        .bind(crate::telemetry::setpoint_payload(i))
         .bind(now)
+        .bind(channel)
         .execute(&mut *w.tx)
         .await?;
     }

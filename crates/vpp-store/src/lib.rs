@@ -16,6 +16,7 @@
 
 mod ai_models;
 mod alerts;
+mod device_links;
 mod devices;
 mod etl;
 mod execution;
@@ -44,6 +45,7 @@ use vpp_domain::vpp::DoubleBooking;
 
 pub use ai_models::NewModelVersion;
 pub use alerts::{Alert, AlertFilter, AlertRule, AlertState};
+pub use device_links::DeviceLink;
 pub use devices::{Delivery, DeliveryState, DeviceInfo, LiveMeasurement, site_slug};
 pub use etl::{EtlView, OWN_TABLES, check_table_name};
 pub use execution::DeviationRecord;
@@ -157,6 +159,9 @@ pub struct Store {
     /// Set when devices take setpoints over MQTT: every saved dispatch then
     /// queues its instructions for publishing in the same transaction.
     outbox: std::sync::OnceLock<SetpointOutbox>,
+    /// Set once a device-link adapter (Modbus) runs: setpoints of resources
+    /// with an enabled link are queued for it.
+    link_outbox: std::sync::atomic::AtomicBool,
     /// Belief writes of more rows than this are staged on SQLite.
     stage_above: std::sync::atomic::AtomicUsize,
     /// SQLite file: the task that checkpoints the WAL, stopped with the store.
@@ -204,8 +209,6 @@ pub struct SetpointOutbox {
     pub topic_prefix: std::sync::Arc<str>,
     /// Topic of a resource at a site: `(prefix, site, resource_id)`.
     pub topic: fn(&str, &str, &str) -> String,
-    /// Payload of an instruction.
-    pub payload: fn(&InstructionRecord) -> String,
 }
 
 /// An open write transaction holding the process-wide write lock.
@@ -277,6 +280,7 @@ impl Store {
             backend,
             write_lock: Mutex::new(()),
             outbox: std::sync::OnceLock::new(),
+            link_outbox: std::sync::atomic::AtomicBool::new(false),
             stage_above: std::sync::atomic::AtomicUsize::new(series::STAGE_CHUNK),
             _checkpointer: checkpointer,
         })
@@ -287,6 +291,13 @@ impl Store {
     /// calls this when it starts). Later calls keep the first outbox.
     pub fn enable_setpoint_outbox(&self, outbox: SetpointOutbox) {
         let _ = self.outbox.set(outbox);
+    }
+
+    /// From now on every saved dispatch queues the instructions of resources
+    /// with an enabled device link for that link's adapter (the Modbus
+    /// adapter calls this when it starts), whether MQTT runs or not.
+    pub fn enable_link_outbox(&self) {
+        self.link_outbox.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Belief writes of more than `rows` are staged on SQLite (default:

@@ -187,8 +187,9 @@ impl Store {
             .execute(&mut *w.tx)
             .await?;
         }
-        if let Some(outbox) = self.outbox.get() {
-            crate::devices::queue_in(&mut w, outbox, &d.instructions).await?;
+        let links = self.link_outbox.load(std::sync::atomic::Ordering::Relaxed);
+        if self.outbox.get().is_some() || links {
+            crate::devices::queue_in(&mut w, self.outbox.get(), links, &d.instructions).await?;
         }
         w.tx.commit().await?;
         Ok(())
@@ -270,4 +271,16 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The payload of an instruction's delivery (for every channel).
+pub(crate) fn setpoint_payload(i: &InstructionRecord) -> String {
+    let setpoint = vpp_domain::execution::Setpoint {
+        instruction_id: i.id.clone(),
+        target_kw: i.target_kw,
+        start: i.start,
+        duration_s: i.end.duration_since(i.start).as_secs().max(0) as u64,
+    };
+    // A struct of strings and numbers always serialises.
+    serde_json::to_string(&setpoint).unwrap_or_default()
 }

@@ -600,6 +600,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/devices/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every device link with its state, by resource id. */
+        get: operations["list_links"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/devices/protocols": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Link health per device protocol: MQTT (broker connection, messages,
+         *     samples, setpoints) and Modbus TCP (devices polled, connected, last
+         *     contact, failed polls, polls per second, setpoints).
+         */
+        get: operations["protocols"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/events/dashboard": {
         parameters: {
             query?: never;
@@ -997,6 +1035,31 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/resource-instances/{id}/device-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A resource's device link and its state. */
+        get: operations["get_link"];
+        /**
+         * Sets how vpp reaches a resource's device: Modbus TCP with SunSpec
+         *     discovery or an explicit register map. Polling and setpoints start only
+         *     while `enabled` is true, and only at the host and port given here (a
+         *     resource's `device_address` starts nothing). The adapter picks up the
+         *     change within 5 s.
+         */
+        put: operations["put_link"];
+        post?: never;
+        /** Removes a resource's device link; polling stops within 5 s. */
+        delete: operations["delete_link"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3841,6 +3904,11 @@ export interface components {
              * @description Times published.
              */
             attempts: number;
+            /**
+             * @description Adapter that delivers it: `mqtt`, or `modbus_tcp` for a resource with
+             *     an enabled Modbus link.
+             */
+            channel: string;
             /** @description Instruction id. */
             instruction_id: string;
             /**
@@ -3848,7 +3916,7 @@ export interface components {
              * @description When it is due for (re)publishing or giving up.
              */
             next_attempt_at: string;
-            /** @description JSON payload. */
+            /** @description JSON payload (`{instruction_id, target_kw, start, duration_s}`). */
             payload: string;
             /** @description The device's reason for a rejection, or why it failed. */
             reason?: string | null;
@@ -3861,7 +3929,7 @@ export interface components {
             sent_at?: string | null;
             /** @description State. */
             state: components["schemas"]["DeliveryState"];
-            /** @description MQTT topic. */
+            /** @description MQTT topic, or the device's address (`modbus://host:port/unit`). */
             topic: string;
         };
         /**
@@ -3939,6 +4007,80 @@ export interface components {
             scheduled_kw: number;
             /** @description VPP. */
             vpp_id: string;
+        };
+        /** @description A stored device link. */
+        DeviceLink: {
+            /** @description Polling and setpoints run only while true. */
+            enabled: boolean;
+            /** @description Host name or IP address of the device or its gateway (no scheme). */
+            host: string;
+            /**
+             * Format: double
+             * @description Seconds between polls, 0.5..=3600.
+             */
+            poll_interval_s?: number;
+            /**
+             * Format: int32
+             * @description TCP port (Modbus: 502 unless the device says otherwise).
+             */
+            port?: number;
+            /** @description `modbus_tcp`. */
+            protocol: components["schemas"]["LinkProtocol"];
+            /** @description Where the values are. */
+            register_map: components["schemas"]["RegisterMap"];
+            /**
+             * Format: int64
+             * @description Longest wait for one answer, ms, 50..=60,000.
+             */
+            timeout_ms?: number;
+            /**
+             * Format: int32
+             * @description Modbus unit id (slave address behind a gateway), 0..=247.
+             */
+            unit_id?: number;
+        } & {
+            /** @description The resource it belongs to. */
+            resource_id: string;
+            /**
+             * Format: date-time
+             * @description When last changed (UTC).
+             */
+            updated_at: string;
+        };
+        /** @description How vpp reaches one device, and what it reads and writes there. */
+        DeviceLinkSpec: {
+            /** @description Polling and setpoints run only while true. */
+            enabled: boolean;
+            /** @description Host name or IP address of the device or its gateway (no scheme). */
+            host: string;
+            /**
+             * Format: double
+             * @description Seconds between polls, 0.5..=3600.
+             */
+            poll_interval_s?: number;
+            /**
+             * Format: int32
+             * @description TCP port (Modbus: 502 unless the device says otherwise).
+             */
+            port?: number;
+            /** @description `modbus_tcp`. */
+            protocol: components["schemas"]["LinkProtocol"];
+            /** @description Where the values are. */
+            register_map: components["schemas"]["RegisterMap"];
+            /**
+             * Format: int64
+             * @description Longest wait for one answer, ms, 50..=60,000.
+             */
+            timeout_ms?: number;
+            /**
+             * Format: int32
+             * @description Modbus unit id (slave address behind a gateway), 0..=247.
+             */
+            unit_id?: number;
+        };
+        /** @description A device link with what its adapter sees now. */
+        DeviceLinkView: components["schemas"]["DeviceLink"] & {
+            state?: components["schemas"]["LinkState"] | null;
         };
         /**
          * @description How a target is split.
@@ -4681,6 +4823,49 @@ export interface components {
             /** @description Unit of the quantity. */
             unit: string;
         };
+        /**
+         * @description The protocol of a device link.
+         * @enum {string}
+         */
+        LinkProtocol: "modbus_tcp";
+        /** @description One link as it is now. */
+        LinkState: {
+            /** @description `modbus://host:port/unit`. */
+            address: string;
+            /** @description A TCP connection is open. */
+            connected: boolean;
+            /**
+             * Format: int32
+             * @description Failed polls since the last good one.
+             */
+            failures_in_a_row: number;
+            /**
+             * Format: date-time
+             * @description Last successful poll (UTC).
+             */
+            last_contact?: string | null;
+            /** @description Why the last poll or write failed, if it did. */
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description Failed polls since the link started.
+             */
+            polls_failed: number;
+            /**
+             * Format: int64
+             * @description Polls that were due while the previous one still ran.
+             */
+            polls_missed: number;
+            /**
+             * Format: int64
+             * @description Good polls since the link started.
+             */
+            polls_ok: number;
+            reading?: components["schemas"]["Reading"] | null;
+            /** @description Resource id. */
+            resource_id: string;
+            sunspec?: components["schemas"]["SunspecDevice"] | null;
+        };
         /** @description Live decisions of a delivery day. */
         LiveDecisions: {
             /** @description The bid placed. */
@@ -5030,6 +5215,61 @@ export interface components {
              * @description Share of days with a profit, 0..1.
              */
             winning_days: number;
+        };
+        /** @description The Modbus links' status, as `GET /devices/protocols` shows it. */
+        ModbusCounts: {
+            /** @description Links with an open connection. */
+            connected: number;
+            /** @description Samples written, setpoints and store errors (same fields as MQTT's). */
+            counts: components["schemas"]["BridgeCounts"];
+            /** @description Enabled links being polled. */
+            devices: number;
+            /** @description Links whose last poll failed. */
+            errors: number;
+            /**
+             * Format: date-time
+             * @description Newest successful poll of any device (UTC).
+             */
+            last_contact?: string | null;
+            /**
+             * Format: int64
+             * @description Failed polls since start.
+             */
+            polls_failed: number;
+            /**
+             * Format: int64
+             * @description Good polls since start.
+             */
+            polls_ok: number;
+            /**
+             * Format: double
+             * @description Good polls per second since the previous status (or since start).
+             */
+            polls_per_s: number;
+        };
+        /** @description The Modbus links' status. */
+        ModbusStatus: {
+            counts?: components["schemas"]["ModbusCounts"] | null;
+            /** @description False when the server runs without device links. */
+            enabled: boolean;
+        };
+        /** @description A model found on the device. */
+        ModelBlock: {
+            /**
+             * Format: int32
+             * @description Address of its first point (after ID and L).
+             */
+            address: number;
+            /**
+             * Format: int32
+             * @description SunSpec model id.
+             */
+            id: number;
+            /**
+             * Format: int32
+             * @description Its length L, registers.
+             */
+            len: number;
         };
         /** @description Parameters as a client sends them; absent ones take the defaults below. */
         ModelParams: {
@@ -5506,6 +5746,11 @@ export interface components {
          * @enum {string}
          */
         PointAccess: "R" | "W" | "RW";
+        /**
+         * @description What a register means to vpp.
+         * @enum {string}
+         */
+        PointMeaning: "active_power" | "energy" | "soc" | "temperature" | "power_setpoint";
         /** @description A VPP's position for a day against its capacity. */
         Position: {
             /** @description Connector whose products make the slots. */
@@ -5705,11 +5950,43 @@ export interface components {
          * @enum {string}
          */
         Protocol: "MODBUS_TCP" | "SUNSPEC" | "MQTT" | "OCPP" | "IEC_61850" | "OPENADR" | "HTTP";
+        /** @description One status per device protocol. */
+        ProtocolsStatus: {
+            /** @description Modbus TCP links. */
+            modbus_tcp: components["schemas"]["ModbusStatus"];
+            /** @description The MQTT bridge. */
+            mqtt: components["schemas"]["BridgeStatus"];
+        };
         /**
          * @description What a series measures, which fixes its stored unit.
          * @enum {string}
          */
         Quantity: "power" | "energy" | "price" | "soc" | "flag" | "irradiance_ghi" | "irradiance_dni" | "irradiance_dhi" | "temperature" | "wind_speed_10m" | "wind_speed_100m" | "pressure" | "cloud_cover" | "wind_direction_10m";
+        /** @description One reading of a device. */
+        Reading: {
+            /**
+             * Format: double
+             * @description Lifetime energy, kWh.
+             */
+            energy_kwh?: number | null;
+            /** @description The inverter reports FAULT (model 10x `St` = 7). */
+            fault: boolean;
+            /**
+             * Format: double
+             * @description Active power, kW, positive into the grid.
+             */
+            power_kw?: number | null;
+            /**
+             * Format: double
+             * @description State of charge, %.
+             */
+            soc_pct?: number | null;
+            /**
+             * Format: double
+             * @description Cabinet temperature, °C.
+             */
+            temperature_c?: number | null;
+        };
         /** @description Accuracy of the forecasts a model has stored, against what happened. */
         Realised: {
             /**
@@ -5804,6 +6081,53 @@ export interface components {
             /** @description The refresh token from login or the last refresh. */
             refresh_token: string;
         };
+        /** @description Where a device keeps its values. */
+        RegisterMap: {
+            /**
+             * Format: int32
+             * @description Where the marker is, if not at one of the usual places.
+             */
+            base_address?: number | null;
+            /** @enum {string} */
+            kind: "sunspec";
+        } | {
+            /** @enum {string} */
+            kind: "explicit";
+            /** @description The registers. */
+            points: components["schemas"]["RegisterPoint"][];
+        };
+        /** @description One value at a register address. */
+        RegisterPoint: {
+            /**
+             * Format: int32
+             * @description Holding register address (0-based, as on the wire).
+             */
+            address: number;
+            /** @description What the value is. */
+            meaning: components["schemas"]["PointMeaning"];
+            /**
+             * Format: double
+             * @description Fixed multiplier of the raw value (default 1).
+             */
+            scale?: number | null;
+            /**
+             * Format: int32
+             * @description Register holding a SunSpec-style scale factor: the value is raw × 10^sf.
+             */
+            scale_factor_address?: number | null;
+            /** @description How the registers hold it (32-bit types take two registers, high word first). */
+            type: components["schemas"]["RegisterType"];
+            /**
+             * @description Unit of the raw value times its scale: W or kW for power, Wh or kWh
+             *     for energy, % for SOC, °C for temperature.
+             */
+            unit: string;
+        };
+        /**
+         * @description Register encoding.
+         * @enum {string}
+         */
+        RegisterType: "u16" | "i16" | "u32" | "i32" | "f32";
         /** @description A stored resource. */
         Resource: {
             /**
@@ -6928,6 +7252,37 @@ export interface components {
             trading_date: string;
             /** @description VPP that bids. */
             vpp_id: string;
+        };
+        /** @description What discovery found. */
+        SunspecDevice: {
+            /**
+             * Format: int32
+             * @description Where the `SunS` marker is.
+             */
+            base_address: number;
+            /** @description Model 1: manufacturer. */
+            manufacturer: string;
+            /** @description Model 1: model. */
+            model: string;
+            /** @description The model chain in order. */
+            models: components["schemas"]["ModelBlock"][];
+            /**
+             * Format: double
+             * @description Model 120 `WRtg`, or 121 `WMax`, in kW.
+             */
+            rated_kw?: number | null;
+            /** @description Model 1: serial number. */
+            serial: string;
+            /**
+             * Format: double
+             * @description Model 124 `WChaMax`, kW: what 124's rates are percentages of.
+             */
+            w_cha_max_kw?: number | null;
+            /**
+             * Format: double
+             * @description Model 121 `WMax`, kW: what 123's `WMaxLimPct` is a percentage of.
+             */
+            w_max_kw?: number | null;
         };
         /** @description A stored tariff with every version, oldest first. */
         Tariff: {
@@ -9186,6 +9541,64 @@ export interface operations {
             };
         };
     };
+    list_links: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceLinkView"][];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    protocols: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolsStatus"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     dashboard_events: {
         parameters: {
             query?: {
@@ -10307,6 +10720,137 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ResourceChange"][];
                 };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceLinkView"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceLinkSpec"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceLinkView"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not Found */
             404: {

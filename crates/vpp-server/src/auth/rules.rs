@@ -178,6 +178,11 @@ pub const RULES: &[Rule] = &[
     rule(Method::POST, "/api/v1/vpp/alerts/{id}/acknowledge", p(DispatchWrite), Action("acknowledge-alert")),
     rule(Method::POST, "/api/v1/vpp/alerts/{id}/resolve", p(DispatchWrite), Action("resolve-alert")),
     rule(Method::GET, "/api/v1/vpp/devices/bridge", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/devices/protocols", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/devices/links", p(RegistryRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/device-link", p(RegistryRead), Entity::None),
+    rule(Method::PUT, "/api/v1/vpp/resource-instances/{id}/device-link", p(RegistryWrite), Action("device-link")),
+    rule(Method::DELETE, "/api/v1/vpp/resource-instances/{id}/device-link", p(RegistryWrite), Action("device-link")),
     // Markets, trading and settlement
     rule(Method::GET, "/api/v1/vpp/market-connectors", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/market-connectors", p(TradingWrite), Action("market-connector")),

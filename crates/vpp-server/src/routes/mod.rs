@@ -3,6 +3,7 @@
 pub mod ai_models;
 pub mod alerts;
 pub mod auth;
+pub mod devices;
 pub mod events;
 pub mod imports;
 pub mod markets;

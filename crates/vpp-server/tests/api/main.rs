@@ -9,6 +9,7 @@ mod helpers;
 
 mod abuse;
 mod ai_models;
+mod device_links;
 mod devices;
 mod dispatch;
 mod errors;
