@@ -109,6 +109,17 @@ await step('the dashboard shows the VPPs with live figures and charts', async ()
   console.log(`     console reloaded: page loaded in ${loaded}, VPP cards after ${Date.now() - started} ms`)
 })
 
+await step('the dashboard shows link health per protocol: MQTT connected, the two Modbus devices polled', async () => {
+  await page.waitForSelector('[data-test=device-links]', { timeout: 20000 })
+  await page.waitForFunction(
+    () => document.querySelector('[data-protocol=modbus_tcp]')?.textContent?.includes('2 connected'),
+    null,
+    { timeout: 20000 },
+  )
+  assert.equal(await page.locator('[data-test=modbus-devices]').innerText(), '2')
+  assert.match(await page.locator('[data-protocol=mqtt]').innerText(), /connected/)
+})
+
 await step('resources page: filter, sort, page, and the API message at the field', async () => {
   await page.click('[data-nav=resources]')
   await page.waitForSelector('[data-test=resources] tr >> nth=1')

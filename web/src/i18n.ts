@@ -15,6 +15,9 @@ const en = {
     byCategory: 'Capacity by category (kW)', alerts: 'Open alerts', noAlerts: 'No open alerts.',
     noVpps: 'No VPPs yet: create one from resources under Resources, or run `vpp demo`.', updated: 'Updated {at}',
     prices: "Today's market prices", noPrices: 'No market connector has prices for today yet.',
+    links: 'Device links', protocol: 'Protocol', linkState: 'State', devices: 'Devices', lastContact: 'Last contact',
+    rate: 'Messages / polls', failures: 'Failures', off: 'off', connected: 'connected', disconnected: 'disconnected',
+    linksConnected: '{n} connected', pollsPerS: '{n} polls/s',
   },
   resources: {
     title: 'Resources', name: 'Name', type: 'Type', category: 'Category', status: 'Status', capacity: 'Capacity (kW)',
@@ -166,6 +169,9 @@ const zh: typeof en = {
     byCategory: '按类别的容量（kW）', alerts: '未处理告警', noAlerts: '没有未处理的告警。',
     noVpps: '还没有虚拟电厂：请先在“资源”中登记资源并聚合，或运行 `vpp demo`。', updated: '更新于 {at}',
     prices: '今日市场价格', noPrices: '今天还没有市场价格。',
+    links: '设备链路', protocol: '协议', linkState: '状态', devices: '设备数', lastContact: '最近通信',
+    rate: '消息 / 轮询', failures: '失败', off: '未启用', connected: '已连接', disconnected: '未连接',
+    linksConnected: '{n} 台已连接', pollsPerS: '每秒 {n} 次轮询',
   },
   resources: {
     title: '资源', name: '名称', type: '类型', category: '类别', status: '状态', capacity: '容量（kW）',

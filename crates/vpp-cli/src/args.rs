@@ -317,6 +317,25 @@ pub(crate) enum BenchCommand {
         #[arg(long, env = "VPP_MQTT_URL", default_value = "mqtt://127.0.0.1:1883")]
         mqtt_url: String,
     },
+    /// Poll simulated SunSpec devices over Modbus TCP from this node (the devices are vpp's own
+    /// simulator on a second runtime in this process), send each a setpoint under load; report
+    /// polls made, missed and failed against those due, and setpoint → confirmed latency. Use a
+    /// fresh database.
+    Modbus {
+        /// Simulated devices (200 per server port).
+        #[arg(long, default_value_t = 2_000)]
+        devices: usize,
+        /// Seconds measured after every device was read once.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Poll interval of every device, s.
+        #[arg(long, default_value_t = 5.0)]
+        interval_s: f64,
+        /// Setpoints per second, in waves every 100 ms, until every device had one; 0 sends one to
+        /// every device at once.
+        #[arg(long, default_value_t = 200)]
+        setpoints_per_s: usize,
+    },
     /// Replay a year of synthetic prices with a percentile rule strategy (battery never binding);
     /// with --export write prices.csv for scripts/strategy-vs-vectorbt.py.
     Strategy {

@@ -200,7 +200,7 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
     crate::demo_weather::seed(store, &production_weather_points()).await.context("seeding the demo weather")?;
     seed_correction_model(store, &of(ResourceType::Pv)[0]).await.context("seeding the demo's physical correction")?;
     let prices = seed_prices(store, &mut rng).await?;
-    tick(store, &mut rng, &HashMap::new(), &power_series(store).await?).await?;
+    tick(store, &mut rng, &HashMap::new(), &power_series(store).await?, &Default::default()).await?;
     tracing::info!("demo portfolio seeded: 54 resources in 4 VPPs, with power forecasts for PV and wind");
     schedule_spot_portfolio(store, &prices).await?;
     seed_markets(store, &prices).await.context("seeding the demo markets")?;
@@ -512,7 +512,7 @@ async fn power_series(store: &Store) -> anyhow::Result<HashMap<String, i64>> {
 }
 
 /// Reports simulated telemetry every 5 s until aborted.
-pub async fn simulate(store: Arc<Store>) {
+pub async fn simulate(store: Arc<Store>, leave_out: std::collections::HashSet<String>) {
     let mut rng = SmallRng::seed_from_u64(7);
     let mut interval = tokio::time::interval(Duration::from_secs(5));
     let series = power_series(&store).await.unwrap_or_else(|e| {
@@ -528,13 +528,14 @@ pub async fn simulate(store: Arc<Store>) {
                 HashMap::new()
             }
         };
-        if let Err(e) = tick(&store, &mut rng, &setpoints, &series).await {
+        if let Err(e) = tick(&store, &mut rng, &setpoints, &series, &leave_out).await {
             tracing::warn!(error = %e, "demo simulator tick failed");
         }
     }
 }
 
-/// One telemetry sample for every ONLINE resource: a setpoint is followed
+/// One telemetry sample for every ONLINE resource (but those in `leave_out`,
+/// which answer over Modbus): a setpoint is followed
 /// within ±3 %, otherwise a plausible free-running value. Resources with a
 /// power series also get the sample as a live measurement there.
 async fn tick(
@@ -542,6 +543,7 @@ async fn tick(
     rng: &mut SmallRng,
     setpoints: &HashMap<String, f64>,
     series: &HashMap<String, i64>,
+    leave_out: &std::collections::HashSet<String>,
 ) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let resources = store
@@ -550,7 +552,7 @@ async fn tick(
             Page { page: 1, size: 1000 },
         )
         .await?;
-    for r in resources.items {
+    for r in resources.items.into_iter().filter(|r| !leave_out.contains(&r.id)) {
         let local_hour = now.to_zoned(jiff::tz::TimeZone::get(&r.location.timezone)?).hour() as f64;
         let daylight = ((local_hour - 6.0) / 12.0 * std::f64::consts::PI).sin().max(0.0);
         let free = match r.resource_type {

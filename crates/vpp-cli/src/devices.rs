@@ -78,7 +78,7 @@ pub(crate) struct DeviceLoad {
 pub(crate) async fn bench_devices(store: Arc<Store>, load: DeviceLoad, mqtt_url: String) -> anyhow::Result<()> {
     let DeviceLoad { count, seconds, interval_ms, batch, setpoints_per_s } = load;
     use std::sync::atomic::Ordering::Relaxed;
-    use vpp_store::{DispatchRecord, InstructionRecord};
+    use vpp_store::InstructionRecord;
     if !broker_reachable(&mqtt_url).await {
         anyhow::bail!("no MQTT broker at {mqtt_url}");
     }
@@ -115,41 +115,8 @@ pub(crate) async fn bench_devices(store: Arc<Store>, load: DeviceLoad, mqtt_url:
     let simulator = tokio::spawn(vpp_devices::simulator::run(devices, sim, sim_stats.clone()));
     // From a third into the run, setpoints to every device, under load.
     tokio::time::sleep(Duration::from_secs(seconds / 3)).await;
-    let wave = if setpoints_per_s == 0 { ids.len() } else { (setpoints_per_s / 10).max(1) };
-    let mut instructions: Vec<InstructionRecord> = Vec::with_capacity(ids.len());
-    let mut waves = tokio::time::interval(Duration::from_millis(100));
-    for chunk in ids.chunks(wave) {
-        waves.tick().await;
-        let now = vpp_store::now();
-        let end = now + jiff::SignedDuration::from_mins(15);
-        let dispatch_id = vpp_store::new_id();
-        let part: Vec<InstructionRecord> = chunk
-            .iter()
-            .map(|r| InstructionRecord {
-                id: vpp_store::new_id(),
-                dispatch_id: dispatch_id.clone(),
-                resource_id: r.clone(),
-                target_kw: 0.0,
-                start: now,
-                end,
-            })
-            .collect();
-        store
-            .save_dispatch(&DispatchRecord {
-                id: dispatch_id,
-                vpp_id: vpp_id.clone(),
-                target_kw: 0.0,
-                start: now,
-                end,
-                mode: vpp_domain::fleet::DispatchOrigin::MeritOrder,
-                total_dispatched_kw: 0.0,
-                unmet_kw: 0.0,
-                created_at: now,
-                instructions: part.clone(),
-            })
-            .await?;
-        instructions.extend(part);
-    }
+    let instructions: Vec<InstructionRecord> =
+        send_setpoint_waves(&store, &vpp_id, &ids, setpoints_per_s, 0.0).await?.into_iter().map(|(i, _)| i).collect();
     simulator.await??;
     let sent = sim_stats.samples.load(Relaxed);
     // Wait for the store to catch up (or stop moving).
@@ -177,8 +144,7 @@ pub(crate) async fn bench_devices(store: Arc<Store>, load: DeviceLoad, mqtt_url:
             latencies.push(answered.duration_since(sent).as_secs_f64() * 1000.0);
         }
     }
-    latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied();
+    let acknowledged = latencies.len();
     println!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
@@ -192,12 +158,68 @@ pub(crate) async fn bench_devices(store: Arc<Store>, load: DeviceLoad, mqtt_url:
             "stored_per_s": stats.samples_stored as f64 / elapsed,
             "setpoints": instructions.len(),
             "setpoints_per_s": if setpoints_per_s == 0 { "all at once".to_string() } else { setpoints_per_s.to_string() },
-            "setpoints_acknowledged": latencies.len(),
-            "ack_latency_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": latencies.last()},
+            "setpoints_acknowledged": acknowledged,
+            "ack_latency_ms": percentiles(latencies),
             "store_errors": stats.store_errors,
         }))?
     );
     Ok(())
+}
+
+/// Saves a dispatch of `target_kw` to each of `ids` in waves every 100 ms
+/// (`per_s` setpoints a second; 0: all at once), as the benchmarks load the
+/// device paths. Returns each instruction with when its dispatch was saved.
+pub(crate) async fn send_setpoint_waves(
+    store: &Store,
+    vpp_id: &str,
+    ids: &[String],
+    per_s: usize,
+    target_kw: f64,
+) -> anyhow::Result<Vec<(vpp_store::InstructionRecord, jiff::Timestamp)>> {
+    use vpp_store::{DispatchRecord, InstructionRecord};
+    let wave = if per_s == 0 { ids.len() } else { (per_s / 10).max(1) };
+    let mut instructions = Vec::with_capacity(ids.len());
+    let mut waves = tokio::time::interval(Duration::from_millis(100));
+    for chunk in ids.chunks(wave.max(1)) {
+        waves.tick().await;
+        let now = vpp_store::now();
+        let end = now + jiff::SignedDuration::from_mins(15);
+        let dispatch_id = vpp_store::new_id();
+        let part: Vec<InstructionRecord> = chunk
+            .iter()
+            .map(|r| InstructionRecord {
+                id: vpp_store::new_id(),
+                dispatch_id: dispatch_id.clone(),
+                resource_id: r.clone(),
+                target_kw,
+                start: now,
+                end,
+            })
+            .collect();
+        store
+            .save_dispatch(&DispatchRecord {
+                id: dispatch_id,
+                vpp_id: vpp_id.to_string(),
+                target_kw: target_kw * chunk.len() as f64,
+                start: now,
+                end,
+                mode: vpp_domain::fleet::DispatchOrigin::MeritOrder,
+                total_dispatched_kw: target_kw * chunk.len() as f64,
+                unmet_kw: 0.0,
+                created_at: now,
+                instructions: part.clone(),
+            })
+            .await?;
+        instructions.extend(part.into_iter().map(|i| (i, now)));
+    }
+    Ok(instructions)
+}
+
+/// p50, p90, p99 and the maximum of latencies, ms.
+pub(crate) fn percentiles(mut v: Vec<f64>) -> serde_json::Value {
+    v.sort_by(f64::total_cmp);
+    let pct = |p: f64| v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied();
+    serde_json::json!({"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": v.last()})
 }
 
 /// The broker the demo uses unless another is configured.

@@ -9,9 +9,11 @@
 mod args;
 mod bench_compare;
 mod bench_import;
+mod bench_modbus;
 mod bench_physical;
 mod config;
 mod demo;
+mod demo_modbus;
 mod demo_park;
 mod demo_strategies;
 mod demo_weather;
@@ -125,10 +127,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             demo::seed(&store, admin_password.as_deref().map(|p| (config.admin_username.as_str(), p)))
                 .await
                 .context("seeding the demo portfolio")?;
+            // A PV plant and a battery speak Modbus/SunSpec on 127.0.0.1; the rest MQTT.
+            let (linked, modbus_devices) = if config.modbus_links {
+                let (linked, server) =
+                    demo_modbus::start(&store).await.context("starting the demo's Modbus devices")?;
+                (linked, Some(server))
+            } else {
+                (Default::default(), None)
+            };
             let simulator = match &config.mqtt {
                 Some(mqtt) => {
                     eprintln!("Simulated fleet: devices publish to {} and follow setpoints from it.", mqtt.url);
-                    let devices = simulated_devices(&store, None).await?;
+                    let mut devices = simulated_devices(&store, None).await?;
+                    devices.retain(|d| !linked.contains(&d.id));
                     let sim = vpp_devices::simulator::SimConfig {
                         username: mqtt.username.clone(),
                         password: mqtt.password.clone(),
@@ -142,7 +153,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                         }
                     })
                 }
-                None => tokio::spawn(demo::simulate(store.clone())),
+                None => tokio::spawn(demo::simulate(store.clone(), linked)),
             };
             let trader = tokio::spawn(demo::trade_daily(store.clone()));
             let weather = tokio::spawn(demo_weather::run(
@@ -152,6 +163,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             ));
             let result = serve(store, &config).await;
             simulator.abort();
+            if let Some(server) = modbus_devices {
+                server.abort();
+            }
             trader.abort();
             weather.abort();
             result
@@ -452,6 +466,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             etl::run_forecasts(&args, store.as_deref()).await
         }
         Command::Simulate(a) => simulate(&*open_store(&config).await?, a).await,
+        Command::Bench(BenchCommand::Modbus { devices, seconds, interval_s, setpoints_per_s }) => {
+            let load = bench_modbus::ModbusLoad { count: devices, seconds, interval_s, setpoints_per_s };
+            bench_modbus::bench_modbus(open_store(&config).await?, load).await
+        }
         Command::Bench(BenchCommand::Devices { devices, seconds, interval_ms, batch, setpoints_per_s, mqtt_url }) => {
             let load = DeviceLoad { count: devices, seconds, interval_ms, batch, setpoints_per_s };
             bench_devices(open_store(&config).await?, load, mqtt_url).await

@@ -8,6 +8,7 @@
 
 pub mod bridge;
 pub mod modbus;
+pub mod modbus_sim;
 pub mod protocol;
 pub mod simulator;
 pub mod sunspec;

@@ -555,13 +555,13 @@ impl Device {
 }
 
 /// A Modbus TCP client with a timeout on every request.
-struct Connection {
+pub(crate) struct Connection {
     ctx: Context,
     timeout: Duration,
 }
 
 impl Connection {
-    async fn open(spec: &DeviceLinkSpec, timeout: Duration) -> Result<Self, LinkError> {
+    pub(crate) async fn open(spec: &DeviceLinkSpec, timeout: Duration) -> Result<Self, LinkError> {
         let target = format!("{}:{}", spec.host.trim(), spec.port);
         let addr: SocketAddr = tokio::time::timeout(timeout, tokio::net::lookup_host(&target))
             .await

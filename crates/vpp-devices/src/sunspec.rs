@@ -422,30 +422,51 @@ pub async fn write_point<R: Registers>(
 }
 
 /// The register image of one device in memory: vpp's own simulated
-/// devices serve it, and the tests read it.
+/// devices serve it (`crate::modbus_sim`), and the tests read it.
 pub mod image {
     use super::*;
 
-    /// A register image: 65,536 holding registers, zero where unset.
+    /// Holding registers from `base`; reads outside them are refused as a
+    /// device refuses an address it lacks.
     #[derive(Debug, Clone)]
-    pub struct Image(pub Vec<u16>);
+    pub struct Image {
+        base: u16,
+        regs: Vec<u16>,
+    }
 
     impl Default for Image {
+        /// All 65,536 registers, zero.
         fn default() -> Self {
-            Self(vec![0; 65536])
+            Self { base: 0, regs: vec![0; 65536] }
         }
     }
 
     impl Image {
-        /// Sets registers from `address`.
-        pub fn set(&mut self, address: u16, values: &[u16]) {
-            let a = usize::from(address);
-            self.0[a..a + values.len()].copy_from_slice(values);
+        /// `len` registers from `base`, zero.
+        pub fn span(base: u16, len: usize) -> Self {
+            Self { base, regs: vec![0; len.min(65536 - usize::from(base))] }
         }
 
-        /// Registers from `address`, `None` if past the end.
+        fn range(&self, address: u16, count: usize) -> Option<std::ops::Range<usize>> {
+            let from = usize::from(address).checked_sub(usize::from(self.base))?;
+            (from + count <= self.regs.len()).then_some(from..from + count)
+        }
+
+        /// Sets registers from `address` (ignored outside the span).
+        pub fn set(&mut self, address: u16, values: &[u16]) {
+            if let Some(r) = self.range(address, values.len()) {
+                self.regs[r].copy_from_slice(values);
+            }
+        }
+
+        /// Registers from `address`, `None` outside the span.
         pub fn get(&self, address: u16, count: u16) -> Option<&[u16]> {
-            self.0.get(usize::from(address)..usize::from(address) + usize::from(count))
+            self.range(address, usize::from(count)).map(|r| &self.regs[r])
+        }
+
+        /// One register, 0 outside the span.
+        pub fn reg(&self, address: u16) -> u16 {
+            self.get(address, 1).map_or(0, |r| r[0])
         }
     }
 
@@ -457,7 +478,7 @@ pub mod image {
         }
 
         async fn write(&mut self, address: u16, values: &[u16]) -> Result<(), LinkError> {
-            if usize::from(address) + values.len() > self.0.len() {
+            if self.get(address, values.len() as u16).is_none() {
                 return Err(LinkError::Exception("IllegalDataAddress".into()));
             }
             self.set(address, values);
@@ -472,106 +493,121 @@ pub mod image {
         bytes.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect()
     }
 
-    /// Lays out a SunSpec device at 40000: common (1), inverter (103),
-    /// nameplate (120), settings (121) and either controls (123) or storage
-    /// (124). Returns the image and the address of each model's first point.
-    pub fn sunspec(rated_w: u16, storage: bool, serial: &str) -> (Image, Vec<(u16, u16)>) {
-        sunspec_at(40000, rated_w, storage, serial)
+    /// A SunSpec device's registers: common (1), inverter (103), nameplate
+    /// (120), settings (121) and either controls (123) or storage (124),
+    /// with power scale factors chosen so the rating fits an int16.
+    #[derive(Debug, Clone)]
+    pub struct SunspecImage {
+        /// The registers.
+        pub image: Image,
+        /// Each model's id and the address of its first point.
+        pub placed: Vec<(u16, u16)>,
+        /// Power scale factor (W = raw × 10^w_sf).
+        pub w_sf: i16,
+        /// Rating, W.
+        pub rated_w: f64,
     }
 
-    /// [`sunspec`] with the marker at `base`.
-    pub fn sunspec_at(base: u16, rated_w: u16, storage: bool, serial: &str) -> (Image, Vec<(u16, u16)>) {
-        let mut img = Image::default();
-        img.set(base, &MARKER);
-        let mut addr = base + 2;
-        let mut placed = Vec::new();
-        let mut model = |img: &mut Image, id: u16, len: u16| {
-            img.set(addr, &[id, len]);
-            placed.push((id, addr + 2));
-            addr += 2 + len;
-            addr - len
-        };
-        let common = model(&mut img, 1, 66);
-        img.set(common + at::MN as u16, &text_regs("vpp", 16));
-        img.set(common + at::MD as u16, &text_regs(if storage { "sim-battery" } else { "sim-inverter" }, 16));
-        img.set(common + at::SN as u16, &text_regs(serial, 16));
-        img.set(common + 64, &[1]);
-        let inv = model(&mut img, 103, 50);
-        // W_SF 0 (W), WH_SF 0 (Wh), Tmp_SF -1 (0.1 °C), St MPPT.
-        img.set(inv + at::W_SF as u16, &[0]);
-        img.set(inv + at::WH_SF as u16, &[0]);
-        img.set(inv + at::TMP_SF as u16, &[(-1i16) as u16]);
-        img.set(inv + at::ST as u16, &[4]);
-        let nameplate = model(&mut img, 120, 26);
-        img.set(nameplate, &[if storage { 82 } else { 4 }, rated_w, 0]);
-        let settings = model(&mut img, 121, 30);
-        img.set(settings + at::W_MAX as u16, &[rated_w]);
-        if storage {
-            let s = model(&mut img, 124, 24);
-            img.set(s + at::W_CHA_MAX as u16, &[rated_w]);
-            img.set(s + at::STOR_CTL_MOD, &[0]);
-            // ChaState_SF -1 (0.1 %), InOutWRte_SF -1 (0.1 %).
-            img.set(s + at::CHA_STATE_SF as u16, &[(-1i16) as u16]);
-            img.set(s + at::IN_OUT_W_RTE_SF as u16, &[(-1i16) as u16]);
-        } else {
-            let c = model(&mut img, 123, 24);
-            // WMaxLimPct_SF -1 (0.1 %), limit 100 %, not enabled.
-            img.set(c + at::W_MAX_LIM_PCT_SF as u16, &[(-1i16) as u16]);
-            img.set(c + at::W_MAX_LIM_PCT, &[1000]);
+    impl SunspecImage {
+        /// A device rated `rated_w` with its marker at 40000.
+        pub fn new(rated_w: f64, storage: bool, serial: &str) -> Self {
+            Self::at(40000, rated_w, storage, serial)
         }
-        img.set(addr, &[END, 0]);
-        (img, placed)
-    }
 
-    /// Writes the values a device measures into its image.
-    pub fn set_reading(
-        img: &mut Image,
-        placed: &[(u16, u16)],
-        power_w: i16,
-        energy_wh: u32,
-        temp_dc: i16,
-        soc_dpct: Option<u16>,
-    ) {
-        for (id, a) in placed {
-            match id {
-                103 => {
-                    img.set(a + at::W as u16, &[power_w as u16]);
-                    img.set(a + at::WH as u16, &[(energy_wh >> 16) as u16, energy_wh as u16]);
-                    img.set(a + at::TMP_CAB as u16, &[temp_dc as u16]);
-                }
-                124 => {
-                    if let Some(s) = soc_dpct {
-                        img.set(a + at::CHA_STATE as u16, &[s]);
-                    }
-                }
-                _ => {}
+        /// [`SunspecImage::new`] with the marker at `base`.
+        pub fn at(base: u16, rated_w: f64, storage: bool, serial: &str) -> Self {
+            // The smallest power of ten that puts the rating under 30,000.
+            let mut w_sf = 0i16;
+            while rated_w / 10f64.powi(i32::from(w_sf)) > 30_000.0 && w_sf < 10 {
+                w_sf += 1;
+            }
+            let rating = (rated_w / 10f64.powi(i32::from(w_sf))).round() as u16;
+            let sf = w_sf as u16;
+            let mut img = Image::span(base, 400);
+            img.set(base, &MARKER);
+            let mut addr = base + 2;
+            let mut placed = Vec::new();
+            let mut model = |img: &mut Image, id: u16, len: u16| {
+                img.set(addr, &[id, len]);
+                placed.push((id, addr + 2));
+                addr += 2 + len;
+                addr - len
+            };
+            let common = model(&mut img, 1, 66);
+            img.set(common + at::MN as u16, &text_regs("vpp", 16));
+            img.set(common + at::MD as u16, &text_regs(if storage { "sim-battery" } else { "sim-inverter" }, 16));
+            img.set(common + at::SN as u16, &text_regs(serial, 16));
+            img.set(common + 64, &[1]);
+            let inv = model(&mut img, 103, 50);
+            // WH_SF 0 (Wh), Tmp_SF -1 (0.1 °C), St MPPT.
+            img.set(inv + at::W_SF as u16, &[sf]);
+            img.set(inv + at::WH_SF as u16, &[0]);
+            img.set(inv + at::TMP_SF as u16, &[(-1i16) as u16]);
+            img.set(inv + at::ST as u16, &[4]);
+            let nameplate = model(&mut img, 120, 26);
+            img.set(nameplate, &[if storage { 82 } else { 4 }, rating, sf]);
+            let settings = model(&mut img, 121, 30);
+            img.set(settings + at::W_MAX as u16, &[rating]);
+            img.set(settings + at::W_MAX_SF as u16, &[sf]);
+            if storage {
+                let s = model(&mut img, 124, 24);
+                img.set(s + at::W_CHA_MAX as u16, &[rating]);
+                img.set(s + at::W_CHA_MAX_SF as u16, &[sf]);
+                img.set(s + at::STOR_CTL_MOD, &[0]);
+                // ChaState_SF -1 (0.1 %), InOutWRte_SF -1 (0.1 %).
+                img.set(s + at::CHA_STATE_SF as u16, &[(-1i16) as u16]);
+                img.set(s + at::IN_OUT_W_RTE_SF as u16, &[(-1i16) as u16]);
+            } else {
+                let c = model(&mut img, 123, 24);
+                // WMaxLimPct_SF -1 (0.1 %), limit 100 %, not enabled.
+                img.set(c + at::W_MAX_LIM_PCT_SF as u16, &[(-1i16) as u16]);
+                img.set(c + at::W_MAX_LIM_PCT, &[1000]);
+            }
+            img.set(addr, &[END, 0]);
+            Self { image: img, placed, w_sf, rated_w }
+        }
+
+        fn model(&self, id: u16) -> Option<u16> {
+            self.placed.iter().find(|(m, _)| *m == id).map(|(_, a)| *a)
+        }
+
+        /// Writes what the device measures: power (kW, positive into the
+        /// grid), lifetime energy, cabinet temperature and, for storage, SOC.
+        pub fn set_reading(&mut self, power_kw: f64, energy_kwh: f64, temperature_c: f64, soc_pct: Option<f64>) {
+            if let Some(a) = self.model(103) {
+                let w = (power_kw * 1000.0 / 10f64.powi(i32::from(self.w_sf))).round().clamp(-32767.0, 32767.0);
+                let wh = (energy_kwh * 1000.0).round().clamp(0.0, f64::from(u32::MAX)) as u32;
+                self.image.set(a + at::W as u16, &[w as i16 as u16]);
+                self.image.set(a + at::WH as u16, &[(wh >> 16) as u16, wh as u16]);
+                self.image.set(a + at::TMP_CAB as u16, &[(temperature_c * 10.0).round() as i16 as u16]);
+            }
+            if let (Some(a), Some(soc)) = (self.model(124), soc_pct) {
+                self.image.set(a + at::CHA_STATE as u16, &[(soc * 10.0).round().clamp(0.0, 1000.0) as u16]);
             }
         }
-    }
 
-    /// What the device was told, read from its image: the output limit (%
-    /// of WMax, if enabled) or the storage rates (% of WChaMax, positive
-    /// discharge).
-    pub fn commanded_pct(img: &Image, placed: &[(u16, u16)]) -> Option<f64> {
-        for (id, a) in placed {
-            let reg = |o: u16| img.0[usize::from(a + o)];
-            match id {
-                123 if reg(at::W_MAX_LIM_ENA) == 1 => return Some(f64::from(reg(at::W_MAX_LIM_PCT)) / 10.0),
-                124 => {
-                    let mode = reg(at::STOR_CTL_MOD);
-                    let out = f64::from(reg(at::OUT_W_RTE) as i16) / 10.0;
-                    let inn = f64::from(reg(at::OUT_W_RTE + 1) as i16) / 10.0;
-                    return match mode {
-                        DISCHARGE => Some(out),
-                        CHARGE => Some(-inn),
-                        m if m == CHARGE | DISCHARGE => Some(0.0),
-                        _ => None,
-                    };
+        /// What the device was told: kW (an output limit, or a storage
+        /// rate, positive discharging) and the revert time in seconds
+        /// (0: none), or `None` when no control is active.
+        pub fn commanded(&self) -> Option<(f64, u16)> {
+            let reg = |a: u16, o: u16| self.image.reg(a + o);
+            if let Some(a) = self.model(123) {
+                if reg(a, at::W_MAX_LIM_ENA) != 1 {
+                    return None;
                 }
-                _ => {}
+                let pct = f64::from(reg(a, at::W_MAX_LIM_PCT)) / 10.0;
+                return Some((pct / 100.0 * self.rated_w / 1000.0, reg(a, at::W_MAX_LIM_PCT_RVRT_TMS)));
+            }
+            let a = self.model(124)?;
+            let rate = |o: u16| f64::from(reg(a, o) as i16) / 10.0 / 100.0 * self.rated_w / 1000.0;
+            let revert = reg(a, at::OUT_W_RTE + 3);
+            match reg(a, at::STOR_CTL_MOD) {
+                DISCHARGE => Some((rate(at::OUT_W_RTE), revert)),
+                CHARGE => Some((-rate(at::OUT_W_RTE + 1), revert)),
+                m if m == CHARGE | DISCHARGE => Some((0.0, revert)),
+                _ => None,
             }
         }
-        None
     }
 }
 
@@ -583,51 +619,60 @@ mod tests {
 
     #[tokio::test]
     async fn a_sunspec_inverter_is_discovered_read_and_curtailed() {
-        let (mut img, placed) = sunspec(10_000, false, "INV-1");
-        set_reading(&mut img, &placed, 7_250, 1_234_567, 415, None);
-        let d = discover(&mut img, None).await.unwrap();
+        let mut dev = SunspecImage::new(10_000.0, false, "INV-1");
+        dev.set_reading(7.25, 1234.567, 41.5, None);
+        let d = discover(&mut dev.image, None).await.unwrap();
         assert_eq!(d.base_address, 40000);
         assert_eq!(d.models.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 103, 120, 121, 123]);
         assert_eq!((d.manufacturer.as_str(), d.model.as_str(), d.serial.as_str()), ("vpp", "sim-inverter", "INV-1"));
         assert_eq!((d.rated_kw, d.w_max_kw, d.w_cha_max_kw), (Some(10.0), Some(10.0), None));
-        let r = read(&mut img, &d).await.unwrap();
+        let r = read(&mut dev.image, &d).await.unwrap();
         assert_eq!(r.power_kw, Some(7.25));
         assert_eq!(r.energy_kwh, Some(1234.567));
         assert!((r.temperature_c.unwrap() - 41.5).abs() < 1e-9);
         assert_eq!((r.soc_pct, r.fault), (None, false));
-        let said = write_setpoint(&mut img, &d, 4.0, 900).await.unwrap();
+        let said = write_setpoint(&mut dev.image, &d, 4.0, 900).await.unwrap();
         assert!(said.contains("WMaxLimPct 400"), "{said}");
-        assert_eq!(commanded_pct(&img, &placed), Some(40.0));
+        assert_eq!(dev.commanded(), Some((4.0, 900)));
         // A generator cannot consume: a negative target limits to 0 %.
-        write_setpoint(&mut img, &d, -3.0, 0).await.unwrap();
-        assert_eq!(commanded_pct(&img, &placed), Some(0.0));
+        write_setpoint(&mut dev.image, &d, -3.0, 0).await.unwrap();
+        assert_eq!(dev.commanded(), Some((0.0, 0)));
     }
 
     #[tokio::test]
     async fn a_sunspec_battery_charges_and_discharges_on_model_124() {
-        let (mut img, placed) = sunspec(5_000, true, "BAT-1");
-        set_reading(&mut img, &placed, -2_000, 0, 250, Some(655));
-        let d = discover(&mut img, None).await.unwrap();
+        let mut dev = SunspecImage::new(5_000.0, true, "BAT-1");
+        dev.set_reading(-2.0, 0.0, 25.0, Some(65.5));
+        let d = discover(&mut dev.image, None).await.unwrap();
         assert!(d.is_storage());
-        let r = read(&mut img, &d).await.unwrap();
+        let r = read(&mut dev.image, &d).await.unwrap();
         assert_eq!((r.power_kw, r.energy_kwh, r.soc_pct), (Some(-2.0), None, Some(65.5)));
-        write_setpoint(&mut img, &d, 2.5, 900).await.unwrap();
-        assert_eq!(commanded_pct(&img, &placed), Some(50.0));
-        write_setpoint(&mut img, &d, -5.0, 900).await.unwrap();
-        assert_eq!(commanded_pct(&img, &placed), Some(-100.0));
-        write_setpoint(&mut img, &d, 0.0, 900).await.unwrap();
-        assert_eq!(commanded_pct(&img, &placed), Some(0.0));
+        write_setpoint(&mut dev.image, &d, 2.5, 900).await.unwrap();
+        assert_eq!(dev.commanded(), Some((2.5, 900)));
+        write_setpoint(&mut dev.image, &d, -5.0, 900).await.unwrap();
+        assert_eq!(dev.commanded(), Some((-5.0, 900)));
+        write_setpoint(&mut dev.image, &d, 0.0, 900).await.unwrap();
+        assert_eq!(dev.commanded(), Some((0.0, 900)));
+    }
+
+    #[tokio::test]
+    async fn a_large_plant_gets_a_power_scale_factor() {
+        let mut dev = SunspecImage::new(2_500_000.0, false, "PARK");
+        dev.set_reading(1_234.5, 0.0, 20.0, None);
+        let d = discover(&mut dev.image, None).await.unwrap();
+        assert_eq!((dev.w_sf, d.rated_kw, d.w_max_kw), (2, Some(2_500.0), Some(2_500.0)));
+        assert_eq!(read(&mut dev.image, &d).await.unwrap().power_kw, Some(1_234.5));
     }
 
     #[tokio::test]
     async fn the_marker_is_looked_for_at_the_usual_places_and_its_absence_named() {
         for base in [50000, 0] {
-            let (mut img, _) = sunspec_at(base, 1_000, false, "X");
-            let d = discover(&mut img, None).await.unwrap();
+            let mut dev = SunspecImage::at(base, 1_000.0, false, "X");
+            let d = discover(&mut dev.image, None).await.unwrap();
             assert_eq!((d.base_address, d.models[0].address), (base, base + 4));
         }
-        let (mut img, _) = sunspec_at(30000, 1_000, false, "X");
-        assert_eq!(discover(&mut img, Some(30000)).await.unwrap().models.len(), 5);
+        let mut dev = SunspecImage::at(30000, 1_000.0, false, "X");
+        assert_eq!(discover(&mut dev.image, Some(30000)).await.unwrap().models.len(), 5);
         let mut empty = Image::default();
         let e = discover(&mut empty, None).await.unwrap_err();
         assert_eq!(e.to_string(), "no SunSpec marker `SunS` at 40000, 50000, 0");
