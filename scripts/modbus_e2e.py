@@ -27,66 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import sunspec2.modbus.client as sunspec_client
 
+from peer_lib import free_port, start_server, wait_for
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(what, check, timeout=30.0, every=0.25):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except (urllib.error.URLError, ConnectionError, OSError) as e:
-            last = e
-        time.sleep(every)
-    sys.exit(f"FAIL: {what} (after {timeout} s; last: {last})")
-
-
-def parse(text):
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return text.decode(errors="replace")
-
-
-class Api:
-    def __init__(self, base):
-        self.base, self.token = base, None
-
-    def call(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        if self.token:
-            req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                text = r.read()
-                return r.status, parse(text)
-        except urllib.error.HTTPError as e:
-            text = e.read()
-            return e.code, parse(text)
-
-    def ok(self, method, path, body=None, status=(200, 201)):
-        code, value = self.call(method, path, body)
-        if code not in status:
-            sys.exit(f"FAIL: {method} {path} answered {code}: {value}")
-        return value
 
 
 def start_devices(port):
@@ -141,7 +87,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vpp", default="target/release/vpp")
     args = ap.parse_args()
-    dev_port, api_port = free_port(), free_port()
+    dev_port = free_port()
     sim = start_devices(dev_port)
     tmp = tempfile.mkdtemp(prefix="vpp-modbus-")
     server = None
@@ -164,17 +110,7 @@ def main():
             print(f"probe unit {unit}: {mine['model']} models {ref['models']} — same as pysunspec2")
 
         # 2. The server, two resources and their links.
-        env = dict(os.environ, VPP_ADMIN_PASSWORD="modbus-e2e-admin-pw")
-        log = open(os.path.join(tmp, "server.log"), "w")
-        server = subprocess.Popen(
-            [args.vpp, "--database-url", f"sqlite://{tmp}/vpp.db", "serve", "--bind", f"127.0.0.1:{api_port}",
-             "--physical-forecast-interval-min", "0", "--heartbeat-timeout-s", "600"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        api = Api(f"http://127.0.0.1:{api_port}")
-        wait_for("the server to start", lambda: api.call("GET", "/healthz")[0] == 200)
-        api.token = api.ok("POST", "/api/v1/auth/login", {"username": "admin", "password": "modbus-e2e-admin-pw"})[
-            "access_token"]
+        server, api, _ = start_server(args.vpp, tmp, "--heartbeat-timeout-s", "600")
 
         def template(t):
             return api.ok("GET", f"/api/v1/vpp/resource-templates?resource_type={t}")["items"][0]["id"]

@@ -17,7 +17,7 @@ const en = {
     prices: "Today's market prices", noPrices: 'No market connector has prices for today yet.',
     links: 'Device links', protocol: 'Protocol', linkState: 'State', devices: 'Devices', lastContact: 'Last contact',
     rate: 'Messages / polls', failures: 'Failures', off: 'off', connected: 'connected', disconnected: 'disconnected',
-    linksConnected: '{n} connected', pollsPerS: '{n} polls/s',
+    linksConnected: '{n} connected', pollsPerS: '{n} polls/s', stationsConnected: '{n} stations connected',
   },
   resources: {
     title: 'Resources', name: 'Name', type: 'Type', category: 'Category', status: 'Status', capacity: 'Capacity (kW)',
@@ -171,7 +171,7 @@ const zh: typeof en = {
     prices: '今日市场价格', noPrices: '今天还没有市场价格。',
     links: '设备链路', protocol: '协议', linkState: '状态', devices: '设备数', lastContact: '最近通信',
     rate: '消息 / 轮询', failures: '失败', off: '未启用', connected: '已连接', disconnected: '未连接',
-    linksConnected: '{n} 台已连接', pollsPerS: '每秒 {n} 次轮询',
+    linksConnected: '{n} 台已连接', pollsPerS: '每秒 {n} 次轮询', stationsConnected: '{n} 个充电站已连接',
   },
   resources: {
     title: '资源', name: '名称', type: '类型', category: '类别', status: '状态', capacity: '容量（kW）',

@@ -594,6 +594,10 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         state.modbus = Some(links.stats_handle());
         links
     });
+    let ocpp = vpp_server::ocpp::spawn_deliveries(store.clone(), state.ocpp.clone());
+    eprintln!(
+        "Devices:   OCPP 2.0.1 charging stations at /ocpp/{{station_id}} (POST /resource-instances/{{id}}/ocpp-station)"
+    );
     let control = config.control.map(|settings| vpp_app::control::spawn_control_loop(store.clone(), settings));
     let markets = vpp_app::market_job::spawn_market_job(store.clone(), std::time::Duration::from_secs(60));
     let physical = config.physical_forecasts.map(|every| {
@@ -628,6 +632,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     sweeper.abort();
     drop(bridge);
     drop(modbus);
+    ocpp.abort();
     if let Some(webhook) = webhook {
         webhook.abort();
     }

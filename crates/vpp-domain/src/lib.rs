@@ -19,6 +19,7 @@
 //! - strategies: rules, backtests, metrics ([`strategy`]);
 //! - tariffs, bills, load and flexibility of industrial parks ([`tariff`],
 //!   [`settings`]);
+//! - OCPP 2.0.1 messages and their meaning for EV chargers ([`ocpp`]);
 //! - weather forecasts as delivered (Open-Meteo JSON, [`weather`]; DWD MOSMIX KML/KMZ, [`mosmix`]);
 //! - roles and permissions ([`auth`]); typed errors ([`error`]); text for
 //!   spreadsheets ([`export`]).
@@ -40,6 +41,7 @@ pub mod fleet;
 pub mod forecast_etl;
 pub mod market;
 pub mod mosmix;
+pub mod ocpp;
 pub mod presets;
 pub mod resource;
 pub mod series;

@@ -2,8 +2,9 @@
 //!
 //! Owns HTTP: routing, extraction, authentication and roles, the audit
 //! trail of requests, problem-JSON errors (one mapping of
-//! [`vpp_app::AppError`]), OpenAPI, metrics, the fleet cache and the
-//! embedded console. Use cases and background jobs live in `vpp-app`,
+//! [`vpp_app::AppError`]), OpenAPI, metrics, the fleet cache, the
+//! embedded console, and the OCPP 2.0.1 endpoint for charging stations
+//! ([`ocpp`]), a device protocol that arrives over HTTP. Use cases and background jobs live in `vpp-app`,
 //! business rules in `vpp-domain`, persistence in `vpp-store`. One module
 //! per resource under [`routes`], each with its handlers, request and
 //! response types and router.
@@ -14,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod imports;
 mod metrics;
+pub mod ocpp;
 pub mod routes;
 pub mod state;
 
@@ -226,6 +228,7 @@ pub fn router(state: AppState) -> Router {
     open_flattened(&mut openapi);
     let cors = cors(&state.settings.cors_origins);
     let router = api
+        .route("/ocpp/{station_id}", axum::routing::get(ocpp::connect))
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
         .fallback(console::serve)
         .layer(middleware::from_fn_with_state(state.clone(), invalidate_fleets_on_write))

@@ -52,6 +52,8 @@ pub struct AppState {
     pub devices: Option<Arc<vpp_devices::bridge::BridgeStats>>,
     /// Counters and link states of the Modbus links, when they run.
     pub modbus: Option<Arc<vpp_devices::modbus::ModbusStats>>,
+    /// Charging stations connected over OCPP.
+    pub ocpp: Arc<crate::ocpp::OcppHub>,
     /// Cancel flags of running backtests.
     pub tasks: Arc<vpp_app::strategies::Tasks>,
     /// Imports running in the background, and those that ended lately.
@@ -71,6 +73,7 @@ impl AppState {
             settings,
             devices: None,
             modbus: None,
+            ocpp: Arc::default(),
             tasks: Arc::default(),
         })
     }

@@ -259,9 +259,9 @@ impl Store {
 }
 
 /// Queues instructions as setpoint deliveries inside a write transaction
-/// (ignores one already queued): to the adapter of the resource's enabled
-/// device link if `links` runs, else to MQTT if its `outbox` is set, else
-/// not at all.
+/// (ignores one already queued): to its OCPP station or the adapter of its
+/// enabled device link if `links` run, else to MQTT if its `outbox` is set,
+/// else not at all.
 pub(crate) async fn queue_in(
     w: &mut crate::WriteTx<'_>,
     outbox: Option<&crate::SetpointOutbox>,
@@ -271,8 +271,9 @@ pub(crate) async fn queue_in(
     let now = to_micros(crate::now());
     for i in instructions {
         let row = sqlx::query(
-            "SELECT r.building, l.protocol, l.spec FROM resources r \
-             LEFT JOIN device_links l ON l.resource_id = r.id AND l.enabled = 1 WHERE r.id = $1",
+            "SELECT r.building, l.protocol, l.spec, o.station_id FROM resources r \
+             LEFT JOIN device_links l ON l.resource_id = r.id AND l.enabled = 1 \
+             LEFT JOIN ocpp_stations o ON o.resource_id = r.id WHERE r.id = $1",
         )
         .bind(i.resource_id.clone())
         .fetch_optional(&mut *w.tx)
@@ -282,7 +283,10 @@ pub(crate) async fn queue_in(
         };
         let building: Option<String> = row.try_get("building")?;
         let link: Option<String> = row.try_get("protocol")?;
+        let station: Option<String> = row.try_get("station_id")?;
         let (channel, topic) = match (link, outbox) {
+            // A registered OCPP station gets its charging profiles over its own connection.
+            _ if links && station.is_some() => ("ocpp".to_string(), format!("ocpp://{}", station.unwrap_or_default())),
             (Some(protocol), _) if links => {
                 let spec: String = row.try_get("spec")?;
                 let spec: vpp_domain::device_link::DeviceLinkSpec =

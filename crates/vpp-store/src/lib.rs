@@ -23,6 +23,7 @@ mod execution;
 mod fleet;
 mod jobs;
 mod markets;
+mod ocpp;
 mod parks;
 mod resources;
 mod security;
@@ -55,6 +56,7 @@ pub use markets::{
     BidFilter, BidRecord, BidScope, KillSwitch, NewBid, SettlementRecord, StepFill, StepRecord, TradeFilter,
     TradeRecord,
 };
+pub use ocpp::{ChargingSession, OcppStation, SessionEvent};
 pub use resources::{ResourceFilter, ResourcePage, ResourceSort};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};
 pub use series::{BeliefQuery, Progress, SeriesFilter};

@@ -1040,6 +1040,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/resource-instances/{id}/charging-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A charging station's sessions (OCPP transactions), newest first. */
+        get: operations["charging_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/resource-instances/{id}/device-link": {
         parameters: {
             query?: never;
@@ -1060,6 +1077,28 @@ export interface paths {
         post?: never;
         /** Removes a resource's device link; polling stops within 5 s. */
         delete: operations["delete_link"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/resource-instances/{id}/ocpp-station": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Registers an EV charger as an OCPP 2.0.1 charging station, or gives it
+         *     a new password. The station id is the resource's external id. The
+         *     password is generated, returned once and stored hashed; the station's
+         *     previous password stops working.
+         */
+        post: operations["register_station"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -3593,6 +3632,37 @@ export interface components {
             /** @description Category. */
             category: components["schemas"]["ResourceCategory"];
         };
+        /** @description A charging session (an OCPP transaction). */
+        ChargingSession: {
+            /**
+             * Format: date-time
+             * @description Ended (UTC), absent while charging.
+             */
+            ended_at?: string | null;
+            /**
+             * Format: double
+             * @description Energy charged so far, kWh (newest register minus the first seen).
+             */
+            energy_kwh?: number | null;
+            /**
+             * Format: int64
+             * @description EVSE.
+             */
+            evse_id?: number | null;
+            /** @description Who charged (the id token). */
+            id_token?: string | null;
+            /** @description The EV-charger resource. */
+            resource_id: string;
+            /**
+             * Format: date-time
+             * @description Started (UTC).
+             */
+            started_at: string;
+            /** @description Station. */
+            station_id: string;
+            /** @description Transaction id the station gave it. */
+            transaction_id: string;
+        };
         /** @description Which auction to run. */
         ClearRequest: {
             /** @description Simulated connector. */
@@ -5413,6 +5483,53 @@ export interface components {
          * @enum {string}
          */
         Objective: "cost" | "peak_shaving";
+        /** @description The OCPP endpoint's counters. */
+        OcppCounts: {
+            /** @description Stations connected now. */
+            connected: number;
+            /**
+             * Format: int64
+             * @description Requests received from stations.
+             */
+            messages: number;
+            /**
+             * Format: int64
+             * @description … accepted by the station.
+             */
+            profiles_accepted: number;
+            /**
+             * Format: int64
+             * @description … rejected by the station.
+             */
+            profiles_rejected: number;
+            /**
+             * Format: int64
+             * @description SetChargingProfile requests sent.
+             */
+            profiles_sent: number;
+            /**
+             * Format: int64
+             * @description Connections refused (unknown station, wrong password, no subprotocol).
+             */
+            refused: number;
+            /** @description Their ids. */
+            stations: string[];
+        };
+        /** @description A registered charging station. */
+        OcppStation: {
+            /** @description The EV-charger resource. */
+            resource_id: string;
+            /**
+             * @description Charging station id: the resource's external id, the last segment of
+             *     `/ocpp/{station_id}` and the Basic-auth user name.
+             */
+            station_id: string;
+            /**
+             * Format: date-time
+             * @description When the password was last set (UTC).
+             */
+            updated_at: string;
+        };
         /** @description Operation figures of a period. */
         OperationReport: {
             /** @description Bids for delivery days in the period, by status. */
@@ -5956,6 +6073,8 @@ export interface components {
             modbus_tcp: components["schemas"]["ModbusStatus"];
             /** @description The MQTT bridge. */
             mqtt: components["schemas"]["BridgeStatus"];
+            /** @description EV charging stations over OCPP 2.0.1. */
+            ocpp: components["schemas"]["OcppCounts"];
         };
         /**
          * @description What a series measures, which fixes its stored unit.
@@ -7031,6 +7150,19 @@ export interface components {
             id: string;
             /** @description Its name. */
             name: string;
+        };
+        /** @description A charging station's credentials, shown once. */
+        StationCredentials: components["schemas"]["OcppStation"] & {
+            /**
+             * @description Its new HTTP Basic password (user name: the station id). Shown only
+             *     now; vpp keeps a hash.
+             */
+            password: string;
+            /**
+             * @description Where the station connects: `/ocpp/{station_id}` on this server
+             *     (ws://, or wss:// when the server runs TLS), subprotocol `ocpp2.0.1`.
+             */
+            path: string;
         };
         /** @description One recorded status change. */
         StatusChange: {
@@ -10741,6 +10873,46 @@ export interface operations {
             };
         };
     };
+    charging_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChargingSession"][];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_link: {
         parameters: {
             query?: never;
@@ -10854,6 +11026,55 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    register_station: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StationCredentials"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -179,6 +179,10 @@ pub const RULES: &[Rule] = &[
     rule(Method::POST, "/api/v1/vpp/alerts/{id}/resolve", p(DispatchWrite), Action("resolve-alert")),
     rule(Method::GET, "/api/v1/vpp/devices/bridge", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/devices/protocols", p(VppsRead), Entity::None),
+    // Charging stations authenticate themselves (HTTP Basic, their own password).
+    rule(Method::GET, "/ocpp/{station_id}", Public, Entity::None),
+    rule(Method::POST, "/api/v1/vpp/resource-instances/{id}/ocpp-station", p(RegistryWrite), Action("ocpp-station")),
+    rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/charging-sessions", p(RegistryRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/devices/links", p(RegistryRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/device-link", p(RegistryRead), Entity::None),
     rule(Method::PUT, "/api/v1/vpp/resource-instances/{id}/device-link", p(RegistryWrite), Action("device-link")),

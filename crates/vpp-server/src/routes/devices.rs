@@ -22,6 +22,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_link, put_link, delete_link))
         .routes(routes!(list_links))
         .routes(routes!(protocols))
+        .routes(routes!(register_station))
+        .routes(routes!(charging_sessions))
 }
 
 /// A device link with what its adapter sees now.
@@ -99,6 +101,8 @@ pub struct ProtocolsStatus {
     pub mqtt: BridgeStatus,
     /// Modbus TCP links.
     pub modbus_tcp: ModbusStatus,
+    /// EV charging stations over OCPP 2.0.1.
+    pub ocpp: crate::ocpp::OcppCounts,
 }
 
 /// Link health per device protocol: MQTT (broker connection, messages,
@@ -110,5 +114,45 @@ async fn protocols(State(s): State<AppState>) -> Json<ProtocolsStatus> {
     Json(ProtocolsStatus {
         mqtt: BridgeStatus { enabled: s.devices.is_some(), counts: s.devices.as_ref().map(|d| d.snapshot()) },
         modbus_tcp: ModbusStatus { enabled: s.modbus.is_some(), counts: s.modbus.as_ref().map(|m| m.snapshot()) },
+        ocpp: s.ocpp.snapshot().await,
     })
+}
+
+/// A charging station's credentials, shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StationCredentials {
+    /// The station as registered.
+    #[serde(flatten)]
+    pub station: vpp_store::OcppStation,
+    /// Its new HTTP Basic password (user name: the station id). Shown only
+    /// now; vpp keeps a hash.
+    pub password: String,
+    /// Where the station connects: `/ocpp/{station_id}` on this server
+    /// (ws://, or wss:// when the server runs TLS), subprotocol `ocpp2.0.1`.
+    pub path: String,
+}
+
+/// Registers an EV charger as an OCPP 2.0.1 charging station, or gives it
+/// a new password. The station id is the resource's external id. The
+/// password is generated, returned once and stored hashed; the station's
+/// previous password stops working.
+#[utoipa::path(post, path = "/api/v1/vpp/resource-instances/{id}/ocpp-station", tag = "devices",
+    responses((status = 200, body = StationCredentials), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn register_station(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<StationCredentials>> {
+    let password = vpp_app::users::random_token(18);
+    let hash = vpp_app::users::hash_password_async(&password).await?;
+    let station = s.store.put_ocpp_station(&id, &hash).await?;
+    let path = format!("/ocpp/{}", station.station_id);
+    Ok(Json(StationCredentials { station, password, path }))
+}
+
+/// A charging station's sessions (OCPP transactions), newest first.
+#[utoipa::path(get, path = "/api/v1/vpp/resource-instances/{id}/charging-sessions", tag = "devices",
+    responses((status = 200, body = Vec<vpp_store::ChargingSession>), (status = 404, body = Problem)))]
+async fn charging_sessions(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<vpp_store::ChargingSession>>> {
+    s.store.get_resource(&id).await?;
+    Ok(Json(s.store.charging_sessions(&id, 100).await?))
 }

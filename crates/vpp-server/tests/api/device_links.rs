@@ -106,3 +106,49 @@ async fn a_dispatch_of_a_linked_resource_is_queued_for_its_link_only_while_enabl
     assert_eq!(s, StatusCode::OK);
     assert!(dispatch(60.0).await.is_null());
 }
+
+#[tokio::test]
+async fn an_ev_charger_is_registered_as_an_ocpp_station_and_its_dispatch_queued_for_it() {
+    let app = TestApp::new().await;
+    app.store.enable_link_outbox();
+    let pv =
+        app.create_resource("PV", "Not a charger", json!({"parameters": {"peak_kw": 10, "inverter_kw": 10}})).await;
+    let (s, p) = app
+        .post(&format!("/api/v1/vpp/resource-instances/{}/ocpp-station", pv["id"].as_str().unwrap()), json!({}))
+        .await;
+    assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("external_id")), "{p}");
+    let charger = app
+        .create_resource(
+            "EV_CHARGER",
+            "Depot charger",
+            json!({"parameters": {"max_charge_kw": 11}, "capacity_kw": 11, "min_power_kw": -11, "max_power_kw": 0}),
+        )
+        .await;
+    let id = charger["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/vpp/resource-instances/{id}/ocpp-station");
+    let (s, p) = app.post(&path, json!({})).await;
+    assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("external_id")), "{p}");
+    let (s, _) = app.put(&format!("/api/v1/vpp/resource-instances/{id}"), json!({"external_id": "CS-7"})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, first) = app.post(&path, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    assert_eq!((first["station_id"].as_str(), first["path"].as_str()), (Some("CS-7"), Some("/ocpp/CS-7")));
+    let password = first["password"].as_str().unwrap().to_string();
+    assert!(password.len() >= 20);
+    // Stored hashed: the hash verifies the password shown, and a new one replaces it.
+    let (_, hash) = app.store.ocpp_station("CS-7").await.unwrap().unwrap();
+    assert!(hash.starts_with("$argon2") && !hash.contains(&password));
+    let (_, second) = app.post(&path, json!({})).await;
+    assert_ne!(second["password"], first["password"]);
+    assert_ne!(app.store.ocpp_station("CS-7").await.unwrap().unwrap().1, hash);
+
+    let vpp = app.vpp("EV VPP", json!([{"resource_id": id}])).await;
+    let (s, d) =
+        app.post(&format!("/api/v1/vpp/vpps/{vpp}/dispatch"), json!({"target_kw": -3.7, "mode": "merit_order"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    let (_, e) = app.get(&format!("/api/v1/vpp/trading/execution-status/{}", d["dispatch_id"].as_str().unwrap())).await;
+    let delivery = &e["instructions"][0]["delivery"];
+    assert_eq!((delivery["channel"].as_str(), delivery["topic"].as_str()), (Some("ocpp"), Some("ocpp://CS-7")), "{e}");
+    let (s, sessions) = app.get(&format!("/api/v1/vpp/resource-instances/{id}/charging-sessions")).await;
+    assert_eq!((s, sessions), (StatusCode::OK, json!([])));
+}

@@ -28,7 +28,8 @@ async fn every_route_has_a_rule_and_every_rule_a_route() {
     for (method, path) in &routes {
         assert!(rule_for(method, path).is_some(), "{method} {path} has no access rule");
     }
-    for rule in RULES {
+    // The OCPP websocket is not a REST operation: it has its rule but no place in the OpenAPI document.
+    for rule in RULES.iter().filter(|r| r.path != "/ocpp/{station_id}") {
         assert!(
             routes.iter().any(|(m, p)| *m == rule.method && p == rule.path),
             "rule {} {} has no route",

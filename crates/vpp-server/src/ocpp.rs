@@ -1,0 +1,458 @@
+//! vpp as an OCPP 2.0.1 CSMS: EV charging stations connect to
+//! `/ocpp/{station_id}` (websocket, subprotocol `ocpp2.0.1`, HTTP Basic auth
+//! with the station's password: security profile 1, and profile 2 when the
+//! server runs TLS). What they send becomes resource status, telemetry and
+//! charging sessions; dispatches of a station's resource become
+//! SetChargingProfile, and the station's Accepted or Rejected is the
+//! delivery state.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use vpp_domain::execution::Setpoint;
+use vpp_domain::ocpp::{self, Frame, MeterValues, StatusNotification, TransactionEvent};
+use vpp_domain::resource::ResourceStatus;
+use vpp_store::{AlertRule, DeliveryState, SessionEvent, Store};
+
+use crate::state::AppState;
+
+/// The delivery channel of charging profiles.
+pub const CHANNEL: &str = "ocpp";
+
+/// How long a station has to answer a request.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Requests sent to a station, by message id, awaiting its answer.
+type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, String>>>>>;
+
+/// A connected station: its outgoing frames and the requests awaiting answers.
+struct Link {
+    resource_id: String,
+    out: mpsc::Sender<String>,
+    pending: Pending,
+    /// Which connection this is (a reconnect replaces it).
+    generation: u64,
+}
+
+/// The stations connected to this server, and counters.
+#[derive(Default)]
+pub struct OcppHub {
+    links: Mutex<HashMap<String, Link>>,
+    next: AtomicU64,
+    messages: AtomicU64,
+    refused: AtomicU64,
+    profiles_sent: AtomicU64,
+    profiles_accepted: AtomicU64,
+    profiles_rejected: AtomicU64,
+}
+
+/// The OCPP endpoint's counters.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OcppCounts {
+    /// Stations connected now.
+    pub connected: usize,
+    /// Their ids.
+    pub stations: Vec<String>,
+    /// Requests received from stations.
+    pub messages: u64,
+    /// Connections refused (unknown station, wrong password, no subprotocol).
+    pub refused: u64,
+    /// SetChargingProfile requests sent.
+    pub profiles_sent: u64,
+    /// … accepted by the station.
+    pub profiles_accepted: u64,
+    /// … rejected by the station.
+    pub profiles_rejected: u64,
+}
+
+impl OcppHub {
+    /// The counters now.
+    pub async fn snapshot(&self) -> OcppCounts {
+        let links = self.links.lock().await;
+        let mut stations: Vec<String> = links.keys().cloned().collect();
+        stations.sort();
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        OcppCounts {
+            connected: links.len(),
+            stations,
+            messages: g(&self.messages),
+            refused: g(&self.refused),
+            profiles_sent: g(&self.profiles_sent),
+            profiles_accepted: g(&self.profiles_accepted),
+            profiles_rejected: g(&self.profiles_rejected),
+        }
+    }
+
+    /// Sends a request to a connected station and waits for its answer.
+    async fn call(&self, station_id: &str, action: &str, payload: Value) -> Result<Value, String> {
+        let (out, pending) = {
+            let links = self.links.lock().await;
+            let link = links.get(station_id).ok_or("not connected")?;
+            (link.out.clone(), link.pending.clone())
+        };
+        let id = vpp_store::new_id();
+        let (tx, rx) = oneshot::channel();
+        pending.lock().await.insert(id.clone(), tx);
+        let frame = Frame::Call { id: id.clone(), action: action.into(), payload };
+        out.send(frame.to_text()).await.map_err(|_| "connection closed".to_string())?;
+        match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err("connection closed".into()),
+            Err(_) => {
+                pending.lock().await.remove(&id);
+                Err(format!("no answer within {} s", ANSWER_TIMEOUT.as_secs()))
+            }
+        }
+    }
+}
+
+fn refuse(hub: &OcppHub, status: StatusCode, message: &str) -> Response {
+    hub.refused.fetch_add(1, Ordering::Relaxed);
+    let mut r = (status, message.to_string()).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Basic realm=\"ocpp\""));
+    }
+    r
+}
+
+/// `GET /ocpp/{station_id}`: a charging station's websocket.
+pub async fn connect(
+    State(s): State<AppState>,
+    Path(station_id): Path<String>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let hub = s.ocpp.clone();
+    let offered = headers
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|p| p.trim() == ocpp::SUBPROTOCOL));
+    if !offered {
+        return refuse(&hub, StatusCode::BAD_REQUEST, "subprotocol: offer ocpp2.0.1 in Sec-WebSocket-Protocol");
+    }
+    // Security profile 1/2: Basic auth, user name = station id.
+    let credentials = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())));
+    let station = match s.store.ocpp_station(&station_id).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = %e, "OCPP: reading the station failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let ok = match (&credentials, &station) {
+        (Some((user, password)), Some((_, hash))) => {
+            user == &station_id && s.auth.verify_password(password, Some(hash)).await
+        }
+        // Same time spent for an unknown station.
+        (Some((_, password)), None) => s.auth.verify_password(password, None).await,
+        (None, _) => false,
+    };
+    let Some((station, _)) = station.filter(|_| ok) else {
+        tracing::warn!(station = %station_id, "OCPP: connection refused (unknown station or wrong credentials)");
+        return refuse(&hub, StatusCode::UNAUTHORIZED, "unknown station or wrong credentials");
+    };
+    let store = s.store.clone();
+    ws.protocols([ocpp::SUBPROTOCOL])
+        .on_upgrade(move |socket| serve_station(socket, store, hub, station_id, station.resource_id))
+}
+
+async fn serve_station(
+    socket: WebSocket,
+    store: Arc<Store>,
+    hub: Arc<OcppHub>,
+    station_id: String,
+    resource_id: String,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut outgoing) = mpsc::channel::<String>(64);
+    let pending: Pending = Arc::default();
+    let generation = hub.next.fetch_add(1, Ordering::Relaxed);
+    hub.links.lock().await.insert(
+        station_id.clone(),
+        Link { resource_id: resource_id.clone(), out: out.clone(), pending: pending.clone(), generation },
+    );
+    tracing::info!(station = %station_id, resource = %resource_id, "OCPP station connected");
+    let writer = tokio::spawn(async move {
+        while let Some(text) = outgoing.recv().await {
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let station = Station { store: store.clone(), id: station_id.clone(), resource_id: resource_id.clone() };
+    while let Some(Ok(message)) = stream.next().await {
+        let text = match message {
+            Message::Text(t) => t.to_string(),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        match Frame::parse(&text) {
+            Ok(Frame::Call { id, action, payload }) => {
+                hub.messages.fetch_add(1, Ordering::Relaxed);
+                let answer = match station.handle(&action, payload).await {
+                    Ok(payload) => Frame::Result { id, payload },
+                    Err((code, description)) => Frame::Error { id, code: code.into(), description },
+                };
+                if out.send(answer.to_text()).await.is_err() {
+                    break;
+                }
+            }
+            Ok(Frame::Result { id, payload }) => {
+                if let Some(tx) = pending.lock().await.remove(&id) {
+                    let _ = tx.send(Ok(payload));
+                }
+            }
+            Ok(Frame::Error { id, code, description }) => {
+                if let Some(tx) = pending.lock().await.remove(&id) {
+                    let _ = tx.send(Err(format!("{code}: {description}")));
+                }
+            }
+            Err(e) => tracing::warn!(station = %station_id, error = %e, "OCPP: unreadable frame"),
+        }
+    }
+    writer.abort();
+    let mut links = hub.links.lock().await;
+    if links.get(&station_id).is_some_and(|l| l.generation == generation) {
+        links.remove(&station_id);
+        drop(links);
+        tracing::info!(station = %station_id, "OCPP station disconnected");
+        let reason = "OCPP connection closed";
+        if let Ok(true) =
+            store.set_status_if(&resource_id, &[ResourceStatus::Online], ResourceStatus::Offline, reason).await
+            && let Err(e) = store
+                .raise_alert(
+                    AlertRule::DeviceOffline,
+                    &resource_id,
+                    &format!("{resource_id}: station {station_id}: {reason}"),
+                )
+                .await
+        {
+            tracing::warn!(error = %e, "could not raise an alert");
+        }
+    }
+}
+
+/// One station's requests.
+struct Station {
+    store: Arc<Store>,
+    id: String,
+    resource_id: String,
+}
+
+type Refusal = (&'static str, String);
+
+fn payload<T: serde::de::DeserializeOwned>(action: &str, value: Value) -> Result<T, Refusal> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| ("FormatViolation", format!("{action}.{}: {}", e.path(), e.inner())))
+}
+
+impl Station {
+    async fn handle(&self, action: &str, body: Value) -> Result<Value, Refusal> {
+        let now = Timestamp::now().round(jiff::Unit::Second).unwrap_or(Timestamp::now()).to_string();
+        let internal = |e: vpp_store::StoreError| ("InternalError", e.to_string());
+        match action {
+            "BootNotification" => {
+                self.online("OCPP station booted").await;
+                Ok(json!({"currentTime": now, "interval": 60, "status": "Accepted"}))
+            }
+            "Heartbeat" => Ok(json!({"currentTime": now})),
+            "StatusNotification" => {
+                let n: StatusNotification = payload(action, body)?;
+                let to = n.resource_status();
+                let from = [
+                    ResourceStatus::Online,
+                    ResourceStatus::Offline,
+                    ResourceStatus::Error,
+                    ResourceStatus::Maintenance,
+                ];
+                let reason = format!("OCPP connector status {} (EVSE {})", n.connector_status, n.evse_id);
+                self.store.set_status_if(&self.resource_id, &from, to, &reason).await.map_err(internal)?;
+                Ok(json!({}))
+            }
+            "MeterValues" => {
+                let m: MeterValues = payload(action, body)?;
+                self.meter(m.meter_value.iter().filter_map(ocpp::MeterValue::telemetry).collect()).await?;
+                Ok(json!({}))
+            }
+            "TransactionEvent" => {
+                let e: TransactionEvent = payload(action, body)?;
+                let meter_kwh = e.meter_value.iter().filter_map(|m| m.metered().energy_kwh).next_back();
+                self.store
+                    .record_session_event(&SessionEvent {
+                        station_id: &self.id,
+                        resource_id: &self.resource_id,
+                        transaction_id: &e.transaction_info.transaction_id,
+                        evse_id: e.evse.as_ref().map(|x| x.id),
+                        id_token: e.id_token.as_ref().map(|t| t.id_token.as_str()),
+                        at: e.timestamp,
+                        meter_kwh,
+                        ended: e.event_type == "Ended",
+                    })
+                    .await
+                    .map_err(internal)?;
+                self.meter(e.meter_value.iter().filter_map(ocpp::MeterValue::telemetry).collect()).await?;
+                Ok(match e.id_token {
+                    Some(_) => json!({"idTokenInfo": {"status": "Accepted"}}),
+                    None => json!({}),
+                })
+            }
+            // Every token is accepted: who may charge is the station operator's
+            // business; vpp keeps who charged with the session.
+            "Authorize" => Ok(json!({"idTokenInfo": {"status": "Accepted"}})),
+            other => Err(("NotImplemented", format!("vpp does not handle {other}"))),
+        }
+    }
+
+    async fn online(&self, reason: &str) {
+        let from = [ResourceStatus::Offline];
+        if let Ok(true) = self.store.set_status_if(&self.resource_id, &from, ResourceStatus::Online, reason).await {
+            let _ = self.store.clear_alert(AlertRule::DeviceOffline, &self.resource_id).await;
+        }
+    }
+
+    /// Stores meter values as telemetry; a value out of range is refused
+    /// naming it, and nothing of the message is stored.
+    async fn meter(&self, samples: Vec<vpp_domain::resource::Telemetry>) -> Result<(), Refusal> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        self.online("OCPP meter values received").await;
+        match self.store.record_telemetry(&self.resource_id, &samples).await {
+            Ok(_) => Ok(()),
+            Err(vpp_store::StoreError::Invalid(invalid)) => Err(("PropertyConstraintViolation", invalid.to_string())),
+            Err(e) => Err(("InternalError", e.to_string())),
+        }
+        .inspect_err(|(_, e)| tracing::warn!(station = %self.id, error = %e, "OCPP: meter values refused"))
+    }
+}
+
+/// Sends due charging profiles to connected stations: held until the
+/// instruction starts, tried again while the station is away, and failed
+/// with an alert when its instruction ended undelivered or after three
+/// unanswered attempts.
+pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::JoinHandle<()> {
+    store.enable_link_outbox();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = Timestamp::now();
+            let due = match store.due_setpoints(CHANNEL, now, 500).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, "OCPP: could not read due setpoints");
+                    continue;
+                }
+            };
+            for d in due {
+                let Ok(setpoint) = serde_json::from_str::<Setpoint>(&d.payload) else { continue };
+                let end = setpoint.start + jiff::SignedDuration::from_secs(setpoint.duration_s as i64);
+                let station_id = d.topic.trim_start_matches("ocpp://").to_string();
+                let connected = hub.links.lock().await.get(&station_id).is_some_and(|l| l.resource_id == d.resource_id);
+                let give_up = |reason: String| {
+                    (d.instruction_id.clone(), d.resource_id.clone(), DeliveryState::Failed, Some(reason), now)
+                };
+                let answer = if end <= now || d.attempts >= 3 {
+                    let reason = if end <= now {
+                        "the instruction ended before the station took it".to_string()
+                    } else {
+                        format!("no answer after {} attempts", d.attempts)
+                    };
+                    Some(give_up(reason))
+                } else if setpoint.start > now + jiff::SignedDuration::from_millis(200) || !connected {
+                    let at = if connected { setpoint.start } else { now + jiff::SignedDuration::from_secs(5) };
+                    if let Err(e) = store.postpone_setpoint(&d.instruction_id, at).await {
+                        tracing::warn!(error = %e, "OCPP: could not hold a setpoint back");
+                    }
+                    None
+                } else {
+                    None
+                };
+                if let Some(a) = answer {
+                    record(&store, &hub, a).await;
+                    continue;
+                }
+                if !connected || setpoint.start > now + jiff::SignedDuration::from_millis(200) {
+                    continue;
+                }
+                let answer_by = now + jiff::SignedDuration::from_secs(ANSWER_TIMEOUT.as_secs() as i64 + 2);
+                if let Err(e) = store.setpoints_sent(std::slice::from_ref(&d.instruction_id), answer_by).await {
+                    tracing::warn!(error = %e, "OCPP: could not record a request");
+                    continue;
+                }
+                let (store, hub) = (store.clone(), hub.clone());
+                tokio::spawn(async move {
+                    let running = store.running_session(&station_id).await.ok().flatten();
+                    let tx = running.as_ref().map(|s| (s.transaction_id.as_str(), s.evse_id.unwrap_or(1)));
+                    // Charging is consumption: a target of −3.7 kW is a limit of 3.7 kW.
+                    let request =
+                        ocpp::set_charging_profile(-setpoint.target_kw, setpoint.start, setpoint.duration_s, tx);
+                    hub.profiles_sent.fetch_add(1, Ordering::Relaxed);
+                    let at = Timestamp::now();
+                    let state = match hub.call(&station_id, "SetChargingProfile", request).await {
+                        Ok(v) if v["status"] == "Accepted" => (DeliveryState::Acknowledged, None),
+                        Ok(v) => {
+                            let why = v["statusInfo"]["reasonCode"].as_str().unwrap_or("no reason given");
+                            (
+                                DeliveryState::Rejected,
+                                Some(format!("{}: {why}", v["status"].as_str().unwrap_or("Rejected"))),
+                            )
+                        }
+                        // Answered again after the timeout (or failed after three).
+                        Err(e) => {
+                            tracing::warn!(station = %station_id, error = %e, "OCPP: SetChargingProfile unanswered");
+                            return;
+                        }
+                    };
+                    record(&store, &hub, (d.instruction_id, d.resource_id, state.0, state.1, at)).await;
+                });
+            }
+        }
+    })
+}
+
+async fn record(store: &Store, hub: &OcppHub, answer: (String, String, DeliveryState, Option<String>, Timestamp)) {
+    match store.answer_setpoints(std::slice::from_ref(&answer)).await {
+        Ok(changed) => {
+            for d in changed {
+                match d.state {
+                    DeliveryState::Acknowledged => {
+                        hub.profiles_accepted.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    DeliveryState::Rejected => hub.profiles_rejected.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
+                let message = format!(
+                    "{}: charging profile {} {}: {}",
+                    d.resource_id,
+                    d.instruction_id,
+                    d.state.as_str(),
+                    d.reason.as_deref().unwrap_or("no reason given")
+                );
+                if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                {
+                    tracing::warn!(error = %e, "could not raise an alert");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "OCPP: could not store an answer"),
+    }
+}
