@@ -95,3 +95,17 @@ put("weather_mosmix", "station", f"""<?xml version="1.0" encoding="ISO-8859-1"?>
 <dwd:Forecast dwd:elementName="DD"><dwd:value> 250.00 260.00 270.00</dwd:value></dwd:Forecast>
 </kml:ExtendedData><kml:Point><kml:coordinates>13.32,52.57,36.0</kml:coordinates></kml:Point></kml:Placemark>
 </kml:Document></kml:kml>""")
+
+put("field_devices", "boot", b'\x00[2,"19223201","BootNotification",{"reason":"PowerUp","chargingStation":{"model":"M","vendorName":"V"}}]')
+put("field_devices", "result", b'\x00[3,"19223201",{"status":"Accepted"}]')
+put("field_devices", "error", b'\x00[4,"19223201","NotImplemented","no",{}]')
+put("field_devices", "meter", b'\x01' + json.dumps({"evseId": 1, "meterValue": [{"timestamp": "2026-12-07T10:00:00Z",
+    "sampledValue": [{"value": 7.4, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "kW", "multiplier": 0}},
+                     {"value": 1200, "measurand": "Energy.Active.Import.Register"}, {"value": 41, "measurand": "SoC"}]}]}).encode())
+put("field_devices", "transaction", b'\x02' + json.dumps({"eventType": "Started", "timestamp": "2026-12-07T10:00:00Z",
+    "triggerReason": "Authorized", "seqNo": 0, "transactionInfo": {"transactionId": "T-1"}, "evse": {"id": 1},
+    "idToken": {"idToken": "04A1", "type": "ISO14443"}}).encode())
+put("field_devices", "status", b'\x03{"timestamp":"2026-12-07T10:00:00Z","connectorStatus":"Faulted","evseId":1,"connectorId":1}')
+# A SunSpec device: marker, common model (1, length 66), inverter (103, 50), end.
+regs = [0x5375, 0x6E53, 1, 66] + [0] * 66 + [103, 50] + [0] * 12 + [1234, 0] + [0] * 36 + [0xFFFF, 0]
+put("field_devices", "sunspec", b'\x04' + b"".join(r.to_bytes(2, "big") for r in regs))

@@ -33,6 +33,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("mqtt_payloads", mqtt_payloads),
     ("weather_open_meteo", weather_open_meteo),
     ("weather_mosmix", weather_mosmix),
+    ("field_devices", field_devices),
 ];
 
 fn check_invalid(e: &Invalid) {
@@ -267,5 +268,58 @@ pub fn weather_mosmix(data: &[u8]) {
             }
         }
         Err(e) => check_invalid(&e),
+    }
+}
+
+/// Field devices' messages, the first byte picking which: 0 an OCPP-J
+/// frame (one that reads writes back to the same frame), 1 MeterValues,
+/// 2 TransactionEvent, 3 StatusNotification payloads, 4 a Modbus device's
+/// registers at 40000 as SunSpec (discovery and one reading).
+pub fn field_devices(data: &[u8]) {
+    use vpp_domain::ocpp;
+    let Some((&kind, rest)) = data.split_first() else { return };
+    let text = String::from_utf8_lossy(rest);
+    match kind % 5 {
+        0 => {
+            if let Ok(frame) = ocpp::Frame::parse(&text) {
+                assert_eq!(ocpp::Frame::parse(&frame.to_text()).as_ref(), Ok(&frame), "a frame round-trips");
+            }
+        }
+        1 => {
+            if let Ok(m) = serde_json::from_str::<ocpp::MeterValues>(&text) {
+                for v in &m.meter_value {
+                    let _ = v.telemetry();
+                }
+            }
+        }
+        2 => {
+            if let Ok(e) = serde_json::from_str::<ocpp::TransactionEvent>(&text) {
+                for v in &e.meter_value {
+                    let _ = v.metered();
+                }
+            }
+        }
+        3 => {
+            if let Ok(n) = serde_json::from_str::<ocpp::StatusNotification>(&text) {
+                let _ = n.resource_status();
+            }
+        }
+        _ => sunspec_registers(rest),
+    }
+}
+
+/// Registers from 40000 as a device would answer them: whatever SunSpec
+/// discovery makes of them, and a reading, end without a panic.
+fn sunspec_registers(bytes: &[u8]) {
+    use vpp_devices::sunspec::{self, image::Image};
+    let mut image = Image::span(40000, 1000);
+    let words: Vec<u16> = bytes.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
+    image.set(40000, &words[..words.len().min(1000)]);
+    // The image answers at once: one poll completes each future.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let found = std::pin::pin!(sunspec::discover(&mut image, Some(40000))).as_mut().poll(&mut cx);
+    if let std::task::Poll::Ready(Ok(device)) = found {
+        let read = std::pin::pin!(sunspec::read(&mut image, &device)).as_mut().poll(&mut cx);
+        assert!(read.is_ready(), "an in-memory device answers at once");
     }
 }
