@@ -792,7 +792,7 @@ async fn setpoint_sender(
         let (expired, publish): (Vec<_>, Vec<_>) = due
             .into_iter()
             .partition(|d| d.state == DeliveryState::Sent && d.attempts >= i64::from(config.max_attempts));
-        give_up(&store, &stats, &expired).await;
+        give_up(&store, &stats, &expired, unanswered).await;
         if publish.is_empty() {
             continue;
         }
@@ -814,19 +814,25 @@ async fn setpoint_sender(
     }
 }
 
-/// Marks setpoints failed that were sent `attempts` times without an
-/// answer, and raises an alert for each.
-pub(crate) async fn give_up(store: &Store, stats: &BridgeStats, deliveries: &[vpp_store::Delivery]) {
+/// Why a setpoint sent this often without an answer failed.
+pub(crate) fn unanswered(d: &vpp_store::Delivery) -> String {
+    format!("no acknowledgement after {} attempts", d.attempts)
+}
+
+/// Marks setpoints failed, each with its `reason`, and raises an alert for each.
+pub(crate) async fn give_up(
+    store: &Store,
+    stats: &BridgeStats,
+    deliveries: &[vpp_store::Delivery],
+    reason: impl Fn(&vpp_store::Delivery) -> String,
+) {
     if deliveries.is_empty() {
         return;
     }
     let now = Timestamp::now();
     let answers: Vec<Answer> = deliveries
         .iter()
-        .map(|d| {
-            let reason = format!("no acknowledgement after {} attempts", d.attempts);
-            (d.instruction_id.clone(), d.resource_id.clone(), DeliveryState::Failed, Some(reason), now)
-        })
+        .map(|d| (d.instruction_id.clone(), d.resource_id.clone(), DeliveryState::Failed, Some(reason(d)), now))
         .collect();
     match store.answer_setpoints(&answers).await {
         Ok(failed) => {

@@ -316,10 +316,20 @@ async fn dispatcher(store: Arc<Store>, stats: Arc<ModbusStats>, pollers: Pollers
         let (expired, due): (Vec<_>, Vec<_>) = due
             .into_iter()
             .partition(|d| d.state == DeliveryState::Sent && d.attempts >= i64::from(config.max_attempts));
-        bridge::give_up(&store, &stats.samples, &expired).await;
+        bridge::give_up(&store, &stats.samples, &expired, bridge::unanswered).await;
+        // An instruction whose time has passed is not written any more (its
+        // device was away, or its link was removed after it was queued).
+        let window = |d: &Delivery| {
+            serde_json::from_str::<Setpoint>(&d.payload)
+                .map(|s| (s.start, s.start + jiff::SignedDuration::from_secs(s.duration_s.min(i64::MAX as u64) as i64)))
+                .unwrap_or((now, now))
+        };
+        let (ended, due): (Vec<_>, Vec<_>) = due.into_iter().partition(|d| window(d).1 <= now);
+        bridge::give_up(&store, &stats.samples, &ended, |_| "the instruction ended before the device took it".into())
+            .await;
         let running = pollers.lock().await;
         for d in due {
-            let start = serde_json::from_str::<Setpoint>(&d.payload).map(|s| s.start).unwrap_or(now);
+            let start = window(&d).0;
             // Registers act at once: write them when the instruction starts.
             let wait_for = if start > now + jiff::SignedDuration::from_millis(200) {
                 Some(start)
@@ -330,9 +340,7 @@ async fn dispatcher(store: Arc<Store>, stats: Arc<ModbusStats>, pollers: Pollers
                 None
             };
             if let Some(at) = wait_for {
-                if d.state == DeliveryState::Pending
-                    && let Err(e) = store.postpone_setpoint(&d.instruction_id, at).await
-                {
+                if let Err(e) = store.postpone_setpoint(&d.instruction_id, at).await {
                     tracing::warn!(error = %e, "Modbus links: could not hold a setpoint back");
                 }
                 continue;

@@ -186,11 +186,12 @@ impl Store {
         Ok(())
     }
 
-    /// Holds a pending setpoint back until `at` (a device link writes its
-    /// registers when the instruction starts, not when it was saved).
+    /// Holds a setpoint still waiting back until `at` (a device link writes
+    /// its registers when the instruction starts, not when it was saved, and
+    /// waits for a device that is away).
     pub async fn postpone_setpoint(&self, instruction_id: &str, at: Timestamp) -> Result<()> {
         sqlx::query(
-            "UPDATE setpoint_deliveries SET next_attempt_at = $2 WHERE instruction_id = $1 AND state = 'pending'",
+            "UPDATE setpoint_deliveries SET next_attempt_at = $2 WHERE instruction_id = $1 AND state IN ('pending', 'sent')",
         )
         .bind(instruction_id.to_string())
         .bind(to_micros(at))

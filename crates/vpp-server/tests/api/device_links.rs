@@ -28,7 +28,7 @@ async fn a_device_link_is_stored_checked_and_removed() {
 
     // Bad fields are named, and nothing changes.
     let mut bad = link(1502, true);
-    bad["host"] = json!("modbus://10.0.0.1");
+    bad["host"] = json!("modbus://127.0.0.1");
     bad["timeout_ms"] = json!(5);
     bad["register_map"] = json!({"kind": "explicit", "points": [
         {"meaning": "active_power", "address": 65535, "type": "i32", "unit": "MW"}]});
