@@ -143,8 +143,9 @@ mod at {
     pub const W_CHA_MAX: usize = 0;
     pub const STOR_CTL_MOD: u16 = 3;
     pub const CHA_STATE: usize = 6;
-    /// Then InWRte (11), InOutWRte_WinTms (12), InOutWRte_RvrtTms (13).
     pub const OUT_W_RTE: u16 = 10;
+    pub const IN_W_RTE: u16 = 11;
+    pub const IN_OUT_W_RTE_RVRT_TMS: u16 = 13;
     pub const W_CHA_MAX_SF: usize = 16;
     pub const CHA_STATE_SF: usize = 20;
     pub const IN_OUT_W_RTE_SF: usize = 23;
@@ -329,15 +330,12 @@ pub async fn write_setpoint<R: Registers>(
         } else {
             (CHARGE | DISCHARGE, 0, 0)
         };
-        r.write(m.address + at::OUT_W_RTE + 3, &[revert]).await?;
+        r.write(m.address + at::IN_OUT_W_RTE_RVRT_TMS, &[revert]).await?;
         r.write(m.address + at::OUT_W_RTE, &[out_rte, in_rte]).await?;
         r.write(m.address + at::STOR_CTL_MOD, &[mode]).await?;
         let back = read_block(r, m, 24).await?;
-        let (o, i, c) = (
-            back[usize::from(at::OUT_W_RTE)],
-            back[usize::from(at::OUT_W_RTE) + 1],
-            back[usize::from(at::STOR_CTL_MOD)],
-        );
+        let (o, i, c) =
+            (back[usize::from(at::OUT_W_RTE)], back[usize::from(at::IN_W_RTE)], back[usize::from(at::STOR_CTL_MOD)]);
         if (o, i, c) != (out_rte, in_rte, mode) {
             return Err(LinkError::Device(format!(
                 "read back StorCtl_Mod {c}, OutWRte {o}, InWRte {i}; wrote {mode}, {out_rte}, {in_rte}"
@@ -600,10 +598,10 @@ pub mod image {
             }
             let a = self.model(124)?;
             let rate = |o: u16| f64::from(reg(a, o) as i16) / 10.0 / 100.0 * self.rated_w / 1000.0;
-            let revert = reg(a, at::OUT_W_RTE + 3);
+            let revert = reg(a, at::IN_OUT_W_RTE_RVRT_TMS);
             match reg(a, at::STOR_CTL_MOD) {
                 DISCHARGE => Some((rate(at::OUT_W_RTE), revert)),
-                CHARGE => Some((-rate(at::OUT_W_RTE + 1), revert)),
+                CHARGE => Some((-rate(at::IN_W_RTE), revert)),
                 m if m == CHARGE | DISCHARGE => Some((0.0, revert)),
                 _ => None,
             }

@@ -366,30 +366,24 @@ pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::Jo
                 let end = setpoint.start + jiff::SignedDuration::from_secs(setpoint.duration_s as i64);
                 let station_id = d.topic.trim_start_matches("ocpp://").to_string();
                 let connected = hub.links.lock().await.get(&station_id).is_some_and(|l| l.resource_id == d.resource_id);
-                let give_up = |reason: String| {
-                    (d.instruction_id.clone(), d.resource_id.clone(), DeliveryState::Failed, Some(reason), now)
+                // Ended or unanswered three times: failed. Not started yet, or
+                // the station away: held back. Otherwise sent now.
+                let failed = if end <= now {
+                    Some("the instruction ended before the station took it".to_string())
+                } else {
+                    (d.attempts >= 3).then(|| format!("no answer after {} attempts", d.attempts))
                 };
-                let answer = if end <= now || d.attempts >= 3 {
-                    let reason = if end <= now {
-                        "the instruction ended before the station took it".to_string()
-                    } else {
-                        format!("no answer after {} attempts", d.attempts)
-                    };
-                    Some(give_up(reason))
-                } else if setpoint.start > now + jiff::SignedDuration::from_millis(200) || !connected {
+                if let Some(reason) = failed {
+                    record(&store, &hub, (d.instruction_id, d.resource_id, DeliveryState::Failed, Some(reason), now))
+                        .await;
+                    continue;
+                }
+                let later = setpoint.start > now + jiff::SignedDuration::from_millis(200);
+                if later || !connected {
                     let at = if connected { setpoint.start } else { now + jiff::SignedDuration::from_secs(5) };
                     if let Err(e) = store.postpone_setpoint(&d.instruction_id, at).await {
                         tracing::warn!(error = %e, "OCPP: could not hold a setpoint back");
                     }
-                    None
-                } else {
-                    None
-                };
-                if let Some(a) = answer {
-                    record(&store, &hub, a).await;
-                    continue;
-                }
-                if !connected || setpoint.start > now + jiff::SignedDuration::from_millis(200) {
                     continue;
                 }
                 let answer_by = now + jiff::SignedDuration::from_secs(ANSWER_TIMEOUT.as_secs() as i64 + 2);
