@@ -6,8 +6,11 @@
 #   read-back, drop-off and recovery);
 # - OCPP 2.0.1: the `ocpp` package plays a charging station against vpp's
 #   CSMS, checking every message against the OCPP JSON schemas
-#   (scripts/ocpp_e2e.py: auth, boot, meter values, a transaction,
-#   SetChargingProfile accepted and rejected, reconnect).
+#   (scripts/ocpp_e2e.py: auth, boot, meter values, a transaction, the
+#   vehicle's charging needs, SetChargingProfile accepted and confirmed by
+#   GetCompositeSchedule, and rejected, ClearChargingProfile at the end,
+#   reconnect, and security profile 2 over TLS with a secret-reference
+#   password).
 # Installs the peers into target/devices-venv.
 #
 #   VPP_BIN=target/release/vpp scripts/devices-vs-peers.sh

@@ -9,12 +9,19 @@ against the OCPP 2.0.1 JSON schemas it ships) and vpp is its CSMS.
 3. The station boots, reports its connector, authorises a token, starts a
    transaction and sends meter values: vpp shows -7.4 kW (consumption) and
    the vehicle's SOC; a value out of range is refused naming the field.
+   The vehicle states its needs (NotifyEVChargingNeeds): the session shows
+   the energy and departure.
 4. A VPP of the charger is dispatched to -3.7 kW: the station receives
-   SetChargingProfile (TxProfile of its transaction, 3,700 W) and accepts;
-   the delivery is acknowledged. Dispatched again while the station rejects:
-   the delivery is rejected with its reason.
+   SetChargingProfile (TxProfile of its transaction, 3,700 W), accepts,
+   and is asked GetCompositeSchedule to confirm; the delivery is
+   acknowledged. Dispatched again while the station rejects: the delivery
+   is rejected with its reason. A dispatch that ends a few seconds later:
+   the station receives ClearChargingProfile at its end.
 5. The transaction ends: the session shows 4 kWh. The station disconnects
    (OFFLINE, alert) and reconnects (ONLINE).
+6. Security profile 2: a second server serves TLS; a station whose password
+   is a secret reference (env:) connects over wss:// and boots; a wrong
+   password is refused.
 
     python scripts/ocpp_e2e.py --vpp target/release/vpp
 """
@@ -22,6 +29,7 @@ import argparse
 import asyncio
 import base64
 import os
+import ssl
 import sys
 import tempfile
 import time
@@ -32,7 +40,7 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_lib import start_server, wait_for  # noqa: E402
+from peer_lib import self_signed_certificate, start_server, wait_for  # noqa: E402
 
 
 def now():
@@ -42,13 +50,31 @@ def now():
 class Station(ChargePoint):
     answer = "Accepted"
     profiles = []
+    applied_w = None
+    composites = []
+    cleared = []
 
     @on("SetChargingProfile")
     def on_set_charging_profile(self, evse_id, charging_profile, **kwargs):
         self.profiles.append((evse_id, charging_profile))
         if self.answer == "Accepted":
+            Station.applied_w = charging_profile["charging_schedule"][0]["charging_schedule_period"][0]["limit"]
             return call_result.SetChargingProfile(status="Accepted")
         return call_result.SetChargingProfile(status="Rejected", status_info={"reason_code": "TxNotFound"})
+
+    @on("GetCompositeSchedule")
+    def on_get_composite_schedule(self, duration, evse_id, charging_rate_unit=None, **kwargs):
+        self.composites.append((evse_id, duration, charging_rate_unit))
+        limit = Station.applied_w if Station.applied_w is not None else 11000
+        return call_result.GetCompositeSchedule(status="Accepted", schedule={
+            "evse_id": evse_id, "duration": duration, "schedule_start": now(), "charging_rate_unit": "W",
+            "charging_schedule_period": [{"start_period": 0, "limit": limit}]})
+
+    @on("ClearChargingProfile")
+    def on_clear_charging_profile(self, charging_profile_id=None, **kwargs):
+        self.cleared.append(charging_profile_id)
+        Station.applied_w = None
+        return call_result.ClearChargingProfile(status="Accepted")
 
 
 def meter(power_w, energy_wh, soc=None):
@@ -61,17 +87,17 @@ def meter(power_w, energy_wh, soc=None):
     return [{"timestamp": now(), "sampled_value": values}]
 
 
-async def connect(url, station_id, password):
+async def connect(url, station_id, password, ssl_context=None):
     token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
     return await websockets.connect(
         f"{url}/ocpp/{station_id}", subprotocols=["ocpp2.0.1"],
-        additional_headers={"Authorization": f"Basic {token}"},
+        additional_headers={"Authorization": f"Basic {token}"}, ssl=ssl_context,
     )
 
 
-async def refused(url, station_id, password):
+async def refused(url, station_id, password, ssl_context=None):
     try:
-        ws = await connect(url, station_id, password)
+        ws = await connect(url, station_id, password, ssl_context)
     except websockets.exceptions.InvalidStatus as e:
         return e.response.status_code
     await ws.close()
@@ -120,13 +146,23 @@ async def run(api, ws_url, charger, password):
         assert "power_kw" in str(e), e
         print(f"an out-of-range meter value is refused: {e}")
     assert realtime()["power_kw"] == -7.4
+    departure = datetime.fromtimestamp(time.time() + 3 * 3600, timezone.utc).replace(microsecond=0)
+    needs = await cp.call(call.NotifyEVChargingNeeds(evse_id=1, charging_needs={
+        "requested_energy_transfer": "AC_three_phase", "departure_time": departure.isoformat().replace("+00:00", "Z"),
+        "ac_charging_parameters": {"energy_amount": 20000, "ev_min_current": 6, "ev_max_current": 16,
+                                   "ev_max_voltage": 400}}))
+    assert needs.status == "Accepted", needs
+    session = api.ok("GET", f"/api/v1/vpp/resource-instances/{charger}/charging-sessions")[0]
+    assert session["energy_need_kwh"] == 20.0, session
+    assert session["departure_at"].startswith(departure.strftime("%Y-%m-%dT%H:%M:%S")), session
+    print(f"the vehicle's needs stored: {session['energy_need_kwh']} kWh by {session['departure_at']}")
 
     # 4. Dispatch becomes SetChargingProfile.
     vpp = api.ok("POST", "/api/v1/vpp/vpps", {"name": "EV VPP", "market_type": "SPOT",
                                                "members": [{"resource_id": charger}]})["id"]
 
-    def dispatch(kw):
-        d = api.ok("POST", f"/api/v1/vpp/vpps/{vpp}/dispatch", {"target_kw": kw, "mode": "merit_order"})
+    def dispatch(kw, **window):
+        d = api.ok("POST", f"/api/v1/vpp/vpps/{vpp}/dispatch", {"target_kw": kw, "mode": "merit_order", **window})
         sent = time.monotonic()
 
         def answered():
@@ -144,11 +180,23 @@ async def run(api, ws_url, charger, password):
     limit = profile["charging_schedule"][0]["charging_schedule_period"][0]["limit"]
     assert (evse_id, profile["charging_profile_purpose"], profile["transaction_id"], limit) == \
         (1, "TxProfile", "T-1", 3700), profile
-    print(f"dispatch -3.7 kW: TxProfile of T-1 at {limit} W accepted, {took * 1000:.0f} ms from dispatch to answer")
+    assert cp.composites and cp.composites[-1][0] == 1 and cp.composites[-1][2] == "W", cp.composites
+    print(f"dispatch -3.7 kW: TxProfile of T-1 at {limit} W accepted and confirmed by GetCompositeSchedule, "
+          f"{took * 1000:.0f} ms from dispatch to acknowledged")
     Station.answer = "Rejected"
     delivery, _ = await asyncio.to_thread(dispatch, -2.0)
     assert delivery["state"] == "rejected" and "TxNotFound" in (delivery["reason"] or ""), delivery
     print(f"a rejected profile: delivery rejected ({delivery['reason']})")
+    # An instruction that began 55 s ago for a minute: cleared at its end.
+    Station.answer = "Accepted"
+    began = datetime.fromtimestamp(time.time() - 55, timezone.utc).isoformat().replace("+00:00", "Z")
+    delivery, _ = await asyncio.to_thread(dispatch, -5.0, start=began, duration_minutes=1)
+    assert delivery["state"] == "acknowledged", delivery
+    t0 = time.monotonic()
+    await asyncio.to_thread(wait_for, "ClearChargingProfile at the instruction's end", lambda: cp.cleared, 15)
+    assert cp.cleared == [1], cp.cleared
+    print(f"ClearChargingProfile for profile 1 at the instruction's end ({time.monotonic() - t0:.1f} s after "
+          "its acknowledgement)")
 
     # 5. End, disconnect, reconnect.
     await cp.call(call.TransactionEvent(
@@ -172,9 +220,43 @@ async def run(api, ws_url, charger, password):
     wait_for("ONLINE after the reconnect", lambda: status() == "ONLINE", timeout=10)
     print("disconnect: OFFLINE with a device_offline alert; reconnect and boot: ONLINE")
     counts = api.ok("GET", "/api/v1/vpp/devices/protocols")["ocpp"]
-    assert counts["connected"] == 1 and counts["refused"] == 2 and counts["profiles_accepted"] == 1, counts
+    assert counts["connected"] == 1 and counts["refused"] == 2, counts
+    assert (counts["profiles_accepted"], counts["profiles_confirmed"], counts["profiles_cleared"]) == (2, 2, 1), counts
     listener.cancel()
     await ws.close()
+
+
+async def run_tls(api, wss_url, charger, cafile):
+    context = ssl.create_default_context(cafile=cafile)
+    assert await refused(wss_url, "CS-TLS-1", "wrong-password", context) == 401, "a wrong password is refused"
+    ws = await connect(wss_url, "CS-TLS-1", TLS_STATION_PASSWORD, context)
+    cp = Station("CS-TLS-1", ws)
+    listener = asyncio.create_task(cp.start())
+    boot = await cp.call(call.BootNotification(
+        charging_station={"model": "pyocpp-peer", "vendor_name": "ocpp (PyPI)"}, reason="PowerUp"))
+    assert boot.status == "Accepted", boot
+    await cp.call(call.MeterValues(evse_id=1, meter_value=meter(3000, 100)))
+    r = api.ok("GET", f"/api/v1/vpp/resource-instances/{charger}/realtime-data")
+    assert r["power_kw"] == -3.0, r
+    listener.cancel()
+    await ws.close()
+    print("security profile 2: over wss:// with the password from a secret reference, boot and meter values; "
+          "a wrong password refused")
+
+
+TLS_STATION_PASSWORD = "tls-station-secret-0001"
+
+
+def charger_with_station(api, station_id, **station):
+    template = api.ok("GET", "/api/v1/vpp/resource-templates?resource_type=EV_CHARGER")["items"][0]["id"]
+    charger = api.ok("POST", "/api/v1/vpp/resource-instances", {
+        "template_id": template, "name": f"Depot charger {station_id}", "external_id": station_id, "status": "ONLINE",
+        "capacity_kw": 11, "min_power_kw": -11, "max_power_kw": 0,
+        "location": {"lat": 52.5, "lon": 13.4, "timezone": "Europe/Berlin"}, "device_address": f"ocpp://{station_id}",
+        "parameters": {"max_charge_kw": 11},
+    })["id"]
+    creds = api.ok("POST", f"/api/v1/vpp/resource-instances/{charger}/ocpp-station", station or None)
+    return charger, creds
 
 
 def main():
@@ -185,17 +267,19 @@ def main():
     server = None
     try:
         server, api, port = start_server(args.vpp, tmp, "--modbus-links", "false")
-        template = api.ok("GET", "/api/v1/vpp/resource-templates?resource_type=EV_CHARGER")["items"][0]["id"]
-        charger = api.ok("POST", "/api/v1/vpp/resource-instances", {
-            "template_id": template, "name": "Depot charger 1", "external_id": "CS-0001", "status": "ONLINE",
-            "capacity_kw": 11, "min_power_kw": -11, "max_power_kw": 0,
-            "location": {"lat": 52.5, "lon": 13.4, "timezone": "Europe/Berlin"}, "device_address": "ocpp://CS-0001",
-            "parameters": {"max_charge_kw": 11},
-        })["id"]
-        creds = api.ok("POST", f"/api/v1/vpp/resource-instances/{charger}/ocpp-station")
+        charger, creds = charger_with_station(api, "CS-0001")
         assert creds["station_id"] == "CS-0001" and creds["path"] == "/ocpp/CS-0001" and creds["password"], creds
         print(f"station CS-0001 registered; its password is shown once ({len(creds['password'])} characters)")
         asyncio.run(run(api, f"ws://127.0.0.1:{port}", charger, creds["password"]))
+        server.kill()
+        server.wait()
+        tls_dir = tempfile.mkdtemp(prefix="vpp-ocpp-tls-")
+        cert, key = self_signed_certificate(tls_dir)
+        server, api, port = start_server(args.vpp, tls_dir, "--modbus-links", "false", tls=(cert, key),
+                                         env_extra={"OCPP_CS_TLS_PASSWORD": TLS_STATION_PASSWORD})
+        charger, creds = charger_with_station(api, "CS-TLS-1", password_ref="env:OCPP_CS_TLS_PASSWORD")
+        assert creds["password"] is None and creds["password_ref"] == "env:OCPP_CS_TLS_PASSWORD", creds
+        asyncio.run(run_tls(api, f"wss://127.0.0.1:{port}", charger, cert))
         print("OCPP 2.0.1 end to end: PASS")
     except AssertionError as e:
         sys.exit(f"FAIL: {e}\n(server log: {tmp}/server.log)")

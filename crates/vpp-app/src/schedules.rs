@@ -451,7 +451,7 @@ async fn model(
     let field = |name: &str| format!("members.{}.{name}", r.id);
     let need = |name: &str| param(r, name).ok_or_else(|| format!("parameter {name} missing"));
     let minutes = step.as_secs() as f64 / 60.0;
-    let flexible = |max_kw: f64, min_kw: f64| -> Result<Asset, String> {
+    let flexible = |max_kw: f64, min_kw: f64, settings: &MemberSettings| -> Result<Asset, String> {
         let Some(energy) = settings.energy_kwh else {
             return Err("a flexible load needs members.{id}.energy_kwh in the request".into());
         };
@@ -529,16 +529,55 @@ async fn model(
             })
         }
         ResourceType::EvCharger => {
-            need("max_charge_kw").and_then(|max| flexible(max, param(r, "min_charge_kw").unwrap_or(0.0)))
+            let session = store.running_session(vpp_store::SessionOf::Resource(&r.id)).await?;
+            ev_needs(param(r, "default_session_kwh"), settings, session.as_ref(), (start, step, steps)).and_then(
+                |needs| {
+                    need("max_charge_kw")
+                        .and_then(|max| flexible(max, param(r, "min_charge_kw").unwrap_or(0.0), &needs))
+                },
+            )
         }
-        ResourceType::HeatPump => need("rated_electrical_kw").and_then(|max| flexible(max, 0.0)),
-        ResourceType::Hvac => need("rated_kw").and_then(|max| flexible(max, 0.0)),
+        ResourceType::HeatPump => need("rated_electrical_kw").and_then(|max| flexible(max, 0.0, settings)),
+        ResourceType::Hvac => need("rated_kw").and_then(|max| flexible(max, 0.0, settings)),
         ResourceType::IndustrialLoad => {
-            need("max_load_kw").and_then(|max| flexible(max, param(r, "min_load_kw").unwrap_or(0.0)))
+            need("max_load_kw").and_then(|max| flexible(max, param(r, "min_load_kw").unwrap_or(0.0), settings))
         }
         ResourceType::Other => Err("resources of type OTHER have no schedule model".into()),
     };
     Ok(asset.map_err(|reason| reason.replace("{id}", &r.id)))
+}
+
+/// An EV charger's energy and window: the request's, else what the
+/// vehicle on it said (NotifyEVChargingNeeds: the energy still needed, due
+/// by its departure), else the template's `default_session_kwh` over the
+/// whole horizon.
+fn ev_needs(
+    default_session_kwh: Option<f64>,
+    settings: &MemberSettings,
+    session: Option<&vpp_store::ChargingSession>,
+    (start, step, steps): (Timestamp, SignedDuration, usize),
+) -> Result<MemberSettings, String> {
+    if settings.energy_kwh.is_some() {
+        return Ok(settings.clone());
+    }
+    if let Some(need) = session.and_then(|s| s.energy_need_kwh) {
+        let departure = session.and_then(|s| s.departure_at);
+        let window_end = match departure {
+            Some(d) if d <= start => {
+                return Err(format!("the vehicle on it leaves at {d}, before the horizon starts"));
+            }
+            // Whole steps before the departure.
+            Some(d) => Some(((d.duration_since(start).as_secs() / step.as_secs().max(1)) as usize).clamp(1, steps)),
+            None => settings.window_end,
+        };
+        return Ok(MemberSettings { energy_kwh: Some(need), window_end, ..settings.clone() });
+    }
+    match default_session_kwh {
+        Some(kwh) => Ok(MemberSettings { energy_kwh: Some(kwh), ..settings.clone() }),
+        None => Err("an EV charger needs members.{id}.energy_kwh, a vehicle that states its need over OCPP, \
+                     or the parameter default_session_kwh"
+            .into()),
+    }
 }
 
 /// The latest stored power forecast of a resource, one value per step, if
@@ -672,4 +711,42 @@ fn in_request_terms(mut c: Conflict, ids: &[String]) -> Conflict {
 
 fn infeasible(conflicts: Vec<Conflict>) -> AppError {
     AppError::Infeasible(conflicts)
+}
+
+#[cfg(test)]
+mod ev_tests {
+    use super::*;
+
+    fn session(need: Option<f64>, departure: Option<&str>) -> vpp_store::ChargingSession {
+        vpp_store::ChargingSession {
+            station_id: "CS-1".into(),
+            transaction_id: "T-1".into(),
+            resource_id: "r".into(),
+            evse_id: Some(1),
+            id_token: None,
+            started_at: "2026-12-07T08:00:00Z".parse().unwrap(),
+            ended_at: None,
+            energy_kwh: Some(2.0),
+            energy_need_kwh: need,
+            departure_at: departure.map(|d| d.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn an_ev_plans_the_request_else_the_vehicles_need_by_its_departure_else_the_default() {
+        let start: Timestamp = "2026-12-07T09:00:00Z".parse().unwrap();
+        let horizon = (start, SignedDuration::from_mins(15), 16);
+        let asked = MemberSettings { energy_kwh: Some(5.0), ..MemberSettings::default() };
+        let s = session(Some(24.0), Some("2026-12-07T11:10:00Z"));
+        assert_eq!(ev_needs(Some(20.0), &asked, Some(&s), horizon).unwrap().energy_kwh, Some(5.0));
+        let none = MemberSettings::default();
+        let from_vehicle = ev_needs(Some(20.0), &none, Some(&s), horizon).unwrap();
+        // 2 h 10 min: eight whole quarter-hours before the departure.
+        assert_eq!((from_vehicle.energy_kwh, from_vehicle.window_end), (Some(24.0), Some(8)));
+        let gone = session(Some(24.0), Some("2026-12-07T08:30:00Z"));
+        assert!(ev_needs(Some(20.0), &none, Some(&gone), horizon).unwrap_err().contains("leaves"));
+        let default = ev_needs(Some(20.0), &none, Some(&session(None, None)), horizon).unwrap();
+        assert_eq!((default.energy_kwh, default.window_end), (Some(20.0), None));
+        assert!(ev_needs(None, &none, None, horizon).unwrap_err().contains("default_session_kwh"));
+    }
 }

@@ -46,7 +46,8 @@ pub(crate) enum Command {
     /// Batch jobs over stored or exported data.
     #[command(subcommand)]
     Etl(EtlCommand),
-    /// Run simulated devices against the MQTT broker: they publish telemetry and follow setpoints.
+    /// Run simulated devices: over MQTT against the broker (telemetry, setpoints), and optionally
+    /// as SunSpec devices over Modbus TCP and as OCPP 2.0.1 charging stations.
     Simulate(SimulateArgs),
     /// Invoices to asset owners for a month, one per contract (prints JSON; a table with --table).
     Invoice(InvoiceArgs),
@@ -187,6 +188,18 @@ pub(crate) struct SimulateArgs {
     /// Random seed.
     #[arg(long, default_value_t = 7)]
     pub(crate) seed: u64,
+    /// Serve this many of the last PV plants and of the last batteries as SunSpec devices over
+    /// Modbus TCP on 127.0.0.1 instead of MQTT, and link their resources to them (a running
+    /// server polls them within 5 s).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) modbus_devices: usize,
+    /// Run this many of the last EV chargers with an external id as OCPP 2.0.1 stations against
+    /// --ocpp-url instead of MQTT. Each gets a new generated password (replacing its old one).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) ocpp_stations: usize,
+    /// The CSMS the stations connect to (`/ocpp/{station_id}` is appended).
+    #[arg(long, env = "VPP_OCPP_URL", default_value = "ws://127.0.0.1:8080")]
+    pub(crate) ocpp_url: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -333,6 +346,25 @@ pub(crate) enum BenchCommand {
         interval_s: f64,
         /// Setpoints per second, in waves every 100 ms, until every device had one; 0 sends one to
         /// every device at once.
+        #[arg(long, default_value_t = 200)]
+        setpoints_per_s: usize,
+    },
+    /// Connect many simulated EV charging stations over OCPP 2.0.1 to this node as their CSMS
+    /// (loopback websockets, each with its own password), each sending meter values on an
+    /// interval; dispatch each a charging profile under load; report meter values sent against
+    /// those due and received, and setpoint → confirmed latency. Use a fresh database.
+    Ocpp {
+        /// Simulated stations.
+        #[arg(long, default_value_t = 1_000)]
+        stations: usize,
+        /// Seconds measured after every station connected.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Time between two MeterValues of one station, s.
+        #[arg(long, default_value_t = 10.0)]
+        interval_s: f64,
+        /// Charging profiles per second, in waves every 100 ms, until every station had one; 0
+        /// sends one to every station at once.
         #[arg(long, default_value_t = 200)]
         setpoints_per_s: usize,
     },

@@ -95,7 +95,7 @@ pub(crate) async fn run(rows: usize, rounds: usize, every_ms: u64) -> anyhow::Re
     let file = std::env::temp_dir().join(format!("vpp-bench-import-{}.db", vpp_store::new_id()));
     let store = Arc::new(Store::connect(&format!("sqlite://{}", file.display())).await?);
     store.migrate().await?;
-    crate::demo::seed_bench(&store, "bench-import", 1, false).await?;
+    crate::demo::seed_bench(&store, "bench-import", 1, false, &crate::demo::BENCH_KINDS).await?;
     let resource = store
         .list_resources(&ResourceFilter::default(), vpp_store::Page { page: 1, size: 1 })
         .await?

@@ -13,7 +13,7 @@ use vpp_devices::simulator::{Device, Physics};
 use vpp_domain::device_link::{DeviceLinkSpec, LinkProtocol, RegisterMap};
 use vpp_store::Store;
 
-use crate::devices::{percentiles, send_setpoint_waves, simulated_devices};
+use crate::devices::{confirmation_latencies, percentiles, send_setpoint_waves, simulated_devices};
 
 /// Devices per simulated server port (unit ids 1..=200).
 const UNITS_PER_PORT: usize = 200;
@@ -33,6 +33,7 @@ pub(crate) async fn bench_modbus(store: Arc<Store>, load: ModbusLoad) -> anyhow:
         &format!("bench-modbus-{}", jiff::Timestamp::now().as_second()),
         count * 20 / 19 + 1,
         true,
+        &crate::demo::BENCH_KINDS,
     )
     .await?;
     let ids: Vec<String> = simulated_devices(&store, Some(count)).await?.into_iter().map(|d| d.id).collect();
@@ -117,17 +118,7 @@ pub(crate) async fn bench_modbus(store: Arc<Store>, load: ModbusLoad) -> anyhow:
     let after = stats.snapshot();
     let missed_after = missed(&stats.all_links());
     // Setpoint to confirmation: from the dispatch's saving to the read-back.
-    let mut latencies = Vec::new();
-    let mut unconfirmed = 0;
-    for (i, saved) in &instructions {
-        match store.setpoint_delivery(&i.id).await? {
-            Some(d) if d.state == vpp_store::DeliveryState::Acknowledged => {
-                let answered = d.answered_at.unwrap_or(*saved);
-                latencies.push(answered.duration_since(*saved).as_secs_f64() * 1000.0);
-            }
-            _ => unconfirmed += 1,
-        }
-    }
+    let (latencies, unconfirmed) = confirmation_latencies(&store, &instructions).await?;
     let expected = count as f64 * elapsed / interval_s;
     let polls_ok = after.polls_ok - before.polls_ok;
     println!(

@@ -93,10 +93,12 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
                 _ => &SITES[(n - 1) % 3],
             };
             let (label, parameters) = demo_parameters(resource_type, &mut rng);
+            // EV chargers are OCPP stations: their id is the external id.
+            let station = (resource_type == ResourceType::EvCharger).then(|| format!("CS-DEMO-{n:02}"));
             let request = ResourceRequest {
                 template_id: template_id.clone(),
                 name: format!("{label} {:02} {}", n, site.name),
-                external_id: None,
+                external_id: station.clone(),
                 status: Some(ResourceStatus::Online),
                 parameters,
                 capacity_kw: None,
@@ -112,11 +114,14 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
                     building: Some(format!("{} building {}", site.name, (n % 4) + 1)),
                 },
                 // Loopback only: the demo never names an address on anyone's network.
-                device_address: format!(
-                    "modbus://127.0.0.1:{}/{}",
-                    15_000 + u32::from(resource_type as u8) * 100 + (n / 247) as u32,
-                    n % 247 + 1
-                ),
+                device_address: match &station {
+                    Some(id) => format!("ocpp://{id}"),
+                    None => format!(
+                        "modbus://127.0.0.1:{}/{}",
+                        15_000 + u32::from(resource_type as u8) * 100 + (n / 247) as u32,
+                        n % 247 + 1
+                    ),
+                },
                 owner: Some(
                     if site.timezone == "Asia/Shanghai" { "Suzhou Park Energy Co." } else { "Nordlicht Energie GmbH" }
                         .into(),
@@ -214,14 +219,25 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
     Ok(())
 }
 
+/// The members of a bench VPP unless a bench says otherwise: generators,
+/// batteries and heat pumps in turn.
+pub const BENCH_KINDS: [ResourceType; 3] =
+    [ResourceType::DieselGenerator, ResourceType::Battery, ResourceType::HeatPump];
+
 /// Creates a VPP named `name` with `n` synthetic members for load tests:
-/// generators, batteries (with a reported SOC) and heat pumps in turn, each
-/// with a power series if `power_series` (where telemetry also lands as live
-/// measurements). Returns the VPP id.
-pub async fn seed_bench(store: &Store, name: &str, n: usize, power_series: bool) -> anyhow::Result<String> {
+/// resources of `kinds` in turn (batteries with a reported SOC), each with
+/// the external id `{name}-{i}` and with a power series if `power_series`
+/// (where telemetry also lands as live measurements); every twentieth is
+/// OFFLINE. Returns the VPP id.
+pub async fn seed_bench(
+    store: &Store,
+    name: &str,
+    n: usize,
+    power_series: bool,
+    kinds: &[ResourceType],
+) -> anyhow::Result<String> {
     let templates = PresetTemplates::load(store).await?;
     let mut rng = SmallRng::seed_from_u64(n as u64);
-    let kinds = [ResourceType::DieselGenerator, ResourceType::Battery, ResourceType::HeatPump];
     let mut members = Vec::with_capacity(n);
     for i in 0..n {
         let kind = kinds[i % kinds.len()];
@@ -231,7 +247,8 @@ pub async fn seed_bench(store: &Store, name: &str, n: usize, power_series: bool)
             .create_resource(ResourceRequest {
                 template_id: template_id.clone(),
                 name: format!("{name} member {i:07}"),
-                external_id: None,
+                // Also the station id of a bench EV charger.
+                external_id: Some(format!("{name}-{i:07}")),
                 status: Some(if i % 20 == 0 { ResourceStatus::Offline } else { ResourceStatus::Online }),
                 parameters,
                 capacity_kw: None,

@@ -1,10 +1,10 @@
 //! The demo's field devices: one PV plant and one battery answer over
 //! Modbus TCP with SunSpec, served on 127.0.0.1 by vpp's own simulated
 //! devices (the same physics as the MQTT fleet), and linked like real
-//! devices would be. Everything else in the demo speaks MQTT.
+//! devices would be. Two EV chargers speak OCPP ([`crate::demo_ocpp`]);
+//! everything else in the demo speaks MQTT.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use rand::SeedableRng;
 use vpp_domain::device_link::{DeviceLinkSpec, LinkProtocol, RegisterMap};
@@ -12,19 +12,29 @@ use vpp_domain::resource::{Resource, ResourceStatus};
 use vpp_domain::template::ResourceType;
 use vpp_store::{Page, ResourceFilter, Store};
 
-/// Serves the demo's SunSpec devices on a free loopback port and links
-/// their resources to it (enabled, polled every 5 s). Returns the linked
-/// resource ids, which the MQTT simulator leaves out, and the server task.
-pub(crate) async fn start(store: &Arc<Store>) -> anyhow::Result<(HashSet<String>, tokio::task::JoinHandle<()>)> {
+/// Serves SunSpec devices for the last `per_type` PV plants and batteries
+/// (by name) on a free loopback port and links their resources to it
+/// (enabled, polled every 5 s): one of each in the demo, more with
+/// `vpp simulate --modbus-devices`. Returns the linked resource ids, which
+/// the MQTT simulator leaves out, and the server task.
+pub(crate) async fn start(
+    store: &Store,
+    per_type: usize,
+) -> anyhow::Result<(HashSet<String>, tokio::task::JoinHandle<()>)> {
     let filter = ResourceFilter { status: Some(ResourceStatus::Online), ..ResourceFilter::default() };
     let mut list = store.list_resources(&filter, Page { page: 1, size: vpp_store::MAX_PAGE_SIZE }).await?.items;
     list.sort_by(|a, b| a.name.cmp(&b.name));
-    // The fleet's last PV plant and last battery (not the park's own battery).
-    let last = |t: ResourceType, prefix: &str| -> Option<Resource> {
-        list.iter().rev().find(|r| r.resource_type == t && r.name.starts_with(prefix)).cloned()
+    // The fleet's last PV plants and batteries (not the park's own battery).
+    let last = |t: ResourceType, prefix: &str| -> Vec<Resource> {
+        list.iter()
+            .rev()
+            .filter(|r| r.resource_type == t && r.name.starts_with(prefix))
+            .take(per_type)
+            .cloned()
+            .collect()
     };
-    let chosen: Vec<Resource> =
-        [last(ResourceType::Pv, "PV"), last(ResourceType::Battery, "Battery")].into_iter().flatten().collect();
+    let chosen: Vec<Resource> = [last(ResourceType::Pv, "PV"), last(ResourceType::Battery, "Battery")].concat();
+    anyhow::ensure!(chosen.len() <= 247, "at most 247 Modbus devices (unit ids 1..=247), asked for {}", chosen.len());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(23);

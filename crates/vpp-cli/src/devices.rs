@@ -27,11 +27,29 @@ pub(crate) async fn simulate(store: &Store, a: SimulateArgs) -> anyhow::Result<(
     if !(0.0..=100.0).contains(&a.disobey_pct) {
         anyhow::bail!("--disobey-pct must be 0..=100, got {}", a.disobey_pct);
     }
-    let devices = simulated_devices(store, a.resources).await?;
+    let mut devices = simulated_devices(store, a.resources).await?;
     if devices.is_empty() {
         anyhow::bail!("no ONLINE resource to simulate: run `vpp demo` once, or register resources first");
     }
+    // Devices on the field protocols are left out of the MQTT fleet.
+    let modbus = if a.modbus_devices > 0 {
+        let (linked, server) = crate::demo_modbus::start(store, a.modbus_devices).await?;
+        Some((linked, server))
+    } else {
+        None
+    };
+    let ocpp_stats = Arc::new(vpp_devices::ocpp_sim::OcppSimStats::default());
+    let (stations, station_tasks) =
+        crate::demo_ocpp::connect_stations(store, &a.ocpp_url, a.ocpp_stations, ocpp_stats.clone()).await?;
+    anyhow::ensure!(
+        stations.len() == a.ocpp_stations,
+        "--ocpp-stations {}: only {} ONLINE EV chargers have an external id (the station id)",
+        a.ocpp_stations,
+        stations.len()
+    );
+    devices.retain(|d| !stations.contains(&d.id) && !modbus.as_ref().is_some_and(|(l, _)| l.contains(&d.id)));
     let count = devices.len();
+    let modbus_count = modbus.as_ref().map_or(0, |(linked, _)| linked.len());
     let config = vpp_devices::simulator::SimConfig {
         username: a.mqtt_username,
         password: a.mqtt_password,
@@ -43,7 +61,13 @@ pub(crate) async fn simulate(store: &Store, a: SimulateArgs) -> anyhow::Result<(
         run_for: a.duration_s.map(Duration::from_secs),
         ..vpp_devices::simulator::SimConfig::new(a.mqtt_url.clone())
     };
-    eprintln!("simulating {count} devices against {} (Ctrl-C stops)", a.mqtt_url);
+    eprintln!(
+        "simulating {count} devices against {}, {} over Modbus TCP, {} OCPP stations against {} (Ctrl-C stops)",
+        a.mqtt_url,
+        modbus_count,
+        stations.len(),
+        a.ocpp_url
+    );
     let stats = Arc::new(vpp_devices::simulator::SimStats::default());
     let started = std::time::Instant::now();
     tokio::select! {
@@ -52,15 +76,27 @@ pub(crate) async fn simulate(store: &Store, a: SimulateArgs) -> anyhow::Result<(
     }
     let seconds = started.elapsed().as_secs_f64();
     let samples = stats.samples.load(std::sync::atomic::Ordering::Relaxed);
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    for t in station_tasks {
+        t.abort();
+    }
+    if let Some((_, server)) = modbus {
+        server.abort();
+    }
     println!(
         "{}",
         serde_json::json!({
             "devices": count,
             "seconds": seconds,
             "samples": samples,
-            "messages": stats.messages.load(std::sync::atomic::Ordering::Relaxed),
-            "setpoints": stats.setpoints.load(std::sync::atomic::Ordering::Relaxed),
+            "messages": load(&stats.messages),
+            "setpoints": load(&stats.setpoints),
             "samples_per_s": samples as f64 / seconds.max(1e-9),
+            "modbus_devices": modbus_count,
+            "ocpp_stations": a.ocpp_stations,
+            "ocpp_meter_values": load(&ocpp_stats.meter_values),
+            "ocpp_profiles_set": load(&ocpp_stats.profiles_set),
+            "ocpp_refused": load(&ocpp_stats.refused),
         })
     );
     Ok(())
@@ -88,6 +124,7 @@ pub(crate) async fn bench_devices(store: Arc<Store>, load: DeviceLoad, mqtt_url:
         &format!("bench-devices-{}", jiff::Timestamp::now().as_second()),
         count * 20 / 19 + 1,
         true,
+        &demo::BENCH_KINDS,
     )
     .await?;
     let devices = simulated_devices(&store, Some(count)).await?;
@@ -213,6 +250,26 @@ pub(crate) async fn send_setpoint_waves(
         instructions.extend(part.into_iter().map(|i| (i, now)));
     }
     Ok(instructions)
+}
+
+/// Of setpoints sent at their saving time: the milliseconds to each one's
+/// acknowledged delivery, and how many were not acknowledged.
+pub(crate) async fn confirmation_latencies(
+    store: &Store,
+    instructions: &[(vpp_store::InstructionRecord, jiff::Timestamp)],
+) -> anyhow::Result<(Vec<f64>, usize)> {
+    let mut latencies = Vec::new();
+    let mut unconfirmed = 0;
+    for (i, saved) in instructions {
+        match store.setpoint_delivery(&i.id).await? {
+            Some(d) if d.state == vpp_store::DeliveryState::Acknowledged => {
+                let answered = d.answered_at.unwrap_or(*saved);
+                latencies.push(answered.duration_since(*saved).as_secs_f64() * 1000.0);
+            }
+            _ => unconfirmed += 1,
+        }
+    }
+    Ok((latencies, unconfirmed))
 }
 
 /// p50, p90, p99 and the maximum of latencies, ms.

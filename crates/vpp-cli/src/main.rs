@@ -10,10 +10,12 @@ mod args;
 mod bench_compare;
 mod bench_import;
 mod bench_modbus;
+mod bench_ocpp;
 mod bench_physical;
 mod config;
 mod demo;
 mod demo_modbus;
+mod demo_ocpp;
 mod demo_park;
 mod demo_strategies;
 mod demo_weather;
@@ -127,14 +129,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             demo::seed(&store, admin_password.as_deref().map(|p| (config.admin_username.as_str(), p)))
                 .await
                 .context("seeding the demo portfolio")?;
-            // A PV plant and a battery speak Modbus/SunSpec on 127.0.0.1; the rest MQTT.
-            let (linked, modbus_devices) = if config.modbus_links {
+            // A PV plant and a battery speak Modbus/SunSpec on 127.0.0.1, two
+            // EV chargers OCPP to this server; the rest MQTT.
+            let (mut linked, modbus_devices) = if config.modbus_links {
                 let (linked, server) =
-                    demo_modbus::start(&store).await.context("starting the demo's Modbus devices")?;
+                    demo_modbus::start(&store, 1).await.context("starting the demo's Modbus devices")?;
                 (linked, Some(server))
             } else {
                 (Default::default(), None)
             };
+            let (stations, ocpp_stations) = demo_ocpp::start(&store, config.bind, config.tls.is_some())
+                .await
+                .context("starting the demo's OCPP stations")?;
+            linked.extend(stations);
             let simulator = match &config.mqtt {
                 Some(mqtt) => {
                     eprintln!("Simulated fleet: devices publish to {} and follow setpoints from it.", mqtt.url);
@@ -165,6 +172,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             simulator.abort();
             if let Some(server) = modbus_devices {
                 server.abort();
+            }
+            for station in ocpp_stations {
+                station.abort();
             }
             trader.abort();
             weather.abort();
@@ -470,6 +480,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let load = bench_modbus::ModbusLoad { count: devices, seconds, interval_s, setpoints_per_s };
             bench_modbus::bench_modbus(open_store(&config).await?, load).await
         }
+        Command::Bench(BenchCommand::Ocpp { stations, seconds, interval_s, setpoints_per_s }) => {
+            let load = bench_ocpp::OcppLoad { count: stations, seconds, interval_s, setpoints_per_s };
+            bench_ocpp::bench_ocpp(open_store(&config).await?, load).await
+        }
         Command::Bench(BenchCommand::Devices { devices, seconds, interval_ms, batch, setpoints_per_s, mqtt_url }) => {
             let load = DeviceLoad { count: devices, seconds, interval_ms, batch, setpoints_per_s };
             bench_devices(open_store(&config).await?, load, mqtt_url).await
@@ -485,7 +499,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Seed { resources, name }) => {
             let store = open_store(&config).await?;
             let name = name.unwrap_or_else(|| format!("bench-{resources}"));
-            let id = demo::seed_bench(&store, &name, resources, false).await?;
+            let id = demo::seed_bench(&store, &name, resources, false, &demo::BENCH_KINDS).await?;
             println!("{id}");
             Ok(())
         }

@@ -44,6 +44,7 @@ pub mod mosmix;
 pub mod ocpp;
 pub mod presets;
 pub mod resource;
+pub mod secret;
 pub mod series;
 pub mod series_import;
 pub mod settings;

@@ -1,6 +1,7 @@
 //! OCPP 2.0.1 as vpp's CSMS speaks it: the OCPP-J frames, the payloads of
 //! the messages it handles (BootNotification, Heartbeat, StatusNotification,
-//! MeterValues, TransactionEvent, Authorize) and sends (SetChargingProfile),
+//! MeterValues, TransactionEvent, NotifyEVChargingNeeds, Authorize) and
+//! sends (SetChargingProfile, GetCompositeSchedule, ClearChargingProfile),
 //! and what they mean to vpp (telemetry in vpp's sign convention, resource
 //! status, charging sessions).
 //!
@@ -13,7 +14,7 @@
 //! decimal types beside jiff and rust_decimal.
 
 use jiff::Timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::resource::{ResourceStatus, Telemetry};
@@ -258,6 +259,89 @@ impl MeterValue {
     }
 }
 
+/// A charging schedule period: from `start_period` seconds after the
+/// schedule's start, at most `limit` in the schedule's unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulePeriod {
+    /// Seconds from the schedule's start.
+    pub start_period: i64,
+    /// Limit, W or A (the schedule's `chargingRateUnit`).
+    pub limit: f64,
+}
+
+/// A charging schedule (OCPP `ChargingScheduleType`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargingSchedule {
+    /// Schedule id.
+    pub id: i64,
+    /// `W` or `A`.
+    pub charging_rate_unit: String,
+    /// When an Absolute schedule starts (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_schedule: Option<Timestamp>,
+    /// How long it lasts, s; without one the last period holds on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<i64>,
+    /// Its periods, by start.
+    pub charging_schedule_period: Vec<SchedulePeriod>,
+}
+
+impl ChargingSchedule {
+    /// The limit in W at `t`, if the schedule covers it (a schedule in A is
+    /// converted at 230 V per phase, three phases).
+    pub fn limit_w_at(&self, t: Timestamp) -> Option<f64> {
+        let start = self.start_schedule?;
+        let offset = t.duration_since(start).as_secs();
+        if offset < 0 || self.duration.is_some_and(|d| offset >= d) {
+            return None;
+        }
+        let period = self.charging_schedule_period.iter().rev().find(|p| p.start_period <= offset)?;
+        Some(match self.charging_rate_unit.as_str() {
+            "A" => period.limit * AMPS_TO_WATTS,
+            _ => period.limit,
+        })
+    }
+}
+
+/// W per A of a three-phase 230 V connection (3 × 230 V), for schedules in A.
+pub const AMPS_TO_WATTS: f64 = 3.0 * 230.0;
+
+/// A charging profile (OCPP `ChargingProfileType`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargingProfile {
+    /// Profile id; a new profile with the same id replaces the old one.
+    pub id: i64,
+    /// Precedence among profiles of one purpose.
+    pub stack_level: i64,
+    /// `TxProfile`, `TxDefaultProfile`, `ChargingStationMaxProfile`, …
+    pub charging_profile_purpose: String,
+    /// `Absolute`, `Recurring` or `Relative`.
+    pub charging_profile_kind: String,
+    /// The transaction a TxProfile is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    /// One to three schedules.
+    pub charging_schedule: Vec<ChargingSchedule>,
+}
+
+/// SetChargingProfile's request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetChargingProfile {
+    /// EVSE (0: every EVSE of the station).
+    pub evse_id: i64,
+    /// The profile.
+    pub charging_profile: ChargingProfile,
+}
+
+/// The profile id vpp gives a running transaction's profile.
+pub const TX_PROFILE_ID: i64 = 1;
+/// The profile id vpp gives the default profile of a station's EVSEs.
+pub const TX_DEFAULT_PROFILE_ID: i64 = 2;
+
 /// SetChargingProfile for a power limit of `limit_kw` (charging, so ≥ 0)
 /// from `start` for `duration_s`: a TxProfile of the running transaction on
 /// its EVSE, else a TxDefaultProfile for every EVSE (evseId 0).
@@ -266,29 +350,148 @@ pub fn set_charging_profile(
     start: Timestamp,
     duration_s: u64,
     transaction: Option<(&str, i64)>,
-) -> Value {
-    let schedule = json!({
-        "id": 1,
-        "chargingRateUnit": "W",
-        "startSchedule": start.to_string(),
-        "duration": duration_s.min(i32::MAX as u64),
-        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": (limit_kw.max(0.0) * 1000.0).round()}],
-    });
-    let (evse_id, purpose, profile_id, tx) = match transaction {
-        Some((id, evse)) => (evse, "TxProfile", 1, Some(id)),
-        None => (0, "TxDefaultProfile", 2, None),
+) -> SetChargingProfile {
+    let schedule = ChargingSchedule {
+        id: 1,
+        charging_rate_unit: "W".into(),
+        start_schedule: Some(start),
+        duration: Some(duration_s.min(i32::MAX as u64) as i64),
+        charging_schedule_period: vec![SchedulePeriod { start_period: 0, limit: (limit_kw.max(0.0) * 1000.0).round() }],
     };
-    let mut profile = json!({
-        "id": profile_id,
-        "stackLevel": 0,
-        "chargingProfilePurpose": purpose,
-        "chargingProfileKind": "Absolute",
-        "chargingSchedule": [schedule],
-    });
-    if let Some(tx) = tx {
-        profile["transactionId"] = json!(tx);
+    let (evse_id, purpose, id, transaction_id) = match transaction {
+        Some((tx, evse)) => (evse, "TxProfile", TX_PROFILE_ID, Some(tx.to_string())),
+        None => (0, "TxDefaultProfile", TX_DEFAULT_PROFILE_ID, None),
+    };
+    SetChargingProfile {
+        evse_id,
+        charging_profile: ChargingProfile {
+            id,
+            stack_level: 0,
+            charging_profile_purpose: purpose.into(),
+            charging_profile_kind: "Absolute".into(),
+            transaction_id,
+            charging_schedule: vec![schedule],
+        },
     }
-    json!({"evseId": evse_id, "chargingProfile": profile})
+}
+
+/// GetCompositeSchedule's request: what the station will do on `evse_id`
+/// over the next `duration_s`, in W.
+pub fn get_composite_schedule(evse_id: i64, duration_s: u64) -> Value {
+    json!({"duration": duration_s.clamp(1, i32::MAX as u64), "evseId": evse_id, "chargingRateUnit": "W"})
+}
+
+/// ClearChargingProfile's request for one of vpp's profiles.
+pub fn clear_charging_profile(profile_id: i64) -> Value {
+    json!({"chargingProfileId": profile_id})
+}
+
+/// GetCompositeSchedule's answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompositeScheduleAnswer {
+    /// `Accepted` or `Rejected`.
+    pub status: String,
+    /// The schedule, when accepted.
+    #[serde(default)]
+    pub schedule: Option<CompositeSchedule>,
+}
+
+/// A composite schedule: the limits every profile together leaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompositeSchedule {
+    /// When it starts (UTC).
+    pub schedule_start: Timestamp,
+    /// How long, s.
+    pub duration: i64,
+    /// `W` or `A`.
+    pub charging_rate_unit: String,
+    /// Its periods.
+    pub charging_schedule_period: Vec<SchedulePeriod>,
+}
+
+impl CompositeSchedule {
+    /// The limit in W at `t`, if covered.
+    pub fn limit_w_at(&self, t: Timestamp) -> Option<f64> {
+        ChargingSchedule {
+            id: 0,
+            charging_rate_unit: self.charging_rate_unit.clone(),
+            start_schedule: Some(self.schedule_start),
+            duration: Some(self.duration),
+            charging_schedule_period: self.charging_schedule_period.clone(),
+        }
+        .limit_w_at(t)
+    }
+}
+
+/// NotifyEVChargingNeeds (ISO 15118 through the station): what the vehicle
+/// needs and when it leaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotifyEvChargingNeeds {
+    /// EVSE the vehicle is on.
+    pub evse_id: i64,
+    /// Its needs.
+    pub charging_needs: ChargingNeeds,
+}
+
+/// A vehicle's charging needs (the fields vpp reads).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargingNeeds {
+    /// `AC_single_phase`, `AC_three_phase`, `DC`, …
+    pub requested_energy_transfer: String,
+    /// When the driver leaves (UTC).
+    #[serde(default)]
+    pub departure_time: Option<Timestamp>,
+    /// AC: energy and currents.
+    #[serde(default)]
+    pub ac_charging_parameters: Option<EnergyAmount>,
+    /// DC: energy and more.
+    #[serde(default)]
+    pub dc_charging_parameters: Option<DcChargingParameters>,
+}
+
+/// AC charging parameters (the energy the vehicle asks for).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnergyAmount {
+    /// Energy requested, Wh.
+    pub energy_amount: f64,
+}
+
+/// DC charging parameters (the fields vpp reads).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DcChargingParameters {
+    /// Energy requested, Wh.
+    #[serde(default)]
+    pub energy_amount: Option<f64>,
+    /// Battery capacity, Wh.
+    #[serde(default)]
+    pub ev_energy_capacity: Option<f64>,
+    /// State of charge now, %.
+    #[serde(default)]
+    pub state_of_charge: Option<f64>,
+    /// State of charge the vehicle stops at, %.
+    #[serde(default)]
+    pub full_so_c: Option<f64>,
+}
+
+impl ChargingNeeds {
+    /// Energy to deliver, kWh: the energy asked for, else (DC) the capacity
+    /// times the SOC still missing to full.
+    pub fn energy_kwh(&self) -> Option<f64> {
+        let from_dc = self.dc_charging_parameters.as_ref().and_then(|d| {
+            d.energy_amount.or_else(|| {
+                let missing = (d.full_so_c.unwrap_or(100.0) - d.state_of_charge?).max(0.0);
+                Some(d.ev_energy_capacity? * missing / 100.0)
+            })
+        });
+        let wh = self.ac_charging_parameters.as_ref().map(|a| a.energy_amount).or(from_dc)?;
+        (wh.is_finite() && wh >= 0.0).then_some(wh / 1000.0)
+    }
 }
 
 #[cfg(test)]
@@ -337,16 +540,68 @@ mod tests {
     #[test]
     fn a_profile_limits_the_running_transaction_or_the_default() {
         let start: Timestamp = "2026-12-07T10:00:00Z".parse().unwrap();
-        let p = set_charging_profile(3.7, start, 900, Some(("T1", 1)));
+        let p = serde_json::to_value(set_charging_profile(3.7, start, 900, Some(("T1", 1)))).unwrap();
         assert_eq!(p["evseId"], json!(1));
         assert_eq!(p["chargingProfile"]["chargingProfilePurpose"], json!("TxProfile"));
         assert_eq!(p["chargingProfile"]["transactionId"], json!("T1"));
         assert_eq!(p["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"], json!(3700.0));
+        assert_eq!(p["chargingProfile"]["chargingSchedule"][0]["startSchedule"], json!("2026-12-07T10:00:00Z"));
         let d = set_charging_profile(-1.0, start, 900, None);
-        assert_eq!(
-            (d["evseId"].clone(), d["chargingProfile"]["chargingProfilePurpose"].clone()),
-            (json!(0), json!("TxDefaultProfile"))
-        );
-        assert_eq!(d["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"], json!(0.0));
+        assert_eq!((d.evse_id, d.charging_profile.charging_profile_purpose.as_str()), (0, "TxDefaultProfile"));
+        let schedule = &d.charging_profile.charging_schedule[0];
+        assert_eq!(schedule.limit_w_at(start), Some(0.0));
+        // The station reads back what vpp sent.
+        let text = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<SetChargingProfile>(&text).unwrap(), d);
+    }
+
+    #[test]
+    fn a_schedule_covers_its_window_only_and_amperes_become_watts() {
+        let start: Timestamp = "2026-12-07T10:00:00Z".parse().unwrap();
+        let s = ChargingSchedule {
+            id: 1,
+            charging_rate_unit: "A".into(),
+            start_schedule: Some(start),
+            duration: Some(600),
+            charging_schedule_period: vec![
+                SchedulePeriod { start_period: 0, limit: 16.0 },
+                SchedulePeriod { start_period: 300, limit: 8.0 },
+            ],
+        };
+        let at = |s_: i64| start + jiff::SignedDuration::from_secs(s_);
+        assert_eq!(s.limit_w_at(at(-1)), None);
+        assert_eq!(s.limit_w_at(at(0)), Some(16.0 * 690.0));
+        assert_eq!(s.limit_w_at(at(299)), Some(16.0 * 690.0));
+        assert_eq!(s.limit_w_at(at(300)), Some(8.0 * 690.0));
+        assert_eq!(s.limit_w_at(at(600)), None);
+        let answer: CompositeScheduleAnswer = serde_json::from_value(json!({
+            "status": "Accepted",
+            "schedule": {"evseId": 1, "duration": 900, "scheduleStart": "2026-12-07T10:00:00Z",
+                         "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 3700}]}
+        }))
+        .unwrap();
+        assert_eq!(answer.schedule.unwrap().limit_w_at(at(10)), Some(3700.0));
+    }
+
+    #[test]
+    fn charging_needs_give_the_energy_in_kwh() {
+        let ac: NotifyEvChargingNeeds = serde_json::from_value(json!({
+            "evseId": 1,
+            "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase", "departureTime": "2026-12-07T17:00:00Z",
+                              "acChargingParameters": {"energyAmount": 24000, "evMinCurrent": 6,
+                                                       "evMaxCurrent": 16, "evMaxVoltage": 400}}
+        }))
+        .unwrap();
+        assert_eq!(ac.charging_needs.energy_kwh(), Some(24.0));
+        assert_eq!(ac.charging_needs.departure_time, Some("2026-12-07T17:00:00Z".parse().unwrap()));
+        let dc: ChargingNeeds = serde_json::from_value(json!({
+            "requestedEnergyTransfer": "DC",
+            "dcChargingParameters": {"evMaxCurrent": 200, "evMaxVoltage": 800, "evEnergyCapacity": 60000,
+                                     "stateOfCharge": 30, "fullSoC": 80}
+        }))
+        .unwrap();
+        assert_eq!(dc.energy_kwh(), Some(30.0));
+        let none: ChargingNeeds = serde_json::from_value(json!({"requestedEnergyTransfer": "DC"})).unwrap();
+        assert_eq!(none.energy_kwh(), None);
     }
 }

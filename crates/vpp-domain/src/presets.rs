@@ -210,6 +210,14 @@ pub fn preset_templates() -> Vec<TemplateSpec> {
                     Some(1.4),
                     "Smallest controllable charging power (6 A single phase)",
                 ),
+                number(
+                    "default_session_kwh",
+                    "kWh",
+                    0.0,
+                    1_000.0,
+                    Some(20.0),
+                    "Energy a schedule plans for when no vehicle states its need (NotifyEVChargingNeeds)",
+                ),
             ],
             vec![rule("min_charge_kw", RuleOp::Le, "max_charge_kw")],
             ControlInterface {

@@ -2,9 +2,11 @@
 //! `/ocpp/{station_id}` (websocket, subprotocol `ocpp2.0.1`, HTTP Basic auth
 //! with the station's password: security profile 1, and profile 2 when the
 //! server runs TLS). What they send becomes resource status, telemetry and
-//! charging sessions; dispatches of a station's resource become
-//! SetChargingProfile, and the station's Accepted or Rejected is the
-//! delivery state.
+//! charging sessions (with the vehicle's needs); dispatches of a station's
+//! resource become SetChargingProfile, confirmed by GetCompositeSchedule,
+//! and cleared with ClearChargingProfile when their instruction ends. The
+//! station's Accepted or Rejected is the delivery state. A station's
+//! password is an argon2 hash or a secret reference read at each connection.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,11 +22,14 @@ use futures_util::{SinkExt, StreamExt};
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use vpp_domain::execution::Setpoint;
-use vpp_domain::ocpp::{self, Frame, MeterValues, StatusNotification, TransactionEvent};
+use vpp_domain::ocpp::{
+    self, CompositeScheduleAnswer, Frame, MeterValues, NotifyEvChargingNeeds, StatusNotification, TransactionEvent,
+};
 use vpp_domain::resource::ResourceStatus;
-use vpp_store::{AlertRule, DeliveryState, SessionEvent, Store};
+use vpp_store::{AlertRule, DeliveryState, SessionEvent, SessionOf, StationCredential, Store};
 
 use crate::state::AppState;
 
@@ -50,12 +55,17 @@ struct Link {
 #[derive(Default)]
 pub struct OcppHub {
     links: Mutex<HashMap<String, Link>>,
+    /// When vpp's profiles on stations end (their instruction's end), by
+    /// station and profile id: then they are cleared.
+    active: Mutex<HashMap<(String, i64), Timestamp>>,
     next: AtomicU64,
     messages: AtomicU64,
     refused: AtomicU64,
     profiles_sent: AtomicU64,
     profiles_accepted: AtomicU64,
     profiles_rejected: AtomicU64,
+    profiles_confirmed: AtomicU64,
+    profiles_cleared: AtomicU64,
 }
 
 /// The OCPP endpoint's counters.
@@ -75,6 +85,10 @@ pub struct OcppCounts {
     pub profiles_accepted: u64,
     /// … rejected by the station.
     pub profiles_rejected: u64,
+    /// … accepted and confirmed by the station's composite schedule.
+    pub profiles_confirmed: u64,
+    /// Profiles cleared (ClearChargingProfile) when their instruction ended.
+    pub profiles_cleared: u64,
 }
 
 impl OcppHub {
@@ -92,6 +106,8 @@ impl OcppHub {
             profiles_sent: g(&self.profiles_sent),
             profiles_accepted: g(&self.profiles_accepted),
             profiles_rejected: g(&self.profiles_rejected),
+            profiles_confirmed: g(&self.profiles_confirmed),
+            profiles_cleared: g(&self.profiles_cleared),
         }
     }
 
@@ -158,8 +174,18 @@ pub async fn connect(
         }
     };
     let ok = match (&credentials, &station) {
-        (Some((user, password)), Some((_, hash))) => {
+        (Some((user, password)), Some((_, StationCredential::Hash(hash)))) => {
             user == &station_id && s.auth.verify_password(password, Some(hash)).await
+        }
+        (Some((user, password)), Some((_, StationCredential::Reference(reference)))) => {
+            match vpp_domain::secret::resolve(reference) {
+                // Digests compared, so the time taken says nothing about the secret.
+                Ok(secret) => user == &station_id && Sha256::digest(password) == Sha256::digest(secret),
+                Err(e) => {
+                    tracing::error!(station = %station_id, error = %e, "OCPP: the station's password reference cannot be read");
+                    false
+                }
+            }
         }
         // Same time spent for an unknown station.
         (Some((_, password)), None) => s.auth.verify_password(password, None).await,
@@ -314,6 +340,23 @@ impl Station {
                     None => json!({}),
                 })
             }
+            "NotifyEVChargingNeeds" => {
+                let n: NotifyEvChargingNeeds = payload(action, body)?;
+                let needs = &n.charging_needs;
+                let stored = self
+                    .store
+                    .record_charging_needs(&self.id, needs.energy_kwh(), needs.departure_time)
+                    .await
+                    .map_err(internal)?;
+                // Taken into the next schedule of the charger; vpp sends its
+                // profile by dispatch, so it does not answer with one now.
+                Ok(if stored {
+                    json!({"status": "Accepted"})
+                } else {
+                    json!({"status": "Rejected", "statusInfo": {"reasonCode": "NoTransaction",
+                        "additionalInfo": "no running transaction on this station"}})
+                })
+            }
             // Every token is accepted: who may charge is the station operator's
             // business; vpp keeps who charged with the session.
             "Authorize" => Ok(json!({"idTokenInfo": {"status": "Accepted"}})),
@@ -354,6 +397,7 @@ pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::Jo
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
             let now = Timestamp::now();
+            clear_ended(&hub, now).await;
             let due = match store.due_setpoints(CHANNEL, now, 500).await {
                 Ok(d) => d,
                 Err(e) => {
@@ -393,33 +437,104 @@ pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::Jo
                 }
                 let (store, hub) = (store.clone(), hub.clone());
                 tokio::spawn(async move {
-                    let running = store.running_session(&station_id).await.ok().flatten();
+                    let running = store.running_session(SessionOf::Station(&station_id)).await.ok().flatten();
                     let tx = running.as_ref().map(|s| (s.transaction_id.as_str(), s.evse_id.unwrap_or(1)));
                     // Charging is consumption: a target of −3.7 kW is a limit of 3.7 kW.
                     let request =
                         ocpp::set_charging_profile(-setpoint.target_kw, setpoint.start, setpoint.duration_s, tx);
-                    hub.profiles_sent.fetch_add(1, Ordering::Relaxed);
                     let at = Timestamp::now();
-                    let state = match hub.call(&station_id, "SetChargingProfile", request).await {
-                        Ok(v) if v["status"] == "Accepted" => (DeliveryState::Acknowledged, None),
-                        Ok(v) => {
-                            let why = v["statusInfo"]["reasonCode"].as_str().unwrap_or("no reason given");
-                            (
-                                DeliveryState::Rejected,
-                                Some(format!("{}: {why}", v["status"].as_str().unwrap_or("Rejected"))),
-                            )
-                        }
-                        // Answered again after the timeout (or failed after three).
-                        Err(e) => {
-                            tracing::warn!(station = %station_id, error = %e, "OCPP: SetChargingProfile unanswered");
-                            return;
-                        }
-                    };
-                    record(&store, &hub, (d.instruction_id, d.resource_id, state.0, state.1, at)).await;
+                    let answer = deliver(&hub, &station_id, &request, end).await;
+                    let Some((state, reason)) = answer else { return };
+                    record(&store, &hub, (d.instruction_id, d.resource_id, state, reason, at)).await;
                 });
             }
         }
     })
+}
+
+/// Sends a charging profile and confirms it with GetCompositeSchedule:
+/// the station's Accepted is the delivery, unless the composite schedule
+/// then allows more than was sent. None when unanswered (tried again).
+async fn deliver(
+    hub: &OcppHub,
+    station_id: &str,
+    request: &ocpp::SetChargingProfile,
+    end: Timestamp,
+) -> Option<(DeliveryState, Option<String>)> {
+    hub.profiles_sent.fetch_add(1, Ordering::Relaxed);
+    let body = serde_json::to_value(request).unwrap_or_default();
+    let answer = match hub.call(station_id, "SetChargingProfile", body).await {
+        Ok(v) => v,
+        // Answered again after the timeout (or failed after three).
+        Err(e) => {
+            tracing::warn!(station = %station_id, error = %e, "OCPP: SetChargingProfile unanswered");
+            return None;
+        }
+    };
+    if answer["status"] != "Accepted" {
+        let why = answer["statusInfo"]["reasonCode"].as_str().unwrap_or("no reason given");
+        return Some((
+            DeliveryState::Rejected,
+            Some(format!("{}: {why}", answer["status"].as_str().unwrap_or("Rejected"))),
+        ));
+    }
+    let profile = &request.charging_profile;
+    hub.active.lock().await.insert((station_id.to_string(), profile.id), end);
+    let sent_w = profile
+        .charging_schedule
+        .first()
+        .and_then(|s| s.limit_w_at(Timestamp::now().max(s.start_schedule.unwrap_or_default())));
+    let evse = if request.evse_id > 0 { request.evse_id } else { 1 };
+    let remaining_s = end.duration_since(Timestamp::now()).as_secs().max(1) as u64;
+    match hub.call(station_id, "GetCompositeSchedule", ocpp::get_composite_schedule(evse, remaining_s)).await {
+        Ok(v) => {
+            let composite =
+                serde_json::from_value::<CompositeScheduleAnswer>(v).ok().filter(|a| a.status == "Accepted");
+            let now = Timestamp::now();
+            match (composite.and_then(|a| a.schedule).and_then(|c| c.limit_w_at(now)), sent_w) {
+                (Some(allowed), Some(sent)) if allowed > sent + 1.0 => {
+                    return Some((
+                        DeliveryState::Rejected,
+                        Some(format!("the station's composite schedule allows {allowed} W, above the {sent} W sent")),
+                    ));
+                }
+                (Some(_), _) => {
+                    hub.profiles_confirmed.fetch_add(1, Ordering::Relaxed);
+                }
+                (None, _) => tracing::debug!(station = %station_id, "OCPP: no composite schedule to confirm with"),
+            }
+        }
+        // A station without GetCompositeSchedule: its Accepted stands.
+        Err(e) => tracing::debug!(station = %station_id, error = %e, "OCPP: GetCompositeSchedule unanswered"),
+    }
+    Some((DeliveryState::Acknowledged, None))
+}
+
+/// Sends ClearChargingProfile for vpp's profiles whose instruction has
+/// ended, so the station returns to its own limits. A station away then
+/// keeps the profile until its schedule's duration runs out.
+async fn clear_ended(hub: &Arc<OcppHub>, now: Timestamp) {
+    let ended: Vec<(String, i64)> = {
+        let mut active = hub.active.lock().await;
+        let ended: Vec<(String, i64)> =
+            active.iter().filter(|(_, until)| **until <= now).map(|(k, _)| k.clone()).collect();
+        for k in &ended {
+            active.remove(k);
+        }
+        ended
+    };
+    for (station_id, profile_id) in ended {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            match hub.call(&station_id, "ClearChargingProfile", ocpp::clear_charging_profile(profile_id)).await {
+                Ok(v) if v["status"] == "Accepted" => {
+                    hub.profiles_cleared.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(v) => tracing::info!(station = %station_id, answer = %v, "OCPP: ClearChargingProfile not accepted"),
+                Err(e) => tracing::info!(station = %station_id, error = %e, "OCPP: ClearChargingProfile unanswered"),
+            }
+        });
+    }
 }
 
 async fn record(store: &Store, hub: &OcppHub, answer: (String, String, DeliveryState, Option<String>, Timestamp)) {

@@ -56,7 +56,7 @@ pub use markets::{
     BidFilter, BidRecord, BidScope, KillSwitch, NewBid, SettlementRecord, StepFill, StepRecord, TradeFilter,
     TradeRecord,
 };
-pub use ocpp::{ChargingSession, OcppStation, SessionEvent};
+pub use ocpp::{ChargingSession, OcppStation, SessionEvent, SessionOf, StationCredential};
 pub use resources::{ResourceFilter, ResourcePage, ResourceSort};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};
 pub use series::{BeliefQuery, Progress, SeriesFilter};

@@ -15,9 +15,30 @@ pub struct OcppStation {
     /// Charging station id: the resource's external id, the last segment of
     /// `/ocpp/{station_id}` and the Basic-auth user name.
     pub station_id: String,
+    /// The secret reference its password is read from when it connects
+    /// (`env:NAME` or `file:/path`); absent when vpp keeps a hash.
+    pub password_ref: Option<String>,
     /// When the password was last set (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+}
+
+/// How a station's password is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StationCredential {
+    /// An argon2 hash of a password vpp generated.
+    Hash(String),
+    /// A secret reference (`env:NAME`, `file:/path`) read at each connection.
+    Reference(String),
+}
+
+/// Which running session to find.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SessionOf<'a> {
+    /// The station with this id.
+    Station(&'a str),
+    /// The EV-charger resource with this id.
+    Resource(&'a str),
 }
 
 /// A charging session (an OCPP transaction).
@@ -41,6 +62,12 @@ pub struct ChargingSession {
     pub ended_at: Option<Timestamp>,
     /// Energy charged so far, kWh (newest register minus the first seen).
     pub energy_kwh: Option<f64>,
+    /// Energy the vehicle still needs, kWh: what it asked for
+    /// (NotifyEVChargingNeeds) less what was charged since.
+    pub energy_need_kwh: Option<f64>,
+    /// When the driver said they leave (UTC).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub departure_at: Option<Timestamp>,
 }
 
 /// What a TransactionEvent changes.
@@ -64,6 +91,17 @@ pub struct SessionEvent<'a> {
     pub ended: bool,
 }
 
+/// A query of charging sessions: their columns, then `$tail`.
+macro_rules! select_sessions {
+    ($tail:literal) => {
+        concat!(
+            "SELECT station_id, transaction_id, resource_id, evse_id, id_token, started_at, ended_at, \
+             meter_start_kwh, meter_last_kwh, energy_need_kwh, need_meter_kwh, departure_at FROM charging_sessions ",
+            $tail
+        )
+    };
+}
+
 fn session_from_row(r: &sqlx::any::AnyRow) -> Result<ChargingSession> {
     let start: Option<f64> = r.try_get("meter_start_kwh")?;
     let last: Option<f64> = r.try_get("meter_last_kwh")?;
@@ -76,13 +114,20 @@ fn session_from_row(r: &sqlx::any::AnyRow) -> Result<ChargingSession> {
         started_at: from_micros(r.try_get("started_at")?)?,
         ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(from_micros).transpose()?,
         energy_kwh: start.zip(last).map(|(s, l)| l - s),
+        energy_need_kwh: {
+            let need: Option<f64> = r.try_get("energy_need_kwh")?;
+            let at_need: Option<f64> = r.try_get("need_meter_kwh")?;
+            let since = at_need.zip(last).map_or(0.0, |(a, l)| (l - a).max(0.0));
+            need.map(|n| (n - since).max(0.0))
+        },
+        departure_at: r.try_get::<Option<i64>, _>("departure_at")?.map(from_micros).transpose()?,
     })
 }
 
 impl Store {
     /// Registers an EV charger as an OCPP station under its external id,
-    /// with a password hash (replacing any before).
-    pub async fn put_ocpp_station(&self, resource_id: &str, password_hash: &str) -> Result<OcppStation> {
+    /// with its credential (replacing any before).
+    pub async fn put_ocpp_station(&self, resource_id: &str, credential: &StationCredential) -> Result<OcppStation> {
         let mut w = self.begin_write().await?;
         let r = crate::resources::get_resource_tx(&mut w, resource_id).await?;
         let station_id = r.external_id.clone().filter(|s| !s.trim().is_empty()).ok_or_else(|| {
@@ -97,41 +142,84 @@ impl Store {
                 format!("only an EV_CHARGER speaks OCPP, not {}", r.resource_type.as_str()),
             )));
         }
+        let (hash, reference) = match credential {
+            StationCredential::Hash(h) => (h.clone(), None),
+            StationCredential::Reference(r) => {
+                vpp_domain::secret::check_reference(r)
+                    .map_err(|e| StoreError::Invalid(vpp_domain::Invalid::one("password_ref", e)))?;
+                (String::new(), Some(r.clone()))
+            }
+        };
         let now = crate::now();
         sqlx::query(
-            "INSERT INTO ocpp_stations (resource_id, station_id, password_hash, updated_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO ocpp_stations (resource_id, station_id, password_hash, password_ref, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (resource_id) DO UPDATE SET station_id = excluded.station_id, \
-             password_hash = excluded.password_hash, updated_at = excluded.updated_at",
+             password_hash = excluded.password_hash, password_ref = excluded.password_ref, \
+             updated_at = excluded.updated_at",
         )
         .bind(resource_id.to_string())
         .bind(station_id.clone())
-        .bind(password_hash.to_string())
+        .bind(hash)
+        .bind(reference.clone())
         .bind(to_micros(now))
         .execute(&mut *w.tx)
         .await?;
         w.tx.commit().await?;
-        Ok(OcppStation { resource_id: resource_id.into(), station_id, updated_at: now })
+        Ok(OcppStation { resource_id: resource_id.into(), station_id, password_ref: reference, updated_at: now })
     }
 
-    /// A station by its id, with its password hash.
-    pub async fn ocpp_station(&self, station_id: &str) -> Result<Option<(OcppStation, String)>> {
+    /// A station by its id, with its credential.
+    pub async fn ocpp_station(&self, station_id: &str) -> Result<Option<(OcppStation, StationCredential)>> {
         let row = sqlx::query(
-            "SELECT resource_id, station_id, password_hash, updated_at FROM ocpp_stations WHERE station_id = $1",
+            "SELECT resource_id, station_id, password_hash, password_ref, updated_at FROM ocpp_stations \
+             WHERE station_id = $1",
         )
         .bind(station_id.to_string())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| {
+            let reference: Option<String> = r.try_get("password_ref")?;
+            let credential = match reference.clone() {
+                Some(reference) => StationCredential::Reference(reference),
+                None => StationCredential::Hash(r.try_get("password_hash")?),
+            };
             Ok((
                 OcppStation {
                     resource_id: r.try_get("resource_id")?,
                     station_id: r.try_get("station_id")?,
+                    password_ref: reference,
                     updated_at: from_micros(r.try_get("updated_at")?)?,
                 },
-                r.try_get("password_hash")?,
+                credential,
             ))
         })
         .transpose()
+    }
+
+    /// Records what a vehicle on a station needs (NotifyEVChargingNeeds) on
+    /// the station's running session; false when none is running.
+    pub async fn record_charging_needs(
+        &self,
+        station_id: &str,
+        energy_kwh: Option<f64>,
+        departure: Option<Timestamp>,
+    ) -> Result<bool> {
+        let mut w = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE charging_sessions SET energy_need_kwh = COALESCE($1, energy_need_kwh), \
+             need_meter_kwh = CASE WHEN $1 IS NULL THEN need_meter_kwh ELSE meter_last_kwh END, \
+             departure_at = COALESCE($2, departure_at), updated_at = $3 \
+             WHERE station_id = $4 AND ended_at IS NULL",
+        )
+        .bind(energy_kwh)
+        .bind(departure.map(to_micros))
+        .bind(to_micros(crate::now()))
+        .bind(station_id.to_string())
+        .execute(&mut *w.tx)
+        .await?;
+        w.tx.commit().await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Records a TransactionEvent: a session starts on first sight, its
@@ -167,27 +255,26 @@ impl Store {
 
     /// A resource's charging sessions, newest first (at most `limit`).
     pub async fn charging_sessions(&self, resource_id: &str, limit: i64) -> Result<Vec<ChargingSession>> {
-        let rows = sqlx::query(
-            "SELECT station_id, transaction_id, resource_id, evse_id, id_token, started_at, ended_at, meter_start_kwh, \
-             meter_last_kwh FROM charging_sessions WHERE resource_id = $1 ORDER BY started_at DESC LIMIT $2",
-        )
-        .bind(resource_id.to_string())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(select_sessions!("WHERE resource_id = $1 ORDER BY started_at DESC LIMIT $2"))
+            .bind(resource_id.to_string())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(session_from_row).collect()
     }
 
-    /// The running session of a station, if any (its transaction and EVSE).
-    pub async fn running_session(&self, station_id: &str) -> Result<Option<ChargingSession>> {
-        let row = sqlx::query(
-            "SELECT station_id, transaction_id, resource_id, evse_id, id_token, started_at, ended_at, meter_start_kwh, \
-             meter_last_kwh FROM charging_sessions WHERE station_id = $1 AND ended_at IS NULL \
-             ORDER BY started_at DESC LIMIT 1",
-        )
-        .bind(station_id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
+    /// The running session of a station or charger, if any (its
+    /// transaction, EVSE and the vehicle's needs).
+    pub async fn running_session(&self, of: SessionOf<'_>) -> Result<Option<ChargingSession>> {
+        let (sql, id) = match of {
+            SessionOf::Station(id) => {
+                (select_sessions!("WHERE station_id = $1 AND ended_at IS NULL ORDER BY started_at DESC LIMIT 1"), id)
+            }
+            SessionOf::Resource(id) => {
+                (select_sessions!("WHERE resource_id = $1 AND ended_at IS NULL ORDER BY started_at DESC LIMIT 1"), id)
+            }
+        };
+        let row = sqlx::query(sql).bind(id.to_string()).fetch_optional(&self.pool).await?;
         row.as_ref().map(session_from_row).transpose()
     }
 }

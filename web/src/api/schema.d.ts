@@ -1093,9 +1093,10 @@ export interface paths {
         put?: never;
         /**
          * Registers an EV charger as an OCPP 2.0.1 charging station, or gives it
-         *     a new password. The station id is the resource's external id. The
-         *     password is generated, returned once and stored hashed; the station's
-         *     previous password stops working.
+         *     a new password. The station id is the resource's external id. Without
+         *     a body the password is generated, returned once and stored hashed; with
+         *     `password_ref` it is read from that secret reference when the station
+         *     connects. The station's previous password stops working.
          */
         post: operations["register_station"];
         delete?: never;
@@ -3636,6 +3637,11 @@ export interface components {
         ChargingSession: {
             /**
              * Format: date-time
+             * @description When the driver said they leave (UTC).
+             */
+            departure_at?: string | null;
+            /**
+             * Format: date-time
              * @description Ended (UTC), absent while charging.
              */
             ended_at?: string | null;
@@ -3644,6 +3650,12 @@ export interface components {
              * @description Energy charged so far, kWh (newest register minus the first seen).
              */
             energy_kwh?: number | null;
+            /**
+             * Format: double
+             * @description Energy the vehicle still needs, kWh: what it asked for
+             *     (NotifyEVChargingNeeds) less what was charged since.
+             */
+            energy_need_kwh?: number | null;
             /**
              * Format: int64
              * @description EVSE.
@@ -5499,6 +5511,16 @@ export interface components {
             profiles_accepted: number;
             /**
              * Format: int64
+             * @description Profiles cleared (ClearChargingProfile) when their instruction ended.
+             */
+            profiles_cleared: number;
+            /**
+             * Format: int64
+             * @description … accepted and confirmed by the station's composite schedule.
+             */
+            profiles_confirmed: number;
+            /**
+             * Format: int64
              * @description … rejected by the station.
              */
             profiles_rejected: number;
@@ -5517,6 +5539,11 @@ export interface components {
         };
         /** @description A registered charging station. */
         OcppStation: {
+            /**
+             * @description The secret reference its password is read from when it connects
+             *     (`env:NAME` or `file:/path`); absent when vpp keeps a hash.
+             */
+            password_ref?: string | null;
             /** @description The EV-charger resource. */
             resource_id: string;
             /**
@@ -7154,15 +7181,23 @@ export interface components {
         /** @description A charging station's credentials, shown once. */
         StationCredentials: components["schemas"]["OcppStation"] & {
             /**
-             * @description Its new HTTP Basic password (user name: the station id). Shown only
-             *     now; vpp keeps a hash.
+             * @description Its new HTTP Basic password (user name: the station id), when vpp
+             *     generated one. Shown only now; vpp keeps a hash.
              */
-            password: string;
+            password?: string | null;
             /**
              * @description Where the station connects: `/ocpp/{station_id}` on this server
              *     (ws://, or wss:// when the server runs TLS), subprotocol `ocpp2.0.1`.
              */
             path: string;
+        };
+        /** @description How a station's password is set. */
+        StationPassword: {
+            /**
+             * @description Read the password from a secret reference at each connection
+             *     (`env:NAME` or `file:/path`) instead of generating one.
+             */
+            password_ref?: string | null;
         };
         /** @description One recorded status change. */
         StatusChange: {
@@ -11053,7 +11088,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description optional: a secret reference for the password */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StationPassword"] | null;
+            };
+        };
         responses: {
             /** @description OK */
             200: {

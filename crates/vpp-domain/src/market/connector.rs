@@ -121,15 +121,7 @@ impl ConnectorRequest {
         }
         let auth = self.auth.unwrap_or(AuthConfig::None);
         if let AuthConfig::SecretRef { secret_ref, .. } = &auth {
-            let ok = secret_ref
-                .strip_prefix("env:")
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-                || secret_ref.strip_prefix("file:/").is_some_and(|p| !p.is_empty());
-            e.check(
-                ok,
-                "auth.secret_ref",
-                "must be a reference like env:EPEX_API_KEY or file:/run/secrets/epex; secrets are never stored in clear",
-            );
+            e.check(crate::secret::check_reference(secret_ref).is_ok(), "auth.secret_ref", "must be a reference like env:EPEX_API_KEY or file:/run/secrets/epex; secrets are never stored in clear");
         }
         let simulation = match kind {
             ConnectorKind::Simulated => {

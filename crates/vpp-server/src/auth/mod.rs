@@ -471,13 +471,8 @@ impl Auth {
 /// The JWT secret a setting names: `env:NAME`, `file:/path`, or the
 /// secret itself. It must have at least 32 bytes.
 pub fn resolve_secret(reference: &str) -> Result<String, String> {
-    let secret = if let Some(name) = reference.strip_prefix("env:") {
-        std::env::var(name).map_err(|_| format!("jwt_secret: the environment variable `{name}` is not set"))?
-    } else if let Some(path) = reference.strip_prefix("file:") {
-        std::fs::read_to_string(path)
-            .map_err(|e| format!("jwt_secret: cannot read `{path}`: {e}"))?
-            .trim_end_matches(['\r', '\n'])
-            .to_string()
+    let secret = if reference.starts_with("env:") || reference.starts_with("file:") {
+        vpp_domain::secret::resolve(reference).map_err(|e| format!("jwt_secret: {e}"))?
     } else {
         reference.to_string()
     };

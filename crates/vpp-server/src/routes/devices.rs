@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_devices::modbus::{LinkState, ModbusCounts};
 use vpp_domain::device_link::DeviceLinkSpec;
-use vpp_store::DeviceLink;
+use vpp_store::{DeviceLink, StationCredential};
 
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiJson;
@@ -124,24 +124,44 @@ pub struct StationCredentials {
     /// The station as registered.
     #[serde(flatten)]
     pub station: vpp_store::OcppStation,
-    /// Its new HTTP Basic password (user name: the station id). Shown only
-    /// now; vpp keeps a hash.
-    pub password: String,
+    /// Its new HTTP Basic password (user name: the station id), when vpp
+    /// generated one. Shown only now; vpp keeps a hash.
+    pub password: Option<String>,
     /// Where the station connects: `/ocpp/{station_id}` on this server
     /// (ws://, or wss:// when the server runs TLS), subprotocol `ocpp2.0.1`.
     pub path: String,
 }
 
+/// How a station's password is set.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StationPassword {
+    /// Read the password from a secret reference at each connection
+    /// (`env:NAME` or `file:/path`) instead of generating one.
+    pub password_ref: Option<String>,
+}
+
 /// Registers an EV charger as an OCPP 2.0.1 charging station, or gives it
-/// a new password. The station id is the resource's external id. The
-/// password is generated, returned once and stored hashed; the station's
-/// previous password stops working.
+/// a new password. The station id is the resource's external id. Without
+/// a body the password is generated, returned once and stored hashed; with
+/// `password_ref` it is read from that secret reference when the station
+/// connects. The station's previous password stops working.
 #[utoipa::path(post, path = "/api/v1/vpp/resource-instances/{id}/ocpp-station", tag = "devices",
+    request_body(content = Option<StationPassword>, description = "optional: a secret reference for the password"),
     responses((status = 200, body = StationCredentials), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn register_station(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<StationCredentials>> {
-    let password = vpp_app::users::random_token(18);
-    let hash = vpp_app::users::hash_password_async(&password).await?;
-    let station = s.store.put_ocpp_station(&id, &hash).await?;
+async fn register_station(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Option<ApiJson<StationPassword>>,
+) -> ApiResult<Json<StationCredentials>> {
+    let (credential, password) = match body.and_then(|ApiJson(b)| b.password_ref) {
+        Some(reference) => (StationCredential::Reference(reference), None),
+        None => {
+            let password = vpp_app::users::random_token(18);
+            (StationCredential::Hash(vpp_app::users::hash_password_async(&password).await?), Some(password))
+        }
+    };
+    let station = s.store.put_ocpp_station(&id, &credential).await?;
     let path = format!("/ocpp/{}", station.station_id);
     Ok(Json(StationCredentials { station, password, path }))
 }

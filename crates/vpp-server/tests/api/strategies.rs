@@ -278,7 +278,9 @@ async fn the_market_job_lets_active_strategies_bid_on_their_own() {
     activate(&app, id).await;
     let job = vpp_app::market_job::spawn_market_job(app.store.clone(), Duration::from_millis(50));
     let mut bid = Value::Null;
-    for _ in 0..200 {
+    // Up to 30 s: on PostgreSQL beside the rest of the suite the job's first
+    // round can take more than 10 s.
+    for _ in 0..600 {
         let (_, bids) = app.get(&format!("/api/v1/vpp/trading/results?vpp_id={vpp}")).await;
         if let Some(b) = bids["bids"].as_array().and_then(|b| b.first()) {
             bid = b.clone();
