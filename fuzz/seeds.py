@@ -106,6 +106,19 @@ put("field_devices", "transaction", b'\x02' + json.dumps({"eventType": "Started"
     "triggerReason": "Authorized", "seqNo": 0, "transactionInfo": {"transactionId": "T-1"}, "evse": {"id": 1},
     "idToken": {"idToken": "04A1", "type": "ISO14443"}}).encode())
 put("field_devices", "status", b'\x03{"timestamp":"2026-12-07T10:00:00Z","connectorStatus":"Faulted","evseId":1,"connectorId":1}')
+# Smart charging (kinds 250-252): a vehicle's needs, a composite schedule, a profile.
+put("field_devices", "needs", b'\xfa' + json.dumps({"evseId": 1, "chargingNeeds": {
+    "requestedEnergyTransfer": "DC", "departureTime": "2026-12-07T17:00:00Z",
+    "dcChargingParameters": {"evMaxCurrent": 200, "evMaxVoltage": 800, "evEnergyCapacity": 60000,
+                             "stateOfCharge": 30, "fullSoC": 80}}}).encode())
+put("field_devices", "composite", b'\xfb' + json.dumps({"status": "Accepted", "schedule": {
+    "evseId": 1, "duration": 900, "scheduleStart": "2026-12-07T10:00:00Z", "chargingRateUnit": "A",
+    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}, {"startPeriod": 300, "limit": 8}]}}).encode())
+put("field_devices", "profile", b'\xfc' + json.dumps({"evseId": 1, "chargingProfile": {
+    "id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Absolute",
+    "transactionId": "T-1", "chargingSchedule": [{"id": 1, "chargingRateUnit": "W",
+    "startSchedule": "2026-12-07T10:00:00Z", "duration": 900,
+    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 3700}]}]}}).encode())
 # A SunSpec device: marker, common model (1, length 66), inverter (103, 50), end.
 regs = [0x5375, 0x6E53, 1, 66] + [0] * 66 + [103, 50] + [0] * 12 + [1234, 0] + [0] * 36 + [0xFFFF, 0]
 put("field_devices", "sunspec", b'\x04' + b"".join(r.to_bytes(2, "big") for r in regs))

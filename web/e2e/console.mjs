@@ -109,10 +109,15 @@ await step('the dashboard shows the VPPs with live figures and charts', async ()
   console.log(`     console reloaded: page loaded in ${loaded}, VPP cards after ${Date.now() - started} ms`)
 })
 
-await step('the dashboard shows link health per protocol: MQTT connected, the two Modbus devices polled', async () => {
+await step('the dashboard shows link health per protocol: MQTT connected, the two Modbus devices polled, two OCPP stations', async () => {
   await page.waitForSelector('[data-test=device-links]', { timeout: 20000 })
   await page.waitForFunction(
     () => document.querySelector('[data-protocol=modbus_tcp]')?.textContent?.includes('2 connected'),
+    null,
+    { timeout: 20000 },
+  )
+  await page.waitForFunction(
+    () => document.querySelector('[data-protocol=ocpp]')?.textContent?.includes('2 stations connected'),
     null,
     { timeout: 20000 },
   )
@@ -124,6 +129,15 @@ await step('resources page: filter, sort, page, and the API message at the field
   await page.click('[data-nav=resources]')
   await page.waitForSelector('[data-test=resources] tr >> nth=1')
   assert.match(await page.locator('text=/in all/').innerText(), /55 in all/)
+  // Each resource's device link: the demo's last two EV chargers are OCPP stations, connected.
+  await page.selectOption('[data-test=filter-type]', 'EV_CHARGER')
+  await page.waitForFunction(() => document.body.innerText.includes('8 in all'))
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('[data-test=link]')].filter((c) => /OCPP\s+connected/.test(c.textContent ?? '')).length === 2,
+    null,
+    { timeout: 15000 },
+  )
+  assert.match(await page.locator('[data-test=link]').first().innerText(), /MQTT/)
   await page.selectOption('[data-test=filter-type]', 'BATTERY')
   await page.waitForFunction(() => document.body.innerText.includes('11 in all'))
   await page.selectOption('[data-test=sort]', '-capacity_kw')

@@ -22,6 +22,7 @@ const en = {
   resources: {
     title: 'Resources', name: 'Name', type: 'Type', category: 'Category', status: 'Status', capacity: 'Capacity (kW)',
     site: 'Building', changeStatus: 'Change status', reason: 'Reason', apply: 'Apply', sort: 'Sort by', map: 'Where they are (longitude, latitude)',
+    link: 'Device link', linkUp: 'connected', linkDown: 'not connected', linkDisabled: 'disabled',
     sorts: {
       nameAsc: 'Name, A to Z', nameDesc: 'Name, Z to A', capacityAsc: 'Capacity, smallest first', capacityDesc: 'Capacity, largest first',
       status: 'Status', type: 'Type', oldest: 'Registered, oldest first', newest: 'Registered, newest first',
@@ -176,6 +177,7 @@ const zh: typeof en = {
   resources: {
     title: '资源', name: '名称', type: '类型', category: '类别', status: '状态', capacity: '容量（kW）',
     site: '楼宇', changeStatus: '更改状态', reason: '原因', apply: '应用', sort: '排序', map: '资源位置（经度、纬度）',
+    link: '设备连接', linkUp: '已连接', linkDown: '未连接', linkDisabled: '已停用',
     sorts: {
       nameAsc: '名称（A 到 Z）', nameDesc: '名称（Z 到 A）', capacityAsc: '容量（从小到大）', capacityDesc: '容量（从大到小）',
       status: '状态', type: '类型', oldest: '登记时间（最早在前）', newest: '登记时间（最新在前）',

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -49,6 +49,21 @@ struct Link {
     pending: Pending,
     /// Which connection this is (a reconnect replaces it).
     generation: u64,
+    /// When it connected.
+    connected_at: Timestamp,
+    /// Its last message, µs since the epoch (written without the map's lock).
+    last_message_us: Arc<AtomicI64>,
+}
+
+/// A connected station as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StationConnection {
+    /// When the websocket opened (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub connected_at: Timestamp,
+    /// The station's last message (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub last_message_at: Timestamp,
 }
 
 /// The stations connected to this server, and counters.
@@ -66,6 +81,8 @@ pub struct OcppHub {
     profiles_rejected: AtomicU64,
     profiles_confirmed: AtomicU64,
     profiles_cleared: AtomicU64,
+    /// The message count at the start of the rate's window.
+    rate: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 /// The OCPP endpoint's counters.
@@ -77,6 +94,11 @@ pub struct OcppCounts {
     pub stations: Vec<String>,
     /// Requests received from stations.
     pub messages: u64,
+    /// Requests per second since the previous status read (at least 1 s before).
+    pub messages_per_s: f64,
+    /// The newest message of a connected station (UTC).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_contact: Option<Timestamp>,
     /// Connections refused (unknown station, wrong password, no subprotocol).
     pub refused: u64,
     /// SetChargingProfile requests sent.
@@ -98,10 +120,26 @@ impl OcppHub {
         let mut stations: Vec<String> = links.keys().cloned().collect();
         stations.sort();
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let messages = g(&self.messages);
+        let now = std::time::Instant::now();
+        let mut rate = self.rate.lock().unwrap_or_else(|e| e.into_inner());
+        let (since, before) = rate.unwrap_or((now, messages));
+        let secs = now.duration_since(since).as_secs_f64();
+        let messages_per_s = if secs > 0.0 { (messages - before) as f64 / secs } else { 0.0 };
+        if secs >= 1.0 || rate.is_none() {
+            *rate = Some((now, messages));
+        }
+        drop(rate);
+        let last_contact = links
+            .values()
+            .filter_map(|l| Timestamp::from_microsecond(l.last_message_us.load(Ordering::Relaxed)).ok())
+            .max();
         OcppCounts {
             connected: links.len(),
             stations,
-            messages: g(&self.messages),
+            messages,
+            messages_per_s,
+            last_contact,
             refused: g(&self.refused),
             profiles_sent: g(&self.profiles_sent),
             profiles_accepted: g(&self.profiles_accepted),
@@ -109,6 +147,19 @@ impl OcppHub {
             profiles_confirmed: g(&self.profiles_confirmed),
             profiles_cleared: g(&self.profiles_cleared),
         }
+    }
+
+    /// The connected stations by station id.
+    pub async fn connections(&self) -> HashMap<String, StationConnection> {
+        let links = self.links.lock().await;
+        links
+            .iter()
+            .map(|(id, l)| {
+                let last =
+                    Timestamp::from_microsecond(l.last_message_us.load(Ordering::Relaxed)).unwrap_or(l.connected_at);
+                (id.clone(), StationConnection { connected_at: l.connected_at, last_message_at: last })
+            })
+            .collect()
     }
 
     /// Sends a request to a connected station and waits for its answer.
@@ -211,9 +262,18 @@ async fn serve_station(
     let (out, mut outgoing) = mpsc::channel::<String>(64);
     let pending: Pending = Arc::default();
     let generation = hub.next.fetch_add(1, Ordering::Relaxed);
+    let connected_at = Timestamp::now();
+    let last_message_us = Arc::new(AtomicI64::new(connected_at.as_microsecond()));
     hub.links.lock().await.insert(
         station_id.clone(),
-        Link { resource_id: resource_id.clone(), out: out.clone(), pending: pending.clone(), generation },
+        Link {
+            resource_id: resource_id.clone(),
+            out: out.clone(),
+            pending: pending.clone(),
+            generation,
+            connected_at,
+            last_message_us: last_message_us.clone(),
+        },
     );
     tracing::info!(station = %station_id, resource = %resource_id, "OCPP station connected");
     let writer = tokio::spawn(async move {
@@ -225,6 +285,7 @@ async fn serve_station(
     });
     let station = Station { store: store.clone(), id: station_id.clone(), resource_id: resource_id.clone() };
     while let Some(Ok(message)) = stream.next().await {
+        last_message_us.store(Timestamp::now().as_microsecond(), Ordering::Relaxed);
         let text = match message {
             Message::Text(t) => t.to_string(),
             Message::Close(_) => break,

@@ -91,6 +91,15 @@ pub struct SessionEvent<'a> {
     pub ended: bool,
 }
 
+fn station_from_row(r: &sqlx::any::AnyRow) -> Result<OcppStation> {
+    Ok(OcppStation {
+        resource_id: r.try_get("resource_id")?,
+        station_id: r.try_get("station_id")?,
+        password_ref: r.try_get("password_ref")?,
+        updated_at: from_micros(r.try_get("updated_at")?)?,
+    })
+}
+
 /// A query of charging sessions: their columns, then `$tail`.
 macro_rules! select_sessions {
     ($tail:literal) => {
@@ -184,17 +193,19 @@ impl Store {
                 Some(reference) => StationCredential::Reference(reference),
                 None => StationCredential::Hash(r.try_get("password_hash")?),
             };
-            Ok((
-                OcppStation {
-                    resource_id: r.try_get("resource_id")?,
-                    station_id: r.try_get("station_id")?,
-                    password_ref: reference,
-                    updated_at: from_micros(r.try_get("updated_at")?)?,
-                },
-                credential,
-            ))
+            Ok((station_from_row(&r)?, credential))
         })
         .transpose()
+    }
+
+    /// Every registered station, by station id.
+    pub async fn ocpp_stations(&self) -> Result<Vec<OcppStation>> {
+        let rows = sqlx::query(
+            "SELECT resource_id, station_id, password_ref, updated_at FROM ocpp_stations ORDER BY station_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(station_from_row).collect()
     }
 
     /// Records what a vehicle on a station needs (NotifyEVChargingNeeds) on

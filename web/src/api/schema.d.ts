@@ -638,6 +638,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/devices/stations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every registered OCPP charging station with its connection to this
+         *     server (when it opened, the last message).
+         */
+        get: operations["list_stations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/events/dashboard": {
         parameters: {
             query?: never;
@@ -5500,10 +5520,20 @@ export interface components {
             /** @description Stations connected now. */
             connected: number;
             /**
+             * Format: date-time
+             * @description The newest message of a connected station (UTC).
+             */
+            last_contact?: string | null;
+            /**
              * Format: int64
              * @description Requests received from stations.
              */
             messages: number;
+            /**
+             * Format: double
+             * @description Requests per second since the previous status read (at least 1 s before).
+             */
+            messages_per_s: number;
             /**
              * Format: int64
              * @description … accepted by the station.
@@ -7178,6 +7208,19 @@ export interface components {
             /** @description Its name. */
             name: string;
         };
+        /** @description A connected station as the API shows it. */
+        StationConnection: {
+            /**
+             * Format: date-time
+             * @description When the websocket opened (UTC).
+             */
+            connected_at: string;
+            /**
+             * Format: date-time
+             * @description The station's last message (UTC).
+             */
+            last_message_at: string;
+        };
         /** @description A charging station's credentials, shown once. */
         StationCredentials: components["schemas"]["OcppStation"] & {
             /**
@@ -7198,6 +7241,10 @@ export interface components {
              *     (`env:NAME` or `file:/path`) instead of generating one.
              */
             password_ref?: string | null;
+        };
+        /** @description A registered OCPP station and its connection. */
+        StationView: components["schemas"]["OcppStation"] & {
+            connection?: components["schemas"]["StationConnection"] | null;
         };
         /** @description One recorded status change. */
         StatusChange: {
@@ -9753,6 +9800,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProtocolsStatus"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_stations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StationView"][];
                 };
             };
             /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */

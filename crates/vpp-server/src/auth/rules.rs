@@ -184,6 +184,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::POST, "/api/v1/vpp/resource-instances/{id}/ocpp-station", p(RegistryWrite), Action("ocpp-station")),
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/charging-sessions", p(RegistryRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/devices/links", p(RegistryRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/devices/stations", p(RegistryRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/device-link", p(RegistryRead), Entity::None),
     rule(Method::PUT, "/api/v1/vpp/resource-instances/{id}/device-link", p(RegistryWrite), Action("device-link")),
     rule(Method::DELETE, "/api/v1/vpp/resource-instances/{id}/device-link", p(RegistryWrite), Action("device-link")),

@@ -21,6 +21,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_link, put_link, delete_link))
         .routes(routes!(list_links))
+        .routes(routes!(list_stations))
         .routes(routes!(protocols))
         .routes(routes!(register_station))
         .routes(routes!(charging_sessions))
@@ -83,6 +84,31 @@ async fn delete_link(State(s): State<AppState>, Path(id): Path<String>) -> ApiRe
 async fn list_links(State(s): State<AppState>) -> ApiResult<Json<Vec<DeviceLinkView>>> {
     let links = s.store.device_links(None, false).await?;
     Ok(Json(links.into_iter().map(|l| view(&s, l)).collect()))
+}
+
+/// A registered OCPP station and its connection.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StationView {
+    /// The station as registered.
+    #[serde(flatten)]
+    pub station: vpp_store::OcppStation,
+    /// Its websocket to this server, absent while it is not connected.
+    pub connection: Option<crate::ocpp::StationConnection>,
+}
+
+/// Every registered OCPP charging station with its connection to this
+/// server (when it opened, the last message).
+#[utoipa::path(get, path = "/api/v1/vpp/devices/stations", tag = "devices",
+    responses((status = 200, body = Vec<StationView>)))]
+async fn list_stations(State(s): State<AppState>) -> ApiResult<Json<Vec<StationView>>> {
+    let mut connected = s.ocpp.connections().await;
+    let stations = s.store.ocpp_stations().await?;
+    Ok(Json(
+        stations
+            .into_iter()
+            .map(|station| StationView { connection: connected.remove(&station.station_id), station })
+            .collect(),
+    ))
 }
 
 /// The Modbus links' status.

@@ -297,7 +297,15 @@ async fn a_simulated_station_charges_states_its_needs_and_follows_a_dispatch_thr
         "{ocpp}"
     );
     assert_eq!(stats.profiles_cleared.load(Ordering::Relaxed), 1);
+    let (s, stations) = app.get("/api/v1/vpp/devices/stations").await;
+    assert_eq!((s, stations[0]["station_id"].as_str()), (StatusCode::OK, Some("CS-SIM-1")), "{stations}");
+    assert!(stations[0]["connection"]["last_message_at"].is_string(), "{stations}");
     station.abort();
+    eventually("the station shown disconnected", async || {
+        let (_, stations) = app.get("/api/v1/vpp/devices/stations").await;
+        stations[0]["connection"].is_null().then_some(())
+    })
+    .await;
     deliveries.abort();
     server.abort();
 }
