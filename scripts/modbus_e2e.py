@@ -72,6 +72,10 @@ def reference(port, unit):
         s = d.models[124][0]
         out["soc_pct"] = s.ChaState.cvalue
         out["registers"] = {"StorCtl_Mod": s.StorCtl_Mod.value, "OutWRte": s.OutWRte.cvalue, "InWRte": s.InWRte.cvalue}
+    if 122 in d.models:
+        m = d.models[122][0]
+        out["grid_connected"] = m.ECPConn.value == 1
+        out["available_kw"] = m.WAval.cvalue / 1000
     if 123 in d.models:
         c = d.models[123][0]
         out["registers"] = {"WMaxLimPct": c.WMaxLimPct.cvalue, "WMaxLim_Ena": c.WMaxLim_Ena.value}
@@ -107,6 +111,9 @@ def main():
             assert close(probe["reading"]["power_kw"], ref["power_kw"], 0.2), (probe["reading"], ref)
             if "soc_pct" in ref:
                 assert close(probe["reading"]["soc_pct"], ref["soc_pct"], 0.5), (probe["reading"], ref)
+            if "grid_connected" in ref:
+                assert probe["reading"]["grid_connected"] == ref["grid_connected"], (probe["reading"], ref)
+                assert close(probe["reading"]["available_kw"], ref["available_kw"]), (probe["reading"], ref)
             print(f"probe unit {unit}: {mine['model']} models {ref['models']} — same as pysunspec2")
 
         # 2. The server, two resources and their links.

@@ -6,7 +6,7 @@ Each unit id is one device, laid out at 40000 from the published SunSpec
 model definitions that pysunspec2 ships (model_N.json): points are placed by
 name and size from those files, not from vpp's own offsets.
 
-- inverter: models 1, 103, 120, 121, 123. Produces a fixed share of its
+- inverter: models 1, 103, 120, 121, 122, 123. Produces a fixed share of its
   rating, capped by 123's WMaxLimPct (% of 121's WMax) while WMaxLim_Ena is 1.
 - battery: models 1, 103, 120, 121, 124, 802. Charges or discharges as 124's
   StorCtl_Mod, InWRte and OutWRte say (% of WChaMax); SOC in 124 ChaState.
@@ -54,7 +54,7 @@ class Device:
     def __init__(self, unit, kind, rated_w):
         self.unit, self.kind, self.rated_w = unit, kind, rated_w
         self.regs, self.last = [0] * SPAN, None
-        ids = [1, 103, 120, 121] + ([124, 802] if kind == "battery" else [123])
+        ids = [1, 103, 120, 121] + ([124, 802] if kind == "battery" else [122, 123])
         self.at, addr = {}, BASE + 2
         self.write(BASE, text("SunS", 2))
         for mid in ids:
@@ -88,6 +88,12 @@ class Device:
             self.set(802, "SoC_SF", [s16(-1)])
             self.soc, self.capacity_wh = 50.0, 10_000.0
         else:
+            # Measurements and status: PV connected, available, operating;
+            # the grid connection closed; 90 % of the rating available.
+            self.set(122, "PVConn", [0b111])
+            self.set(122, "ECPConn", [1])
+            self.set(122, "WAval", [rated_w * 9 // 10])
+            self.set(122, "WAval_SF", [0])
             self.set(123, "WMaxLimPct_SF", [s16(-1)])
             self.set(123, "WMaxLimPct", [1000])
             self.set(123, "WMaxLim_Ena", [0])

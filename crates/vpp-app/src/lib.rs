@@ -39,6 +39,7 @@ pub mod markets;
 pub mod parks;
 pub mod schedules;
 pub mod series;
+pub mod stations;
 pub mod strategies;
 pub mod users;
 pub mod weather;

@@ -530,12 +530,19 @@ async fn model(
         }
         ResourceType::EvCharger => {
             let session = store.running_session(vpp_store::SessionOf::Resource(&r.id)).await?;
-            ev_needs(param(r, "default_session_kwh"), settings, session.as_ref(), (start, step, steps)).and_then(
-                |needs| {
-                    need("max_charge_kw")
-                        .and_then(|max| flexible(max, param(r, "min_charge_kw").unwrap_or(0.0), &needs))
-                },
-            )
+            // `min_charge_kw` is the smallest power while charging, not a
+            // floor: a linear model has no off state, so the floor is 0. A
+            // need the request did not name is capped at what the window
+            // allows (the request's own is taken as asked).
+            need("max_charge_kw").and_then(|max| {
+                let needs =
+                    ev_needs(param(r, "default_session_kwh"), settings, session.as_ref(), (start, step, steps))?;
+                let needs = match settings.energy_kwh {
+                    Some(_) => needs,
+                    None => cap_energy(needs, max * ratio * margins.power, step, steps),
+                };
+                flexible(max, 0.0, &needs)
+            })
         }
         ResourceType::HeatPump => need("rated_electrical_kw").and_then(|max| flexible(max, 0.0, settings)),
         ResourceType::Hvac => need("rated_kw").and_then(|max| flexible(max, 0.0, settings)),
@@ -560,13 +567,11 @@ fn ev_needs(
     if settings.energy_kwh.is_some() {
         return Ok(settings.clone());
     }
-    if let Some(need) = session.and_then(|s| s.energy_need_kwh) {
-        let departure = session.and_then(|s| s.departure_at);
-        let window_end = match departure {
-            Some(d) if d <= start => {
-                return Err(format!("the vehicle on it leaves at {d}, before the horizon starts"));
-            }
-            // Whole steps before the departure.
+    // A vehicle that leaves before the horizon starts is not the one to plan for.
+    let staying = session.filter(|s| s.departure_at.is_none_or(|d| d > start));
+    if let Some(need) = staying.and_then(|s| s.energy_need_kwh) {
+        // Whole steps before the departure.
+        let window_end = match staying.and_then(|s| s.departure_at) {
             Some(d) => Some(((d.duration_since(start).as_secs() / step.as_secs().max(1)) as usize).clamp(1, steps)),
             None => settings.window_end,
         };
@@ -578,6 +583,16 @@ fn ev_needs(
                      or the parameter default_session_kwh"
             .into()),
     }
+}
+
+/// At most what the charger can deliver in its window at `max_kw`: a
+/// vehicle asking for more (or a default larger than the window allows)
+/// gets all it can instead of making the schedule infeasible.
+fn cap_energy(mut needs: MemberSettings, max_kw: f64, step: SignedDuration, steps: usize) -> MemberSettings {
+    let window = needs.window_end.unwrap_or(steps).min(steps).saturating_sub(needs.window_start.unwrap_or(0));
+    let deliverable = max_kw * window as f64 * step.as_secs_f64() / 3600.0;
+    needs.energy_kwh = needs.energy_kwh.map(|e| e.min(deliverable));
+    needs
 }
 
 /// The latest stored power forecast of a resource, one value per step, if
@@ -743,8 +758,12 @@ mod ev_tests {
         let from_vehicle = ev_needs(Some(20.0), &none, Some(&s), horizon).unwrap();
         // 2 h 10 min: eight whole quarter-hours before the departure.
         assert_eq!((from_vehicle.energy_kwh, from_vehicle.window_end), (Some(24.0), Some(8)));
+        // A vehicle gone before the horizon: the default instead.
         let gone = session(Some(24.0), Some("2026-12-07T08:30:00Z"));
-        assert!(ev_needs(Some(20.0), &none, Some(&gone), horizon).unwrap_err().contains("leaves"));
+        assert_eq!(ev_needs(Some(20.0), &none, Some(&gone), horizon).unwrap().energy_kwh, Some(20.0));
+        // Eight quarter-hours at 11 kW deliver 22 kWh at most.
+        let capped = cap_energy(from_vehicle.clone(), 11.0, SignedDuration::from_mins(15), 16);
+        assert_eq!(capped.energy_kwh, Some(22.0));
         let default = ev_needs(Some(20.0), &none, Some(&session(None, None)), horizon).unwrap();
         assert_eq!((default.energy_kwh, default.window_end), (Some(20.0), None));
         assert!(ev_needs(None, &none, None, horizon).unwrap_err().contains("default_session_kwh"));

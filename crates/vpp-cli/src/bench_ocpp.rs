@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use vpp_devices::ocpp_sim::{OcppSimStats, StationConfig};
 use vpp_domain::template::ResourceType;
-use vpp_store::{StationCredential, Store};
+use vpp_store::Store;
 
 use crate::devices::{confirmation_latencies, percentiles, send_setpoint_waves, simulated_devices};
 
@@ -36,9 +37,8 @@ pub(crate) async fn bench_ocpp(store: Arc<Store>, load: OcppLoad) -> anyhow::Res
     let mut stations = Vec::with_capacity(count);
     for id in &chargers {
         let r = store.get_resource(id).await?;
-        let password = vpp_app::users::random_token(18);
-        let hash = vpp_app::users::hash_password_async(&password).await?;
-        let station = store.put_ocpp_station(id, &StationCredential::Hash(hash)).await?;
+        let (station, password) = vpp_app::stations::register_station(&store, id, None).await?;
+        let password = password.context("a generated password")?;
         let max_charge_kw = r.parameters.get("max_charge_kw").and_then(|v| v.as_f64()).unwrap_or(22.0);
         stations.push((station.station_id, password, max_charge_kw));
     }

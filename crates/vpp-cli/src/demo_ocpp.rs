@@ -8,10 +8,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use vpp_devices::ocpp_sim::{OcppSimStats, StationConfig};
 use vpp_domain::resource::ResourceStatus;
 use vpp_domain::template::ResourceType;
-use vpp_store::{Page, ResourceFilter, StationCredential, Store};
+use vpp_store::{Page, ResourceFilter, Store};
 
 /// How many of the demo's EV chargers speak OCPP.
 const STATIONS: usize = 2;
@@ -67,9 +68,8 @@ pub(crate) async fn connect_stations(
     let mut ids = HashSet::new();
     let mut tasks = Vec::new();
     for (i, r) in chosen.iter().enumerate() {
-        let password = vpp_app::users::random_token(18);
-        let hash = vpp_app::users::hash_password_async(&password).await?;
-        let station = store.put_ocpp_station(&r.id, &StationCredential::Hash(hash)).await?;
+        let (station, password) = vpp_app::stations::register_station(store, &r.id, None).await?;
+        let password = password.context("a generated password")?;
         let max_charge_kw = r.parameters.get("max_charge_kw").and_then(|v| v.as_f64()).unwrap_or(22.0);
         let config = StationConfig {
             base_url: base_url.to_string(),

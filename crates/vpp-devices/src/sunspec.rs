@@ -111,6 +111,10 @@ pub struct Reading {
     pub temperature_c: Option<f64>,
     /// The inverter reports FAULT (model 10x `St` = 7).
     pub fault: bool,
+    /// Connected to the grid at its point of connection (model 122 `ECPConn`).
+    pub grid_connected: Option<bool>,
+    /// Active power it could deliver now, kW (model 122 `WAval`).
+    pub available_kw: Option<f64>,
 }
 
 // Offsets within the models (after ID and L).
@@ -134,6 +138,11 @@ mod at {
     // 121
     pub const W_MAX: usize = 0;
     pub const W_MAX_SF: usize = 20;
+    // 122
+    pub const MS_LEN: u16 = 44;
+    pub const ECP_CONN: usize = 2;
+    pub const W_AVAL: usize = 29;
+    pub const W_AVAL_SF: usize = 30;
     // 123
     pub const W_MAX_LIM_PCT: u16 = 3;
     pub const W_MAX_LIM_PCT_RVRT_TMS: u16 = 5;
@@ -274,8 +283,9 @@ pub async fn discover<R: Registers>(r: &mut R, base: Option<u16>) -> Result<Suns
     Ok(device)
 }
 
-/// Reads power, energy, temperature and state (inverter model) and the
-/// state of charge (124, else 802).
+/// Reads power, energy, temperature and state (inverter model), the grid
+/// connection and available power (122) and the state of charge (124,
+/// else 802).
 pub async fn read<R: Registers>(r: &mut R, d: &SunspecDevice) -> Result<Reading, LinkError> {
     let inverter = d.find(&[101, 102, 103]).ok_or_else(|| LinkError::Device("no inverter model".into()))?;
     let v = read_block(r, inverter, at::INV_LEN).await?;
@@ -287,7 +297,22 @@ pub async fn read<R: Registers>(r: &mut R, d: &SunspecDevice) -> Result<Reading,
         temperature_c: int16(v[at::TMP_CAB], sf(v[at::TMP_SF])),
         soc_pct: None,
         fault: v[at::ST] == ST_FAULT,
+        grid_connected: None,
+        available_kw: None,
     };
+    // Model 122 is extra: a short one is left out rather than failing the poll.
+    if let Some(m) = d.find(&[122]) {
+        match read_block(r, m, at::MS_LEN).await {
+            Ok(s) => {
+                // ECPConn: 1 CONNECTED, 0 DISCONNECTED, 0xFFFF not implemented.
+                let ecp = s[at::ECP_CONN];
+                reading.grid_connected = (ecp != 0xFFFF).then_some(ecp & 1 == 1);
+                reading.available_kw = uint16(s[at::W_AVAL], sf(s[at::W_AVAL_SF])).map(|w| w / 1000.0);
+            }
+            Err(LinkError::Device(e)) => tracing::debug!(error = %e, "SunSpec model 122 left out"),
+            Err(e) => return Err(e),
+        }
+    }
     if let Some(m) = d.find(&[124]) {
         let s = read_block(r, m, 24).await?;
         reading.soc_pct = uint16(s[at::CHA_STATE], sf(s[at::CHA_STATE_SF]));
@@ -492,7 +517,8 @@ pub mod image {
     }
 
     /// A SunSpec device's registers: common (1), inverter (103), nameplate
-    /// (120), settings (121) and either controls (123) or storage (124),
+    /// (120), settings (121), measurements and status (122) and either
+    /// controls (123) or storage (124),
     /// with power scale factors chosen so the rating fits an int16.
     #[derive(Debug, Clone)]
     pub struct SunspecImage {
@@ -547,6 +573,11 @@ pub mod image {
             let settings = model(&mut img, 121, 30);
             img.set(settings + at::W_MAX as u16, &[rating]);
             img.set(settings + at::W_MAX_SF as u16, &[sf]);
+            // Measurements and status: PV connected, available and operating;
+            // the grid connection closed; the whole rating available.
+            let status = model(&mut img, 122, at::MS_LEN);
+            img.set(status, &[0b111, 0, 1]);
+            img.set(status + at::W_AVAL as u16, &[rating, sf]);
             if storage {
                 let s = model(&mut img, 124, 24);
                 img.set(s + at::W_CHA_MAX as u16, &[rating]);
@@ -621,7 +652,7 @@ mod tests {
         dev.set_reading(7.25, 1234.567, 41.5, None);
         let d = discover(&mut dev.image, None).await.unwrap();
         assert_eq!(d.base_address, 40000);
-        assert_eq!(d.models.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 103, 120, 121, 123]);
+        assert_eq!(d.models.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 103, 120, 121, 122, 123]);
         assert_eq!((d.manufacturer.as_str(), d.model.as_str(), d.serial.as_str()), ("vpp", "sim-inverter", "INV-1"));
         assert_eq!((d.rated_kw, d.w_max_kw, d.w_cha_max_kw), (Some(10.0), Some(10.0), None));
         let r = read(&mut dev.image, &d).await.unwrap();
@@ -670,7 +701,7 @@ mod tests {
             assert_eq!((d.base_address, d.models[0].address), (base, base + 4));
         }
         let mut dev = SunspecImage::at(30000, 1_000.0, false, "X");
-        assert_eq!(discover(&mut dev.image, Some(30000)).await.unwrap().models.len(), 5);
+        assert_eq!(discover(&mut dev.image, Some(30000)).await.unwrap().models.len(), 6);
         let mut empty = Image::default();
         let e = discover(&mut empty, None).await.unwrap_err();
         assert_eq!(e.to_string(), "no SunSpec marker `SunS` at 40000, 50000, 0");

@@ -15,26 +15,31 @@ pub fn check_reference(reference: &str) -> Result<(), String> {
     if env_ok || file_ok {
         Ok(())
     } else {
-        Err(format!(
-            "`{}` must be a reference like env:NAME or file:/run/secrets/name; secrets are never stored in clear",
-            reference.chars().take(40).collect::<String>()
-        ))
+        // The value is not repeated: it may be a secret pasted by mistake.
+        Err("must be a reference like env:NAME or file:/run/secrets/name; secrets are never stored in clear".into())
     }
 }
 
 /// Reads the secret a reference names (a `file:` path may be relative to
-/// the working directory here); the error names the variable or file,
-/// never the secret.
+/// the working directory here); an empty secret is an error, so it never
+/// matches an empty password. The error names the variable or file, never
+/// the secret.
 pub fn resolve(reference: &str) -> Result<String, String> {
-    if let Some(name) = reference.strip_prefix("env:") {
-        std::env::var(name).map_err(|_| format!("the environment variable `{name}` is not set"))
+    let (secret, source) = if let Some(name) = reference.strip_prefix("env:") {
+        let value = std::env::var(name).map_err(|_| format!("the environment variable `{name}` is not set"))?;
+        (value, format!("the environment variable `{name}`"))
     } else if let Some(path) = reference.strip_prefix("file:").filter(|p| !p.is_empty()) {
-        std::fs::read_to_string(path)
+        let value = std::fs::read_to_string(path)
             .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|e| format!("cannot read `{path}`: {e}"))
+            .map_err(|e| format!("cannot read `{path}`: {e}"))?;
+        (value, format!("`{path}`"))
     } else {
-        Err("a secret reference is env:NAME or file:/path".into())
+        return Err("a secret reference is env:NAME or file:/path".into());
+    };
+    if secret.is_empty() {
+        return Err(format!("{source} is empty"));
     }
+    Ok(secret)
 }
 
 #[cfg(test)]
@@ -48,7 +53,8 @@ mod tests {
         for bad in ["hunter2", "env:", "env:A-B", "file:relative", "file:/"] {
             assert!(check_reference(bad).is_err(), "{bad}");
         }
-        assert!(check_reference("plain-password-here").unwrap_err().contains("env:NAME"));
+        let e = check_reference("plain-password-here").unwrap_err();
+        assert!(e.contains("env:NAME") && !e.contains("plain-password"), "the value is not repeated: {e}");
     }
 
     #[test]
@@ -56,6 +62,8 @@ mod tests {
         let path = std::env::temp_dir().join(format!("vpp-secret-{}", std::process::id()));
         std::fs::write(&path, "s3cret\n").unwrap();
         assert_eq!(resolve(&format!("file:{}", path.display())).unwrap(), "s3cret");
+        std::fs::write(&path, "\n").unwrap();
+        assert!(resolve(&format!("file:{}", path.display())).unwrap_err().contains("is empty"));
         std::fs::remove_file(&path).unwrap();
         assert!(resolve(&format!("file:{}", path.display())).unwrap_err().contains("cannot read"));
         assert!(resolve("env:VPP_SURELY_UNSET_VARIABLE_1").unwrap_err().contains("VPP_SURELY_UNSET_VARIABLE_1"));

@@ -19,12 +19,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_json_media_type);
-        if !is_json {
+        if !sent_as_json(&req) {
             return Err(unsupported_media_type());
         }
         parse_json(&read_body(req, state).await?).map(ApiJson)
     }
+}
+
+fn sent_as_json(req: &Request) -> bool {
+    req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_json_media_type)
 }
 
 fn unsupported_media_type() -> ApiError {
@@ -58,7 +61,7 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> 
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
-        let is_json = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_json_media_type);
+        let is_json = sent_as_json(&req);
         let bytes = read_body(req, state).await?;
         if bytes.is_empty() {
             return Ok(None);

@@ -53,6 +53,9 @@ struct Link {
     connected_at: Timestamp,
     /// Its last message, µs since the epoch (written without the map's lock).
     last_message_us: Arc<AtomicI64>,
+    /// Held while a request to it awaits its answer: OCPP-J allows one
+    /// outstanding CALL per direction.
+    calls: Arc<Mutex<()>>,
 }
 
 /// A connected station as the API shows it.
@@ -164,11 +167,12 @@ impl OcppHub {
 
     /// Sends a request to a connected station and waits for its answer.
     async fn call(&self, station_id: &str, action: &str, payload: Value) -> Result<Value, String> {
-        let (out, pending) = {
+        let (out, pending, calls) = {
             let links = self.links.lock().await;
             let link = links.get(station_id).ok_or("not connected")?;
-            (link.out.clone(), link.pending.clone())
+            (link.out.clone(), link.pending.clone(), link.calls.clone())
         };
+        let _one_at_a_time = calls.lock().await;
         let id = vpp_store::new_id();
         let (tx, rx) = oneshot::channel();
         pending.lock().await.insert(id.clone(), tx);
@@ -229,6 +233,9 @@ pub async fn connect(
             user == &station_id && s.auth.verify_password(password, Some(hash)).await
         }
         (Some((user, password)), Some((_, StationCredential::Reference(reference)))) => {
+            // The same argon2 work as for a hash, so the time taken does not
+            // tell a reference station's id from an unknown one.
+            s.auth.verify_password(password, None).await;
             match vpp_domain::secret::resolve(reference) {
                 // Digests compared, so the time taken says nothing about the secret.
                 Ok(secret) => user == &station_id && Sha256::digest(password) == Sha256::digest(secret),
@@ -273,6 +280,7 @@ async fn serve_station(
             generation,
             connected_at,
             last_message_us: last_message_us.clone(),
+            calls: Arc::default(),
         },
     );
     tracing::info!(station = %station_id, resource = %resource_id, "OCPP station connected");
@@ -406,13 +414,14 @@ impl Station {
                 let needs = &n.charging_needs;
                 let stored = self
                     .store
-                    .record_charging_needs(&self.id, needs.energy_kwh(), needs.departure_time)
+                    .record_charging_needs(&self.id, n.evse_id, needs.energy_kwh(), needs.departure_time)
                     .await
                     .map_err(internal)?;
-                // Taken into the next schedule of the charger; vpp sends its
-                // profile by dispatch, so it does not answer with one now.
+                // Taken into the next schedule of the charger. vpp sends a
+                // profile when a dispatch comes, not now: Processing (Accepted
+                // would promise a schedule at once).
                 Ok(if stored {
-                    json!({"status": "Accepted"})
+                    json!({"status": "Processing"})
                 } else {
                     json!({"status": "Rejected", "statusInfo": {"reasonCode": "NoTransaction",
                         "additionalInfo": "no running transaction on this station"}})
@@ -458,7 +467,6 @@ pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::Jo
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
             let now = Timestamp::now();
-            clear_ended(&hub, now).await;
             let due = match store.due_setpoints(CHANNEL, now, 500).await {
                 Ok(d) => d,
                 Err(e) => {
@@ -491,10 +499,17 @@ pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::Jo
                     }
                     continue;
                 }
-                let answer_by = now + jiff::SignedDuration::from_secs(ANSWER_TIMEOUT.as_secs() as i64 + 2);
+                // Two requests (the profile, then the composite schedule) and a margin.
+                let answer_by = now + jiff::SignedDuration::from_secs(2 * ANSWER_TIMEOUT.as_secs() as i64 + 2);
                 if let Err(e) = store.setpoints_sent(std::slice::from_ref(&d.instruction_id), answer_by).await {
                     tracing::warn!(error = %e, "OCPP: could not record a request");
                     continue;
+                }
+                // vpp's profiles on this station are not cleared while this one covers the time.
+                for (key, until) in hub.active.lock().await.iter_mut() {
+                    if key.0 == station_id {
+                        *until = (*until).max(end);
+                    }
                 }
                 let (store, hub) = (store.clone(), hub.clone());
                 tokio::spawn(async move {
@@ -503,12 +518,13 @@ pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::Jo
                     // Charging is consumption: a target of −3.7 kW is a limit of 3.7 kW.
                     let request =
                         ocpp::set_charging_profile(-setpoint.target_kw, setpoint.start, setpoint.duration_s, tx);
-                    let at = Timestamp::now();
                     let answer = deliver(&hub, &station_id, &request, end).await;
                     let Some((state, reason)) = answer else { return };
-                    record(&store, &hub, (d.instruction_id, d.resource_id, state, reason, at)).await;
+                    record(&store, &hub, (d.instruction_id, d.resource_id, state, reason, Timestamp::now())).await;
                 });
             }
+            // After the sends, which keep a station's profiles while a new one covers the time.
+            clear_ended(&hub, now).await;
         }
     })
 }
@@ -540,19 +556,22 @@ async fn deliver(
         ));
     }
     let profile = &request.charging_profile;
-    hub.active.lock().await.insert((station_id.to_string(), profile.id), end);
-    let sent_w = profile
-        .charging_schedule
-        .first()
-        .and_then(|s| s.limit_w_at(Timestamp::now().max(s.start_schedule.unwrap_or_default())));
+    {
+        let mut active = hub.active.lock().await;
+        let until = active.entry((station_id.to_string(), profile.id)).or_insert(end);
+        *until = (*until).max(end);
+    }
     let evse = if request.evse_id > 0 { request.evse_id } else { 1 };
     let remaining_s = end.duration_since(Timestamp::now()).as_secs().max(1) as u64;
     match hub.call(station_id, "GetCompositeSchedule", ocpp::get_composite_schedule(evse, remaining_s)).await {
         Ok(v) => {
             let composite =
                 serde_json::from_value::<CompositeScheduleAnswer>(v).ok().filter(|a| a.status == "Accepted");
-            let now = Timestamp::now();
-            match (composite.and_then(|a| a.schedule).and_then(|c| c.limit_w_at(now)), sent_w) {
+            // Both limits at one instant: the profile's start if it is still ahead.
+            let schedule = profile.charging_schedule.first();
+            let at = Timestamp::now().max(schedule.and_then(|s| s.start_schedule).unwrap_or_default());
+            let sent_w = schedule.and_then(|s| s.limit_w_at(at));
+            match (composite.and_then(|a| a.schedule).and_then(|c| c.limit_w_at(at)), sent_w) {
                 (Some(allowed), Some(sent)) if allowed > sent + 1.0 => {
                     return Some((
                         DeliveryState::Rejected,

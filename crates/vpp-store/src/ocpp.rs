@@ -125,8 +125,10 @@ fn session_from_row(r: &sqlx::any::AnyRow) -> Result<ChargingSession> {
         energy_kwh: start.zip(last).map(|(s, l)| l - s),
         energy_need_kwh: {
             let need: Option<f64> = r.try_get("energy_need_kwh")?;
+            // Charged since the need was stated (from the first register
+            // when none was known then).
             let at_need: Option<f64> = r.try_get("need_meter_kwh")?;
-            let since = at_need.zip(last).map_or(0.0, |(a, l)| (l - a).max(0.0));
+            let since = at_need.or(start).zip(last).map_or(0.0, |(a, l)| (l - a).max(0.0));
             need.map(|n| (n - since).max(0.0))
         },
         departure_at: r.try_get::<Option<i64>, _>("departure_at")?.map(from_micros).transpose()?,
@@ -208,25 +210,31 @@ impl Store {
         rows.iter().map(station_from_row).collect()
     }
 
-    /// Records what a vehicle on a station needs (NotifyEVChargingNeeds) on
-    /// the station's running session; false when none is running.
+    /// Records what a vehicle on a station's EVSE needs
+    /// (NotifyEVChargingNeeds) on the newest running session there (or on
+    /// the station, if the session has no EVSE); false when none runs.
     pub async fn record_charging_needs(
         &self,
         station_id: &str,
+        evse_id: i64,
         energy_kwh: Option<f64>,
         departure: Option<Timestamp>,
     ) -> Result<bool> {
         let mut w = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE charging_sessions SET energy_need_kwh = COALESCE($1, energy_need_kwh), \
-             need_meter_kwh = CASE WHEN $1 IS NULL THEN need_meter_kwh ELSE meter_last_kwh END, \
+             need_meter_kwh = CASE WHEN $1 IS NULL THEN need_meter_kwh \
+             ELSE COALESCE(meter_last_kwh, meter_start_kwh) END, \
              departure_at = COALESCE($2, departure_at), updated_at = $3 \
-             WHERE station_id = $4 AND ended_at IS NULL",
+             WHERE station_id = $4 AND transaction_id = (SELECT transaction_id FROM charging_sessions \
+             WHERE station_id = $4 AND ended_at IS NULL AND (evse_id = $5 OR evse_id IS NULL) \
+             ORDER BY started_at DESC LIMIT 1)",
         )
         .bind(energy_kwh)
         .bind(departure.map(to_micros))
         .bind(to_micros(crate::now()))
         .bind(station_id.to_string())
+        .bind(evse_id)
         .execute(&mut *w.tx)
         .await?;
         w.tx.commit().await?;

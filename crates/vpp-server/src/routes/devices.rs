@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_devices::modbus::{LinkState, ModbusCounts};
 use vpp_domain::device_link::DeviceLinkSpec;
-use vpp_store::{DeviceLink, StationCredential};
+use vpp_store::DeviceLink;
 
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiJson;
@@ -180,14 +180,8 @@ async fn register_station(
     Path(id): Path<String>,
     body: Option<ApiJson<StationPassword>>,
 ) -> ApiResult<Json<StationCredentials>> {
-    let (credential, password) = match body.and_then(|ApiJson(b)| b.password_ref) {
-        Some(reference) => (StationCredential::Reference(reference), None),
-        None => {
-            let password = vpp_app::users::random_token(18);
-            (StationCredential::Hash(vpp_app::users::hash_password_async(&password).await?), Some(password))
-        }
-    };
-    let station = s.store.put_ocpp_station(&id, &credential).await?;
+    let password_ref = body.and_then(|ApiJson(b)| b.password_ref);
+    let (station, password) = vpp_app::stations::register_station(&s.store, &id, password_ref).await?;
     let path = format!("/ocpp/{}", station.station_id);
     Ok(Json(StationCredentials { station, password, path }))
 }
