@@ -556,11 +556,10 @@ async fn deliver(
         ));
     }
     let profile = &request.charging_profile;
-    {
-        let mut active = hub.active.lock().await;
-        let until = active.entry((station_id.to_string(), profile.id)).or_insert(end);
-        *until = (*until).max(end);
-    }
+    // This profile replaced any of the same id on the station (requests to
+    // a station go one at a time, so the last accepted is the one it has):
+    // it is cleared at its own end.
+    hub.active.lock().await.insert((station_id.to_string(), profile.id), end);
     let evse = if request.evse_id > 0 { request.evse_id } else { 1 };
     let remaining_s = end.duration_since(Timestamp::now()).as_secs().max(1) as u64;
     match hub.call(station_id, "GetCompositeSchedule", ocpp::get_composite_schedule(evse, remaining_s)).await {
