@@ -293,16 +293,25 @@ impl ChargingSchedule {
     /// converted at 230 V per phase, three phases).
     pub fn limit_w_at(&self, t: Timestamp) -> Option<f64> {
         let start = self.start_schedule?;
-        let offset = t.duration_since(start).as_secs();
-        if offset < 0 || self.duration.is_some_and(|d| offset >= d) {
-            return None;
-        }
-        let period = self.charging_schedule_period.iter().rev().find(|p| p.start_period <= offset)?;
-        Some(match self.charging_rate_unit.as_str() {
-            "A" => period.limit * AMPS_TO_WATTS,
-            _ => period.limit,
-        })
+        limit_w_at(&self.charging_rate_unit, start, self.duration, &self.charging_schedule_period, t)
     }
+}
+
+/// The limit in W at `t` of periods from `start` lasting `duration_s` (on
+/// without one), in `unit` (`W`, or `A` converted by [`AMPS_TO_WATTS`]).
+fn limit_w_at(
+    unit: &str,
+    start: Timestamp,
+    duration_s: Option<i64>,
+    periods: &[SchedulePeriod],
+    t: Timestamp,
+) -> Option<f64> {
+    let offset = t.duration_since(start).as_secs();
+    if offset < 0 || duration_s.is_some_and(|d| offset >= d) {
+        return None;
+    }
+    let period = periods.iter().rev().find(|p| p.start_period <= offset)?;
+    Some(if unit == "A" { period.limit * AMPS_TO_WATTS } else { period.limit })
 }
 
 /// W per A of a three-phase 230 V connection (3 × 230 V), for schedules in A.
@@ -414,14 +423,13 @@ pub struct CompositeSchedule {
 impl CompositeSchedule {
     /// The limit in W at `t`, if covered.
     pub fn limit_w_at(&self, t: Timestamp) -> Option<f64> {
-        ChargingSchedule {
-            id: 0,
-            charging_rate_unit: self.charging_rate_unit.clone(),
-            start_schedule: Some(self.schedule_start),
-            duration: Some(self.duration),
-            charging_schedule_period: self.charging_schedule_period.clone(),
-        }
-        .limit_w_at(t)
+        limit_w_at(
+            &self.charging_rate_unit,
+            self.schedule_start,
+            Some(self.duration),
+            &self.charging_schedule_period,
+            t,
+        )
     }
 }
 

@@ -506,9 +506,12 @@ pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::Jo
                     continue;
                 }
                 // vpp's profiles on this station are not cleared while this one covers the time.
-                for (key, until) in hub.active.lock().await.iter_mut() {
-                    if key.0 == station_id {
-                        *until = (*until).max(end);
+                {
+                    let mut active = hub.active.lock().await;
+                    for id in [ocpp::TX_PROFILE_ID, ocpp::TX_DEFAULT_PROFILE_ID] {
+                        if let Some(until) = active.get_mut(&(station_id.clone(), id)) {
+                            *until = (*until).max(end);
+                        }
                     }
                 }
                 let (store, hub) = (store.clone(), hub.clone());
