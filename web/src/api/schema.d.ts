@@ -6142,11 +6142,18 @@ export interface components {
         Reading: {
             /**
              * Format: double
+             * @description Active power it could deliver now, kW (model 122 `WAval`).
+             */
+            available_kw?: number | null;
+            /**
+             * Format: double
              * @description Lifetime energy, kWh.
              */
             energy_kwh?: number | null;
             /** @description The inverter reports FAULT (model 10x `St` = 7). */
             fault: boolean;
+            /** @description Connected to the grid at its point of connection (model 122 `ECPConn`). */
+            grid_connected?: boolean | null;
             /**
              * Format: double
              * @description Active power, kW, positive into the grid.
