@@ -62,12 +62,15 @@ fn check_parsed(p: &Parsed) {
 /// The series CSV importer; the first byte picks the dialect.
 pub fn series_csv(data: &[u8]) {
     let Some((&dialect, text)) = data.split_first() else { return };
+    // Bit 6 leaves the delimiter and decimal mark to the file.
+    let sniffed = dialect & 64 != 0;
     let delimiter = [",", ";", "\t", "|"][usize::from(dialect & 3)];
     let opts = CsvOptions {
-        delimiter: Some(delimiter.to_string()),
-        decimal_comma: dialect & 4 != 0 && delimiter != ",",
+        delimiter: (!sniffed).then(|| delimiter.to_string()),
+        decimal_comma: (!sniffed).then_some(dialect & 4 != 0),
         timestamp_format: (dialect & 8 != 0).then(|| "%d.%m.%Y %H:%M".to_string()),
         timezone: (dialect & 16 != 0).then(|| "Europe/Berlin".to_string()),
+        time_unit: (dialect & 128 != 0).then_some(vpp_domain::delivered::TimeUnit::Ms),
         start_column: None,
         value_column: None,
         belief_time_column: None,
@@ -85,7 +88,7 @@ pub fn series_csv(data: &[u8]) {
 pub fn series_columns(data: &[u8]) {
     let Ok(file) = serde_json::from_slice::<ColumnFile>(data) else { return };
     for resolution_s in [900, 3600] {
-        match parse_columns(&file, resolution_s) {
+        match parse_columns(&file, resolution_s, None) {
             Ok(p) => check_parsed(&p),
             Err(e) => check_invalid(&e),
         }
@@ -128,11 +131,11 @@ pub fn techdata(data: &[u8]) {
 pub fn market_files(data: &[u8]) {
     let Some((&kind, bytes)) = data.split_first() else { return };
     match kind % 3 {
-        0 => match parse_prices(bytes) {
+        0 => match parse_prices(bytes, &jiff::tz::TimeZone::UTC) {
             Ok(rows) => rows.iter().for_each(|r| assert!(r.end.is_none_or(|end| end > r.start))),
             Err(e) => check_rows(&e),
         },
-        1 => match parse_trades(bytes) {
+        1 => match parse_trades(bytes, &jiff::tz::TimeZone::UTC) {
             Ok(rows) => rows.iter().for_each(|r| assert!(r.end > r.start && !r.trade_id.is_empty())),
             Err(e) => check_rows(&e),
         },

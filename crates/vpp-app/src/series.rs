@@ -5,6 +5,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
+use vpp_domain::delivered::TimeUnit;
 use vpp_domain::series::{
     Belief, BeliefInput, OwnerKind, Resampled, Selected, Series, SourceKind, View, check_belief, resample,
     select_latest, unit_factor,
@@ -77,26 +78,51 @@ pub async fn measured(
     Ok(out)
 }
 
-/// How to read an imported file.
+/// What to do with a file some of whose rows are refused. A file whose
+/// every row is refused is refused (422) either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Store the good rows and report the refused ones; the report says `partial`.
+    #[default]
+    Skip,
+    /// Store nothing if any row is refused (422 with every refused line).
+    Reject,
+}
+
+/// Whether every row of a file went in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// No row was refused.
+    Complete,
+    /// Some rows were refused (listed in `rejected`); the others are stored.
+    Partial,
+}
+
+/// How to read an imported file. What is left out is found in the file.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// `csv` (default) or `columns` (column-oriented JSON).
     pub format: Option<String>,
-    /// CSV delimiter: `,` (default), `;`, `\t` or `|`.
+    /// CSV delimiter: `,`, `;`, `\t` or `|`; default the one the header uses.
     pub delimiter: Option<String>,
-    /// CSV numbers use a decimal comma.
+    /// CSV numbers use a decimal comma (true) or point (false); default from the values.
     pub decimal_comma: Option<bool>,
-    /// strftime format of CSV timestamps.
+    /// strftime format of CSV timestamps; default any common form (RFC 3339, `YYYY-MM-DD HH:MM[:SS][ UTC]`, `dd.mm.yyyy HH:MM`, epoch s/ms).
     pub timestamp_format: Option<String>,
-    /// Zone of CSV timestamps without offset (IANA); default UTC.
+    /// Zone of CSV timestamps without offset (IANA); default UTC or the file's zone column. The repeated hour of the autumn change is read by order.
     pub timezone: Option<String>,
-    /// CSV column of the event start.
+    /// Epoch times are `s` or `ms`, overriding what the file declares; default by their size.
+    #[param(inline)]
+    pub time_unit: Option<TimeUnit>,
+    /// CSV column of the event start; default a time column by name.
     pub start_column: Option<String>,
-    /// CSV column of the value.
+    /// CSV column of the value; default a value column by name, else the first numeric one.
     pub value_column: Option<String>,
-    /// CSV column of the belief time.
+    /// CSV column of the belief time; default a `version` or `belief_time` column if any.
     pub belief_time_column: Option<String>,
     /// Belief time of every CSV row when there is no such column (required for forecasts and schedules).
     #[param(value_type = Option<String>)]
@@ -104,8 +130,11 @@ pub struct ImportQuery {
     /// Source kind of CSV rows; default forecast.
     #[param(inline)]
     pub source: Option<SourceKind>,
-    /// Unit of the values (W/kW/MW, Wh/kWh/MWh, ...); default from the file or the series.
+    /// Unit of the values (W/kW/MW, Wh/kWh/MWh, EUR/MWh, ct/kWh, any case); default from the file or the series.
     pub unit: Option<String>,
+    /// Refused rows: `skip` them and store the rest (default), or `reject` the whole file.
+    #[param(inline)]
+    pub on_error: Option<OnError>,
     /// Check the file now and store it in a background job (202 with the job).
     pub background: Option<bool>,
 }
@@ -115,6 +144,8 @@ pub struct ImportQuery {
 pub struct FileImportReport {
     /// `csv` or `columns`.
     pub format: String,
+    /// `complete`, or `partial` when rows were refused and skipped.
+    pub outcome: Outcome,
     /// Data rows read.
     pub rows: usize,
     /// Rows stored as new beliefs.
@@ -143,6 +174,7 @@ pub struct PreparedImport {
     format: String,
     parsed: vpp_domain::series_import::Parsed,
     factor: f64,
+    on_error: OnError,
 }
 
 impl PreparedImport {
@@ -160,13 +192,19 @@ impl PreparedImport {
     ) -> AppResult<FileImportReport> {
         let rows = self.parsed.rows.len() + self.parsed.rejected.len();
         let inputs = self.parsed.rows.iter().map(|r| (r.line, &r.input));
-        let (accepted, duplicates, rejected) =
-            store_rows(store, self.key, &self.series, inputs, self.factor, self.parsed.rejected, progress).await?;
-        // A file whose every row is refused imported nothing: that is no success.
-        if accepted == 0 && duplicates == 0 && !rejected.is_empty() {
-            return Err(AppError::RejectedFile(rejected));
-        }
-        Ok(FileImportReport { format: self.format, rows, accepted, duplicates, rejected })
+        let (accepted, duplicates, rejected) = store_rows(
+            store,
+            self.key,
+            &self.series,
+            inputs,
+            self.factor,
+            self.parsed.rejected,
+            self.on_error,
+            progress,
+        )
+        .await?;
+        let outcome = if rejected.is_empty() { Outcome::Complete } else { Outcome::Partial };
+        Ok(FileImportReport { format: self.format, outcome, rows, accepted, duplicates, rejected })
     }
 }
 
@@ -184,9 +222,10 @@ pub async fn prepare_import(
         "csv" => {
             let opts = CsvOptions {
                 delimiter: q.delimiter.clone(),
-                decimal_comma: q.decimal_comma.unwrap_or(false),
+                decimal_comma: q.decimal_comma,
                 timestamp_format: q.timestamp_format.clone(),
                 timezone: q.timezone.clone(),
+                time_unit: q.time_unit,
                 start_column: q.start_column.clone(),
                 value_column: q.value_column.clone(),
                 belief_time_column: q.belief_time_column.clone(),
@@ -199,7 +238,7 @@ pub async fn prepare_import(
         "columns" => {
             let file: ColumnFile = crate::json::parse(body)?;
             check_key(store, &series, &file).await?;
-            let mut parsed = parse_columns(&file, series.resolution_s)?;
+            let mut parsed = parse_columns(&file, series.resolution_s, q.time_unit)?;
             if q.unit.is_some() {
                 parsed.unit = q.unit.clone();
             }
@@ -211,7 +250,20 @@ pub async fn prepare_import(
         Some(u) => unit_factor(series.quantity, &series.unit, u).map_err(|e| AppError::invalid("unit", e))?,
         None => 1.0,
     };
-    Ok(PreparedImport { key, series, format, parsed, factor })
+    let on_error = q.on_error.unwrap_or_default();
+    refuse_if(on_error, parsed.rows.is_empty(), &parsed.rejected)?;
+    Ok(PreparedImport { key, series, format, parsed, factor, on_error })
+}
+
+/// Refuses a file by its rows: when every row is refused (`none_good`), or
+/// any is and the policy is `reject`.
+fn refuse_if(on_error: OnError, none_good: bool, rejected: &[RowError]) -> AppResult<()> {
+    if !rejected.is_empty() && (none_good || on_error == OnError::Reject) {
+        let mut rejected = rejected.to_vec();
+        rejected.sort_by_key(|r| r.line);
+        return Err(AppError::RejectedFile(rejected));
+    }
+    Ok(())
 }
 
 /// The file's key must name the series' owner: its id, or a resource's external asset id.
@@ -233,6 +285,8 @@ async fn check_key(store: &vpp_store::Store, series: &Series, file: &ColumnFile)
 
 /// Checks rows against the series, stores the good ones and reports
 /// (accepted, duplicates, rejected by line), adding `rejected` from parsing.
+/// Nothing is stored when every row is refused, or any is under `reject`.
+#[allow(clippy::too_many_arguments)]
 pub async fn store_rows<'a>(
     store: &vpp_store::Store,
     key: i64,
@@ -240,6 +294,7 @@ pub async fn store_rows<'a>(
     rows: impl Iterator<Item = (usize, &'a BeliefInput)>,
     factor: f64,
     mut rejected: Vec<RowError>,
+    on_error: OnError,
     progress: vpp_store::Progress<'_>,
 ) -> AppResult<(u64, u64, Vec<RowError>)> {
     let now = Timestamp::now();
@@ -251,6 +306,7 @@ pub async fn store_rows<'a>(
         }
     }
     rejected.sort_by_key(|r| r.line);
+    refuse_if(on_error, good.is_empty(), &rejected)?;
     let accepted = if good.is_empty() { 0 } else { store.insert_beliefs_reporting(key, &good, progress).await? };
     Ok((accepted, good.len() as u64 - accepted, rejected))
 }

@@ -595,12 +595,18 @@ pub(crate) struct SeriesImportArgs {
     /// CSV delimiter: , ; \t |
     #[arg(long)]
     pub(crate) delimiter: Option<String>,
-    /// CSV numbers use a decimal comma.
+    /// CSV numbers use a decimal comma; default from the values.
     #[arg(long)]
     pub(crate) decimal_comma: bool,
-    /// strftime format of CSV timestamps, e.g. "%d.%m.%Y %H:%M".
+    /// strftime format of CSV timestamps, e.g. "%d.%m.%Y %H:%M"; default any common form.
     #[arg(long)]
     pub(crate) timestamp_format: Option<String>,
+    /// Epoch times are s or ms, overriding what the file declares; default by their size.
+    #[arg(long)]
+    pub(crate) time_unit: Option<String>,
+    /// Refused rows: skip (store the rest) or reject (store nothing); a file with no good row is refused either way.
+    #[arg(long, default_value = "skip")]
+    pub(crate) on_error: String,
     /// Zone of CSV timestamps without offset (IANA), default UTC.
     #[arg(long)]
     pub(crate) timezone: Option<String>,

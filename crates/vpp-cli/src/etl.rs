@@ -678,16 +678,17 @@ pub struct ForecastsArgs {
     #[arg(long)]
     pub input: Option<PathBuf>,
     /// Database table for the per-asset results (created if missing).
-    #[arg(long, default_value = "asset_forecasts")]
+    // The underscore spellings are how the seed's own ETL command line writes them.
+    #[arg(long, default_value = "asset_forecasts", alias = "asset_forecasts_table")]
     pub asset_forecasts_table: String,
     /// Database table for the portfolio sums (created if missing).
-    #[arg(long, default_value = "portfolio_forecast")]
+    #[arg(long, default_value = "portfolio_forecast", alias = "portfolio_forecast_table")]
     pub portfolio_forecast_table: String,
     /// Write the per-asset results to this .csv or .parquet file instead of the table.
-    #[arg(long)]
+    #[arg(long, alias = "asset_forecasts_out")]
     pub asset_forecasts_out: Option<PathBuf>,
     /// Write the portfolio sums to this .csv or .parquet file instead of the table.
-    #[arg(long)]
+    #[arg(long, alias = "portfolio_forecast_out")]
     pub portfolio_forecast_out: Option<PathBuf>,
     /// Only this delivery day (YYYY-MM-DD, in --tz); all intervals if absent.
     #[arg(long)]

@@ -284,6 +284,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 delimiter,
                 decimal_comma,
                 timestamp_format,
+                time_unit,
+                on_error,
                 timezone,
                 start_column,
                 value_column,
@@ -292,6 +294,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 source,
                 unit,
             } = *args;
+            let time_unit = time_unit
+                .map(|u| {
+                    vpp_domain::delivered::TimeUnit::parse(&u)
+                        .with_context(|| format!("--time-unit `{u}` is not s or ms"))
+                })
+                .transpose()?;
+            let on_error = match on_error.as_str() {
+                "skip" => vpp_app::series::OnError::Skip,
+                "reject" => vpp_app::series::OnError::Reject,
+                other => anyhow::bail!("--on-error `{other}` is not skip or reject"),
+            };
             let store = open_store(&config).await?;
             let source = source
                 .map(|s| vpp_domain::series::SourceKind::parse(&s).with_context(|| format!("unknown source `{s}`")))
@@ -300,8 +313,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let query = vpp_app::series::ImportQuery {
                 format: format.or_else(|| Some(if is_json { "columns" } else { "csv" }.into())),
                 delimiter,
-                decimal_comma: Some(decimal_comma),
+                decimal_comma: decimal_comma.then_some(true),
                 timestamp_format,
+                time_unit,
+                on_error: Some(on_error),
                 timezone,
                 start_column,
                 value_column,

@@ -553,7 +553,7 @@ fn etl_forecasts_on_the_database_and_the_generator_in_parquet() {
     // From the file into the database's tables.
     let report = stdout_json(&etl(
         &dir,
-        &["--input", &file, "--asset-forecasts-table", "fc_assets", "--portfolio-forecast-table", "fc_sum"],
+        &["--input", &file, "--asset_forecasts_table", "fc_assets", "--portfolio_forecast_table", "fc_sum"],
     ));
     assert_eq!(report["asset_rows"], 3 * 96);
     assert_eq!(report["portfolio_forecast"], "table fc_sum");

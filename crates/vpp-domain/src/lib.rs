@@ -33,6 +33,7 @@
 pub mod ai_model;
 pub mod alert;
 pub mod auth;
+pub mod delivered;
 pub mod device_link;
 pub mod error;
 pub mod execution;

@@ -162,7 +162,9 @@ impl Quantity {
 /// The factor that converts a value in `unit` into the stored unit of a
 /// series (`stored_unit`), or an error naming the units accepted.
 pub fn unit_factor(quantity: Quantity, stored_unit: &str, unit: &str) -> Result<f64, String> {
-    let u = unit.trim();
+    // The usual spellings (`MWH`, `€/MWh`, `ct/kWh`) in vpp's own, with their factor.
+    let (canonical, scale) = crate::delivered::canonical_unit(unit).unwrap_or_else(|| (unit.trim().to_string(), 1.0));
+    let u = canonical.as_str();
     let factor = match quantity {
         Quantity::Power => match u {
             "W" => Some(0.001),
@@ -208,7 +210,8 @@ pub fn unit_factor(quantity: Quantity, stored_unit: &str, unit: &str) -> Result<
             _ => None,
         },
     };
-    factor.ok_or_else(|| match quantity {
+    let u = unit.trim();
+    factor.map(|f| f * scale).ok_or_else(|| match quantity {
         Quantity::Power => format!("unit `{u}` is not a power unit: use W, kW or MW"),
         Quantity::Energy => format!("unit `{u}` is not an energy unit: use Wh, kWh or MWh"),
         Quantity::Price => format!("unit `{u}` does not match the series' {stored_unit}"),
@@ -643,7 +646,9 @@ pub struct Infeed {
 
 /// Best available value per interval: the first layer (in priority order,
 /// e.g. meter final, resampled live measurement, latest forecast) that has a
-/// value for the interval. Intervals in `redispatched` (sorted) are 0.
+/// value for the interval. A redispatch flag (intervals in `redispatched`,
+/// sorted) sets the interval to 0 unless a measurement layer (meter final
+/// or live measurement) has a value: a flag never overrides a measurement.
 /// Intervals no layer covers are `None`: a gap stays a gap.
 ///
 /// Each layer is `(kind, values sorted by start)`.
@@ -654,26 +659,31 @@ pub fn best_of_infeed(
 ) -> Vec<Option<Infeed>> {
     let mut cursors = vec![0usize; layers.len()];
     let mut flag = 0usize;
+    let measured = |k: SourceKind| matches!(k, SourceKind::MeterFinal | SourceKind::LiveMeasurement);
     intervals
         .iter()
         .map(|&start| {
             while flag < redispatched.len() && redispatched[flag] < start {
                 flag += 1;
             }
-            if redispatched.get(flag) == Some(&start) {
-                return Some(Infeed { start_us: start, value: 0.0, source: None, redispatched: true });
-            }
-            layers.iter().zip(cursors.iter_mut()).find_map(|((kind, values), c)| {
+            let flagged = redispatched.get(flag) == Some(&start);
+            let mut found = None;
+            for ((kind, values), c) in layers.iter().zip(cursors.iter_mut()) {
                 while *c < values.len() && values[*c].0 < start {
                     *c += 1;
                 }
-                values.get(*c).filter(|v| v.0 == start).map(|v| Infeed {
-                    start_us: start,
-                    value: v.1,
-                    source: Some(*kind),
-                    redispatched: false,
-                })
-            })
+                if found.is_none()
+                    && (!flagged || measured(*kind))
+                    && let Some(v) = values.get(*c).filter(|v| v.0 == start)
+                {
+                    found = Some(Infeed { start_us: start, value: v.1, source: Some(*kind), redispatched: flagged });
+                }
+            }
+            match found {
+                Some(infeed) => Some(infeed),
+                None if flagged => Some(Infeed { start_us: start, value: 0.0, source: None, redispatched: true }),
+                None => None,
+            }
         })
         .collect()
 }
@@ -851,13 +861,14 @@ mod tests {
             (LiveMeasurement, vec![(1, 10.0), (2, 20.0)]),
             (Forecast, vec![(2, 19.0), (3, 30.0), (4, 40.0)]),
         ];
-        let out = best_of_infeed(&[1, 2, 3, 4, 5], &layers, &[4]);
+        // 1 and 2 are flagged too, but measured: a flag never overrides a measurement.
+        let out = best_of_infeed(&[1, 2, 3, 4, 5], &layers, &[1, 2, 4]);
         let got: Vec<_> = out.iter().map(|o| o.map(|i| (i.value, i.source, i.redispatched))).collect();
         assert_eq!(
             got,
             vec![
-                Some((11.0, Some(MeterFinal), false)),
-                Some((20.0, Some(LiveMeasurement), false)),
+                Some((11.0, Some(MeterFinal), true)),
+                Some((20.0, Some(LiveMeasurement), true)),
                 Some((30.0, Some(Forecast), false)),
                 Some((0.0, None, true)),
                 None

@@ -6,14 +6,15 @@
 //! nothing is stored. Otherwise each row is accepted or rejected on its own,
 //! with its line (CSV, 1-based, header = line 1) or row index (JSON) and reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use jiff::civil::DateTime;
+use jiff::civil::{DateTime, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::delivered::{self, DecimalMark, TimeCell, TimeUnit, WallClock};
 use crate::error::{Errors, Invalid};
 use crate::series::{BeliefInput, SourceKind};
 
@@ -46,46 +47,83 @@ pub struct Parsed {
     pub unit: Option<String>,
 }
 
-/// CSV dialect and mapping.
-#[derive(Debug, Clone, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
+/// CSV dialect and mapping. Everything left out is found in the file:
+/// the delimiter, the decimal mark, the time form, the columns by name.
+#[derive(Debug, Clone, Default)]
 pub struct CsvOptions {
-    /// Field delimiter: `,` (default), `;`, `\t` or `|`.
+    /// Field delimiter: `,`, `;`, `\t` or `|`; default the one the header uses.
     pub delimiter: Option<String>,
-    /// Numbers use a decimal comma (`1,5`); needs a delimiter other than `,`.
-    #[serde(default)]
-    pub decimal_comma: bool,
-    /// strftime format of timestamps, e.g. `%d.%m.%Y %H:%M`; default RFC 3339 or `YYYY-MM-DD HH:MM[:SS]`.
+    /// Numbers use a decimal comma (`true`) or point (`false`); default from the values.
+    pub decimal_comma: Option<bool>,
+    /// strftime format of timestamps, e.g. `%d.%m.%Y %H:%M`; default any common form.
     pub timestamp_format: Option<String>,
-    /// Zone of timestamps without an offset (IANA); default UTC, or UTC when the header says `__utc_`.
+    /// Zone of timestamps without an offset (IANA); default UTC, or a zone column.
     pub timezone: Option<String>,
-    /// Column holding the event start; default the first column whose name mentions time, start or date.
+    /// Epoch numbers are seconds or milliseconds; default by their size.
+    pub time_unit: Option<TimeUnit>,
+    /// Column holding the event start; default a time column by name.
     pub start_column: Option<String>,
-    /// Column holding the value; default the first other column.
+    /// Column holding the value; default a value column by name, else the first numeric one.
     pub value_column: Option<String>,
-    /// Column holding the belief time (version).
+    /// Column holding the belief time (version); default a `version` or `belief_time` column if any.
     pub belief_time_column: Option<String>,
     /// Belief time of every row when there is no such column. Forecasts and
     /// schedules need one of the two, so importing a file twice stores it once;
     /// measurements, prices and flags default to the event start.
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub belief_time: Option<Timestamp>,
     /// Source kind of every row; default forecast.
     pub source: Option<SourceKind>,
-    /// Unit of the values; default from the header (`power_kw_`, `energy_mwh_`) or the series unit.
+    /// Unit of the values; default a unit column, else the value column's header, else the series unit.
     pub unit: Option<String>,
 }
 
-/// Unit named by a header suffix such as `power_kw_` or `energy__MWh_`.
-pub fn unit_from_header(header: &str) -> Option<&'static str> {
-    let h = header.trim().to_ascii_lowercase();
-    let h = h.trim_end_matches('_');
-    [("_mwh", "MWh"), ("_kwh", "kWh"), ("_wh", "Wh"), ("_mw", "MW"), ("_kw", "kW"), ("_w", "W")]
-        .into_iter()
-        .find(|(suffix, _)| h.ends_with(suffix))
-        .map(|(_, unit)| unit)
+/// Unit named by a header such as `power_kw_`, `energy__MWh_` or `Leistung (MW)`.
+pub fn unit_from_header(header: &str) -> Option<String> {
+    delivered::unit_in_header(header).map(|(u, _)| u)
 }
+
+/// Names of a column holding the whole event start, most specific first.
+const START_NAMES: &[&str] = &[
+    "event_start",
+    "delivery_start",
+    "period_start",
+    "start",
+    "timestamp",
+    "datetime",
+    "zeitstempel",
+    "time",
+    "zeit",
+    "ts",
+    "from",
+    "von",
+    "date",
+    "datum",
+];
+/// Names of a column holding only the time of day beside a date column.
+const TIME_OF_DAY_NAMES: &[&str] = &["von", "from", "uhrzeit", "uhrzeit_von", "zeit_von", "start_time", "time", "zeit"];
+/// Names of a column holding the zone of each row.
+const ZONE_NAMES: &[&str] = &["zeitzone_von", "zeitzone", "timezone", "time_zone", "tz", "zone"];
+/// Names of a belief-time (version) column.
+const BELIEF_NAMES: &[&str] =
+    &["belief_time", "version", "issued_at", "issue_time", "forecast_time", "prognosezeitpunkt", "created_at"];
+/// Names of a value column.
+const VALUE_NAMES: &[&str] = &[
+    "value",
+    "wert",
+    "power",
+    "leistung",
+    "infeed",
+    "einspeisung",
+    "energy",
+    "energie",
+    "price",
+    "preis",
+    "volume",
+    "menge",
+    "quantity",
+];
+/// Names of a unit column.
+const UNIT_NAMES: &[&str] = &["einheit", "unit", "dateneinheit"];
 
 fn is_time_header(h: &str) -> bool {
     let h = h.to_ascii_lowercase();
@@ -110,51 +148,100 @@ pub fn parse_timestamp(text: &str, format: Option<&str>, tz: &TimeZone) -> Resul
     civil.to_zoned(tz.clone()).map(|z| z.timestamp()).map_err(|e| e.to_string())
 }
 
-fn parse_number(text: &str, decimal_comma: bool) -> Result<f64, String> {
-    let t = text.trim();
-    let normal = if decimal_comma { t.replace('.', "").replace(',', ".") } else { t.to_string() };
-    match normal.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(format!("`{t}` is not a number")),
-    }
-}
-
 /// Kinds whose beliefs are versions of a prediction or plan.
 fn versioned(source: SourceKind) -> bool {
     matches!(source, SourceKind::Forecast | SourceKind::Schedule)
 }
 
+/// How the event start is written: one column, or a date column and a
+/// time-of-day column.
+#[derive(Clone, Copy)]
+enum StartCols {
+    One(usize),
+    DateAndTime(usize, usize),
+}
+
+/// The times of one file: the format, the wall clock of the file's zone and
+/// those of zone cells.
+struct Clocks {
+    format: Option<String>,
+    unit: Option<TimeUnit>,
+    file: WallClock,
+    cells: HashMap<String, WallClock>,
+}
+
+impl Clocks {
+    /// The instant of `text`, in the zone of `zone` (a zone cell) if given.
+    fn instant(&mut self, text: &str, zone: Option<&str>, context: &str) -> Result<Timestamp, String> {
+        let (format, unit) = (self.format.clone(), self.unit);
+        let clock = self.clock(zone)?;
+        if let Some(fmt) = &format {
+            let t = text.trim();
+            if fmt.contains("%z") || fmt.contains("%Z") || fmt.contains("%:z") {
+                return Timestamp::strptime(fmt, t).map_err(|e| format!("`{t}` does not match `{fmt}`: {e}"));
+            }
+            let civil = DateTime::strptime(fmt, t).map_err(|e| format!("`{t}` does not match `{fmt}`: {e}"))?;
+            return clock.resolve(civil, context);
+        }
+        clock.instant(delivered::read_time(text)?, context, unit)
+    }
+
+    /// A date cell and a time-of-day cell.
+    fn date_and_time(
+        &mut self,
+        date: &str,
+        time: &str,
+        zone: Option<&str>,
+        context: &str,
+    ) -> Result<Timestamp, String> {
+        let day = match delivered::read_time(date)? {
+            TimeCell::Civil(dt) => dt.date(),
+            _ => return Err(format!("`{}` is not a date", date.trim())),
+        };
+        let tod: Time =
+            time.trim().parse().map_err(|_| format!("`{}` is not a time of day like 14:15", time.trim()))?;
+        self.clock(zone)?.resolve(day.to_datetime(tod), context)
+    }
+
+    fn clock(&mut self, zone: Option<&str>) -> Result<&mut WallClock, String> {
+        let Some(z) = zone.map(str::trim) else { return Ok(&mut self.file) };
+        if !self.cells.contains_key(z) {
+            let tz = delivered::zone_cell(z)?;
+            self.cells.insert(z.to_string(), WallClock::new(tz, z));
+        }
+        Ok(self.cells.get_mut(z).expect("inserted above"))
+    }
+}
+
 /// Parses CSV text.
 pub fn parse_csv(text: &[u8], opts: &CsvOptions) -> Result<Parsed, Invalid> {
     let mut errors = Errors::default();
-    let delimiter = match opts.delimiter.as_deref().unwrap_or(",") {
-        "," => b',',
-        ";" => b';',
-        "\\t" | "\t" | "tab" => b'\t',
-        "|" => b'|',
-        other => {
+    let delimiter = match opts.delimiter.as_deref() {
+        None => delivered::sniff_delimiter(text),
+        Some(",") => b',',
+        Some(";") => b';',
+        Some("\\t" | "\t" | "tab") => b'\t',
+        Some("|") => b'|',
+        Some(other) => {
             errors.push("delimiter", format!("`{other}` is not one of , ; \\t |"));
             b','
         }
     };
-    errors.check(
-        !(opts.decimal_comma && delimiter == b','),
-        "decimal_comma",
-        "a decimal comma needs another delimiter, e.g. ;",
-    );
     let zone_name = opts.timezone.clone();
     let tz = match zone_name.as_deref().map(TimeZone::get) {
         None => TimeZone::UTC,
         Some(Ok(tz)) => tz,
         Some(Err(_)) => {
-            errors.push("timezone", format!("unknown IANA time zone `{}`", zone_name.unwrap_or_default()));
+            errors.push("timezone", format!("unknown IANA time zone `{}`", zone_name.clone().unwrap_or_default()));
             TimeZone::UTC
         }
     };
+    let unit_given =
+        opts.unit.as_ref().map(|u| delivered::canonical_unit(u).unwrap_or_else(|| (u.trim().to_string(), 1.0)));
     errors.finish(())?;
-    let mut reader =
-        csv::ReaderBuilder::new().delimiter(delimiter).comment(Some(b'#')).flexible(true).from_reader(text);
-    let headers: Vec<String> = reader
+    let reader = || csv::ReaderBuilder::new().delimiter(delimiter).comment(Some(b'#')).flexible(true).from_reader(text);
+    let mut rdr = reader();
+    let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| Invalid::one("file", format!("unreadable header: {e}")))?
         .iter()
@@ -163,32 +250,119 @@ pub fn parse_csv(text: &[u8], opts: &CsvOptions) -> Result<Parsed, Invalid> {
     if headers.len() < 2 {
         return Err(Invalid::one("file", "the header needs at least a time column and a value column"));
     }
-    let find = |name: &Option<String>, field: &str, fallback: Option<usize>| -> Result<usize, Invalid> {
-        match name {
-            Some(n) => headers
-                .iter()
-                .position(|h| h == n)
-                .ok_or_else(|| Invalid::one(field, format!("no column `{n}`; the header has {}", headers.join(", ")))),
-            None => fallback.ok_or_else(|| Invalid::one(field, "cannot tell which column this is; name it")),
-        }
+    let mut records = rdr.records().peekable();
+    let first: Option<csv::StringRecord> = records.peek().and_then(|r| r.as_ref().ok()).cloned();
+    let first_cell = |c: usize| first.as_ref().and_then(|r| r.get(c)).unwrap_or("").trim().to_string();
+    let named = |name: &Option<String>, field: &str| -> Result<Option<usize>, Invalid> {
+        name.as_ref()
+            .map(|n| {
+                headers.iter().position(|h| h == n).or_else(|| delivered::find_column(&headers, &[n])).ok_or_else(
+                    || Invalid::one(field, format!("no column `{n}`; the header has {}", headers.join(", "))),
+                )
+            })
+            .transpose()
     };
-    let start_col = find(&opts.start_column, "start_column", headers.iter().position(|h| is_time_header(h)))?;
-    let belief_col = opts
-        .belief_time_column
-        .as_ref()
-        .map(|_| find(&opts.belief_time_column, "belief_time_column", None))
-        .transpose()?;
-    let value_col = find(
-        &opts.value_column,
-        "value_column",
-        (0..headers.len()).find(|i| *i != start_col && Some(*i) != belief_col),
-    )?;
-    let tz = if opts.timezone.is_none() && headers[start_col].to_ascii_lowercase().ends_with("__utc_") {
+    let by_names = |names: &[&str]| -> Vec<usize> {
+        let normal: Vec<String> = headers.iter().map(|h| delivered::normal_name(h)).collect();
+        let mut out = Vec::new();
+        for n in names {
+            let n = delivered::normal_name(n);
+            for (i, h) in normal.iter().enumerate() {
+                if *h == n && !out.contains(&i) {
+                    out.push(i);
+                }
+            }
+        }
+        out
+    };
+    let reads_as_time = |c: usize| match delivered::read_time(&first_cell(c)) {
+        Ok(TimeCell::Epoch(v)) => TimeUnit::of(v).is_some(),
+        Ok(_) => true,
+        Err(_) => first.is_none(),
+    };
+    let date_only = |c: usize| {
+        let cell = first_cell(c);
+        !cell.contains(':') && matches!(delivered::read_time(&cell), Ok(TimeCell::Civil(_)))
+    };
+    // The event start: named, else a time column by name whose first value
+    // reads as a time, else any column whose name mentions time or date.
+    let start = match named(&opts.start_column, "start_column")? {
+        Some(c) => c,
+        None => by_names(START_NAMES)
+            .into_iter()
+            .find(|c| reads_as_time(*c))
+            .or_else(|| headers.iter().position(|h| is_time_header(h)))
+            .or_else(|| (0..headers.len()).find(|c| first.is_some() && reads_as_time(*c)))
+            .ok_or_else(|| {
+                Invalid::one(
+                    "start_column",
+                    format!("no time column by name (timestamp, start, Datum, …) in {}; name it", headers.join(", ")),
+                )
+            })?,
+    };
+    let start_cols = match by_names(TIME_OF_DAY_NAMES)
+        .into_iter()
+        .find(|c| *c != start && first_cell(*c).parse::<Time>().is_ok() && first_cell(*c).len() <= 8)
+    {
+        Some(tod) if opts.timestamp_format.is_none() && date_only(start) => StartCols::DateAndTime(start, tod),
+        _ => StartCols::One(start),
+    };
+    let zone_col = by_names(ZONE_NAMES).into_iter().next();
+    let belief_col = match named(&opts.belief_time_column, "belief_time_column")? {
+        Some(c) => Some(c),
+        None if opts.belief_time.is_none() => by_names(BELIEF_NAMES).into_iter().next(),
+        None => None,
+    };
+    let unit_col = by_names(UNIT_NAMES).into_iter().next();
+    let mut taken = vec![start];
+    if let StartCols::DateAndTime(_, tod) = start_cols {
+        taken.push(tod);
+    }
+    taken.extend(zone_col);
+    taken.extend(belief_col);
+    taken.extend(unit_col);
+    let numeric = |c: usize| {
+        let cell = first_cell(c);
+        [DecimalMark::Point, DecimalMark::Comma].iter().any(|m| delivered::parse_number(&cell, *m).is_ok())
+    };
+    let value_col = match named(&opts.value_column, "value_column")? {
+        Some(c) => c,
+        None => by_names(VALUE_NAMES)
+            .into_iter()
+            .find(|c| !taken.contains(c))
+            .or_else(|| (0..headers.len()).find(|c| !taken.contains(c) && (first.is_none() || numeric(*c))))
+            .or_else(|| {
+                // The only column left holds the values, numbers or not (each row says).
+                let left: Vec<usize> = (0..headers.len()).filter(|c| !taken.contains(c)).collect();
+                (left.len() == 1).then(|| left[0])
+            })
+            .ok_or_else(|| Invalid::one("value_column", "cannot tell which column holds the values; name it"))?,
+    };
+    let tz = if opts.timezone.is_none() && headers[start].to_ascii_lowercase().ends_with("__utc_") {
         TimeZone::UTC
     } else {
         tz
     };
-    let unit = opts.unit.clone().or_else(|| unit_from_header(&headers[value_col]).map(String::from));
+    // The unit: given, else a unit column, else the value column's header.
+    let (unit, scale) = match (unit_given, unit_col) {
+        (Some(u), _) => (Some(u.0), u.1),
+        (None, Some(c)) if first.is_some() => {
+            let cell = first_cell(c);
+            match delivered::canonical_unit(&cell) {
+                Some((u, f)) => (Some(u), f),
+                None => {
+                    return Err(Invalid::one(
+                        "unit",
+                        format!("the unit column `{}` says `{cell}`, which vpp does not know", headers[c]),
+                    ));
+                }
+            }
+        }
+        _ => match delivered::unit_in_header(&headers[value_col]) {
+            Some((u, f)) => (Some(u), f),
+            None => (None, 1.0),
+        },
+    };
     let source = opts.source.unwrap_or(SourceKind::Forecast);
     if belief_col.is_none() && opts.belief_time.is_none() && versioned(source) {
         return Err(Invalid::one(
@@ -196,8 +370,34 @@ pub fn parse_csv(text: &[u8], opts: &CsvOptions) -> Result<Parsed, Invalid> {
             "forecasts and schedules need their version: name a belief_time_column or give belief_time",
         ));
     }
+    // The decimal mark: given, else the first value that shows one, else by delimiter.
+    let mark = match opts.decimal_comma {
+        Some(true) => DecimalMark::Comma,
+        Some(false) => DecimalMark::Point,
+        None => {
+            let mut peek = reader();
+            let found = delivered::decimal_mark(
+                peek.records()
+                    .take(1000)
+                    .filter_map(Result::ok)
+                    .map(|r| r.get(value_col).unwrap_or("").to_string())
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(String::as_str),
+            );
+            found.unwrap_or_else(|| delivered::default_mark(delimiter))
+        }
+    };
+    let zone_label = zone_name.unwrap_or_else(|| "UTC".into());
+    let mut clocks = Clocks {
+        format: opts.timestamp_format.clone(),
+        unit: opts.time_unit,
+        file: WallClock::new(tz, zone_label),
+        cells: HashMap::new(),
+    };
+    let unit_name = unit.clone();
     let mut parsed = Parsed { unit, ..Parsed::default() };
-    for (i, record) in reader.records().enumerate() {
+    for (i, record) in records.enumerate() {
         let line = i + 2;
         let record = match record {
             Ok(r) => r,
@@ -208,10 +408,24 @@ pub fn parse_csv(text: &[u8], opts: &CsvOptions) -> Result<Parsed, Invalid> {
         };
         let cell = |c: usize| record.get(c).unwrap_or("");
         let row = (|| {
-            let event_start = parse_timestamp(cell(start_col), opts.timestamp_format.as_deref(), &tz)?;
-            let value = parse_number(cell(value_col), opts.decimal_comma)?;
+            let zone = zone_col.map(cell).filter(|z| !z.trim().is_empty());
+            let context = belief_col.map(cell).unwrap_or("");
+            let event_start = match start_cols {
+                StartCols::One(c) => clocks.instant(cell(c), zone, context)?,
+                StartCols::DateAndTime(d, t) => clocks.date_and_time(cell(d), cell(t), zone, context)?,
+            };
+            // A unit column may change the scale from row to row (ct/kWh,
+            // EUR/MWh), not the quantity.
+            let scale = match (unit_col, &unit_name) {
+                (Some(c), Some(file_unit)) if opts.unit.is_none() => match delivered::canonical_unit(cell(c)) {
+                    Some((u, f)) if u == *file_unit => f,
+                    _ => return Err(format!("unit `{}` does not fit the file's {file_unit}", cell(c).trim())),
+                },
+                _ => scale,
+            };
+            let value = delivered::parse_number(cell(value_col), mark)? * scale;
             let belief_time = match (belief_col, opts.belief_time) {
-                (Some(c), _) => parse_timestamp(cell(c), opts.timestamp_format.as_deref(), &tz)?,
+                (Some(c), _) => clocks.instant(cell(c), zone, "")?,
                 (None, Some(t)) => t,
                 (None, None) => event_start,
             };
@@ -251,34 +465,46 @@ impl ColumnFile {
     }
 }
 
-/// Epoch seconds of 1990 and 2100, for telling seconds from milliseconds.
-const EPOCH_S_RANGE: std::ops::Range<f64> = 631_152_000.0..4_102_444_800.0;
-
-fn epoch_factor(unit: &str, field: &str, sample: Option<f64>) -> Result<i64, Invalid> {
-    let (factor, name) = match unit {
-        "s" => (1_000_000, "seconds"),
-        "ms" => (1_000, "milliseconds"),
-        other => return Err(Invalid::one(field, format!("time unit `{other}` is not s or ms"))),
-    };
-    if let Some(v) = sample {
-        let seconds = if unit == "s" { v } else { v / 1000.0 };
-        if !EPOCH_S_RANGE.contains(&seconds) {
-            let guess = if EPOCH_S_RANGE.contains(&(v / 1000.0)) {
-                "milliseconds"
-            } else if EPOCH_S_RANGE.contains(&v) {
-                "seconds"
-            } else {
-                "no epoch time"
-            };
-            return Err(Invalid::one(field, format!("declared {name}, but {v} looks like {guess}")));
+/// The epoch unit of a time column: `given` (the `time_unit` parameter)
+/// over the declared one; either must fit the values' size.
+fn time_unit(declared: &str, field: &str, sample: Option<f64>, given: Option<TimeUnit>) -> Result<TimeUnit, Invalid> {
+    let (unit, by) = match given {
+        Some(u) => (u, "time_unit".to_string()),
+        None => {
+            let u = TimeUnit::parse(declared).ok_or_else(|| {
+                Invalid::one(field, format!("time unit `{declared}` is not s or ms; pass time_unit=s or time_unit=ms"))
+            })?;
+            (u, field.to_string())
         }
+    };
+    match sample.map(|v| (v, TimeUnit::of(v))) {
+        None => Ok(unit),
+        Some((_, Some(seen))) if seen == unit => Ok(unit),
+        Some((v, Some(seen))) if given.is_none() => Err(Invalid::one(
+            by,
+            format!(
+                "declared {}, but {v} looks like {}; pass time_unit={} to read the times as {}",
+                unit.words(),
+                seen.words(),
+                if seen == TimeUnit::S { "s" } else { "ms" },
+                seen.words()
+            ),
+        )),
+        Some((v, seen)) => Err(Invalid::one(
+            by,
+            format!(
+                "{} were asked for, but {v} looks like {}",
+                unit.words(),
+                seen.map_or("no epoch time in seconds or milliseconds", TimeUnit::words)
+            ),
+        )),
     }
-    Ok(factor)
 }
 
 /// Parses the column-oriented JSON. `resolution_s` checks `end − start` of
-/// forecast rows; forecasts need a `version` column.
-pub fn parse_columns(file: &ColumnFile, resolution_s: i64) -> Result<Parsed, Invalid> {
+/// forecast rows; forecasts need a `version` column. `time_unit` overrides
+/// the units the file declares for its time columns.
+pub fn parse_columns(file: &ColumnFile, resolution_s: i64, given: Option<TimeUnit>) -> Result<Parsed, Invalid> {
     let n_cols = file.column_ids.len();
     if file.units.len() != n_cols || file.values.len() != n_cols {
         return Err(Invalid::one(
@@ -316,24 +542,24 @@ pub fn parse_columns(file: &ColumnFile, resolution_s: i64) -> Result<Parsed, Inv
         return Err(Invalid::one("column_ids", "forecasts need a `version` column"));
     }
     let first_number = |c: usize| file.values[c].iter().find_map(Value::as_f64);
-    let start_factor = epoch_factor(&file.units[start_col], &format!("units[{start_col}]"), first_number(start_col))?;
-    let end_factor =
-        end_col.map(|c| epoch_factor(&file.units[c], &format!("units[{c}]"), first_number(c))).transpose()?;
-    let version_factor =
-        version_col.map(|c| epoch_factor(&file.units[c], &format!("units[{c}]"), first_number(c))).transpose()?;
+    let unit_of = |c: usize| time_unit(&file.units[c], &format!("units[{c}]"), first_number(c), given);
+    let start_unit = unit_of(start_col)?;
+    let end_unit = end_col.map(unit_of).transpose()?;
+    let version_unit = version_col.map(unit_of).transpose()?;
     let value_unit = file.units[value_col].trim();
-    let mut parsed = Parsed {
-        unit: (!value_unit.is_empty() && value_unit != "-").then(|| value_unit.to_string()),
-        ..Parsed::default()
+    let (unit, scale) = match delivered::canonical_unit(value_unit) {
+        Some((u, f)) => (Some(u), f),
+        None => ((!value_unit.is_empty() && value_unit != "-").then(|| value_unit.to_string()), 1.0),
     };
-    let time = |c: usize, f: i64, r: usize| -> Result<Timestamp, String> {
+    let mut parsed = Parsed { unit, ..Parsed::default() };
+    let time = |c: usize, u: TimeUnit, r: usize| -> Result<Timestamp, String> {
         let v = file.values[c][r].as_f64().ok_or_else(|| format!("{} is not a number", file.column_ids[c]))?;
-        Timestamp::from_microsecond((v * f as f64).round() as i64).map_err(|e| e.to_string())
+        u.instant(v)
     };
     for r in 0..rows {
         let row = (|| {
-            let event_start = time(start_col, start_factor, r)?;
-            if let (Some(c), Some(f)) = (end_col, end_factor) {
+            let event_start = time(start_col, start_unit, r)?;
+            if let (Some(c), Some(f)) = (end_col, end_unit) {
                 let end = time(c, f, r)?;
                 if end.duration_since(event_start) != SignedDuration::from_secs(resolution_s) {
                     return Err(format!(
@@ -353,8 +579,9 @@ pub fn parse_columns(file: &ColumnFile, resolution_s: i64) -> Result<Parsed, Inv
             }
             let value = file.values[value_col][r]
                 .as_f64()
-                .ok_or_else(|| format!("value {} is not a number", file.values[value_col][r]))?;
-            let belief_time = match (version_col, version_factor) {
+                .ok_or_else(|| format!("value {} is not a number", file.values[value_col][r]))?
+                * scale;
+            let belief_time = match (version_col, version_unit) {
                 (Some(c), Some(f)) => Some(time(c, f, r)?),
                 _ => Some(event_start),
             };
@@ -373,18 +600,7 @@ mod tests {
     use super::*;
 
     fn opts() -> CsvOptions {
-        CsvOptions {
-            delimiter: None,
-            decimal_comma: false,
-            timestamp_format: None,
-            timezone: None,
-            start_column: None,
-            value_column: None,
-            belief_time_column: None,
-            belief_time: None,
-            source: Some(SourceKind::LiveMeasurement),
-            unit: None,
-        }
+        CsvOptions { source: Some(SourceKind::LiveMeasurement), ..CsvOptions::default() }
     }
 
     #[test]
@@ -402,7 +618,7 @@ mod tests {
         let text = "Datum;Leistung_MW_;Version\n20.11.2026 11:00;1,25;19.11.2026 08:00\n".as_bytes();
         let o = CsvOptions {
             delimiter: Some(";".into()),
-            decimal_comma: true,
+            decimal_comma: Some(true),
             timestamp_format: Some("%d.%m.%Y %H:%M".into()),
             timezone: Some("Europe/Berlin".into()),
             belief_time_column: Some("Version".into()),
@@ -431,8 +647,87 @@ mod tests {
         assert_eq!(parse_csv(b"only\n1\n", &opts()).unwrap_err().0[0].field, "file");
         let o = CsvOptions { value_column: Some("nope".into()), ..opts() };
         assert_eq!(parse_csv(b"time,v\n", &o).unwrap_err().0[0].field, "value_column");
-        let o = CsvOptions { decimal_comma: true, ..opts() };
-        assert_eq!(parse_csv(b"time,v\n", &o).unwrap_err().0[0].field, "decimal_comma");
+        let o = CsvOptions { delimiter: Some("#".into()), ..opts() };
+        assert_eq!(parse_csv(b"time,v\n", &o).unwrap_err().0[0].field, "delimiter");
+    }
+
+    fn starts(p: &Parsed) -> Vec<String> {
+        p.rows.iter().map(|r| r.input.event_start.to_string()).collect()
+    }
+
+    #[test]
+    fn a_dso_file_with_utc_suffixed_times_needs_no_flags() {
+        let text = b"timestamp,value_mw\n2025-06-08 00:00:00.000000 UTC,1.5\n2025-06-08 00:15:00.000000 UTC,2\n";
+        let p = parse_csv(text, &opts()).unwrap();
+        assert_eq!(starts(&p), ["2025-06-08T00:00:00Z", "2025-06-08T00:15:00Z"]);
+        assert_eq!(p.unit.as_deref(), Some("MW"));
+        assert!(p.rejected.is_empty());
+    }
+
+    #[test]
+    fn quoted_decimal_commas_with_space_thousands_in_a_comma_file() {
+        let text =
+            "\"Zeit\",\"Leistung (kW)\"\n\"2025-06-08T00:00:00Z\",\"4 433,00\"\n\"2025-06-08T00:15:00Z\",\"12,5\"\n";
+        let p = parse_csv(text.as_bytes(), &opts()).unwrap();
+        assert_eq!(p.rows.iter().map(|r| r.input.value).collect::<Vec<_>>(), [4433.0, 12.5]);
+        assert_eq!(p.unit.as_deref(), Some("kW"));
+    }
+
+    #[test]
+    fn a_regulator_export_with_category_columns_before_the_price() {
+        let text = "Datum;von;Zeitzone von;bis;Zeitzone bis;Datenkategorie;Datentyp;Einheit;Wert\n\
+            25.10.2026;02:00;MESZ;02:15;MESZ;Ausgleichsenergie;Preis;ct/kWh;12,345\n\
+            25.10.2026;02:00;MEZ;02:15;MEZ;Ausgleichsenergie;Preis;ct/kWh;-1,5\n\
+            25.10.2026;02:15;MEZ;02:30;MEZ;Ausgleichsenergie;Preis;EUR/MWh;7\n\
+            25.10.2026;02:30;MEZ;02:45;MEZ;Ausgleichsenergie;Preis;MW;7\n";
+        let o = CsvOptions { source: Some(SourceKind::Price), ..CsvOptions::default() };
+        let p = parse_csv(text.as_bytes(), &o).unwrap();
+        assert_eq!(starts(&p), ["2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z", "2026-10-25T01:15:00Z"]);
+        assert_eq!(p.unit.as_deref(), Some("EUR/MWh"));
+        // ct/kWh × 10 = EUR/MWh.
+        assert_eq!(p.rows.iter().map(|r| r.input.value).collect::<Vec<_>>(), [123.45, -15.0, 7.0]);
+        assert_eq!(p.rejected[0].line, 5);
+        assert!(p.rejected[0].reason.contains("does not fit the file's EUR/MWh"), "{:?}", p.rejected);
+    }
+
+    #[test]
+    fn wall_clock_files_keep_the_repeated_autumn_hour_and_refuse_the_missing_spring_hour() {
+        let o = CsvOptions { timezone: Some("Europe/Berlin".into()), source: Some(SourceKind::Price), ..opts() };
+        let text = b"time;price\n2026-10-25 01:45;1\n2026-10-25 02:00;2\n2026-10-25 02:45;3\n2026-10-25 02:00;4\n2026-10-25 02:45;5\n2026-10-25 03:00;6\n";
+        let p = parse_csv(text, &o).unwrap();
+        assert_eq!(
+            starts(&p),
+            [
+                "2026-10-24T23:45:00Z",
+                "2026-10-25T00:00:00Z",
+                "2026-10-25T00:45:00Z",
+                "2026-10-25T01:00:00Z",
+                "2026-10-25T01:45:00Z",
+                "2026-10-25T02:00:00Z"
+            ]
+        );
+        let spring = b"time;price\n2026-03-29 01:45;1\n2026-03-29 02:00;2\n2026-03-29 03:00;3\n";
+        let p = parse_csv(spring, &o).unwrap();
+        assert_eq!(p.rows.len(), 2);
+        assert_eq!(p.rejected[0].line, 3);
+        assert!(p.rejected[0].reason.contains("does not exist in Europe/Berlin"), "{}", p.rejected[0].reason);
+    }
+
+    #[test]
+    fn epoch_times_by_size_or_by_the_time_unit_given() {
+        let p = parse_csv(b"ts,kw\n1749340800000,1\n1749341700,2\n", &opts()).unwrap();
+        assert_eq!(starts(&p), ["2025-06-08T00:00:00Z", "2025-06-08T00:15:00Z"]);
+        let o = CsvOptions { time_unit: Some(TimeUnit::Ms), ..opts() };
+        let p = parse_csv(b"ts,kw\n1749340800000,1\n", &o).unwrap();
+        assert_eq!(starts(&p), ["2025-06-08T00:00:00Z"]);
+    }
+
+    #[test]
+    fn a_version_column_is_found_by_name() {
+        let o = CsvOptions { source: Some(SourceKind::Forecast), ..CsvOptions::default() };
+        let p = parse_csv(b"start,version,forecast_mw\n2025-06-08T10:00Z,2025-06-07T09:00Z,3\n", &o).unwrap();
+        assert_eq!(p.rows[0].input.belief_time.unwrap().to_string(), "2025-06-07T09:00:00Z");
+        assert_eq!(p.unit.as_deref(), Some("MW"));
     }
 
     fn columns(units: [&str; 4], start: f64) -> ColumnFile {
@@ -452,17 +747,22 @@ mod tests {
     #[test]
     fn column_json_forecasts() {
         let start = 1_795_168_800_000.0; // 2026-11-20T10:00:00Z in ms
-        let p = parse_columns(&columns(["ms", "ms", "ms", "kW"], start), 900).unwrap();
+        let p = parse_columns(&columns(["ms", "ms", "ms", "kW"], start), 900, None).unwrap();
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows[0].input.event_start.to_string(), "2026-11-20T10:00:00Z");
         assert_eq!(p.rows[0].input.belief_time.unwrap().to_string(), "2026-11-20T09:00:00Z");
         assert_eq!(p.rejected[0].line, 1, "end − start is not 15 minutes");
         assert_eq!(p.unit.as_deref(), Some("kW"));
-        let err = parse_columns(&columns(["s", "ms", "ms", "kW"], start), 900).unwrap_err();
-        assert!(err.0[0].message.contains("looks like milliseconds"), "{err}");
+        let err = parse_columns(&columns(["s", "ms", "ms", "kW"], start), 900, None).unwrap_err();
+        assert!(err.0[0].message.contains("looks like milliseconds; pass time_unit=ms"), "{err}");
+        let p = parse_columns(&columns(["s", "s", "s", "MWH"], start), 900, Some(TimeUnit::Ms)).unwrap();
+        assert_eq!(p.rows[0].input.event_start.to_string(), "2026-11-20T10:00:00Z");
+        assert_eq!(p.unit.as_deref(), Some("MWh"));
+        let err = parse_columns(&columns(["ms", "ms", "ms", "kW"], start), 900, Some(TimeUnit::S)).unwrap_err();
+        assert_eq!(err.0[0].field, "time_unit");
         let mut f = columns(["ms", "ms", "ms", "kW"], start);
         f.values[3].pop();
-        assert_eq!(parse_columns(&f, 900).unwrap_err().0[0].field, "values[3]");
+        assert_eq!(parse_columns(&f, 900, None).unwrap_err().0[0].field, "values[3]");
     }
 
     #[test]
@@ -478,7 +778,7 @@ mod tests {
             ],
         };
         assert_eq!(f.asset().as_deref(), Some("42"));
-        let p = parse_columns(&f, 900).unwrap();
+        let p = parse_columns(&f, 900, None).unwrap();
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows[0].input.source, SourceKind::LiveMeasurement);
         assert_eq!(p.rejected[0].reason, "quality is \"bad\"");

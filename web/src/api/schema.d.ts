@@ -1406,7 +1406,8 @@ export interface paths {
         /**
          * Best available value per interval: the first source in `priority` with a
          *     value (meter final, then resampled live measurement covering at least 90 %
-         *     of the interval, then latest forecast by default). Intervals with a `flag` belief of 1 are redispatched and count 0.
+         *     of the interval, then latest forecast by default). Intervals with a `flag` belief of 1 are redispatched: without a
+         *     measurement they count 0 (a flag never overrides meter final or a live measurement).
          */
         get: operations["get_best_of_infeed"];
         put?: never;
@@ -4467,6 +4468,8 @@ export interface components {
             duplicates: number;
             /** @description `csv` or `columns`. */
             format: string;
+            /** @description `complete`, or `partial` when rows were refused and skipped. */
+            outcome: components["schemas"]["Outcome"];
             /** @description Rows refused: line (CSV, header = 1) or row index (columns), and reason. */
             rejected: components["schemas"]["RowError"][];
             /** @description Data rows read. */
@@ -5608,6 +5611,11 @@ export interface components {
             /** @description VPP, if one was asked for. */
             vpp_id?: string | null;
         };
+        /**
+         * @description Whether every row of a file went in.
+         * @enum {string}
+         */
+        Outcome: "complete" | "partial";
         /**
          * @description What owns a series.
          * @enum {string}
@@ -10289,6 +10297,8 @@ export interface operations {
                 vpp_id?: string;
                 /** @description Imbalance prices: true when they are estimates (default: final). */
                 estimate?: boolean;
+                /** @description Zone of prices' and trades' times without an offset (IANA); default UTC. The repeated hour of the autumn change is read by order. */
+                timezone?: string;
             };
             header?: never;
             path: {
@@ -12254,26 +12264,30 @@ export interface operations {
             query?: {
                 /** @description `csv` (default) or `columns` (column-oriented JSON). */
                 format?: string;
-                /** @description CSV delimiter: `,` (default), `;`, `\t` or `|`. */
+                /** @description CSV delimiter: `,`, `;`, `\t` or `|`; default the one the header uses. */
                 delimiter?: string;
-                /** @description CSV numbers use a decimal comma. */
+                /** @description CSV numbers use a decimal comma (true) or point (false); default from the values. */
                 decimal_comma?: boolean;
-                /** @description strftime format of CSV timestamps. */
+                /** @description strftime format of CSV timestamps; default any common form (RFC 3339, `YYYY-MM-DD HH:MM[:SS][ UTC]`, `dd.mm.yyyy HH:MM`, epoch s/ms). */
                 timestamp_format?: string;
-                /** @description Zone of CSV timestamps without offset (IANA); default UTC. */
+                /** @description Zone of CSV timestamps without offset (IANA); default UTC or the file's zone column. The repeated hour of the autumn change is read by order. */
                 timezone?: string;
-                /** @description CSV column of the event start. */
+                /** @description Epoch times are `s` or `ms`, overriding what the file declares; default by their size. */
+                time_unit?: "s" | "ms";
+                /** @description CSV column of the event start; default a time column by name. */
                 start_column?: string;
-                /** @description CSV column of the value. */
+                /** @description CSV column of the value; default a value column by name, else the first numeric one. */
                 value_column?: string;
-                /** @description CSV column of the belief time. */
+                /** @description CSV column of the belief time; default a `version` or `belief_time` column if any. */
                 belief_time_column?: string;
                 /** @description Belief time of every CSV row when there is no such column (required for forecasts and schedules). */
                 belief_time?: string;
                 /** @description Source kind of CSV rows; default forecast. */
                 source?: "forecast" | "live_measurement" | "meter_final" | "schedule" | "price" | "flag";
-                /** @description Unit of the values (W/kW/MW, Wh/kWh/MWh, ...); default from the file or the series. */
+                /** @description Unit of the values (W/kW/MW, Wh/kWh/MWh, EUR/MWh, ct/kWh, any case); default from the file or the series. */
                 unit?: string;
+                /** @description Refused rows: `skip` them and store the rest (default), or `reject` the whole file. */
+                on_error?: "skip" | "reject";
                 /** @description Check the file now and store it in a background job (202 with the job). */
                 background?: boolean;
             };

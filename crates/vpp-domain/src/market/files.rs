@@ -3,25 +3,35 @@
 //! either every row or every problem (line numbers from 1, header
 //! included), so a malformed file changes nothing.
 //!
-//! - **Prices**: CSV with `,` or `;`, columns `delivery_start` and `price`
-//!   (case-insensitive), optional `delivery_end` and `currency`; times in
-//!   RFC 3339 with an offset, prices with a decimal point.
-//! - **Trades**: `;`-separated, `#` comment lines, columns
-//!   `TradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit`.
-//!   Volume in `MW` is power over the delivery; `MWh` is energy and is
-//!   turned into MW by the delivery length.
-//! - **Imbalance prices** (German TSO export, e.g. reBAP): `;`-separated
-//!   with a decimal comma and the headers `Datum;Zeitzone;von;bis;<price>…`:
-//!   `Datum` as `dd.mm.yyyy`, `Zeitzone` `CET`/`MEZ` or `CEST`/`MESZ` (which
-//!   settles the repeated hour of the autumn change), `von`/`bis` as
-//!   `HH:MM`; the first column after `bis` is the price in EUR/MWh.
+//! Files are read as their senders write them (see [`crate::delivered`]):
+//! the delimiter from the header, columns by name with aliases (never by
+//! position), times in the common forms (civil times in the zone given,
+//! the repeated autumn hour by order), numbers with a decimal point or
+//! comma and thousands separators, units in any case.
+//!
+//! - **Prices**: a start column (`delivery_start`, `start`, `timestamp`, …)
+//!   and a price column (`price`, `preis`, `value`, …); optional
+//!   `delivery_end` and `currency`; a unit in the price header or a unit
+//!   column (`EUR/MWh`, `€/MWh`, `ct/kWh`).
+//! - **Trades**: `TradeId, Side, DeliveryStart, DeliveryEnd, ExecutionTime,
+//!   Price, Currency, Volume, VolumeUnit` by name (aliases such as
+//!   `trade_id`, `quantity`, `unit`). Volume in `MW` is power over the
+//!   delivery; `MWh` is energy and is turned into MW by the delivery length.
+//! - **Imbalance prices** (a German TSO or regulator export, e.g. reBAP):
+//!   `Datum`, `von`, `bis`, a zone column (`Zeitzone`, `Zeitzone von`:
+//!   `CET`/`MEZ` or `CEST`/`MESZ`, which settles the repeated hour of the
+//!   autumn change; without one, Europe/Berlin wall clock by order),
+//!   descriptor columns (`Datenkategorie`, `Datentyp`, `Einheit`) skipped,
+//!   and the price: the first column named like a price (`reBAP`, `Wert`,
+//!   `Preis`, …), else the first numeric one after the times.
 
 use jiff::civil::{Date, Time};
-use jiff::tz::{Offset, TimeZone};
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use rust_decimal::Decimal;
 
 use super::auction::Side;
+use crate::delivered::{self, DecimalMark, WallClock};
 use crate::series_import::RowError;
 
 /// Largest file the parsers take, bytes.
@@ -91,10 +101,6 @@ pub(crate) fn finish<T>(rows: Vec<T>, errors: Vec<RowError>) -> Result<Vec<T>, V
     Ok(rows)
 }
 
-fn timestamp(field: &str, s: &str) -> Result<Timestamp, String> {
-    s.trim().parse().map_err(|e| format!("{field} `{s}` is not an RFC 3339 time with an offset: {e}"))
-}
-
 pub(crate) fn decimal(field: &str, s: &str) -> Result<Decimal, String> {
     s.trim().parse().map_err(|_| format!("{field} `{s}` is not a number with a decimal point"))
 }
@@ -121,157 +127,353 @@ pub(crate) fn split_csv(s: &str) -> Result<SplitCsv<'_>, Vec<RowError>> {
     Ok((header, Box::new(it)))
 }
 
-/// Parses a market price file.
-pub fn parse_prices(bytes: &[u8]) -> Result<Vec<PriceRow>, Vec<RowError>> {
-    let s = text(bytes)?;
-    let ((hline, header), it) = split_csv(s)?;
-    let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(start_col), Some(price_col)) = (col("delivery_start"), col("price")) else {
-        return Err(vec![RowError {
-            line: hline,
-            reason: format!("header needs delivery_start and price columns, got `{}`", header.join(" | ")),
-        }]);
+/// A delimited file read whole: its header and its records with their lines.
+pub(crate) struct Table {
+    header_line: usize,
+    headers: Vec<String>,
+    rows: Vec<(usize, Vec<String>)>,
+    delimiter: u8,
+}
+
+impl Table {
+    /// Reads a file with its delimiter sniffed; quoted fields, `#` comments.
+    pub(crate) fn read(bytes: &[u8]) -> Result<Self, Vec<RowError>> {
+        let s = text(bytes)?;
+        let one = |reason: String| vec![RowError { line: 0, reason }];
+        let header_line = s
+            .lines()
+            .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .ok_or_else(|| one("the file is empty".into()))?
+            + 1;
+        let delimiter = delivered::sniff_delimiter(s.as_bytes());
+        let mut rdr =
+            csv::ReaderBuilder::new().delimiter(delimiter).comment(Some(b'#')).flexible(true).from_reader(s.as_bytes());
+        let headers: Vec<String> = rdr
+            .headers()
+            .map_err(|e| one(format!("unreadable header: {e}")))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        let mut rows = Vec::new();
+        for record in rdr.records() {
+            let record = record.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                vec![RowError { line, reason: format!("unreadable row: {e}") }]
+            })?;
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            rows.push((line, record.iter().map(|f| f.trim().to_string()).collect()));
+        }
+        Ok(Self { header_line, headers, rows, delimiter })
+    }
+
+    /// The first column named like one of `names`.
+    pub(crate) fn column(&self, names: &[&str]) -> Option<usize> {
+        delivered::find_column(&self.headers, names)
+    }
+
+    /// A header problem on the header's line.
+    pub(crate) fn refuse(&self, reason: String) -> Vec<RowError> {
+        vec![RowError {
+            line: self.header_line,
+            reason: format!("{reason}; the header is `{}`", self.headers.join(" | ")),
+        }]
+    }
+
+    /// The decimal mark of a column, from its values, else by delimiter.
+    pub(crate) fn mark(&self, col: usize) -> DecimalMark {
+        delivered::decimal_mark(self.rows.iter().map(|(_, f)| f.get(col).map_or("", String::as_str)))
+            .unwrap_or_else(|| delivered::default_mark(self.delimiter))
+    }
+}
+
+/// A decimal written with `mark`.
+pub(crate) fn decimal_in(field: &str, s: &str, mark: DecimalMark) -> Result<Decimal, String> {
+    let plain = delivered::plain_number(s, mark).map_err(|e| format!("{field}: {e}"))?;
+    let parsed = if plain.contains(['e', 'E']) { Decimal::from_scientific(&plain) } else { plain.parse() };
+    parsed.map_err(|_| format!("{field} `{}` is not a number", s.trim()))
+}
+
+/// A unit's factor as a decimal (1, 10 or 1000).
+fn scale(f: f64) -> Decimal {
+    Decimal::try_from(f).unwrap_or(Decimal::ONE)
+}
+
+/// A price unit: a price per MWh or kWh, as (currency, factor into /MWh).
+fn price_unit(text: &str) -> Result<(String, Decimal), String> {
+    match delivered::canonical_unit(text) {
+        Some((u, f)) if u.ends_with("/MWh") => Ok((u.trim_end_matches("/MWh").to_string(), scale(f))),
+        _ => Err(format!("unit `{}` is not a price like EUR/MWh or ct/kWh", text.trim())),
+    }
+}
+
+/// The price unit a header names in brackets, e.g. `Preis (ct/kWh)`.
+fn header_price_unit(header: &str) -> Result<Option<(String, Decimal)>, String> {
+    match delivered::unit_in_header(header) {
+        Some((u, f)) if u.ends_with("/MWh") => Ok(Some((u.trim_end_matches("/MWh").to_string(), scale(f)))),
+        Some((u, _)) => Err(format!("`{header}` names {u}, not a price like EUR/MWh")),
+        None => Ok(None),
+    }
+}
+
+fn clock_of(tz: &TimeZone) -> WallClock {
+    WallClock::new(tz.clone(), tz.iana_name().unwrap_or("UTC"))
+}
+
+fn time_in(clock: &mut WallClock, field: &str, s: &str, context: &str) -> Result<Timestamp, String> {
+    let cell = delivered::read_time(s).map_err(|e| format!("{field}: {e}"))?;
+    clock.instant(cell, context, None).map_err(|e| format!("{field}: {e}"))
+}
+
+/// Parses a market price file; times without an offset are in `tz`.
+pub fn parse_prices(bytes: &[u8], tz: &TimeZone) -> Result<Vec<PriceRow>, Vec<RowError>> {
+    let t = Table::read(bytes)?;
+    let start_col = t.column(&["delivery_start", "start", "timestamp", "datetime", "time", "zeit", "from", "von"]);
+    let price_col = t.column(&["price", "preis", "value", "wert", "spot_price", "day_ahead_price"]);
+    let (Some(start_col), Some(price_col)) = (start_col, price_col) else {
+        return Err(t.refuse("the file needs a start column (delivery_start, timestamp, …) and a price column".into()));
     };
-    let (end_col, cur_col) = (col("delivery_end"), col("currency"));
+    let (end_col, cur_col) = (t.column(&["delivery_end", "end", "bis", "to"]), t.column(&["currency", "währung"]));
+    let unit_col = t.column(&["unit", "einheit"]);
+    let header_unit = header_price_unit(&t.headers[price_col]).map_err(|e| t.refuse(e))?;
+    let mark = t.mark(price_col);
+    let mut clock = clock_of(tz);
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
-    for (line, f) in it {
-        let get = |c: usize| f.get(c).copied().unwrap_or("");
+    for (line, f) in &t.rows {
+        let get = |c: usize| f.get(c).map_or("", String::as_str);
         let row = (|| {
-            if f.len() != header.len() {
-                return Err(format!("{} fields, the header has {}", f.len(), header.len()));
-            }
-            let start = timestamp("delivery_start", get(start_col))?;
-            let end = end_col.map(|c| timestamp("delivery_end", get(c))).transpose()?;
+            let start = time_in(&mut clock, "delivery_start", get(start_col), "")?;
+            let end = end_col.map(|c| time_in(&mut clock, "delivery_end", get(c), "")).transpose()?;
             if end.is_some_and(|e| e <= start) {
                 return Err("delivery_end must be after delivery_start".into());
             }
-            let price = decimal("price", get(price_col))?;
-            let currency = cur_col.map(|c| get(c).to_string());
+            let (unit_currency, factor) = match unit_col {
+                Some(c) => {
+                    let (cur, f) = price_unit(get(c))?;
+                    (Some(cur), f)
+                }
+                None => header_unit.clone().map_or((None, Decimal::ONE), |(cur, f)| (Some(cur), f)),
+            };
+            let price = decimal_in("price", get(price_col), mark)? * factor;
+            let currency = cur_col.map(|c| get(c).to_ascii_uppercase()).or(unit_currency);
             Ok(PriceRow { start, end, price, currency })
         })();
         match row {
             Ok(r) => rows.push(r),
-            Err(reason) => errors.push(RowError { line, reason }),
+            Err(reason) => errors.push(RowError { line: *line, reason }),
         }
     }
     finish(rows, errors)
 }
 
-/// The columns of an exchange trade export, in order.
+/// The columns of an exchange trade export, by their usual names.
 pub const TRADE_COLUMNS: [&str; 9] =
     ["TradeId", "Side", "DeliveryStart", "DeliveryEnd", "ExecutionTime", "Price", "Currency", "Volume", "VolumeUnit"];
 
-/// Parses an exchange trade export. Trade ids must be unique in the file.
-pub fn parse_trades(bytes: &[u8]) -> Result<Vec<TradeRow>, Vec<RowError>> {
-    let s = text(bytes)?;
-    let mut it = records(s, ';');
-    let Some((hline, header)) = it.next() else {
-        return Err(vec![RowError { line: 0, reason: "the file is empty".into() }]);
-    };
-    if header != TRADE_COLUMNS {
-        return Err(vec![RowError {
-            line: hline,
-            reason: format!("header must be `{}`, got `{}`", TRADE_COLUMNS.join(";"), header.join(";")),
-        }]);
+/// Parses an exchange trade export; times without an offset are in `tz`.
+/// Trade ids must be unique in the file.
+pub fn parse_trades(bytes: &[u8], tz: &TimeZone) -> Result<Vec<TradeRow>, Vec<RowError>> {
+    let t = Table::read(bytes)?;
+    let cols = [
+        t.column(&["TradeId", "trade_id", "id", "deal_id"]),
+        t.column(&["Side", "direction", "buy_sell", "buysell"]),
+        t.column(&["DeliveryStart", "delivery_start", "start", "contract_start"]),
+        t.column(&["DeliveryEnd", "delivery_end", "end", "contract_end"]),
+        t.column(&["ExecutionTime", "execution_time", "executed_at", "trade_time", "tradetime", "timestamp"]),
+        t.column(&["Price", "preis"]),
+        t.column(&["Currency", "währung"]),
+        t.column(&["Volume", "quantity", "qty", "menge"]),
+        t.column(&["VolumeUnit", "volume_unit", "quantity_unit", "unit", "einheit"]),
+    ];
+    let missing: Vec<&str> = TRADE_COLUMNS
+        .iter()
+        .zip(&cols)
+        .filter(|(name, c)| c.is_none() && !optional_trade(name))
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(t.refuse(format!("the trade file lacks {}", missing.join(", "))));
     }
+    let col = |i: usize| cols[i].expect("checked above");
+    let volume_header_unit = delivered::unit_in_header(&t.headers[col(7)]).map(|(u, _)| u);
+    let price_header_unit = header_price_unit(&t.headers[col(5)]).map_err(|e| t.refuse(e))?;
+    if cols[8].is_none() && volume_header_unit.is_none() {
+        return Err(
+            t.refuse("the trade file lacks VolumeUnit (or a unit in the volume header, e.g. `Volume (MWh)`)".into())
+        );
+    }
+    if cols[6].is_none() && price_header_unit.is_none() {
+        return Err(
+            t.refuse("the trade file lacks Currency (or a unit in the price header, e.g. `Price (EUR/MWh)`)".into())
+        );
+    }
+    let (price_mark, volume_mark) = (t.mark(col(5)), t.mark(col(7)));
+    let mut clock = clock_of(tz);
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
     let mut seen = std::collections::HashSet::new();
-    for (line, f) in it {
+    for (line, f) in &t.rows {
+        let get = |c: usize| f.get(c).map_or("", String::as_str);
         let row = (|| {
-            if f.len() != TRADE_COLUMNS.len() {
-                return Err(format!("{} fields, expected {}", f.len(), TRADE_COLUMNS.len()));
-            }
-            let trade_id = f[0].to_string();
+            let trade_id = get(col(0)).to_string();
             if trade_id.is_empty() || !seen.insert(trade_id.clone()) {
                 return Err(format!("TradeId `{trade_id}` is empty or repeated"));
             }
-            let side = match f[1].to_ascii_uppercase().as_str() {
-                "BUY" => Side::Buy,
-                "SELL" => Side::Sell,
+            let side = match get(col(1)).to_ascii_uppercase().as_str() {
+                "BUY" | "B" | "KAUF" => Side::Buy,
+                "SELL" | "S" | "VERKAUF" => Side::Sell,
                 other => return Err(format!("Side `{other}` is not BUY or SELL")),
             };
-            let (start, end) = (timestamp("DeliveryStart", f[2])?, timestamp("DeliveryEnd", f[3])?);
+            let start = time_in(&mut clock, "DeliveryStart", get(col(2)), "")?;
+            let end = time_in(&mut clock, "DeliveryEnd", get(col(3)), "")?;
             if end <= start {
                 return Err("DeliveryEnd must be after DeliveryStart".into());
             }
-            let executed_at = timestamp("ExecutionTime", f[4])?;
-            let price = decimal("Price", f[5])?;
-            let currency = f[6].to_string();
+            let executed_at = time_in(&mut clock, "ExecutionTime", get(col(4)), "")?;
+            let (currency, price_factor) = match (cols[6], &price_header_unit) {
+                (Some(c), _) => (get(c).to_ascii_uppercase(), Decimal::ONE),
+                (None, Some(u)) => u.clone(),
+                (None, None) => unreachable!("refused above"),
+            };
+            let price = decimal_in("Price", get(col(5)), price_mark)? * price_factor;
             if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
                 return Err(format!("Currency `{currency}` is not an ISO 4217 code"));
             }
-            let volume = decimal("Volume", f[7])?;
+            let volume = decimal_in("Volume", get(col(7)), volume_mark)?;
             if volume <= Decimal::ZERO {
                 return Err(format!("Volume must be positive, got {volume}"));
             }
+            let unit_text =
+                cols[8].map_or_else(|| volume_header_unit.clone().unwrap_or_default(), |c| get(c).to_string());
             let hours = Decimal::from(end.duration_since(start).as_secs()) / Decimal::from(3600);
-            let quantity_mw = match f[8] {
-                "MW" => volume,
-                "MWh" => volume / hours,
-                other => return Err(format!("VolumeUnit `{other}` is not MW or MWh")),
+            let quantity_mw = match delivered::canonical_unit(&unit_text).map(|(u, _)| u).as_deref() {
+                Some("MW") => volume,
+                Some("kW") => volume / Decimal::from(1000),
+                Some("MWh") => volume / hours,
+                Some("kWh") => volume / Decimal::from(1000) / hours,
+                _ => return Err(format!("VolumeUnit `{unit_text}` is not MW or MWh")),
             };
             Ok(TradeRow { trade_id, side, start, end, executed_at, price, currency, quantity_mw })
         })();
         match row {
             Ok(r) => rows.push(r),
-            Err(reason) => errors.push(RowError { line, reason }),
+            Err(reason) => errors.push(RowError { line: *line, reason }),
         }
     }
     finish(rows, errors)
 }
 
-/// A number with a decimal comma and optional `.` thousands separators.
-fn german_decimal(field: &str, s: &str) -> Result<Decimal, String> {
-    let cleaned: String = s.trim().replace('.', "").replace(',', ".");
-    cleaned.parse().map_err(|_| format!("{field} `{s}` is not a number with a decimal comma"))
+/// Trade columns a file may leave out when its headers carry the unit.
+fn optional_trade(name: &str) -> bool {
+    matches!(name, "Currency" | "VolumeUnit")
 }
+
+/// Names of imbalance price columns, most specific first.
+const IMBALANCE_PRICE_NAMES: &[&str] = &[
+    "reBAP",
+    "reBAP unterdeckt",
+    "rebap_unterdeckt",
+    "Ausgleichsenergiepreis",
+    "imbalance_price",
+    "Preis",
+    "price",
+    "Wert",
+    "value",
+];
+/// Columns that describe an imbalance row but hold no price.
+const DESCRIPTOR_NAMES: &[&str] = &[
+    "Datum",
+    "Date",
+    "von",
+    "from",
+    "bis",
+    "to",
+    "Zeitzone",
+    "Zeitzone von",
+    "Zeitzone bis",
+    "Timezone",
+    "Datenkategorie",
+    "Datentyp",
+    "Einheit",
+    "Dateneinheit",
+    "Unit",
+];
 
 /// Parses a German imbalance price export (see the module docs).
 pub fn parse_imbalance_prices(bytes: &[u8]) -> Result<Vec<ImbalanceRow>, Vec<RowError>> {
-    let s = text(bytes)?;
-    let mut it = records(s, ';');
-    let Some((hline, header)) = it.next() else {
-        return Err(vec![RowError { line: 0, reason: "the file is empty".into() }]);
+    let t = Table::read(bytes)?;
+    let (date_col, from_col, to_col) =
+        (t.column(&["Datum", "Date"]), t.column(&["von", "from", "Zeit von"]), t.column(&["bis", "to", "Zeit bis"]));
+    let (Some(date_col), Some(from_col), Some(to_col)) = (date_col, from_col, to_col) else {
+        return Err(t.refuse("an imbalance file needs Datum, von and bis columns".into()));
     };
-    let want = ["Datum", "Zeitzone", "von", "bis"];
-    if header.len() < 5 || header[..4].iter().zip(want).any(|(h, w)| !h.eq_ignore_ascii_case(w)) {
-        return Err(vec![RowError {
-            line: hline,
-            reason: format!("header must start `Datum;Zeitzone;von;bis;<price>`, got `{}`", header.join(";")),
-        }]);
-    }
+    let zone_col = t.column(&["Zeitzone von", "Zeitzone", "Timezone"]);
+    let zone_to_col = t.column(&["Zeitzone bis"]);
+    let unit_col = t.column(&["Einheit", "Unit", "Dateneinheit"]);
+    let descriptor_names: Vec<String> = DESCRIPTOR_NAMES.iter().map(|n| delivered::normal_name(n)).collect();
+    let descriptors: Vec<usize> =
+        (0..t.headers.len()).filter(|c| descriptor_names.contains(&delivered::normal_name(&t.headers[*c]))).collect();
+    let numeric = |c: usize| {
+        t.rows.first().and_then(|(_, f)| f.get(c)).is_some_and(|v| {
+            [DecimalMark::Comma, DecimalMark::Point].iter().any(|m| delivered::parse_number(v, *m).is_ok())
+        })
+    };
+    let price_col = t
+        .column(IMBALANCE_PRICE_NAMES)
+        .or_else(|| (0..t.headers.len()).find(|c| !descriptors.contains(c) && numeric(*c)));
+    let Some(price_col) = price_col else {
+        return Err(t.refuse("no price column (reBAP, Preis, Wert, …) and no numeric column after the times".into()));
+    };
+    let header_unit = header_price_unit(&t.headers[price_col]).map_err(|e| t.refuse(e))?;
+    let mark = t.mark(price_col);
+    let berlin = TimeZone::get("Europe/Berlin").map_err(|e| vec![RowError { line: 0, reason: e.to_string() }])?;
+    let mut clock = WallClock::new(berlin, "Europe/Berlin");
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
-    for (line, f) in it {
+    for (line, f) in &t.rows {
+        let get = |c: usize| f.get(c).map_or("", String::as_str);
         let row = (|| {
-            if f.len() < 5 {
-                return Err(format!("{} fields, expected at least 5", f.len()));
-            }
-            let date = Date::strptime("%d.%m.%Y", f[0]).map_err(|_| format!("Datum `{}` is not dd.mm.yyyy", f[0]))?;
-            let offset = match f[1].to_ascii_uppercase().as_str() {
-                "CET" | "MEZ" => Offset::constant(1),
-                "CEST" | "MESZ" => Offset::constant(2),
-                "UTC" => Offset::UTC,
-                other => return Err(format!("Zeitzone `{other}` is not CET, CEST, MEZ, MESZ or UTC")),
+            let date = Date::strptime("%d.%m.%Y", get(date_col))
+                .or_else(|_| get(date_col).parse::<Date>())
+                .map_err(|_| format!("Datum `{}` is not dd.mm.yyyy", get(date_col)))?;
+            let tod = |field: &str, s: &str| -> Result<Time, String> {
+                s.parse().map_err(|_| format!("{field} `{s}` is not HH:MM"))
             };
-            let at = |field: &str, t: &str| -> Result<Timestamp, String> {
-                let time: Time = t.parse().map_err(|_| format!("{field} `{t}` is not HH:MM"))?;
-                TimeZone::fixed(offset).to_timestamp(date.to_datetime(time)).map_err(|e| format!("{field} `{t}`: {e}"))
+            let (from, to) = (tod("von", get(from_col))?, tod("bis", get(to_col))?);
+            let zone_of = |c: Option<usize>| -> Result<Option<TimeZone>, String> {
+                match c.map(get).filter(|z| !z.is_empty()) {
+                    Some(z) => delivered::zone_cell(z).map(Some).map_err(|e| format!("Zeitzone: {e}")),
+                    None => Ok(None),
+                }
             };
-            let start = at("von", f[2])?;
-            let mut end = at("bis", f[3])?;
-            // `bis 00:00` ends at the next midnight.
-            if end <= start {
-                end += SignedDuration::from_hours(24);
+            let start = match zone_of(zone_col)? {
+                Some(tz) => tz.to_timestamp(date.to_datetime(from)).map_err(|e| format!("von: {e}"))?,
+                None => clock.resolve(date.to_datetime(from), "von")?,
+            };
+            // A quarter-hour, whose end on the clock of `bis` (its own zone
+            // column, else the start's) must be `bis`: across the autumn
+            // change 02:45–03:00 is a quarter-hour either time.
+            let end = start + SignedDuration::from_mins(15);
+            let start_tz = zone_of(zone_col)?.unwrap_or_else(|| clock.zone().clone());
+            let end_tz = zone_of(zone_to_col)?.unwrap_or_else(|| start_tz.clone());
+            let in_start_offset = TimeZone::fixed(start_tz.to_offset(start));
+            if end.to_zoned(end_tz).time() != to && end.to_zoned(in_start_offset).time() != to {
+                return Err(format!("von {} bis {} is not a quarter-hour", get(from_col), get(to_col)));
             }
-            if end.duration_since(start) != SignedDuration::from_mins(15) {
-                return Err(format!("von {} bis {} is not a quarter-hour", f[2], f[3]));
-            }
-            let price = german_decimal(header[4], f[4])?;
+            let unit = match unit_col.map(get).filter(|u| !u.is_empty()) {
+                Some(u) => Some(price_unit(u)?),
+                None => header_unit.clone(),
+            };
+            let factor = match unit {
+                Some((currency, _)) if currency != "EUR" => {
+                    return Err(format!("the price is in {currency}; imbalance prices are in EUR"));
+                }
+                Some((_, f)) => f,
+                None => Decimal::ONE,
+            };
+            let price = decimal_in(&t.headers[price_col], get(price_col), mark)? * factor;
             Ok(ImbalanceRow { start, end, price })
         })();
         match row {
             Ok(r) => rows.push(r),
-            Err(reason) => errors.push(RowError { line, reason }),
+            Err(reason) => errors.push(RowError { line: *line, reason }),
         }
     }
     finish(rows, errors)
@@ -291,7 +493,7 @@ mod tests {
             TradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit\n\
             T-1;SELL;2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;2026-11-19T12:00:03Z;85.50;EUR;2.5;MW\n\
             T-2;BUY;2026-11-20T10:00:00+01:00;2026-11-20T10:15:00+01:00;2026-11-20T08:30:00Z;-3.20;EUR;0.25;MWh\n";
-        let rows = parse_trades(file.as_bytes()).expect("valid");
+        let rows = parse_trades(file.as_bytes(), &TimeZone::UTC).expect("valid");
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].side, rows[0].quantity_mw, rows[0].price), (Side::Sell, d("2.5"), d("85.50")));
         // 0.25 MWh over a quarter-hour is 1 MW.
@@ -304,14 +506,18 @@ mod tests {
         let file = "TradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit\n\
             T-1;HOLD;2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;2026-11-19T12:00:03Z;85.50;EUR;2.5;MW\n\
             T-1;SELL;2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;2026-11-19T12:00:03Z;85,50;EUR;2.5;MW\n\
-            T-3;SELL;2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;2026-11-19T12:00:03Z;85.50;EUR;2.5;kW\n";
-        let errors = parse_trades(file.as_bytes()).expect_err("invalid");
+            T-3;SELL;2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;2026-11-19T12:00:03Z;85.50;EUR;2.5;MVA\n";
+        let errors = parse_trades(file.as_bytes(), &TimeZone::UTC).expect_err("invalid");
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![2, 3, 4]);
         assert!(errors[0].reason.contains("Side `HOLD`"));
         assert!(errors[1].reason.contains("repeated"));
-        assert!(errors[2].reason.contains("VolumeUnit `kW`"));
-        assert!(parse_trades(b"TradeId;Side\nx;y\n").expect_err("header")[0].reason.starts_with("header must be"));
+        assert!(errors[2].reason.contains("VolumeUnit `MVA`"));
+        assert!(
+            parse_trades(b"TradeId;Side\nx;y\n", &TimeZone::UTC).expect_err("header")[0]
+                .reason
+                .contains("lacks DeliveryStart")
+        );
     }
 
     #[test]
@@ -327,20 +533,60 @@ mod tests {
         assert_eq!(rows[1].start, "2026-10-25T01:00:00Z".parse::<Timestamp>().expect("ts"));
         assert_eq!(rows[1].price, d("-12.5"));
         assert_eq!(rows[2].end, "2026-10-25T23:00:00Z".parse::<Timestamp>().expect("ts"));
-        let bad = "Datum;Zeitzone;von;bis;reBAP\n2026-10-25;CET;02:00;02:15;1,0\n25.10.2026;XYZ;02:00;02:15;1,0\n";
+        let bad = "Datum;Zeitzone;von;bis;reBAP\n25/10/2026;CET;02:00;02:15;1,0\n25.10.2026;XYZ;02:00;02:15;1,0\n";
         let errors = parse_imbalance_prices(bad.as_bytes()).expect_err("invalid");
         assert_eq!(errors.len(), 2);
         assert!(errors[0].reason.contains("Datum"));
     }
 
     #[test]
+    fn a_regulator_export_with_category_columns_before_the_price() {
+        let file = "Datum;von;Zeitzone von;bis;Zeitzone bis;Datenkategorie;Datentyp;Einheit;Wert\n\
+            25.10.2026;02:00;MESZ;02:15;MESZ;reBAP;Qualitaetsgesichert;EUR/MWh;1.234,56\n\
+            25.10.2026;02:00;MEZ;02:15;MEZ;reBAP;Qualitaetsgesichert;ct/kWh;-1,25\n";
+        let rows = parse_imbalance_prices(file.as_bytes()).expect("valid");
+        assert_eq!(rows[0].start, "2026-10-25T00:00:00Z".parse::<Timestamp>().expect("ts"));
+        assert_eq!(rows[0].price, d("1234.56"));
+        assert_eq!(rows[1].start, "2026-10-25T01:00:00Z".parse::<Timestamp>().expect("ts"));
+        assert_eq!(rows[1].price, d("-12.5"), "ct/kWh × 10");
+        // Without a zone column: Europe/Berlin, the repeated hour by order.
+        let file = "Datum;von;bis;Preis (EUR/MWh)\n25.10.2026;02:45;03:00;1\n25.10.2026;02:45;03:00;2\n";
+        let rows = parse_imbalance_prices(file.as_bytes()).expect("valid");
+        assert_eq!(rows[0].start, "2026-10-25T00:45:00Z".parse::<Timestamp>().expect("ts"));
+        assert_eq!(rows[1].start, "2026-10-25T01:45:00Z".parse::<Timestamp>().expect("ts"));
+    }
+
+    #[test]
+    fn a_trade_export_in_its_own_column_order_with_unit_mwh_upper_case() {
+        let file = "trade_id,execution_time,side,delivery_start,delivery_end,quantity,unit,price,currency\n\
+            A1,2026-11-19 12:00:03 UTC,Sell,2026-11-20 10:00:00 UTC,2026-11-20 10:15:00 UTC,\"0,5\",MWH,\"85,5\",eur\n";
+        let rows = parse_trades(file.as_bytes(), &TimeZone::UTC).expect("valid");
+        assert_eq!((rows[0].side, rows[0].quantity_mw, rows[0].price), (Side::Sell, d("2"), d("85.5")));
+        assert_eq!(rows[0].currency, "EUR");
+        assert_eq!(rows[0].executed_at, "2026-11-19T12:00:03Z".parse::<Timestamp>().expect("ts"));
+    }
+
+    #[test]
+    fn prices_in_wall_clock_and_cents() {
+        let berlin = TimeZone::get("Europe/Berlin").expect("zone");
+        let file = "Zeit;Preis (ct/kWh)\n25.10.2026 02:00;8,5\n25.10.2026 02:00;9\n";
+        let rows = parse_prices(file.as_bytes(), &berlin).expect("valid");
+        assert_eq!(rows[0].start, "2026-10-25T00:00:00Z".parse::<Timestamp>().expect("ts"));
+        assert_eq!(rows[1].start, "2026-10-25T01:00:00Z".parse::<Timestamp>().expect("ts"));
+        assert_eq!((rows[0].price, rows[0].currency.as_deref()), (d("85"), Some("EUR")));
+        let errors = parse_prices(b"Zeit;Preis\n29.03.2026 02:30;1\n", &berlin).expect_err("spring gap");
+        assert!(errors[0].reason.contains("does not exist"), "{}", errors[0].reason);
+    }
+
+    #[test]
     fn price_files_in_either_delimiter() {
-        let rows = parse_prices(b"delivery_start;price;currency\n2026-11-20T10:00:00Z;85.1;EUR\n").expect("semicolon");
+        let rows = parse_prices(b"delivery_start;price;currency\n2026-11-20T10:00:00Z;85.1;EUR\n", &TimeZone::UTC)
+            .expect("semicolon");
         assert_eq!((rows[0].price, rows[0].currency.as_deref()), (d("85.1"), Some("EUR")));
-        let rows = parse_prices(b"Delivery_Start,Price\n2026-11-20T10:00:00Z,-5\n").expect("comma");
+        let rows = parse_prices(b"Delivery_Start,Price\n2026-11-20T10:00:00Z,-5\n", &TimeZone::UTC).expect("comma");
         assert_eq!(rows[0].price, d("-5"));
-        let errors = parse_prices(b"delivery_start,price\nyesterday,5\n").expect_err("bad time");
+        let errors = parse_prices(b"delivery_start,price\nyesterday,5\n", &TimeZone::UTC).expect_err("bad time");
         assert_eq!(errors[0].line, 2);
-        assert!(parse_prices(b"delivery_start,price\n").is_err(), "no rows");
+        assert!(parse_prices(b"delivery_start,price\n", &TimeZone::UTC).is_err(), "no rows");
     }
 }

@@ -577,6 +577,8 @@ pub struct ImportQuery {
     pub vpp_id: Option<String>,
     /// Imbalance prices: true when they are estimates (default: final).
     pub estimate: Option<bool>,
+    /// Zone of prices' and trades' times without an offset (IANA); default UTC. The repeated hour of the autumn change is read by order.
+    pub timezone: Option<String>,
 }
 
 /// What an import stored.
@@ -628,10 +630,15 @@ async fn import_exchange_file(
             t += quarter;
         }
     };
+    let tz = match &q.timezone {
+        Some(name) => jiff::tz::TimeZone::get(name)
+            .map_err(|_| ApiError::invalid("timezone", format!("unknown IANA time zone `{name}`")))?,
+        None => jiff::tz::TimeZone::UTC,
+    };
     let kind = q.kind.as_str();
     let (rows, trades, beliefs) = match kind {
         "prices" => {
-            let rows = parse_prices(&body).map_err(rejected_file)?;
+            let rows = parse_prices(&body, &tz).map_err(rejected_file)?;
             if let Some(r) = rows.iter().find(|r| r.currency.as_deref().is_some_and(|cur| cur != c.rules.currency)) {
                 return Err(ApiError::invalid(
                     "file",
@@ -666,7 +673,7 @@ async fn import_exchange_file(
             (rows.len(), 0, s.store.insert_beliefs(key, &beliefs).await?)
         }
         "trades" => {
-            let rows = parse_trades(&body).map_err(rejected_file)?;
+            let rows = parse_trades(&body, &tz).map_err(rejected_file)?;
             if let Some(vpp) = &q.vpp_id {
                 s.store.get_vpp(vpp).await.map_err(dangling("vpp_id", "VPP", vpp))?;
             }

@@ -25,8 +25,8 @@ use crate::imports::ImportJob;
 use crate::routes::{page, paged};
 use crate::state::AppState;
 use vpp_app::series::{
-    FileImportReport, ImportQuery, MIN_MEASURED_COVERAGE, measured, of_source, pairs, prepare_import, resampled_live,
-    store_rows,
+    FileImportReport, ImportQuery, MIN_MEASURED_COVERAGE, OnError, measured, of_source, pairs, prepare_import,
+    resampled_live, store_rows,
 };
 
 paged!(SeriesList, Series);
@@ -298,7 +298,8 @@ async fn post_beliefs(
         None => 1.0,
     };
     let rows = batch.beliefs.iter().enumerate();
-    let (accepted, duplicates, rejected) = store_rows(&s.store, key, &series, rows, factor, vec![], &|_| true).await?;
+    let (accepted, duplicates, rejected) =
+        store_rows(&s.store, key, &series, rows, factor, vec![], OnError::Skip, &|_| true).await?;
     Ok(Json(IngestReport { accepted, duplicates, rejected }))
 }
 
@@ -554,7 +555,8 @@ async fn get_resampled(
 
 /// Best available value per interval: the first source in `priority` with a
 /// value (meter final, then resampled live measurement covering at least 90 %
-/// of the interval, then latest forecast by default). Intervals with a `flag` belief of 1 are redispatched and count 0.
+/// of the interval, then latest forecast by default). Intervals with a `flag` belief of 1 are redispatched: without a
+/// measurement they count 0 (a flag never overrides meter final or a live measurement).
 #[utoipa::path(get, path = "/api/v1/vpp/series/{id}/best-of-infeed", tag = "series", params(WindowQuery),
     responses((status = 200, body = Infeed), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn get_best_of_infeed(

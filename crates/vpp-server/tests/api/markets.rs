@@ -629,3 +629,53 @@ async fn csv_exports_never_hand_a_spreadsheet_a_formula() {
         assert!(line.split(',').all(|cell| !cell.trim_start_matches('"').starts_with('=')), "{line}");
     }
 }
+
+/// Exchange and regulator files in their own shapes, with no flags.
+#[tokio::test]
+async fn exchange_files_as_their_senders_deliver_them() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let (_, c) = app
+        .post(
+            "/api/v1/vpp/market-connectors",
+            json!({"name": "Regulator files", "market_type": "SPOT", "kind": "file"}),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap();
+    let (vpp, _, _) = spot_vpp(&app).await;
+    let upload = |query: String, body: String| {
+        let path = format!("/api/v1/vpp/market-connectors/{id}/import?{query}");
+        let app = &app;
+        async move {
+            let (s, v, _) = app.request(Method::POST, &path, Some("text/csv"), body.into_bytes()).await;
+            (s, v)
+        }
+    };
+    // A regulator's imbalance export: category columns before the price,
+    // the zone per row, the autumn hour twice.
+    let german = "Datum;von;Zeitzone von;bis;Zeitzone bis;Datenkategorie;Datentyp;Einheit;Wert\n\
+        25.10.2026;02:00;MESZ;02:15;MESZ;reBAP;final;EUR/MWh;1.234,56\n\
+        25.10.2026;02:00;MEZ;02:15;MEZ;reBAP;final;EUR/MWh;-12,50\n";
+    let (s, r) = upload("kind=imbalance".into(), german.into()).await;
+    assert_eq!((s, r["beliefs"].as_u64()), (StatusCode::OK, Some(2)), "{r}");
+    // A trade export in its own column order, volume unit `MWH`, decimal commas quoted.
+    let trades = "trade_id,execution_time,side,delivery_start,delivery_end,quantity,unit,price,currency\n\
+        X1,2026-11-19 12:00:03 UTC,Sell,2026-11-20 10:00:00 UTC,2026-11-20 10:15:00 UTC,\"0,5\",MWH,\"85,5\",EUR\n";
+    let (s, r) = upload(format!("kind=trades&vpp_id={vpp}"), trades.into()).await;
+    assert_eq!((s, r["trades"].as_u64()), (StatusCode::OK, Some(1)), "{r}");
+    let q = format!("vpp_id={vpp}&start=2026-11-20T10:00:00Z&end=2026-11-20T10:15:00Z");
+    let (_, revenue) = app.get(&format!("/api/v1/vpp/reports/revenue-analysis?{q}")).await;
+    let row = &revenue["rows"][0];
+    // 0.5 MWh in a quarter-hour is 2 MW; sold at 85.5 €/MWh.
+    assert_eq!((dec(&row["revenue"]), dec(&row["vwap"])), (d("42.75"), d("85.5")), "{revenue}");
+    // Prices in Berlin wall clock and ct/kWh.
+    let prices = "Zeit;Preis (ct/kWh)\n20.11.2026 11:00;8,55\n";
+    let (s, r) = upload("kind=prices&timezone=Europe%2FBerlin".into(), prices.into()).await;
+    assert_eq!((s, r["beliefs"].as_u64()), (StatusCode::OK, Some(1)), "{r}");
+    let (_, data) = app
+        .get(&format!("/api/v1/vpp/market-data/{id}/history?start=2026-11-20T10:00:00Z&end=2026-11-20T10:15:00Z"))
+        .await;
+    assert_eq!(data["points"][0]["value"].as_f64(), Some(85.5), "{data}");
+    let (s, p) = upload("kind=prices&timezone=Mars%2FOlympus".into(), prices.into()).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "timezone"), "{p}");
+}

@@ -270,6 +270,8 @@ async fn best_of_infeed_and_accuracy() {
         belief("2026-11-20T10:30:00Z", "2026-11-20T09:00:00Z", "forecast", 70.0),
         belief("2026-11-20T10:45:00Z", "2026-11-20T09:00:00Z", "forecast", 50.0),
         belief("2026-11-20T10:45:00Z", "2026-11-20T10:40:00Z", "flag", 1.0),
+        // A flag on a measured quarter-hour: the measurement stands.
+        belief("2026-11-20T10:15:00Z", "2026-11-20T10:10:00Z", "flag", 1.0),
     ];
     for m in 0..15 {
         let t = ts("2026-11-20T10:15:00Z") + SignedDuration::from_mins(m);
@@ -290,7 +292,7 @@ async fn best_of_infeed_and_accuracy() {
         got,
         vec![
             (json!(100.0), json!("meter_final"), json!(false)),
-            (json!(60.0), json!("live_measurement"), json!(false)),
+            (json!(60.0), json!("live_measurement"), json!(true)),
             (json!(70.0), json!("forecast"), json!(false)),
             (json!(0.0), Value::Null, json!(true)),
             (Value::Null, Value::Null, json!(false)),
@@ -584,4 +586,78 @@ async fn a_job_left_running_by_a_dead_process_shows_interrupted_after_a_start() 
     assert_eq!(job["sent"], 50);
     assert_eq!(job["error"]["type"], "urn:vpp:problem:interrupted", "{job}");
     assert!(job["finished_at"].is_string(), "{job}");
+}
+
+/// Files in the shapes their senders deliver, each with no flags or with
+/// the one flag its error names.
+#[tokio::test]
+async fn series_files_as_their_senders_deliver_them() {
+    let app = TestApp::new().await;
+    let id = power_series(&app, "Park West power").await;
+    let (_, series) = app.get(&format!("/api/v1/vpp/series/{id}")).await;
+    let owner = series["owner_id"].as_str().unwrap().to_string();
+
+    // A DSO meter file: ` UTC` times, MW in the header, nothing else said.
+    let dso = b"timestamp,value_mw\n2025-06-08 00:00:00.000000 UTC,1.5\n2025-06-08 00:15:00.000000 UTC,1.25\n";
+    let (s, r) = import(&app, &id, "source=meter_final", dso).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!((r["accepted"].as_u64(), r["outcome"].as_str()), (Some(2), Some("complete")), "{r}");
+    let (_, raw) =
+        app.get(&format!("/api/v1/vpp/series/{id}/beliefs?start=2025-06-08T00:00:00Z&end=2025-06-08T00:30:00Z")).await;
+    assert_eq!((raw[0]["value"].as_f64(), raw[1]["value"].as_f64()), (Some(1500.0), Some(1250.0)), "{raw}");
+
+    // A spreadsheet export: commas between fields, every number quoted with
+    // a decimal comma and a space as thousands separator.
+    let sheet =
+        "\"Zeit\",\"Leistung (kW)\"\n\"2025-06-08T01:00:00Z\",\"4 433,00\"\n\"2025-06-08T01:15:00Z\",\"1 001,50\"\n";
+    let (s, r) = import(&app, &id, "source=live_measurement", sheet.as_bytes()).await;
+    assert_eq!((s, r["accepted"].as_u64()), (StatusCode::OK, Some(2)), "{r}");
+
+    // Berlin wall clock over the autumn change: the repeated hour is kept
+    // (first in summer time, then in winter time), nothing is a duplicate.
+    let mut autumn = String::from("Datum;Wert (kW)\n");
+    for pass in 0..2 {
+        for m in [0, 15, 30, 45] {
+            autumn.push_str(&format!("25.10.2026 02:{m:02};{},5\n", pass * 10 + m));
+        }
+    }
+    let (s, r) = import(&app, &id, "source=meter_final&timezone=Europe%2FBerlin", autumn.as_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(8), Some(0)), "{r}");
+    assert_eq!(stored_between(&app, &id, "2026-10-25T00:00:00Z", "2026-10-25T02:00:00Z").await, 8);
+    // The missing spring hour is refused by line; the rest goes in, flagged partial.
+    let spring = b"Datum;Wert (kW)\n29.03.2026 01:45;1\n29.03.2026 02:00;2\n29.03.2026 03:00;3\n";
+    let (s, r) = import(&app, &id, "source=meter_final&timezone=Europe%2FBerlin", spring).await;
+    assert_eq!((s, r["outcome"].as_str(), r["accepted"].as_u64()), (StatusCode::OK, Some("partial"), Some(2)), "{r}");
+    assert_eq!(r["rejected"][0]["line"], 3, "{r}");
+    assert!(r["rejected"][0]["reason"].as_str().unwrap().contains("does not exist"), "{r}");
+
+    // on_error=reject stores nothing when a row is refused; a file whose
+    // every row is refused is refused under either policy.
+    let mixed = b"time,kw\n2025-06-09T00:00:00Z,1\n2025-06-09T00:15:00Z,lots\n";
+    let (s, p) = import(&app, &id, "source=meter_final&on_error=reject", mixed).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "file"), "{p}");
+    assert_eq!(p["rejected"][0]["line"], 3, "{p}");
+    assert_eq!(stored_between(&app, &id, "2025-06-09T00:00:00Z", "2025-06-10T00:00:00Z").await, 0);
+    let (s, p) =
+        import(&app, &id, "source=meter_final", b"time,kw\n2025-06-09T00:00:00Z,x\n2025-06-09T00:15:00Z,y\n").await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "file"), "{p}");
+    assert_eq!(p["rejected"].as_array().unwrap().len(), 2, "{p}");
+    let (s, p) = import(&app, &id, "source=meter_final&on_error=sometimes", mixed).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "on_error"), "{p}");
+
+    // A column file whose declared time unit contradicts its numbers: the
+    // error names time_unit, and with it the file goes in as it is.
+    let start = ts("2025-06-10T00:00:00Z").as_millisecond();
+    let file = json!({"key": {"asset_id": owner}, "column_ids": ["timestamp", "value"], "units": ["s", "mw"],
+        "values": [[start, start + 900_000], [0.5, 0.75]]});
+    let (s, p) = import(&app, &id, "format=columns", file.to_string().as_bytes()).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "units[0]"), "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("time_unit=ms"), "{p}");
+    let (s, r) = import(&app, &id, "format=columns&time_unit=ms", file.to_string().as_bytes()).await;
+    assert_eq!((s, r["accepted"].as_u64()), (StatusCode::OK, Some(2)), "{r}");
+    // `mw` is MW.
+    let (_, raw) =
+        app.get(&format!("/api/v1/vpp/series/{id}/beliefs?start=2025-06-10T00:00:00Z&end=2025-06-10T00:30:00Z")).await;
+    assert_eq!((raw[0]["value"].as_f64(), raw[1]["value"].as_f64()), (Some(500.0), Some(750.0)), "{raw}");
 }
