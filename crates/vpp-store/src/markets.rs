@@ -776,10 +776,11 @@ impl Store {
 }
 
 impl Store {
-    /// Stores contract versions, all or nothing: every resource must exist,
-    /// and a version (contract and date) already stored with other terms
-    /// refuses the whole file. Re-importing identical versions is a no-op.
-    /// Returns how many versions were new.
+    /// Stores contract versions, all or nothing: every asset must exist (a
+    /// resource id, or a resource's external asset id, which is stored as
+    /// the resource id), and a version (contract and date) already stored
+    /// with other terms refuses the whole file. Re-importing identical
+    /// versions is a no-op. Returns how many versions were new.
     pub async fn import_contracts(&self, contracts: &[Contract]) -> Result<usize> {
         let now = to_micros(crate::now());
         let mut w = self.begin_write().await?;
@@ -789,13 +790,23 @@ impl Store {
                 .bind(c.resource_id.clone())
                 .fetch_optional(&mut *w.tx)
                 .await?;
+            let mut c = c.clone();
             if exists.is_none() {
-                return Err(Invalid::one(
-                    "file",
-                    format!("contract {}: resource `{}` does not exist", c.contract_id, c.resource_id),
-                )
-                .into());
+                match crate::resources::get_resource_by_external_id(&mut w, &c.resource_id).await? {
+                    Some(r) => c.resource_id = r.id,
+                    None => {
+                        return Err(Invalid::one(
+                            "file",
+                            format!(
+                                "contract {}: no resource has the id or asset id `{}`",
+                                c.contract_id, c.resource_id
+                            ),
+                        )
+                        .into());
+                    }
+                }
             }
+            let c = &c;
             let stored = sqlx::query("SELECT document FROM contracts WHERE contract_id = $1 AND valid_from = $2")
                 .bind(c.contract_id.clone())
                 .bind(c.valid_from.to_string())

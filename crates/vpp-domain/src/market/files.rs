@@ -132,7 +132,8 @@ pub(crate) struct Table {
     header_line: usize,
     headers: Vec<String>,
     rows: Vec<(usize, Vec<String>)>,
-    delimiter: u8,
+    /// Decimal mark per column, from its values, else by delimiter.
+    marks: Vec<DecimalMark>,
 }
 
 impl Table {
@@ -163,7 +164,25 @@ impl Table {
             let line = record.position().map_or(0, |p| p.line() as usize);
             rows.push((line, record.iter().map(|f| f.trim().to_string()).collect()));
         }
-        Ok(Self { header_line, headers, rows, delimiter })
+        let marks = (0..headers.len())
+            .map(|c| {
+                delivered::decimal_mark(
+                    rows.iter().map(|(_, f): &(usize, Vec<String>)| f.get(c).map_or("", String::as_str)),
+                )
+                .unwrap_or_else(|| delivered::default_mark(delimiter))
+            })
+            .collect();
+        Ok(Self { header_line, headers, rows, marks })
+    }
+
+    /// The header of column `c`.
+    pub(crate) fn header(&self, c: usize) -> &str {
+        self.headers.get(c).map_or("", String::as_str)
+    }
+
+    /// The data records with their lines.
+    pub(crate) fn rows(&self) -> &[(usize, Vec<String>)] {
+        &self.rows
     }
 
     /// The first column named like one of `names`.
@@ -181,8 +200,7 @@ impl Table {
 
     /// The decimal mark of a column, from its values, else by delimiter.
     pub(crate) fn mark(&self, col: usize) -> DecimalMark {
-        delivered::decimal_mark(self.rows.iter().map(|(_, f)| f.get(col).map_or("", String::as_str)))
-            .unwrap_or_else(|| delivered::default_mark(self.delimiter))
+        self.marks.get(col).copied().unwrap_or(DecimalMark::Point)
     }
 }
 

@@ -26,18 +26,32 @@
 //! and are counted on the invoice; nothing is guessed.
 //!
 //! # Contract files
-//! `;`-separated, `#` comments, header
-//! `contract_id;resource_id;valid_from;price_model;fixed_price;fee_model;fee_value;vat_pct;redispatch_price`.
-//! A row is one contract version from `valid_from` (a date) on; a newer
-//! version of the same contract supersedes the older one from its date.
-//! Contradictions (a fixed price model without a price, a market model with
-//! one, a percentage above 100, two different rows for the same contract and
-//! date…) are reported with their line, never guessed.
+//! CSV as CRMs export it (delimiter from the header, columns by name in any
+//! order, dates as `YYYY-MM-DD`, `dd.mm.yyyy` or a timestamp). Two shapes:
+//!
+//! - vpp's own: `contract_id;resource_id;valid_from;price_model;fixed_price;
+//!   fee_model;fee_value;vat_pct;redispatch_price`;
+//! - a CRM export keyed by the asset: `contract_id, asset_id,
+//!   metering_point_id, capacity (MW), technology, contract_begin,
+//!   contract_end (may be empty), price_model, price, fee_model, fee,
+//!   fee_percent`. `asset_id` is a resource's id or its external (asset) id;
+//!   `fee_percent` is the fee of `percent_of_market`, `fee` that of the
+//!   fixed models.
+//!
+//! A row is one contract version from `valid_from` (a date) on, to
+//! `contract_end` (the last day in force) if given; a newer version of the
+//! same contract supersedes the older one from its date. Contradictions (a
+//! fixed price model without a price, a market model with one, a percentage
+//! above 100, a fixed fee model with only a percentage, an end before the
+//! begin, two different rows for the same contract and date…) are reported
+//! with their line, never guessed.
 
 use jiff::civil::Date;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
+use super::files::{Table, decimal_in};
+use crate::delivered::{self, TimeCell};
 use crate::series_import::RowError;
 
 /// How produced energy is paid.
@@ -88,9 +102,23 @@ pub struct Contract {
     /// Compensation for redispatched energy, currency/MWh; none = not compensated.
     #[schema(value_type = Option<String>)]
     pub redispatch_price: Option<Decimal>,
+    /// Last day in force; none = open-ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_until: Option<Date>,
+    /// The asset's metering point (where the DSO measures its final production).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metering_point_id: Option<String>,
+    /// Contracted capacity, MW.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub capacity_mw: Option<Decimal>,
+    /// Technology as the CRM names it (e.g. `wind`, `pv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub technology: Option<String>,
 }
 
-/// The header of a contract file.
+/// The header of vpp's own contract file.
 pub const CONTRACT_COLUMNS: [&str; 9] = [
     "contract_id",
     "resource_id",
@@ -103,43 +131,111 @@ pub const CONTRACT_COLUMNS: [&str; 9] = [
     "redispatch_price",
 ];
 
-fn optional(field: &str, s: &str) -> Result<Option<Decimal>, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
+/// A contract file's columns, found by name.
+struct Columns {
+    contract_id: usize,
+    resource: usize,
+    valid_from: usize,
+    valid_until: Option<usize>,
+    price_model: usize,
+    price: Option<usize>,
+    fee_model: usize,
+    fee: Option<usize>,
+    fee_percent: Option<usize>,
+    vat_pct: Option<usize>,
+    redispatch_price: Option<usize>,
+    metering_point: Option<usize>,
+    /// The column and its factor into MW.
+    capacity: Option<(usize, Decimal)>,
+    technology: Option<usize>,
+}
+
+impl Columns {
+    fn find(t: &Table) -> Result<Self, String> {
+        let need = |names: &[&str], what: &str| t.column(names).ok_or_else(|| what.to_string());
+        let capacity = match t.column(&["capacity_mw", "capacity", "installed_capacity", "leistung"]) {
+            None => None,
+            Some(c) => {
+                // MW unless the header says kW.
+                let factor = match delivered::unit_in_header(t.header(c)).map(|(u, _)| u).as_deref() {
+                    Some("kW") => Decimal::new(1, 3),
+                    None | Some("MW") => Decimal::ONE,
+                    Some(other) => return Err(format!("a capacity in {other} (give MW or kW)")),
+                };
+                Some((c, factor))
+            }
+        };
+        let cols = Self {
+            contract_id: need(&["contract_id", "contract", "vertragsnummer"], "contract_id")?,
+            resource: need(&["resource_id", "asset_id", "anlage_id"], "resource_id or asset_id")?,
+            valid_from: need(
+                &["valid_from", "contract_begin", "begin", "vertragsbeginn"],
+                "valid_from or contract_begin",
+            )?,
+            valid_until: t.column(&["valid_until", "contract_end", "end", "vertragsende"]),
+            price_model: need(&["price_model"], "price_model")?,
+            price: t.column(&["fixed_price", "price"]),
+            fee_model: need(&["fee_model"], "fee_model")?,
+            fee: t.column(&["fee_value", "fee"]),
+            fee_percent: t.column(&["fee_percent", "fee_pct"]),
+            vat_pct: t.column(&["vat_pct", "vat"]),
+            redispatch_price: t.column(&["redispatch_price"]),
+            metering_point: t.column(&["metering_point_id", "metering_point", "melo", "malo"]),
+            capacity,
+            technology: t.column(&["technology", "technologie", "asset_type"]),
+        };
+        if cols.fee.is_none() && cols.fee_percent.is_none() {
+            return Err("fee_value (or fee and fee_percent)".into());
+        }
+        Ok(cols)
     }
-    s.parse().map(Some).map_err(|_| format!("{field} `{s}` is not a number with a decimal point"))
+}
+
+/// A row's cells with the decimal mark of each number column.
+struct Cells<'a> {
+    t: &'a Table,
+    f: &'a [String],
+}
+
+impl Cells<'_> {
+    fn get(&self, c: usize) -> &str {
+        self.f.get(c).map_or("", |s| s.trim())
+    }
+
+    fn opt(&self, c: Option<usize>) -> Option<&str> {
+        c.map(|c| self.get(c)).filter(|s| !s.is_empty())
+    }
+
+    fn number(&self, field: &str, c: Option<usize>) -> Result<Option<Decimal>, String> {
+        match (c, self.opt(c)) {
+            (Some(col), Some(s)) => decimal_in(field, s, self.t.mark(col)).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+fn date_cell(field: &str, s: &str) -> Result<Date, String> {
+    match delivered::read_time(s) {
+        Ok(TimeCell::Civil(dt)) => Ok(dt.date()),
+        Ok(TimeCell::Instant(t)) => Ok(t.to_zoned(jiff::tz::TimeZone::UTC).date()),
+        _ => Err(format!("{field} `{}` is not a date like 2026-01-01", s.trim())),
+    }
 }
 
 /// Parses a contract file; returns every version or every problem.
 pub fn parse_contracts(bytes: &[u8]) -> Result<Vec<Contract>, Vec<RowError>> {
-    let text = std::str::from_utf8(bytes).map_err(|e| vec![RowError { line: 0, reason: format!("not UTF-8: {e}") }])?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let Some((hline, header)) = lines.next() else {
-        return Err(vec![RowError { line: 0, reason: "the file is empty".into() }]);
-    };
-    let header: Vec<&str> = header.split(';').map(str::trim).collect();
-    if header != CONTRACT_COLUMNS {
-        return Err(vec![RowError {
-            line: hline,
-            reason: format!("header must be `{}`, got `{}`", CONTRACT_COLUMNS.join(";"), header.join(";")),
-        }]);
-    }
+    let t = Table::read(bytes)?;
+    let cols = Columns::find(&t).map_err(|missing| t.refuse(format!("the contract file lacks {missing}")))?;
     let (mut out, mut errors) = (Vec::<(usize, Contract)>::new(), Vec::new());
-    for (line, l) in lines {
-        let f: Vec<&str> = l.split(';').map(str::trim).collect();
-        match contract_row(&f) {
+    for (line, f) in t.rows() {
+        match contract_row(&cols, &Cells { t: &t, f }) {
             Ok(c) => {
                 if let Some((first, same)) =
                     out.iter().find(|(_, o)| o.contract_id == c.contract_id && o.valid_from == c.valid_from)
                 {
                     if *same != c {
                         errors.push(RowError {
-                            line,
+                            line: *line,
                             reason: format!(
                                 "contract {} from {} is given twice with different terms (line {first})",
                                 c.contract_id, c.valid_from
@@ -148,9 +244,9 @@ pub fn parse_contracts(bytes: &[u8]) -> Result<Vec<Contract>, Vec<RowError>> {
                     }
                     continue;
                 }
-                out.push((line, c));
+                out.push((*line, c));
             }
-            Err(reason) => errors.push(RowError { line, reason }),
+            Err(reason) => errors.push(RowError { line: *line, reason }),
         }
     }
     if !errors.is_empty() {
@@ -162,22 +258,25 @@ pub fn parse_contracts(bytes: &[u8]) -> Result<Vec<Contract>, Vec<RowError>> {
     Ok(out.into_iter().map(|(_, c)| c).collect())
 }
 
-fn contract_row(f: &[&str]) -> Result<Contract, String> {
-    if f.len() != CONTRACT_COLUMNS.len() {
-        return Err(format!("{} fields, expected {}", f.len(), CONTRACT_COLUMNS.len()));
-    }
-    let contract_id = f[0].to_string();
-    let resource_id = f[1].to_string();
+fn contract_row(cols: &Columns, row: &Cells<'_>) -> Result<Contract, String> {
+    let contract_id = row.get(cols.contract_id).to_string();
+    let resource_id = row.get(cols.resource).to_string();
     if contract_id.is_empty() || resource_id.is_empty() {
-        return Err("contract_id and resource_id must not be empty".into());
+        return Err("contract_id and the asset (resource_id or asset_id) must not be empty".into());
     }
-    let valid_from: Date = f[2].parse().map_err(|_| format!("valid_from `{}` is not a date like 2026-01-01", f[2]))?;
-    let price_model = match f[3] {
+    let valid_from = date_cell("valid_from", row.get(cols.valid_from))?;
+    let valid_until = row.opt(cols.valid_until).map(|s| date_cell("contract_end", s)).transpose()?;
+    if let Some(end) = valid_until
+        && end < valid_from
+    {
+        return Err(format!("contradiction: the contract ends ({end}) before it begins ({valid_from})"));
+    }
+    let price_model = match row.get(cols.price_model).to_ascii_lowercase().as_str() {
         "fixed" => PriceModel::Fixed,
         "market" => PriceModel::Market,
         other => return Err(format!("price_model `{other}` is not fixed or market")),
     };
-    let fixed_price = optional("fixed_price", f[4])?;
+    let fixed_price = row.number("price", cols.price)?;
     match (price_model, fixed_price) {
         (PriceModel::Fixed, None) => return Err("contradiction: price_model fixed needs a fixed_price".into()),
         (PriceModel::Market, Some(p)) => {
@@ -185,7 +284,7 @@ fn contract_row(f: &[&str]) -> Result<Contract, String> {
         }
         _ => {}
     }
-    let fee_model = match f[5] {
+    let fee_model = match row.get(cols.fee_model).to_ascii_lowercase().as_str() {
         "fixed_as_produced" => FeeModel::FixedAsProduced,
         "fixed_for_capacity" => FeeModel::FixedForCapacity,
         "percent_of_market" => FeeModel::PercentOfMarket,
@@ -195,18 +294,36 @@ fn contract_row(f: &[&str]) -> Result<Contract, String> {
             ));
         }
     };
-    let fee_value = optional("fee_value", f[6])?.ok_or("fee_value is empty; write 0 for no fee")?;
+    let (fee, fee_percent) = (row.number("fee", cols.fee)?, row.number("fee_percent", cols.fee_percent)?);
+    let fee_value = match (fee_model, fee, fee_percent) {
+        (FeeModel::PercentOfMarket, _, Some(p)) => p,
+        // vpp's own file: fee_value holds the percentage.
+        (FeeModel::PercentOfMarket, Some(v), None) if cols.fee_percent.is_none() => v,
+        (FeeModel::PercentOfMarket, _, None) => return Err("fee_percent is empty; write 0 for no fee".into()),
+        (_, Some(v), _) => v,
+        (_, None, Some(p)) => {
+            return Err(format!("contradiction: a fixed fee model with only a fee_percent of {p}; give the fee"));
+        }
+        (_, None, None) => return Err("fee_value is empty; write 0 for no fee".into()),
+    };
     if fee_value < Decimal::ZERO {
         return Err(format!("fee_value must not be negative, got {fee_value}"));
     }
     if fee_model == FeeModel::PercentOfMarket && fee_value > Decimal::ONE_HUNDRED {
         return Err(format!("contradiction: a fee of {fee_value} % of the market value is more than all of it"));
     }
-    let vat_pct = optional("vat_pct", f[7])?;
+    let vat_pct = row.number("vat_pct", cols.vat_pct)?;
     if vat_pct.is_some_and(|v| v < Decimal::ZERO || v > Decimal::ONE_HUNDRED) {
         return Err("vat_pct must be 0..100".into());
     }
-    let redispatch_price = optional("redispatch_price", f[8])?;
+    let redispatch_price = row.number("redispatch_price", cols.redispatch_price)?;
+    let capacity_mw = match cols.capacity {
+        Some((c, factor)) => row.number("capacity", Some(c))?.map(|v| v * factor),
+        None => None,
+    };
+    if capacity_mw.is_some_and(|v| v < Decimal::ZERO) {
+        return Err("capacity must not be negative".into());
+    }
     Ok(Contract {
         contract_id,
         resource_id,
@@ -217,6 +334,10 @@ fn contract_row(f: &[&str]) -> Result<Contract, String> {
         fee_value,
         vat_pct,
         redispatch_price,
+        valid_until,
+        metering_point_id: row.opt(cols.metering_point).map(String::from),
+        capacity_mw,
+        technology: row.opt(cols.technology).map(String::from),
     })
 }
 
@@ -297,9 +418,14 @@ pub(crate) fn cents(x: Decimal) -> Decimal {
     x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// The contract version in force on `day`: the newest `valid_from` ≤ day.
+/// The contract version in force on `day`: the newest `valid_from` ≤ day,
+/// unless it ended (`valid_until`) before that day.
 pub fn in_force(versions: &[Contract], day: Date) -> Option<&Contract> {
-    versions.iter().filter(|c| c.valid_from <= day).max_by_key(|c| c.valid_from)
+    versions
+        .iter()
+        .filter(|c| c.valid_from <= day)
+        .max_by_key(|c| c.valid_from)
+        .filter(|c| c.valid_until.is_none_or(|end| day <= end))
 }
 
 /// Builds the invoice of one contract (all its versions) for a month of
@@ -473,5 +599,34 @@ mod tests {
         assert_eq!((inv.payout, inv.redispatch_compensation, inv.fees), (d("90"), d("36"), d("529")));
         assert_eq!((inv.net, inv.vat_pct, inv.vat, inv.gross), (d("-403"), d("7"), d("-28.21"), d("-431.21")));
         assert_eq!(inv.unpriced_quarters, 1);
+    }
+
+    #[test]
+    fn a_crm_export_keyed_by_asset_with_an_end_and_a_percent_fee() {
+        let file = "contract_id,asset_id,metering_point_id,capacity (MW),technology,contract_begin,contract_end,price_model,price,fee_model,fee,fee_percent\n\
+            K-1,WP-07,DE0001234567890000000000000000001,\"3,6\",wind,2026-01-01 00:00:00.000000 UTC,,market,,percent_of_market,,\"2,5\"\n\
+            K-2,PV-03,DE0001234567890000000000000000002,\"0,75\",pv,01.03.2026,30.11.2026,fixed,\"81,20\",fixed_as_produced,\"1,5\",\n";
+        let versions = parse_contracts(file.as_bytes()).expect("valid");
+        let (k1, k2) = (&versions[0], &versions[1]);
+        assert_eq!((k1.resource_id.as_str(), k1.valid_from, k1.valid_until), ("WP-07", date(2026, 1, 1), None));
+        assert_eq!((k1.fee_model, k1.fee_value, k1.capacity_mw), (FeeModel::PercentOfMarket, d("2.5"), Some(d("3.6"))));
+        assert_eq!(k1.metering_point_id.as_deref(), Some("DE0001234567890000000000000000001"));
+        assert_eq!(
+            (k2.fixed_price, k2.fee_value, k2.valid_until),
+            (Some(d("81.20")), d("1.5"), Some(date(2026, 11, 30)))
+        );
+        assert_eq!(k2.technology.as_deref(), Some("pv"));
+        // In force to its last day, not after.
+        assert!(in_force(&versions[1..], date(2026, 11, 30)).is_some());
+        assert!(in_force(&versions[1..], date(2026, 12, 1)).is_none());
+        let bad = "contract_id,asset_id,contract_begin,contract_end,price_model,price,fee_model,fee,fee_percent\n\
+            K-3,A,2026-05-01,2026-04-30,market,,percent_of_market,,1\n\
+            K-4,B,2026-05-01,,market,,fixed_as_produced,,2\n";
+        let errors = parse_contracts(bad.as_bytes()).expect_err("contradictions");
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3]);
+        assert!(errors[0].reason.contains("ends"), "{}", errors[0].reason);
+        assert!(errors[1].reason.contains("only a fee_percent"), "{}", errors[1].reason);
+        let missing = parse_contracts(b"contract_id,asset_id\nK,A\n").expect_err("header");
+        assert!(missing[0].reason.contains("lacks valid_from or contract_begin"), "{}", missing[0].reason);
     }
 }

@@ -723,11 +723,15 @@ pub struct ContractImport {
     pub added: usize,
 }
 
-/// Imports contract versions (`;`-separated, header
-/// `contract_id;resource_id;valid_from;price_model;fixed_price;fee_model;fee_value;vat_pct;redispatch_price`).
-/// A newer version of a contract supersedes the older one from its
-/// `valid_from`. Contradictory rows (a fixed price model without a price…)
-/// and unknown resources refuse the whole file with every bad line.
+/// Imports contract versions: vpp's own file
+/// (`contract_id;resource_id;valid_from;price_model;fixed_price;fee_model;fee_value;vat_pct;redispatch_price`)
+/// or a CRM export keyed by asset (`contract_id, asset_id, metering_point_id,
+/// capacity, technology, contract_begin, contract_end, price_model, price,
+/// fee_model, fee, fee_percent`), columns by name, any delimiter. An asset
+/// id is a resource id or a resource's external id. A newer version of a
+/// contract supersedes the older one from its `valid_from`. Contradictory
+/// rows (a fixed price model without a price…) and unknown assets refuse
+/// the whole file with every bad line.
 #[utoipa::path(post, path = "/api/v1/vpp/contracts/import", tag = "settlement",
     request_body(content = String, description = "contract file", content_type = "text/csv"),
     responses((status = 200, body = ContractImport), (status = 409, body = Problem), (status = 422, body = Problem)))]

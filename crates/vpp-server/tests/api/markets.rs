@@ -679,3 +679,35 @@ async fn exchange_files_as_their_senders_deliver_them() {
     let (s, p) = upload("kind=prices&timezone=Mars%2FOlympus".into(), prices.into()).await;
     assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "timezone"), "{p}");
 }
+
+/// Contracts as a CRM exports them: keyed by the asset id, with the
+/// metering point, capacity and an end date.
+#[tokio::test]
+async fn crm_contracts_keyed_by_asset_id_land_on_their_resource() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let park = app
+        .create_resource("WIND", "Park Nord", json!({"external_id": "WP-07", "parameters": {"rated_kw": 3600}}))
+        .await;
+    let upload = |body: &str| {
+        let (app, body) = (&app, body.as_bytes().to_vec());
+        async move {
+            let (s, v, _) = app.request(Method::POST, "/api/v1/vpp/contracts/import", Some("text/csv"), body).await;
+            (s, v)
+        }
+    };
+    let header = "contract_id,asset_id,metering_point_id,capacity (MW),technology,contract_begin,contract_end,price_model,price,fee_model,fee,fee_percent\n";
+    let (s, p) = upload(&format!("{header}K-1,WP-99,DE01,3.6,wind,2026-01-01,,market,,percent_of_market,,2.5\n")).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "file"), "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("WP-99"), "{p}");
+    let file = format!("{header}K-1,WP-07,DE01,3.6,wind,2026-01-01,2026-12-31,market,,percent_of_market,,2.5\n");
+    let (s, r) = upload(&file).await;
+    assert_eq!((s, r["added"].as_u64()), (StatusCode::OK, Some(1)), "{r}");
+    let (s, r) = upload(&file).await;
+    assert_eq!((s, r["added"].as_u64()), (StatusCode::OK, Some(0)), "the weekly export again changes nothing: {r}");
+    let (_, list) = app.get("/api/v1/vpp/contracts").await;
+    let c = &list[0];
+    assert_eq!(c["resource_id"], park["id"], "{list}");
+    assert_eq!((c["metering_point_id"].as_str(), c["valid_until"].as_str()), (Some("DE01"), Some("2026-12-31")));
+    assert_eq!((dec(&c["capacity_mw"]), dec(&c["fee_value"])), (d("3.6"), d("2.5")));
+}
