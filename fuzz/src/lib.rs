@@ -77,6 +77,7 @@ pub fn series_csv(data: &[u8]) {
         belief_time: (dialect & 32 != 0).then_some(jiff::Timestamp::from_second(1_767_225_600).unwrap_or_default()),
         source: None,
         unit: None,
+        resolution_s: None,
     };
     match parse_csv(text, &opts) {
         Ok(p) => check_parsed(&p),
@@ -88,7 +89,7 @@ pub fn series_csv(data: &[u8]) {
 pub fn series_columns(data: &[u8]) {
     let Ok(file) = serde_json::from_slice::<ColumnFile>(data) else { return };
     for resolution_s in [900, 3600] {
-        match parse_columns(&file, resolution_s, None) {
+        match parse_columns(&file, resolution_s, None, None) {
             Ok(p) => check_parsed(&p),
             Err(e) => check_invalid(&e),
         }

@@ -199,7 +199,7 @@ impl PreparedImport {
             inputs,
             self.factor,
             self.parsed.rejected,
-            self.on_error,
+            Some(self.on_error),
             progress,
         )
         .await?;
@@ -232,17 +232,14 @@ pub async fn prepare_import(
                 belief_time: q.belief_time,
                 source: q.source,
                 unit: q.unit.clone(),
+                resolution_s: Some(series.resolution_s),
             };
             parse_csv(body, &opts)?
         }
         "columns" => {
             let file: ColumnFile = crate::json::parse(body)?;
             check_key(store, &series, &file).await?;
-            let mut parsed = parse_columns(&file, series.resolution_s, q.time_unit)?;
-            if q.unit.is_some() {
-                parsed.unit = q.unit.clone();
-            }
-            parsed
+            parse_columns(&file, series.resolution_s, q.time_unit, q.unit.as_deref())?
         }
         other => return Err(AppError::invalid("format", format!("unknown format `{other}`: use csv or columns"))),
     };
@@ -252,6 +249,18 @@ pub async fn prepare_import(
     };
     let on_error = q.on_error.unwrap_or_default();
     refuse_if(on_error, parsed.rows.is_empty(), &parsed.rejected)?;
+    if on_error == OnError::Reject {
+        // Every row against the series too, so a background import is
+        // refused now rather than by its job.
+        let now = Timestamp::now();
+        let mut rejected = parsed.rejected.clone();
+        for row in &parsed.rows {
+            if let Err(reason) = check_belief(&series, &row.input, factor, now) {
+                rejected.push(RowError { line: row.line, reason });
+            }
+        }
+        refuse_if(on_error, false, &rejected)?;
+    }
     Ok(PreparedImport { key, series, format, parsed, factor, on_error })
 }
 
@@ -285,7 +294,9 @@ async fn check_key(store: &vpp_store::Store, series: &Series, file: &ColumnFile)
 
 /// Checks rows against the series, stores the good ones and reports
 /// (accepted, duplicates, rejected by line), adding `rejected` from parsing.
-/// Nothing is stored when every row is refused, or any is under `reject`.
+/// Under a file policy (`on_error`), nothing is stored when every row is
+/// refused, or any is under `reject`; without one (a batch of beliefs) the
+/// good rows are stored whatever the others.
 #[allow(clippy::too_many_arguments)]
 pub async fn store_rows<'a>(
     store: &vpp_store::Store,
@@ -294,7 +305,7 @@ pub async fn store_rows<'a>(
     rows: impl Iterator<Item = (usize, &'a BeliefInput)>,
     factor: f64,
     mut rejected: Vec<RowError>,
-    on_error: OnError,
+    on_error: Option<OnError>,
     progress: vpp_store::Progress<'_>,
 ) -> AppResult<(u64, u64, Vec<RowError>)> {
     let now = Timestamp::now();
@@ -306,7 +317,9 @@ pub async fn store_rows<'a>(
         }
     }
     rejected.sort_by_key(|r| r.line);
-    refuse_if(on_error, good.is_empty(), &rejected)?;
+    if let Some(policy) = on_error {
+        refuse_if(policy, good.is_empty(), &rejected)?;
+    }
     let accepted = if good.is_empty() { 0 } else { store.insert_beliefs_reporting(key, &good, progress).await? };
     Ok((accepted, good.len() as u64 - accepted, rejected))
 }

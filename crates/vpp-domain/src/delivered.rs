@@ -59,6 +59,27 @@ pub fn canonical_unit(text: &str) -> Option<(String, f64)> {
     }
 }
 
+/// The factor from one power or energy unit to another of the same
+/// quantity (`kW` to `MW` is 0.001); `None` across quantities.
+pub fn unit_ratio(from: &str, to: &str) -> Option<f64> {
+    let scale = |u: &str| match u {
+        "W" => Some((0, 1e-3)),
+        "kW" => Some((0, 1.0)),
+        "MW" => Some((0, 1e3)),
+        "Wh" => Some((1, 1e-3)),
+        "kWh" => Some((1, 1.0)),
+        "MWh" => Some((1, 1e3)),
+        _ => None,
+    };
+    if from == to {
+        return Some(1.0);
+    }
+    match (scale(from), scale(to)) {
+        (Some((qf, f)), Some((qt, t))) if qf == qt => Some(f / t),
+        _ => None,
+    }
+}
+
 /// The unit a column header names, e.g. `Leistung (MW)`, `Preis [€/MWh]`,
 /// `power_kw_`, `energy__MWh_`.
 pub fn unit_in_header(header: &str) -> Option<(String, f64)> {
@@ -93,26 +114,24 @@ pub enum DecimalMark {
 /// mark followed by other than three digits is the decimal mark.
 fn mark_of(value: &str) -> Option<DecimalMark> {
     let v = value.trim();
-    if v.contains(['e', 'E']) {
+    let v = v.strip_prefix(['-', '+']).unwrap_or(v);
+    // Only numbers tell: `n.a.` or `k.A.` say nothing about the column.
+    let numeric = |c: char| c.is_ascii_digit() || matches!(c, '.' | ',') || is_thousands(c, '.');
+    if v.is_empty() || v.contains(['e', 'E']) || !v.chars().all(numeric) {
         return None;
     }
     let (dot, comma) = (v.rfind('.'), v.rfind(','));
+    let single = |at: usize, mark: DecimalMark| {
+        // A thousands group never starts a number with 0 (`0.125`), and is
+        // three digits long.
+        (v[..at].trim_start_matches(['0']).is_empty() || v.len() - at - 1 != 3).then_some(mark)
+    };
     match (dot, comma) {
         (Some(d), Some(c)) => Some(if d > c { DecimalMark::Point } else { DecimalMark::Comma }),
-        (Some(d), None) => {
-            if v.matches('.').count() > 1 {
-                Some(DecimalMark::Comma)
-            } else {
-                (v.len() - d - 1 != 3).then_some(DecimalMark::Point)
-            }
-        }
-        (None, Some(c)) => {
-            if v.matches(',').count() > 1 {
-                Some(DecimalMark::Point)
-            } else {
-                (v.len() - c - 1 != 3).then_some(DecimalMark::Comma)
-            }
-        }
+        (Some(_), None) if v.matches('.').count() > 1 => Some(DecimalMark::Comma),
+        (Some(d), None) => single(d, DecimalMark::Point),
+        (None, Some(_)) if v.matches(',').count() > 1 => Some(DecimalMark::Point),
+        (None, Some(c)) => single(c, DecimalMark::Comma),
         (None, None) => None,
     }
 }
@@ -145,33 +164,52 @@ pub fn plain_number(text: &str, mark: DecimalMark) -> Result<String, String> {
         Some(rest) => ("-", rest),
         None => ("", t.strip_prefix('+').unwrap_or(t)),
     };
+    // An exponent (`1e-05`, `2,5E+3`) is split off first.
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => {
+            let e = &body[i + 1..];
+            let digits = e.strip_prefix(['-', '+']).unwrap_or(e);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(refuse());
+            }
+            (&body[..i], Some(e))
+        }
+        None => (body, None),
+    };
     let (decimal, thousands) = match mark {
         DecimalMark::Point => ('.', ','),
         DecimalMark::Comma => (',', '.'),
     };
-    let (int, frac) = match body.rfind(decimal) {
-        Some(i) => (&body[..i], Some(&body[i + 1..])),
-        None => (body, None),
+    let (int, frac) = match mantissa.rfind(decimal) {
+        Some(i) => (&mantissa[..i], Some(&mantissa[i + 1..])),
+        None => (mantissa, None),
     };
     let groups: Vec<&str> = int.split(|c| is_thousands(c, thousands)).collect();
-    if groups.len() > 1 && (groups[0].is_empty() || groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3)) {
+    let grouped = groups.len() > 1;
+    if grouped
+        && (groups[0].is_empty()
+            || groups[0].len() > 3
+            || groups[0].starts_with('0')
+            || groups[1..].iter().any(|g| g.len() != 3))
+    {
         return Err(refuse());
     }
     let digits = groups.concat();
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let frac_ok = frac.is_none_or(|f| f.bytes().all(|b| b.is_ascii_digit()) && !(f.is_empty() && digits.is_empty()));
+    if (digits.is_empty() && frac.is_none_or(str::is_empty)) || !digits.bytes().all(|b| b.is_ascii_digit()) || !frac_ok
+    {
         return Err(refuse());
     }
-    let frac_ok = |f: &str| {
-        let (mantissa, exponent) = f.split_once(['e', 'E']).unwrap_or((f, "0"));
-        mantissa.bytes().all(|b| b.is_ascii_digit())
-            && !exponent.is_empty()
-            && exponent.trim_start_matches(['-', '+']).bytes().all(|b| b.is_ascii_digit())
-    };
-    match frac {
-        Some(f) if frac_ok(f) => Ok(format!("{sign}{digits}.{f}")),
-        Some(_) => Err(refuse()),
-        None => Ok(format!("{sign}{digits}")),
+    let mut out = format!("{sign}{}", if digits.is_empty() { "0" } else { &digits });
+    if let Some(f) = frac.filter(|f| !f.is_empty()) {
+        out.push('.');
+        out.push_str(f);
     }
+    if let Some(e) = exponent {
+        out.push('e');
+        out.push_str(e);
+    }
+    Ok(out)
 }
 
 /// Reads a number written with `mark` (see [`plain_number`]); refuses what
@@ -201,6 +239,46 @@ pub fn sniff_delimiter(text: &[u8]) -> u8 {
     }
     let best = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
     counts.iter().find(|(_, n)| *n == best && best > 0).map_or(b',', |(d, _)| *d)
+}
+
+/// Line numbers of CSV records: the csv reader stamps a record with the
+/// position where it began looking, before blank and `#` comment lines, so
+/// the line is taken from its byte offset, past such lines. Records must be
+/// asked for in order (one pass over the text).
+pub struct Lines<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    /// Over `text`, which the csv reader reads from its start.
+    pub fn new(text: &'a [u8]) -> Self {
+        Self { text, byte: 0, line: 1 }
+    }
+
+    /// The 1-based line of the record whose position is `byte`.
+    pub fn of(&mut self, byte: usize) -> usize {
+        let byte = byte.min(self.text.len());
+        if byte >= self.byte {
+            self.line += self.text[self.byte..byte].iter().filter(|b| **b == b'\n').count();
+            self.byte = byte;
+        }
+        // Skip blank and comment lines the reader passed over.
+        let (mut at, mut line) = (self.byte, self.line);
+        while at < self.text.len() {
+            let end = self.text[at..].iter().position(|b| *b == b'\n').map_or(self.text.len(), |i| at + i);
+            let l = &self.text[at..end];
+            let blank = l.iter().all(|b| b.is_ascii_whitespace());
+            let comment = l.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'#');
+            if !(blank || comment) || end == self.text.len() {
+                break;
+            }
+            at = end + 1;
+            line += 1;
+        }
+        line
+    }
 }
 
 /// A column name compared without case, spaces, punctuation or a unit in
@@ -347,12 +425,19 @@ pub struct WallClock {
     tz: TimeZone,
     name: String,
     seen: HashMap<(DateTime, String), u8>,
+    by_order: bool,
 }
 
 impl WallClock {
     /// Wall clock of `tz`, named `name` in messages.
     pub fn new(tz: TimeZone, name: impl Into<String>) -> Self {
-        Self { tz, name: name.into(), seen: HashMap::new() }
+        Self { tz, name: name.into(), seen: HashMap::new(), by_order: true }
+    }
+
+    /// A clock that refuses the repeated hour instead of reading it by
+    /// order: for files whose rows are not in time order (trades).
+    pub fn strict(tz: TimeZone, name: impl Into<String>) -> Self {
+        Self { by_order: false, ..Self::new(tz, name) }
     }
 
     /// The zone.
@@ -367,6 +452,9 @@ impl WallClock {
             AmbiguousOffset::Unambiguous { offset } => at(offset),
             AmbiguousOffset::Gap { .. } => {
                 Err(format!("{dt} does not exist in {}: the clocks moved forward over it", self.name))
+            }
+            AmbiguousOffset::Fold { .. } if !self.by_order => {
+                Err(format!("{dt} happens twice in {} (the clocks go back); give the time with its offset", self.name))
             }
             AmbiguousOffset::Fold { before, after } => {
                 let n = self.seen.entry((dt, context.to_string())).or_insert(0);
@@ -410,6 +498,8 @@ pub fn zone_cell(text: &str) -> Result<TimeZone, String> {
     if let Some(sign) = t.chars().next().filter(|c| matches!(c, '+' | '-')) {
         let (h, m) = t[1..].split_once(':').unwrap_or((&t[1..], "0"));
         if let (Ok(h), Ok(m)) = (h.parse::<i32>(), m.parse::<i32>())
+            && (0..=25).contains(&h)
+            && (0..60).contains(&m)
             && let Ok(offset) = Offset::from_seconds(if sign == '-' { -1 } else { 1 } * (h * 3600 + m * 60))
         {
             return Ok(TimeZone::fixed(offset));
@@ -465,6 +555,18 @@ mod tests {
             assert!(parse_number(bad, Point).is_err(), "{bad}");
         }
         assert!(parse_number("1,5", Point).unwrap_err().contains("decimal point"));
+        // Three decimals after a 0 are decimals, whatever the delimiter says.
+        assert_eq!(decimal_mark(["0.125"]), Some(Point));
+        assert_eq!(decimal_mark(["-0,125"]), Some(Comma));
+        assert!(parse_number("0.125", Comma).is_err(), "no thousands group starts with 0");
+        // Text cells tell nothing.
+        assert_eq!(decimal_mark(["n.a.", "k.A.", "12.5"]), Some(Point));
+        assert_eq!(parse_number("1e-05", Point), Ok(1e-5));
+        assert_eq!(parse_number("2,5E+3", Comma), Ok(2500.0));
+        assert_eq!(parse_number(",5", Comma), Ok(0.5));
+        assert!(parse_number("1e", Point).is_err());
+        assert_eq!(unit_ratio("kW", "MW"), Some(0.001));
+        assert_eq!(unit_ratio("kWh", "MW"), None);
     }
 
     #[test]
@@ -473,6 +575,15 @@ mod tests {
         assert_eq!(sniff_delimiter(b"\"time\",\"value (kW; net)\"\n"), b',');
         assert_eq!(sniff_delimiter(b"a\tb\tc\n"), b'\t');
         assert_eq!(sniff_delimiter(b"single\n"), b',');
+    }
+
+    #[test]
+    fn record_lines_skip_comments_and_blanks() {
+        let text = b"# head\ntime,v\n1,2\n\n# note\n3,4\n";
+        let mut rdr = csv::ReaderBuilder::new().comment(Some(b'#')).from_reader(&text[..]);
+        let mut lines = Lines::new(text);
+        let got: Vec<usize> = rdr.records().map(|r| lines.of(r.unwrap().position().unwrap().byte() as usize)).collect();
+        assert_eq!(got, [3, 6]);
     }
 
     #[test]
@@ -515,6 +626,8 @@ mod tests {
         let gap: DateTime = "2026-03-29T02:15".parse().unwrap();
         assert!(clock.resolve(gap, "").unwrap_err().contains("does not exist in Europe/Berlin"));
         assert_eq!(clock.resolve("2026-07-01T12:00".parse().unwrap(), ""), Ok(ts("2026-07-01T10:00:00Z")));
+        let mut strict = WallClock::strict(TimeZone::get("Europe/Berlin").unwrap(), "Europe/Berlin");
+        assert!(strict.resolve(two, "").unwrap_err().contains("give the time with its offset"));
     }
 
     #[test]
@@ -525,5 +638,7 @@ mod tests {
         assert_eq!(at("+01:00"), ts("2026-10-25T01:00:00Z"));
         assert_eq!(at("UTC"), ts("2026-10-25T02:00:00Z"));
         assert!(zone_cell("XYZ").is_err());
+        assert!(zone_cell("+99999999").is_err(), "no overflow");
+        assert!(zone_cell("+01:75").is_err());
     }
 }

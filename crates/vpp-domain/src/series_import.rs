@@ -75,6 +75,8 @@ pub struct CsvOptions {
     pub source: Option<SourceKind>,
     /// Unit of the values; default a unit column, else the value column's header, else the series unit.
     pub unit: Option<String>,
+    /// The series' resolution, s: a daily series may give dates without a time of day.
+    pub resolution_s: Option<i64>,
 }
 
 /// Unit named by a header such as `power_kw_`, `energy__MWh_` or `Leistung (MW)`.
@@ -100,7 +102,19 @@ const START_NAMES: &[&str] = &[
     "datum",
 ];
 /// Names of a column holding only the time of day beside a date column.
-const TIME_OF_DAY_NAMES: &[&str] = &["von", "from", "uhrzeit", "uhrzeit_von", "zeit_von", "start_time", "time", "zeit"];
+const TIME_OF_DAY_NAMES: &[&str] = &[
+    "von",
+    "from",
+    "uhrzeit",
+    "uhrzeit_von",
+    "zeit_von",
+    "ab_zeit",
+    "beginn",
+    "start_time",
+    "startzeit",
+    "time",
+    "zeit",
+];
 /// Names of a column holding the zone of each row.
 const ZONE_NAMES: &[&str] = &["zeitzone_von", "zeitzone", "timezone", "time_zone", "tz", "zone"];
 /// Names of a belief-time (version) column.
@@ -121,7 +135,14 @@ const VALUE_NAMES: &[&str] = &[
     "volume",
     "menge",
     "quantity",
+    "forecast",
+    "prognose",
+    "measurement",
+    "messwert",
+    "wirkleistung",
 ];
+/// Words in the names of columns that are never the value (ids, codes, states).
+const NOT_VALUE_WORDS: &[&str] = &["id", "nr", "nummer", "code", "status", "quality", "qualitaet", "flag"];
 /// Names of a unit column.
 const UNIT_NAMES: &[&str] = &["einheit", "unit", "dateneinheit"];
 
@@ -198,8 +219,7 @@ impl Clocks {
             TimeCell::Civil(dt) => dt.date(),
             _ => return Err(format!("`{}` is not a date", date.trim())),
         };
-        let tod: Time =
-            time.trim().parse().map_err(|_| format!("`{}` is not a time of day like 14:15", time.trim()))?;
+        let tod = time_of_day(time).ok_or_else(|| format!("`{}` is not a time of day like 14:15", time.trim()))?;
         self.clock(zone)?.resolve(day.to_datetime(tod), context)
     }
 
@@ -211,6 +231,13 @@ impl Clocks {
         }
         Ok(self.cells.get_mut(z).expect("inserted above"))
     }
+}
+
+/// A time of day, `14:15[:00]`, or the start of a range `14:15 - 14:30`.
+fn time_of_day(text: &str) -> Option<Time> {
+    let t = text.trim();
+    let start = t.split_once(" - ").or_else(|| t.split_once('-')).map_or(t, |(a, _)| a.trim());
+    (start.len() <= 8).then(|| start.parse::<Time>().ok()).flatten()
 }
 
 /// Parses CSV text.
@@ -300,11 +327,26 @@ pub fn parse_csv(text: &[u8], opts: &CsvOptions) -> Result<Parsed, Invalid> {
                 )
             })?,
     };
-    let start_cols = match by_names(TIME_OF_DAY_NAMES)
-        .into_iter()
-        .find(|c| *c != start && first_cell(*c).parse::<Time>().is_ok() && first_cell(*c).len() <= 8)
-    {
+    let time_col =
+        by_names(TIME_OF_DAY_NAMES).into_iter().find(|c| *c != start && time_of_day(&first_cell(*c)).is_some());
+    let start_cols = match time_col {
         Some(tod) if opts.timestamp_format.is_none() && date_only(start) => StartCols::DateAndTime(start, tod),
+        // A day without its time of day would put every row at midnight.
+        None if opts.start_column.is_none()
+            && opts.timestamp_format.is_none()
+            && first.is_some()
+            && date_only(start)
+            && opts.resolution_s.is_none_or(|r| r < 86_400) =>
+        {
+            return Err(Invalid::one(
+                "start_column",
+                format!(
+                    "`{}` holds dates without a time of day, and no time column (von, Uhrzeit, time, …) was found in {}; name the columns",
+                    headers[start],
+                    headers.join(", ")
+                ),
+            ));
+        }
         _ => StartCols::One(start),
     };
     let zone_col = by_names(ZONE_NAMES).into_iter().next();
@@ -313,6 +355,8 @@ pub fn parse_csv(text: &[u8], opts: &CsvOptions) -> Result<Parsed, Invalid> {
         None if opts.belief_time.is_none() => by_names(BELIEF_NAMES).into_iter().next(),
         None => None,
     };
+    // Named like a version, it is never the value, even when belief_time was given.
+    let version_like = by_names(BELIEF_NAMES);
     let unit_col = by_names(UNIT_NAMES).into_iter().next();
     let mut taken = vec![start];
     if let StartCols::DateAndTime(_, tod) = start_cols {
@@ -325,15 +369,31 @@ pub fn parse_csv(text: &[u8], opts: &CsvOptions) -> Result<Parsed, Invalid> {
         let cell = first_cell(c);
         [DecimalMark::Point, DecimalMark::Comma].iter().any(|m| delivered::parse_number(&cell, *m).is_ok())
     };
+    let normal: Vec<String> = headers.iter().map(|h| delivered::normal_name(h)).collect();
+    let words: Vec<Vec<String>> = headers
+        .iter()
+        .map(|h| h.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect())
+        .collect();
+    let free = |c: usize| !taken.contains(&c) && !version_like.contains(&c);
+    let not_value = |c: usize| words[c].iter().any(|w| NOT_VALUE_WORDS.contains(&w.as_str()));
     let value_col = match named(&opts.value_column, "value_column")? {
         Some(c) => c,
         None => by_names(VALUE_NAMES)
             .into_iter()
-            .find(|c| !taken.contains(c))
-            .or_else(|| (0..headers.len()).find(|c| !taken.contains(c) && (first.is_none() || numeric(*c))))
+            .find(|c| free(*c))
+            // A name that starts with a value word (`value_mw`, `Wirkleistung_kW`) or names a unit.
+            .or_else(|| {
+                (0..headers.len()).find(|c| {
+                    free(*c)
+                        && !not_value(*c)
+                        && (VALUE_NAMES.iter().any(|v| normal[*c].starts_with(&delivered::normal_name(v)))
+                            || delivered::unit_in_header(&headers[*c]).is_some())
+                })
+            })
+            .or_else(|| (0..headers.len()).find(|c| free(*c) && !not_value(*c) && (first.is_none() || numeric(*c))))
             .or_else(|| {
                 // The only column left holds the values, numbers or not (each row says).
-                let left: Vec<usize> = (0..headers.len()).filter(|c| !taken.contains(c)).collect();
+                let left: Vec<usize> = (0..headers.len()).filter(|c| free(*c)).collect();
                 (left.len() == 1).then(|| left[0])
             })
             .ok_or_else(|| Invalid::one("value_column", "cannot tell which column holds the values; name it"))?,
@@ -397,8 +457,19 @@ pub fn parse_csv(text: &[u8], opts: &CsvOptions) -> Result<Parsed, Invalid> {
     };
     let unit_name = unit.clone();
     let mut parsed = Parsed { unit, ..Parsed::default() };
+    let mut lines = delivered::Lines::new(text);
+    // A version cell names one instant for every row that repeats it.
+    let mut versions: HashMap<(String, Option<String>), Timestamp> = HashMap::new();
+    let named_err = |c: usize| {
+        let h = headers[c].clone();
+        move |e: String| format!("{h}: {e}")
+    };
     for (i, record) in records.enumerate() {
-        let line = i + 2;
+        let position = match &record {
+            Ok(r) => r.position(),
+            Err(e) => e.position(),
+        };
+        let line = position.map_or(i + 2, |p| lines.of(p.byte() as usize));
         let record = match record {
             Ok(r) => r,
             Err(e) => {
@@ -411,21 +482,43 @@ pub fn parse_csv(text: &[u8], opts: &CsvOptions) -> Result<Parsed, Invalid> {
             let zone = zone_col.map(cell).filter(|z| !z.trim().is_empty());
             let context = belief_col.map(cell).unwrap_or("");
             let event_start = match start_cols {
-                StartCols::One(c) => clocks.instant(cell(c), zone, context)?,
-                StartCols::DateAndTime(d, t) => clocks.date_and_time(cell(d), cell(t), zone, context)?,
+                StartCols::One(c) => clocks.instant(cell(c), zone, context).map_err(named_err(c))?,
+                StartCols::DateAndTime(d, t) => {
+                    clocks.date_and_time(cell(d), cell(t), zone, context).map_err(named_err(d))?
+                }
             };
             // A unit column may change the scale from row to row (ct/kWh,
-            // EUR/MWh), not the quantity.
+            // EUR/MWh; kW in an MW file), not the quantity.
             let scale = match (unit_col, &unit_name) {
-                (Some(c), Some(file_unit)) if opts.unit.is_none() => match delivered::canonical_unit(cell(c)) {
-                    Some((u, f)) if u == *file_unit => f,
-                    _ => return Err(format!("unit `{}` does not fit the file's {file_unit}", cell(c).trim())),
-                },
+                (Some(c), Some(file_unit)) if opts.unit.is_none() => {
+                    match delivered::canonical_unit(cell(c)).and_then(|(u, f)| {
+                        delivered::unit_ratio(&u, file_unit).or((u == *file_unit).then_some(1.0)).map(|r| f * r)
+                    }) {
+                        Some(f) => f,
+                        None => {
+                            return Err(format!(
+                                "{}: `{}` does not fit the file's {file_unit}",
+                                headers[c],
+                                cell(c).trim()
+                            ));
+                        }
+                    }
+                }
                 _ => scale,
             };
-            let value = delivered::parse_number(cell(value_col), mark)? * scale;
+            let value = delivered::parse_number(cell(value_col), mark).map_err(named_err(value_col))? * scale;
             let belief_time = match (belief_col, opts.belief_time) {
-                (Some(c), _) => clocks.instant(cell(c), zone, "")?,
+                (Some(c), _) => {
+                    let key = (cell(c).to_string(), zone.map(String::from));
+                    match versions.get(&key) {
+                        Some(t) => *t,
+                        None => {
+                            let t = clocks.instant(cell(c), zone, "").map_err(named_err(c))?;
+                            versions.insert(key, t);
+                            t
+                        }
+                    }
+                }
                 (None, Some(t)) => t,
                 (None, None) => event_start,
             };
@@ -502,9 +595,15 @@ fn time_unit(declared: &str, field: &str, sample: Option<f64>, given: Option<Tim
 }
 
 /// Parses the column-oriented JSON. `resolution_s` checks `end − start` of
-/// forecast rows; forecasts need a `version` column. `time_unit` overrides
-/// the units the file declares for its time columns.
-pub fn parse_columns(file: &ColumnFile, resolution_s: i64, given: Option<TimeUnit>) -> Result<Parsed, Invalid> {
+/// forecast rows; forecasts need a `version` column. `given` (the
+/// `time_unit` parameter) overrides the units the file declares for its
+/// time columns, `unit` the unit it declares for its values.
+pub fn parse_columns(
+    file: &ColumnFile,
+    resolution_s: i64,
+    given: Option<TimeUnit>,
+    unit: Option<&str>,
+) -> Result<Parsed, Invalid> {
     let n_cols = file.column_ids.len();
     if file.units.len() != n_cols || file.values.len() != n_cols {
         return Err(Invalid::one(
@@ -546,7 +645,7 @@ pub fn parse_columns(file: &ColumnFile, resolution_s: i64, given: Option<TimeUni
     let start_unit = unit_of(start_col)?;
     let end_unit = end_col.map(unit_of).transpose()?;
     let version_unit = version_col.map(unit_of).transpose()?;
-    let value_unit = file.units[value_col].trim();
+    let value_unit = unit.unwrap_or(&file.units[value_col]).trim();
     let (unit, scale) = match delivered::canonical_unit(value_unit) {
         Some((u, f)) => (Some(u), f),
         None => ((!value_unit.is_empty() && value_unit != "-").then(|| value_unit.to_string()), 1.0),
@@ -730,6 +829,42 @@ mod tests {
         assert_eq!(p.unit.as_deref(), Some("MW"));
     }
 
+    #[test]
+    fn review_cases_real_files_bring() {
+        // Three decimals after 0 in a `;` file are decimals.
+        let p = parse_csv(b"time;kw\n2025-06-08T00:00:00Z;0.125\n2025-06-08T00:15:00Z;1.500\n", &opts()).unwrap();
+        assert_eq!(p.rows.iter().map(|r| r.input.value).collect::<Vec<_>>(), [0.125, 1.5]);
+        // An id column is not the value; a unit-suffixed name is.
+        let p = parse_csv(b"timestamp,meter_id,value_mw\n2025-06-08T00:00:00Z,4711,1.5\n", &opts()).unwrap();
+        assert_eq!((p.rows[0].input.value, p.unit.as_deref()), (1.5, Some("MW")));
+        // A version column is never the value, even with belief_time given.
+        let o = CsvOptions { belief_time: Some("2025-06-07T00:00:00Z".parse().unwrap()), ..opts() };
+        let p = parse_csv(b"time,version,v\n2025-06-08T00:00:00Z,1749340800,3\n", &o).unwrap();
+        assert_eq!(p.rows[0].input.value, 3.0);
+        // A day without a time of day is refused, not put at midnight.
+        let err = parse_csv(b"Datum;Wert\n08.06.2025;1\n08.06.2025;2\n", &opts()).unwrap_err();
+        assert_eq!(err.0[0].field, "start_column");
+        let daily = CsvOptions { resolution_s: Some(86_400), ..opts() };
+        assert_eq!(parse_csv(b"Datum;Wert\n08.06.2025;1\n", &daily).unwrap().rows.len(), 1);
+        // A time range column gives the start.
+        let p = parse_csv(b"Datum;Zeit;Wert\n08.06.2025;00:15 - 00:30;1\n", &opts()).unwrap();
+        assert_eq!(starts(&p), ["2025-06-08T00:15:00Z"]);
+        // Lines count past comments; errors name their column.
+        let p = parse_csv(b"# meter export\ntime,kw\n\n# gap\n2025-06-08T00:00:00Z,x\n", &opts()).unwrap();
+        assert_eq!(p.rejected[0].line, 5);
+        assert!(p.rejected[0].reason.starts_with("kw: "), "{}", p.rejected[0].reason);
+        // A version in the repeated hour is one instant for all its rows.
+        let o = CsvOptions { timezone: Some("Europe/Berlin".into()), source: Some(SourceKind::Forecast), ..opts() };
+        let text = b"start;version;kw\n2026-10-25 10:00;2026-10-25 02:30;1\n2026-10-25 10:15;2026-10-25 02:30;2\n2026-10-25 10:30;2026-10-25 02:30;3\n";
+        let p = parse_csv(text, &o).unwrap();
+        assert_eq!(p.rows.len(), 3, "{:?}", p.rejected);
+        assert!(p.rows.iter().all(|r| r.input.belief_time == p.rows[0].input.belief_time));
+        // A kW row in an MW file is converted; a price row is refused.
+        let p = parse_csv(b"time;unit;value\n2025-06-08T00:00:00Z;MW;1\n2025-06-08T00:15:00Z;kW;500\n2025-06-08T00:30:00Z;EUR/MWh;5\n", &opts()).unwrap();
+        assert_eq!(p.rows.iter().map(|r| r.input.value).collect::<Vec<_>>(), [1.0, 0.5]);
+        assert_eq!(p.rejected[0].line, 4);
+    }
+
     fn columns(units: [&str; 4], start: f64) -> ColumnFile {
         ColumnFile {
             key: [("asset_id".to_string(), Value::from("A-7"))].into(),
@@ -747,22 +882,22 @@ mod tests {
     #[test]
     fn column_json_forecasts() {
         let start = 1_795_168_800_000.0; // 2026-11-20T10:00:00Z in ms
-        let p = parse_columns(&columns(["ms", "ms", "ms", "kW"], start), 900, None).unwrap();
+        let p = parse_columns(&columns(["ms", "ms", "ms", "kW"], start), 900, None, None).unwrap();
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows[0].input.event_start.to_string(), "2026-11-20T10:00:00Z");
         assert_eq!(p.rows[0].input.belief_time.unwrap().to_string(), "2026-11-20T09:00:00Z");
         assert_eq!(p.rejected[0].line, 1, "end − start is not 15 minutes");
         assert_eq!(p.unit.as_deref(), Some("kW"));
-        let err = parse_columns(&columns(["s", "ms", "ms", "kW"], start), 900, None).unwrap_err();
+        let err = parse_columns(&columns(["s", "ms", "ms", "kW"], start), 900, None, None).unwrap_err();
         assert!(err.0[0].message.contains("looks like milliseconds; pass time_unit=ms"), "{err}");
-        let p = parse_columns(&columns(["s", "s", "s", "MWH"], start), 900, Some(TimeUnit::Ms)).unwrap();
+        let p = parse_columns(&columns(["s", "s", "s", "MWH"], start), 900, Some(TimeUnit::Ms), None).unwrap();
         assert_eq!(p.rows[0].input.event_start.to_string(), "2026-11-20T10:00:00Z");
         assert_eq!(p.unit.as_deref(), Some("MWh"));
-        let err = parse_columns(&columns(["ms", "ms", "ms", "kW"], start), 900, Some(TimeUnit::S)).unwrap_err();
+        let err = parse_columns(&columns(["ms", "ms", "ms", "kW"], start), 900, Some(TimeUnit::S), None).unwrap_err();
         assert_eq!(err.0[0].field, "time_unit");
         let mut f = columns(["ms", "ms", "ms", "kW"], start);
         f.values[3].pop();
-        assert_eq!(parse_columns(&f, 900, None).unwrap_err().0[0].field, "values[3]");
+        assert_eq!(parse_columns(&f, 900, None, None).unwrap_err().0[0].field, "values[3]");
     }
 
     #[test]
@@ -778,7 +913,7 @@ mod tests {
             ],
         };
         assert_eq!(f.asset().as_deref(), Some("42"));
-        let p = parse_columns(&f, 900, None).unwrap();
+        let p = parse_columns(&f, 900, None, None).unwrap();
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows[0].input.source, SourceKind::LiveMeasurement);
         assert_eq!(p.rejected[0].reason, "quality is \"bad\"");

@@ -156,12 +156,13 @@ impl Table {
             .map(|h| h.trim().to_string())
             .collect();
         let mut rows = Vec::new();
+        let mut lines = delivered::Lines::new(s.as_bytes());
         for record in rdr.records() {
             let record = record.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(0, |p| lines.of(p.byte() as usize));
                 vec![RowError { line, reason: format!("unreadable row: {e}") }]
             })?;
-            let line = record.position().map_or(0, |p| p.line() as usize);
+            let line = record.position().map_or(0, |p| lines.of(p.byte() as usize));
             rows.push((line, record.iter().map(|f| f.trim().to_string()).collect()));
         }
         let marks = (0..headers.len())
@@ -259,8 +260,9 @@ pub fn parse_prices(bytes: &[u8], tz: &TimeZone) -> Result<Vec<PriceRow>, Vec<Ro
     for (line, f) in &t.rows {
         let get = |c: usize| f.get(c).map_or("", String::as_str);
         let row = (|| {
-            let start = time_in(&mut clock, "delivery_start", get(start_col), "")?;
-            let end = end_col.map(|c| time_in(&mut clock, "delivery_end", get(c), "")).transpose()?;
+            // Each column reads the repeated autumn hour by its own order.
+            let start = time_in(&mut clock, "delivery_start", get(start_col), "start")?;
+            let end = end_col.map(|c| time_in(&mut clock, "delivery_end", get(c), "end")).transpose()?;
             if end.is_some_and(|e| e <= start) {
                 return Err("delivery_end must be after delivery_start".into());
             }
@@ -325,7 +327,9 @@ pub fn parse_trades(bytes: &[u8], tz: &TimeZone) -> Result<Vec<TradeRow>, Vec<Ro
         );
     }
     let (price_mark, volume_mark) = (t.mark(col(5)), t.mark(col(7)));
-    let mut clock = clock_of(tz);
+    // Trades are in no time order: a wall-clock time in the repeated autumn
+    // hour cannot be read by order, so it needs its offset.
+    let mut clock = WallClock::strict(tz.clone(), tz.iana_name().unwrap_or("UTC"));
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
     let mut seen = std::collections::HashSet::new();
     for (line, f) in &t.rows {
@@ -346,10 +350,11 @@ pub fn parse_trades(bytes: &[u8], tz: &TimeZone) -> Result<Vec<TradeRow>, Vec<Ro
                 return Err("DeliveryEnd must be after DeliveryStart".into());
             }
             let executed_at = time_in(&mut clock, "ExecutionTime", get(col(4)), "")?;
-            let (currency, price_factor) = match (cols[6], &price_header_unit) {
-                (Some(c), _) => (get(c).to_ascii_uppercase(), Decimal::ONE),
-                (None, Some(u)) => u.clone(),
-                (None, None) => unreachable!("refused above"),
+            let price_factor = price_header_unit.as_ref().map_or(Decimal::ONE, |u| u.1);
+            let currency = match (cols[6], &price_header_unit) {
+                (Some(c), _) => get(c).to_ascii_uppercase(),
+                (None, Some(u)) => u.0.clone(),
+                (None, None) => return Err("no Currency column and no price unit".into()),
             };
             let price = decimal_in("Price", get(col(5)), price_mark)? * price_factor;
             if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -444,6 +449,7 @@ pub fn parse_imbalance_prices(bytes: &[u8]) -> Result<Vec<ImbalanceRow>, Vec<Row
     let mark = t.mark(price_col);
     let berlin = TimeZone::get("Europe/Berlin").map_err(|e| vec![RowError { line: 0, reason: e.to_string() }])?;
     let mut clock = WallClock::new(berlin, "Europe/Berlin");
+    let mut named: std::collections::HashMap<String, WallClock> = std::collections::HashMap::new();
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
     for (line, f) in &t.rows {
         let get = |c: usize| f.get(c).map_or("", String::as_str);
@@ -461,9 +467,21 @@ pub fn parse_imbalance_prices(bytes: &[u8]) -> Result<Vec<ImbalanceRow>, Vec<Row
                     None => Ok(None),
                 }
             };
+            // A fixed zone (CET, +01:00) says the offset; a named one (or
+            // none: Europe/Berlin) is a wall clock read by order.
             let start = match zone_of(zone_col)? {
-                Some(tz) => tz.to_timestamp(date.to_datetime(from)).map_err(|e| format!("von: {e}"))?,
-                None => clock.resolve(date.to_datetime(from), "von")?,
+                Some(tz) if tz.iana_name().is_none() => {
+                    tz.to_timestamp(date.to_datetime(from)).map_err(|e| format!("von: {e}"))?
+                }
+                Some(tz) => {
+                    let name = tz.iana_name().unwrap_or("UTC").to_string();
+                    named
+                        .entry(name.clone())
+                        .or_insert_with(|| WallClock::new(tz, name))
+                        .resolve(date.to_datetime(from), "von")
+                        .map_err(|e| format!("von: {e}"))?
+                }
+                None => clock.resolve(date.to_datetime(from), "von").map_err(|e| format!("von: {e}"))?,
             };
             // A quarter-hour, whose end on the clock of `bis` (its own zone
             // column, else the start's) must be `bis`: across the autumn
@@ -528,6 +546,23 @@ mod tests {
         let errors = parse_trades(file.as_bytes(), &TimeZone::UTC).expect_err("invalid");
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![2, 3, 4]);
+        // Lines count past comments and blank lines.
+        let commented = format!(
+            "# export\n{}\n# more\n\n{}",
+            &file[..file.find('\n').unwrap()],
+            &file[file.find('\n').unwrap() + 1..]
+        );
+        let lines: Vec<usize> =
+            parse_trades(commented.as_bytes(), &TimeZone::UTC).expect_err("invalid").iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![5, 6, 7]);
+        // In wall clock, a trade in the repeated hour needs its offset.
+        let berlin = TimeZone::get("Europe/Berlin").expect("zone");
+        let fold = "TradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit\n\
+            F1;SELL;2026-10-25 02:15;2026-10-25 02:30;2026-10-24 12:00;1;EUR;1;MW\n\
+            F2;SELL;2026-10-25T02:15+01:00;2026-10-25T02:30+01:00;2026-10-24 12:00;1;EUR;1;MW\n";
+        let fold_errors = parse_trades(fold.as_bytes(), &berlin).expect_err("ambiguous");
+        assert_eq!(fold_errors.len(), 1);
+        assert!(fold_errors[0].reason.contains("give the time with its offset"), "{}", fold_errors[0].reason);
         assert!(errors[0].reason.contains("Side `HOLD`"));
         assert!(errors[1].reason.contains("repeated"));
         assert!(errors[2].reason.contains("VolumeUnit `MVA`"));
@@ -591,7 +626,18 @@ mod tests {
         let rows = parse_prices(file.as_bytes(), &berlin).expect("valid");
         assert_eq!(rows[0].start, "2026-10-25T00:00:00Z".parse::<Timestamp>().expect("ts"));
         assert_eq!(rows[1].start, "2026-10-25T01:00:00Z".parse::<Timestamp>().expect("ts"));
+        // With ends: each column counts the repeated hour on its own.
+        let file = "start;end;price\n25.10.2026 01:45;25.10.2026 02:00;1\n25.10.2026 02:00;25.10.2026 02:15;2\n\
+            25.10.2026 02:45;25.10.2026 02:00;3\n25.10.2026 02:00;25.10.2026 02:15;4\n";
+        let ranged = parse_prices(file.as_bytes(), &berlin).expect("valid");
+        let ends: Vec<String> = ranged.iter().map(|r| r.end.expect("end").to_string()).collect();
+        assert_eq!(
+            ends,
+            ["2026-10-25T00:00:00Z", "2026-10-25T00:15:00Z", "2026-10-25T01:00:00Z", "2026-10-25T01:15:00Z"]
+        );
         assert_eq!((rows[0].price, rows[0].currency.as_deref()), (d("85"), Some("EUR")));
+        let cents = parse_prices(b"time,currency,price (ct/kWh)\n2026-11-20T10:00:00Z,EUR,8.5\n", &berlin).expect("ct");
+        assert_eq!(cents[0].price, d("85"));
         let errors = parse_prices(b"Zeit;Preis\n29.03.2026 02:30;1\n", &berlin).expect_err("spring gap");
         assert!(errors[0].reason.contains("does not exist"), "{}", errors[0].reason);
     }

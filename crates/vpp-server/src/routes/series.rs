@@ -25,8 +25,8 @@ use crate::imports::ImportJob;
 use crate::routes::{page, paged};
 use crate::state::AppState;
 use vpp_app::series::{
-    FileImportReport, ImportQuery, MIN_MEASURED_COVERAGE, OnError, measured, of_source, pairs, prepare_import,
-    resampled_live, store_rows,
+    FileImportReport, ImportQuery, MIN_MEASURED_COVERAGE, measured, of_source, pairs, prepare_import, resampled_live,
+    store_rows,
 };
 
 paged!(SeriesList, Series);
@@ -299,7 +299,7 @@ async fn post_beliefs(
     };
     let rows = batch.beliefs.iter().enumerate();
     let (accepted, duplicates, rejected) =
-        store_rows(&s.store, key, &series, rows, factor, vec![], OnError::Skip, &|_| true).await?;
+        store_rows(&s.store, key, &series, rows, factor, vec![], None, &|_| true).await?;
     Ok(Json(IngestReport { accepted, duplicates, rejected }))
 }
 
