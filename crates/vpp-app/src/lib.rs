@@ -22,7 +22,8 @@
 //! | [`weather`] | weather forecast files (Open-Meteo, DWD MOSMIX) into weather series; the weather nearest a resource |
 //! | [`parks`] | park load import, bills, profiles, flexibility, savings, the battery plan on the demand forecast, reports |
 //! | [`schedules`] | optimal schedules of a VPP, dispatching the stored schedule |
-//! | [`series`] | measured values per interval, resampled live measurements |
+//! | [`series`] | file imports, measured values per interval, resampled live measurements |
+//! | [`routing`] | files that name their asset go to its power series; technical data gives new PV and wind their series |
 //! | [`dispatch`] | dispatch records of a split power target |
 //! | [`control`] | the closed loop on deviations (a job) |
 //! | [`users`] | the first admin, password hashing, random tokens |
@@ -37,6 +38,7 @@ pub mod json;
 pub mod market_job;
 pub mod markets;
 pub mod parks;
+pub mod routing;
 pub mod schedules;
 pub mod series;
 pub mod stations;

@@ -101,7 +101,7 @@ pub enum Outcome {
 }
 
 /// How to read an imported file. What is left out is found in the file.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
@@ -137,6 +137,8 @@ pub struct ImportQuery {
     pub on_error: Option<OnError>,
     /// Check the file now and store it in a background job (202 with the job).
     pub background: Option<bool>,
+    /// Imports routed by their content or name (`/series/import`): the file's name, which may name its asset.
+    pub file_name: Option<String>,
 }
 
 /// Outcome of a file import.

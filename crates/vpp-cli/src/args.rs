@@ -578,17 +578,19 @@ pub(crate) enum ImportCommand {
         /// The JSON file.
         file: PathBuf,
     },
-    /// Import a CSV or column-oriented JSON file of beliefs into a series.
+    /// Import CSV or column-oriented JSON files of beliefs: into a series, or each into the asset it names.
     Series(Box<SeriesImportArgs>),
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct SeriesImportArgs {
-    /// Series id.
+    /// Series id (or exact name); without it each file goes to the power
+    /// series of the asset it names (its key, an asset column, or its file name).
     #[arg(long)]
-    pub(crate) series: String,
-    /// The file.
-    pub(crate) file: PathBuf,
+    pub(crate) series: Option<String>,
+    /// Files, or folders whose files are all imported (in name order).
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
     /// `csv` or `columns`; default from the extension (.json = columns).
     #[arg(long)]
     pub(crate) format: Option<String>,
@@ -596,8 +598,11 @@ pub(crate) struct SeriesImportArgs {
     #[arg(long)]
     pub(crate) delimiter: Option<String>,
     /// CSV numbers use a decimal comma; default from the values.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "decimal_point")]
     pub(crate) decimal_comma: bool,
+    /// CSV numbers use a decimal point; default from the values.
+    #[arg(long)]
+    pub(crate) decimal_point: bool,
     /// strftime format of CSV timestamps, e.g. "%d.%m.%Y %H:%M"; default any common form.
     #[arg(long)]
     pub(crate) timestamp_format: Option<String>,

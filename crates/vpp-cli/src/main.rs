@@ -21,6 +21,7 @@ mod demo_strategies;
 mod demo_weather;
 mod devices;
 mod etl;
+mod import;
 mod output;
 mod park;
 mod users;
@@ -33,6 +34,7 @@ use args::*;
 use clap::Parser;
 use config::Config;
 use devices::{DEMO_MQTT_URL, DeviceLoad, bench_devices, broker_reachable, simulate, simulated_devices};
+use import::import_series;
 use park::park;
 use tokio::net::TcpListener;
 use users::{bootstrap_admin, user_command};
@@ -77,7 +79,7 @@ fn start() -> anyhow::Result<()> {
 /// `serve`, `demo` and `migrate` reads or adds to data that is already
 /// there, and a new empty file (a typo, another folder) would only answer
 /// with empty tables.
-async fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
     if let Some(path) = config.sqlite_file()
         && !path.exists()
     {
@@ -264,7 +266,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = open_store(&config).await?;
             let parsed: TechnicalDataFile = read_json(&file)?;
             let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let report = store.import_technical_data(&name, parsed, dry_run).await?;
+            let report = vpp_app::routing::import_technical_data(&store, &name, parsed, dry_run)
+                .await
+                .map_err(|e| api_error(e, "file"))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             eprintln!(
                 "{}: {} added, {} changed, {} unchanged, {} missing",
@@ -276,72 +280,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Import(ImportCommand::Series(args)) => {
-            let SeriesImportArgs {
-                series,
-                file,
-                format,
-                delimiter,
-                decimal_comma,
-                timestamp_format,
-                time_unit,
-                on_error,
-                timezone,
-                start_column,
-                value_column,
-                belief_time_column,
-                belief_time,
-                source,
-                unit,
-            } = *args;
-            let time_unit = time_unit
-                .map(|u| {
-                    vpp_domain::delivered::TimeUnit::parse(&u)
-                        .with_context(|| format!("--time-unit `{u}` is not s or ms"))
-                })
-                .transpose()?;
-            let on_error = match on_error.as_str() {
-                "skip" => vpp_app::series::OnError::Skip,
-                "reject" => vpp_app::series::OnError::Reject,
-                other => anyhow::bail!("--on-error `{other}` is not skip or reject"),
-            };
-            let store = open_store(&config).await?;
-            let source = source
-                .map(|s| vpp_domain::series::SourceKind::parse(&s).with_context(|| format!("unknown source `{s}`")))
-                .transpose()?;
-            let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-            let query = vpp_app::series::ImportQuery {
-                format: format.or_else(|| Some(if is_json { "columns" } else { "csv" }.into())),
-                delimiter,
-                decimal_comma: decimal_comma.then_some(true),
-                timestamp_format,
-                time_unit,
-                on_error: Some(on_error),
-                timezone,
-                start_column,
-                value_column,
-                belief_time_column,
-                belief_time,
-                source,
-                unit,
-                background: None,
-            };
-            let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let failed = |e| anyhow::anyhow!("{}: {}", file.display(), api_error(e, "file"));
-            let prepared = vpp_app::series::prepare_import(&store, &series, &body, &query).await.map_err(failed)?;
-            let progress = progress_printer(&file, prepared.rows());
-            let report = prepared.store(&store, &progress).await.map_err(failed)?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            eprintln!(
-                "{}: {} rows, {} accepted, {} duplicates, {} rejected",
-                file.display(),
-                report.rows,
-                report.accepted,
-                report.duplicates,
-                report.rejected.len()
-            );
-            Ok(())
-        }
+        Command::Import(ImportCommand::Series(args)) => import_series(&config, *args).await,
         Command::Import(ImportCommand::Templates { file }) => {
             let store = open_store(&config).await?;
             let report = store.import_templates(read_json(&file)?).await?;
@@ -672,7 +611,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
 /// Progress of a long import on stderr, one line per report of the store
 /// (every 10,000 rows or so); files under 50,000 rows import silently.
 /// Interrupting the process rolls the import's one transaction back.
-fn progress_printer(file: &std::path::Path, rows: usize) -> impl Fn(u64) -> bool + Send + Sync {
+pub(crate) fn progress_printer(file: &std::path::Path, rows: usize) -> impl Fn(u64) -> bool + Send + Sync {
     let name = file.display().to_string();
     move |sent| {
         if rows >= 50_000 {

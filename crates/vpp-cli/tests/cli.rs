@@ -98,6 +98,40 @@ fn write(dir: &Path, name: &str, value: &Value) -> String {
     path.display().to_string()
 }
 
+/// A folder of meter files, each named after its asset, goes in with one
+/// command; a file naming no asset is refused by name and the others stay in.
+#[test]
+fn a_folder_of_files_goes_to_the_assets_they_name() {
+    let tmp = TempDir::migrated("folder");
+    let asset = |id: &str| {
+        json!({"asset_id": id, "name": format!("Park {id}"), "type": "wind",
+               "location": {"latitude": 53.5, "longitude": 9.9, "timezone": "Europe/Berlin"},
+               "technical_attributes": {"capacity_kw": 3600}, "status": "active"})
+    };
+    let assets = write(&tmp.0, "assets.json", &json!({"assets": [asset("WP-07"), asset("WP-08")]}));
+    let report = stdout_json(&vpp(&tmp.db(), &["import", "technical-data", &assets]));
+    assert_eq!(report["power_series"].as_array().map(Vec::len), Some(2), "{report}");
+    let inbox = tmp.0.join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    for (name, day) in [("WP-07_meter.csv", "08.06.2025"), ("WP-08_meter.csv", "08.06.2025")] {
+        let text = format!("Datum;von;Wert (MW)\n{day};00:00;1,5\n{day};00:15;1,25\n");
+        std::fs::write(inbox.join(name), text).expect("write");
+    }
+    let dir = inbox.display().to_string();
+    let out = vpp(&tmp.db(), &["import", "series", &dir, "--source", "meter_final", "--timezone", "Europe/Berlin"]);
+    let results = stdout_json(&out);
+    assert_eq!(results.as_array().map(Vec::len), Some(2), "{results}");
+    assert_eq!(results[0]["routed"]["by"], "file name names asset id WP-07");
+    assert_eq!(results[1]["report"]["accepted"], 2);
+    std::fs::write(inbox.join("unknown.csv"), "time,kw\n2025-06-08T00:00:00Z,1\n").expect("write");
+    let out = vpp(&tmp.db(), &["import", "series", &dir, "--source", "meter_final", "--timezone", "Europe/Berlin"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown.csv") && stderr.contains("1 of 3 files refused"), "{stderr}");
+    let results: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(results[0]["report"]["duplicates"], 2, "the same file again is stored once: {results}");
+}
+
 #[test]
 fn technical_data_import_reports_and_refuses_malformed_files() {
     let tmp = TempDir::migrated("import");

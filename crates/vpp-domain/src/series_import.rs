@@ -142,7 +142,8 @@ const VALUE_NAMES: &[&str] = &[
     "wirkleistung",
 ];
 /// Words in the names of columns that are never the value (ids, codes, states).
-const NOT_VALUE_WORDS: &[&str] = &["id", "nr", "nummer", "code", "status", "quality", "qualitaet", "flag"];
+const NOT_VALUE_WORDS: &[&str] =
+    &["id", "nr", "nummer", "code", "status", "quality", "qualitaet", "flag", "malo", "melo", "zaehlpunkt", "metering"];
 /// Names of a unit column.
 const UNIT_NAMES: &[&str] = &["einheit", "unit", "dateneinheit"];
 

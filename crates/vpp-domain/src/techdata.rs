@@ -363,6 +363,9 @@ pub struct ImportReport {
     /// A preview: checked and planned as an import would be, nothing written.
     #[serde(default)]
     pub dry_run: bool,
+    /// Power series made for new PV and wind assets (ids).
+    #[serde(default)]
+    pub power_series: Vec<String>,
 }
 
 /// An asset and its resource.

@@ -567,11 +567,15 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Imports contract versions (`;`-separated, header
-         *     `contract_id;resource_id;valid_from;price_model;fixed_price;fee_model;fee_value;vat_pct;redispatch_price`).
-         *     A newer version of a contract supersedes the older one from its
-         *     `valid_from`. Contradictory rows (a fixed price model without a price…)
-         *     and unknown resources refuse the whole file with every bad line.
+         * Imports contract versions: vpp's own file
+         *     (`contract_id;resource_id;valid_from;price_model;fixed_price;fee_model;fee_value;vat_pct;redispatch_price`)
+         *     or a CRM export keyed by asset (`contract_id, asset_id, metering_point_id,
+         *     capacity, technology, contract_begin, contract_end, price_model, price,
+         *     fee_model, fee, fee_percent`), columns by name, any delimiter. An asset
+         *     id is a resource id or a resource's external id. A newer version of a
+         *     contract supersedes the older one from its `valid_from`. Contradictory
+         *     rows (a fixed price model without a price…) and unknown assets refuse
+         *     the whole file with every bad line.
          */
         post: operations["import_contracts"];
         delete?: never;
@@ -998,7 +1002,7 @@ export interface paths {
         /**
          * Import a technical-data file (`{"assets":[...]}`). Resources are upserted
          *     by asset id; the answer lists added, changed (field by field) and missing
-         *     assets. Any invalid asset refuses the whole file. `dry_run=true` checks
+         *     assets, and the power series made for new PV and wind assets. Any invalid asset refuses the whole file. `dry_run=true` checks
          *     and reports the same without applying anything (a preview of the diff).
          */
         post: operations["import_technical_data"];
@@ -1330,6 +1334,52 @@ export interface paths {
         put?: never;
         /** Create a series for a resource, VPP or market. */
         post: operations["create_series"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/series/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a file into the power series of the asset it names: a column
+         *     JSON's key (`asset_id`/`entity_id`), a CSV's asset or metering-point
+         *     column (one asset per file), or else its `file_name` holding the asset
+         *     id, resource id or metering point (e.g. `WP-07_meter_2025-06-08.csv`).
+         *     The asset's power series is created if it has none. The answer says
+         *     where the file went and why, with the import's report.
+         */
+        post: operations["import_routed_file"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/series/import-files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import several files at once (`multipart/form-data`, one part per file,
+         *     each with its file name), each routed to the asset it names as
+         *     `/series/import` does. A refused file stops none of the others; when
+         *     every file is refused the answer is 422 with each file's reason.
+         */
+        post: operations["import_files"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3811,6 +3861,8 @@ export interface components {
         };
         /** @description One version of a contract. */
         Contract: {
+            /** @description Contracted capacity, MW. */
+            capacity_mw?: string | null;
             /** @description Contract id (stable across versions). */
             contract_id: string;
             /** @description Fee model. */
@@ -3819,17 +3871,26 @@ export interface components {
             fee_value: string;
             /** @description Fixed price, currency/MWh (fixed model only). */
             fixed_price?: string | null;
+            /** @description The asset's metering point (where the DSO measures its final production). */
+            metering_point_id?: string | null;
             /** @description Price model. */
             price_model: components["schemas"]["PriceModel"];
             /** @description Compensation for redispatched energy, currency/MWh; none = not compensated. */
             redispatch_price?: string | null;
             /** @description The asset (resource id). */
             resource_id: string;
+            /** @description Technology as the CRM names it (e.g. `wind`, `pv`). */
+            technology?: string | null;
             /**
              * Format: date
              * @description First day this version applies.
              */
             valid_from: string;
+            /**
+             * Format: date
+             * @description Last day in force; none = open-ended.
+             */
+            valid_until?: string | null;
             /** @description VAT, percent; none = the invoice default (19 %). */
             vat_pct?: string | null;
         };
@@ -4475,6 +4536,29 @@ export interface components {
             /** @description Data rows read. */
             rows: number;
         };
+        /** @description One file of a multi-file upload. */
+        FileOutcome: {
+            error?: components["schemas"]["Problem"] | null;
+            /** @description The part's file name. */
+            file_name: string;
+            imported?: components["schemas"]["RoutedImport"] | null;
+        };
+        /** @description A multi-file upload's outcome. */
+        FilesImport: {
+            /** @description Files refused. */
+            failed: number;
+            /** @description Files sent. */
+            files: number;
+            /** @description Files that went in (some may be `partial`). */
+            imported: number;
+            /** @description Per file, in the order sent. */
+            outcomes: components["schemas"]["FileOutcome"][];
+        };
+        /** @description The parts of a multi-file upload (documentation of the form). */
+        FilesUpload: {
+            /** @description The files, one part each, with their file names. */
+            file: string[];
+        };
         /** @description What one run over the fleet did. */
         FleetForecastRun: {
             /**
@@ -4649,6 +4733,8 @@ export interface components {
             imported_at: string;
             /** @description Assets known from earlier imports but absent from this file (left as they are). */
             missing: components["schemas"]["AssetRef"][];
+            /** @description Power series made for new PV and wind assets (ids). */
+            power_series?: string[];
             /** @description Assets present and identical. */
             unchanged_count: number;
         };
@@ -6663,6 +6749,24 @@ export interface components {
              * @description Σ member value × allocation ratio over members with a value.
              */
             value: number;
+        };
+        /** @description Where a file went, and why there. */
+        Routed: {
+            /** @description How the asset was found, e.g. `file name names asset id WP-07`. */
+            by: string;
+            /** @description The resource the file names. */
+            resource_id: string;
+            /** @description Its power series, which took the file. */
+            series_id: string;
+        };
+        /** @description A routed file's outcome. */
+        RoutedImport: {
+            /** @description The file's name. */
+            file_name: string;
+            /** @description What was stored. */
+            report: components["schemas"]["FileImportReport"];
+            /** @description Where it went. */
+            routed: components["schemas"]["Routed"];
         };
         /** @description A row refused. */
         RowError: {
@@ -11944,6 +12048,181 @@ export interface operations {
             };
         };
     };
+    import_routed_file: {
+        parameters: {
+            query?: {
+                /** @description `csv` (default) or `columns` (column-oriented JSON). */
+                format?: string;
+                /** @description CSV delimiter: `,`, `;`, `\t` or `|`; default the one the header uses. */
+                delimiter?: string;
+                /** @description CSV numbers use a decimal comma (true) or point (false); default from the values. */
+                decimal_comma?: boolean;
+                /** @description strftime format of CSV timestamps; default any common form (RFC 3339, `YYYY-MM-DD HH:MM[:SS][ UTC]`, `dd.mm.yyyy HH:MM`, epoch s/ms). */
+                timestamp_format?: string;
+                /** @description Zone of CSV timestamps without offset (IANA); default UTC or the file's zone column. The repeated hour of the autumn change is read by order. */
+                timezone?: string;
+                /** @description Epoch times are `s` or `ms`, overriding what the file declares; default by their size. */
+                time_unit?: "s" | "ms";
+                /** @description CSV column of the event start; default a time column by name. */
+                start_column?: string;
+                /** @description CSV column of the value; default a value column by name, else the first numeric one. */
+                value_column?: string;
+                /** @description CSV column of the belief time; default a `version` or `belief_time` column if any. */
+                belief_time_column?: string;
+                /** @description Belief time of every CSV row when there is no such column (required for forecasts and schedules). */
+                belief_time?: string;
+                /** @description Source kind of CSV rows; default forecast. */
+                source?: "forecast" | "live_measurement" | "meter_final" | "schedule" | "price" | "flag";
+                /** @description Unit of the values (W/kW/MW, Wh/kWh/MWh, EUR/MWh, ct/kWh, any case); default from the file or the series. */
+                unit?: string;
+                /** @description Refused rows: `skip` them and store the rest (default), or `reject` the whole file. */
+                on_error?: "skip" | "reject";
+                /** @description Check the file now and store it in a background job (202 with the job). */
+                background?: boolean;
+                /** @description Imports routed by their content or name (`/series/import`): the file's name, which may name its asset. */
+                file_name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description CSV text or column-oriented JSON */
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoutedImport"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_files: {
+        parameters: {
+            query?: {
+                /** @description `csv` (default) or `columns` (column-oriented JSON). */
+                format?: string;
+                /** @description CSV delimiter: `,`, `;`, `\t` or `|`; default the one the header uses. */
+                delimiter?: string;
+                /** @description CSV numbers use a decimal comma (true) or point (false); default from the values. */
+                decimal_comma?: boolean;
+                /** @description strftime format of CSV timestamps; default any common form (RFC 3339, `YYYY-MM-DD HH:MM[:SS][ UTC]`, `dd.mm.yyyy HH:MM`, epoch s/ms). */
+                timestamp_format?: string;
+                /** @description Zone of CSV timestamps without offset (IANA); default UTC or the file's zone column. The repeated hour of the autumn change is read by order. */
+                timezone?: string;
+                /** @description Epoch times are `s` or `ms`, overriding what the file declares; default by their size. */
+                time_unit?: "s" | "ms";
+                /** @description CSV column of the event start; default a time column by name. */
+                start_column?: string;
+                /** @description CSV column of the value; default a value column by name, else the first numeric one. */
+                value_column?: string;
+                /** @description CSV column of the belief time; default a `version` or `belief_time` column if any. */
+                belief_time_column?: string;
+                /** @description Belief time of every CSV row when there is no such column (required for forecasts and schedules). */
+                belief_time?: string;
+                /** @description Source kind of CSV rows; default forecast. */
+                source?: "forecast" | "live_measurement" | "meter_final" | "schedule" | "price" | "flag";
+                /** @description Unit of the values (W/kW/MW, Wh/kWh/MWh, EUR/MWh, ct/kWh, any case); default from the file or the series. */
+                unit?: string;
+                /** @description Refused rows: `skip` them and store the rest (default), or `reject` the whole file. */
+                on_error?: "skip" | "reject";
+                /** @description Check the file now and store it in a background job (202 with the job). */
+                background?: boolean;
+                /** @description Imports routed by their content or name (`/series/import`): the file's name, which may name its asset. */
+                file_name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description one part per file, with its file name */
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["FilesUpload"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilesImport"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_series: {
         parameters: {
             query?: never;
@@ -12290,6 +12569,8 @@ export interface operations {
                 on_error?: "skip" | "reject";
                 /** @description Check the file now and store it in a background job (202 with the job). */
                 background?: boolean;
+                /** @description Imports routed by their content or name (`/series/import`): the file's name, which may name its asset. */
+                file_name?: string;
             };
             header?: never;
             path: {

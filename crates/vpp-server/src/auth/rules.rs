@@ -144,6 +144,8 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/series/{id}", p(RegistryRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/series/{id}/beliefs", p(SeriesWrite), Action("series_beliefs")),
     rule(Method::POST, "/api/v1/vpp/series/{id}/import", p(SeriesWrite), Action("series_import")),
+    rule(Method::POST, "/api/v1/vpp/series/import", p(SeriesWrite), Action("series_import")),
+    rule(Method::POST, "/api/v1/vpp/series/import-files", p(SeriesWrite), Action("series_import")),
     rule(Method::POST, "/api/v1/vpp/weather/open-meteo", p(SeriesWrite), Action("weather_import")),
     rule(Method::POST, "/api/v1/vpp/weather/mosmix", p(SeriesWrite), Action("weather_import")),
     rule(Method::POST, "/api/v1/vpp/forecasts/physical", p(SeriesWrite), Action("physical_forecasts")),

@@ -296,7 +296,7 @@ async fn resource_changes(State(s): State<AppState>, Path(id): Path<String>) -> 
 
 /// Import a technical-data file (`{"assets":[...]}`). Resources are upserted
 /// by asset id; the answer lists added, changed (field by field) and missing
-/// assets. Any invalid asset refuses the whole file. `dry_run=true` checks
+/// assets, and the power series made for new PV and wind assets. Any invalid asset refuses the whole file. `dry_run=true` checks
 /// and reports the same without applying anything (a preview of the diff).
 #[utoipa::path(post, path = "/api/v1/vpp/resource-instances/technical-data", tag = "resources", params(ImportQuery),
     request_body = TechnicalDataFile,
@@ -306,7 +306,7 @@ async fn import_technical_data(
     ApiQuery(q): ApiQuery<ImportQuery>,
     ApiJson(file): ApiJson<TechnicalDataFile>,
 ) -> ApiResult<Json<ImportReport>> {
-    Ok(Json(s.store.import_technical_data(&q.file_name, file, q.dry_run).await?))
+    Ok(Json(vpp_app::routing::import_technical_data(&s.store, &q.file_name, file, q.dry_run).await?))
 }
 
 /// Past technical-data imports, newest first.

@@ -217,6 +217,8 @@ pub struct AccuracyReport {
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_series_file))
+        .routes(routes!(import_routed_file))
+        .routes(routes!(import_files))
         .routes(routes!(list_series, create_series))
         .routes(routes!(get_series))
         .routes(routes!(post_beliefs, get_beliefs))
@@ -253,6 +255,103 @@ async fn import_series_file(
             prepared.store(&store, &*progress).await.map_err(ApiError::from)
         })
         .await
+}
+
+/// Import a file into the power series of the asset it names: a column
+/// JSON's key (`asset_id`/`entity_id`), a CSV's asset or metering-point
+/// column (one asset per file), or else its `file_name` holding the asset
+/// id, resource id or metering point (e.g. `WP-07_meter_2025-06-08.csv`).
+/// The asset's power series is created if it has none. The answer says
+/// where the file went and why, with the import's report.
+#[utoipa::path(post, path = "/api/v1/vpp/series/import", tag = "series", params(ImportQuery),
+    request_body(content = String, description = "CSV text or column-oriented JSON", content_type = "text/csv"),
+    responses((status = 200, body = vpp_app::routing::RoutedImport), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn import_routed_file(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<vpp_app::routing::RoutedImport>> {
+    if q.background.unwrap_or(false) {
+        return Err(ApiError::invalid(
+            "background",
+            "routed imports run at once; import into /series/{id}/import for a background job",
+        ));
+    }
+    let name = q.file_name.clone().unwrap_or_default();
+    Ok(Json(vpp_app::routing::import_routed(&s.store, &name, &body, &q).await?))
+}
+
+/// One file of a multi-file upload.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FileOutcome {
+    /// The part's file name.
+    pub file_name: String,
+    /// Where it went and what was stored, if it went in.
+    pub imported: Option<vpp_app::routing::RoutedImport>,
+    /// Why it did not, if it did not (nothing of it was stored).
+    pub error: Option<Problem>,
+}
+
+/// The parts of a multi-file upload (documentation of the form).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FilesUpload {
+    /// The files, one part each, with their file names.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
+}
+
+/// A multi-file upload's outcome.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FilesImport {
+    /// Files sent.
+    pub files: usize,
+    /// Files that went in (some may be `partial`).
+    pub imported: usize,
+    /// Files refused.
+    pub failed: usize,
+    /// Per file, in the order sent.
+    pub outcomes: Vec<FileOutcome>,
+}
+
+/// Import several files at once (`multipart/form-data`, one part per file,
+/// each with its file name), each routed to the asset it names as
+/// `/series/import` does. A refused file stops none of the others; when
+/// every file is refused the answer is 422 with each file's reason.
+#[utoipa::path(post, path = "/api/v1/vpp/series/import-files", tag = "series", params(ImportQuery),
+    request_body(content = FilesUpload, description = "one part per file, with its file name", content_type = "multipart/form-data"),
+    responses((status = 200, body = FilesImport), (status = 400, body = Problem), (status = 422, body = Problem)))]
+async fn import_files(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ApiResult<Json<FilesImport>> {
+    let mut multipart = multipart.map_err(|e| ApiError::invalid("body", e.body_text()))?;
+    let unreadable = |e: axum::extract::multipart::MultipartError| ApiError::invalid("body", e.body_text());
+    let mut files = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        let name = field.file_name().or(field.name()).unwrap_or("upload").to_string();
+        files.push((name, field.bytes().await.map_err(unreadable)?.to_vec()));
+    }
+    if files.is_empty() {
+        return Err(ApiError::invalid("body", "no files: send one multipart part per file"));
+    }
+    let outcomes: Vec<FileOutcome> = vpp_app::routing::import_many(&s.store, &files, &q)
+        .await
+        .into_iter()
+        .map(|(file_name, result)| match result {
+            Ok(imported) => FileOutcome { file_name, imported: Some(imported), error: None },
+            Err(e) => FileOutcome { file_name, imported: None, error: Some(*ApiError::from(e).0) },
+        })
+        .collect();
+    let imported = outcomes.iter().filter(|o| o.imported.is_some()).count();
+    let failed = outcomes.len() - imported;
+    if imported == 0 {
+        return Err(
+            ApiError::invalid("files", format!("none of the {failed} files went in")).with("outcomes", &outcomes)
+        );
+    }
+    Ok(Json(FilesImport { files: outcomes.len(), imported, failed, outcomes }))
 }
 
 /// List series.

@@ -158,3 +158,85 @@ async fn large_imports_are_answered_whole_and_audited_in_summary() {
     assert_eq!(after["added_count"], 3000, "keys: {:?}", after.as_object().map(|o| o.keys().collect::<Vec<_>>()));
     assert_eq!(after["file_name"], "bulk_20261120.json");
 }
+
+/// Technical data makes the power series of new PV and wind assets; files
+/// that name their asset (by key, asset column or file name) land there,
+/// one at a time or several in one upload.
+#[tokio::test]
+async fn files_route_themselves_to_the_asset_they_name() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let mut pv = asset("PV-03", "Roof Nord", "PV", 800.0, json!({"metering_point_id": "DE000PV03"}));
+    pv["location"]["latitude"] = json!(53.5);
+    let body = json!({"assets": [pv, asset("WP-07", "Park Nord", "wind", 3600.0, json!({})),
+        asset("WP-07-B", "Park Nord B", "wind", 3600.0, json!({})), asset("B-1", "Depot", "battery", 100.0, json!({"usable_energy_kwh": 200}))]});
+    let (s, r) = import(&app, "technical_data_2026-11-20T06-00-00Z.json", body).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["power_series"].as_array().map(Vec::len), Some(3), "PV and wind, not the battery: {r}");
+
+    let send = |query: String, content_type: &'static str, body: Vec<u8>| {
+        let app = &app;
+        async move {
+            let (s, v, _) =
+                app.request(Method::POST, &format!("/api/v1/vpp/series/{query}"), Some(content_type), body).await;
+            (s, v)
+        }
+    };
+    let meter = "timestamp,value_kw\n2026-11-20T10:00:00Z,1200\n2026-11-20T10:15:00Z,1300\n";
+    // By file name: `WP-07-B` is named, not `WP-07` inside it.
+    let (s, r) =
+        send("import?file_name=WP-07-B_meter_2026-11-20.csv&source=meter_final".into(), "text/csv", meter.into()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["routed"]["by"].as_str(), r["report"]["accepted"].as_u64()),
+        (Some("file name names asset id WP-07-B"), Some(2))
+    );
+    let (_, series) = app.get(&format!("/api/v1/vpp/series/{}", r["routed"]["series_id"].as_str().unwrap())).await;
+    assert_eq!(series["name"], "Park Nord B power");
+    // By a metering point in the file name.
+    let (s, r) = send("import?file_name=DE000PV03.csv&source=meter_final".into(), "text/csv", meter.into()).await;
+    assert_eq!(
+        (s, r["routed"]["by"].as_str()),
+        (StatusCode::OK, Some("file name names metering point DE000PV03")),
+        "{r}"
+    );
+    // By an asset column; a file of two assets is refused naming the column.
+    let keyed = "asset_id;Zeit;Leistung (MW)\nWP-07;2026-11-20T10:00:00Z;1,5\n";
+    let (s, r) = send("import?source=live_measurement".into(), "text/csv", keyed.into()).await;
+    assert_eq!((s, r["routed"]["by"].as_str()), (StatusCode::OK, Some("column asset_id names asset id WP-07")), "{r}");
+    let two = "asset_id,time,kw\nWP-07,2026-11-20T10:00:00Z,1\nPV-03,2026-11-20T10:00:00Z,1\n";
+    let (s, p) = send("import?source=live_measurement".into(), "text/csv", two.into()).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "asset_id"), "{p}");
+    // By a column file's key.
+    let start = 1_795_168_800_000i64;
+    let columns = json!({"key": {"asset_id": "PV-03"}, "column_ids": ["timestamp", "value"], "units": ["ms", "kW"],
+        "values": [[start], [640.0]]});
+    let (s, r) = send("import".into(), "application/json", columns.to_string().into_bytes()).await;
+    assert_eq!((s, r["routed"]["by"].as_str()), (StatusCode::OK, Some("key names asset id PV-03")), "{r}");
+    // A name that names nothing, and a file of no known asset.
+    let (s, p) = send("import?file_name=export.csv&source=meter_final".into(), "text/csv", meter.into()).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "file_name"), "{p}");
+
+    // Several files in one upload: one refused, the others in.
+    let part = |name: &str, text: &str| {
+        format!(
+            "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n{text}\r\n"
+        )
+    };
+    let upload = format!(
+        "{}{}{}--XYZ--\r\n",
+        part("WP-07_2026-11-21.csv", &meter.replace("2026-11-20", "2026-11-21")),
+        part("PV-03_2026-11-21.csv", &meter.replace("2026-11-20", "2026-11-21")),
+        part("nobody.csv", meter)
+    );
+    let (s, r) =
+        send("import-files?source=meter_final".into(), "multipart/form-data; boundary=XYZ", upload.into_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!((r["files"].as_u64(), r["imported"].as_u64(), r["failed"].as_u64()), (Some(3), Some(2), Some(1)), "{r}");
+    assert_eq!(r["outcomes"][2]["error"]["field"], "file_name", "{r}");
+    let bad = format!("{}--XYZ--\r\n", part("nobody.csv", meter));
+    let (s, p) =
+        send("import-files?source=meter_final".into(), "multipart/form-data; boundary=XYZ", bad.into_bytes()).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "files"), "{p}");
+    assert_eq!(p["outcomes"][0]["file_name"], "nobody.csv", "{p}");
+}

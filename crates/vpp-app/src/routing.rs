@@ -1,0 +1,263 @@
+//! Files that route themselves to their asset: a column-JSON key, an asset
+//! or metering-point column of a CSV, or else the file name names the asset
+//! (its asset id, resource id or metering point), and the file goes into
+//! that asset's power series, created if it has none yet. Technical-data
+//! imports create the power series of each new PV and wind asset.
+
+use serde::Serialize;
+use vpp_domain::delivered;
+use vpp_domain::resource::Resource;
+use vpp_domain::series::{OwnerKind, Quantity, Series};
+use vpp_domain::series_import::ColumnFile;
+use vpp_domain::techdata::{ImportReport, TechnicalDataFile};
+use vpp_domain::template::ResourceType;
+use vpp_store::{Page, ResourceFilter, Store, StoreError};
+
+use crate::error::{AppError, AppResult};
+use crate::series::{FileImportReport, ImportQuery, import_file};
+
+/// Columns of a CSV that name the asset of every row.
+const ASSET_COLUMNS: &[&str] = &[
+    "asset_id",
+    "entity_id",
+    "anlage_id",
+    "resource_id",
+    "metering_point_id",
+    "metering_point",
+    "malo",
+    "melo",
+    "zaehlpunkt",
+];
+
+/// Where a file went, and why there.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Routed {
+    /// The resource the file names.
+    pub resource_id: String,
+    /// Its power series, which took the file.
+    pub series_id: String,
+    /// How the asset was found, e.g. `file name names asset id WP-07`.
+    pub by: String,
+}
+
+/// A routed file's outcome.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RoutedImport {
+    /// The file's name.
+    pub file_name: String,
+    /// Where it went.
+    pub routed: Routed,
+    /// What was stored.
+    pub report: FileImportReport,
+}
+
+/// One name by which an asset is known.
+struct Alias {
+    name: String,
+    kind: &'static str,
+    resource_id: String,
+}
+
+/// Every name an asset goes by: resource ids, asset (external) ids, and
+/// metering points from technical data (`metering_point_id`) or contracts.
+async fn aliases(store: &Store) -> AppResult<Vec<Alias>> {
+    let mut out = Vec::new();
+    let mut page = 1;
+    loop {
+        let p = store.list_resources(&ResourceFilter::default(), Page { page, size: 1000 }).await?;
+        for r in &p.items {
+            out.push(Alias { name: r.id.clone(), kind: "resource id", resource_id: r.id.clone() });
+            if let Some(ext) = &r.external_id {
+                out.push(Alias { name: ext.clone(), kind: "asset id", resource_id: r.id.clone() });
+            }
+            if let Some(m) = r.metadata.get("metering_point_id").and_then(|v| v.as_str()) {
+                out.push(Alias { name: m.to_string(), kind: "metering point", resource_id: r.id.clone() });
+            }
+        }
+        if p.items.len() < 1000 {
+            break;
+        }
+        page += 1;
+    }
+    for c in store.list_contracts().await? {
+        if let Some(m) = c.metering_point_id {
+            out.push(Alias { name: m, kind: "metering point", resource_id: c.resource_id });
+        }
+    }
+    Ok(out)
+}
+
+fn lookup<'a>(aliases: &'a [Alias], name: &str) -> Option<&'a Alias> {
+    let name = name.trim();
+    aliases.iter().find(|a| a.name == name)
+}
+
+/// Whether `token` appears in `text` on its own: bounded by the ends or by
+/// characters that are not letters or digits.
+fn names(text: &str, token: &str) -> bool {
+    let (t, k) = (text.to_ascii_lowercase(), token.to_ascii_lowercase());
+    t.match_indices(&k).any(|(i, _)| {
+        let before = t[..i].chars().next_back();
+        let after = t[i + k.len()..].chars().next();
+        before.is_none_or(|c| !c.is_alphanumeric()) && after.is_none_or(|c| !c.is_alphanumeric())
+    })
+}
+
+/// The asset `body` (named `file_name`) is about.
+pub async fn route_file(store: &Store, file_name: &str, body: &[u8], format: &str) -> AppResult<Routed> {
+    let aliases = aliases(store).await?;
+    let unknown = |field: &str, name: &str| {
+        AppError::invalid(field, format!("no resource has the id, asset id or metering point `{name}`"))
+    };
+    let (alias, by) = if format == "columns" {
+        let file: ColumnFile = crate::json::parse(body)?;
+        let asset =
+            file.asset().ok_or_else(|| AppError::invalid("key", "name the asset with asset_id or entity_id"))?;
+        let alias = lookup(&aliases, &asset).ok_or_else(|| unknown("key", &asset))?;
+        (alias, format!("key names {} {asset}", alias.kind))
+    } else if let Some((column, value)) = csv_asset(body)? {
+        let alias = lookup(&aliases, &value).ok_or_else(|| unknown(&column, &value))?;
+        (alias, format!("column {column} names {} {value}", alias.kind))
+    } else {
+        let stem = std::path::Path::new(file_name).file_stem().and_then(|s| s.to_str()).unwrap_or(file_name);
+        let named: Vec<&Alias> =
+            aliases.iter().filter(|a| a.name.chars().count() >= 3 && names(stem, &a.name)).collect();
+        // A longer name wins over one it contains (`WP-07-B` over `WP-07`).
+        let found: Vec<&Alias> = named
+            .iter()
+            .copied()
+            .filter(|a| !named.iter().any(|b| b.name.len() > a.name.len() && b.name.contains(&a.name)))
+            .collect();
+        let mut ids: Vec<&str> = found.iter().map(|a| a.resource_id.as_str()).collect();
+        ids.dedup();
+        match (found.first(), ids.len()) {
+            (Some(alias), 1) => (*alias, format!("file name names {} {}", alias.kind, alias.name)),
+            (None, _) => {
+                return Err(AppError::invalid(
+                    "file_name",
+                    format!(
+                        "`{file_name}` names no known asset (asset id, resource id or metering point), and the file has no asset column; give the series"
+                    ),
+                ));
+            }
+            _ => {
+                let names: Vec<&str> = found.iter().map(|a| a.name.as_str()).collect();
+                return Err(AppError::invalid(
+                    "file_name",
+                    format!("`{file_name}` names several assets ({}); give the series", names.join(", ")),
+                ));
+            }
+        }
+    };
+    let resource = store.get_resource(&alias.resource_id).await?;
+    let (_, series) = power_series(store, &resource).await?;
+    Ok(Routed { resource_id: resource.id, series_id: series.id, by })
+}
+
+/// The asset a CSV's asset column names, if it has one: (column, value).
+/// A file of several assets is refused.
+fn csv_asset(body: &[u8]) -> AppResult<Option<(String, String)>> {
+    let delimiter = delivered::sniff_delimiter(body);
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).comment(Some(b'#')).flexible(true).from_reader(body);
+    let headers: Vec<String> = match rdr.headers() {
+        Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
+        Err(_) => return Ok(None),
+    };
+    let Some(col) = delivered::find_column(&headers, ASSET_COLUMNS) else { return Ok(None) };
+    let mut values: Vec<String> = Vec::new();
+    for record in rdr.records().filter_map(Result::ok) {
+        let v = record.get(col).unwrap_or("").trim();
+        if !v.is_empty() && !values.iter().any(|x| x == v) {
+            values.push(v.to_string());
+        }
+    }
+    match values.len() {
+        0 => Ok(None),
+        1 => Ok(values.pop().map(|v| (headers[col].clone(), v))),
+        n => Err(AppError::invalid(
+            headers[col].clone(),
+            format!("the file holds {n} assets ({}…); send one asset per file", values[..n.min(3)].join(", ")),
+        )),
+    }
+}
+
+/// The power series of a resource, created (named after it) if it has none.
+pub async fn power_series(store: &Store, resource: &Resource) -> AppResult<(i64, Series)> {
+    let name = format!("{} power", resource.name);
+    match store.ensure_series(OwnerKind::Resource, &resource.id, Quantity::Power, &name).await {
+        Err(StoreError::Duplicate { field: "name", .. }) => {
+            // Another series has that name: add the id.
+            let name = format!("{} power ({})", resource.name, resource.id);
+            Ok(store.ensure_series(OwnerKind::Resource, &resource.id, Quantity::Power, &name).await?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Imports a file into the power series of the asset it names.
+pub async fn import_routed(store: &Store, file_name: &str, body: &[u8], q: &ImportQuery) -> AppResult<RoutedImport> {
+    let format = q.format.clone().unwrap_or_else(|| format_of(file_name, body).into());
+    let routed = route_file(store, file_name, body, &format).await?;
+    let q = ImportQuery { format: Some(format), ..q.clone() };
+    let report = import_file(store, &routed.series_id, body, &q).await?;
+    Ok(RoutedImport { file_name: file_name.to_string(), routed, report })
+}
+
+/// Imports several files, each into the asset it names; one file's
+/// failure stops none of the others. Files go in the order given.
+pub async fn import_many(
+    store: &Store,
+    files: &[(String, Vec<u8>)],
+    q: &ImportQuery,
+) -> Vec<(String, AppResult<RoutedImport>)> {
+    let mut out = Vec::with_capacity(files.len());
+    for (name, body) in files {
+        out.push((name.clone(), import_routed(store, name, body, q).await));
+    }
+    out
+}
+
+/// `columns` for a `.json` file or one that starts with `{`, else `csv`.
+pub fn format_of(file_name: &str, body: &[u8]) -> &'static str {
+    let json_name = file_name.to_ascii_lowercase().ends_with(".json");
+    let json_body = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if json_name || json_body { "columns" } else { "csv" }
+}
+
+/// Imports a technical-data file and gives each new PV and wind asset its
+/// power series, so its forecasts and meter files have a place to go.
+pub async fn import_technical_data(
+    store: &Store,
+    file_name: &str,
+    file: TechnicalDataFile,
+    dry_run: bool,
+) -> AppResult<ImportReport> {
+    let mut report = store.import_technical_data(file_name, file, dry_run).await?;
+    if dry_run {
+        return Ok(report);
+    }
+    for added in &report.added {
+        let resource = store.get_resource(&added.resource_id).await?;
+        if matches!(resource.resource_type, ResourceType::Pv | ResourceType::Wind) {
+            let (_, series) = power_series(store, &resource).await?;
+            report.power_series.push(series.id);
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_named_on_its_own() {
+        assert!(names("WP-07_meter_2025-06-08", "WP-07"));
+        assert!(names("meter-final.wp-07.csv", "WP-07"));
+        assert!(!names("WP-070_meter", "WP-07"));
+        assert!(!names("AWP-07", "WP-07"));
+        assert_eq!(format_of("a.JSON", b"x"), "columns");
+        assert_eq!(format_of("a.csv", b"  {\"key\":{}}"), "columns");
+        assert_eq!(format_of("a.csv", b"time,v"), "csv");
+    }
+}
