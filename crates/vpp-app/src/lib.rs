@@ -15,6 +15,7 @@
 //! | module | use cases and jobs |
 //! |---|---|
 //! | [`markets`] | place a bid, clear a trading day, settle, invoices |
+//! | [`exchange_files`] | exchange and regulator files into a file connector: prices, trades, public trades (the VWAP index), imbalance prices |
 //! | [`market_job`] | the job that lets ACTIVE strategies bid and clears closed days |
 //! | [`strategies`] | check a strategy, backtests as tasks, live bids of ACTIVE strategies |
 //! | [`ai_models`] | train model versions, predict, accuracy |
@@ -33,6 +34,7 @@ pub mod ai_models;
 pub mod control;
 pub mod dispatch;
 pub mod error;
+pub mod exchange_files;
 pub mod forecasts;
 pub mod json;
 pub mod market_job;

@@ -26,6 +26,53 @@ pub fn imbalance_owner(connector_id: &str) -> String {
     format!("{connector_id}:imbalance")
 }
 
+/// Owner id of a connector's market VWAP index (from public trades).
+pub fn vwap_owner(connector_id: &str) -> String {
+    format!("{connector_id}:vwap")
+}
+
+/// Stores the market VWAP index per quarter-hour of an exchange's public
+/// trades as the connector's VWAP series (a re-import is a newer version).
+/// Returns the quarter-hours stored.
+pub async fn import_public_trades(
+    store: &Store,
+    c: &Connector,
+    trades: &[vpp_domain::market::files::PublicTrade],
+) -> AppResult<u64> {
+    if let Some(t) = trades.iter().find(|t| t.currency != c.rules.currency) {
+        return Err(AppError::invalid(
+            "file",
+            format!("a trade at {} is in {}, the market trades {}", t.start, t.currency, c.rules.currency),
+        ));
+    }
+    let (Some(first), Some(last)) = (trades.iter().map(|t| t.start).min(), trades.iter().map(|t| t.end).max()) else {
+        return Err(AppError::invalid("file", "the file holds no trades"));
+    };
+    let floor = |t: Timestamp| Timestamp::from_second(t.as_second().div_euclid(900) * 900).unwrap_or(t);
+    let (start, end) = (floor(first), floor(last - SignedDuration::from_micros(1)) + SignedDuration::from_mins(15));
+    let grid = Grid::between(start, end, 900);
+    let vwap = vpp_domain::market::analysis::market_vwap(&grid, trades)
+        .map_err(|e| AppError::invalid("file", e.to_string()))?;
+    let now = vpp_store::now().as_microsecond();
+    let beliefs: Vec<Belief> = vwap
+        .iter()
+        .enumerate()
+        .filter_map(|(k, v)| {
+            let value = v.and_then(|p| p.to_f64())?;
+            Some(Belief {
+                event_start_us: grid.at(k).as_microsecond(),
+                belief_time_us: now,
+                source: SourceKind::Price,
+                value,
+            })
+        })
+        .collect();
+    let (key, _) = store
+        .ensure_series(OwnerKind::Market, &vwap_owner(&c.id), Quantity::Price, &format!("{} market VWAP", c.name))
+        .await?;
+    Ok(store.insert_beliefs(key, &beliefs).await?)
+}
+
 /// The simulated exchange of a connector for one delivery day. Its
 /// reference price is the connector's reference series (newest value per
 /// slot) or the built-in daily shape.
@@ -609,20 +656,45 @@ pub async fn invoices_for_month(
         .await?;
     let lines: Vec<TradeLine> = trades.iter().filter(|t| t.kind == TradeKind::Energy).map(TradeRecord::line).collect();
     let (per, _) = analyse(&grid, &lines).map_err(|e| AppError::invalid("trades", e.to_string()))?;
-    let mut market: Vec<Option<Decimal>> = per.iter().map(|f| f.vwap).collect();
+    // The market price per quarter-hour, and the index it comes from: the
+    // public trades' VWAP where an exchange's public export was imported,
+    // else the VWAP of vpp's own trades, else the day-ahead clearing price.
+    let (lo, hi) = (start.as_microsecond(), end.as_microsecond());
+    let mut market: Vec<Option<(Decimal, String)>> = vec![None; grid.n];
+    let mut fill = |values: Vec<(i64, f64)>, index: &str, dp: u32| {
+        for (t, v) in values {
+            let k = ((t - lo) / 900_000_000) as usize;
+            if let (Some(slot @ None), Ok(p)) = (market.get_mut(k), Decimal::try_from(v)) {
+                *slot = Some((p.round_dp(dp), index.to_string()));
+            }
+        }
+    };
+    for c in store.list_connectors().await? {
+        if let Some((key, _)) = store.find_series(OwnerKind::Market, &vwap_owner(&c.id), Quantity::Price).await? {
+            let index = store
+                .newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Price, (lo, hi), 900_000_000))
+                .await?;
+            fill(
+                index.iter().map(|b| (b.event_start_us, b.value)).collect(),
+                &format!("public trades VWAP ({})", c.name),
+                4,
+            );
+        }
+    }
+    let own: Vec<(i64, f64)> =
+        per.iter().enumerate().filter_map(|(k, f)| Some((grid.at(k).as_microsecond(), f.vwap?.to_f64()?))).collect();
+    fill(own, "own trades VWAP", 4);
     if let Ok(spot) = connector_for(store, None, MarketType::Spot).await
         && let Some((key, _)) = store.find_series(OwnerKind::Market, &spot.id, Quantity::Price).await?
     {
-        let (lo, hi) = (start.as_microsecond(), end.as_microsecond());
         let cleared = store
             .newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Price, (lo, hi), 900_000_000))
             .await?;
-        for b in cleared {
-            let k = ((b.event_start_us - lo) / 900_000_000) as usize;
-            if let Some(slot @ None) = market.get_mut(k) {
-                *slot = Decimal::try_from(b.value).ok().map(|p| p.round_dp(3));
-            }
-        }
+        fill(
+            cleared.iter().map(|b| (b.event_start_us, b.value)).collect(),
+            &format!("day-ahead clearing ({})", spot.name),
+            3,
+        );
     }
     let mut by_contract: std::collections::BTreeMap<String, Vec<vpp_domain::market::invoice::Contract>> =
         Default::default();
@@ -674,7 +746,8 @@ pub async fn invoices_for_month(
             .map(|k| Quarter {
                 day: grid.at(k).to_zoned(tz.clone()).date(),
                 produced_mwh: produced[k],
-                market_price: market[k],
+                market_price: market[k].as_ref().map(|m| m.0),
+                market_index: market[k].as_ref().map(|m| m.1.clone()),
                 redispatched: flagged[k],
                 forecast_mwh: forecast[k],
             })

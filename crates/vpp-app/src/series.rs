@@ -7,8 +7,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use vpp_domain::delivered::TimeUnit;
 use vpp_domain::series::{
-    Belief, BeliefInput, OwnerKind, Resampled, Selected, Series, SourceKind, View, check_belief, resample,
-    select_latest, unit_factor,
+    Belief, BeliefInput, Infeed, OwnerKind, Resampled, Selected, Series, SourceKind, View, best_of_infeed,
+    check_belief, resample, select_latest, unit_factor,
 };
 use vpp_domain::series_import::{ColumnFile, CsvOptions, RowError, parse_columns, parse_csv};
 use vpp_store::{SeriesFilter, Store, StoreError};
@@ -76,6 +76,124 @@ pub async fn measured(
     }
     out.sort_by_key(|p| p.0);
     Ok(out)
+}
+
+/// The source priority of best of infeed when none is given.
+pub const INFEED_PRIORITY: [SourceKind; 3] =
+    [SourceKind::MeterFinal, SourceKind::LiveMeasurement, SourceKind::Forecast];
+
+/// Best of infeed of one series over `[start, end)`, per interval of its
+/// resolution: the first layer of `priority` with a value (live
+/// measurements resampled, covering 90 % of the interval); an interval
+/// flagged as redispatched is 0 unless measured. `None` where nothing covers.
+pub async fn infeed(
+    store: &Store,
+    key: i64,
+    series: &Series,
+    start: Timestamp,
+    end: Timestamp,
+    priority: &[SourceKind],
+) -> AppResult<Vec<(i64, Option<Infeed>)>> {
+    let beliefs = store.beliefs(key, &[], start.as_microsecond(), end.as_microsecond()).await?;
+    let step = SignedDuration::from_secs(series.resolution_s);
+    let mut layers = Vec::with_capacity(priority.len());
+    for kind in priority {
+        let values = match kind {
+            SourceKind::LiveMeasurement => resampled_live(store, key, start, end, step, SignedDuration::from_mins(5))
+                .await?
+                .into_iter()
+                .filter(|r| r.coverage >= MIN_MEASURED_COVERAGE)
+                .filter_map(|r| r.mean.map(|m| (r.start.as_microsecond(), m)))
+                .collect(),
+            k => pairs(&select_latest(&of_source(&beliefs, *k), *k, &View::Latest)),
+        };
+        layers.push((*kind, values));
+    }
+    let redispatched: Vec<i64> = select_latest(&of_source(&beliefs, SourceKind::Flag), SourceKind::Flag, &View::Latest)
+        .into_iter()
+        .filter(|f| f.value == 1.0)
+        .map(|f| f.event_start_us)
+        .collect();
+    let step_us = series.resolution_s * 1_000_000;
+    let first = start.as_microsecond().div_euclid(step_us) * step_us;
+    let first = if first < start.as_microsecond() { first + step_us } else { first };
+    let intervals: Vec<i64> = (first..end.as_microsecond()).step_by(step_us as usize).collect();
+    let picks = best_of_infeed(&intervals, &layers, &redispatched);
+    Ok(intervals.into_iter().zip(picks).collect())
+}
+
+/// One interval of a portfolio's best of infeed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PortfolioInfeedPoint {
+    /// Interval start (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    /// Σ allocation ratio × each member's best value, kW.
+    pub value_kw: f64,
+    /// The same sum by the source each member's value came from (`meter_final`,
+    /// `live_measurement`, `forecast`, `schedule`, `redispatched`), kW.
+    pub by_source: std::collections::BTreeMap<String, f64>,
+    /// Members with a value here.
+    pub members_with_value: usize,
+    /// Members with a power series but no value here (a gap).
+    pub members_missing: usize,
+}
+
+/// A portfolio's best of infeed: each member's best value per interval
+/// (its own mix of meter final, live measurement and forecast), weighted
+/// by its allocation ratio and summed, with the share of each source.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PortfolioInfeed {
+    /// The VPP.
+    pub vpp_id: String,
+    /// Source priority used.
+    pub priority: Vec<SourceKind>,
+    /// Members with a power series.
+    pub members_with_series: usize,
+    /// Intervals of the window.
+    pub points: Vec<PortfolioInfeedPoint>,
+}
+
+/// The best of infeed of a VPP's members, mixed per asset and interval.
+pub async fn portfolio_infeed(
+    store: &Store,
+    vpp_id: &str,
+    start: Timestamp,
+    end: Timestamp,
+    priority: &[SourceKind],
+) -> AppResult<PortfolioInfeed> {
+    let members = store.member_series(vpp_id, vpp_domain::series::Quantity::Power).await?;
+    let mut points: std::collections::BTreeMap<i64, PortfolioInfeedPoint> = std::collections::BTreeMap::new();
+    for (key, series, ratio) in &members {
+        for (t, pick) in infeed(store, *key, series, start, end, priority).await? {
+            let point = points.entry(t).or_insert_with(|| PortfolioInfeedPoint {
+                start: Timestamp::from_microsecond(t).unwrap_or(start),
+                value_kw: 0.0,
+                by_source: Default::default(),
+                members_with_value: 0,
+                members_missing: 0,
+            });
+            match pick {
+                Some(p) => {
+                    let weighted = p.value * ratio;
+                    point.value_kw += weighted;
+                    let source = match p.source {
+                        Some(kind) if !p.redispatched || kind.is_measurement() => kind.as_str(),
+                        _ => "redispatched",
+                    };
+                    *point.by_source.entry(source.to_string()).or_insert(0.0) += weighted;
+                    point.members_with_value += 1;
+                }
+                None => point.members_missing += 1,
+            }
+        }
+    }
+    Ok(PortfolioInfeed {
+        vpp_id: vpp_id.to_string(),
+        priority: priority.to_vec(),
+        members_with_series: members.len(),
+        points: points.into_values().collect(),
+    })
 }
 
 /// What to do with a file some of whose rows are refused. A file whose

@@ -51,6 +51,11 @@ impl SourceKind {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// Meter final or a live measurement: what was measured, not predicted.
+    pub fn is_measurement(self) -> bool {
+        matches!(self, Self::MeterFinal | Self::LiveMeasurement)
+    }
 }
 
 /// What a series measures, which fixes its stored unit.
@@ -659,7 +664,6 @@ pub fn best_of_infeed(
 ) -> Vec<Option<Infeed>> {
     let mut cursors = vec![0usize; layers.len()];
     let mut flag = 0usize;
-    let measured = |k: SourceKind| matches!(k, SourceKind::MeterFinal | SourceKind::LiveMeasurement);
     intervals
         .iter()
         .map(|&start| {
@@ -673,7 +677,7 @@ pub fn best_of_infeed(
                     *c += 1;
                 }
                 if found.is_none()
-                    && (!flagged || measured(*kind))
+                    && (!flagged || kind.is_measurement())
                     && let Some(v) = values.get(*c).filter(|v| v.0 == start)
                 {
                     found = Some(Infeed { start_us: start, value: v.1, source: Some(*kind), redispatched: flagged });

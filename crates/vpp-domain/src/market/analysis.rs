@@ -62,6 +62,25 @@ fn figures(
     }
 }
 
+/// The market's VWAP index per interval of `grid` from an exchange's public
+/// trades: Σ MWh·price / Σ MWh of the trades delivering in it (an hourly
+/// trade counts a quarter of its energy in each quarter-hour); `None` where
+/// nothing traded.
+pub fn market_vwap(grid: &Grid, trades: &[super::files::PublicTrade]) -> Result<Vec<Option<Decimal>>, TradeError> {
+    let lines: Vec<TradeLine> = trades
+        .iter()
+        .map(|t| TradeLine {
+            start: t.start,
+            end: t.end,
+            side: super::auction::Side::Sell,
+            kind: super::settlement::TradeKind::Energy,
+            quantity_mw: t.quantity_mw,
+            price: t.price,
+        })
+        .collect();
+    Ok(analyse(grid, &lines)?.0.into_iter().map(|f| f.vwap).collect())
+}
+
 /// Per-quarter-hour and total figures of `trades` over `grid`.
 pub fn analyse(grid: &Grid, trades: &[TradeLine]) -> Result<(Vec<Figures>, Figures), TradeError> {
     let p: Position = spread(grid, trades)?;
@@ -138,5 +157,19 @@ mod tests {
         // VWAP (320 + 50 − 5) / 4.75 = 76.8421.
         assert_eq!((total.revenue, total.net_volume_mwh, total.traded_mwh), (d("265"), d("3.75"), d("4.75")));
         assert_eq!((total.trade_count, total.vwap), (3, Some(d("76.8421"))));
+    }
+
+    #[test]
+    fn the_market_vwap_of_public_trades_by_hand() {
+        use crate::market::files::PublicTrade;
+        let t0: jiff::Timestamp = "2026-11-20T10:00:00Z".parse().expect("ts");
+        let q = |m: i64| t0 + jiff::SignedDuration::from_mins(m);
+        let trades = [
+            PublicTrade { start: q(0), end: q(60), price: d("80"), currency: "EUR".into(), quantity_mw: d("4") },
+            PublicTrade { start: q(15), end: q(30), price: d("100"), currency: "EUR".into(), quantity_mw: d("2") },
+        ];
+        let vwap = market_vwap(&Grid::between(t0, q(75), 900), &trades).expect("vwap");
+        // 10:15: (1 MWh × 80 + 0.5 MWh × 100) / 1.5 MWh = 86.6667; 11:00 traded nothing.
+        assert_eq!(vwap, vec![Some(d("80")), Some(d("86.6667")), Some(d("80")), Some(d("80")), None]);
     }
 }

@@ -292,6 +292,70 @@ pub const TRADE_COLUMNS: [&str; 9] =
 /// Parses an exchange trade export; times without an offset are in `tz`.
 /// Trade ids must be unique in the file.
 pub fn parse_trades(bytes: &[u8], tz: &TimeZone) -> Result<Vec<TradeRow>, Vec<RowError>> {
+    let rows = read_trades(bytes, tz, false)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(TradeRow {
+                trade_id: r.trade_id?,
+                side: r.side?,
+                start: r.start,
+                end: r.end,
+                executed_at: r.executed_at?,
+                price: r.price,
+                currency: r.currency,
+                quantity_mw: r.quantity_mw,
+            })
+        })
+        .collect())
+}
+
+/// One trade of an exchange's public export (every participant's trades,
+/// without sides): what makes the market's VWAP index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicTrade {
+    /// Delivery start.
+    pub start: Timestamp,
+    /// Delivery end.
+    pub end: Timestamp,
+    /// Price, currency/MWh.
+    pub price: Decimal,
+    /// Currency.
+    pub currency: String,
+    /// Quantity as power over the delivery, MW.
+    pub quantity_mw: Decimal,
+}
+
+/// Parses an exchange's public trade export: the trade columns by name,
+/// with trade id, side and execution time optional (ids, where given,
+/// unique).
+pub fn parse_public_trades(bytes: &[u8], tz: &TimeZone) -> Result<Vec<PublicTrade>, Vec<RowError>> {
+    let rows = read_trades(bytes, tz, true)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PublicTrade {
+            start: r.start,
+            end: r.end,
+            price: r.price,
+            currency: r.currency,
+            quantity_mw: r.quantity_mw,
+        })
+        .collect())
+}
+
+/// A trade as read, own (every field) or public (id, side and execution time optional).
+struct AnyTrade {
+    trade_id: Option<String>,
+    side: Option<Side>,
+    start: Timestamp,
+    end: Timestamp,
+    executed_at: Option<Timestamp>,
+    price: Decimal,
+    currency: String,
+    quantity_mw: Decimal,
+}
+
+fn read_trades(bytes: &[u8], tz: &TimeZone, public: bool) -> Result<Vec<AnyTrade>, Vec<RowError>> {
     let t = Table::read(bytes)?;
     let cols = [
         t.column(&["TradeId", "trade_id", "id", "deal_id"]),
@@ -304,12 +368,11 @@ pub fn parse_trades(bytes: &[u8], tz: &TimeZone) -> Result<Vec<TradeRow>, Vec<Ro
         t.column(&["Volume", "quantity", "qty", "menge"]),
         t.column(&["VolumeUnit", "volume_unit", "quantity_unit", "unit", "einheit"]),
     ];
-    let missing: Vec<&str> = TRADE_COLUMNS
-        .iter()
-        .zip(&cols)
-        .filter(|(name, c)| c.is_none() && !optional_trade(name))
-        .map(|(n, _)| *n)
-        .collect();
+    let optional = |name: &str| {
+        matches!(name, "Currency" | "VolumeUnit") || (public && matches!(name, "TradeId" | "Side" | "ExecutionTime"))
+    };
+    let missing: Vec<&str> =
+        TRADE_COLUMNS.iter().zip(&cols).filter(|(name, c)| c.is_none() && !optional(name)).map(|(n, _)| *n).collect();
     if !missing.is_empty() {
         return Err(t.refuse(format!("the trade file lacks {}", missing.join(", "))));
     }
@@ -335,21 +398,32 @@ pub fn parse_trades(bytes: &[u8], tz: &TimeZone) -> Result<Vec<TradeRow>, Vec<Ro
     for (line, f) in &t.rows {
         let get = |c: usize| f.get(c).map_or("", String::as_str);
         let row = (|| {
-            let trade_id = get(col(0)).to_string();
-            if trade_id.is_empty() || !seen.insert(trade_id.clone()) {
-                return Err(format!("TradeId `{trade_id}` is empty or repeated"));
+            let trade_id = cols[0].map(|c| get(c).to_string());
+            match &trade_id {
+                Some(id) if id.is_empty() && public => {}
+                Some(id) if id.is_empty() || !seen.insert(id.clone()) => {
+                    return Err(format!("TradeId `{id}` is empty or repeated"));
+                }
+                _ => {}
             }
-            let side = match get(col(1)).to_ascii_uppercase().as_str() {
-                "BUY" | "B" | "KAUF" => Side::Buy,
-                "SELL" | "S" | "VERKAUF" => Side::Sell,
-                other => return Err(format!("Side `{other}` is not BUY or SELL")),
+            let side = match cols[1].map(|c| get(c).to_ascii_uppercase()) {
+                None => None,
+                Some(s) if s.is_empty() && public => None,
+                Some(s) => Some(match s.as_str() {
+                    "BUY" | "B" | "KAUF" => Side::Buy,
+                    "SELL" | "S" | "VERKAUF" => Side::Sell,
+                    other => return Err(format!("Side `{other}` is not BUY or SELL")),
+                }),
             };
             let start = time_in(&mut clock, "DeliveryStart", get(col(2)), "")?;
             let end = time_in(&mut clock, "DeliveryEnd", get(col(3)), "")?;
             if end <= start {
                 return Err("DeliveryEnd must be after DeliveryStart".into());
             }
-            let executed_at = time_in(&mut clock, "ExecutionTime", get(col(4)), "")?;
+            let executed_at = match cols[4].map(get).filter(|s| !(public && s.trim().is_empty())) {
+                Some(text) => Some(time_in(&mut clock, "ExecutionTime", text, "")?),
+                None => None,
+            };
             let price_factor = price_header_unit.as_ref().map_or(Decimal::ONE, |u| u.1);
             let currency = match (cols[6], &price_header_unit) {
                 (Some(c), _) => get(c).to_ascii_uppercase(),
@@ -374,7 +448,7 @@ pub fn parse_trades(bytes: &[u8], tz: &TimeZone) -> Result<Vec<TradeRow>, Vec<Ro
                 Some("kWh") => volume / Decimal::from(1000) / hours,
                 _ => return Err(format!("VolumeUnit `{unit_text}` is not MW or MWh")),
             };
-            Ok(TradeRow { trade_id, side, start, end, executed_at, price, currency, quantity_mw })
+            Ok(AnyTrade { trade_id, side, start, end, executed_at, price, currency, quantity_mw })
         })();
         match row {
             Ok(r) => rows.push(r),
@@ -382,11 +456,6 @@ pub fn parse_trades(bytes: &[u8], tz: &TimeZone) -> Result<Vec<TradeRow>, Vec<Ro
         }
     }
     finish(rows, errors)
-}
-
-/// Trade columns a file may leave out when its headers carry the unit.
-fn optional_trade(name: &str) -> bool {
-    matches!(name, "Currency" | "VolumeUnit")
 }
 
 /// Names of imbalance price columns, most specific first.
@@ -617,6 +686,18 @@ mod tests {
         assert_eq!((rows[0].side, rows[0].quantity_mw, rows[0].price), (Side::Sell, d("2"), d("85.5")));
         assert_eq!(rows[0].currency, "EUR");
         assert_eq!(rows[0].executed_at, "2026-11-19T12:00:03Z".parse::<Timestamp>().expect("ts"));
+    }
+
+    #[test]
+    fn public_trades_without_sides_or_ids() {
+        let file = "DeliveryStart;DeliveryEnd;Price;Volume (MWh);Currency\n\
+            2026-11-20T10:00:00Z;2026-11-20T11:00:00Z;80,00;4;EUR\n\
+            2026-11-20T10:15:00Z;2026-11-20T10:30:00Z;100;0,5;EUR\n";
+        let rows = parse_public_trades(file.as_bytes(), &TimeZone::UTC).expect("valid");
+        assert_eq!((rows[0].quantity_mw, rows[1].quantity_mw), (d("4"), d("2")));
+        assert_eq!(rows[1].price, d("100"));
+        let own = parse_trades(file.as_bytes(), &TimeZone::UTC).expect_err("own trades need ids and sides");
+        assert!(own[0].reason.contains("lacks TradeId, Side, ExecutionTime"), "{}", own[0].reason);
     }
 
     #[test]

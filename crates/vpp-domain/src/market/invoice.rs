@@ -342,7 +342,7 @@ fn contract_row(cols: &Columns, row: &Cells<'_>) -> Result<Contract, String> {
 }
 
 /// What one quarter-hour of the asset brought.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Quarter {
     /// Local day of the quarter-hour (for contract versions).
     pub day: Date,
@@ -350,6 +350,8 @@ pub struct Quarter {
     pub produced_mwh: Option<Decimal>,
     /// Market price (VWAP), currency/MWh; `None` when there is none.
     pub market_price: Option<Decimal>,
+    /// The index the market price comes from, e.g. `public trades VWAP (EPEX)`.
+    pub market_index: Option<String>,
     /// True when the grid operator redispatched the asset.
     pub redispatched: bool,
     /// Latest forecast, MWh (for redispatch compensation).
@@ -410,8 +412,20 @@ pub struct Invoice {
     pub unmeasured_quarters: usize,
     /// Market-priced quarter-hours without a market price (not paid).
     pub unpriced_quarters: usize,
+    /// The market price indices paid quarter-hours of a market-price
+    /// contract used, with how many quarter-hours each priced.
+    pub market_index: Vec<IndexUse>,
     /// Lines.
     pub lines: Vec<LineItem>,
+}
+
+/// A market price index and the quarter-hours it priced.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct IndexUse {
+    /// The index, e.g. `public trades VWAP (EPEX files)` or `day-ahead clearing (DA)`.
+    pub index: String,
+    /// Quarter-hours it priced.
+    pub quarters: usize,
 }
 
 pub(crate) fn cents(x: Decimal) -> Decimal {
@@ -444,6 +458,7 @@ pub fn invoice(
     let (mut unmeasured, mut unpriced) = (0, 0);
     let mut fee_pct_base = Decimal::ZERO;
     let mut last = None;
+    let mut indices: Vec<IndexUse> = Vec::new();
     for q in quarters {
         let Some(c) = in_force(versions, q.day) else { continue };
         last = Some(c);
@@ -461,6 +476,13 @@ pub fn invoice(
         };
         produced += mwh;
         payout += mwh * price;
+        if c.price_model == PriceModel::Market {
+            let index = q.market_index.clone().unwrap_or_else(|| "market price".into());
+            match indices.iter_mut().find(|u: &&mut IndexUse| u.index == index) {
+                Some(u) => u.quarters += 1,
+                None => indices.push(IndexUse { index, quarters: 1 }),
+            }
+        }
         if let Some(m) = q.market_price {
             market_value += mwh * m;
         }
@@ -490,7 +512,15 @@ pub fn invoice(
             PriceModel::Fixed => {
                 format!("Energy at the fixed price of {} {currency}/MWh", c.fixed_price.unwrap_or_default())
             }
-            PriceModel::Market => "Energy at the quarter-hourly market VWAP".into(),
+            PriceModel::Market if indices.is_empty() => "Energy at the quarter-hourly market price".into(),
+            PriceModel::Market => format!(
+                "Energy at the quarter-hourly market price: {}",
+                indices
+                    .iter()
+                    .map(|u| format!("{} ({} quarter-hours)", u.index, u.quarters))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         },
         quantity: produced,
         unit: "MWh".into(),
@@ -528,6 +558,7 @@ pub fn invoice(
         gross: net + vat,
         unmeasured_quarters: unmeasured,
         unpriced_quarters: unpriced,
+        market_index: indices,
         lines,
     })
 }
@@ -545,7 +576,14 @@ mod tests {
         "contract_id;resource_id;valid_from;price_model;fixed_price;fee_model;fee_value;vat_pct;redispatch_price\n";
 
     fn q(day: Date, mwh: Option<&str>, price: Option<&str>) -> Quarter {
-        Quarter { day, produced_mwh: mwh.map(d), market_price: price.map(d), redispatched: false, forecast_mwh: None }
+        Quarter {
+            day,
+            produced_mwh: mwh.map(d),
+            market_price: price.map(d),
+            market_index: price.map(|_| "public trades VWAP (test)".to_string()),
+            redispatched: false,
+            forecast_mwh: None,
+        }
     }
 
     #[test]
@@ -599,6 +637,8 @@ mod tests {
         assert_eq!((inv.payout, inv.redispatch_compensation, inv.fees), (d("90"), d("36"), d("529")));
         assert_eq!((inv.net, inv.vat_pct, inv.vat, inv.gross), (d("-403"), d("7"), d("-28.21"), d("-431.21")));
         assert_eq!(inv.unpriced_quarters, 1);
+        assert_eq!(inv.market_index, vec![IndexUse { index: "public trades VWAP (test)".into(), quarters: 2 }]);
+        assert!(inv.lines[0].description.contains("public trades VWAP (test) (2 quarter-hours)"), "{:?}", inv.lines);
     }
 
     #[test]

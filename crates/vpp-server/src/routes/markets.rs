@@ -23,6 +23,7 @@ use crate::error::{ApiError, ApiResult, Problem, rejected_file};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use vpp_app::error::dangling;
+use vpp_app::exchange_files::{ExchangeFileQuery, ExchangeImport};
 use vpp_app::markets::{ClearingSummary, SubmitBid, clear_day, connector_for, place_bid, settle_vpp, slot_room};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -564,147 +565,22 @@ async fn settlement_records(
     Ok(Json(run_of(vpp, currency, records)))
 }
 
-/// A refused file: 422 on `file` with the first bad line, and every bad
-/// line under `rejected`.
-/// What an exchange file holds.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    /// `prices`, `trades` or `imbalance`.
-    pub kind: String,
-    /// Trades: the VPP they belong to.
-    pub vpp_id: Option<String>,
-    /// Imbalance prices: true when they are estimates (default: final).
-    pub estimate: Option<bool>,
-    /// Zone of prices' and trades' times without an offset (IANA); default UTC. The repeated hour of the autumn change is read by order.
-    pub timezone: Option<String>,
-}
-
-/// What an import stored.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ExchangeImport {
-    /// What was imported.
-    pub kind: String,
-    /// Rows in the file.
-    pub rows: usize,
-    /// Trades stored (trades files).
-    pub trades: usize,
-    /// Price beliefs stored (quarter-hours; an hourly price covers four).
-    pub beliefs: u64,
-}
-
-/// Imports an exchange export into a `file` connector: market prices (CSV),
-/// trades (semicolon CSV with `#` comments) or German imbalance prices
-/// (semicolon CSV with a decimal comma). The file is checked whole first: a
+/// Imports an exchange export into a `file` connector: market prices, the
+/// VPP's own trades, an exchange's public trades (all participants'; stored
+/// as the market VWAP index per quarter-hour, which market-price invoices
+/// use first) or German imbalance prices. The file is checked whole first: a
 /// malformed file is refused with every bad line and changes nothing; a
 /// trade id imported before refuses the whole file.
-#[utoipa::path(post, path = "/api/v1/vpp/market-connectors/{id}/import", tag = "markets", params(ImportQuery),
+#[utoipa::path(post, path = "/api/v1/vpp/market-connectors/{id}/import", tag = "markets", params(ExchangeFileQuery),
     request_body(content = String, description = "the exchange file", content_type = "text/csv"),
     responses((status = 200, body = ExchangeImport), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn import_exchange_file(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<ImportQuery>,
+    ApiQuery(q): ApiQuery<ExchangeFileQuery>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<ExchangeImport>> {
-    use vpp_domain::market::connector::ConnectorKind;
-    use vpp_domain::market::files::{parse_imbalance_prices, parse_prices, parse_trades};
-    use vpp_domain::series::Belief;
-    let c = s.store.get_connector(&id).await?;
-    if c.kind != ConnectorKind::File {
-        return Err(ApiError::invalid(
-            "id",
-            format!("connector `{id}` is {}; only file connectors import exchange files", c.kind.as_str()),
-        ));
-    }
-    let now = vpp_store::now().as_microsecond();
-    let quarter = SignedDuration::from_mins(15);
-    // Prices on the quarter-hour grid: a longer interval covers each of its quarter-hours.
-    let spread = |start: Timestamp, end: Timestamp, price: Decimal, source: SourceKind, out: &mut Vec<Belief>| {
-        let mut t = start;
-        while t < end {
-            if let Some(value) = price.to_f64() {
-                out.push(Belief { event_start_us: t.as_microsecond(), belief_time_us: now, source, value });
-            }
-            t += quarter;
-        }
-    };
-    let tz = match &q.timezone {
-        Some(name) => jiff::tz::TimeZone::get(name)
-            .map_err(|_| ApiError::invalid("timezone", format!("unknown IANA time zone `{name}`")))?,
-        None => jiff::tz::TimeZone::UTC,
-    };
-    let kind = q.kind.as_str();
-    let (rows, trades, beliefs) = match kind {
-        "prices" => {
-            let rows = parse_prices(&body, &tz).map_err(rejected_file)?;
-            if let Some(r) = rows.iter().find(|r| r.currency.as_deref().is_some_and(|cur| cur != c.rules.currency)) {
-                return Err(ApiError::invalid(
-                    "file",
-                    format!(
-                        "a price at {} is in {}, the market trades {}",
-                        r.start,
-                        r.currency.as_deref().unwrap_or(""),
-                        c.rules.currency
-                    ),
-                ));
-            }
-            let mut beliefs = Vec::new();
-            for r in &rows {
-                spread(r.start, r.end.unwrap_or(r.start + quarter), r.price, SourceKind::Price, &mut beliefs);
-            }
-            let (key, _) =
-                s.store.ensure_series(OwnerKind::Market, &c.id, Quantity::Price, &format!("{} prices", c.name)).await?;
-            (rows.len(), 0, s.store.insert_beliefs(key, &beliefs).await?)
-        }
-        "imbalance" => {
-            let rows = parse_imbalance_prices(&body).map_err(rejected_file)?;
-            let source = if q.estimate.unwrap_or(false) { SourceKind::Forecast } else { SourceKind::Price };
-            let mut beliefs = Vec::new();
-            for r in &rows {
-                spread(r.start, r.end, r.price, source, &mut beliefs);
-            }
-            let owner = vpp_app::markets::imbalance_owner(&c.id);
-            let (key, _) = s
-                .store
-                .ensure_series(OwnerKind::Market, &owner, Quantity::Price, &format!("{} imbalance", c.name))
-                .await?;
-            (rows.len(), 0, s.store.insert_beliefs(key, &beliefs).await?)
-        }
-        "trades" => {
-            let rows = parse_trades(&body, &tz).map_err(rejected_file)?;
-            if let Some(vpp) = &q.vpp_id {
-                s.store.get_vpp(vpp).await.map_err(dangling("vpp_id", "VPP", vpp))?;
-            }
-            let records: Vec<TradeRecord> = rows
-                .iter()
-                .map(|r| TradeRecord {
-                    id: vpp_store::new_id(),
-                    bid_id: None,
-                    vpp_id: q.vpp_id.clone(),
-                    connector_id: c.id.clone(),
-                    market_type: c.market_type,
-                    kind: vpp_domain::market::settlement::TradeKind::Energy,
-                    side: r.side,
-                    delivery_start: r.start,
-                    delivery_end: r.end,
-                    price: r.price,
-                    quantity_mw: r.quantity_mw,
-                    currency: r.currency.clone(),
-                    executed_at: r.executed_at,
-                    source: "file".into(),
-                    external_id: Some(r.trade_id.clone()),
-                    settled: false,
-                })
-                .collect();
-            (rows.len(), s.store.insert_trades(&records).await?, 0)
-        }
-        other => {
-            return Err(ApiError::invalid("kind", format!("unknown kind `{other}`; use prices, trades or imbalance")));
-        }
-    };
-    Ok(Json(ExchangeImport { kind: kind.into(), rows, trades, beliefs }))
+    Ok(Json(vpp_app::exchange_files::import_exchange_file(&s.store, &id, &q, &body).await?))
 }
 
 /// Every contract version with asset owners.

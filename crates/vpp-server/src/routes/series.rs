@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use vpp_domain::auth::Permission;
 use vpp_domain::series::{
     Accuracy, BeliefInput, OwnerKind, Quantity, Resampled, Series, SeriesRequest, SourceKind, View, accuracy,
-    best_of_infeed, delivery_date_of, select_latest, unit_factor,
+    delivery_date_of, select_latest, unit_factor,
 };
 use vpp_domain::series_import::RowError;
 use vpp_store::SeriesFilter;
@@ -25,8 +25,7 @@ use crate::imports::ImportJob;
 use crate::routes::{page, paged};
 use crate::state::AppState;
 use vpp_app::series::{
-    FileImportReport, ImportQuery, MIN_MEASURED_COVERAGE, measured, of_source, pairs, prepare_import, resampled_live,
-    store_rows,
+    FileImportReport, ImportQuery, measured, of_source, pairs, prepare_import, resampled_live, store_rows,
 };
 
 paged!(SeriesList, Series);
@@ -226,6 +225,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_resampled))
         .routes(routes!(get_best_of_infeed))
         .routes(routes!(vpp_rollup))
+        .routes(routes!(vpp_best_of_infeed))
         .routes(routes!(get_accuracy))
 }
 
@@ -665,7 +665,24 @@ async fn get_best_of_infeed(
 ) -> ApiResult<Json<Infeed>> {
     let (key, series) = s.store.get_series(&id).await?;
     let (start, end, tz, tz_name) = window(&q)?;
-    let priority_text = q.priority.clone().unwrap_or_else(|| "meter_final,live_measurement,forecast".into());
+    let priority = infeed_priority(&q)?;
+    let points = vpp_app::series::infeed(&s.store, key, &series, start, end, &priority)
+        .await?
+        .into_iter()
+        .map(|(t, pick)| InfeedPoint {
+            start: ts(t),
+            start_local: local(ts(t), &tz),
+            value: pick.map(|p| p.value),
+            source: pick.and_then(|p| p.source),
+            redispatched: pick.is_some_and(|p| p.redispatched),
+        })
+        .collect();
+    Ok(Json(Infeed { series_id: series.id, unit: series.unit, tz: tz_name, priority, points }))
+}
+
+/// The source priority of a best-of-infeed query.
+fn infeed_priority(q: &WindowQuery) -> ApiResult<Vec<SourceKind>> {
+    let Some(priority_text) = q.priority.clone() else { return Ok(vpp_app::series::INFEED_PRIORITY.to_vec()) };
     let mut priority = Vec::new();
     for name in priority_text.split(',').map(str::trim) {
         let kind = SourceKind::parse(name).filter(|k| {
@@ -684,44 +701,23 @@ async fn get_best_of_infeed(
             }
         }
     }
-    let beliefs = s.store.beliefs(key, &[], start.as_microsecond(), end.as_microsecond()).await?;
-    let step = SignedDuration::from_secs(series.resolution_s);
-    let mut layers = Vec::with_capacity(priority.len());
-    for kind in &priority {
-        let values = match kind {
-            SourceKind::LiveMeasurement => {
-                resampled_live(&s.store, key, start, end, step, SignedDuration::from_mins(5))
-                    .await?
-                    .into_iter()
-                    .filter(|r| r.coverage >= MIN_MEASURED_COVERAGE)
-                    .filter_map(|r| r.mean.map(|m| (r.start.as_microsecond(), m)))
-                    .collect()
-            }
-            k => pairs(&select_latest(&of_source(&beliefs, *k), *k, &View::Latest)),
-        };
-        layers.push((*kind, values));
-    }
-    let redispatched: Vec<i64> = select_latest(&of_source(&beliefs, SourceKind::Flag), SourceKind::Flag, &View::Latest)
-        .into_iter()
-        .filter(|f| f.value == 1.0)
-        .map(|f| f.event_start_us)
-        .collect();
-    let step_us = series.resolution_s * 1_000_000;
-    let first = start.as_microsecond().div_euclid(step_us) * step_us;
-    let first = if first < start.as_microsecond() { first + step_us } else { first };
-    let intervals: Vec<i64> = (first..end.as_microsecond()).step_by(step_us as usize).collect();
-    let points = intervals
-        .iter()
-        .zip(best_of_infeed(&intervals, &layers, &redispatched))
-        .map(|(&t, pick)| InfeedPoint {
-            start: ts(t),
-            start_local: local(ts(t), &tz),
-            value: pick.map(|p| p.value),
-            source: pick.and_then(|p| p.source),
-            redispatched: pick.is_some_and(|p| p.redispatched),
-        })
-        .collect();
-    Ok(Json(Infeed { series_id: series.id, unit: series.unit, tz: tz_name, priority, points }))
+    Ok(priority)
+}
+
+/// The best of infeed of a VPP: each member's best value per interval (its
+/// own mix of meter final, live measurement and forecast; a redispatch flag
+/// zeroes only what was not measured), weighted by its allocation ratio and
+/// summed, with the kW of each source.
+#[utoipa::path(get, path = "/api/v1/vpp/vpps/{id}/best-of-infeed", tag = "series", params(WindowQuery),
+    responses((status = 200, body = vpp_app::series::PortfolioInfeed), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn vpp_best_of_infeed(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<WindowQuery>,
+) -> ApiResult<Json<vpp_app::series::PortfolioInfeed>> {
+    let (start, end, _, _) = window(&q)?;
+    let priority = infeed_priority(&q)?;
+    Ok(Json(vpp_app::series::portfolio_infeed(&s.store, &id, start, end, &priority).await?))
 }
 
 /// Forecast accuracy against what was measured (meter final, else live

@@ -711,3 +711,53 @@ async fn crm_contracts_keyed_by_asset_id_land_on_their_resource() {
     assert_eq!((c["metering_point_id"].as_str(), c["valid_until"].as_str()), (Some("DE01"), Some("2026-12-31")));
     assert_eq!((dec(&c["capacity_mw"]), dec(&c["fee_value"])), (d("3.6"), d("2.5")));
 }
+
+/// An exchange's public trades give the market VWAP index; a market-price
+/// invoice pays by it and names it.
+#[tokio::test]
+async fn market_price_invoices_use_the_public_trades_vwap_and_name_it() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let (_, c) = app
+        .post("/api/v1/vpp/market-connectors", json!({"name": "EPEX files", "market_type": "SPOT", "kind": "file"}))
+        .await;
+    let id = c["id"].as_str().unwrap();
+    let (_, generator, series) = spot_vpp(&app).await;
+    let post = |path: String, body: String| {
+        let app = &app;
+        async move {
+            let (s, v, _) = app.request(Method::POST, &path, Some("text/csv"), body.into_bytes()).await;
+            (s, v)
+        }
+    };
+    let contract = format!(
+        "contract_id;resource_id;valid_from;price_model;fixed_price;fee_model;fee_value;vat_pct;redispatch_price\nM1;{generator};2026-01-01;market;;percent_of_market;0;0;\n"
+    );
+    let (s, r) = post("/api/v1/vpp/contracts/import".into(), contract).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/vpp/series/{series}/beliefs"),
+            json!({"unit": "MW", "beliefs": [
+                {"event_start": "2026-11-03T10:00:00Z", "source": "meter_final", "value": 2.0},
+                {"event_start": "2026-11-03T10:15:00Z", "source": "meter_final", "value": 1.0}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // All participants' trades: no side, no id; an hourly trade counts in each quarter-hour.
+    let public = "DeliveryStart,DeliveryEnd,Price,Volume (MWh),Currency\n\
+        2026-11-03 10:00:00 UTC,2026-11-03 11:00:00 UTC,80,4,EUR\n\
+        2026-11-03 10:15:00 UTC,2026-11-03 10:30:00 UTC,100,0.5,EUR\n";
+    let (s, r) = post(format!("/api/v1/vpp/market-connectors/{id}/import?kind=public_trades"), public.into()).await;
+    assert_eq!((s, r["beliefs"].as_u64()), (StatusCode::OK, Some(4)), "{r}");
+    let (s, invoices) = app.get("/api/v1/vpp/invoices?month=2026-11").await;
+    assert_eq!(s, StatusCode::OK, "{invoices}");
+    let inv = &invoices[0];
+    // 0.5 MWh × 80 + 0.25 MWh × (1 × 80 + 0.5 × 100) / 1.5 = 40 + 21.6666… = 61.67.
+    assert_eq!(dec(&inv["payout"]), d("61.67"), "{inv}");
+    assert_eq!(inv["market_index"], json!([{"index": "public trades VWAP (EPEX files)", "quarters": 2}]));
+    assert!(inv["lines"][0]["description"].as_str().unwrap().contains("public trades VWAP (EPEX files)"), "{inv}");
+    let usd = public.replace("EUR", "USD");
+    let (s, p) = post(format!("/api/v1/vpp/market-connectors/{id}/import?kind=public_trades"), usd).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "file"), "{p}");
+}

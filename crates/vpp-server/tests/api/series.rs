@@ -661,3 +661,63 @@ async fn series_files_as_their_senders_deliver_them() {
         app.get(&format!("/api/v1/vpp/series/{id}/beliefs?start=2025-06-10T00:00:00Z&end=2025-06-10T00:30:00Z")).await;
     assert_eq!((raw[0]["value"].as_f64(), raw[1]["value"].as_f64()), (Some(500.0), Some(750.0)), "{raw}");
 }
+
+/// The portfolio's best of infeed mixes sources asset by asset and
+/// quarter-hour by quarter-hour, weighted by allocation ratio.
+#[tokio::test]
+async fn portfolio_best_of_infeed_mixes_sources_per_asset() {
+    let app = TestApp::new().await;
+    let a = app.generator("A", 500.0, 0.0, 10.0).await;
+    let b = app.generator("B", 500.0, 0.0, 10.0).await;
+    let v = app.vpp("V", json!([{"resource_id": a}, {"resource_id": b, "allocation_ratio": 0.5}])).await;
+    let mut ids = Vec::new();
+    for r in [&a, &b] {
+        let (s, series) = app
+            .post(
+                "/api/v1/vpp/series",
+                json!({"name": format!("{r} power"), "owner_kind": "resource", "owner_id": r, "quantity": "power"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        ids.push(series["id"].as_str().unwrap().to_string());
+    }
+    let (t0, t1, t2) = ("2026-11-20T10:00:00Z", "2026-11-20T10:15:00Z", "2026-11-20T10:30:00Z");
+    let version = "2026-11-19T09:00:00Z";
+    // A: metered at 10:00, forecast at 10:15 (flagged: redispatched, so 0), nothing at 10:30.
+    let (s, r) = app
+        .post(
+            &format!("/api/v1/vpp/series/{}/beliefs", ids[0]),
+            json!({"beliefs": [belief(t0, "2026-11-21T00:00:00Z", "meter_final", 100.0),
+                belief(t0, version, "forecast", 90.0), belief(t1, version, "forecast", 80.0),
+                belief(t1, "2026-11-20T10:10:00Z", "flag", 1.0)]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    // B: forecast at 10:00 and 10:15, metered at 10:15 and 10:30.
+    let (s, r) = app
+        .post(
+            &format!("/api/v1/vpp/series/{}/beliefs", ids[1]),
+            json!({"beliefs": [belief(t0, version, "forecast", 40.0), belief(t1, version, "forecast", 50.0),
+                belief(t1, "2026-11-21T00:00:00Z", "meter_final", 60.0), belief(t2, "2026-11-21T00:00:00Z", "meter_final", 20.0)]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, p) = app.get(&format!("/api/v1/vpp/vpps/{v}/best-of-infeed?start={t0}&end=2026-11-20T10:45:00Z")).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(p["members_with_series"], 2);
+    let pts = p["points"].as_array().unwrap();
+    // 10:00: A meter final 100 + 0.5 × B forecast 40 = 120.
+    assert_eq!(
+        (pts[0]["value_kw"].as_f64(), pts[0]["by_source"].clone()),
+        (Some(120.0), json!({"meter_final": 100.0, "forecast": 20.0}))
+    );
+    // 10:15: A redispatched 0 + 0.5 × B meter final 60 = 30.
+    assert_eq!(
+        (pts[1]["value_kw"].as_f64(), pts[1]["by_source"].clone()),
+        (Some(30.0), json!({"redispatched": 0.0, "meter_final": 30.0}))
+    );
+    // 10:30: A has nothing (a gap, counted), B meter final 20 × 0.5 = 10.
+    assert_eq!((pts[2]["value_kw"].as_f64(), pts[2]["members_missing"].as_u64()), (Some(10.0), Some(1)));
+    let (s, p) = app.get(&format!("/api/v1/vpp/vpps/{v}/best-of-infeed?start={t0}&end={t2}&priority=sideways")).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "priority"));
+}
