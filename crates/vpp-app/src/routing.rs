@@ -7,7 +7,7 @@
 use serde::Serialize;
 use vpp_domain::delivered;
 use vpp_domain::resource::Resource;
-use vpp_domain::series::{OwnerKind, Quantity, Series};
+use vpp_domain::series::{OwnerKind, Quantity, Series, SourceKind};
 use vpp_domain::series_import::ColumnFile;
 use vpp_domain::techdata::{ImportReport, TechnicalDataFile};
 use vpp_domain::template::ResourceType;
@@ -38,6 +38,9 @@ pub struct Routed {
     pub series_id: String,
     /// How the asset was found, e.g. `file name names asset id WP-07`.
     pub by: String,
+    /// The source kind the file name gave its rows, when the request named none
+    /// (`meter`/`final` meter final, `live`/`infeed` live measurement, `forecast`/`prognose` forecast, …).
+    pub source_from_name: Option<SourceKind>,
 }
 
 /// A routed file's outcome.
@@ -151,7 +154,27 @@ pub async fn route_file(store: &Store, file_name: &str, body: &[u8], format: &st
     };
     let resource = store.get_resource(&alias.resource_id).await?;
     let (_, series) = power_series(store, &resource).await?;
-    Ok(Routed { resource_id: resource.id, series_id: series.id, by })
+    Ok(Routed { resource_id: resource.id, series_id: series.id, by, source_from_name: None })
+}
+
+/// The source kind a file name says, by its words.
+pub fn source_of_name(file_name: &str) -> Option<SourceKind> {
+    let words: Vec<String> =
+        file_name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+    if has(&["meter", "metered", "final", "zaehler", "zählerstand", "abrechnung", "msconsnum"]) {
+        Some(SourceKind::MeterFinal)
+    } else if has(&["live", "infeed", "einspeisung", "scada", "messung", "measurement", "measurements", "telemetry"]) {
+        Some(SourceKind::LiveMeasurement)
+    } else if has(&["redispatch", "curtailment", "flag", "flags"]) {
+        Some(SourceKind::Flag)
+    } else if has(&["schedule", "fahrplan"]) {
+        Some(SourceKind::Schedule)
+    } else if has(&["forecast", "forecasts", "prognose"]) {
+        Some(SourceKind::Forecast)
+    } else {
+        None
+    }
 }
 
 /// The asset a CSV's asset column names, if it has one: (column, value).
@@ -197,8 +220,12 @@ pub async fn power_series(store: &Store, resource: &Resource) -> AppResult<(i64,
 /// Imports a file into the power series of the asset it names.
 pub async fn import_routed(store: &Store, file_name: &str, body: &[u8], q: &ImportQuery) -> AppResult<RoutedImport> {
     let format = q.format.clone().unwrap_or_else(|| format_of(file_name, body).into());
-    let routed = route_file(store, file_name, body, &format).await?;
-    let q = ImportQuery { format: Some(format), ..q.clone() };
+    let mut routed = route_file(store, file_name, body, &format).await?;
+    let mut q = ImportQuery { format: Some(format.clone()), ..q.clone() };
+    if q.source.is_none() && format == "csv" {
+        routed.source_from_name = source_of_name(file_name);
+        q.source = routed.source_from_name;
+    }
     let report = import_file(store, &routed.series_id, body, &q).await?;
     Ok(RoutedImport { file_name: file_name.to_string(), routed, report })
 }
@@ -259,5 +286,10 @@ mod tests {
         assert_eq!(format_of("a.JSON", b"x"), "columns");
         assert_eq!(format_of("a.csv", b"  {\"key\":{}}"), "columns");
         assert_eq!(format_of("a.csv", b"time,v"), "csv");
+        assert_eq!(source_of_name("WP-07_meter_final_2025-06-08.csv"), Some(SourceKind::MeterFinal));
+        assert_eq!(source_of_name("PV-03-live.csv"), Some(SourceKind::LiveMeasurement));
+        assert_eq!(source_of_name("wp07_prognose.csv"), Some(SourceKind::Forecast));
+        assert_eq!(source_of_name("redispatch_flags_WP-07.csv"), Some(SourceKind::Flag));
+        assert_eq!(source_of_name("WP-07.csv"), None);
     }
 }

@@ -560,7 +560,31 @@ pub(crate) enum ImportCommand {
         #[arg(long)]
         replace: bool,
     },
-    /// Import contract versions with asset owners (`;`-separated CSV; see docs/markets.md).
+    /// Import an exchange or regulator file into a file connector: prices, the VPP's trades, an
+    /// exchange's public trades (the market VWAP index) or German imbalance prices (see docs/markets.md).
+    Market {
+        /// The file.
+        file: PathBuf,
+        /// File connector, by id or name.
+        #[arg(long)]
+        connector: String,
+        /// Create a SPOT file connector of that name if there is none.
+        #[arg(long)]
+        create: bool,
+        /// prices, trades, public_trades or imbalance.
+        #[arg(long)]
+        kind: String,
+        /// Trades: the VPP they belong to.
+        #[arg(long)]
+        vpp: Option<String>,
+        /// Imbalance prices are estimates (default: final).
+        #[arg(long)]
+        estimate: bool,
+        /// Zone of wall-clock times (IANA), default UTC.
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    /// Import contract versions with asset owners (CSV: vpp's own or a CRM export keyed by asset; see docs/markets.md).
     Contracts {
         /// The CSV file.
         file: PathBuf,

@@ -208,6 +208,37 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
+        Command::Import(ImportCommand::Market { file, connector, create, kind, vpp, estimate, timezone }) => {
+            let store = open_store(&config).await?;
+            let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let exists = store.get_connector(&connector).await.is_ok()
+                || store.list_connectors().await?.iter().any(|c| c.name == connector);
+            if !exists && create {
+                let request = vpp_domain::market::connector::ConnectorRequest {
+                    name: connector.clone(),
+                    market_type: vpp_domain::vpp::MarketType::Spot,
+                    kind: Some(vpp_domain::market::connector::ConnectorKind::File),
+                    endpoint: None,
+                    auth: None,
+                    rules: None,
+                    simulation: None,
+                    reference_series_id: None,
+                };
+                let c = request.into_connector(vpp_store::new_id()).map_err(|e| api_error(e, "connector"))?;
+                store.create_connector(&c).await?;
+                eprintln!("created the file connector `{connector}`");
+            }
+            let q =
+                vpp_app::exchange_files::ExchangeFileQuery { kind, vpp_id: vpp, estimate: Some(estimate), timezone };
+            let report = vpp_app::exchange_files::import_exchange_file(&store, &connector, &q, &body).await.map_err(
+                |e| match e {
+                    vpp_app::error::AppError::RejectedFile(errors) => output::refused_file(&file, &errors),
+                    other => anyhow::anyhow!("{}: {}", file.display(), api_error(other, "file")),
+                },
+            )?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Import(ImportCommand::Contracts { file }) => {
             let store = open_store(&config).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;

@@ -98,6 +98,45 @@ fn write(dir: &Path, name: &str, value: &Value) -> String {
     path.display().to_string()
 }
 
+/// The example delivery day (examples/delivered/, files in their senders'
+/// shapes) goes in with no flags but the file kinds, every row accepted,
+/// and market contracts are priced by the public trades' VWAP.
+#[test]
+fn the_example_delivery_day_goes_in_with_no_flags() {
+    let tmp = TempDir::migrated("delivered");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/delivered");
+    let path = |p: &str| dir.join(p).display().to_string();
+    let db = tmp.db();
+    stdout_json(&vpp(&db, &["import", "technical-data", &path("technical_data_2025-06-07T12-30-00Z.json")]));
+    let inbox = stdout_json(&vpp(&db, &["import", "series", &path("inbox")]));
+    let files = inbox.as_array().expect("one result per file");
+    assert_eq!(files.len(), 5);
+    for f in files {
+        assert_eq!(
+            (f["report"]["accepted"].as_u64(), f["report"]["outcome"].as_str()),
+            (Some(96), Some("complete")),
+            "{f}"
+        );
+    }
+    for (kind, file, extra) in [
+        ("imbalance", "market/reBAP_2025-06-08.csv", Some("--create")),
+        ("trades", "market/trades_2025-06-08.csv", None),
+        ("public_trades", "market/public_trades_2025-06-08.csv", None),
+    ] {
+        let mut args = vec!["import", "market", "--connector", "EPEX files", "--kind", kind];
+        args.extend(extra);
+        let f = path(file);
+        args.push(&f);
+        let report = stdout_json(&vpp(&db, &args));
+        assert!(report["rows"].as_u64().unwrap_or(0) >= 24, "{kind}: {report}");
+    }
+    let out = vpp(&db, &["import", "contracts", &path("contracts_2025-06-08.csv")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let invoices = stdout_json(&vpp(&db, &["invoice", "--month", "2025-06"]));
+    let k0107 = invoices.as_array().unwrap().iter().find(|i| i["contract_id"] == "K-0107").expect("K-0107").clone();
+    assert_eq!(k0107["market_index"], json!([{"index": "public trades VWAP (EPEX files)", "quarters": 96}]), "{k0107}");
+}
+
 /// A folder of meter files, each named after its asset, goes in with one
 /// command; a file naming no asset is refused by name and the others stay in.
 #[test]

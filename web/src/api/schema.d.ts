@@ -839,9 +839,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Imports an exchange export into a `file` connector: market prices (CSV),
-         *     trades (semicolon CSV with `#` comments) or German imbalance prices
-         *     (semicolon CSV with a decimal comma). The file is checked whole first: a
+         * Imports an exchange export into a `file` connector: market prices, the
+         *     VPP's own trades, an exchange's public trades (all participants'; stored
+         *     as the market VWAP index per quarter-hour, which market-price invoices
+         *     use first) or German imbalance prices. The file is checked whole first: a
          *     malformed file is refused with every bad line and changes nothing; a
          *     trade id imported before refuses the whole file.
          */
@@ -2381,6 +2382,28 @@ export interface paths {
         };
         /** What the VPP can deliver now, in total and by category. */
         get: operations["aggregated_params"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/vpps/{id}/best-of-infeed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The best of infeed of a VPP: each member's best value per interval (its
+         *     own mix of meter final, live measurement and forecast; a redispatch flag
+         *     zeroes only what was not measured), weighted by its allocation ratio and
+         *     summed, with the kW of each source.
+         */
+        get: operations["vpp_best_of_infeed"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4390,7 +4413,7 @@ export interface components {
         ExchangeImport: {
             /**
              * Format: int64
-             * @description Price beliefs stored (quarter-hours; an hourly price covers four).
+             * @description Price beliefs stored (quarter-hours; an hourly price covers four; for public trades the VWAP index per quarter-hour).
              */
             beliefs: number;
             /** @description What was imported. */
@@ -4738,6 +4761,13 @@ export interface components {
             /** @description Assets present and identical. */
             unchanged_count: number;
         };
+        /** @description A market price index and the quarter-hours it priced. */
+        IndexUse: {
+            /** @description The index, e.g. `public trades VWAP (EPEX files)` or `day-ahead clearing (DA)`. */
+            index: string;
+            /** @description Quarter-hours it priced. */
+            quarters: number;
+        };
         /** @description Best available value per interval. */
         Infeed: {
             /** @description Intervals of the window. */
@@ -4918,6 +4948,11 @@ export interface components {
             gross: string;
             /** @description Lines. */
             lines: components["schemas"]["LineItem"][];
+            /**
+             * @description The market price indices paid quarter-hours of a market-price
+             *     contract used, with how many quarter-hours each priced.
+             */
+            market_index: components["schemas"]["IndexUse"][];
             /** @description Month, `YYYY-MM`. */
             month: string;
             /** @description payout + compensation − fees. */
@@ -6019,6 +6054,45 @@ export interface components {
          * @enum {string}
          */
         PointMeaning: "active_power" | "energy" | "soc" | "temperature" | "power_setpoint";
+        /**
+         * @description A portfolio's best of infeed: each member's best value per interval
+         *     (its own mix of meter final, live measurement and forecast), weighted
+         *     by its allocation ratio and summed, with the share of each source.
+         */
+        PortfolioInfeed: {
+            /** @description Members with a power series. */
+            members_with_series: number;
+            /** @description Intervals of the window. */
+            points: components["schemas"]["PortfolioInfeedPoint"][];
+            /** @description Source priority used. */
+            priority: components["schemas"]["SourceKind"][];
+            /** @description The VPP. */
+            vpp_id: string;
+        };
+        /** @description One interval of a portfolio's best of infeed. */
+        PortfolioInfeedPoint: {
+            /**
+             * @description The same sum by the source each member's value came from (`meter_final`,
+             *     `live_measurement`, `forecast`, `schedule`, `redispatched`), kW.
+             */
+            by_source: {
+                [key: string]: number;
+            };
+            /** @description Members with a power series but no value here (a gap). */
+            members_missing: number;
+            /** @description Members with a value here. */
+            members_with_value: number;
+            /**
+             * Format: date-time
+             * @description Interval start (UTC).
+             */
+            start: string;
+            /**
+             * Format: double
+             * @description Σ allocation ratio × each member's best value, kW.
+             */
+            value_kw: number;
+        };
         /** @description A VPP's position for a day against its capacity. */
         Position: {
             /** @description Connector whose products make the slots. */
@@ -6758,6 +6832,7 @@ export interface components {
             resource_id: string;
             /** @description Its power series, which took the file. */
             series_id: string;
+            source_from_name?: components["schemas"]["SourceKind"] | null;
         };
         /** @description A routed file's outcome. */
         RoutedImport: {
@@ -10395,7 +10470,7 @@ export interface operations {
     import_exchange_file: {
         parameters: {
             query: {
-                /** @description `prices`, `trades` or `imbalance`. */
+                /** @description `prices`, `trades` (the VPP's own), `public_trades` (all participants': the market VWAP index) or `imbalance`. */
                 kind: string;
                 /** @description Trades: the VPP they belong to. */
                 vpp_id?: string;
@@ -15389,6 +15464,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AggregatedParamsResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    vpp_best_of_infeed: {
+        parameters: {
+            query?: {
+                /** @description Window start (RFC 3339); with `end`. Default: the delivery `day`. */
+                start?: string;
+                /** @description Window end, exclusive. */
+                end?: string;
+                /** @description Delivery day (YYYY-MM-DD) in `tz`; default today. */
+                day?: string;
+                /** @description Market and display time zone (IANA); default UTC. */
+                tz?: string;
+                /** @description Source kind (values and raw beliefs); default forecast for values, all for raw. */
+                source?: "forecast" | "live_measurement" | "meter_final" | "schedule" | "price" | "flag";
+                /** @description `latest` (default), `as_of`, `tradeable` or `day_ahead` (versions at or before D−1 12:00 local). */
+                view?: string;
+                /** @description Belief time for `view=as_of`. */
+                as_of?: string;
+                /** @description Gate closure lead for `view=tradeable`, minutes before delivery start; default 15. */
+                gate_closure_minutes?: number;
+                /** @description Resampling step in minutes (resampled); default the series resolution. */
+                step_minutes?: number;
+                /** @description Longest time one measurement stands for, minutes (resampled); default 5. */
+                max_hold_minutes?: number;
+                /** @description Source priority for best-of-infeed, comma-separated; default `meter_final,live_measurement,forecast`. */
+                priority?: string;
+                /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
+                horizons?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortfolioInfeed"];
                 };
             };
             /** @description Not Found */
