@@ -15,6 +15,7 @@
 //! | module | use cases and jobs |
 //! |---|---|
 //! | [`markets`] | place a bid, clear a trading day, settle, invoices |
+//! | [`imbalance`] | imbalance cost per asset and portfolio: best of infeed against the traded position, at the final (else estimated) imbalance price |
 //! | [`exchange_files`] | exchange and regulator files into a file connector: prices, trades, public trades (the VWAP index), imbalance prices |
 //! | [`market_job`] | the job that lets ACTIVE strategies bid and clears closed days |
 //! | [`strategies`] | check a strategy, backtests as tasks, live bids of ACTIVE strategies |
@@ -36,6 +37,7 @@ pub mod dispatch;
 pub mod error;
 pub mod exchange_files;
 pub mod forecasts;
+pub mod imbalance;
 pub mod json;
 pub mod market_job;
 pub mod markets;

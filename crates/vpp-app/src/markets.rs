@@ -26,14 +26,21 @@ pub fn imbalance_owner(connector_id: &str) -> String {
     format!("{connector_id}:imbalance")
 }
 
+/// An amount rounded to the cent, half away from zero (as on an invoice).
+pub fn to_cents(x: Decimal) -> Decimal {
+    x.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+}
+
 /// Owner id of a connector's market VWAP index (from public trades).
 pub fn vwap_owner(connector_id: &str) -> String {
     format!("{connector_id}:vwap")
 }
 
 /// Stores the market VWAP index per quarter-hour of an exchange's public
-/// trades as the connector's VWAP series (a re-import is a newer version).
-/// Returns the quarter-hours stored.
+/// trades as the connector's VWAP series. A file is the whole set of its
+/// quarter-hours' trades: importing it again, or a corrected file, is a
+/// newer version of the index for the quarter-hours it covers. Returns the
+/// quarter-hours stored.
 pub async fn import_public_trades(
     store: &Store,
     c: &Connector,
@@ -50,6 +57,12 @@ pub async fn import_public_trades(
     };
     let floor = |t: Timestamp| Timestamp::from_second(t.as_second().div_euclid(900) * 900).unwrap_or(t);
     let (start, end) = (floor(first), floor(last - SignedDuration::from_micros(1)) + SignedDuration::from_mins(15));
+    if end.duration_since(start) > SignedDuration::from_hours(24 * 32) {
+        return Err(AppError::invalid(
+            "file",
+            format!("the trades deliver from {first} to {last}: more than a month in one file; send a day or a month"),
+        ));
+    }
     let grid = Grid::between(start, end, 900);
     let vwap = vpp_domain::market::analysis::market_vwap(&grid, trades)
         .map_err(|e| AppError::invalid("file", e.to_string()))?;
@@ -669,7 +682,8 @@ pub async fn invoices_for_month(
             }
         }
     };
-    for c in store.list_connectors().await? {
+    // Invoices are in EUR: only indices in EUR price them.
+    for c in store.list_connectors().await?.into_iter().filter(|c| c.rules.currency == "EUR") {
         if let Some((key, _)) = store.find_series(OwnerKind::Market, &vwap_owner(&c.id), Quantity::Price).await? {
             let index = store
                 .newest_beliefs(&vpp_store::BeliefQuery::latest(key, SourceKind::Price, (lo, hi), 900_000_000))

@@ -82,7 +82,14 @@ async fn aliases(store: &Store) -> AppResult<Vec<Alias>> {
         }
         page += 1;
     }
+    // The newest version of each contract says its metering point now.
+    let mut newest: std::collections::BTreeMap<String, vpp_domain::market::invoice::Contract> = Default::default();
     for c in store.list_contracts().await? {
+        if newest.get(&c.contract_id).is_none_or(|n| n.valid_from < c.valid_from) {
+            newest.insert(c.contract_id.clone(), c);
+        }
+    }
+    for c in newest.into_values() {
         if let Some(m) = c.metering_point_id {
             out.push(Alias { name: m, kind: "metering point", resource_id: c.resource_id });
         }
@@ -90,46 +97,85 @@ async fn aliases(store: &Store) -> AppResult<Vec<Alias>> {
     Ok(out)
 }
 
-fn lookup<'a>(aliases: &'a [Alias], name: &str) -> Option<&'a Alias> {
+/// The asset names of the fleet, read once for a batch of files.
+pub struct Aliases(Vec<Alias>);
+
+impl Aliases {
+    /// Every name an asset goes by now.
+    pub async fn load(store: &Store) -> AppResult<Self> {
+        Ok(Self(aliases(store).await?))
+    }
+}
+
+/// The asset named exactly `name`; a name two assets share is refused.
+fn lookup<'a>(aliases: &'a [Alias], field: &str, name: &str) -> AppResult<&'a Alias> {
     let name = name.trim();
-    aliases.iter().find(|a| a.name == name)
+    let found: Vec<&Alias> = aliases.iter().filter(|a| a.name == name).collect();
+    match found.first() {
+        None => Err(AppError::invalid(field, format!("no resource has the id, asset id or metering point `{name}`"))),
+        Some(a) if found.iter().all(|b| b.resource_id == a.resource_id) => Ok(a),
+        Some(_) => Err(AppError::invalid(
+            field,
+            format!("`{name}` names more than one asset ({}); fix the master data", {
+                let mut ids: Vec<&str> = found.iter().map(|a| a.resource_id.as_str()).collect();
+                ids.dedup();
+                ids.join(", ")
+            }),
+        )),
+    }
 }
 
 /// Whether `token` appears in `text` on its own: bounded by the ends or by
-/// characters that are not letters or digits.
+/// characters that are not letters or digits, and not continued by a
+/// hyphen and more of a name (`WP-07` is not named in `WP-07-B`, but is in
+/// `meter-WP-07`).
 fn names(text: &str, token: &str) -> bool {
     let (t, k) = (text.to_ascii_lowercase(), token.to_ascii_lowercase());
     t.match_indices(&k).any(|(i, _)| {
-        let before = t[..i].chars().next_back();
-        let after = t[i + k.len()..].chars().next();
-        before.is_none_or(|c| !c.is_alphanumeric()) && after.is_none_or(|c| !c.is_alphanumeric())
+        let before: Vec<char> = t[..i].chars().rev().take(2).collect();
+        let after: Vec<char> = t[i + k.len()..].chars().take(2).collect();
+        let joined = |near: &[char]| match near {
+            [c, ..] if c.is_alphanumeric() => true,
+            ['-', c, ..] => c.is_alphanumeric(),
+            _ => false,
+        };
+        // Before it, only a letter or digit joins (`meter-WP-07` names WP-07).
+        !before.first().is_some_and(|c| c.is_alphanumeric()) && !joined(&after)
     })
 }
 
 /// The asset `body` (named `file_name`) is about.
 pub async fn route_file(store: &Store, file_name: &str, body: &[u8], format: &str) -> AppResult<Routed> {
-    let aliases = aliases(store).await?;
-    let unknown = |field: &str, name: &str| {
-        AppError::invalid(field, format!("no resource has the id, asset id or metering point `{name}`"))
-    };
+    route_with(store, &Aliases::load(store).await?, file_name, body, format).await
+}
+
+/// Whether a name is specific enough to find in a file name: three
+/// characters or more, and not a short number (`2025` is a year).
+fn specific(name: &str) -> bool {
+    let n = name.chars().count();
+    n >= 3 && (n >= 6 || !name.chars().all(|c| c.is_ascii_digit()))
+}
+
+async fn route_with(store: &Store, aliases: &Aliases, file_name: &str, body: &[u8], format: &str) -> AppResult<Routed> {
+    let aliases = &aliases.0;
     let (alias, by) = if format == "columns" {
         let file: ColumnFile = crate::json::parse(body)?;
         let asset =
             file.asset().ok_or_else(|| AppError::invalid("key", "name the asset with asset_id or entity_id"))?;
-        let alias = lookup(&aliases, &asset).ok_or_else(|| unknown("key", &asset))?;
+        let alias = lookup(aliases, "key", &asset)?;
         (alias, format!("key names {} {asset}", alias.kind))
     } else if let Some((column, value)) = csv_asset(body)? {
-        let alias = lookup(&aliases, &value).ok_or_else(|| unknown(&column, &value))?;
+        let alias = lookup(aliases, &column, &value)?;
         (alias, format!("column {column} names {} {value}", alias.kind))
     } else {
         let stem = std::path::Path::new(file_name).file_stem().and_then(|s| s.to_str()).unwrap_or(file_name);
-        let named: Vec<&Alias> =
-            aliases.iter().filter(|a| a.name.chars().count() >= 3 && names(stem, &a.name)).collect();
+        let named: Vec<&Alias> = aliases.iter().filter(|a| specific(&a.name) && names(stem, &a.name)).collect();
         // A longer name wins over one it contains (`WP-07-B` over `WP-07`).
+        let lower = |a: &Alias| a.name.to_ascii_lowercase();
         let found: Vec<&Alias> = named
             .iter()
             .copied()
-            .filter(|a| !named.iter().any(|b| b.name.len() > a.name.len() && b.name.contains(&a.name)))
+            .filter(|a| !named.iter().any(|b| b.name.len() > a.name.len() && lower(b).contains(&lower(a))))
             .collect();
         let mut ids: Vec<&str> = found.iter().map(|a| a.resource_id.as_str()).collect();
         ids.dedup();
@@ -157,23 +203,29 @@ pub async fn route_file(store: &Store, file_name: &str, body: &[u8], format: &st
     Ok(Routed { resource_id: resource.id, series_id: series.id, by, source_from_name: None })
 }
 
-/// The source kind a file name says, by its words.
+/// The source kind a file name says, by its words; a name that says two
+/// kinds (`forecast_final`) says none.
 pub fn source_of_name(file_name: &str) -> Option<SourceKind> {
     let words: Vec<String> =
         file_name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
     let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
-    if has(&["meter", "metered", "final", "zaehler", "zählerstand", "abrechnung", "msconsnum"]) {
-        Some(SourceKind::MeterFinal)
-    } else if has(&["live", "infeed", "einspeisung", "scada", "messung", "measurement", "measurements", "telemetry"]) {
-        Some(SourceKind::LiveMeasurement)
-    } else if has(&["redispatch", "curtailment", "flag", "flags"]) {
-        Some(SourceKind::Flag)
-    } else if has(&["schedule", "fahrplan"]) {
-        Some(SourceKind::Schedule)
-    } else if has(&["forecast", "forecasts", "prognose"]) {
-        Some(SourceKind::Forecast)
-    } else {
-        None
+    let kinds: Vec<SourceKind> = [
+        (SourceKind::MeterFinal, &["meter", "metered", "final", "zaehler", "abrechnung"][..]),
+        (
+            SourceKind::LiveMeasurement,
+            &["live", "infeed", "einspeisung", "scada", "messung", "measurement", "measurements", "telemetry"][..],
+        ),
+        (SourceKind::Flag, &["redispatch", "curtailment", "flag", "flags"][..]),
+        (SourceKind::Schedule, &["schedule", "fahrplan"][..]),
+        (SourceKind::Forecast, &["forecast", "forecasts", "prognose"][..]),
+    ]
+    .into_iter()
+    .filter(|(_, list)| has(list))
+    .map(|(k, _)| k)
+    .collect();
+    match kinds.as_slice() {
+        [one] => Some(*one),
+        _ => None,
     }
 }
 
@@ -219,8 +271,18 @@ pub async fn power_series(store: &Store, resource: &Resource) -> AppResult<(i64,
 
 /// Imports a file into the power series of the asset it names.
 pub async fn import_routed(store: &Store, file_name: &str, body: &[u8], q: &ImportQuery) -> AppResult<RoutedImport> {
+    import_routed_with(store, &Aliases::load(store).await?, file_name, body, q).await
+}
+
+async fn import_routed_with(
+    store: &Store,
+    aliases: &Aliases,
+    file_name: &str,
+    body: &[u8],
+    q: &ImportQuery,
+) -> AppResult<RoutedImport> {
     let format = q.format.clone().unwrap_or_else(|| format_of(file_name, body).into());
-    let mut routed = route_file(store, file_name, body, &format).await?;
+    let mut routed = route_with(store, aliases, file_name, body, &format).await?;
     let mut q = ImportQuery { format: Some(format.clone()), ..q.clone() };
     if q.source.is_none() && format == "csv" {
         routed.source_from_name = source_of_name(file_name);
@@ -238,11 +300,21 @@ pub async fn import_many(
     q: &ImportQuery,
 ) -> Vec<(String, AppResult<RoutedImport>)> {
     let mut out = Vec::with_capacity(files.len());
+    let aliases = match Aliases::load(store).await {
+        Ok(a) => a,
+        Err(e) => {
+            let reason = e.to_string();
+            return files.iter().map(|(n, _)| (n.clone(), Err(AppError::internal(&reason)))).collect();
+        }
+    };
     for (name, body) in files {
-        out.push((name.clone(), import_routed(store, name, body, q).await));
+        out.push((name.clone(), import_routed_with(store, &aliases, name, body, q).await));
     }
     out
 }
+
+/// Most files in one multi-file upload.
+pub const MAX_FILES: usize = 500;
 
 /// `columns` for a `.json` file or one that starts with `{`, else `csv`.
 pub fn format_of(file_name: &str, body: &[u8]) -> &'static str {
@@ -259,13 +331,18 @@ pub async fn import_technical_data(
     file: TechnicalDataFile,
     dry_run: bool,
 ) -> AppResult<ImportReport> {
+    let asset_ids: Vec<String> = file.assets.iter().map(|a| a.asset_id.trim().to_string()).collect();
     let mut report = store.import_technical_data(file_name, file, dry_run).await?;
     if dry_run {
         return Ok(report);
     }
-    for added in &report.added {
-        let resource = store.get_resource(&added.resource_id).await?;
-        if matches!(resource.resource_type, ResourceType::Pv | ResourceType::Wind) {
+    // Every PV and wind asset of the file that has no power series gets one
+    // (also those a failed earlier run left without).
+    for id in &asset_ids {
+        let Some(resource) = store.resource_by_external_id(id).await? else { continue };
+        if matches!(resource.resource_type, ResourceType::Pv | ResourceType::Wind)
+            && store.find_series(OwnerKind::Resource, &resource.id, Quantity::Power).await?.is_none()
+        {
             let (_, series) = power_series(store, &resource).await?;
             report.power_series.push(series.id);
         }
@@ -283,6 +360,10 @@ mod tests {
         assert!(names("meter-final.wp-07.csv", "WP-07"));
         assert!(!names("WP-070_meter", "WP-07"));
         assert!(!names("AWP-07", "WP-07"));
+        assert!(!names("WP-07-B_meter", "WP-07"), "a hyphen and more name continue it");
+        assert!(names("meter-WP-07", "WP-07"));
+        assert!(!specific("2025") && specific("4711-A") && specific("123456"));
+        assert_eq!(source_of_name("WP-07_forecast_final.csv"), None, "two kinds say none");
         assert_eq!(format_of("a.JSON", b"x"), "columns");
         assert_eq!(format_of("a.csv", b"  {\"key\":{}}"), "columns");
         assert_eq!(format_of("a.csv", b"time,v"), "csv");

@@ -398,11 +398,23 @@ fn refuse_if(on_error: OnError, none_good: bool, rejected: &[RowError]) -> AppRe
 /// The file's key must name the series' owner: its id, or a resource's external asset id.
 async fn check_key(store: &vpp_store::Store, series: &Series, file: &ColumnFile) -> AppResult<()> {
     let asset = file.asset().unwrap_or_default();
-    let external = match series.owner_kind {
-        OwnerKind::Resource => store.get_resource(&series.owner_id).await?.external_id,
-        _ => None,
+    let (external, metering_point) = match series.owner_kind {
+        OwnerKind::Resource => {
+            let r = store.get_resource(&series.owner_id).await?;
+            (r.external_id, r.metadata.get("metering_point_id").and_then(|v| v.as_str()).map(String::from))
+        }
+        _ => (None, None),
     };
-    if asset == series.owner_id || external.as_deref() == Some(asset.as_str()) {
+    let contract_point = store
+        .list_contracts()
+        .await?
+        .into_iter()
+        .any(|c| c.resource_id == series.owner_id && c.metering_point_id.as_deref() == Some(asset.as_str()));
+    if asset == series.owner_id
+        || external.as_deref() == Some(asset.as_str())
+        || metering_point.as_deref() == Some(asset.as_str())
+        || contract_point
+    {
         Ok(())
     } else {
         Err(AppError::invalid(

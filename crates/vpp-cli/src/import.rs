@@ -85,7 +85,15 @@ pub(crate) async fn import_series(config: &Config, args: SeriesImportArgs) -> an
     let mut failed = 0;
     for file in &files {
         let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let body = match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) => {
+                failed += 1;
+                eprintln!("{}: unreadable: {e}", file.display());
+                results.push(json!({"file_name": name, "error": format!("unreadable: {e}")}));
+                continue;
+            }
+        };
         let format = query.format.clone().unwrap_or_else(|| vpp_app::routing::format_of(&name, &body).into());
         let q = vpp_app::series::ImportQuery { format: Some(format), file_name: Some(name.clone()), ..query.clone() };
         let outcome = match &series {

@@ -244,8 +244,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let contracts = vpp_domain::market::invoice::parse_contracts(&bytes)
                 .map_err(|errors| output::refused_file(&file, &errors))?;
-            let added = store.import_contracts(&contracts).await?;
-            println!("{}: {} contract versions, {added} new", file.display(), contracts.len());
+            let (added, updated) = store.import_contracts(&contracts).await?;
+            println!("{}: {} contract versions, {added} new, {updated} updated", file.display(), contracts.len());
             Ok(())
         }
         Command::Invoice(args) => {

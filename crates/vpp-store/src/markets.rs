@@ -780,11 +780,13 @@ impl Store {
     /// resource id, or a resource's external asset id, which is stored as
     /// the resource id), and a version (contract and date) already stored
     /// with other terms refuses the whole file. Re-importing identical
-    /// versions is a no-op. Returns how many versions were new.
-    pub async fn import_contracts(&self, contracts: &[Contract]) -> Result<usize> {
+    /// versions is a no-op; a version whose pricing terms are the same but
+    /// whose end, metering point, capacity or technology changed is updated.
+    /// Returns how many versions were new, and how many were updated.
+    pub async fn import_contracts(&self, contracts: &[Contract]) -> Result<(usize, usize)> {
         let now = to_micros(crate::now());
         let mut w = self.begin_write().await?;
-        let mut added = 0;
+        let (mut added, mut updated) = (0, 0);
         for c in contracts {
             let exists = sqlx::query("SELECT 1 AS one FROM resources WHERE id = $1")
                 .bind(c.resource_id.clone())
@@ -814,7 +816,10 @@ impl Store {
                 .await?;
             if let Some(row) = stored {
                 let old: Contract = from_json(&row, "document")?;
-                if old != *c {
+                if old == *c {
+                    continue;
+                }
+                if !same_terms(&old, c) {
                     return Err(StoreError::Conflict {
                         field: Some("file".into()),
                         message: format!(
@@ -823,6 +828,18 @@ impl Store {
                         ),
                     });
                 }
+                // Same terms, new facts (its end, metering point, capacity,
+                // technology): the CRM's next export updates them in place.
+                sqlx::query(
+                    "UPDATE contracts SET document = $1, imported_at = $2 WHERE contract_id = $3 AND valid_from = $4",
+                )
+                .bind(to_json(c))
+                .bind(now)
+                .bind(c.contract_id.clone())
+                .bind(c.valid_from.to_string())
+                .execute(&mut *w.tx)
+                .await?;
+                updated += 1;
                 continue;
             }
             sqlx::query(
@@ -838,7 +855,7 @@ impl Store {
             added += 1;
         }
         w.tx.commit().await?;
-        Ok(added)
+        Ok((added, updated))
     }
 
     /// Every contract version, by contract and date.
@@ -848,6 +865,21 @@ impl Store {
             .await?;
         rows.iter().map(|r| from_json(r, "document")).collect()
     }
+}
+
+/// Whether two versions of a contract price the same way (the facts about
+/// the asset and the contract's end may differ).
+fn same_terms(a: &Contract, b: &Contract) -> bool {
+    (a.resource_id.as_str(), a.price_model, a.fixed_price, a.fee_model, a.fee_value, a.vat_pct, a.redispatch_price)
+        == (
+            b.resource_id.as_str(),
+            b.price_model,
+            b.fixed_price,
+            b.fee_model,
+            b.fee_value,
+            b.vat_pct,
+            b.redispatch_price,
+        )
 }
 
 fn source_name(s: PriceSource) -> &'static str {

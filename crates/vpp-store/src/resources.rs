@@ -145,6 +145,15 @@ impl Store {
         Ok(Paged { items, total, page: page.page, size: page.size })
     }
 
+    /// The resource with this external (asset) id, if there is one.
+    pub async fn resource_by_external_id(&self, external_id: &str) -> Result<Option<Resource>> {
+        let row = sqlx::query(select_resource!("WHERE external_id = $1"))
+            .bind(external_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| resource_from_row(&r)).transpose()
+    }
+
     /// One resource.
     pub async fn get_resource(&self, id: &str) -> Result<Resource> {
         let row =

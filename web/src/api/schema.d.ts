@@ -2474,6 +2474,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/vpps/{id}/imbalance-cost": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Imbalance cost of a VPP's assets and of the portfolio: per quarter-hour,
+         *     (best of infeed − position) × allocation ratio × hours × imbalance price.
+         *     The position is the forecast as traded (`view=tradeable`, the default:
+         *     the newest version issued `gate_closure_minutes` before delivery) or the
+         *     `latest`; the price is the final imbalance price, else the estimate.
+         *     Each value names its source; a positive amount is received.
+         */
+        get: operations["vpp_imbalance_cost"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/vpps/{id}/resources": {
         parameters: {
             query?: never;
@@ -3056,6 +3080,24 @@ export interface components {
         AssetChanges: {
             asset_id: string;
             changes: components["schemas"]["FieldChange"][];
+            resource_id: string;
+        };
+        /** @description One asset's imbalance over the window. */
+        AssetImbalance: {
+            /**
+             * Format: double
+             * @description Its share in the VPP.
+             */
+            allocation_ratio: number;
+            /** @description Σ amount, EUR (cents). */
+            amount: string;
+            /** @description Σ imbalance, MWh. */
+            imbalance_mwh: string;
+            /** @description Quarter-hours without an amount (no infeed, position or price). */
+            incomplete_quarters: number;
+            /** @description Per quarter-hour. */
+            quarters: components["schemas"]["ImbalanceQuarter"][];
+            /** @description The resource. */
             resource_id: string;
         };
         /** @description Location as delivered. */
@@ -3921,6 +3963,8 @@ export interface components {
         ContractImport: {
             /** @description New versions stored (identical ones already stored are skipped). */
             added: number;
+            /** @description Versions stored before whose end, metering point, capacity or technology changed. */
+            updated: number;
             /** @description Versions in the file. */
             versions: number;
         };
@@ -4697,6 +4741,51 @@ export interface components {
              * @description Hours between the forecast's version and delivery start (0 = latest version).
              */
             horizon_hours: number;
+        };
+        /** @description One quarter-hour of one asset. */
+        ImbalanceQuarter: {
+            /** @description imbalance MWh × price, EUR (4 decimals); null when a part is missing. */
+            amount?: string | null;
+            /**
+             * Format: double
+             * @description Best of infeed, kW; null where nothing covers the interval.
+             */
+            delivered_kw?: number | null;
+            /** @description Where it came from: `meter_final`, `live_measurement`, `forecast` or `redispatched`. */
+            delivered_source?: string | null;
+            /** @description (delivered − position) × ratio × hours, MWh (6 decimals). */
+            imbalance_mwh?: string | null;
+            /**
+             * Format: double
+             * @description The position, kW; null without a forecast.
+             */
+            position_kw?: number | null;
+            /** @description Imbalance price, EUR/MWh. */
+            price?: string | null;
+            /** @description `final` or `estimate`. */
+            price_source?: string | null;
+            /**
+             * Format: date-time
+             * @description Interval start (UTC).
+             */
+            start: string;
+        };
+        /** @description Imbalance cost of a VPP's assets and of the portfolio. */
+        ImbalanceReport: {
+            /** @description Σ amount, EUR (cents). */
+            amount: string;
+            /** @description Per asset. */
+            assets: components["schemas"]["AssetImbalance"][];
+            /** @description The connector whose imbalance prices were used. */
+            connector_id: string;
+            /** @description Currency of the amounts. */
+            currency: string;
+            /** @description Per quarter-hour, summed over the assets. */
+            portfolio: components["schemas"]["PortfolioImbalance"][];
+            /** @description What the position is: `tradeable forecast` or `latest forecast`. */
+            position: string;
+            /** @description The VPP. */
+            vpp_id: string;
         };
         /** @description A background import as its client sees it. */
         ImportJob: {
@@ -6054,6 +6143,20 @@ export interface components {
          * @enum {string}
          */
         PointMeaning: "active_power" | "energy" | "soc" | "temperature" | "power_setpoint";
+        /** @description The portfolio's imbalance per quarter-hour. */
+        PortfolioImbalance: {
+            /** @description Σ of the assets' amounts, EUR. */
+            amount: string;
+            /** @description Assets with an amount here. */
+            assets: number;
+            /** @description Σ of the assets' imbalance, MWh. */
+            imbalance_mwh: string;
+            /**
+             * Format: date-time
+             * @description Interval start (UTC).
+             */
+            start: string;
+        };
         /**
          * @description A portfolio's best of infeed: each member's best value per interval
          *     (its own mix of meter final, live measurement and forecast), weighted
@@ -12365,6 +12468,8 @@ export interface operations {
                 priority?: string;
                 /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
                 horizons?: string;
+                /** @description Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any. */
+                connector_id?: string;
             };
             header?: never;
             path: {
@@ -12439,6 +12544,8 @@ export interface operations {
                 priority?: string;
                 /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
                 horizons?: string;
+                /** @description Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any. */
+                connector_id?: string;
             };
             header?: never;
             path: {
@@ -12566,6 +12673,8 @@ export interface operations {
                 priority?: string;
                 /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
                 horizons?: string;
+                /** @description Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any. */
+                connector_id?: string;
             };
             header?: never;
             path: {
@@ -12743,6 +12852,8 @@ export interface operations {
                 priority?: string;
                 /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
                 horizons?: string;
+                /** @description Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any. */
+                connector_id?: string;
             };
             header?: never;
             path: {
@@ -12817,6 +12928,8 @@ export interface operations {
                 priority?: string;
                 /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
                 horizons?: string;
+                /** @description Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any. */
+                connector_id?: string;
             };
             header?: never;
             path: {
@@ -15522,6 +15635,8 @@ export interface operations {
                 priority?: string;
                 /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
                 horizons?: string;
+                /** @description Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any. */
+                connector_id?: string;
             };
             header?: never;
             path: {
@@ -15731,6 +15846,82 @@ export interface operations {
             };
         };
     };
+    vpp_imbalance_cost: {
+        parameters: {
+            query?: {
+                /** @description Window start (RFC 3339); with `end`. Default: the delivery `day`. */
+                start?: string;
+                /** @description Window end, exclusive. */
+                end?: string;
+                /** @description Delivery day (YYYY-MM-DD) in `tz`; default today. */
+                day?: string;
+                /** @description Market and display time zone (IANA); default UTC. */
+                tz?: string;
+                /** @description Source kind (values and raw beliefs); default forecast for values, all for raw. */
+                source?: "forecast" | "live_measurement" | "meter_final" | "schedule" | "price" | "flag";
+                /** @description `latest` (default), `as_of`, `tradeable` or `day_ahead` (versions at or before D−1 12:00 local). */
+                view?: string;
+                /** @description Belief time for `view=as_of`. */
+                as_of?: string;
+                /** @description Gate closure lead for `view=tradeable`, minutes before delivery start; default 15. */
+                gate_closure_minutes?: number;
+                /** @description Resampling step in minutes (resampled); default the series resolution. */
+                step_minutes?: number;
+                /** @description Longest time one measurement stands for, minutes (resampled); default 5. */
+                max_hold_minutes?: number;
+                /** @description Source priority for best-of-infeed, comma-separated; default `meter_final,live_measurement,forecast`. */
+                priority?: string;
+                /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
+                horizons?: string;
+                /** @description Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any. */
+                connector_id?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImbalanceReport"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     change_members: {
         parameters: {
             query?: never;
@@ -15820,6 +16011,8 @@ export interface operations {
                 priority?: string;
                 /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
                 horizons?: string;
+                /** @description Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any. */
+                connector_id?: string;
             };
             header?: never;
             path: {

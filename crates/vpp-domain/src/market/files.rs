@@ -37,6 +37,10 @@ use crate::series_import::RowError;
 /// Largest file the parsers take, bytes.
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
 
+/// Longest delivery of one price or trade: a day's product (a longer one is
+/// a typo, and would be spread over millions of quarter-hours).
+pub const MAX_DELIVERY: SignedDuration = SignedDuration::from_hours(25);
+
 /// A market price for one delivery interval.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PriceRow {
@@ -132,8 +136,9 @@ pub(crate) struct Table {
     header_line: usize,
     headers: Vec<String>,
     rows: Vec<(usize, Vec<String>)>,
-    /// Decimal mark per column, from its values, else by delimiter.
-    marks: Vec<DecimalMark>,
+    /// Decimal mark per column as its values show it, if they do.
+    shown: Vec<Option<DecimalMark>>,
+    delimiter: u8,
 }
 
 impl Table {
@@ -165,15 +170,14 @@ impl Table {
             let line = record.position().map_or(0, |p| lines.of(p.byte() as usize));
             rows.push((line, record.iter().map(|f| f.trim().to_string()).collect()));
         }
-        let marks = (0..headers.len())
+        let shown = (0..headers.len())
             .map(|c| {
                 delivered::decimal_mark(
                     rows.iter().map(|(_, f): &(usize, Vec<String>)| f.get(c).map_or("", String::as_str)),
                 )
-                .unwrap_or_else(|| delivered::default_mark(delimiter))
             })
             .collect();
-        Ok(Self { header_line, headers, rows, marks })
+        Ok(Self { header_line, headers, rows, shown, delimiter })
     }
 
     /// The header of column `c`.
@@ -201,7 +205,12 @@ impl Table {
 
     /// The decimal mark of a column, from its values, else by delimiter.
     pub(crate) fn mark(&self, col: usize) -> DecimalMark {
-        self.marks.get(col).copied().unwrap_or(DecimalMark::Point)
+        self.mark_shown(col).unwrap_or_else(|| delivered::default_mark(self.delimiter))
+    }
+
+    /// The decimal mark a column's values show, if they show one.
+    pub(crate) fn mark_shown(&self, col: usize) -> Option<DecimalMark> {
+        self.shown.get(col).copied().flatten()
     }
 }
 
@@ -265,6 +274,9 @@ pub fn parse_prices(bytes: &[u8], tz: &TimeZone) -> Result<Vec<PriceRow>, Vec<Ro
             let end = end_col.map(|c| time_in(&mut clock, "delivery_end", get(c), "end")).transpose()?;
             if end.is_some_and(|e| e <= start) {
                 return Err("delivery_end must be after delivery_start".into());
+            }
+            if end.is_some_and(|e| e.duration_since(start) > MAX_DELIVERY) {
+                return Err("delivery_end is more than a day after delivery_start; is a year mistyped?".into());
             }
             let (unit_currency, factor) = match unit_col {
                 Some(c) => {
@@ -357,12 +369,14 @@ struct AnyTrade {
 
 fn read_trades(bytes: &[u8], tz: &TimeZone, public: bool) -> Result<Vec<AnyTrade>, Vec<RowError>> {
     let t = Table::read(bytes)?;
+    // A public file's ids, sides and execution times are not used (nor checked).
+    let own = |c: Option<usize>| if public { None } else { c };
     let cols = [
-        t.column(&["TradeId", "trade_id", "id", "deal_id"]),
-        t.column(&["Side", "direction", "buy_sell", "buysell"]),
+        own(t.column(&["TradeId", "trade_id", "id", "deal_id"])),
+        own(t.column(&["Side", "direction", "buy_sell", "buysell"])),
         t.column(&["DeliveryStart", "delivery_start", "start", "contract_start"]),
         t.column(&["DeliveryEnd", "delivery_end", "end", "contract_end"]),
-        t.column(&["ExecutionTime", "execution_time", "executed_at", "trade_time", "tradetime", "timestamp"]),
+        own(t.column(&["ExecutionTime", "execution_time", "executed_at", "trade_time", "tradetime", "timestamp"])),
         t.column(&["Price", "preis"]),
         t.column(&["Currency", "währung"]),
         t.column(&["Volume", "quantity", "qty", "menge"]),
@@ -419,6 +433,9 @@ fn read_trades(bytes: &[u8], tz: &TimeZone, public: bool) -> Result<Vec<AnyTrade
             let end = time_in(&mut clock, "DeliveryEnd", get(col(3)), "")?;
             if end <= start {
                 return Err("DeliveryEnd must be after DeliveryStart".into());
+            }
+            if end.duration_since(start) > MAX_DELIVERY {
+                return Err(format!("a delivery from {start} to {end} is longer than a day; is a year mistyped?"));
             }
             let executed_at = match cols[4].map(get).filter(|s| !(public && s.trim().is_empty())) {
                 Some(text) => Some(time_in(&mut clock, "ExecutionTime", text, "")?),
@@ -696,6 +713,14 @@ mod tests {
         let rows = parse_public_trades(file.as_bytes(), &TimeZone::UTC).expect("valid");
         assert_eq!((rows[0].quantity_mw, rows[1].quantity_mw), (d("4"), d("2")));
         assert_eq!(rows[1].price, d("100"));
+        let with_side = "DeliveryStart;DeliveryEnd;Side;Price;Volume (MWh);Currency\n2026-11-20T10:00:00Z;2026-11-20T10:15:00Z;N/A;80;1;EUR\n";
+        assert_eq!(parse_public_trades(with_side.as_bytes(), &TimeZone::UTC).expect("sides unused").len(), 1);
+        let typo = "DeliveryStart;DeliveryEnd;Price;Volume (MWh);Currency\n2026-11-20T10:00:00Z;2206-11-20T10:15:00Z;80;1;EUR\n";
+        assert!(
+            parse_public_trades(typo.as_bytes(), &TimeZone::UTC).expect_err("typo")[0]
+                .reason
+                .contains("longer than a day")
+        );
         let own = parse_trades(file.as_bytes(), &TimeZone::UTC).expect_err("own trades need ids and sides");
         assert!(own[0].reason.contains("lacks TradeId, Side, ExecutionTime"), "{}", own[0].reason);
     }

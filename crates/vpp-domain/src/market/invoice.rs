@@ -51,7 +51,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use super::files::{Table, decimal_in};
-use crate::delivered::{self, TimeCell};
+use crate::delivered::{self, DecimalMark, TimeCell};
 use crate::series_import::RowError;
 
 /// How produced energy is paid.
@@ -156,11 +156,17 @@ impl Columns {
         let capacity = match t.column(&["capacity_mw", "capacity", "installed_capacity", "leistung"]) {
             None => None,
             Some(c) => {
-                // MW unless the header says kW.
-                let factor = match delivered::unit_in_header(t.header(c)).map(|(u, _)| u).as_deref() {
-                    Some("kW") => Decimal::new(1, 3),
-                    None | Some("MW") => Decimal::ONE,
-                    Some(other) => return Err(format!("a capacity in {other} (give MW or kW)")),
+                // MW unless the header says kW (a `p` for peak is allowed: kWp, MWp).
+                let h = t.header(c).to_ascii_lowercase();
+                let unit = h
+                    .rsplit_once(['(', '['])
+                    .map(|(_, u)| u.trim_end_matches([')', ']']).trim().trim_end_matches('p').to_string())
+                    .or_else(|| h.ends_with("_kw").then(|| "kw".to_string()))
+                    .unwrap_or_default();
+                let factor = match unit.as_str() {
+                    "kw" => Decimal::new(1, 3),
+                    "" | "mw" => Decimal::ONE,
+                    other => return Err(format!("a capacity in `{other}` (give MW or kW)")),
                 };
                 Some((c, factor))
             }
@@ -206,9 +212,14 @@ impl Cells<'_> {
         c.map(|c| self.get(c)).filter(|s| !s.is_empty())
     }
 
-    fn number(&self, field: &str, c: Option<usize>) -> Result<Option<Decimal>, String> {
+    /// A number of column `c`, named by the file's header in errors. A
+    /// column whose values do not show their mark has a decimal point, as
+    /// contract files always had.
+    fn number(&self, c: Option<usize>) -> Result<Option<Decimal>, String> {
         match (c, self.opt(c)) {
-            (Some(col), Some(s)) => decimal_in(field, s, self.t.mark(col)).map(Some),
+            (Some(col), Some(s)) => {
+                decimal_in(self.t.header(col), s, self.t.mark_shown(col).unwrap_or(DecimalMark::Point)).map(Some)
+            }
             _ => Ok(None),
         }
     }
@@ -217,7 +228,11 @@ impl Cells<'_> {
 fn date_cell(field: &str, s: &str) -> Result<Date, String> {
     match delivered::read_time(s) {
         Ok(TimeCell::Civil(dt)) => Ok(dt.date()),
-        Ok(TimeCell::Instant(t)) => Ok(t.to_zoned(jiff::tz::TimeZone::UTC).date()),
+        // Contract days are market days (Europe/Berlin), as invoices count them.
+        Ok(TimeCell::Instant(t)) => {
+            let berlin = jiff::tz::TimeZone::get("Europe/Berlin").map_err(|e| e.to_string())?;
+            Ok(t.to_zoned(berlin).date())
+        }
         _ => Err(format!("{field} `{}` is not a date like 2026-01-01", s.trim())),
     }
 }
@@ -264,8 +279,9 @@ fn contract_row(cols: &Columns, row: &Cells<'_>) -> Result<Contract, String> {
     if contract_id.is_empty() || resource_id.is_empty() {
         return Err("contract_id and the asset (resource_id or asset_id) must not be empty".into());
     }
-    let valid_from = date_cell("valid_from", row.get(cols.valid_from))?;
-    let valid_until = row.opt(cols.valid_until).map(|s| date_cell("contract_end", s)).transpose()?;
+    let valid_from = date_cell(row.t.header(cols.valid_from), row.get(cols.valid_from))?;
+    let valid_until =
+        row.opt(cols.valid_until).map(|s| date_cell(row.t.header(cols.valid_until.unwrap_or(0)), s)).transpose()?;
     if let Some(end) = valid_until
         && end < valid_from
     {
@@ -276,7 +292,7 @@ fn contract_row(cols: &Columns, row: &Cells<'_>) -> Result<Contract, String> {
         "market" => PriceModel::Market,
         other => return Err(format!("price_model `{other}` is not fixed or market")),
     };
-    let fixed_price = row.number("price", cols.price)?;
+    let fixed_price = row.number(cols.price)?;
     match (price_model, fixed_price) {
         (PriceModel::Fixed, None) => return Err("contradiction: price_model fixed needs a fixed_price".into()),
         (PriceModel::Market, Some(p)) => {
@@ -294,8 +310,11 @@ fn contract_row(cols: &Columns, row: &Cells<'_>) -> Result<Contract, String> {
             ));
         }
     };
-    let (fee, fee_percent) = (row.number("fee", cols.fee)?, row.number("fee_percent", cols.fee_percent)?);
+    let (fee, fee_percent) = (row.number(cols.fee)?, row.number(cols.fee_percent)?);
     let fee_value = match (fee_model, fee, fee_percent) {
+        (_, Some(f), Some(p)) if !f.is_zero() && !p.is_zero() => {
+            return Err(format!("contradiction: both a fee of {f} and a fee_percent of {p}; which applies?"));
+        }
         (FeeModel::PercentOfMarket, _, Some(p)) => p,
         // vpp's own file: fee_value holds the percentage.
         (FeeModel::PercentOfMarket, Some(v), None) if cols.fee_percent.is_none() => v,
@@ -312,13 +331,13 @@ fn contract_row(cols: &Columns, row: &Cells<'_>) -> Result<Contract, String> {
     if fee_model == FeeModel::PercentOfMarket && fee_value > Decimal::ONE_HUNDRED {
         return Err(format!("contradiction: a fee of {fee_value} % of the market value is more than all of it"));
     }
-    let vat_pct = row.number("vat_pct", cols.vat_pct)?;
+    let vat_pct = row.number(cols.vat_pct)?;
     if vat_pct.is_some_and(|v| v < Decimal::ZERO || v > Decimal::ONE_HUNDRED) {
         return Err("vat_pct must be 0..100".into());
     }
-    let redispatch_price = row.number("redispatch_price", cols.redispatch_price)?;
+    let redispatch_price = row.number(cols.redispatch_price)?;
     let capacity_mw = match cols.capacity {
-        Some((c, factor)) => row.number("capacity", Some(c))?.map(|v| v * factor),
+        Some((c, factor)) => row.number(Some(c))?.map(|v| v * factor),
         None => None,
     };
     if capacity_mw.is_some_and(|v| v < Decimal::ZERO) {
@@ -499,7 +518,8 @@ pub fn invoice(
             redispatch += (f - mwh).max(Decimal::ZERO) * rp;
         }
     }
-    let c = last.unwrap_or(first);
+    // A contract in force on no day of the month is not invoiced.
+    let c = last?;
     let capacity_fee =
         if c.fee_model == FeeModel::FixedForCapacity { capacity_mw * c.fee_value } else { Decimal::ZERO };
     let fees = cents(fee_mwh + fee_pct_base + capacity_fee);
@@ -666,6 +686,18 @@ mod tests {
         assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3]);
         assert!(errors[0].reason.contains("ends"), "{}", errors[0].reason);
         assert!(errors[1].reason.contains("only a fee_percent"), "{}", errors[1].reason);
+        // vpp's own `;` file with three decimals everywhere: still a decimal point.
+        let own = format!("{HEADER}C9;pv-9;2026-01-01;fixed;78.400;fixed_as_produced;1.500;;\n");
+        let c = &parse_contracts(own.as_bytes()).expect("valid")[0];
+        assert_eq!((c.fixed_price, c.fee_value), (Some(d("78.4")), d("1.5")));
+        // A begin with an offset is the Berlin day; capacity in kWp.
+        let file = "contract_id,asset_id,contract_begin,price_model,price,fee_model,fee,capacity (kWp)\n\
+            K-5,A,2026-01-01T00:00:00+01:00,fixed,80,fixed_as_produced,1,750\n";
+        let c = &parse_contracts(file.as_bytes()).expect("valid")[0];
+        assert_eq!((c.valid_from, c.capacity_mw), (date(2026, 1, 1), Some(d("0.75"))));
+        let both = "contract_id,asset_id,contract_begin,price_model,price,fee_model,fee,fee_percent\n\
+            K-6,A,2026-01-01,market,,percent_of_market,1,2\n";
+        assert!(parse_contracts(both.as_bytes()).expect_err("both")[0].reason.contains("which applies"));
         let missing = parse_contracts(b"contract_id,asset_id\nK,A\n").expect_err("header");
         assert!(missing[0].reason.contains("lacks valid_from or contract_begin"), "{}", missing[0].reason);
     }

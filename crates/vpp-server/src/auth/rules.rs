@@ -157,6 +157,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/series/{id}/resampled", p(RegistryRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/series/{id}/best-of-infeed", p(RegistryRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/vpps/{id}/best-of-infeed", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/vpps/{id}/imbalance-cost", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/series/{id}/accuracy", p(RegistryRead), Entity::None),
     // VPPs and dispatch
     rule(Method::GET, "/api/v1/vpp/vpps", p(VppsRead), Entity::None),

@@ -597,6 +597,8 @@ pub struct ContractImport {
     pub versions: usize,
     /// New versions stored (identical ones already stored are skipped).
     pub added: usize,
+    /// Versions stored before whose end, metering point, capacity or technology changed.
+    pub updated: usize,
 }
 
 /// Imports contract versions: vpp's own file
@@ -613,8 +615,8 @@ pub struct ContractImport {
     responses((status = 200, body = ContractImport), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn import_contracts(State(s): State<AppState>, body: axum::body::Bytes) -> ApiResult<Json<ContractImport>> {
     let contracts = vpp_domain::market::invoice::parse_contracts(&body).map_err(rejected_file)?;
-    let added = s.store.import_contracts(&contracts).await?;
-    Ok(Json(ContractImport { versions: contracts.len(), added }))
+    let (added, updated) = s.store.import_contracts(&contracts).await?;
+    Ok(Json(ContractImport { versions: contracts.len(), added, updated }))
 }
 
 /// Which invoices.

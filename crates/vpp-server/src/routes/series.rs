@@ -108,6 +108,8 @@ pub struct WindowQuery {
     pub priority: Option<String>,
     /// Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest).
     pub horizons: Option<String>,
+    /// Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any.
+    pub connector_id: Option<String>,
 }
 
 /// One value for a chart.
@@ -226,6 +228,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_best_of_infeed))
         .routes(routes!(vpp_rollup))
         .routes(routes!(vpp_best_of_infeed))
+        .routes(routes!(vpp_imbalance_cost))
         .routes(routes!(get_accuracy))
 }
 
@@ -326,11 +329,23 @@ async fn import_files(
     ApiQuery(q): ApiQuery<ImportQuery>,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Json<FilesImport>> {
+    if q.background.unwrap_or(false) {
+        return Err(ApiError::invalid(
+            "background",
+            "multi-file imports run at once; import into /series/{id}/import for a background job",
+        ));
+    }
     let mut multipart = multipart.map_err(|e| ApiError::invalid("body", e.body_text()))?;
     let unreadable = |e: axum::extract::multipart::MultipartError| ApiError::invalid("body", e.body_text());
     let mut files = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
         let name = field.file_name().or(field.name()).unwrap_or("upload").to_string();
+        if files.len() == vpp_app::routing::MAX_FILES {
+            return Err(ApiError::invalid(
+                "body",
+                format!("more than {} files in one upload; send them in batches", vpp_app::routing::MAX_FILES),
+            ));
+        }
         files.push((name, field.bytes().await.map_err(unreadable)?.to_vec()));
     }
     if files.is_empty() {
@@ -718,6 +733,38 @@ async fn vpp_best_of_infeed(
     let (start, end, _, _) = window(&q)?;
     let priority = infeed_priority(&q)?;
     Ok(Json(vpp_app::series::portfolio_infeed(&s.store, &id, start, end, &priority).await?))
+}
+
+/// Imbalance cost of a VPP's assets and of the portfolio: per quarter-hour,
+/// (best of infeed − position) × allocation ratio × hours × imbalance price.
+/// The position is the forecast as traded (`view=tradeable`, the default:
+/// the newest version issued `gate_closure_minutes` before delivery) or the
+/// `latest`; the price is the final imbalance price, else the estimate.
+/// Each value names its source; a positive amount is received.
+#[utoipa::path(get, path = "/api/v1/vpp/vpps/{id}/imbalance-cost", tag = "settlement", params(WindowQuery),
+    responses((status = 200, body = vpp_app::imbalance::ImbalanceReport), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn vpp_imbalance_cost(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<WindowQuery>,
+) -> ApiResult<Json<vpp_app::imbalance::ImbalanceReport>> {
+    use vpp_app::imbalance::Position;
+    let (start, end, _, _) = window(&q)?;
+    let lead = q.gate_closure_minutes.unwrap_or(15);
+    if !(0..=7 * 24 * 60).contains(&lead) {
+        return Err(ApiError::invalid("gate_closure_minutes", "must be 0..10080"));
+    }
+    let position = match q.view.as_deref().unwrap_or("tradeable") {
+        "tradeable" => Position::Tradeable(SignedDuration::from_mins(lead)),
+        "latest" => Position::Latest,
+        other => {
+            return Err(ApiError::invalid(
+                "view",
+                format!("`{other}`: the position is the tradeable or latest forecast"),
+            ));
+        }
+    };
+    Ok(Json(vpp_app::imbalance::imbalance_cost(&s.store, &id, q.connector_id.as_deref(), start, end, position).await?))
 }
 
 /// Forecast accuracy against what was measured (meter final, else live

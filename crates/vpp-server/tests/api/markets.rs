@@ -705,10 +705,18 @@ async fn crm_contracts_keyed_by_asset_id_land_on_their_resource() {
     assert_eq!((s, r["added"].as_u64()), (StatusCode::OK, Some(1)), "{r}");
     let (s, r) = upload(&file).await;
     assert_eq!((s, r["added"].as_u64()), (StatusCode::OK, Some(0)), "the weekly export again changes nothing: {r}");
+    // Next week the CRM gives a new metering point: updated in place. A new fee needs a new version.
+    let (s, r) = upload(&file.replace(",DE01,", ",DE02,")).await;
+    assert_eq!((s, r["updated"].as_u64()), (StatusCode::OK, Some(1)), "{r}");
+    let (s, p) = upload(&file.replace(",,2.5", ",,3")).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
     let (_, list) = app.get("/api/v1/vpp/contracts").await;
     let c = &list[0];
     assert_eq!(c["resource_id"], park["id"], "{list}");
-    assert_eq!((c["metering_point_id"].as_str(), c["valid_until"].as_str()), (Some("DE01"), Some("2026-12-31")));
+    assert_eq!((c["metering_point_id"].as_str(), c["valid_until"].as_str()), (Some("DE02"), Some("2026-12-31")));
+    // Not in force in 2027: no invoice.
+    let (s, invoices) = app.get("/api/v1/vpp/invoices?month=2027-01").await;
+    assert_eq!((s, invoices), (StatusCode::OK, json!([])));
     assert_eq!((dec(&c["capacity_mw"]), dec(&c["fee_value"])), (d("3.6"), d("2.5")));
 }
 
@@ -760,4 +768,106 @@ async fn market_price_invoices_use_the_public_trades_vwap_and_name_it() {
     let usd = public.replace("EUR", "USD");
     let (s, p) = post(format!("/api/v1/vpp/market-connectors/{id}/import?kind=public_trades"), usd).await;
     assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "file"), "{p}");
+}
+
+/// Imbalance cost per asset and portfolio, by hand: (best of infeed −
+/// tradeable forecast) × ratio × ¼ h × the final imbalance price, else the
+/// estimate.
+#[tokio::test]
+async fn imbalance_cost_per_asset_and_portfolio_by_hand() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let a = app.generator("A", 5000.0, 0.0, 10.0).await;
+    let b = app.generator("B", 5000.0, 0.0, 10.0).await;
+    let v = app.vpp("V", json!([{"resource_id": a}, {"resource_id": b, "allocation_ratio": 0.5}])).await;
+    let (_, c) = app
+        .post(
+            "/api/v1/vpp/market-connectors",
+            json!({"name": "Regulator files", "market_type": "SPOT", "kind": "file"}),
+        )
+        .await;
+    let connector = c["id"].as_str().unwrap().to_string();
+    let (t0, t1) = ("2026-11-20T10:00:00Z", "2026-11-20T10:15:00Z");
+    let (early, late, settled) = ("2026-11-19T09:00:00Z", "2026-11-20T09:55:00Z", "2026-11-21T08:00:00Z");
+    let belief = |start: &str, version: &str, source: &str, value: f64| json!({"event_start": start, "belief_time": version, "source": source, "value": value});
+    for (r, beliefs) in [
+        // A: metered 1000 kW at 10:00 against 800 traded (950 came after gate closure); 10:15 only a forecast.
+        (
+            &a,
+            vec![
+                belief(t0, settled, "meter_final", 1000.0),
+                belief(t0, early, "forecast", 800.0),
+                belief(t0, late, "forecast", 950.0),
+                belief(t1, early, "forecast", 600.0),
+            ],
+        ),
+        // B: metered 400 and 300 against 500 and 200 traded.
+        (
+            &b,
+            vec![
+                belief(t0, settled, "meter_final", 400.0),
+                belief(t0, early, "forecast", 500.0),
+                belief(t1, settled, "meter_final", 300.0),
+                belief(t1, early, "forecast", 200.0),
+            ],
+        ),
+    ] {
+        let (s, series) = app
+            .post(
+                "/api/v1/vpp/series",
+                json!({"name": format!("{r} power"), "owner_kind": "resource", "owner_id": r, "quantity": "power"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{series}");
+        let (s, res) = app
+            .post(
+                &format!("/api/v1/vpp/series/{}/beliefs", series["id"].as_str().unwrap()),
+                json!({"beliefs": beliefs}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{res}");
+    }
+    let path = format!("/api/v1/vpp/vpps/{v}/imbalance-cost?start={t0}&end=2026-11-20T10:30:00Z");
+    let (s, p) = app.get(&path).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "connector_id"), "no prices yet: {p}");
+    let header = "Datum;von;Zeitzone von;bis;Zeitzone bis;Wert\n";
+    for (row, extra) in
+        [("20.11.2026;11:00;MEZ;11:15;MEZ;120,00\n", ""), ("20.11.2026;11:15;MEZ;11:30;MEZ;80,00\n", "&estimate=true")]
+    {
+        let (s, r, _) = app
+            .request(
+                Method::POST,
+                &format!("/api/v1/vpp/market-connectors/{connector}/import?kind=imbalance{extra}"),
+                Some("text/csv"),
+                format!("{header}{row}").into_bytes(),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+    }
+    let (s, r) = app.get(&path).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["position"], "tradeable forecast");
+    let asset = |id: &str| r["assets"].as_array().unwrap().iter().find(|x| x["resource_id"] == id).unwrap().clone();
+    let (qa, qb) = (asset(&a), asset(&b));
+    // A 10:00: (1000 − 800) × 1 × 0.25 / 1000 = 0.05 MWh × 120 (final) = 6.
+    assert_eq!((dec(&qa["quarters"][0]["imbalance_mwh"]), dec(&qa["quarters"][0]["amount"])), (d("0.05"), d("6")));
+    assert_eq!(
+        (qa["quarters"][0]["delivered_source"].as_str(), qa["quarters"][0]["price_source"].as_str()),
+        (Some("meter_final"), Some("final"))
+    );
+    // A 10:15: delivered is the latest forecast (600), as traded: 0.
+    assert_eq!(
+        (qa["quarters"][1]["delivered_source"].as_str(), dec(&qa["quarters"][1]["amount"])),
+        (Some("forecast"), d("0"))
+    );
+    // B: (400 − 500) × 0.5 / 4000 = −0.0125 × 120 = −1.5; (300 − 200) × 0.5 / 4000 = 0.0125 × 80 (estimate) = 1.
+    assert_eq!((dec(&qb["quarters"][0]["amount"]), dec(&qb["quarters"][1]["amount"])), (d("-1.5"), d("1")));
+    assert_eq!(qb["quarters"][1]["price_source"], "estimate");
+    assert_eq!((dec(&r["portfolio"][0]["amount"]), dec(&r["portfolio"][1]["amount"])), (d("4.5"), d("1")));
+    assert_eq!(dec(&r["amount"]), d("5.5"));
+    // Against the latest forecast, A's position at 10:00 is 950: 0.0125 MWh × 120 = 1.5; total 1.
+    let (_, latest) = app.get(&format!("{path}&view=latest")).await;
+    assert_eq!(dec(&latest["amount"]), d("1"), "{latest}");
+    let (s, p) = app.get(&format!("{path}&view=day_ahead")).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "view"));
 }

@@ -213,6 +213,11 @@ async fn files_route_themselves_to_the_asset_they_name() {
         "values": [[start], [640.0]]});
     let (s, r) = send("import".into(), "application/json", columns.to_string().into_bytes()).await;
     assert_eq!((s, r["routed"]["by"].as_str()), (StatusCode::OK, Some("key names asset id PV-03")), "{r}");
+    // A column file keyed by its metering point.
+    let by_point = json!({"key": {"asset_id": "DE000PV03"}, "column_ids": ["timestamp", "value"], "units": ["ms", "kW"],
+        "values": [[start + 900_000], [600.0]]});
+    let (s, r) = send("import".into(), "application/json", by_point.to_string().into_bytes()).await;
+    assert_eq!((s, r["routed"]["by"].as_str()), (StatusCode::OK, Some("key names metering point DE000PV03")), "{r}");
     // A name that names nothing, and a file of no known asset.
     let (s, p) = send("import?file_name=export.csv&source=meter_final".into(), "text/csv", meter.into()).await;
     assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "file_name"), "{p}");
