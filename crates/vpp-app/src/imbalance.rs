@@ -205,10 +205,7 @@ pub async fn imbalance_cost(
         };
         for (t, pick) in infeed(store, *key, series, start, end, &INFEED_PRIORITY).await? {
             let delivered = pick.map(|p| p.value);
-            let source = pick.map(|p| match p.source {
-                Some(kind) if !p.redispatched || kind.is_measurement() => kind.as_str().to_string(),
-                _ => "redispatched".to_string(),
-            });
+            let source = pick.map(|p| p.source_name().to_string());
             let held = positions.get(&t).copied();
             let imbalance = match (delivered, held) {
                 (Some(d), Some(p)) => Decimal::try_from((d - p) * ratio * hours / 1000.0).ok().map(|x| x.round_dp(6)),

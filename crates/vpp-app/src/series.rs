@@ -177,10 +177,7 @@ pub async fn portfolio_infeed(
                 Some(p) => {
                     let weighted = p.value * ratio;
                     point.value_kw += weighted;
-                    let source = match p.source {
-                        Some(kind) if !p.redispatched || kind.is_measurement() => kind.as_str(),
-                        _ => "redispatched",
-                    };
+                    let source = p.source_name();
                     *point.by_source.entry(source.to_string()).or_insert(0.0) += weighted;
                     point.members_with_value += 1;
                 }

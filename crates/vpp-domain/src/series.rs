@@ -649,6 +649,17 @@ pub struct Infeed {
     pub redispatched: bool,
 }
 
+impl Infeed {
+    /// Where the value came from: the source kind's name, or `redispatched`
+    /// for a flagged interval that was not measured (its 0).
+    pub fn source_name(&self) -> &'static str {
+        match self.source {
+            Some(kind) if !self.redispatched || kind.is_measurement() => kind.as_str(),
+            _ => "redispatched",
+        }
+    }
+}
+
 /// Best available value per interval: the first layer (in priority order,
 /// e.g. meter final, resampled live measurement, latest forecast) that has a
 /// value for the interval. A redispatch flag (intervals in `redispatched`,
