@@ -38,6 +38,7 @@ pub mod error;
 pub mod exchange_files;
 pub mod forecasts;
 pub mod imbalance;
+pub mod ingestion;
 pub mod json;
 pub mod market_job;
 pub mod markets;

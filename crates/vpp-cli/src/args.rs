@@ -33,6 +33,10 @@ pub(crate) enum Command {
     /// Import data files into the database.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Scheduled ingestion: sources (inbox folders, URLs, S3 buckets) that `vpp serve` looks at on
+    /// their schedule, and what came in from them.
+    #[command(subcommand)]
+    Ingest(crate::ingest::IngestCommand),
     /// Export data as JSON.
     #[command(subcommand)]
     Export(ExportCommand),

@@ -95,10 +95,17 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
             let (label, parameters) = demo_parameters(resource_type, &mut rng);
             // EV chargers are OCPP stations: their id is the external id.
             let station = (resource_type == ResourceType::EvCharger).then(|| format!("CS-DEMO-{n:02}"));
+            // PV and wind assets have asset ids, as in a direct marketer's
+            // technical data: files named after them route to them.
+            let asset_id = match resource_type {
+                ResourceType::Pv => Some(format!("PV-DEMO-{n:02}")),
+                ResourceType::Wind => Some(format!("WP-DEMO-{n:02}")),
+                _ => station.clone(),
+            };
             let request = ResourceRequest {
                 template_id: template_id.clone(),
                 name: format!("{label} {:02} {}", n, site.name),
-                external_id: station.clone(),
+                external_id: asset_id,
                 status: Some(ResourceStatus::Online),
                 parameters,
                 capacity_kw: None,
@@ -1032,3 +1039,44 @@ async fn seed_correction_model(store: &Store, pv_id: &str) -> anyhow::Result<()>
         .map_err(|e| crate::api_error(e, "predict"))?;
     Ok(())
 }
+
+/// The demo's inbox: a folder beside the database (`vpp-inbox` for
+/// `vpp.db`) that an ingestion source looks at every 2 s; a meter, live or
+/// forecast file named after an asset (`WP-DEMO-01_meter_final.csv`) goes
+/// into its power series.
+pub async fn inbox(store: &Store, sqlite_file: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    let dir = match sqlite_file {
+        Some(db) => {
+            let stem = db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "vpp".into());
+            db.with_file_name(format!("{stem}-inbox"))
+        }
+        None => std::path::PathBuf::from("vpp-inbox"),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating the demo inbox {}", dir.display()))?;
+    let dir = std::path::absolute(&dir)?;
+    let location = dir.to_string_lossy().into_owned();
+    match store.get_ingestion_source(INBOX).await {
+        Ok(s) if s.spec.location == location => {}
+        found => {
+            let spec = vpp_domain::ingestion::SourceSpec {
+                settle_s: Some(1),
+                ..vpp_domain::ingestion::SourceSpec::new(
+                    INBOX,
+                    vpp_domain::ingestion::Target::Series,
+                    &location,
+                    "*/2 * * * * *",
+                )
+            };
+            // The database moved with a copy of it: the inbox follows.
+            match found {
+                Ok(old) => vpp_app::ingestion::update_source(store, &old.id, &spec).await,
+                Err(_) => vpp_app::ingestion::create_source(store, &spec).await,
+            }
+            .map_err(|e| crate::api_error(e, "inbox"))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// The name of the demo's inbox source.
+pub const INBOX: &str = "demo inbox";

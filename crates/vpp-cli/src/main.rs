@@ -22,6 +22,7 @@ mod demo_weather;
 mod devices;
 mod etl;
 mod import;
+mod ingest;
 mod output;
 mod park;
 mod users;
@@ -131,6 +132,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             demo::seed(&store, admin_password.as_deref().map(|p| (config.admin_username.as_str(), p)))
                 .await
                 .context("seeding the demo portfolio")?;
+            let inbox = demo::inbox(&store, config.sqlite_file().as_deref()).await?;
+            eprintln!(
+                "Inbox:     drop meter, live or forecast files named after an asset (WP-DEMO-01_meter_final.csv) \
+                 into {}: they go in within seconds (vpp ingest runs)",
+                inbox.display()
+            );
             // A PV plant and a battery speak Modbus/SunSpec on 127.0.0.1, two
             // EV chargers OCPP to this server; the rest MQTT.
             let (mut linked, modbus_devices) = if config.modbus_links {
@@ -312,6 +319,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(ImportCommand::Series(args)) => import_series(&config, *args).await,
+        Command::Ingest(cmd) => ingest::ingest_command(&config, cmd).await,
         Command::Import(ImportCommand::Templates { file }) => {
             let store = open_store(&config).await?;
             let report = store.import_templates(read_json(&file)?).await?;
@@ -599,6 +607,8 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     );
     let control = config.control.map(|settings| vpp_app::control::spawn_control_loop(store.clone(), settings));
     let markets = vpp_app::market_job::spawn_market_job(store.clone(), std::time::Duration::from_secs(60));
+    // Ingestion sources are looked at when their schedule fires (checked each second).
+    let ingestion = vpp_app::ingestion::spawn_ingestion_job(store.clone(), std::time::Duration::from_secs(1));
     let physical = config.physical_forecasts.map(|every| {
         vpp_app::forecasts::spawn_physical_forecast_job(store.clone(), every, vpp_app::forecasts::JOB_HOURS)
     });
@@ -625,6 +635,7 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         control.abort();
     }
     markets.abort();
+    ingestion.abort();
     if let Some(job) = physical {
         job.abort();
     }

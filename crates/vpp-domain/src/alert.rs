@@ -19,16 +19,19 @@ pub enum AlertRule {
     SocOutOfWindow,
     /// The MQTT broker cannot be reached.
     BrokerConnectionLost,
+    /// An ingestion source's file was refused (whole or in part), or its location could not be read.
+    IngestionFailed,
 }
 
 impl AlertRule {
     /// Every rule.
-    pub const ALL: [AlertRule; 5] = [
+    pub const ALL: [AlertRule; 6] = [
         Self::DeviceOffline,
         Self::SetpointNotAcknowledged,
         Self::ExecutionDeviation,
         Self::SocOutOfWindow,
         Self::BrokerConnectionLost,
+        Self::IngestionFailed,
     ];
 
     /// Wire name.
@@ -39,6 +42,7 @@ impl AlertRule {
             Self::ExecutionDeviation => "execution_deviation",
             Self::SocOutOfWindow => "soc_out_of_window",
             Self::BrokerConnectionLost => "broker_connection_lost",
+            Self::IngestionFailed => "ingestion_failed",
         }
     }
 

@@ -40,6 +40,7 @@ pub mod execution;
 pub mod export;
 pub mod fleet;
 pub mod forecast_etl;
+pub mod ingestion;
 pub mod market;
 pub mod mosmix;
 pub mod ocpp;

@@ -28,7 +28,7 @@ pub struct ParsedRow {
 }
 
 /// A row refused.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     /// Line (CSV, header = 1) or row index (JSON, from 0).
     pub line: usize,

@@ -53,6 +53,7 @@ pub use state::{AppState, ServerSettings};
         (name = "series", description = "Versioned forecasts, measurements and prices"),
         (name = "optimisation", description = "Optimal schedules for a VPP's members"),
         (name = "trading", description = "Execution tracking"),
+        (name = "ingestion", description = "Scheduled ingestion: inbox folders, URLs and S3-compatible buckets looked at on a cron schedule, and what came in"),
         (name = "devices", description = "Device links over field standards (Modbus TCP, SunSpec) and link health per protocol"),
         (name = "auth", description = "Login, sessions, users, API keys and the audit trail"),
         (name = "parks", description = "Industrial parks: TOU tariffs, load curves, bills, flexibility and savings"),
@@ -216,6 +217,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::schedules::router())
         .merge(routes::alerts::router())
         .merge(routes::devices::router())
+        .merge(routes::ingestion::router())
         .merge(routes::markets::router())
         .merge(routes::strategies::router())
         .merge(routes::ai_models::router())

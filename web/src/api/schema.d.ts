@@ -770,6 +770,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/ingestion/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What came in, when, and with what result: one run per file taken (and
+         *     one per look at a location that could not be read), newest first.
+         */
+        get: operations["list_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/ingestion/sources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every ingestion source, by name. */
+        get: operations["list_sources"];
+        put?: never;
+        /**
+         * Adds a source: a folder on the server (an inbox), an HTTP(S) URL or an
+         *     S3-compatible bucket that vpp looks at when its cron `schedule` fires,
+         *     and the importer its files go to. Credentials are secret references
+         *     (`env:NAME`, `file:/path`). A market target names its file connector.
+         */
+        post: operations["create_source"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/ingestion/sources/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One source, by id or name. */
+        get: operations["get_source"];
+        /** Replaces a source's configuration; it is next due when its schedule next fires. */
+        put: operations["put_source"];
+        post?: never;
+        /** Removes a source and its runs (the files stay where they are). */
+        delete: operations["delete_source"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/ingestion/sources/{id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Looks at a source now, on demand, whatever its schedule: the runs of
+         *     this look (empty when nothing new was there).
+         */
+        post: operations["run_now"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/invoices": {
         parameters: {
             query?: never;
@@ -2803,6 +2885,11 @@ export interface components {
             /** @description Site it belongs to. */
             site_id: string;
         };
+        /**
+         * @description What to do with a file once it is taken.
+         * @enum {string}
+         */
+        After: "move" | "keep";
         /** @description Figures for a group of members (the whole VPP or one category). */
         AggregateFigures: {
             /**
@@ -2963,7 +3050,7 @@ export interface components {
          * @description What raised an alert.
          * @enum {string}
          */
-        AlertRule: "device_offline" | "setpoint_not_acknowledged" | "execution_deviation" | "soc_out_of_window" | "broker_connection_lost";
+        AlertRule: "device_offline" | "setpoint_not_acknowledged" | "execution_deviation" | "soc_out_of_window" | "broker_connection_lost" | "ingestion_failed";
         /**
          * @description Where an alert is in its life.
          * @enum {string}
@@ -4902,6 +4989,111 @@ export interface components {
             duplicates: number;
             /** @description Rows refused: `line` is the index in `beliefs` (from 0), with the reason. */
             rejected: components["schemas"]["RowError"][];
+        };
+        /** @description One file taken from a source, or one look at a source that failed. */
+        IngestionRun: {
+            /**
+             * Format: int64
+             * @description Rows (or contracts, assets, trades) that went in.
+             */
+            accepted: number;
+            /**
+             * Format: int64
+             * @description Bytes in the file.
+             */
+            bytes?: number | null;
+            /** @description SHA-256 of the file's bytes, hex. */
+            checksum?: string | null;
+            /** @description The file's name (none when the location could not be read). */
+            file_name?: string | null;
+            /**
+             * Format: date-time
+             * @description When its import ended.
+             */
+            finished_at?: string | null;
+            /** @description Run id. */
+            id: string;
+            /** @description What happened, in a sentence. */
+            message: string;
+            /** @description How it ended. */
+            outcome: components["schemas"]["RunOutcome"];
+            /**
+             * Format: int64
+             * @description Rows refused.
+             */
+            refused: number;
+            /** @description The refused lines (at most 100), with their reasons. */
+            refused_lines: components["schemas"]["RowError"][];
+            /** @description The source. */
+            source_id: string;
+            /**
+             * Format: date-time
+             * @description When the file was taken (UTC).
+             */
+            started_at: string;
+        };
+        /** @description A stored ingestion source. */
+        IngestionSource: {
+            /** @description S3: the access key id, by secret reference (`env:NAME` or `file:/path`). */
+            access_key_id?: string | null;
+            after?: components["schemas"]["After"] | null;
+            /** @description HTTP(S): a bearer token sent as `Authorization`, by secret reference. */
+            bearer_token?: string | null;
+            /** @description Market targets: the file connector (id or name). */
+            connector?: string | null;
+            /** @description Whether it is looked at; default true. */
+            enabled?: boolean;
+            /** @description S3: the endpoint of an S3-compatible store (`http://127.0.0.1:9000`); default AWS. */
+            endpoint?: string | null;
+            /** @description Imbalance prices: true when the files hold estimates; default final. */
+            estimate?: boolean | null;
+            /** @description Zone of the files' times that carry no offset (IANA); default UTC or the file's zone column. */
+            file_timezone?: string | null;
+            /** @description `/abs/folder` (an inbox), `https://host/path/file.csv`, or `s3://bucket/prefix`. */
+            location: string;
+            /** @description Unique name, e.g. `DSO meter final`. */
+            name: string;
+            /** @description Only files whose name matches: `*` any text, `?` one character (e.g. `*.csv`); default all. */
+            pattern?: string | null;
+            /** @description S3: the region; default `us-east-1`. */
+            region?: string | null;
+            /**
+             * @description When to look: a cron pattern (`min hour day month weekday`, optionally with seconds first),
+             *     e.g. `45 12 * * *` daily at 12:45, `0 7 * * SUN` Sunday mornings, `*\/5 * * * * *` every 5 s.
+             */
+            schedule: string;
+            /** @description S3: the secret access key, by secret reference. */
+            secret_access_key?: string | null;
+            /**
+             * Format: int32
+             * @description An inbox or bucket file changed less than this many seconds ago is left for the next look,
+             *     so a file still being written is not read half; default 2.
+             */
+            settle_s?: number | null;
+            /** @description The importer its files go to. */
+            target: components["schemas"]["Target"];
+            /** @description Zone of the schedule's wall clock (IANA); default `Europe/Berlin`. */
+            timezone?: string | null;
+            /** @description Trades: the VPP they belong to. */
+            vpp_id?: string | null;
+        } & {
+            /**
+             * Format: date-time
+             * @description When created (UTC).
+             */
+            created_at: string;
+            /** @description Source id. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it is next looked at (UTC).
+             */
+            next_run_at: string;
+            /**
+             * Format: date-time
+             * @description When last changed (UTC).
+             */
+            updated_at: string;
         };
         /** @description Execution of one resource's instruction. */
         InstructionStatus: {
@@ -6958,6 +7150,11 @@ export interface components {
          * @enum {string}
          */
         RuleOp: "<" | "<=";
+        /**
+         * @description How a run ended.
+         * @enum {string}
+         */
+        RunOutcome: "running" | "imported" | "partial" | "refused" | "failed";
         /** @description Savings scenarios of a month. */
         SavingsReport: {
             battery?: components["schemas"]["BatteryScenario"] | null;
@@ -7484,6 +7681,51 @@ export interface components {
          * @enum {string}
          */
         SourceKind: "forecast" | "live_measurement" | "meter_final" | "schedule" | "price" | "flag";
+        /** @description A source as configured. */
+        SourceSpec: {
+            /** @description S3: the access key id, by secret reference (`env:NAME` or `file:/path`). */
+            access_key_id?: string | null;
+            after?: components["schemas"]["After"] | null;
+            /** @description HTTP(S): a bearer token sent as `Authorization`, by secret reference. */
+            bearer_token?: string | null;
+            /** @description Market targets: the file connector (id or name). */
+            connector?: string | null;
+            /** @description Whether it is looked at; default true. */
+            enabled?: boolean;
+            /** @description S3: the endpoint of an S3-compatible store (`http://127.0.0.1:9000`); default AWS. */
+            endpoint?: string | null;
+            /** @description Imbalance prices: true when the files hold estimates; default final. */
+            estimate?: boolean | null;
+            /** @description Zone of the files' times that carry no offset (IANA); default UTC or the file's zone column. */
+            file_timezone?: string | null;
+            /** @description `/abs/folder` (an inbox), `https://host/path/file.csv`, or `s3://bucket/prefix`. */
+            location: string;
+            /** @description Unique name, e.g. `DSO meter final`. */
+            name: string;
+            /** @description Only files whose name matches: `*` any text, `?` one character (e.g. `*.csv`); default all. */
+            pattern?: string | null;
+            /** @description S3: the region; default `us-east-1`. */
+            region?: string | null;
+            /**
+             * @description When to look: a cron pattern (`min hour day month weekday`, optionally with seconds first),
+             *     e.g. `45 12 * * *` daily at 12:45, `0 7 * * SUN` Sunday mornings, `*\/5 * * * * *` every 5 s.
+             */
+            schedule: string;
+            /** @description S3: the secret access key, by secret reference. */
+            secret_access_key?: string | null;
+            /**
+             * Format: int32
+             * @description An inbox or bucket file changed less than this many seconds ago is left for the next look,
+             *     so a file still being written is not read half; default 2.
+             */
+            settle_s?: number | null;
+            /** @description The importer its files go to. */
+            target: components["schemas"]["Target"];
+            /** @description Zone of the schedule's wall clock (IANA); default `Europe/Berlin`. */
+            timezone?: string | null;
+            /** @description Trades: the VPP they belong to. */
+            vpp_id?: string | null;
+        };
         /** @description Everything a training run needs besides the data. */
         Spec: components["schemas"]["MethodSpec"] & {
             /** @description Rolling origins. */
@@ -7795,6 +8037,11 @@ export interface components {
              */
             w_max_kw?: number | null;
         };
+        /**
+         * @description The importer a source's files go to.
+         * @enum {string}
+         */
+        Target: "series" | "technical_data" | "contracts" | "prices" | "trades" | "public_trades" | "imbalance";
         /** @description A stored tariff with every version, oldest first. */
         Tariff: {
             /** @description Id. */
@@ -9550,7 +9797,7 @@ export interface operations {
                 state?: string;
                 /**
                  * @description `device_offline`, `setpoint_not_acknowledged`, `execution_deviation`,
-                 *     `soc_out_of_window` or `broker_connection_lost`.
+                 *     `soc_out_of_window`, `broker_connection_lost` or `ingestion_failed`.
                  */
                 rule?: string;
                 /** @description Resource, VPP or instruction id. */
@@ -10374,6 +10621,302 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_runs: {
+        parameters: {
+            query?: {
+                /** @description Of one source (id or name). */
+                source?: string;
+                /** @description `running`, `imported`, `partial`, `refused` or `failed`. */
+                outcome?: "running" | "imported" | "partial" | "refused" | "failed";
+                /** @description Newest first, at most this many (1–1000, default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestionRun"][];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_sources: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestionSource"][];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_source: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SourceSpec"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestionSource"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_source: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestionSource"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_source: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SourceSpec"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestionSource"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_source: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    run_now: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestionRun"][];
                 };
             };
             /** @description Not Found */

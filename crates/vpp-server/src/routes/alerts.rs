@@ -30,7 +30,7 @@ pub struct AlertQuery {
     /// `open`, `acknowledged` or `resolved`.
     pub state: Option<String>,
     /// `device_offline`, `setpoint_not_acknowledged`, `execution_deviation`,
-    /// `soc_out_of_window` or `broker_connection_lost`.
+    /// `soc_out_of_window`, `broker_connection_lost` or `ingestion_failed`.
     pub rule: Option<String>,
     /// Resource, VPP or instruction id.
     pub subject: Option<String>,

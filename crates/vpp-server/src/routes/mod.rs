@@ -6,6 +6,7 @@ pub mod auth;
 pub mod devices;
 pub mod events;
 pub mod imports;
+pub mod ingestion;
 pub mod markets;
 pub mod ops;
 pub mod parks;

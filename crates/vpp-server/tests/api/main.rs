@@ -14,6 +14,7 @@ mod devices;
 mod dispatch;
 mod errors;
 mod etl;
+mod ingestion;
 mod markets;
 mod ops;
 mod parks;

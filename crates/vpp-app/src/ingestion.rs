@@ -1,0 +1,385 @@
+//! Scheduled ingestion: vpp looks at each source (an inbox folder, an
+//! HTTP(S) URL, an S3-compatible bucket) when its cron schedule says, takes
+//! each new file once (by name and SHA-256), hands it to the source's
+//! importer, records the run, moves an inbox file into `done/` or
+//! `failed/`, and raises an `ingestion_failed` alert with the refused lines
+//! of a file that did not wholly go in.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use object_store::ObjectStore;
+use object_store::path::Path as ObjectPath;
+use sha2::{Digest, Sha256};
+use vpp_domain::alert::AlertRule;
+use vpp_domain::ingestion::{After, IngestionRun, Location, RunOutcome, SourceSpec, Target};
+use vpp_domain::series_import::RowError;
+use vpp_domain::techdata::TechnicalDataFile;
+use vpp_store::{IngestionSource, RunEnd, Store};
+
+use crate::error::{AppError, AppResult};
+use crate::exchange_files::{ExchangeFileQuery, import_exchange_file};
+use crate::series::{ImportQuery, Outcome};
+
+/// The largest file a source takes (bigger ones are reported, not read).
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Checks a source and the things it names (its connector, VPP, inbox folder).
+async fn check(store: &Store, spec: &SourceSpec) -> AppResult<Location> {
+    spec.validate()?;
+    if let Some(c) = &spec.connector {
+        let found = store.get_connector(c).await.is_ok() || store.list_connectors().await?.iter().any(|x| &x.name == c);
+        if !found {
+            return Err(AppError::invalid("connector", format!("no market connector `{c}` (id or name)")));
+        }
+    }
+    if let Some(v) = &spec.vpp_id {
+        store.get_vpp(v).await.map_err(crate::error::dangling("vpp_id", "vpp", v))?;
+    }
+    let location = spec.location()?;
+    if let Location::Inbox { path } = &location
+        && !std::path::Path::new(path).is_dir()
+    {
+        return Err(AppError::invalid("location", format!("there is no folder `{path}` on the server")));
+    }
+    Ok(location)
+}
+
+/// Adds a source; it is first due when its schedule next fires.
+pub async fn create_source(store: &Store, spec: &SourceSpec) -> AppResult<IngestionSource> {
+    check(store, spec).await?;
+    let next = spec.next_run(vpp_store::now())?;
+    Ok(store.create_ingestion_source(spec, next).await?)
+}
+
+/// Replaces a source's configuration (by id or name).
+pub async fn update_source(store: &Store, id: &str, spec: &SourceSpec) -> AppResult<IngestionSource> {
+    let id = store.get_ingestion_source(id).await?.id;
+    check(store, spec).await?;
+    let next = spec.next_run(vpp_store::now())?;
+    Ok(store.update_ingestion_source(&id, spec, next).await?)
+}
+
+/// Looks at every due source once, each taken by one looker only.
+pub async fn run_due(store: &Store, now: Timestamp) -> AppResult<Vec<IngestionRun>> {
+    let mut runs = Vec::new();
+    for source in store.due_ingestion_sources(now).await? {
+        let next = match source.spec.next_run(now) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(source = %source.spec.name, error = %AppError::from(e), "schedule never fires");
+                continue;
+            }
+        };
+        if store.take_ingestion_run(&source.id, source.next_run_at, next).await? {
+            runs.extend(run_source(store, &source).await?);
+        }
+    }
+    Ok(runs)
+}
+
+/// A file found at a location.
+struct Found {
+    name: String,
+    path: Option<ObjectPath>,
+    bytes: Option<Vec<u8>>,
+    size: u64,
+}
+
+/// Looks at a source now: every new file in it goes to its importer.
+/// Returns the runs of this look (none when nothing new was there).
+pub async fn run_source(store: &Store, source: &IngestionSource) -> AppResult<Vec<IngestionRun>> {
+    let spec = &source.spec;
+    let location = spec.location()?;
+    let found = match list(&location, spec).await {
+        Ok(f) => f,
+        Err(reason) => {
+            let message = format!("could not read {}: {reason}", spec.location);
+            let run = store.record_ingestion_failure(&source.id, &message).await?;
+            store.raise_alert(AlertRule::IngestionFailed, &spec.name, &message).await?;
+            return Ok(vec![run]);
+        }
+    };
+    store.clear_alert(AlertRule::IngestionFailed, &spec.name).await?;
+    let mut runs = Vec::new();
+    for file in found {
+        if let Some(run) = take(store, source, &location, file).await? {
+            runs.push(run);
+        }
+    }
+    Ok(runs)
+}
+
+/// The files at a location that the source takes and that have settled.
+async fn list(location: &Location, spec: &SourceSpec) -> Result<Vec<Found>, String> {
+    if let Location::Http { url } = location {
+        let body = fetch(url, spec).await?;
+        let name = url.split(['?', '#']).next().unwrap_or(url).rsplit('/').next().unwrap_or("").to_string();
+        let name = if name.is_empty() { "download".to_string() } else { name };
+        let size = body.len() as u64;
+        return Ok(vec![Found { name, path: None, bytes: Some(body), size }]);
+    }
+    let (objects, prefix) = object_store(location, spec)?;
+    let listed = objects.list_with_delimiter(prefix.as_ref()).await.map_err(|e| e.to_string())?;
+    let settled_before = vpp_store::now().as_microsecond() - i64::from(spec.settle_s()) * 1_000_000;
+    let mut out: Vec<Found> = listed
+        .objects
+        .into_iter()
+        .filter(|o| o.last_modified.timestamp_micros() <= settled_before)
+        .filter_map(|o| {
+            let name = o.location.filename()?.to_string();
+            spec.takes(&name).then_some(Found { name, path: Some(o.location), bytes: None, size: o.size })
+        })
+        .collect();
+    // Oldest name first: the order files of one day were delivered in, when
+    // their names carry it.
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+async fn fetch(url: &str, spec: &SourceSpec) -> Result<Vec<u8>, String> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| e.to_string())?;
+    let mut request = client.get(url);
+    if let Some(r) = &spec.bearer_token {
+        request = request.bearer_auth(vpp_domain::secret::resolve(r).map_err(|e| format!("bearer_token: {e}"))?);
+    }
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("the server answered {}", response.status()));
+    }
+    if response.content_length().is_some_and(|n| n > MAX_FILE_BYTES) {
+        return Err(format!("the file is over {MAX_FILE_BYTES} bytes"));
+    }
+    Ok(response.bytes().await.map_err(|e| e.to_string())?.to_vec())
+}
+
+type Objects = (Arc<dyn ObjectStore>, Option<ObjectPath>);
+
+fn object_store(location: &Location, spec: &SourceSpec) -> Result<Objects, String> {
+    match location {
+        Location::Inbox { path } => {
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(path).map_err(|e| e.to_string())?;
+            Ok((Arc::new(fs), None))
+        }
+        Location::S3 { bucket, prefix } => {
+            let mut b = object_store::aws::AmazonS3Builder::new()
+                .with_bucket_name(bucket)
+                .with_region(spec.region.clone().unwrap_or_else(|| "us-east-1".into()));
+            if let Some(endpoint) = &spec.endpoint {
+                b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+            }
+            match (&spec.access_key_id, &spec.secret_access_key) {
+                (Some(id), Some(secret)) => {
+                    let id = vpp_domain::secret::resolve(id).map_err(|e| format!("access_key_id: {e}"))?;
+                    let secret = vpp_domain::secret::resolve(secret).map_err(|e| format!("secret_access_key: {e}"))?;
+                    b = b.with_access_key_id(id).with_secret_access_key(secret);
+                }
+                // A public bucket: requests go unsigned.
+                _ => b = b.with_skip_signature(true),
+            }
+            let s3 = b.build().map_err(|e| e.to_string())?;
+            let prefix = (!prefix.is_empty()).then(|| ObjectPath::from(prefix.as_str()));
+            Ok((Arc::new(s3), prefix))
+        }
+        Location::Http { .. } => Err("a URL is fetched, not listed".into()),
+    }
+}
+
+/// Takes one file: claims it by name and checksum, imports it, records how
+/// it went, moves it if the source says so, and alerts when it did not
+/// wholly go in. `None` when it was taken before.
+async fn take(
+    store: &Store,
+    source: &IngestionSource,
+    location: &Location,
+    file: Found,
+) -> AppResult<Option<IngestionRun>> {
+    let spec = &source.spec;
+    let objects = match location {
+        Location::Http { .. } => None,
+        _ => Some(object_store(location, spec).map_err(AppError::internal)?),
+    };
+    if file.size > MAX_FILE_BYTES {
+        let message = format!("{} is {} bytes, over the {MAX_FILE_BYTES} a source takes", file.name, file.size);
+        store.raise_alert(AlertRule::IngestionFailed, &subject(spec, &file.name), &message).await?;
+        return Ok(None);
+    }
+    let body = match (file.bytes, &objects, &file.path) {
+        (Some(b), _, _) => b,
+        (None, Some((o, _)), Some(path)) => match o.get(path).await {
+            Ok(got) => match got.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => return Err(AppError::internal(format!("reading {}: {e}", file.name))),
+            },
+            // Moved or deleted since it was listed (another node took it).
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(AppError::internal(format!("reading {}: {e}", file.name))),
+        },
+        _ => return Ok(None),
+    };
+    let checksum = hex(&Sha256::digest(&body));
+    let Some(run) = store.claim_ingestion_file(&source.id, &file.name, &checksum, body.len() as u64).await? else {
+        // Delivered again unchanged: out of the inbox too, not read again.
+        move_taken(spec, objects.as_ref(), file.path.as_ref(), &file.name, "done").await;
+        return Ok(None);
+    };
+    let end = import(store, spec, &file.name, &body).await;
+    let run = store.finish_ingestion_run(&run.id, &end).await?;
+    tracing::info!(source = %spec.name, file = %file.name, outcome = run.outcome.as_str(), accepted = run.accepted,
+        refused = run.refused, "ingested");
+    let subject = subject(spec, &file.name);
+    if matches!(end.outcome, RunOutcome::Refused | RunOutcome::Partial) {
+        let shown: Vec<String> =
+            end.refused_lines.iter().take(5).map(|l| format!("line {}: {}", l.line, l.reason)).collect();
+        let message =
+            if shown.is_empty() { end.message.clone() } else { format!("{}; {}", end.message, shown.join("; ")) };
+        store.raise_alert(AlertRule::IngestionFailed, &subject, &message).await?;
+    } else {
+        store.clear_alert(AlertRule::IngestionFailed, &subject).await?;
+    }
+    let folder = if end.outcome == RunOutcome::Refused { "failed" } else { "done" };
+    move_taken(spec, objects.as_ref(), file.path.as_ref(), &file.name, folder).await;
+    Ok(Some(run))
+}
+
+/// Moves a taken file into `folder` beside it, when the source says so.
+async fn move_taken(spec: &SourceSpec, objects: Option<&Objects>, path: Option<&ObjectPath>, name: &str, folder: &str) {
+    let (Some((o, prefix)), Some(path)) = (objects, path) else { return };
+    if spec.after() != After::Move {
+        return;
+    }
+    let to = match prefix {
+        Some(p) => p.child(folder).child(name),
+        None => ObjectPath::from(folder).child(name),
+    };
+    if let Err(e) = o.rename(path, &to).await {
+        tracing::warn!(file = name, error = %e, "the ingested file could not be moved; its run marks it taken");
+    }
+}
+
+fn subject(spec: &SourceSpec, file_name: &str) -> String {
+    format!("{}: {file_name}", spec.name)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hands a file to the source's importer; how it went, never an error.
+async fn import(store: &Store, spec: &SourceSpec, file_name: &str, body: &[u8]) -> RunEnd {
+    let refused = |message: String, lines: Vec<RowError>| RunEnd {
+        outcome: RunOutcome::Refused,
+        accepted: 0,
+        refused: lines.len() as u64,
+        message,
+        refused_lines: lines,
+    };
+    let failed = |e: AppError| match e {
+        AppError::RejectedFile(lines) => refused(format!("{} refused lines, nothing imported", lines.len()), lines),
+        AppError::Internal(detail) => {
+            tracing::error!(file = file_name, %detail, "ingestion failed");
+            refused("the server failed; see its log".into(), vec![])
+        }
+        other => {
+            let field = other.field().map(|f| format!(" ({f})")).unwrap_or_default();
+            refused(format!("{other}{field}"), vec![])
+        }
+    };
+    let complete = |accepted: u64, message: String| RunEnd {
+        outcome: RunOutcome::Imported,
+        accepted,
+        refused: 0,
+        message,
+        refused_lines: vec![],
+    };
+    match spec.target {
+        Target::Series => {
+            let q = ImportQuery { timezone: spec.file_timezone.clone(), ..Default::default() };
+            match crate::routing::import_routed(store, file_name, body, &q).await {
+                Ok(r) => {
+                    let rep = &r.report;
+                    RunEnd {
+                        outcome: if rep.outcome == Outcome::Complete {
+                            RunOutcome::Imported
+                        } else {
+                            RunOutcome::Partial
+                        },
+                        accepted: rep.accepted,
+                        refused: rep.rejected.len() as u64,
+                        message: format!(
+                            "{} rows into series {} ({}); {} new, {} already stored, {} refused",
+                            rep.rows,
+                            r.routed.series_id,
+                            r.routed.by,
+                            rep.accepted,
+                            rep.duplicates,
+                            rep.rejected.len()
+                        ),
+                        refused_lines: rep.rejected.clone(),
+                    }
+                }
+                Err(e) => failed(e),
+            }
+        }
+        Target::TechnicalData => {
+            let file: TechnicalDataFile = match crate::json::parse(body) {
+                Ok(f) => f,
+                Err(e) => return failed(e),
+            };
+            match crate::routing::import_technical_data(store, file_name, file, false).await {
+                Ok(r) => complete(
+                    (r.added.len() + r.changed.len() + r.unchanged_count) as u64,
+                    format!(
+                        "technical data: {} assets added, {} changed, {} unchanged, {} absent from the file",
+                        r.added.len(),
+                        r.changed.len(),
+                        r.unchanged_count,
+                        r.missing.len()
+                    ),
+                ),
+                Err(e) => failed(e),
+            }
+        }
+        Target::Contracts => match vpp_domain::market::invoice::parse_contracts(body) {
+            Err(lines) => refused(format!("{} refused lines, nothing imported", lines.len()), lines),
+            Ok(contracts) => match store.import_contracts(&contracts).await {
+                Ok((added, updated)) => complete(
+                    (added + updated) as u64,
+                    format!("{} contract versions, {added} new, {updated} updated", contracts.len()),
+                ),
+                Err(e) => failed(e.into()),
+            },
+        },
+        Target::Prices | Target::Trades | Target::PublicTrades | Target::Imbalance => {
+            let q = ExchangeFileQuery {
+                kind: spec.target.as_str().into(),
+                vpp_id: spec.vpp_id.clone(),
+                estimate: spec.estimate,
+                timezone: spec.file_timezone.clone(),
+            };
+            let connector = spec.connector.as_deref().unwrap_or_default();
+            match import_exchange_file(store, connector, &q, body).await {
+                Ok(r) => complete(
+                    (r.trades as u64).max(r.beliefs),
+                    format!("{} rows: {} trades, {} price quarter-hours", r.rows, r.trades, r.beliefs),
+                ),
+                Err(e) => failed(e),
+            }
+        }
+    }
+}
+
+/// Looks at due sources every `tick` until the task is dropped.
+pub fn spawn_ingestion_job(store: Arc<Store>, tick: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(e) = run_due(&store, vpp_store::now()).await {
+                tracing::error!(error = %e, "scheduled ingestion failed");
+            }
+        }
+    })
+}
