@@ -69,6 +69,16 @@ forecast = {"key": {"asset_id": "WP-07"}, "column_ids": ["start", "end", "versio
 lines = ["Zeitstempel;Redispatch"] + [f"{q:%Y-%m-%dT%H:%M:%SZ};{1 if 40 <= k < 44 else 0}" for k, q in enumerate(quarters)]
 (inbox / "redispatch_flags_WP-07_2025-06-08.csv").write_text("\n".join(lines) + "\n")
 
+# The DSO's redispatch compensation for WP-07's curtailed quarter-hours:
+# per asset and quarter-hour, ` UTC` times, ct/kWh with a decimal comma.
+redispatch = root / "redispatch"
+redispatch.mkdir(exist_ok=True)
+lines = ["Anlage;MaLo;Beginn;Ende;Ausgleichspreis (ct/kWh)"] + [
+    f"WP-07;DE0001234500000000000000000000007;{quarters[k]:%Y-%m-%d %H:%M:%S} UTC;"
+    f"{quarters[k] + dt.timedelta(minutes=15):%Y-%m-%d %H:%M:%S} UTC;{de(6.85 + 0.25 * (k - 40), 3)}"
+    for k in range(40, 44)]
+(redispatch / "compensation_2025-06-08.csv").write_text("\n".join(lines) + "\n")
+
 # The regulator's imbalance price export: category columns before the price, the zone per row.
 lines = ["Datum;von;Zeitzone von;bis;Zeitzone bis;Datenkategorie;Datentyp;Einheit;Wert"]
 for k, q in enumerate(quarters):

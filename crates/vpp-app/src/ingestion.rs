@@ -351,6 +351,15 @@ async fn import(store: &Store, spec: &SourceSpec, file_name: &str, body: &[u8]) 
                 Err(e) => failed(e.into()),
             },
         },
+        Target::RedispatchCompensation => {
+            match crate::redispatch::import_compensation(store, file_name, body, spec.file_timezone.as_deref()).await {
+                Ok(r) => complete(
+                    r.assets.values().sum(),
+                    format!("{} rows: compensation prices for {} assets", r.rows, r.assets.len()),
+                ),
+                Err(e) => failed(e),
+            }
+        }
         Target::Prices | Target::Trades | Target::PublicTrades | Target::Imbalance => {
             let q = ExchangeFileQuery {
                 kind: spec.target.as_str().into(),

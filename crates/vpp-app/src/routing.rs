@@ -149,6 +149,49 @@ pub async fn route_file(store: &Store, file_name: &str, body: &[u8], format: &st
     route_with(store, &Aliases::load(store).await?, file_name, body, format).await
 }
 
+/// The asset a file's name names, and how it was found.
+fn named_by_file<'a>(aliases: &'a [Alias], file_name: &str) -> AppResult<(&'a Alias, String)> {
+    let stem = std::path::Path::new(file_name).file_stem().and_then(|s| s.to_str()).unwrap_or(file_name);
+    let named: Vec<&Alias> = aliases.iter().filter(|a| specific(&a.name) && names(stem, &a.name)).collect();
+    // A longer name wins over one it contains (`WP-07-B` over `WP-07`).
+    let lower = |a: &Alias| a.name.to_ascii_lowercase();
+    let found: Vec<&Alias> = named
+        .iter()
+        .copied()
+        .filter(|a| !named.iter().any(|b| b.name.len() > a.name.len() && lower(b).contains(&lower(a))))
+        .collect();
+    let mut ids: Vec<&str> = found.iter().map(|a| a.resource_id.as_str()).collect();
+    ids.dedup();
+    match (found.first(), ids.len()) {
+        (Some(alias), 1) => Ok((*alias, format!("file name names {} {}", alias.kind, alias.name))),
+        (None, _) => Err(AppError::invalid(
+            "file_name",
+            format!(
+                "`{file_name}` names no known asset (asset id, resource id or metering point), and the file has no asset column; give the series"
+            ),
+        )),
+        _ => {
+            let names: Vec<&str> = found.iter().map(|a| a.name.as_str()).collect();
+            Err(AppError::invalid(
+                "file_name",
+                format!("`{file_name}` names several assets ({}); give the series", names.join(", ")),
+            ))
+        }
+    }
+}
+
+impl Aliases {
+    /// The resource a file's row or column names exactly (`field` names the column in errors).
+    pub fn resource(&self, field: &str, name: &str) -> AppResult<String> {
+        Ok(lookup(&self.0, field, name)?.resource_id.clone())
+    }
+
+    /// The resource a file's name names.
+    pub fn resource_in_file_name(&self, file_name: &str) -> AppResult<String> {
+        Ok(named_by_file(&self.0, file_name)?.0.resource_id.clone())
+    }
+}
+
 /// Whether a name is specific enough to find in a file name: three
 /// characters or more, and not a short number (`2025` is a year).
 fn specific(name: &str) -> bool {
@@ -168,35 +211,7 @@ async fn route_with(store: &Store, aliases: &Aliases, file_name: &str, body: &[u
         let alias = lookup(aliases, &column, &value)?;
         (alias, format!("column {column} names {} {value}", alias.kind))
     } else {
-        let stem = std::path::Path::new(file_name).file_stem().and_then(|s| s.to_str()).unwrap_or(file_name);
-        let named: Vec<&Alias> = aliases.iter().filter(|a| specific(&a.name) && names(stem, &a.name)).collect();
-        // A longer name wins over one it contains (`WP-07-B` over `WP-07`).
-        let lower = |a: &Alias| a.name.to_ascii_lowercase();
-        let found: Vec<&Alias> = named
-            .iter()
-            .copied()
-            .filter(|a| !named.iter().any(|b| b.name.len() > a.name.len() && lower(b).contains(&lower(a))))
-            .collect();
-        let mut ids: Vec<&str> = found.iter().map(|a| a.resource_id.as_str()).collect();
-        ids.dedup();
-        match (found.first(), ids.len()) {
-            (Some(alias), 1) => (*alias, format!("file name names {} {}", alias.kind, alias.name)),
-            (None, _) => {
-                return Err(AppError::invalid(
-                    "file_name",
-                    format!(
-                        "`{file_name}` names no known asset (asset id, resource id or metering point), and the file has no asset column; give the series"
-                    ),
-                ));
-            }
-            _ => {
-                let names: Vec<&str> = found.iter().map(|a| a.name.as_str()).collect();
-                return Err(AppError::invalid(
-                    "file_name",
-                    format!("`{file_name}` names several assets ({}); give the series", names.join(", ")),
-                ));
-            }
-        }
+        named_by_file(aliases, file_name)?
     };
     let resource = store.get_resource(&alias.resource_id).await?;
     let (_, series) = power_series(store, &resource).await?;

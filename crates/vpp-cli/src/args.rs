@@ -588,6 +588,15 @@ pub(crate) enum ImportCommand {
         #[arg(long)]
         timezone: Option<String>,
     },
+    /// Import a DSO's redispatch compensation prices (CSV, per asset and quarter-hour; an asset
+    /// column, else the file name names the asset).
+    Compensation {
+        /// The CSV file.
+        file: PathBuf,
+        /// Zone of times without an offset (default UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+    },
     /// Import contract versions with asset owners (CSV: vpp's own or a CRM export keyed by asset; see docs/markets.md).
     Contracts {
         /// The CSV file.

@@ -43,7 +43,7 @@ pub(crate) struct AddArgs {
     #[arg(long)]
     name: String,
     /// Importer: series (each file to the asset it names), technical_data, contracts, prices, trades,
-    /// public_trades or imbalance.
+    /// public_trades, imbalance or redispatch_compensation.
     #[arg(long)]
     target: String,
     /// A folder (relative paths are made absolute), an http(s):// URL or s3://bucket/prefix.

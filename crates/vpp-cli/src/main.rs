@@ -246,6 +246,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
+        Command::Import(ImportCommand::Compensation { file, timezone }) => {
+            let store = open_store(&config).await?;
+            let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let report = vpp_app::redispatch::import_compensation(&store, &name, &body, timezone.as_deref())
+                .await
+                .map_err(|e| match e {
+                    vpp_app::error::AppError::RejectedFile(errors) => output::refused_file(&file, &errors),
+                    other => anyhow::anyhow!("{}: {}", file.display(), api_error(other, "file")),
+                })?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Import(ImportCommand::Contracts { file }) => {
             let store = open_store(&config).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;

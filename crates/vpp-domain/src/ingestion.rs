@@ -30,6 +30,8 @@ pub enum Target {
     PublicTrades,
     /// Imbalance prices into a file connector.
     Imbalance,
+    /// A DSO's redispatch compensation prices, per asset.
+    RedispatchCompensation,
 }
 
 impl Target {
@@ -43,6 +45,7 @@ impl Target {
             Self::Trades => "trades",
             Self::PublicTrades => "public_trades",
             Self::Imbalance => "imbalance",
+            Self::RedispatchCompensation => "redispatch_compensation",
         }
     }
 

@@ -218,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::alerts::router())
         .merge(routes::devices::router())
         .merge(routes::ingestion::router())
+        .merge(routes::redispatch::router())
         .merge(routes::markets::router())
         .merge(routes::strategies::router())
         .merge(routes::ai_models::router())

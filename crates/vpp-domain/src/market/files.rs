@@ -254,14 +254,78 @@ fn time_in(clock: &mut WallClock, field: &str, s: &str, context: &str) -> Result
 
 /// Parses a market price file; times without an offset are in `tz`.
 pub fn parse_prices(bytes: &[u8], tz: &TimeZone) -> Result<Vec<PriceRow>, Vec<RowError>> {
+    let names = ["price", "preis", "value", "wert", "spot_price", "day_ahead_price"];
+    Ok(priced(bytes, tz, &names, &[])?.into_iter().map(|(_, r)| r).collect())
+}
+
+/// A DSO's redispatch compensation price for one asset and delivery interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompensationRow {
+    /// The asset the row names (asset id, metering point, …); none when the
+    /// file has no asset column (its name names the asset).
+    pub asset: Option<String>,
+    /// The price and its interval.
+    pub price: PriceRow,
+}
+
+/// Columns that name the asset of a compensation row.
+const ASSET_NAMES: [&str; 10] = [
+    "asset_id",
+    "asset",
+    "anlage",
+    "anlagen_id",
+    "resource_id",
+    "metering_point_id",
+    "metering_point",
+    "malo",
+    "marktlokation",
+    "melo",
+];
+
+/// Parses a DSO's redispatch compensation file: per delivery interval (and
+/// per asset, when it has an asset column) the price the DSO pays for the
+/// energy it curtailed, in EUR/MWh or ct/kWh; times without an offset are in `tz`.
+pub fn parse_compensation(bytes: &[u8], tz: &TimeZone) -> Result<Vec<CompensationRow>, Vec<RowError>> {
+    let names = [
+        "compensation_price",
+        "compensation",
+        "ausgleichspreis",
+        "ausgleich",
+        "entschaedigung",
+        "entschädigung",
+        "verguetung",
+        "vergütung",
+        "price",
+        "preis",
+    ];
+    Ok(priced(bytes, tz, &names, &ASSET_NAMES)?
+        .into_iter()
+        .map(|(asset, price)| CompensationRow { asset, price })
+        .collect())
+}
+
+/// Reads prices per delivery interval, with the asset a row names when an
+/// `asset_names` column is there.
+fn priced(
+    bytes: &[u8],
+    tz: &TimeZone,
+    price_names: &[&str],
+    asset_names: &[&str],
+) -> Result<Vec<(Option<String>, PriceRow)>, Vec<RowError>> {
     let t = Table::read(bytes)?;
-    let start_col = t.column(&["delivery_start", "start", "timestamp", "datetime", "time", "zeit", "from", "von"]);
-    let price_col = t.column(&["price", "preis", "value", "wert", "spot_price", "day_ahead_price"]);
+    let start_col =
+        t.column(&["delivery_start", "start", "timestamp", "datetime", "time", "zeit", "from", "von", "beginn"]);
+    let price_col = t.column(price_names);
     let (Some(start_col), Some(price_col)) = (start_col, price_col) else {
-        return Err(t.refuse("the file needs a start column (delivery_start, timestamp, …) and a price column".into()));
+        return Err(t.refuse(format!(
+            "the file needs a start column (delivery_start, timestamp, …) and a price column ({}, …)",
+            price_names[..2].join(", ")
+        )));
     };
-    let (end_col, cur_col) = (t.column(&["delivery_end", "end", "bis", "to"]), t.column(&["currency", "währung"]));
+    let (end_col, cur_col) =
+        (t.column(&["delivery_end", "end", "bis", "to", "ende"]), t.column(&["currency", "währung"]));
     let unit_col = t.column(&["unit", "einheit"]);
+    let asset_col = if asset_names.is_empty() { None } else { t.column(asset_names) };
     let header_unit = header_price_unit(&t.headers[price_col]).map_err(|e| t.refuse(e))?;
     let mark = t.mark(price_col);
     let mut clock = clock_of(tz);
@@ -287,7 +351,11 @@ pub fn parse_prices(bytes: &[u8], tz: &TimeZone) -> Result<Vec<PriceRow>, Vec<Ro
             };
             let price = decimal_in("price", get(price_col), mark)? * factor;
             let currency = cur_col.map(|c| get(c).to_ascii_uppercase()).or(unit_currency);
-            Ok(PriceRow { start, end, price, currency })
+            let asset = match asset_col.map(|c| get(c).trim()) {
+                Some("") => return Err(format!("{} is empty", t.header(asset_col.unwrap_or_default()))),
+                other => other.map(str::to_string),
+            };
+            Ok((asset, PriceRow { start, end, price, currency }))
         })();
         match row {
             Ok(r) => rows.push(r),
@@ -746,6 +814,24 @@ mod tests {
         assert_eq!(cents[0].price, d("85"));
         let errors = parse_prices(b"Zeit;Preis\n29.03.2026 02:30;1\n", &berlin).expect_err("spring gap");
         assert!(errors[0].reason.contains("does not exist"), "{}", errors[0].reason);
+    }
+
+    #[test]
+    fn a_dso_compensation_file_per_asset_in_cents_and_utc() {
+        let file = "MaLo;Beginn;Ende;Ausgleichspreis (ct/kWh)\n\
+            DE0001;2025-06-08 10:00:00 UTC;2025-06-08 10:15:00 UTC;7,125\n\
+            DE0002;2025-06-08 10:00:00 UTC;2025-06-08 11:00:00 UTC;6,5\n\
+            ;2025-06-08 10:15:00 UTC;2025-06-08 10:30:00 UTC;1\n";
+        let e = parse_compensation(file.as_bytes(), &TimeZone::UTC).unwrap_err();
+        assert_eq!((e[0].line, e[0].reason.as_str()), (4, "MaLo is empty"), "{e:?}");
+        let rows =
+            parse_compensation(file.lines().take(3).collect::<Vec<_>>().join("\n").as_bytes(), &TimeZone::UTC).unwrap();
+        assert_eq!(rows[0].asset.as_deref(), Some("DE0001"));
+        assert_eq!(rows[0].price.price, d("71.25"), "ct/kWh into EUR/MWh");
+        assert_eq!(rows[1].price.end.unwrap().to_string(), "2025-06-08T11:00:00Z");
+        let no_asset = "timestamp,compensation_price (EUR/MWh)\n2025-06-08T10:00:00Z,64.3\n";
+        let rows = parse_compensation(no_asset.as_bytes(), &TimeZone::UTC).unwrap();
+        assert_eq!((rows[0].asset.as_deref(), rows[0].price.price), (None, d("64.3")));
     }
 
     #[test]

@@ -221,6 +221,13 @@ pub const RULES: &[Rule] = &[
     rule(Method::POST, "/api/v1/vpp/settlement/calculate", p(TradingWrite), Action("settlement")),
     rule(Method::GET, "/api/v1/vpp/settlement/records", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/contracts", p(VppsRead), Entity::None),
+    rule(
+        Method::POST,
+        "/api/v1/vpp/redispatch/compensation/import",
+        p(TradingWrite),
+        Action("redispatch_compensation"),
+    ),
+    rule(Method::GET, "/api/v1/vpp/vpps/{id}/redispatch-payout", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/contracts/import", p(TradingWrite), Action("contracts-import")),
     rule(Method::GET, "/api/v1/vpp/invoices", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/reports/revenue-analysis", p(VppsRead), Entity::None),

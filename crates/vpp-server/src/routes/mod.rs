@@ -10,6 +10,7 @@ pub mod ingestion;
 pub mod markets;
 pub mod ops;
 pub mod parks;
+pub mod redispatch;
 pub mod reports;
 pub mod resources;
 pub mod schedules;

@@ -418,7 +418,7 @@ async fn post_beliefs(
 }
 
 /// The window `[start, end)` of a query and its time zone.
-fn window(q: &WindowQuery) -> ApiResult<(Timestamp, Timestamp, TimeZone, String)> {
+pub(crate) fn window(q: &WindowQuery) -> ApiResult<(Timestamp, Timestamp, TimeZone, String)> {
     let tz_name = q.tz.clone().unwrap_or_else(|| "UTC".into());
     let tz =
         TimeZone::get(&tz_name).map_err(|_| ApiError::invalid("tz", format!("unknown IANA time zone `{tz_name}`")))?;

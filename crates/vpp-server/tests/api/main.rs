@@ -18,6 +18,7 @@ mod ingestion;
 mod markets;
 mod ops;
 mod parks;
+mod redispatch;
 mod resources;
 mod schedules;
 mod security;
