@@ -41,7 +41,7 @@ def main():
     args = ap.parse_args()
     vpp_bin = str((ROOT / args.vpp).resolve()) if not os.path.isabs(args.vpp) else args.vpp
     work = pathlib.Path(tempfile.mkdtemp(prefix="vpp-ingest-"))
-    env = dict(os.environ, S3_KEY_ID="testing", S3_SECRET="testing-secret")
+    env = dict(os.environ, INGEST_S3_KEY_ID="testing", INGEST_S3_SECRET="testing-secret")
 
     s3_port, http_port = free_port(), free_port()
     moto = subprocess.Popen([args.moto, "-H", "127.0.0.1", "-p", str(s3_port)],
@@ -83,7 +83,7 @@ def main():
         vpp("import", "market", "--connector", "EPEX files", "--create", "--kind", "imbalance",
             str(DAY / "market" / "reBAP_2025-06-08.csv"))
         s3_flags = ["--endpoint", endpoint, "--region", "eu-central-1",
-                    "--access-key-id", "env:S3_KEY_ID", "--secret-access-key", "env:S3_SECRET", "--settle-s", "0"]
+                    "--access-key-id", "env:INGEST_S3_KEY_ID", "--secret-access-key", "env:INGEST_S3_SECRET", "--settle-s", "0"]
         daily = ["--schedule", "30 12 * * *"]
         vpp("ingest", "add", "--name", "technical data", "--target", "technical_data",
             "--location", "s3://dso-files/techdata", *daily, *s3_flags)

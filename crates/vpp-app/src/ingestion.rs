@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use sha2::{Digest, Sha256};
@@ -16,7 +16,7 @@ use vpp_domain::alert::AlertRule;
 use vpp_domain::ingestion::{After, IngestionRun, Location, RunOutcome, SourceSpec, Target};
 use vpp_domain::series_import::RowError;
 use vpp_domain::techdata::TechnicalDataFile;
-use vpp_store::{IngestionSource, RunEnd, Store};
+use vpp_store::{Claim, IngestionSource, RunEnd, Store};
 
 use crate::error::{AppError, AppResult};
 use crate::exchange_files::{ExchangeFileQuery, import_exchange_file};
@@ -29,9 +29,16 @@ pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 async fn check(store: &Store, spec: &SourceSpec) -> AppResult<Location> {
     spec.validate()?;
     if let Some(c) = &spec.connector {
-        let found = store.get_connector(c).await.is_ok() || store.list_connectors().await?.iter().any(|x| &x.name == c);
-        if !found {
-            return Err(AppError::invalid("connector", format!("no market connector `{c}` (id or name)")));
+        let found = store.list_connectors().await?.into_iter().find(|x| &x.id == c || &x.name == c);
+        match found {
+            None => return Err(AppError::invalid("connector", format!("no market connector `{c}` (id or name)"))),
+            Some(x) if x.kind != vpp_domain::market::connector::ConnectorKind::File => {
+                return Err(AppError::invalid(
+                    "connector",
+                    format!("`{c}` is a {} connector; files go into a file connector", x.kind.as_str()),
+                ));
+            }
+            Some(_) => {}
         }
     }
     if let Some(v) = &spec.vpp_id {
@@ -55,10 +62,34 @@ pub async fn create_source(store: &Store, spec: &SourceSpec) -> AppResult<Ingest
 
 /// Replaces a source's configuration (by id or name).
 pub async fn update_source(store: &Store, id: &str, spec: &SourceSpec) -> AppResult<IngestionSource> {
-    let id = store.get_ingestion_source(id).await?.id;
+    let old = store.get_ingestion_source(id).await?;
     check(store, spec).await?;
     let next = spec.next_run(vpp_store::now())?;
-    Ok(store.update_ingestion_source(&id, spec, next).await?)
+    let source = store.update_ingestion_source(&old.id, spec, next).await?;
+    // Alerts under its old name, or of a source turned off, would never clear.
+    if old.spec.name != spec.name || !spec.enabled {
+        resolve_alerts(store, &old.spec.name).await?;
+    }
+    Ok(source)
+}
+
+/// Removes a source (by id or name) and its runs, and resolves its alerts.
+pub async fn delete_source(store: &Store, id: &str) -> AppResult<()> {
+    let source = store.get_ingestion_source(id).await?;
+    store.delete_ingestion_source(&source.id).await?;
+    resolve_alerts(store, &source.spec.name).await
+}
+
+/// Resolves the open alerts of a source and of its files.
+async fn resolve_alerts(store: &Store, name: &str) -> AppResult<()> {
+    let filter = vpp_store::AlertFilter { rule: Some(AlertRule::IngestionFailed), limit: 10_000, ..Default::default() };
+    let prefix = format!("{name}: ");
+    for a in store.list_alerts(&filter).await? {
+        if a.subject == name || a.subject.starts_with(&prefix) {
+            store.clear_alert(AlertRule::IngestionFailed, &a.subject).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Looks at every due source once, each taken by one looker only.
@@ -73,7 +104,13 @@ pub async fn run_due(store: &Store, now: Timestamp) -> AppResult<Vec<IngestionRu
             }
         };
         if store.take_ingestion_run(&source.id, source.next_run_at, next).await? {
-            runs.extend(run_source(store, &source).await?);
+            let look = look(store, &source).await?;
+            // A file still being written, or a location that failed, is
+            // looked at again soon, not only at the next fire.
+            if let Some(after) = look.again_in {
+                store.hasten_ingestion_source(&source.id, vpp_store::now() + after).await?;
+            }
+            runs.extend(look.runs);
         }
     }
     Ok(runs)
@@ -85,57 +122,115 @@ struct Found {
     path: Option<ObjectPath>,
     bytes: Option<Vec<u8>>,
     size: u64,
+    modified: Option<Timestamp>,
+}
+
+/// What one look at a source did.
+struct Look {
+    runs: Vec<IngestionRun>,
+    /// Look again this soon (files not yet settled, or the location failed).
+    again_in: Option<SignedDuration>,
 }
 
 /// Looks at a source now: every new file in it goes to its importer.
 /// Returns the runs of this look (none when nothing new was there).
 pub async fn run_source(store: &Store, source: &IngestionSource) -> AppResult<Vec<IngestionRun>> {
+    Ok(look(store, source).await?.runs)
+}
+
+async fn look(store: &Store, source: &IngestionSource) -> AppResult<Look> {
     let spec = &source.spec;
     let location = spec.location()?;
-    let found = match list(&location, spec).await {
+    let objects = match &location {
+        Location::Http { .. } => None,
+        _ => match object_store(&location, spec) {
+            Ok(o) => Some(o),
+            Err(reason) => return failed_look(store, source, &reason).await,
+        },
+    };
+    let (found, unsettled) = match list(&location, spec, objects.as_ref()).await {
         Ok(f) => f,
-        Err(reason) => {
-            let message = format!("could not read {}: {reason}", spec.location);
-            let run = store.record_ingestion_failure(&source.id, &message).await?;
-            store.raise_alert(AlertRule::IngestionFailed, &spec.name, &message).await?;
-            return Ok(vec![run]);
-        }
+        Err(reason) => return failed_look(store, source, &reason).await,
     };
     store.clear_alert(AlertRule::IngestionFailed, &spec.name).await?;
     let mut runs = Vec::new();
     for file in found {
-        if let Some(run) = take(store, source, &location, file).await? {
+        if let Some(run) = take(store, source, objects.as_ref(), file).await? {
             runs.push(run);
         }
     }
-    Ok(runs)
+    let again_in = unsettled.then(|| SignedDuration::from_secs(i64::from(spec.settle_s().max(1))));
+    Ok(Look { runs, again_in })
 }
 
-/// The files at a location that the source takes and that have settled.
-async fn list(location: &Location, spec: &SourceSpec) -> Result<Vec<Found>, String> {
-    if let Location::Http { url } = location {
-        let body = fetch(url, spec).await?;
-        let name = url.split(['?', '#']).next().unwrap_or(url).rsplit('/').next().unwrap_or("").to_string();
-        let name = if name.is_empty() { "download".to_string() } else { name };
-        let size = body.len() as u64;
-        return Ok(vec![Found { name, path: None, bytes: Some(body), size }]);
-    }
-    let (objects, prefix) = object_store(location, spec)?;
+/// A location that could not be read: an alert, and a run when the alert is
+/// new (a location down for a day is one run, its alert counting the looks).
+async fn failed_look(store: &Store, source: &IngestionSource, reason: &str) -> AppResult<Look> {
+    let message = format!("could not read {}: {reason}", source.spec.location);
+    let (_, new) = store.raise_alert(AlertRule::IngestionFailed, &source.spec.name, &message).await?;
+    let runs = if new { vec![store.record_ingestion_failure(&source.id, None, &message).await?] } else { vec![] };
+    Ok(Look { runs, again_in: Some(SignedDuration::from_mins(1)) })
+}
+
+/// The files at a location that the source takes and that have settled,
+/// and whether some have not settled yet.
+async fn list(location: &Location, spec: &SourceSpec, objects: Option<&Objects>) -> Result<(Vec<Found>, bool), String> {
+    let (objects, prefix) = match (location, objects) {
+        (Location::Http { url }, _) => {
+            let body = fetch(url, spec).await?;
+            let size = body.len() as u64;
+            let found = Found { name: url_file_name(url), path: None, bytes: Some(body), size, modified: None };
+            return Ok((vec![found], false));
+        }
+        (_, Some(o)) => o,
+        (_, None) => return Err("no object store".into()),
+    };
     let listed = objects.list_with_delimiter(prefix.as_ref()).await.map_err(|e| e.to_string())?;
     let settled_before = vpp_store::now().as_microsecond() - i64::from(spec.settle_s()) * 1_000_000;
-    let mut out: Vec<Found> = listed
-        .objects
-        .into_iter()
-        .filter(|o| o.last_modified.timestamp_micros() <= settled_before)
-        .filter_map(|o| {
-            let name = o.location.filename()?.to_string();
-            spec.takes(&name).then_some(Found { name, path: Some(o.location), bytes: None, size: o.size })
-        })
-        .collect();
+    let mut unsettled = false;
+    let mut out = Vec::new();
+    for o in listed.objects {
+        let Some(name) = o.location.filename().map(str::to_string) else { continue };
+        if !spec.takes(&name) {
+            continue;
+        }
+        let modified = o.last_modified.timestamp_micros();
+        if modified > settled_before {
+            unsettled = true;
+            continue;
+        }
+        let modified = Timestamp::from_microsecond(modified).ok();
+        out.push(Found { name, path: Some(o.location), bytes: None, size: o.size, modified });
+    }
     // Oldest name first: the order files of one day were delivered in, when
     // their names carry it.
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok((out, unsettled))
+}
+
+/// The file name of a URL: its last path segment, percent-decoded, else `download`.
+fn url_file_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let after_host = path.split_once("://").map_or(path, |(_, rest)| rest);
+    let last = after_host.split_once('/').map_or("", |(_, p)| p.rsplit('/').next().unwrap_or(""));
+    let bytes = last.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    let name = String::from_utf8_lossy(&out).replace('/', "_");
+    if name.trim().is_empty() { "download".into() } else { name }
 }
 
 async fn fetch(url: &str, spec: &SourceSpec) -> Result<Vec<u8>, String> {
@@ -144,14 +239,23 @@ async fn fetch(url: &str, spec: &SourceSpec) -> Result<Vec<u8>, String> {
     if let Some(r) = &spec.bearer_token {
         request = request.bearer_auth(vpp_domain::secret::resolve(r).map_err(|e| format!("bearer_token: {e}"))?);
     }
-    let response = request.send().await.map_err(|e| e.to_string())?;
+    let mut response = request.send().await.map_err(|e| e.to_string())?;
     if !response.status().is_success() {
         return Err(format!("the server answered {}", response.status()));
     }
+    let too_big = || format!("the file is over {MAX_FILE_BYTES} bytes");
     if response.content_length().is_some_and(|n| n > MAX_FILE_BYTES) {
-        return Err(format!("the file is over {MAX_FILE_BYTES} bytes"));
+        return Err(too_big());
     }
-    Ok(response.bytes().await.map_err(|e| e.to_string())?.to_vec())
+    // Read in chunks, so a server that sends no length cannot fill the memory.
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if (body.len() + chunk.len()) as u64 > MAX_FILE_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 type Objects = (Arc<dyn ObjectStore>, Option<ObjectPath>);
@@ -192,69 +296,112 @@ fn object_store(location: &Location, spec: &SourceSpec) -> Result<Objects, Strin
 async fn take(
     store: &Store,
     source: &IngestionSource,
-    location: &Location,
+    objects: Option<&Objects>,
     file: Found,
 ) -> AppResult<Option<IngestionRun>> {
     let spec = &source.spec;
-    let objects = match location {
-        Location::Http { .. } => None,
-        _ => Some(object_store(location, spec).map_err(AppError::internal)?),
-    };
-    if file.size > MAX_FILE_BYTES {
-        let message = format!("{} is {} bytes, over the {MAX_FILE_BYTES} a source takes", file.name, file.size);
-        store.raise_alert(AlertRule::IngestionFailed, &subject(spec, &file.name), &message).await?;
+    let subject = subject(spec, &file.name);
+    // An unchanged file left in place (`keep`) is not downloaded again.
+    if let Some(modified) = file.modified
+        && spec.after() == After::Keep
+        && store.ingested_since(&source.id, &file.name, file.size, modified).await?
+    {
         return Ok(None);
     }
-    let body = match (file.bytes, &objects, &file.path) {
-        (Some(b), _, _) => b,
+    if file.size > MAX_FILE_BYTES {
+        let message = format!("{} is {} bytes, over the {MAX_FILE_BYTES} a source takes", file.name, file.size);
+        let (_, new) = store.raise_alert(AlertRule::IngestionFailed, &subject, &message).await?;
+        let run = if new {
+            Some(store.record_ingestion_failure(&source.id, Some(&file.name), &message).await?)
+        } else {
+            None
+        };
+        return Ok(run);
+    }
+    let body = match (file.bytes, objects, &file.path) {
+        (Some(b), _, _) => Ok(b),
         (None, Some((o, _)), Some(path)) => match o.get(path).await {
-            Ok(got) => match got.bytes().await {
-                Ok(b) => b.to_vec(),
-                Err(e) => return Err(AppError::internal(format!("reading {}: {e}", file.name))),
-            },
-            // Moved or deleted since it was listed (another node took it).
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(AppError::internal(format!("reading {}: {e}", file.name))),
+            Ok(got) => got.bytes().await.map(|b| b.to_vec()),
+            Err(e) => Err(e),
         },
         _ => return Ok(None),
     };
+    let body = match body {
+        Ok(b) => b,
+        // Moved or deleted since it was listed (another look took it).
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        // One file that cannot be read stops none of the others.
+        Err(e) => {
+            let message = format!("could not read {}: {e}", file.name);
+            let (_, new) = store.raise_alert(AlertRule::IngestionFailed, &subject, &message).await?;
+            let run = if new {
+                Some(store.record_ingestion_failure(&source.id, Some(&file.name), &message).await?)
+            } else {
+                None
+            };
+            return Ok(run);
+        }
+    };
     let checksum = hex(&Sha256::digest(&body));
-    let Some(run) = store.claim_ingestion_file(&source.id, &file.name, &checksum, body.len() as u64).await? else {
-        // Delivered again unchanged: out of the inbox too, not read again.
-        move_taken(spec, objects.as_ref(), file.path.as_ref(), &file.name, "done").await;
-        return Ok(None);
+    // Delivered again into a folder it is moved out of: an operator put it
+    // back after fixing what refused it, so a refused file is taken again.
+    let retake = spec.after() == After::Move;
+    let run = match store.claim_ingestion_file(&source.id, &file.name, &checksum, body.len() as u64, retake).await? {
+        Claim::Taken(run) => run,
+        Claim::Held(held) => {
+            // Delivered again unchanged: out of the inbox too, where its first
+            // delivery went; one still being imported is left to that look.
+            let folder = match held.outcome {
+                RunOutcome::Running => return Ok(None),
+                RunOutcome::Refused | RunOutcome::Failed => "failed",
+                RunOutcome::Imported | RunOutcome::Partial => "done",
+            };
+            move_taken(spec, objects, file.path.as_ref(), folder).await;
+            return Ok(None);
+        }
     };
     let end = import(store, spec, &file.name, &body).await;
     let run = store.finish_ingestion_run(&run.id, &end).await?;
     tracing::info!(source = %spec.name, file = %file.name, outcome = run.outcome.as_str(), accepted = run.accepted,
         refused = run.refused, "ingested");
-    let subject = subject(spec, &file.name);
-    if matches!(end.outcome, RunOutcome::Refused | RunOutcome::Partial) {
-        let shown: Vec<String> =
-            end.refused_lines.iter().take(5).map(|l| format!("line {}: {}", l.line, l.reason)).collect();
-        let message =
-            if shown.is_empty() { end.message.clone() } else { format!("{}; {}", end.message, shown.join("; ")) };
-        store.raise_alert(AlertRule::IngestionFailed, &subject, &message).await?;
-    } else {
-        store.clear_alert(AlertRule::IngestionFailed, &subject).await?;
+    match end.outcome {
+        RunOutcome::Refused | RunOutcome::Partial | RunOutcome::Failed => {
+            let shown: Vec<String> =
+                end.refused_lines.iter().take(5).map(|l| format!("line {}: {}", l.line, l.reason)).collect();
+            let message =
+                if shown.is_empty() { end.message.clone() } else { format!("{}; {}", end.message, shown.join("; ")) };
+            store.raise_alert(AlertRule::IngestionFailed, &subject, &message).await?;
+        }
+        _ => {
+            store.clear_alert(AlertRule::IngestionFailed, &subject).await?;
+        }
     }
-    let folder = if end.outcome == RunOutcome::Refused { "failed" } else { "done" };
-    move_taken(spec, objects.as_ref(), file.path.as_ref(), &file.name, folder).await;
+    // A file the platform failed on stays where it is, for the next look.
+    let folder = match end.outcome {
+        RunOutcome::Failed => None,
+        RunOutcome::Refused => Some("failed"),
+        _ => Some("done"),
+    };
+    if let Some(folder) = folder {
+        move_taken(spec, objects, file.path.as_ref(), folder).await;
+    }
     Ok(Some(run))
 }
 
 /// Moves a taken file into `folder` beside it, when the source says so.
-async fn move_taken(spec: &SourceSpec, objects: Option<&Objects>, path: Option<&ObjectPath>, name: &str, folder: &str) {
+async fn move_taken(spec: &SourceSpec, objects: Option<&Objects>, path: Option<&ObjectPath>, folder: &str) {
     let (Some((o, prefix)), Some(path)) = (objects, path) else { return };
     if spec.after() != After::Move {
         return;
     }
+    // The listed name part as it is (a name string would be encoded again).
+    let Some(name) = path.parts().last() else { return };
     let to = match prefix {
         Some(p) => p.child(folder).child(name),
         None => ObjectPath::from(folder).child(name),
     };
     if let Err(e) = o.rename(path, &to).await {
-        tracing::warn!(file = name, error = %e, "the ingested file could not be moved; its run marks it taken");
+        tracing::warn!(file = %path, error = %e, "the ingested file could not be moved; its run marks it taken");
     }
 }
 
@@ -277,9 +424,18 @@ async fn import(store: &Store, spec: &SourceSpec, file_name: &str, body: &[u8]) 
     };
     let failed = |e: AppError| match e {
         AppError::RejectedFile(lines) => refused(format!("{} refused lines, nothing imported", lines.len()), lines),
+        // Not the file's fault: the next look tries it again.
         AppError::Internal(detail) => {
             tracing::error!(file = file_name, %detail, "ingestion failed");
-            refused("the server failed; see its log".into(), vec![])
+            RunEnd { outcome: RunOutcome::Failed, ..refused("the server failed; see its log".into(), vec![]) }
+        }
+        AppError::Store(
+            e @ (vpp_store::StoreError::Database(_)
+            | vpp_store::StoreError::Migrate(_)
+            | vpp_store::StoreError::Corrupt(_)),
+        ) => {
+            tracing::error!(file = file_name, error = %e, "ingestion failed");
+            RunEnd { outcome: RunOutcome::Failed, ..refused("the server failed; see its log".into(), vec![]) }
         }
         other => {
             let field = other.field().map(|f| format!(" ({f})")).unwrap_or_default();
@@ -391,4 +547,17 @@ pub fn spawn_ingestion_job(store: Arc<Store>, tick: Duration) -> tokio::task::Jo
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_names_its_file_by_its_last_segment() {
+        assert_eq!(url_file_name("https://dso.example/files/WP-07%20meter.csv?token=x"), "WP-07 meter.csv");
+        assert_eq!(url_file_name("https://dso.example"), "download");
+        assert_eq!(url_file_name("https://dso.example/dir/"), "download");
+        assert_eq!(url_file_name("http://h/a%2Fb.csv"), "a_b.csv");
+    }
 }

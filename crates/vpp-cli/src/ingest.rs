@@ -152,7 +152,7 @@ pub(crate) async fn ingest_command(config: &Config, cmd: IngestCommand) -> anyho
         IngestCommand::Run { source } => {
             let sources = match source {
                 Some(id) => vec![store.get_ingestion_source(&id).await?],
-                None => store.list_ingestion_sources().await?,
+                None => store.list_ingestion_sources().await?.into_iter().filter(|s| s.spec.enabled).collect(),
             };
             let mut refused = 0;
             for s in &sources {
@@ -183,8 +183,7 @@ pub(crate) async fn ingest_command(config: &Config, cmd: IngestCommand) -> anyho
             }
         }
         IngestCommand::Remove { source } => {
-            let id = store.get_ingestion_source(&source).await?.id;
-            store.delete_ingestion_source(&id).await?;
+            vpp_app::ingestion::delete_source(&store, &source).await.map_err(|e| api_error(e, "source"))?;
             println!("removed `{source}`");
         }
     }

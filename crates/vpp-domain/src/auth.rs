@@ -95,11 +95,15 @@ pub enum Permission {
     /// Strategies: create, change, delete, change status, backtest.
     #[serde(rename = "strategies:write")]
     StrategiesWrite,
+    /// Ingestion sources: create, change, delete, run. They read server
+    /// folders and send secrets to the URLs they name, so only admins.
+    #[serde(rename = "ingestion:manage")]
+    IngestionManage,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Self::RegistryRead,
         Self::RegistryWrite,
         Self::TelemetryWrite,
@@ -114,6 +118,7 @@ impl Permission {
         Self::MetricsRead,
         Self::ParksWrite,
         Self::StrategiesWrite,
+        Self::IngestionManage,
     ];
 
     /// Stable wire name, e.g. `telemetry:write`.
@@ -133,6 +138,7 @@ impl Permission {
             Self::MetricsRead => "metrics:read",
             Self::ParksWrite => "parks:write",
             Self::StrategiesWrite => "strategies:write",
+            Self::IngestionManage => "ingestion:manage",
         }
     }
 
@@ -145,7 +151,7 @@ impl Permission {
 use Role::{Admin, Analyst, Operator, Trader, Viewer};
 
 /// The permission matrix: which roles hold each permission.
-pub const MATRIX: [(Permission, &[Role]); 14] = [
+pub const MATRIX: [(Permission, &[Role]); 15] = [
     (Permission::RegistryRead, &[Admin, Operator, Trader, Analyst, Viewer]),
     (Permission::RegistryWrite, &[Admin, Operator]),
     (Permission::TelemetryWrite, &[Admin, Operator]),
@@ -160,6 +166,7 @@ pub const MATRIX: [(Permission, &[Role]); 14] = [
     (Permission::MetricsRead, &[Admin, Operator, Analyst]),
     (Permission::ParksWrite, &[Admin, Operator]),
     (Permission::StrategiesWrite, &[Admin, Trader]),
+    (Permission::IngestionManage, &[Admin]),
 ];
 
 /// Shortest accepted password.

@@ -208,8 +208,9 @@ impl SourceSpec {
     /// Checks every field; the error names each one that is wrong.
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut e = Errors::default();
-        let name = self.name.trim();
-        e.check(!name.is_empty() && name.len() <= 100, "name", "must be 1 to 100 characters");
+        let name = self.name.as_str();
+        e.check(!name.trim().is_empty() && name.len() <= 100, "name", "must be 1 to 100 characters");
+        e.check(name.trim() == name, "name", "must not start or end with a space");
         let location = Location::parse(&self.location);
         if let Err(m) = &location {
             e.push("location", m.clone());
@@ -235,11 +236,12 @@ impl SourceSpec {
         }
         e.check(self.vpp_id.is_none() || self.target == Target::Trades, "vpp_id", "is only for trades files");
         e.check(self.estimate.is_none() || self.target == Target::Imbalance, "estimate", "is only for imbalance files");
-        if let Some(p) = &self.pattern {
-            e.check(!p.is_empty() && !p.contains('/'), "pattern", "must be a file name pattern such as *.csv");
-        }
         let s3 = matches!(location, Ok(Location::S3 { .. }));
         let http = matches!(location, Ok(Location::Http { .. }));
+        if let Some(p) = &self.pattern {
+            e.check(!p.is_empty() && !p.contains('/'), "pattern", "must be a file name pattern such as *.csv");
+            e.check(!http, "pattern", "a URL is one file; a pattern is for folders and buckets");
+        }
         for (field, value) in [("endpoint", &self.endpoint), ("region", &self.region)] {
             e.check(value.is_none() || s3, field, "is only for s3:// locations");
         }
@@ -253,7 +255,7 @@ impl SourceSpec {
         for (field, value) in [("access_key_id", &self.access_key_id), ("secret_access_key", &self.secret_access_key)] {
             if let Some(r) = value {
                 e.check(s3, field, "is only for s3:// locations");
-                if let Err(m) = crate::secret::check_reference(r) {
+                if let Err(m) = secret_reference(r) {
                     e.push(field, m);
                 }
             }
@@ -265,7 +267,7 @@ impl SourceSpec {
         );
         if let Some(r) = &self.bearer_token {
             e.check(http, "bearer_token", "is only for http(s):// locations");
-            if let Err(m) = crate::secret::check_reference(r) {
+            if let Err(m) = secret_reference(r) {
                 e.push("bearer_token", m);
             }
         }
@@ -293,9 +295,15 @@ impl SourceSpec {
         self.settle_s.unwrap_or(2)
     }
 
-    /// Whether a file name is one of this source's.
+    /// Whether a file name is one of this source's: it matches the pattern,
+    /// and is not a hidden or partial upload (`.name`, `*.part`, `*.tmp`, …).
     pub fn takes(&self, file_name: &str) -> bool {
-        self.pattern.as_deref().is_none_or(|p| wildcard(p, file_name))
+        let lower = file_name.to_ascii_lowercase();
+        let partial = file_name.starts_with('.')
+            || [".part", ".partial", ".tmp", ".temp", ".crdownload", ".filepart", ".uploading", "~"]
+                .iter()
+                .any(|s| lower.ends_with(s));
+        !partial && self.pattern.as_deref().is_none_or(|p| wildcard(p, file_name))
     }
 
     /// The first time the schedule fires after `after`, on the wall clock of
@@ -309,6 +317,20 @@ impl SourceSpec {
             .find_next_occurrence(&after.to_zoned(tz), false)
             .map_err(|e| Invalid::one("schedule", format!("never fires: {e}")))?;
         Ok(next.timestamp())
+    }
+}
+
+/// A secret reference a source may use: `file:/path`, or `env:NAME` where
+/// NAME starts with `INGEST_` or `VPP_INGEST_`, so a source can never send
+/// another setting of the server (its JWT secret, its database URL) to the
+/// URL or bucket it names.
+fn secret_reference(r: &str) -> Result<(), String> {
+    crate::secret::check_reference(r)?;
+    match r.strip_prefix("env:") {
+        Some(name) if !(name.starts_with("INGEST_") || name.starts_with("VPP_INGEST_")) => {
+            Err("an ingestion secret's environment variable must start with INGEST_ or VPP_INGEST_".into())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -453,7 +475,9 @@ mod tests {
             assert!(f.contains(&want.to_string()), "{want} in {f:?}");
         }
         let mut s = spec("s3://bucket", Target::Contracts);
-        s.access_key_id = Some("env:KEY".into());
+        s.access_key_id = Some("env:VPP_JWT_SECRET".into());
+        assert_eq!(fields(s.validate().unwrap_err()), ["access_key_id", "secret_access_key"]);
+        s.access_key_id = Some("env:INGEST_KEY".into());
         assert_eq!(fields(s.validate().unwrap_err()), ["secret_access_key"]);
         s.secret_access_key = Some("file:/run/secrets/s3".into());
         s.endpoint = Some("http://127.0.0.1:9000".into());
@@ -492,5 +516,7 @@ mod tests {
         assert!(wildcard("*meter*final*", "x_meter_y_final.csv"));
         assert!(!wildcard("*meter*final*", "x_final_meter.csv"));
         assert!(wildcard("*", ""));
+        let s = spec("/in", Target::Series);
+        assert!(s.takes("WP-07.csv") && !s.takes(".WP-07.csv.x3Fa") && !s.takes("WP-07.csv.part"));
     }
 }

@@ -96,6 +96,15 @@ pub struct RunFilter {
     pub limit: Option<i64>,
 }
 
+/// A claim on a file.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    /// This caller takes the file; its run is `running`.
+    Taken(IngestionRun),
+    /// Another look took it before, or is taking it now: its run.
+    Held(IngestionRun),
+}
+
 /// How a file's import ended, to record on its run.
 #[derive(Debug, Clone)]
 pub struct RunEnd {
@@ -216,16 +225,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Claims a file for import: its run, `running`; `None` when this name
-    /// and checksum were taken before (a claim left running by a stopped
-    /// process for 15 minutes is taken over).
+    /// Claims a file for import by its name and checksum: `Taken` with its
+    /// new run (`running`), or `Held` with the run that took it before. A
+    /// claim left `running` by a stopped process for 15 minutes is taken
+    /// over; with `retake_refused`, so is a file refused before (delivered
+    /// again after its cause was fixed).
     pub async fn claim_ingestion_file(
         &self,
         source_id: &str,
         file_name: &str,
         checksum: &str,
         bytes: u64,
-    ) -> Result<Option<IngestionRun>> {
+        retake_refused: bool,
+    ) -> Result<Claim> {
         let now = to_micros(crate::now());
         let id = crate::new_id();
         let mut w = self.begin_write().await?;
@@ -243,49 +255,76 @@ impl Store {
         .execute(&mut *w.tx)
         .await?
         .rows_affected();
-        let claimed = if inserted == 1 {
-            Some(id)
-        } else {
-            let stale = sqlx::query(
-                "UPDATE ingestion_runs SET started_at = $4 WHERE source_id = $1 AND file_name = $2 \
-                 AND checksum = $3 AND outcome = 'running' AND started_at < $5",
+        let taken_over = inserted == 0
+            && sqlx::query(
+                "UPDATE ingestion_runs SET started_at = $4, finished_at = NULL, outcome = 'running', accepted = 0, \
+                 refused = 0, message = '', refused_lines = '[]' WHERE source_id = $1 AND file_name = $2 \
+                 AND checksum = $3 AND ((outcome = 'running' AND started_at < $5) OR (outcome = 'refused' AND $6 = 1))",
             )
             .bind(source_id.to_string())
             .bind(file_name.to_string())
             .bind(checksum.to_string())
             .bind(now)
             .bind(now - STALE_CLAIM_US)
+            .bind(i64::from(retake_refused))
             .execute(&mut *w.tx)
             .await?
-            .rows_affected();
-            if stale == 1 {
-                let row = sqlx::query(
-                    "SELECT id FROM ingestion_runs WHERE source_id = $1 AND file_name = $2 AND checksum = $3",
-                )
-                .bind(source_id.to_string())
-                .bind(file_name.to_string())
-                .bind(checksum.to_string())
-                .fetch_one(&mut *w.tx)
-                .await?;
-                Some(row.try_get::<String, _>("id")?)
-            } else {
-                None
-            }
-        };
+            .rows_affected()
+                == 1;
+        let row = sqlx::query(select_runs!(" WHERE source_id = $1 AND file_name = $2 AND checksum = $3"))
+            .bind(source_id.to_string())
+            .bind(file_name.to_string())
+            .bind(checksum.to_string())
+            .fetch_one(&mut *w.tx)
+            .await?;
+        let run = run_from_row(&row)?;
         w.tx.commit().await?;
-        match claimed {
-            Some(id) => Ok(Some(self.get_ingestion_run(&id).await?)),
-            None => Ok(None),
-        }
+        Ok(if inserted == 1 || taken_over { Claim::Taken(run) } else { Claim::Held(run) })
     }
 
-    /// Records how a claimed file's import ended.
+    /// Whether a file of this name and size was taken (or refused) after
+    /// `modified`, so an unchanged file left in place need not be read again.
+    pub async fn ingested_since(
+        &self,
+        source_id: &str,
+        file_name: &str,
+        bytes: u64,
+        modified: Timestamp,
+    ) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM ingestion_runs WHERE source_id = $1 AND file_name = $2 AND bytes = $3 \
+             AND started_at >= $4 AND checksum IS NOT NULL",
+        )
+        .bind(source_id.to_string())
+        .bind(file_name.to_string())
+        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+        .bind(to_micros(modified))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Brings a source's next look forward to `at` (if it was later).
+    pub async fn hasten_ingestion_source(&self, id: &str, at: Timestamp) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        sqlx::query("UPDATE ingestion_sources SET next_run_at = $2 WHERE id = $1 AND next_run_at > $2")
+            .bind(id.to_string())
+            .bind(to_micros(at))
+            .execute(&mut *w.tx)
+            .await?;
+        w.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records how a claimed file's import ended. A `failed` run (the
+    /// platform failed, not the file) gives up its claim: the next look
+    /// tries the file again.
     pub async fn finish_ingestion_run(&self, id: &str, end: &RunEnd) -> Result<IngestionRun> {
         let lines = &end.refused_lines[..end.refused_lines.len().min(MAX_REFUSED_LINES)];
         let mut w = self.begin_write().await?;
         sqlx::query(
             "UPDATE ingestion_runs SET finished_at = $2, outcome = $3, accepted = $4, refused = $5, message = $6, \
-             refused_lines = $7 WHERE id = $1",
+             refused_lines = $7, checksum = CASE WHEN $3 = 'failed' THEN NULL ELSE checksum END WHERE id = $1",
         )
         .bind(id.to_string())
         .bind(to_micros(crate::now()))
@@ -300,19 +339,26 @@ impl Store {
         self.get_ingestion_run(id).await
     }
 
-    /// Records a look at a source that could not read its location.
-    pub async fn record_ingestion_failure(&self, source_id: &str, message: &str) -> Result<IngestionRun> {
+    /// Records a look at a source that could not read its location (no
+    /// file), or a file it could not read.
+    pub async fn record_ingestion_failure(
+        &self,
+        source_id: &str,
+        file_name: Option<&str>,
+        message: &str,
+    ) -> Result<IngestionRun> {
         let now = to_micros(crate::now());
         let id = crate::new_id();
         let mut w = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO ingestion_runs (id, source_id, started_at, finished_at, outcome, message) \
-             VALUES ($1, $2, $3, $3, 'failed', $4)",
+            "INSERT INTO ingestion_runs (id, source_id, file_name, started_at, finished_at, outcome, message) \
+             VALUES ($1, $2, $5, $3, $3, 'failed', $4)",
         )
         .bind(id.clone())
         .bind(source_id.to_string())
         .bind(now)
         .bind(message.to_string())
+        .bind(file_name.map(str::to_string))
         .execute(&mut *w.tx)
         .await?;
         w.tx.commit().await?;

@@ -52,7 +52,7 @@ pub use devices::{Delivery, DeliveryState, DeviceInfo, LiveMeasurement, site_slu
 pub use etl::{EtlView, OWN_TABLES, check_table_name};
 pub use execution::DeviationRecord;
 pub use fleet::{FleetSnapshot, MemberRow};
-pub use ingestion::{IngestionSource, MAX_REFUSED_LINES, RunEnd, RunFilter};
+pub use ingestion::{Claim, IngestionSource, MAX_REFUSED_LINES, RunEnd, RunFilter};
 pub use jobs::ImportJobRow;
 pub use markets::{
     BidFilter, BidRecord, BidScope, KillSwitch, NewBid, SettlementRecord, StepFill, StepRecord, TradeFilter,

@@ -972,6 +972,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/redispatch/compensation/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Imports a DSO's redispatch compensation file: per quarter-hour (a longer
+         *     interval covers each of its quarter-hours) and per asset (an asset id,
+         *     metering point or resource id column, else the asset `file_name` names)
+         *     the price paid for curtailed energy, EUR/MWh or ct/kWh. A refused row
+         *     stores nothing (422 with every refused line).
+         */
+        post: operations["import_compensation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/reports/operation": {
         parameters: {
             query?: never;
@@ -2580,6 +2603,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/vpps/{id}/redispatch-payout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The redispatch payout of a VPP's assets: per quarter-hour flagged as
+         *     redispatched, the latest forecast × allocation ratio × hours × the DSO's
+         *     compensation price. Paid to each asset's owner and claimed from the DSO;
+         *     a quarter-hour without a forecast or a price is counted as incomplete.
+         */
+        get: operations["payout"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/vpps/{id}/resources": {
         parameters: {
             query?: never;
@@ -3198,6 +3243,24 @@ export interface components {
         /** @description Owner as delivered. */
         AssetOwner: {
             name: string;
+        };
+        /** @description One asset's redispatch over the window. */
+        AssetPayout: {
+            /**
+             * Format: double
+             * @description Its share in the VPP.
+             */
+            allocation_ratio: number;
+            /** @description Redispatched quarter-hours without a payout (no forecast or no compensation price). */
+            incomplete_quarters: number;
+            /** @description Σ payout, EUR (cents): paid to the owner, claimed from the DSO. */
+            payout: string;
+            /** @description The redispatched quarter-hours. */
+            quarters: components["schemas"]["PayoutQuarter"][];
+            /** @description The resource. */
+            resource_id: string;
+            /** @description Σ volume, MWh. */
+            volume_mwh: string;
         };
         /** @description An asset and its resource. */
         AssetRef: {
@@ -3928,6 +3991,15 @@ export interface components {
              * @description Delivery day.
              */
             trading_date: string;
+        };
+        /** @description What a compensation file stored. */
+        CompensationImport: {
+            /** @description Quarter-hour prices stored, per resource id. */
+            assets: {
+                [key: string]: number;
+            };
+            /** @description Rows in the file. */
+            rows: number;
         };
         /**
          * @description A further per-kWh line of the bill: market purchase, transmission,
@@ -6138,6 +6210,38 @@ export interface components {
              */
             year: number;
         };
+        /** @description One redispatched quarter-hour of one asset. */
+        PayoutQuarter: {
+            /**
+             * Format: double
+             * @description The latest forecast, kW; null without one.
+             */
+            forecast_kw?: number | null;
+            /** @description volume × price, EUR (4 decimals); null when a part is missing. */
+            payout?: string | null;
+            /** @description The DSO's compensation price, EUR/MWh; null without one. */
+            price?: string | null;
+            /**
+             * Format: date-time
+             * @description Interval start (UTC).
+             */
+            start: string;
+            /** @description forecast × ratio × hours, MWh (6 decimals). */
+            volume_mwh?: string | null;
+        };
+        /** @description The redispatch payout of a VPP's assets. */
+        PayoutReport: {
+            /** @description Assets with a redispatched quarter-hour in the window. */
+            assets: components["schemas"]["AssetPayout"][];
+            /** @description Currency of the amounts. */
+            currency: string;
+            /** @description Σ payout, EUR (cents). */
+            payout: string;
+            /** @description Σ volume, MWh. */
+            volume_mwh: string;
+            /** @description The VPP. */
+            vpp_id: string;
+        };
         /**
          * @description A model's performance: every version's cross-validation scores, the
          *     realised accuracy of its stored forecasts over the last `days`, and the
@@ -6197,7 +6301,7 @@ export interface components {
          * @description One thing a caller may be allowed to do.
          * @enum {string}
          */
-        Permission: "registry:read" | "registry:write" | "telemetry:write" | "series:write" | "vpps:read" | "vpps:write" | "dispatch:write" | "trading:write" | "audit:read" | "users:manage" | "apikeys:manage" | "metrics:read" | "parks:write" | "strategies:write";
+        Permission: "registry:read" | "registry:write" | "telemetry:write" | "series:write" | "vpps:read" | "vpps:write" | "dispatch:write" | "trading:write" | "audit:read" | "users:manage" | "apikeys:manage" | "metrics:read" | "parks:write" | "strategies:write" | "ingestion:manage";
         /**
          * @description One row of a power-factor adjustment table: from `min_pf` up to the next
          *     row, the adjusted lines change by `adjustment_pct` (negative = rebate).
@@ -8041,7 +8145,7 @@ export interface components {
          * @description The importer a source's files go to.
          * @enum {string}
          */
-        Target: "series" | "technical_data" | "contracts" | "prices" | "trades" | "public_trades" | "imbalance";
+        Target: "series" | "technical_data" | "contracts" | "prices" | "trades" | "public_trades" | "imbalance" | "redispatch_compensation";
         /** @description A stored tariff with every version, oldest first. */
         Tariff: {
             /** @description Id. */
@@ -11261,6 +11365,54 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_compensation: {
+        parameters: {
+            query?: {
+                /** @description The file's name, which names the asset when the file has no asset column. */
+                file_name?: string;
+                /** @description Zone of times without an offset (IANA); default UTC. */
+                timezone?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description compensation file */
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompensationImport"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16434,6 +16586,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImbalanceReport"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payout: {
+        parameters: {
+            query?: {
+                /** @description Window start (RFC 3339); with `end`. Default: the delivery `day`. */
+                start?: string;
+                /** @description Window end, exclusive. */
+                end?: string;
+                /** @description Delivery day (YYYY-MM-DD) in `tz`; default today. */
+                day?: string;
+                /** @description Market and display time zone (IANA); default UTC. */
+                tz?: string;
+                /** @description Source kind (values and raw beliefs); default forecast for values, all for raw. */
+                source?: "forecast" | "live_measurement" | "meter_final" | "schedule" | "price" | "flag";
+                /** @description `latest` (default), `as_of`, `tradeable` or `day_ahead` (versions at or before D−1 12:00 local). */
+                view?: string;
+                /** @description Belief time for `view=as_of`. */
+                as_of?: string;
+                /** @description Gate closure lead for `view=tradeable`, minutes before delivery start; default 15. */
+                gate_closure_minutes?: number;
+                /** @description Resampling step in minutes (resampled); default the series resolution. */
+                step_minutes?: number;
+                /** @description Longest time one measurement stands for, minutes (resampled); default 5. */
+                max_hold_minutes?: number;
+                /** @description Source priority for best-of-infeed, comma-separated; default `meter_final,live_measurement,forecast`. */
+                priority?: string;
+                /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
+                horizons?: string;
+                /** @description Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any. */
+                connector_id?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutReport"];
                 };
             };
             /** @description Not Found */

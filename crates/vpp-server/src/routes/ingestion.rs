@@ -67,8 +67,7 @@ async fn put_source(
 #[utoipa::path(delete, path = "/api/v1/vpp/ingestion/sources/{id}", tag = "ingestion",
     responses((status = 204), (status = 404, body = Problem)))]
 async fn delete_source(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    let id = s.store.get_ingestion_source(&id).await?.id;
-    s.store.delete_ingestion_source(&id).await?;
+    vpp_app::ingestion::delete_source(&s.store, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -78,7 +77,12 @@ async fn delete_source(State(s): State<AppState>, Path(id): Path<String>) -> Api
     responses((status = 200, body = Vec<IngestionRun>), (status = 404, body = Problem)))]
 async fn run_now(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Vec<IngestionRun>>> {
     let source = s.store.get_ingestion_source(&id).await?;
-    Ok(Json(vpp_app::ingestion::run_source(&s.store, &source).await?))
+    // A task of its own: a client that hangs up does not cut an import short.
+    let store = s.store.clone();
+    let runs = tokio::spawn(async move { vpp_app::ingestion::run_source(&store, &source).await })
+        .await
+        .map_err(|e| vpp_app::error::AppError::internal(format!("ingestion look: {e}")))??;
+    Ok(Json(runs))
 }
 
 /// Which runs to list.

@@ -51,6 +51,15 @@ async fn sources_are_checked_before_they_are_kept() {
     assert_eq!(created["after"], Value::Null, "as configured");
     let (s, p) = app.post("/api/v1/vpp/ingestion/sources", source("DSO meter final", "series", &dir)).await;
     assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    // Only an admin: a source reads server folders and sends secrets to the URLs it names.
+    let trader = app.token_for("trader").await;
+    let (s, _) = app.post_as(Some(&trader), "/api/v1/vpp/ingestion/sources", source("t", "series", &dir)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let mut leak = source("leak", "series", std::path::Path::new("/x"));
+    leak["location"] = json!("https://files.example/x.csv");
+    leak["bearer_token"] = json!("env:VPP_JWT_SECRET");
+    let (s, p) = app.post("/api/v1/vpp/ingestion/sources", leak).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "bearer_token"), "{p}");
     let mut daily = source("DSO meter final", "series", &dir);
     daily["schedule"] = json!("30 12 * * *");
     let (s, changed) = app.put("/api/v1/vpp/ingestion/sources/DSO%20meter%20final", daily).await;
@@ -100,18 +109,26 @@ async fn an_inbox_file_goes_in_once_and_a_refused_one_raises_an_alert_with_its_l
     assert_eq!(runs[0]["outcome"], "refused", "{runs}");
     assert!(dir.join("failed/WP-07_live.csv").is_file());
     // A file that names no asset is refused with the reason.
-    std::fs::write(dir.join("nobody.csv"), METER).unwrap();
+    std::fs::write(dir.join("nobody_meter_final.csv"), METER).unwrap();
     let (_, runs) = app.post(&run_path, json!(null)).await;
     assert_eq!(runs[0]["outcome"], "refused", "{runs}");
-    assert!(runs[0]["message"].as_str().unwrap().contains("nobody.csv"), "{runs}");
+    assert!(runs[0]["message"].as_str().unwrap().contains("nobody_meter_final.csv"), "{runs}");
+    // Its cause fixed (the asset registered), the file put back goes in.
+    app.create_resource("WIND", "Nobody's park", json!({"external_id": "nobody", "parameters": {"rated_kw": 900}}))
+        .await;
+    std::fs::rename(dir.join("failed/nobody_meter_final.csv"), dir.join("nobody_meter_final.csv")).unwrap();
+    let (_, runs) = app.post(&run_path, json!(null)).await;
+    assert_eq!(runs[0]["outcome"], "partial", "{runs}");
+    assert!(dir.join("done/nobody_meter_final.csv").is_file());
     let (_, all) = app.get("/api/v1/vpp/ingestion/runs?source=DSO").await;
-    assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
+    assert_eq!(all.as_array().unwrap().len(), 3, "one run per file and checksum: {all}");
     let (_, refused) = app.get("/api/v1/vpp/ingestion/runs?outcome=refused").await;
-    assert_eq!(refused.as_array().unwrap().len(), 2, "{refused}");
+    assert_eq!(refused.as_array().unwrap().len(), 1, "{refused}");
     let (s, p) = app.get("/api/v1/vpp/ingestion/runs?outcome=lost").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     // The meter final went in: three quarter-hours of WP-07, in kW.
-    let series_id = all[2]["message"].as_str().unwrap().split_whitespace().nth(4).unwrap().to_string();
+    let first = all.as_array().unwrap().iter().find(|r| r["file_name"] == "WP-07_meter_final_2026-06-08.csv").unwrap();
+    let series_id = first["message"].as_str().unwrap().split_whitespace().nth(4).unwrap().to_string();
     let q = "start=2026-06-08T00:00:00Z&end=2026-06-08T01:00:00Z&source=meter_final";
     let (_, values) = app.get(&format!("/api/v1/vpp/series/{series_id}/values?{q}")).await;
     let got: Vec<f64> = values["points"].as_array().unwrap().iter().map(|p| p["value"].as_f64().unwrap()).collect();
