@@ -43,6 +43,7 @@ pub mod json;
 pub mod market_job;
 pub mod markets;
 pub mod parks;
+pub mod performance;
 pub mod redispatch;
 pub mod routing;
 pub mod schedules;

@@ -740,7 +740,8 @@ pub fn report_csv(r: &ParkReport) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-fn esc(text: &str) -> String {
+/// Text escaped for HTML.
+pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

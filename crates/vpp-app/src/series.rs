@@ -19,7 +19,9 @@ use crate::error::{AppError, AppResult};
 pub const MIN_MEASURED_COVERAGE: f64 = 0.9;
 
 /// Live measurements of a series resampled over `[start, end)` in steps of
-/// `step`; one measurement stands for at most `hold`.
+/// `step`; one measurement stands for at most `hold`. A measurement alone in
+/// its interval and at its start is a delivered interval value (a live
+/// infeed file's quarter-hour), and stands for the whole interval.
 pub async fn resampled_live(
     store: &Store,
     key: i64,
@@ -39,7 +41,26 @@ pub async fn resampled_live(
             _ => samples.push((b.event_start_us, b.value)),
         }
     }
-    Ok(resample(&samples, start, end, step, hold))
+    let mut out = resample(&samples, start, end, step, hold);
+    let (t0, step_us) = (start.as_microsecond(), step.as_micros() as i64);
+    if step_us > 0 {
+        let mut alone: std::collections::HashMap<i64, (usize, Option<f64>)> = Default::default();
+        for &(t, v) in samples.iter().filter(|s| s.0 >= t0) {
+            let k = (t - t0) / step_us;
+            let entry = alone.entry(k).or_insert((0, None));
+            entry.0 += 1;
+            if t == t0 + k * step_us {
+                entry.1 = Some(v);
+            }
+        }
+        for (k, (n, at_start)) in alone {
+            if let (1, Some(v), Some(r)) = (n, at_start, out.get_mut(k as usize)) {
+                r.mean = Some(v);
+                r.coverage = 1.0;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// (interval start µs, value) of selected values.

@@ -55,6 +55,12 @@ pub(crate) enum Command {
     Simulate(SimulateArgs),
     /// Invoices to asset owners for a month, one per contract (prints JSON; a table with --table).
     Invoice(InvoiceArgs),
+    /// VPPs: create one of assets named by their ids.
+    #[command(subcommand)]
+    Vpp(crate::portfolio::VppCommand),
+    /// Reports: the portfolio performance report.
+    #[command(subcommand)]
+    Report(crate::portfolio::ReportCommand),
     /// Industrial parks: monthly bills, reconciliation, savings, battery payback and the park report.
     #[command(subcommand)]
     Park(ParkCommand),

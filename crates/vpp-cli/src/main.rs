@@ -25,6 +25,7 @@ mod import;
 mod ingest;
 mod output;
 mod park;
+mod portfolio;
 mod users;
 
 use std::path::Path;
@@ -333,6 +334,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Import(ImportCommand::Series(args)) => import_series(&config, *args).await,
         Command::Ingest(cmd) => ingest::ingest_command(&config, cmd).await,
+        Command::Vpp(cmd) => portfolio::vpp_command(&config, cmd).await,
+        Command::Report(cmd) => portfolio::report_command(&config, cmd).await,
         Command::Import(ImportCommand::Templates { file }) => {
             let store = open_store(&config).await?;
             let report = store.import_templates(read_json(&file)?).await?;

@@ -118,10 +118,13 @@ fn the_example_delivery_day_goes_in_with_no_flags() {
             "{f}"
         );
     }
+    let out = vpp(&db, &["vpp", "create", "Delivered", "--member", "WP-07", "--member", "WP-08", "--member", "PV-03"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let portfolio = String::from_utf8_lossy(&out.stdout).trim().to_string();
     for (kind, file, extra) in [
-        ("imbalance", "market/reBAP_2025-06-08.csv", Some("--create")),
-        ("trades", "market/trades_2025-06-08.csv", None),
-        ("public_trades", "market/public_trades_2025-06-08.csv", None),
+        ("imbalance", "market/reBAP_2025-06-08.csv", vec!["--create"]),
+        ("trades", "market/trades_2025-06-08.csv", vec!["--vpp", portfolio.as_str()]),
+        ("public_trades", "market/public_trades_2025-06-08.csv", vec![]),
     ] {
         let mut args = vec!["import", "market", "--connector", "EPEX files", "--kind", kind];
         args.extend(extra);
@@ -135,6 +138,28 @@ fn the_example_delivery_day_goes_in_with_no_flags() {
     let invoices = stdout_json(&vpp(&db, &["invoice", "--month", "2025-06"]));
     let k0107 = invoices.as_array().unwrap().iter().find(|i| i["contract_id"] == "K-0107").expect("K-0107").clone();
     assert_eq!(k0107["market_index"], json!([{"index": "public trades VWAP (EPEX files)", "quarters": 96}]), "{k0107}");
+    // WP-08's live infeed file (quarter-hour values) is what it produced.
+    let k0108 = invoices.as_array().unwrap().iter().find(|i| i["contract_id"] == "K-0108").expect("K-0108").clone();
+    assert_eq!(k0108["produced_mwh"], "52.800000", "{k0108}");
+    let out = vpp(&db, &["import", "compensation", &path("redispatch/compensation_2025-06-08.csv")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = stdout_json(&vpp(&db, &["report", "performance", "--vpp", "Delivered", "--day", "2025-06-08"]));
+    let t = &report["total"];
+    // WP-07 curtailed 10:00–11:00 Berlin: 2441, 2366, 2287, 2207 kW forecast × ¼ h
+    // = 2.32525 MWh, at 68.50, 71.00, 73.50, 76.00 EUR/MWh = 167.75525 EUR.
+    assert_eq!(
+        (t["redispatch_mwh"].as_str(), t["redispatch_payout"].as_str()),
+        (Some("2.32525"), Some("167.76")),
+        "{t}"
+    );
+    // Meter final of WP-07 and PV-03, live infeed of WP-08.
+    assert_eq!(t["production_by_source"], json!({"live_measurement": "52.800000", "meter_final": "52.135800"}), "{t}");
+    let tr = &t["trading"];
+    assert_eq!(tr["trades"], 24, "{tr}");
+    let d = |v: &serde_json::Value| v.as_str().unwrap_or("0").parse::<f64>().unwrap_or(f64::NAN);
+    assert!((d(&tr["own_vwap"]) - d(&tr["market_vwap"]) - d(&tr["vwap_difference"])).abs() < 1e-4, "{tr}");
+    let html = vpp(&db, &["report", "performance", "--vpp", "Delivered", "--day", "2025-06-08", "--format", "html"]);
+    assert!(String::from_utf8_lossy(&html.stdout).contains("<h1>Portfolio performance: Delivered</h1>"));
 }
 
 /// A folder of meter files, each named after its asset, goes in with one

@@ -1033,6 +1033,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/reports/performance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The portfolio performance report of a direct marketer, per asset and in
+         *     total, for a delivery day or a month: production (best of infeed, with
+         *     the MWh of each source), forecast accuracy (latest and tradeable, MAE
+         *     and bias), the VPP's own trading against the market VWAP, imbalance
+         *     cost, redispatch volume and payout, and for a month the contracts'
+         *     payout and fees. What cannot be computed is null, and `notes` says why.
+         */
+        get: operations["performance_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/reports/revenue-analysis": {
         parameters: {
             query?: never;
@@ -3262,6 +3286,42 @@ export interface components {
             /** @description Σ volume, MWh. */
             volume_mwh: string;
         };
+        /** @description One asset's figures (its share in the VPP). */
+        AssetPerformance: {
+            /**
+             * Format: double
+             * @description Its share in the VPP.
+             */
+            allocation_ratio: number;
+            /** @description Its asset id. */
+            asset_id?: string | null;
+            /** @description Month reports: the contract's fees, EUR. */
+            contract_fees?: string | null;
+            /** @description Month reports: the contract's energy payout, EUR; null for a day or without a contract. */
+            contract_payout?: string | null;
+            forecast_latest?: components["schemas"]["ForecastScore"] | null;
+            forecast_tradeable?: components["schemas"]["ForecastScore"] | null;
+            /** @description Imbalance cost, EUR (positive: received); null without imbalance prices. */
+            imbalance_cost?: string | null;
+            /** @description Quarter-hours with no infeed at all. */
+            missing_quarters: number;
+            /** @description Its name. */
+            name: string;
+            /** @description Its owner. */
+            owner?: string | null;
+            /** @description The same by source (`meter_final`, `live_measurement`, `forecast`, `redispatched`), MWh. */
+            production_by_source: {
+                [key: string]: string;
+            };
+            /** @description Best of infeed × ratio, MWh. */
+            production_mwh: string;
+            /** @description Redispatched volume × ratio, MWh. */
+            redispatch_mwh: string;
+            /** @description Redispatch payout, EUR. */
+            redispatch_payout: string;
+            /** @description The resource. */
+            resource_id: string;
+        };
         /** @description An asset and its resource. */
         AssetRef: {
             asset_id: string;
@@ -4846,6 +4906,21 @@ export interface components {
              */
             wape?: number | null;
         };
+        /** @description Forecast accuracy against what was measured. */
+        ForecastScore: {
+            /**
+             * Format: double
+             * @description Mean of forecast − measured, kW (positive: over-forecast).
+             */
+            bias_kw: number;
+            /**
+             * Format: double
+             * @description Mean absolute error, kW.
+             */
+            mae_kw: number;
+            /** @description Quarter-hours with both a forecast and a measurement. */
+            quarters: number;
+        };
         /** @description Missing intervals between two readings. */
         Gap: {
             /**
@@ -6257,6 +6332,33 @@ export interface components {
             /** @description Versions, newest first, with training window, parameters and scores. */
             versions: components["schemas"]["ModelVersion"][];
         };
+        /** @description The performance report of a VPP for a day or a month. */
+        PerformanceReport: {
+            /** @description Per asset. */
+            assets: components["schemas"]["AssetPerformance"][];
+            /** @description Currency of the amounts. */
+            currency: string;
+            /**
+             * Format: date-time
+             * @description End, exclusive (UTC).
+             */
+            end: string;
+            /** @description What could not be computed, and why. */
+            notes: string[];
+            /** @description `2025-06-08` (a day) or `2025-06` (a month), Europe/Berlin. */
+            period: string;
+            /**
+             * Format: date-time
+             * @description Start (UTC).
+             */
+            start: string;
+            /** @description In total. */
+            total: components["schemas"]["PortfolioTotals"];
+            /** @description The VPP. */
+            vpp_id: string;
+            /** @description Its name. */
+            vpp_name: string;
+        };
         /**
          * @description A time-of-use period.
          * @enum {string}
@@ -6491,6 +6593,31 @@ export interface components {
              * @description Σ allocation ratio × each member's best value, kW.
              */
             value_kw: number;
+        };
+        /** @description The portfolio's totals. */
+        PortfolioTotals: {
+            /** @description Month reports: Σ contract fees, EUR. */
+            contract_fees?: string | null;
+            /** @description Month reports: Σ contract payout, EUR. */
+            contract_payout?: string | null;
+            /** @description Σ imbalance cost, EUR; null without imbalance prices. */
+            imbalance_cost?: string | null;
+            /** @description Σ by source, MWh. */
+            production_by_source: {
+                [key: string]: string;
+            };
+            /** @description Σ production, MWh. */
+            production_mwh: string;
+            /** @description Σ redispatched volume, MWh. */
+            redispatch_mwh: string;
+            /** @description Σ redispatch payout, EUR. */
+            redispatch_payout: string;
+            /** @description Share of each source in the production, percent (2 decimals). */
+            source_share_pct: {
+                [key: string]: string;
+            };
+            /** @description The own trades. */
+            trading: components["schemas"]["Trading"];
         };
         /** @description A VPP's position for a day against its capacity. */
         Position: {
@@ -8407,6 +8534,26 @@ export interface components {
             source: string;
             /** @description VPP it belongs to (file imports may have none). */
             vpp_id?: string | null;
+        };
+        /** @description The VPP's own trading in the period. */
+        Trading: {
+            /** @description The market's VWAP (public trades) weighted by the own traded volume of each quarter-hour, EUR/MWh. */
+            market_vwap?: string | null;
+            /** @description Sold − bought, MWh. */
+            net_sold_mwh: string;
+            /** @description Volume-weighted average price of the own trades, EUR/MWh. */
+            own_vwap?: string | null;
+            /** @description Sales − purchases, EUR. */
+            revenue: string;
+            /** @description Traded on either side, MWh. */
+            traded_mwh: string;
+            /**
+             * Format: int64
+             * @description Energy trades delivering in the period.
+             */
+            trades: number;
+            /** @description own − market VWAP, EUR/MWh. */
+            vwap_difference?: string | null;
         };
         /** @description Bids with their cleared quantities and prices, and the trades made. */
         TradingResults: {
@@ -11512,6 +11659,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ParkReport"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    performance_report: {
+        parameters: {
+            query: {
+                /** @description The VPP (the portfolio). */
+                vpp_id: string;
+                /** @description A delivery day, `YYYY-MM-DD` (Europe/Berlin); or give `month`. */
+                day?: string;
+                /** @description A month, `YYYY-MM` (Europe/Berlin); adds the contracts' payout and fees. */
+                month?: string;
+                /** @description The tradeable forecast is the newest issued this many minutes before delivery (default 15). */
+                gate_closure_minutes?: number;
+                /** @description `json` (default), `csv` or `html` (a printable page). */
+                format?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PerformanceReport"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unprocessable Entity */

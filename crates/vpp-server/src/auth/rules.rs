@@ -232,6 +232,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/invoices", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/reports/revenue-analysis", p(VppsRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/reports/operation", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/reports/performance", p(VppsRead), Entity::None),
     // Industrial parks
     rule(Method::GET, "/api/v1/vpp/tariffs", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/tariffs", p(ParksWrite), Action("tariff")),

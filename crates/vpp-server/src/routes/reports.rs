@@ -21,7 +21,62 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(revenue_analysis)).routes(routes!(operation_report))
+    OpenApiRouter::new()
+        .routes(routes!(revenue_analysis))
+        .routes(routes!(operation_report))
+        .routes(routes!(performance_report))
+}
+
+/// Which performance report.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PerformanceQuery {
+    /// The VPP (the portfolio).
+    pub vpp_id: String,
+    /// A delivery day, `YYYY-MM-DD` (Europe/Berlin); or give `month`.
+    pub day: Option<String>,
+    /// A month, `YYYY-MM` (Europe/Berlin); adds the contracts' payout and fees.
+    pub month: Option<String>,
+    /// The tradeable forecast is the newest issued this many minutes before delivery (default 15).
+    pub gate_closure_minutes: Option<i64>,
+    /// `json` (default), `csv` or `html` (a printable page).
+    pub format: Option<String>,
+}
+
+/// The portfolio performance report of a direct marketer, per asset and in
+/// total, for a delivery day or a month: production (best of infeed, with
+/// the MWh of each source), forecast accuracy (latest and tradeable, MAE
+/// and bias), the VPP's own trading against the market VWAP, imbalance
+/// cost, redispatch volume and payout, and for a month the contracts'
+/// payout and fees. What cannot be computed is null, and `notes` says why.
+#[utoipa::path(get, path = "/api/v1/vpp/reports/performance", tag = "settlement", params(PerformanceQuery),
+    responses((status = 200, body = vpp_app::performance::PerformanceReport), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn performance_report(State(s): State<AppState>, ApiQuery(q): ApiQuery<PerformanceQuery>) -> ApiResult<Response> {
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "csv" | "html") {
+        return Err(ApiError::invalid("format", format!("`{format}` is not json, csv or html")));
+    }
+    let lead = q.gate_closure_minutes.unwrap_or(15);
+    if !(0..=7 * 24 * 60).contains(&lead) {
+        return Err(ApiError::invalid("gate_closure_minutes", "must be 0..10080"));
+    }
+    s.store.get_vpp(&q.vpp_id).await.map_err(vpp_app::error::dangling("vpp_id", "vpp", &q.vpp_id))?;
+    let report = vpp_app::performance::performance_report(
+        &s.store,
+        &q.vpp_id,
+        q.day.as_deref(),
+        q.month.as_deref(),
+        SignedDuration::from_mins(lead),
+    )
+    .await?;
+    Ok(match format {
+        "csv" => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], vpp_app::performance::report_csv(&report))
+            .into_response(),
+        "html" => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], vpp_app::performance::report_html(&report))
+            .into_response(),
+        _ => Json(report).into_response(),
+    })
 }
 
 /// Period and grouping of a report.

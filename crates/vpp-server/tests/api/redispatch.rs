@@ -86,3 +86,88 @@ async fn redispatch_payout_per_asset_from_the_dsos_compensation_file() {
         app.get("/api/v1/vpp/vpps/nope/redispatch-payout?start=2026-11-20T10:00:00Z&end=2026-11-20T11:00:00Z").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// The performance report of a day by hand: production from meter final,
+/// forecast accuracy of the latest and the tradeable version, the VPP's own
+/// trade against the public VWAP.
+#[tokio::test]
+async fn the_performance_report_of_a_day_by_hand() {
+    let app = TestApp::new().await;
+    let wp07 = app
+        .create_resource("WIND", "Park Nord", json!({"external_id": "WP-07", "parameters": {"rated_kw": 3600}}))
+        .await;
+    let a = wp07["id"].as_str().unwrap();
+    let v = app.vpp("RTM", json!([{"resource_id": a}])).await;
+    let (_, series) = app
+        .post(
+            "/api/v1/vpp/series",
+            json!({"name": "WP-07 power", "owner_kind": "resource", "owner_id": a, "quantity": "power"}),
+        )
+        .await;
+    let (t0, t1) = ("2026-11-20T10:00:00Z", "2026-11-20T10:15:00Z");
+    let (early, late, settled) = ("2026-11-19T09:00:00Z", "2026-11-20T10:30:00Z", "2026-11-21T08:00:00Z");
+    let b = |start: &str, version: &str, source: &str, value: f64| json!({"event_start": start, "belief_time": version, "source": source, "value": value});
+    let beliefs = vec![
+        b(t0, settled, "meter_final", 2000.0),
+        b(t1, settled, "meter_final", 1000.0),
+        b(t0, early, "forecast", 1900.0),
+        b(t1, early, "forecast", 1200.0),
+        b(t0, late, "forecast", 2200.0),
+        b(t1, late, "forecast", 800.0),
+    ];
+    let (s, r) = app
+        .post(&format!("/api/v1/vpp/series/{}/beliefs", series["id"].as_str().unwrap()), json!({"beliefs": beliefs}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, c) = app
+        .post("/api/v1/vpp/market-connectors", json!({"name": "EPEX files", "market_type": "SPOT", "kind": "file"}))
+        .await;
+    let c = c["id"].as_str().unwrap();
+    let trades = "TradeId;Side;DeliveryStart;DeliveryEnd;ExecutionTime;Price;Currency;Volume;VolumeUnit\n\
+        T1;SELL;2026-11-20T10:00:00Z;2026-11-20T10:15:00Z;2026-11-20T08:00:00Z;80;EUR;0,25;MWh\n";
+    let public =
+        "DeliveryStart;DeliveryEnd;Price;Volume (MWh);Currency\n2026-11-20T10:00:00Z;2026-11-20T10:15:00Z;75;10;EUR\n";
+    for (query, body) in [(format!("kind=trades&vpp_id={v}"), trades), ("kind=public_trades".into(), public)] {
+        let path = format!("/api/v1/vpp/market-connectors/{c}/import?{query}");
+        let (s, r, _) = app.request(Method::POST, &path, Some("text/csv"), body.as_bytes().to_vec()).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+    }
+    let (s, report) = app.get(&format!("/api/v1/vpp/reports/performance?vpp_id={v}&day=2026-11-20")).await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    let asset = &report["assets"][0];
+    // (2000 + 1000) kW × ¼ h = 0.75 MWh, all meter final.
+    assert_eq!(d(&asset["production_mwh"]), Decimal::new(75, 2), "{asset}");
+    assert_eq!(d(&asset["production_by_source"]["meter_final"]), Decimal::new(75, 2));
+    assert_eq!(asset["missing_quarters"], 94, "the day has 96 quarter-hours: {asset}");
+    // Latest: +200, −200 → MAE 200, bias 0. Tradeable (issued 15 min before): −100, +200 → MAE 150, bias +50.
+    assert_eq!(asset["forecast_latest"], json!({"quarters": 2, "mae_kw": 200.0, "bias_kw": 0.0}), "{asset}");
+    assert_eq!(asset["forecast_tradeable"], json!({"quarters": 2, "mae_kw": 150.0, "bias_kw": 50.0}), "{asset}");
+    assert_eq!(asset["imbalance_cost"], serde_json::Value::Null, "no imbalance prices");
+    let tr = &report["total"]["trading"];
+    // Sold 0.25 MWh at 80 (20 EUR) where the market's VWAP was 75.
+    assert_eq!(
+        (d(&tr["revenue"]), d(&tr["own_vwap"]), d(&tr["market_vwap"]), d(&tr["vwap_difference"])),
+        (Decimal::new(20, 0), Decimal::new(80, 0), Decimal::new(75, 0), Decimal::new(5, 0)),
+        "{tr}"
+    );
+    assert_eq!(d(&report["total"]["source_share_pct"]["meter_final"]), Decimal::ONE_HUNDRED);
+    assert!(report["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with("imbalance cost")));
+    let (s, csv, _) = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/vpp/reports/performance?vpp_id={v}&day=2026-11-20&format=csv"),
+            None,
+            vec![],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let text = csv.as_str().unwrap();
+    assert!(text.lines().any(|l| l.starts_with("2026-11-20,total,,RTM,,,0.75")), "{text}");
+    let (s, p) = app.get(&format!("/api/v1/vpp/reports/performance?vpp_id={v}&day=2026-11-20&month=2026-11")).await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "day"), "{p}");
+    let (s, p) = app.get("/api/v1/vpp/reports/performance?vpp_id=nope&day=2026-11-20").await;
+    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "vpp_id"), "{p}");
+    let (s, month) = app.get(&format!("/api/v1/vpp/reports/performance?vpp_id={v}&month=2026-11")).await;
+    assert_eq!(s, StatusCode::OK, "{month}");
+    assert!(month["notes"].to_string().contains("no contract in force"), "{month}");
+}
