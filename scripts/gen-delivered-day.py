@@ -41,8 +41,9 @@ techdata = {"assets": [{
 } for a in assets]}
 (root / "technical_data_2025-06-07T12-30-00Z.json").write_text(json.dumps(techdata, ensure_ascii=False, indent=1) + "\n")
 
-# DSO meter final of WP-07: ` UTC` times, MW in the header.
-lines = ["timestamp,value_mw"] + [f"{q:%Y-%m-%d %H:%M:%S}.000000 UTC,{wind(k, 3.4, 0):.3f}" for k, q in enumerate(quarters)]
+# DSO meter final of WP-07: ` UTC` times, MW in the header; 0 in the four
+# quarter-hours the DSO curtailed it (see the redispatch flags below).
+lines = ["timestamp,value_mw"] + [f"{q:%Y-%m-%d %H:%M:%S}.000000 UTC,{0 if 40 <= k < 44 else wind(k, 3.4, 0):.3f}" for k, q in enumerate(quarters)]
 (inbox / "WP-07_meter_final_2025-06-08.csv").write_text("\n".join(lines) + "\n")
 
 # Live infeed of WP-08 from a spreadsheet: every number quoted, decimal comma, space thousands, kW.

@@ -180,10 +180,24 @@ pub async fn imbalance_cost(
     position: Position,
 ) -> AppResult<ImbalanceReport> {
     let members = store.member_series(vpp_id, Quantity::Power).await?;
+    imbalance_cost_of(store, vpp_id, &members, connector, start, end, position).await
+}
+
+/// Imbalance cost of a set of assets (power series key, series, ratio);
+/// `vpp_id` labels the report.
+pub async fn imbalance_cost_of(
+    store: &Store,
+    vpp_id: &str,
+    members: &[(i64, vpp_domain::series::Series, f64)],
+    connector: Option<&str>,
+    start: Timestamp,
+    end: Timestamp,
+    position: Position,
+) -> AppResult<ImbalanceReport> {
     let (connector_id, prices) = prices(store, connector, start, end).await?;
     let mut assets = Vec::with_capacity(members.len());
     let mut portfolio: std::collections::BTreeMap<i64, PortfolioImbalance> = Default::default();
-    for (key, series, ratio) in &members {
+    for (key, series, ratio) in members {
         let hours = series.resolution_s as f64 / 3600.0;
         let query = BeliefQuery {
             series_key: *key,

@@ -42,6 +42,7 @@ pub mod ingestion;
 pub mod json;
 pub mod market_job;
 pub mod markets;
+pub mod owners;
 pub mod parks;
 pub mod performance;
 pub mod redispatch;

@@ -72,7 +72,7 @@ pub struct AssetPerformance {
     /// Redispatch payout, EUR.
     #[schema(value_type = String)]
     pub redispatch_payout: Decimal,
-    /// Month reports: the contract's energy payout, EUR; null for a day or without a contract.
+    /// Month reports: the contract's energy payout for the whole asset (not its share), EUR; null for a day or without a contract.
     #[schema(value_type = Option<String>)]
     pub contract_payout: Option<Decimal>,
     /// Month reports: the contract's fees, EUR.
@@ -100,7 +100,10 @@ pub struct Trading {
     /// The market's VWAP (public trades) weighted by the own traded volume of each quarter-hour, EUR/MWh.
     #[schema(value_type = Option<String>)]
     pub market_vwap: Option<Decimal>,
-    /// own − market VWAP, EUR/MWh.
+    /// Own traded volume in quarter-hours with a market index, MWh: what the difference compares.
+    #[schema(value_type = String)]
+    pub compared_mwh: Decimal,
+    /// own − market VWAP over the compared quarter-hours, EUR/MWh.
     #[schema(value_type = Option<String>)]
     pub vwap_difference: Option<Decimal>,
 }
@@ -202,22 +205,40 @@ pub async fn performance_report(
     gate_closure: SignedDuration,
 ) -> AppResult<PerformanceReport> {
     let vpp = store.get_vpp(vpp_id).await?;
+    let members = store.member_series(vpp_id, Quantity::Power).await?;
+    let portfolio = Portfolio { id: &vpp.id, name: &vpp.name, members: &members, trades_of: Some(&vpp.id) };
+    report_of(store, portfolio, day, month, gate_closure).await
+}
+
+/// The assets a report is about.
+pub struct Portfolio<'a> {
+    /// Its id (a VPP id, or `owner:{name}`).
+    pub id: &'a str,
+    /// Its name.
+    pub name: &'a str,
+    /// Power series key, series and allocation ratio of each asset.
+    pub members: &'a [(i64, vpp_domain::series::Series, f64)],
+    /// The VPP whose own trades the report shows, if any.
+    pub trades_of: Option<&'a str>,
+}
+
+/// The performance report of a set of assets.
+pub async fn report_of(
+    store: &Store,
+    portfolio: Portfolio<'_>,
+    day: Option<&str>,
+    month: Option<&str>,
+    gate_closure: SignedDuration,
+) -> AppResult<PerformanceReport> {
+    let Portfolio { id: vpp_id, name, members, trades_of } = portfolio;
     let (label, start, end, is_month) = period(day, month)?;
     let (lo, hi) = (start.as_microsecond(), end.as_microsecond());
     let mut notes = Vec::new();
-    let members = store.member_series(vpp_id, Quantity::Power).await?;
     if members.is_empty() {
-        notes.push("no member has a power series: nothing was produced or forecast".into());
+        notes.push("no asset has a power series: nothing was produced or forecast".into());
     }
-    let imbalance = match crate::imbalance::imbalance_cost(
-        store,
-        vpp_id,
-        None,
-        start,
-        end,
-        Position::Tradeable(gate_closure),
-    )
-    .await
+    let position = Position::Tradeable(gate_closure);
+    let imbalance = match crate::imbalance::imbalance_cost_of(store, vpp_id, members, None, start, end, position).await
     {
         Ok(r) => Some(r),
         Err(e) => {
@@ -225,15 +246,21 @@ pub async fn performance_report(
             None
         }
     };
-    let redispatch = crate::redispatch::redispatch_payout(store, vpp_id, start, end).await?;
+    let redispatch = crate::redispatch::redispatch_payout_of(store, vpp_id, members, start, end).await?;
     let invoices = if is_month {
-        crate::markets::invoices_for_month(store, &label, None, Decimal::new(19, 0)).await?
+        match crate::markets::invoices_for_month(store, &label, None, Decimal::new(19, 0)).await {
+            Ok(i) => i,
+            Err(e) => {
+                notes.push(format!("contract payout and fees: {e}"));
+                Vec::new()
+            }
+        }
     } else {
         notes.push("contract payout and fees are monthly: ask for the month".into());
         Vec::new()
     };
     let mut assets = Vec::with_capacity(members.len());
-    for (key, series, ratio) in &members {
+    for (key, series, ratio) in members {
         let resource = store.get_resource(&series.owner_id).await?;
         let hours = series.resolution_s as f64 / 3600.0;
         let mut production = Decimal::ZERO;
@@ -251,7 +278,22 @@ pub async fn performance_report(
             }
         }
         let finals = store.beliefs(*key, &[SourceKind::MeterFinal], lo, hi).await?;
-        let actual = crate::series::measured(store, *key, series, start, end, &finals).await?;
+        // A curtailed quarter-hour measures the DSO's limit, not the forecast's error.
+        let flags = BeliefQuery {
+            series_key: *key,
+            source: SourceKind::Flag,
+            start_us: lo,
+            end_us: hi,
+            grid_us: series.resolution_s * 1_000_000,
+            view: View::Latest,
+        };
+        let curtailed: std::collections::HashSet<i64> =
+            store.newest_beliefs(&flags).await?.iter().filter(|b| b.value == 1.0).map(|b| b.event_start_us).collect();
+        let actual: Vec<(i64, f64)> = crate::series::measured(store, *key, series, start, end, &finals)
+            .await?
+            .into_iter()
+            .filter(|(t, _)| !curtailed.contains(t))
+            .collect();
         let grid_us = series.resolution_s * 1_000_000;
         let forecast = |view: View| BeliefQuery {
             series_key: *key,
@@ -300,8 +342,20 @@ pub async fn performance_report(
             contract_fees,
         });
     }
-    let trading = trading(store, vpp_id, start, end).await?;
-    if trading.trades == 0 {
+    let trading = match trades_of {
+        Some(v) => trading(store, v, start, end).await?,
+        None => Trading {
+            trades: 0,
+            traded_mwh: Decimal::ZERO,
+            net_sold_mwh: Decimal::ZERO,
+            revenue: Decimal::ZERO,
+            own_vwap: None,
+            market_vwap: None,
+            compared_mwh: Decimal::ZERO,
+            vwap_difference: None,
+        },
+    };
+    if trades_of.is_some() && trading.trades == 0 {
         notes.push("the VPP has no own energy trades delivering in the period".into());
     }
     let mut by_source: BTreeMap<String, Decimal> = BTreeMap::new();
@@ -328,15 +382,15 @@ pub async fn performance_report(
         production_by_source: by_source,
         source_share_pct: share,
         trading,
-        imbalance_cost: imbalance.as_ref().map(|r| r.amount),
+        imbalance_cost: sum_opt(|a| a.imbalance_cost),
         redispatch_mwh: redispatch.volume_mwh,
         redispatch_payout: redispatch.payout,
         contract_payout: sum_opt(|a| a.contract_payout),
         contract_fees: sum_opt(|a| a.contract_fees),
     };
     Ok(PerformanceReport {
-        vpp_id: vpp.id,
-        vpp_name: vpp.name,
+        vpp_id: vpp_id.to_string(),
+        vpp_name: name.to_string(),
         period: label,
         start,
         end,
@@ -351,10 +405,16 @@ pub async fn performance_report(
 /// market VWAP of the quarter-hours it traded in.
 async fn trading(store: &Store, vpp_id: &str, start: Timestamp, end: Timestamp) -> AppResult<Trading> {
     let grid = Grid::between(start, end, 900);
-    let filter =
-        TradeFilter { vpp_id: Some(vpp_id.into()), from: Some(start), to: Some(end), ..TradeFilter::default() };
+    // Trades that start before the period but deliver into it count their
+    // part (`analyse` clips each to the period).
+    let from = start - vpp_domain::market::files::MAX_DELIVERY;
+    let filter = TradeFilter { vpp_id: Some(vpp_id.into()), from: Some(from), to: Some(end), ..TradeFilter::default() };
     let trades = store.list_trades(&filter).await?;
-    let lines: Vec<_> = trades.iter().filter(|t| t.kind == TradeKind::Energy).map(TradeRecord::line).collect();
+    let lines: Vec<_> = trades
+        .iter()
+        .filter(|t| t.kind == TradeKind::Energy && t.currency == "EUR" && t.delivery_end > start)
+        .map(TradeRecord::line)
+        .collect();
     let (per, total) =
         vpp_domain::market::analysis::analyse(&grid, &lines).map_err(|e| AppError::invalid("trades", e.to_string()))?;
     // The market VWAP per quarter-hour: the public trades' index of an EUR connector.
@@ -371,16 +431,19 @@ async fn trading(store: &Store, vpp_id: &str, start: Timestamp, end: Timestamp) 
             }
         }
     }
-    let (mut weighted, mut volume) = (Decimal::ZERO, Decimal::ZERO);
+    // Both VWAPs over the same quarter-hours: those traded that have a market index.
+    let (mut weighted, mut own, mut volume) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     for (k, f) in per.iter().enumerate() {
-        if let Some(p) = market.get(&grid.at(k).as_microsecond())
+        if let (Some(p), Some(v)) = (market.get(&grid.at(k).as_microsecond()), f.vwap)
             && !f.traded_mwh.is_zero()
         {
             weighted += f.traded_mwh * p;
+            own += f.traded_mwh * v;
             volume += f.traded_mwh;
         }
     }
     let market_vwap = (!volume.is_zero()).then(|| (weighted / volume).round_dp(4));
+    let own_matched = (!volume.is_zero()).then(|| (own / volume).round_dp(4));
     Ok(Trading {
         trades: total.trade_count,
         traded_mwh: total.traded_mwh,
@@ -388,7 +451,8 @@ async fn trading(store: &Store, vpp_id: &str, start: Timestamp, end: Timestamp) 
         revenue: to_cents(total.revenue),
         own_vwap: total.vwap,
         market_vwap,
-        vwap_difference: match (total.vwap, market_vwap) {
+        compared_mwh: volume,
+        vwap_difference: match (own_matched, market_vwap) {
             (Some(o), Some(m)) => Some((o - m).round_dp(4)),
             _ => None,
         },
@@ -462,7 +526,16 @@ pub fn report_csv(r: &PerformanceReport) -> String {
     ]);
     let _ = w.write_record(&row);
     let tr = &t.trading;
-    let _ = w.write_record(["trading", "trades", "traded_mwh", "net_sold_mwh", "revenue", "own_vwap", "market_vwap"]);
+    let _ = w.write_record([
+        "trading",
+        "trades",
+        "traded_mwh",
+        "net_sold_mwh",
+        "revenue",
+        "own_vwap",
+        "market_vwap",
+        "vwap_difference",
+    ]);
     let _ = w.write_record([
         r.period.clone(),
         tr.trades.to_string(),
@@ -471,6 +544,7 @@ pub fn report_csv(r: &PerformanceReport) -> String {
         tr.revenue.to_string(),
         opt(tr.own_vwap),
         opt(tr.market_vwap),
+        opt(tr.vwap_difference),
     ]);
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }

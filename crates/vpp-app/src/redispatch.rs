@@ -3,9 +3,11 @@
 //! its owner and claimed from the DSO. Per quarter-hour:
 //!
 //! ```text
-//! volume MWh = latest forecast kW × allocation ratio × hours / 1000
+//! volume MWh = (latest forecast − measured, at least 0) kW × allocation ratio × hours / 1000
 //! payout     = volume MWh × the DSO's compensation price (EUR/MWh)
 //! ```
+//!
+//! Where nothing was measured the whole forecast was lost.
 //!
 //! The compensation prices come from the DSO's compensation file, per asset
 //! and quarter-hour (`import_compensation`), not from one fixed contract price.
@@ -17,6 +19,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind, View};
+use vpp_domain::series_import::RowError;
 use vpp_store::{BeliefQuery, Store};
 
 use crate::error::{AppError, AppResult};
@@ -34,7 +37,8 @@ pub struct CompensationImport {
 /// The compensation price series of a resource, created if it has none.
 async fn compensation_series(store: &Store, resource_id: &str) -> AppResult<i64> {
     let r = store.get_resource(resource_id).await?;
-    let name = format!("{} redispatch compensation ({})", r.name, r.id);
+    let short: String = r.name.chars().take(100).collect();
+    let name = format!("{short} redispatch compensation ({})", r.id);
     Ok(store.ensure_series(OwnerKind::Resource, &r.id, Quantity::Price, &name).await?.0)
 }
 
@@ -53,43 +57,60 @@ pub async fn import_compensation(
         None => jiff::tz::TimeZone::UTC,
     };
     let rows = vpp_domain::market::files::parse_compensation(body, &tz).map_err(AppError::RejectedFile)?;
-    if let Some(r) = rows.iter().find(|r| r.price.currency.as_deref().is_some_and(|c| c != "EUR")) {
-        return Err(AppError::invalid(
-            "file",
-            format!(
-                "the price at {} is in {}; compensation is paid in EUR",
-                r.price.start,
-                r.price.currency.as_deref().unwrap_or("")
-            ),
-        ));
-    }
     let aliases = Aliases::load(store).await?;
     let mut by_resource: BTreeMap<String, Vec<Belief>> = BTreeMap::new();
+    // Which line gave each (resource, quarter-hour): a second one is refused.
+    let mut seen: std::collections::HashMap<(String, i64), usize> = Default::default();
+    let mut errors = Vec::new();
     let now = vpp_store::now().as_microsecond();
     let quarter = SignedDuration::from_mins(15);
     for r in &rows {
+        let refuse = |errors: &mut Vec<RowError>, reason: String| errors.push(RowError { line: r.line, reason });
+        if r.price.currency.as_deref().is_some_and(|c| c != "EUR") {
+            refuse(
+                &mut errors,
+                format!("the price is in {}; compensation is paid in EUR", r.price.currency.as_deref().unwrap_or("")),
+            );
+            continue;
+        }
         let resource = match &r.asset {
-            Some(name) => aliases.resource("asset", name)?,
-            None => aliases.resource_in_file_name(file_name)?,
+            Some(name) => aliases.resource(r.asset_column.as_deref().unwrap_or("asset"), name),
+            None => aliases.resource_in_file_name(file_name),
+        };
+        let resource = match resource {
+            Ok(id) => id,
+            Err(e) => {
+                refuse(&mut errors, e.to_string());
+                continue;
+            }
         };
         let Some(value) = r.price.price.to_f64() else { continue };
-        let beliefs = by_resource.entry(resource).or_default();
+        let Some(end) = r.price.end.or_else(|| r.price.start.checked_add(quarter).ok()) else {
+            refuse(&mut errors, "the interval ends past the year 9999".into());
+            continue;
+        };
+        let beliefs = by_resource.entry(resource.clone()).or_default();
         let mut t = r.price.start;
-        while t < r.price.end.unwrap_or(r.price.start + quarter) {
-            beliefs.push(Belief {
-                event_start_us: t.as_microsecond(),
-                belief_time_us: now,
-                source: SourceKind::Price,
-                value,
-            });
+        while t < end {
+            let at = t.as_microsecond();
+            if let Some(first) = seen.insert((resource.clone(), at), r.line) {
+                refuse(&mut errors, format!("{t} of this asset is priced on line {first} already"));
+                break;
+            }
+            beliefs.push(Belief { event_start_us: at, belief_time_us: now, source: SourceKind::Price, value });
             t += quarter;
         }
     }
+    if !errors.is_empty() {
+        return Err(AppError::RejectedFile(errors));
+    }
+    // Each asset's prices go in with one write; a failure part-way leaves the
+    // assets before it stored (a repeated import stores the rest).
     let mut assets = BTreeMap::new();
     for (resource, beliefs) in by_resource {
         let key = compensation_series(store, &resource).await?;
-        store.insert_beliefs(key, &beliefs).await?;
-        assets.insert(resource, beliefs.len() as u64);
+        let stored = store.insert_beliefs(key, &beliefs).await?;
+        assets.insert(resource, stored);
     }
     Ok(CompensationImport { rows: rows.len(), assets })
 }
@@ -102,7 +123,9 @@ pub struct PayoutQuarter {
     pub start: Timestamp,
     /// The latest forecast, kW; null without one.
     pub forecast_kw: Option<f64>,
-    /// forecast × ratio × hours, MWh (6 decimals).
+    /// What was still measured (meter final, else live), kW; null where nothing was.
+    pub measured_kw: Option<f64>,
+    /// (forecast − measured, at least 0) × ratio × hours, MWh (6 decimals): the energy lost.
     #[schema(value_type = Option<String>)]
     pub volume_mwh: Option<Decimal>,
     /// The DSO's compensation price, EUR/MWh; null without one.
@@ -122,7 +145,7 @@ pub struct AssetPayout {
     pub allocation_ratio: f64,
     /// The redispatched quarter-hours.
     pub quarters: Vec<PayoutQuarter>,
-    /// Σ volume, MWh.
+    /// Σ volume, MWh (also of quarter-hours without a price).
     #[schema(value_type = String)]
     pub volume_mwh: Decimal,
     /// Σ payout, EUR (cents): paid to the owner, claimed from the DSO.
@@ -176,8 +199,20 @@ pub async fn redispatch_payout(
     end: Timestamp,
 ) -> AppResult<PayoutReport> {
     let members = store.member_series(vpp_id, Quantity::Power).await?;
+    redispatch_payout_of(store, vpp_id, &members, start, end).await
+}
+
+/// The redispatch payout of a set of assets (power series key, series,
+/// ratio); `vpp_id` labels the report.
+pub async fn redispatch_payout_of(
+    store: &Store,
+    vpp_id: &str,
+    members: &[(i64, vpp_domain::series::Series, f64)],
+    start: Timestamp,
+    end: Timestamp,
+) -> AppResult<PayoutReport> {
     let mut assets = Vec::new();
-    for (key, series, ratio) in &members {
+    for (key, series, ratio) in members {
         let step = series.resolution_s;
         let flags = newest(store, *key, SourceKind::Flag, start, end, step).await?;
         let flagged: Vec<i64> = flags.into_iter().filter(|(_, v)| *v == 1.0).map(|(t, _)| t).collect();
@@ -185,6 +220,11 @@ pub async fn redispatch_payout(
             continue;
         }
         let forecasts = newest(store, *key, SourceKind::Forecast, start, end, step).await?;
+        // What the asset still produced in a curtailed quarter-hour is not lost.
+        let finals =
+            store.beliefs(*key, &[SourceKind::MeterFinal], start.as_microsecond(), end.as_microsecond()).await?;
+        let measured: BTreeMap<i64, f64> =
+            crate::series::measured(store, *key, series, start, end, &finals).await?.into_iter().collect();
         let prices = match store.find_series(OwnerKind::Resource, &series.owner_id, Quantity::Price).await? {
             Some((pk, _)) => newest(store, pk, SourceKind::Price, start, end, 900).await?,
             None => BTreeMap::new(),
@@ -200,23 +240,24 @@ pub async fn redispatch_payout(
         };
         for t in flagged {
             let forecast = forecasts.get(&t).copied();
-            let volume =
-                forecast.and_then(|kw| Decimal::try_from(kw * ratio * hours / 1000.0).ok()).map(|v| v.round_dp(6));
+            let produced = measured.get(&t).copied();
+            let lost = forecast.map(|f| (f - produced.unwrap_or(0.0)).max(0.0));
+            let volume = lost.and_then(|kw| Decimal::try_from(kw * ratio * hours / 1000.0).ok()).map(|v| v.round_dp(6));
             let price = prices.get(&t).and_then(|p| Decimal::try_from(*p).ok()).map(|p| p.round_dp(4));
             let payout = match (volume, price) {
                 (Some(v), Some(p)) => Some((v * p).round_dp(4)),
                 _ => None,
             };
-            match (volume, payout) {
-                (Some(v), Some(p)) => {
-                    asset.volume_mwh += v;
-                    asset.payout += p;
-                }
-                _ => asset.incomplete_quarters += 1,
+            // The curtailed volume counts even where no price pays it yet.
+            asset.volume_mwh += volume.unwrap_or_default();
+            match payout {
+                Some(p) => asset.payout += p,
+                None => asset.incomplete_quarters += 1,
             }
             asset.quarters.push(PayoutQuarter {
                 start: Timestamp::from_microsecond(t).unwrap_or(start),
                 forecast_kw: forecast,
+                measured_kw: produced,
                 volume_mwh: volume,
                 price,
                 payout,

@@ -16,18 +16,7 @@ use vpp_store::{Page, ResourceFilter, Store, StoreError};
 use crate::error::{AppError, AppResult};
 use crate::series::{FileImportReport, ImportQuery, import_file};
 
-/// Columns of a CSV that name the asset of every row.
-const ASSET_COLUMNS: &[&str] = &[
-    "asset_id",
-    "entity_id",
-    "anlage_id",
-    "resource_id",
-    "metering_point_id",
-    "metering_point",
-    "malo",
-    "melo",
-    "zaehlpunkt",
-];
+use vpp_domain::delivered::ASSET_COLUMNS;
 
 /// Where a file went, and why there.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

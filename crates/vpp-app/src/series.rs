@@ -19,9 +19,7 @@ use crate::error::{AppError, AppResult};
 pub const MIN_MEASURED_COVERAGE: f64 = 0.9;
 
 /// Live measurements of a series resampled over `[start, end)` in steps of
-/// `step`; one measurement stands for at most `hold`. A measurement alone in
-/// its interval and at its start is a delivered interval value (a live
-/// infeed file's quarter-hour), and stands for the whole interval.
+/// `step`; one measurement stands for at most `hold`.
 pub async fn resampled_live(
     store: &Store,
     key: i64,
@@ -30,10 +28,20 @@ pub async fn resampled_live(
     step: SignedDuration,
     hold: SignedDuration,
 ) -> AppResult<Vec<Resampled>> {
-    // Look back one hold period so a sample just before the window counts.
+    Ok(resample(&live_samples(store, key, start, end, hold).await?, start, end, step, hold))
+}
+
+/// One value per measurement time (the last arrival wins), from one hold
+/// period before `start` so a sample just before the window counts.
+async fn live_samples(
+    store: &Store,
+    key: i64,
+    start: Timestamp,
+    end: Timestamp,
+    hold: SignedDuration,
+) -> AppResult<Vec<(i64, f64)>> {
     let from = (start - hold).as_microsecond();
     let beliefs = store.beliefs(key, &[SourceKind::LiveMeasurement], from, end.as_microsecond()).await?;
-    // One value per measurement time: the last arrival wins.
     let mut samples: Vec<(i64, f64)> = Vec::with_capacity(beliefs.len());
     for b in &beliefs {
         match samples.last_mut() {
@@ -41,23 +49,48 @@ pub async fn resampled_live(
             _ => samples.push((b.event_start_us, b.value)),
         }
     }
-    let mut out = resample(&samples, start, end, step, hold);
-    let (t0, step_us) = (start.as_microsecond(), step.as_micros() as i64);
-    if step_us > 0 {
-        let mut alone: std::collections::HashMap<i64, (usize, Option<f64>)> = Default::default();
-        for &(t, v) in samples.iter().filter(|s| s.0 >= t0) {
-            let k = (t - t0) / step_us;
-            let entry = alone.entry(k).or_insert((0, None));
-            entry.0 += 1;
-            if t == t0 + k * step_us {
-                entry.1 = Some(v);
-            }
+    Ok(samples)
+}
+
+/// Live measurements of a series per interval of its resolution, for
+/// what was measured: samples resampled with a 5-minute hold, except that
+/// a delivered interval value (a live infeed file's quarter-hour: a value
+/// alone in its interval, at its start, with a neighbour exactly one
+/// interval before or after) stands for its whole interval.
+pub async fn live_per_interval(
+    store: &Store,
+    key: i64,
+    series: &Series,
+    start: Timestamp,
+    end: Timestamp,
+) -> AppResult<Vec<Resampled>> {
+    let step = SignedDuration::from_secs(series.resolution_s);
+    let hold = SignedDuration::from_mins(5);
+    // One interval more on each side, so the neighbours of the edges are seen.
+    let samples = live_samples(store, key, start - step, end + step, hold).await?;
+    let inside: Vec<(i64, f64)> = samples
+        .iter()
+        .copied()
+        .filter(|s| s.0 >= (start - hold).as_microsecond() && s.0 < end.as_microsecond())
+        .collect();
+    let mut out = resample(&inside, start, end, step, hold);
+    let (t0, step_us) = (start.as_microsecond(), series.resolution_s * 1_000_000);
+    let times: std::collections::HashSet<i64> = samples.iter().map(|s| s.0).collect();
+    let mut per: std::collections::HashMap<i64, (usize, Option<f64>)> = Default::default();
+    for &(t, v) in samples.iter().filter(|s| s.0 >= t0 && s.0 < end.as_microsecond()) {
+        let k = (t - t0).div_euclid(step_us);
+        let e = per.entry(k).or_insert((0, None));
+        e.0 += 1;
+        if t == t0 + k * step_us {
+            e.1 = Some(v);
         }
-        for (k, (n, at_start)) in alone {
-            if let (1, Some(v), Some(r)) = (n, at_start, out.get_mut(k as usize)) {
-                r.mean = Some(v);
-                r.coverage = 1.0;
-            }
+    }
+    for (k, (n, at_start)) in per {
+        let t = t0 + k * step_us;
+        let regular = times.contains(&(t - step_us)) || times.contains(&(t + step_us));
+        if let (1, Some(v), true, Some(r)) = (n, at_start, regular, out.get_mut(k as usize)) {
+            r.mean = Some(v);
+            r.coverage = 1.0;
         }
     }
     Ok(out)
@@ -86,8 +119,7 @@ pub async fn measured(
 ) -> AppResult<Vec<(i64, f64)>> {
     let mut out =
         pairs(&select_latest(&of_source(beliefs, SourceKind::MeterFinal), SourceKind::MeterFinal, &View::Latest));
-    let step = SignedDuration::from_secs(series.resolution_s);
-    for r in resampled_live(store, key, start, end, step, SignedDuration::from_mins(5)).await? {
+    for r in live_per_interval(store, key, series, start, end).await? {
         let t = r.start.as_microsecond();
         if let (Some(mean), true) = (r.mean, r.coverage >= MIN_MEASURED_COVERAGE)
             && out.binary_search_by_key(&t, |p| p.0).is_err()
@@ -116,11 +148,10 @@ pub async fn infeed(
     priority: &[SourceKind],
 ) -> AppResult<Vec<(i64, Option<Infeed>)>> {
     let beliefs = store.beliefs(key, &[], start.as_microsecond(), end.as_microsecond()).await?;
-    let step = SignedDuration::from_secs(series.resolution_s);
     let mut layers = Vec::with_capacity(priority.len());
     for kind in priority {
         let values = match kind {
-            SourceKind::LiveMeasurement => resampled_live(store, key, start, end, step, SignedDuration::from_mins(5))
+            SourceKind::LiveMeasurement => live_per_interval(store, key, series, start, end)
                 .await?
                 .into_iter()
                 .filter(|r| r.coverage >= MIN_MEASURED_COVERAGE)

@@ -20,7 +20,8 @@ pub async fn bootstrap_admin(store: &Store, username: &str, password: Option<&st
     }
     let generated = password.is_none().then(|| random_token(18));
     let password = password.map(String::from).or(generated.clone()).unwrap_or_default();
-    UserRequest { username: username.into(), password: password.clone(), role: Role::Admin }.validate()?;
+    UserRequest { username: username.into(), password: password.clone(), role: Role::Admin, asset_owner: None }
+        .validate()?;
     let hash = hash_password_async(&password).await?;
     match store.create_user(username, &hash, Role::Admin).await {
         Ok(_) | Err(StoreError::Duplicate { .. }) => Ok(generated),

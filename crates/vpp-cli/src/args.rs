@@ -133,9 +133,12 @@ pub(crate) enum UserCommand {
     Add {
         /// Login name.
         username: String,
-        /// admin, operator, trader, analyst or viewer.
+        /// admin, operator, trader, analyst, viewer or asset_owner.
         #[arg(long)]
         role: String,
+        /// For asset_owner: the owner it is bound to, as the assets' technical data names it.
+        #[arg(long)]
+        asset_owner: Option<String>,
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,

@@ -84,6 +84,21 @@ pub(crate) async fn vpp_command(config: &Config, cmd: VppCommand) -> anyhow::Res
     Ok(())
 }
 
+/// The id of the VPP named `name`.
+async fn vpp_by_name(store: &vpp_store::Store, name: &str) -> anyhow::Result<String> {
+    let mut page = 1;
+    loop {
+        let p = store.list_vpps(&Default::default(), vpp_store::Page { page, size: vpp_store::MAX_PAGE_SIZE }).await?;
+        if let Some(v) = p.items.iter().find(|v| v.name == name) {
+            return Ok(v.id.clone());
+        }
+        if (p.items.len() as i64) < vpp_store::MAX_PAGE_SIZE {
+            anyhow::bail!("no VPP `{name}` (id or name)");
+        }
+        page += 1;
+    }
+}
+
 pub(crate) async fn report_command(config: &Config, cmd: ReportCommand) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     match cmd {
@@ -91,18 +106,13 @@ pub(crate) async fn report_command(config: &Config, cmd: ReportCommand) -> anyho
             if !matches!(format.as_str(), "json" | "csv" | "html") {
                 anyhow::bail!("--format `{format}` is not json, csv or html");
             }
+            if !(0..=7 * 24 * 60).contains(&gate_closure_minutes) {
+                anyhow::bail!("--gate-closure-minutes must be 0..10080");
+            }
             let id = match store.get_vpp(&vpp).await {
                 Ok(v) => v.id,
-                Err(_) => {
-                    store
-                        .list_vpps(&Default::default(), vpp_store::Page { page: 1, size: vpp_store::MAX_PAGE_SIZE })
-                        .await?
-                        .items
-                        .into_iter()
-                        .find(|v| v.name == vpp)
-                        .with_context(|| format!("no VPP `{vpp}` (id or name)"))?
-                        .id
-                }
+                Err(vpp_store::StoreError::NotFound { .. }) => vpp_by_name(&store, &vpp).await?,
+                Err(e) => return Err(e.into()),
             };
             let report = vpp_app::performance::performance_report(
                 &store,

@@ -34,13 +34,15 @@ pub(crate) async fn user_command(store: &Arc<Store>, cmd: UserCommand) -> anyhow
     use vpp_domain::auth::{Role, UserRequest};
     let invalid = |e: vpp_domain::Invalid| anyhow::anyhow!("{e}");
     match cmd {
-        UserCommand::Add { username, role, password_stdin } => {
-            let role = Role::parse(&role)
-                .with_context(|| format!("unknown role `{role}`: use admin, operator, trader, analyst or viewer"))?;
+        UserCommand::Add { username, role, asset_owner, password_stdin } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("unknown role `{role}`: use admin, operator, trader, analyst, viewer or asset_owner")
+            })?;
             let (password, generated) = read_password(password_stdin)?;
-            UserRequest { username: username.clone(), password: password.clone(), role }.validate().map_err(invalid)?;
+            let request = UserRequest { username: username.clone(), password: password.clone(), role, asset_owner };
+            request.validate().map_err(invalid)?;
             let hash = vpp_app::users::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
-            let user = store.create_user(&username, &hash, role).await?;
+            let user = store.create_bound_user(&username, &hash, role, request.asset_owner.as_deref()).await?;
             println!("created {} ({}) with id {}", user.username, role.as_str(), user.id);
             if generated {
                 println!("password: {password}");

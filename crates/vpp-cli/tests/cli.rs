@@ -145,15 +145,15 @@ fn the_example_delivery_day_goes_in_with_no_flags() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report = stdout_json(&vpp(&db, &["report", "performance", "--vpp", "Delivered", "--day", "2025-06-08"]));
     let t = &report["total"];
-    // WP-07 curtailed 10:00–11:00 Berlin: 2441, 2366, 2287, 2207 kW forecast × ¼ h
-    // = 2.32525 MWh, at 68.50, 71.00, 73.50, 76.00 EUR/MWh = 167.75525 EUR.
+    // WP-07 curtailed to 0 at 10:00–11:00 Berlin: 2441, 2366, 2287, 2207 kW forecast
+    // × ¼ h = 2.32525 MWh lost, at 68.50, 71.00, 73.50, 76.00 EUR/MWh = 167.75525 EUR.
     assert_eq!(
         (t["redispatch_mwh"].as_str(), t["redispatch_payout"].as_str()),
         (Some("2.32525"), Some("167.76")),
         "{t}"
     );
-    // Meter final of WP-07 and PV-03, live infeed of WP-08.
-    assert_eq!(t["production_by_source"], json!({"live_measurement": "52.800000", "meter_final": "52.135800"}), "{t}");
+    // Meter final of WP-07 (0 while curtailed) and PV-03, live infeed of WP-08.
+    assert_eq!(t["production_by_source"], json!({"live_measurement": "52.800000", "meter_final": "49.776050"}), "{t}");
     let tr = &t["trading"];
     assert_eq!(tr["trades"], 24, "{tr}");
     let d = |v: &serde_json::Value| v.as_str().unwrap_or("0").parse::<f64>().unwrap_or(f64::NAN);

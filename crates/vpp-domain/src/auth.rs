@@ -22,11 +22,15 @@ pub enum Role {
     Analyst,
     /// Reads, nothing else.
     Viewer,
+    /// Reads its own assets' data, invoices and reports (those whose
+    /// technical data names its owner), and nothing else; writes nothing.
+    AssetOwner,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 5] = [Self::Admin, Self::Operator, Self::Trader, Self::Analyst, Self::Viewer];
+    pub const ALL: [Role; 6] =
+        [Self::Admin, Self::Operator, Self::Trader, Self::Analyst, Self::Viewer, Self::AssetOwner];
 
     /// Stable wire name.
     pub fn as_str(self) -> &'static str {
@@ -36,6 +40,7 @@ impl Role {
             Self::Trader => "trader",
             Self::Analyst => "analyst",
             Self::Viewer => "viewer",
+            Self::AssetOwner => "asset_owner",
         }
     }
 
@@ -99,11 +104,15 @@ pub enum Permission {
     /// folders and send secrets to the URLs they name, so only admins.
     #[serde(rename = "ingestion:manage")]
     IngestionManage,
+    /// Read the caller's own assets, their data, invoices and reports
+    /// (`/my/…`), for a user or key bound to an asset owner.
+    #[serde(rename = "owner:read")]
+    OwnerRead,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Self::RegistryRead,
         Self::RegistryWrite,
         Self::TelemetryWrite,
@@ -119,6 +128,7 @@ impl Permission {
         Self::ParksWrite,
         Self::StrategiesWrite,
         Self::IngestionManage,
+        Self::OwnerRead,
     ];
 
     /// Stable wire name, e.g. `telemetry:write`.
@@ -139,6 +149,7 @@ impl Permission {
             Self::ParksWrite => "parks:write",
             Self::StrategiesWrite => "strategies:write",
             Self::IngestionManage => "ingestion:manage",
+            Self::OwnerRead => "owner:read",
         }
     }
 
@@ -148,10 +159,10 @@ impl Permission {
     }
 }
 
-use Role::{Admin, Analyst, Operator, Trader, Viewer};
+use Role::{Admin, Analyst, AssetOwner, Operator, Trader, Viewer};
 
 /// The permission matrix: which roles hold each permission.
-pub const MATRIX: [(Permission, &[Role]); 15] = [
+pub const MATRIX: [(Permission, &[Role]); 16] = [
     (Permission::RegistryRead, &[Admin, Operator, Trader, Analyst, Viewer]),
     (Permission::RegistryWrite, &[Admin, Operator]),
     (Permission::TelemetryWrite, &[Admin, Operator]),
@@ -167,6 +178,7 @@ pub const MATRIX: [(Permission, &[Role]); 15] = [
     (Permission::ParksWrite, &[Admin, Operator]),
     (Permission::StrategiesWrite, &[Admin, Trader]),
     (Permission::IngestionManage, &[Admin]),
+    (Permission::OwnerRead, &[AssetOwner]),
 ];
 
 /// Shortest accepted password.
@@ -201,6 +213,9 @@ pub struct User {
     /// Locked after repeated failed logins until this time.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub locked_until: Option<Timestamp>,
+    /// The asset owner an `asset_owner` user is bound to (the `owner` of its assets' technical data).
+    #[serde(default)]
+    pub asset_owner: Option<String>,
     /// When created.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -219,15 +234,31 @@ pub struct UserRequest {
     pub password: String,
     /// Role.
     pub role: Role,
+    /// For `asset_owner`: the owner it is bound to, as the assets' technical data names it.
+    #[serde(default)]
+    pub asset_owner: Option<String>,
 }
 
 impl UserRequest {
-    /// Checks username and password.
+    /// Checks username, password and the owner binding.
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut errors = Errors::default();
         check_username(&mut errors, "username", &self.username);
         check_password(&mut errors, "password", &self.password);
+        check_binding(&mut errors, self.role == Role::AssetOwner, self.asset_owner.as_deref());
         errors.finish(())
+    }
+}
+
+/// An `asset_owner` is bound to an owner, and only it is.
+fn check_binding(errors: &mut Errors, owner_role: bool, asset_owner: Option<&str>) {
+    match (owner_role, asset_owner.map(str::trim)) {
+        (true, None | Some("")) => errors.push("asset_owner", "an asset_owner is bound to an owner: name it"),
+        (true, Some(o)) => errors.check(o.len() <= 200, "asset_owner", "must be at most 200 characters"),
+        (false, Some(_)) => {
+            errors.push("asset_owner", "only an asset_owner (role or owner:read key) is bound to an owner")
+        }
+        (false, None) => {}
     }
 }
 
@@ -242,6 +273,9 @@ pub struct ApiKey {
     pub scopes: Vec<Permission>,
     /// If set, the key acts only on this VPP and its members.
     pub vpp_id: Option<String>,
+    /// The asset owner an `owner:read` key is bound to.
+    #[serde(default)]
+    pub asset_owner: Option<String>,
     /// Who created it.
     pub created_by: String,
     /// User id of the key's owner (its creator, or the owner of the key
@@ -270,6 +304,9 @@ pub struct ApiKeyRequest {
     /// Restrict the key to one VPP and its member resources.
     #[serde(default)]
     pub vpp_id: Option<String>,
+    /// For an `owner:read` key: the asset owner it reads for (then its only scope).
+    #[serde(default)]
+    pub asset_owner: Option<String>,
 }
 
 impl ApiKeyRequest {
@@ -285,6 +322,14 @@ impl ApiKeyRequest {
                 format!("{} cannot be given to an API key", s.as_str()),
             );
         }
+        let owner_key = self.scopes.contains(&Permission::OwnerRead);
+        check_binding(&mut errors, owner_key, self.asset_owner.as_deref());
+        // An owner's key reads its assets, and does nothing else.
+        errors.check(
+            !owner_key || self.scopes.iter().all(|s| *s == Permission::OwnerRead),
+            "scopes",
+            "an owner:read key carries no other scope",
+        );
         errors.finish(())
     }
 }
@@ -353,12 +398,36 @@ mod tests {
 
     #[test]
     fn usernames_and_passwords() {
-        let check =
-            |u: &str, p: &str| UserRequest { username: u.into(), password: p.into(), role: Role::Viewer }.validate();
+        let check = |u: &str, p: &str| {
+            UserRequest { username: u.into(), password: p.into(), role: Role::Viewer, asset_owner: None }.validate()
+        };
         assert!(check("ops.lead-1", "correct horse battery").is_ok());
         assert_eq!(check("Admin", "correct horse battery").expect_err("upper case").0[0].field, "username");
         assert_eq!(check("ab", "correct horse battery").expect_err("short").0[0].field, "username");
         assert_eq!(check("alice", "short").expect_err("short").0[0].field, "password");
         assert!(check("x'; DROP TABLE users; --", "correct horse battery").is_err());
+    }
+
+    #[test]
+    fn an_asset_owner_is_bound_and_reads_only_its_own() {
+        let owner = |o: Option<&str>| UserRequest {
+            username: "nord".into(),
+            password: "correct horse battery".into(),
+            role: Role::AssetOwner,
+            asset_owner: o.map(String::from),
+        };
+        assert_eq!(owner(None).validate().expect_err("unbound").0[0].field, "asset_owner");
+        owner(Some("Bürgerwind Nord eG")).validate().unwrap();
+        assert!(Permission::ALL.iter().all(|p| Role::AssetOwner.allows(*p) == (*p == Permission::OwnerRead)));
+        let key = |scopes: Vec<Permission>, o: Option<&str>| ApiKeyRequest {
+            name: "portal".into(),
+            scopes,
+            vpp_id: None,
+            asset_owner: o.map(String::from),
+        };
+        key(vec![Permission::OwnerRead], Some("Heide Solar GmbH")).validate().unwrap();
+        assert!(key(vec![Permission::OwnerRead], None).validate().is_err());
+        assert!(key(vec![Permission::OwnerRead, Permission::VppsRead], Some("H")).validate().is_err());
+        assert!(key(vec![Permission::VppsRead], Some("H")).validate().is_err());
     }
 }

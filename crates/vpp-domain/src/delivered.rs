@@ -508,6 +508,24 @@ pub fn zone_cell(text: &str) -> Result<TimeZone, String> {
     TimeZone::get(t).map_err(|_| format!("zone `{t}` is not CET, CEST, MEZ, MESZ, UTC, an offset or an IANA name"))
 }
 
+/// Columns that name the asset of a row, by their usual names: asset and
+/// resource ids, metering points (MaLo, MeLo, Zählpunkt), plant ids.
+pub const ASSET_COLUMNS: &[&str] = &[
+    "asset_id",
+    "entity_id",
+    "anlage_id",
+    "anlagen_id",
+    "anlage",
+    "resource_id",
+    "metering_point_id",
+    "metering_point",
+    "malo",
+    "marktlokation",
+    "melo",
+    "zaehlpunkt",
+    "zählpunkt",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,6 +53,7 @@ pub use state::{AppState, ServerSettings};
         (name = "series", description = "Versioned forecasts, measurements and prices"),
         (name = "optimisation", description = "Optimal schedules for a VPP's members"),
         (name = "trading", description = "Execution tracking"),
+        (name = "owners", description = "What an asset owner reads: its own assets, their best of infeed, invoices and report"),
         (name = "ingestion", description = "Scheduled ingestion: inbox folders, URLs and S3-compatible buckets looked at on a cron schedule, and what came in"),
         (name = "devices", description = "Device links over field standards (Modbus TCP, SunSpec) and link health per protocol"),
         (name = "auth", description = "Login, sessions, users, API keys and the audit trail"),
@@ -219,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::devices::router())
         .merge(routes::ingestion::router())
         .merge(routes::redispatch::router())
+        .merge(routes::owner::router())
         .merge(routes::markets::router())
         .merge(routes::strategies::router())
         .merge(routes::ai_models::router())

@@ -35,6 +35,8 @@ pub struct UserState {
     pub active: bool,
     /// Access tokens with another version are void.
     pub token_version: i64,
+    /// The asset owner an `asset_owner` user is bound to.
+    pub asset_owner: Option<String>,
 }
 
 /// A stored refresh token.
@@ -103,6 +105,7 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
         role: parse_enum(row, "role", Role::parse)?,
         active: row.try_get::<i64, _>("active")? != 0,
         locked_until: row.try_get::<Option<i64>, _>("locked_until")?.map(from_micros).transpose()?,
+        asset_owner: row.try_get("asset_owner")?,
         created_at: from_micros(row.try_get("created_at")?)?,
         updated_at: from_micros(row.try_get("updated_at")?)?,
     })
@@ -118,6 +121,7 @@ fn api_key_from_row(row: &AnyRow) -> Result<ApiKey> {
             .map(|s| Permission::parse(s).ok_or_else(|| StoreError::Corrupt(format!("scope `{s}`"))))
             .collect::<Result<_>>()?,
         vpp_id: row.try_get("vpp_id")?,
+        asset_owner: row.try_get("asset_owner")?,
         created_by: row.try_get("created_by")?,
         owner_id: row.try_get("owner_id")?,
         created_at: from_micros(row.try_get("created_at")?)?,
@@ -128,7 +132,7 @@ fn api_key_from_row(row: &AnyRow) -> Result<ApiKey> {
 
 macro_rules! user_columns {
     () => {
-        "id, username, role, active, locked_until, created_at, updated_at"
+        "id, username, role, active, locked_until, asset_owner, created_at, updated_at"
     };
 }
 const USER_COLUMNS: &str = user_columns!();
@@ -141,18 +145,30 @@ impl Store {
 
     /// Creates a user with an already hashed password.
     pub async fn create_user(&self, username: &str, password_hash: &str, role: Role) -> Result<User> {
+        self.create_bound_user(username, password_hash, role, None).await
+    }
+
+    /// Creates a user bound to an asset owner (validated by the caller).
+    pub async fn create_bound_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+        asset_owner: Option<&str>,
+    ) -> Result<User> {
         let now = crate::now();
         let id = new_id();
         let mut w = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, role, active, failed_logins, locked_until, token_version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 1, 0, NULL, 0, $5, $5)",
+            "INSERT INTO users (id, username, password_hash, role, active, failed_logins, locked_until, token_version, \
+             asset_owner, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, 0, NULL, 0, $6, $5, $5)",
         )
         .bind(id.clone())
         .bind(username.to_string())
         .bind(password_hash.to_string())
         .bind(role.as_str())
         .bind(to_micros(now))
+        .bind(asset_owner.map(|o| o.trim().to_string()))
         .execute(&mut *w.tx)
         .await
         .map_err(unique("user", "username", username))?;
@@ -197,8 +213,8 @@ impl Store {
     /// Credentials for login, if the user exists.
     pub async fn user_credentials(&self, username: &str) -> Result<Option<UserCredentials>> {
         let row = sqlx::query(
-            "SELECT id, username, role, active, locked_until, created_at, updated_at, password_hash, failed_logins, token_version \
-             FROM users WHERE username = $1",
+            "SELECT id, username, role, active, locked_until, asset_owner, created_at, updated_at, password_hash, \
+             failed_logins, token_version FROM users WHERE username = $1",
         )
         .bind(username.to_string())
         .fetch_optional(&self.pool)
@@ -216,7 +232,7 @@ impl Store {
 
     /// Role, activity and token version of a user, for authenticating a request.
     pub async fn user_state(&self, id: &str) -> Result<Option<UserState>> {
-        let row = sqlx::query("SELECT username, role, active, token_version FROM users WHERE id = $1")
+        let row = sqlx::query("SELECT username, role, active, token_version, asset_owner FROM users WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -226,6 +242,7 @@ impl Store {
                 role: parse_enum(&r, "role", Role::parse)?,
                 active: r.try_get::<i64, _>("active")? != 0,
                 token_version: r.try_get("token_version")?,
+                asset_owner: r.try_get("asset_owner")?,
             })
         })
         .transpose()
@@ -463,8 +480,8 @@ impl Store {
         }
         let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         sqlx::query(
-            "INSERT INTO api_keys (id, name, secret_hash, scopes, vpp_id, created_by, owner_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO api_keys (id, name, secret_hash, scopes, vpp_id, created_by, owner_id, created_at, asset_owner) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id.to_string())
         .bind(name.trim().to_string())
@@ -474,6 +491,7 @@ impl Store {
         .bind(created_by.to_string())
         .bind(owner_id.map(String::from))
         .bind(to_micros(crate::now()))
+        .bind(request.asset_owner.as_deref().map(|o| o.trim().to_string()))
         .execute(&self.pool)
         .await?;
         self.get_api_key(id).await.map(|(k, _)| k)
@@ -482,8 +500,8 @@ impl Store {
     /// A key and its secret hash.
     pub async fn get_api_key(&self, id: &str) -> Result<(ApiKey, String)> {
         let row = sqlx::query(
-            "SELECT id, name, secret_hash, scopes, vpp_id, created_by, owner_id, created_at, revoked_at, last_used_at \
-             FROM api_keys WHERE id = $1",
+            "SELECT id, name, secret_hash, scopes, vpp_id, asset_owner, created_by, owner_id, created_at, revoked_at, \
+             last_used_at FROM api_keys WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -498,7 +516,7 @@ impl Store {
             .page(
                 &self.pool,
                 "api_keys",
-                "id, name, scopes, vpp_id, created_by, owner_id, created_at, revoked_at, last_used_at",
+                "id, name, scopes, vpp_id, asset_owner, created_by, owner_id, created_at, revoked_at, last_used_at",
                 "created_at DESC, id",
                 page,
             )

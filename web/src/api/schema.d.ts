@@ -972,6 +972,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/my/assets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's assets: those whose technical data names its owner. */
+        get: operations["my_assets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/my/assets/{id}/best-of-infeed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The best of infeed of one of the caller's assets (meter final, then
+         *     live, then the latest forecast; 0 where redispatched and not measured).
+         *     Another owner's asset is forbidden.
+         */
+        get: operations["my_infeed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/my/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The invoices of the caller's assets for a month. */
+        get: operations["my_invoices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/my/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The performance report of the caller's assets (production, forecast
+         *     accuracy, imbalance cost, redispatch, and for a month the contracts'
+         *     payout and fees), as JSON, CSV or a printable HTML page.
+         */
+        get: operations["my_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/redispatch/compensation/import": {
         parameters: {
             query?: never;
@@ -3155,6 +3231,8 @@ export interface components {
         };
         /** @description An API key as listed (never with its secret). */
         ApiKey: {
+            /** @description The asset owner an `owner:read` key is bound to. */
+            asset_owner?: string | null;
             /**
              * Format: date-time
              * @description When created.
@@ -3209,6 +3287,8 @@ export interface components {
         };
         /** @description A request to create an API key. */
         ApiKeyRequest: {
+            /** @description For an `owner:read` key: the asset owner it reads for (then its only scope). */
+            asset_owner?: string | null;
             /** @description What the key is for, e.g. `gateway Adlershof`. */
             name: string;
             /** @description Permissions, e.g. `["telemetry:write"]`. Management permissions cannot be given to keys. */
@@ -3283,7 +3363,7 @@ export interface components {
             quarters: components["schemas"]["PayoutQuarter"][];
             /** @description The resource. */
             resource_id: string;
-            /** @description Σ volume, MWh. */
+            /** @description Σ volume, MWh (also of quarter-hours without a price). */
             volume_mwh: string;
         };
         /** @description One asset's figures (its share in the VPP). */
@@ -3297,7 +3377,7 @@ export interface components {
             asset_id?: string | null;
             /** @description Month reports: the contract's fees, EUR. */
             contract_fees?: string | null;
-            /** @description Month reports: the contract's energy payout, EUR; null for a day or without a contract. */
+            /** @description Month reports: the contract's energy payout for the whole asset (not its share), EUR; null for a day or without a contract. */
             contract_payout?: string | null;
             forecast_latest?: components["schemas"]["ForecastScore"] | null;
             forecast_tradeable?: components["schemas"]["ForecastScore"] | null;
@@ -6292,6 +6372,11 @@ export interface components {
              * @description The latest forecast, kW; null without one.
              */
             forecast_kw?: number | null;
+            /**
+             * Format: double
+             * @description What was still measured (meter final, else live), kW; null where nothing was.
+             */
+            measured_kw?: number | null;
             /** @description volume × price, EUR (4 decimals); null when a part is missing. */
             payout?: string | null;
             /** @description The DSO's compensation price, EUR/MWh; null without one. */
@@ -6301,7 +6386,7 @@ export interface components {
              * @description Interval start (UTC).
              */
             start: string;
-            /** @description forecast × ratio × hours, MWh (6 decimals). */
+            /** @description (forecast − measured, at least 0) × ratio × hours, MWh (6 decimals): the energy lost. */
             volume_mwh?: string | null;
         };
         /** @description The redispatch payout of a VPP's assets. */
@@ -6403,7 +6488,7 @@ export interface components {
          * @description One thing a caller may be allowed to do.
          * @enum {string}
          */
-        Permission: "registry:read" | "registry:write" | "telemetry:write" | "series:write" | "vpps:read" | "vpps:write" | "dispatch:write" | "trading:write" | "audit:read" | "users:manage" | "apikeys:manage" | "metrics:read" | "parks:write" | "strategies:write" | "ingestion:manage";
+        Permission: "registry:read" | "registry:write" | "telemetry:write" | "series:write" | "vpps:read" | "vpps:write" | "dispatch:write" | "trading:write" | "audit:read" | "users:manage" | "apikeys:manage" | "metrics:read" | "parks:write" | "strategies:write" | "ingestion:manage" | "owner:read";
         /**
          * @description One row of a power-factor adjustment table: from `min_pf` up to the next
          *     row, the adjusted lines change by `adjustment_pct` (negative = rebate).
@@ -7315,7 +7400,7 @@ export interface components {
          * @description A user's role.
          * @enum {string}
          */
-        Role: "admin" | "operator" | "trader" | "analyst" | "viewer";
+        Role: "admin" | "operator" | "trader" | "analyst" | "viewer" | "asset_owner";
         /** @description A VPP's members rolled up. */
         Rollup: {
             /** @description Members with a series of this quantity. */
@@ -8537,6 +8622,8 @@ export interface components {
         };
         /** @description The VPP's own trading in the period. */
         Trading: {
+            /** @description Own traded volume in quarter-hours with a market index, MWh: what the difference compares. */
+            compared_mwh: string;
             /** @description The market's VWAP (public trades) weighted by the own traded volume of each quarter-hour, EUR/MWh. */
             market_vwap?: string | null;
             /** @description Sold − bought, MWh. */
@@ -8552,7 +8639,7 @@ export interface components {
              * @description Energy trades delivering in the period.
              */
             trades: number;
-            /** @description own − market VWAP, EUR/MWh. */
+            /** @description own − market VWAP over the compared quarter-hours, EUR/MWh. */
             vwap_difference?: string | null;
         };
         /** @description Bids with their cleared quantities and prices, and the trades made. */
@@ -8610,6 +8697,8 @@ export interface components {
         User: {
             /** @description Disabled users cannot log in and their tokens stop working. */
             active: boolean;
+            /** @description The asset owner an `asset_owner` user is bound to (the `owner` of its assets' technical data). */
+            asset_owner?: string | null;
             /**
              * Format: date-time
              * @description When created.
@@ -8654,6 +8743,8 @@ export interface components {
         };
         /** @description A request to create a user. */
         UserRequest: {
+            /** @description For `asset_owner`: the owner it is bound to, as the assets' technical data names it. */
+            asset_owner?: string | null;
             /** @description Initial password (at least 12 characters). */
             password: string;
             /** @description Role. */
@@ -11512,6 +11603,228 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    my_assets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Resource"][];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    my_infeed: {
+        parameters: {
+            query?: {
+                /** @description Window start (RFC 3339); with `end`. Default: the delivery `day`. */
+                start?: string;
+                /** @description Window end, exclusive. */
+                end?: string;
+                /** @description Delivery day (YYYY-MM-DD) in `tz`; default today. */
+                day?: string;
+                /** @description Market and display time zone (IANA); default UTC. */
+                tz?: string;
+                /** @description Source kind (values and raw beliefs); default forecast for values, all for raw. */
+                source?: "forecast" | "live_measurement" | "meter_final" | "schedule" | "price" | "flag";
+                /** @description `latest` (default), `as_of`, `tradeable` or `day_ahead` (versions at or before D−1 12:00 local). */
+                view?: string;
+                /** @description Belief time for `view=as_of`. */
+                as_of?: string;
+                /** @description Gate closure lead for `view=tradeable`, minutes before delivery start; default 15. */
+                gate_closure_minutes?: number;
+                /** @description Resampling step in minutes (resampled); default the series resolution. */
+                step_minutes?: number;
+                /** @description Longest time one measurement stands for, minutes (resampled); default 5. */
+                max_hold_minutes?: number;
+                /** @description Source priority for best-of-infeed, comma-separated; default `meter_final,live_measurement,forecast`. */
+                priority?: string;
+                /** @description Forecast horizons in hours for accuracy, comma-separated; default `0,1,24` (0 = latest). */
+                horizons?: string;
+                /** @description Imbalance cost: the connector (id or name) whose imbalance prices apply; default the only one with any. */
+                connector_id?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfeedPoint"][];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    my_invoices: {
+        parameters: {
+            query: {
+                /** @description Month, `YYYY-MM` (Europe/Berlin). */
+                month: string;
+                /** @description Only this contract (one of the caller's assets; another owner's is forbidden). */
+                contract_id?: string;
+                /** @description VAT for contracts without their own rate, percent (default 19). */
+                vat_pct?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"][];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    my_report: {
+        parameters: {
+            query?: {
+                /** @description A delivery day, `YYYY-MM-DD` (Europe/Berlin); or give `month`. */
+                day?: string;
+                /** @description A month, `YYYY-MM`. */
+                month?: string;
+                /** @description `json` (default), `csv` or `html`. */
+                format?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PerformanceReport"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

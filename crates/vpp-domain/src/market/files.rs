@@ -261,26 +261,16 @@ pub fn parse_prices(bytes: &[u8], tz: &TimeZone) -> Result<Vec<PriceRow>, Vec<Ro
 /// A DSO's redispatch compensation price for one asset and delivery interval.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompensationRow {
+    /// Its line in the file (header = 1).
+    pub line: usize,
     /// The asset the row names (asset id, metering point, …); none when the
     /// file has no asset column (its name names the asset).
     pub asset: Option<String>,
-    /// The price and its interval.
+    /// The header of the asset column, for errors.
+    pub asset_column: Option<String>,
+    /// The price and its interval, on the quarter-hour grid.
     pub price: PriceRow,
 }
-
-/// Columns that name the asset of a compensation row.
-const ASSET_NAMES: [&str; 10] = [
-    "asset_id",
-    "asset",
-    "anlage",
-    "anlagen_id",
-    "resource_id",
-    "metering_point_id",
-    "metering_point",
-    "malo",
-    "marktlokation",
-    "melo",
-];
 
 /// Parses a DSO's redispatch compensation file: per delivery interval (and
 /// per asset, when it has an asset column) the price the DSO pays for the
@@ -298,10 +288,23 @@ pub fn parse_compensation(bytes: &[u8], tz: &TimeZone) -> Result<Vec<Compensatio
         "price",
         "preis",
     ];
-    Ok(priced(bytes, tz, &names, &ASSET_NAMES)?
-        .into_iter()
-        .map(|(asset, price)| CompensationRow { asset, price })
-        .collect())
+    let t = Table::read(bytes)?;
+    let asset_column = t.column(delivered::ASSET_COLUMNS).map(|c| t.header(c).to_string());
+    let rows = priced(bytes, tz, &names, delivered::ASSET_COLUMNS)?;
+    let lines: Vec<usize> = t.rows().iter().map(|(l, _)| *l).collect();
+    let quarter = 900;
+    let mut errors = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for ((asset, price), line) in rows.into_iter().zip(lines) {
+        // Compensation is per quarter-hour: a start or end off the grid is a typo.
+        let on_grid = |t: Timestamp| t.as_second().rem_euclid(quarter) == 0 && t.subsec_nanosecond() == 0;
+        if !on_grid(price.start) || price.end.is_some_and(|e| !on_grid(e)) {
+            errors.push(RowError { line, reason: "the interval is not on the quarter-hour grid".into() });
+            continue;
+        }
+        out.push(CompensationRow { line, asset, asset_column: asset_column.clone(), price });
+    }
+    finish(out, errors)
 }
 
 /// Reads prices per delivery interval, with the asset a row names when an
@@ -350,7 +353,8 @@ fn priced(
                 None => header_unit.clone().map_or((None, Decimal::ONE), |(cur, f)| (Some(cur), f)),
             };
             let price = decimal_in("price", get(price_col), mark)? * factor;
-            let currency = cur_col.map(|c| get(c).to_ascii_uppercase()).or(unit_currency);
+            let currency =
+                cur_col.map(|c| get(c).trim().to_ascii_uppercase()).filter(|c| !c.is_empty()).or(unit_currency);
             let asset = match asset_col.map(|c| get(c).trim()) {
                 Some("") => return Err(format!("{} is empty", t.header(asset_col.unwrap_or_default()))),
                 other => other.map(str::to_string),
@@ -832,6 +836,9 @@ mod tests {
         let no_asset = "timestamp,compensation_price (EUR/MWh)\n2025-06-08T10:00:00Z,64.3\n";
         let rows = parse_compensation(no_asset.as_bytes(), &TimeZone::UTC).unwrap();
         assert_eq!((rows[0].asset.as_deref(), rows[0].price.price), (None, d("64.3")));
+        let off = "timestamp,compensation_price\n2025-06-08T10:05:00Z,64.3\n2025-06-08T10:15:00Z,64.3\n";
+        let e = parse_compensation(off.as_bytes(), &TimeZone::UTC).unwrap_err();
+        assert_eq!((e.len(), e[0].line), (1, 2), "{e:?}");
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub enum Principal {
         username: String,
         /// Current role.
         role: Role,
+        /// The asset owner an `asset_owner` user is bound to.
+        asset_owner: Option<String>,
     },
     /// A machine with an API key.
     ApiKey {
@@ -120,6 +122,8 @@ pub enum Principal {
         scopes: Vec<Permission>,
         /// VPP the key is bound to.
         vpp_id: Option<String>,
+        /// The asset owner an `owner:read` key reads for.
+        asset_owner: Option<String>,
     },
 }
 
@@ -149,6 +153,13 @@ impl Principal {
         match self {
             Principal::User { id, .. } => Some(id),
             Principal::ApiKey { owner_id, .. } => owner_id.as_deref(),
+        }
+    }
+
+    /// The asset owner the caller is bound to, if any.
+    pub fn asset_owner(&self) -> Option<&str> {
+        match self {
+            Self::User { asset_owner, .. } | Self::ApiKey { asset_owner, .. } => asset_owner.as_deref(),
         }
     }
 
@@ -346,7 +357,7 @@ impl Auth {
         if state.token_version != c.ver {
             return Err(unauthorized("the token was revoked; log in again"));
         }
-        Ok(Principal::User { id: c.sub, username: state.username, role: state.role })
+        Ok(Principal::User { id: c.sub, username: state.username, role: state.role, asset_owner: state.asset_owner })
     }
 
     /// Whether a session was logged out (cached like user states; this
@@ -432,6 +443,7 @@ impl Auth {
             owner_id: meta.owner_id,
             scopes: meta.scopes,
             vpp_id: meta.vpp_id,
+            asset_owner: meta.asset_owner,
         })
     }
 

@@ -146,6 +146,11 @@ pub const RULES: &[Rule] = &[
     rule(Method::POST, "/api/v1/vpp/series/{id}/import", p(SeriesWrite), Action("series_import")),
     rule(Method::POST, "/api/v1/vpp/series/import", p(SeriesWrite), Action("series_import")),
     rule(Method::POST, "/api/v1/vpp/series/import-files", p(SeriesWrite), Action("series_import")),
+    // An asset owner's own data
+    rule(Method::GET, "/api/v1/vpp/my/assets", p(OwnerRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/my/assets/{id}/best-of-infeed", p(OwnerRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/my/invoices", p(OwnerRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/my/report", p(OwnerRead), Entity::None),
     // Scheduled ingestion
     rule(Method::GET, "/api/v1/vpp/ingestion/sources", p(RegistryRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/ingestion/sources", p(IngestionManage), Action("ingestion_source")),

@@ -170,7 +170,12 @@ async fn session_audit(
     status: StatusCode,
     detail: &str,
 ) {
-    let principal = user.map(|u| Principal::User { id: u.id.clone(), username: u.username.clone(), role: u.role });
+    let principal = user.map(|u| Principal::User {
+        id: u.id.clone(),
+        username: u.username.clone(),
+        role: u.role,
+        asset_owner: u.asset_owner.clone(),
+    });
     let mut audit = audit_base(principal.as_ref(), action, ip);
     audit.actor_name = Some(name.to_string());
     audit.status = i64::from(status.as_u16());
@@ -328,7 +333,8 @@ async fn create_user(
 ) -> ApiResult<(StatusCode, Json<User>)> {
     r.validate()?;
     let hash = hash_password_async(&r.password).await?;
-    Ok((StatusCode::CREATED, Json(s.store.create_user(&r.username, &hash, r.role).await?)))
+    let user = s.store.create_bound_user(&r.username, &hash, r.role, r.asset_owner.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(user)))
 }
 
 /// Get a user.
@@ -350,6 +356,17 @@ async fn update_user(
         return Err(
             ApiError::conflict("an admin cannot disable or demote themselves; ask another admin").field("active")
         );
+    }
+    // An asset owner's binding is made with the user: no role turns into
+    // one, and it turns into no other.
+    if let Some(role) = u.role {
+        let user = s.store.get_user(&id).await?;
+        if role != user.role && (role == Role::AssetOwner || user.role == Role::AssetOwner) {
+            return Err(ApiError::invalid(
+                "role",
+                "an asset_owner is created with its owner and keeps its role; create another user instead",
+            ));
+        }
     }
     Ok(Json(s.store.update_user(&id, u.role, u.active).await?))
 }

@@ -9,6 +9,7 @@ pub mod imports;
 pub mod ingestion;
 pub mod markets;
 pub mod ops;
+pub mod owner;
 pub mod parks;
 pub mod redispatch;
 pub mod reports;

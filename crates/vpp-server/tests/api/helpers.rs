@@ -102,6 +102,19 @@ impl TestApp {
         self.login(role, &password).await
     }
 
+    /// Logs in a new `asset_owner` user bound to `owner`.
+    pub async fn owner_token(&self, username: &str, owner: &str) -> String {
+        let password = format!("{username}-password-for-tests");
+        let (s, body) = self
+            .post(
+                "/api/v1/auth/users",
+                json!({"username": username, "password": password, "role": "asset_owner", "asset_owner": owner}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        self.login(username, &password).await
+    }
+
     /// POST JSON with the given credential.
     pub async fn post_as(&self, credential: Option<&str>, path: &str, body: Value) -> (StatusCode, Value) {
         let ((s, v, _), _) = self

@@ -17,6 +17,7 @@ mod etl;
 mod ingestion;
 mod markets;
 mod ops;
+mod owners;
 mod parks;
 mod redispatch;
 mod resources;

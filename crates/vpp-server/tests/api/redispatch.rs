@@ -54,7 +54,16 @@ async fn redispatch_payout_per_asset_from_the_dsos_compensation_file() {
         WP-07;2026-11-20 10:00:00 UTC;2026-11-20 11:00:00 UTC;7,5\n\
         WP-99;2026-11-20 10:00:00 UTC;2026-11-20 10:15:00 UTC;7,5\n";
     let (s, p) = send("redispatch/compensation/import".into(), file).await;
-    assert_eq!((s, field(&p)), (StatusCode::UNPROCESSABLE_ENTITY, "asset"), "{p}");
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["rejected"][0]["line"], 3, "{p}");
+    assert!(p["rejected"][0]["reason"].as_str().unwrap().starts_with("Anlage: "), "names the column: {p}");
+    // The same quarter-hour of an asset twice is refused with both lines.
+    let twice = "Anlage;Beginn;Ende;Ausgleichspreis (ct/kWh)\n\
+        WP-07;2026-11-20 10:00:00 UTC;2026-11-20 11:00:00 UTC;7,5\n\
+        WP-07;2026-11-20 10:15:00 UTC;2026-11-20 10:30:00 UTC;7,5\n";
+    let (s, p) = send("redispatch/compensation/import".into(), twice).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(p["rejected"][0]["reason"].as_str().unwrap().contains("line 2"), "{p}");
     let (_, none) = app.get(&format!("/api/v1/vpp/{path}")).await;
     assert_eq!(none["assets"][0]["incomplete_quarters"], 3, "no price stored: {none}");
     // An hourly price for WP-07 (each of its quarter-hours), and WP-08's own, in wall clock.

@@ -50,6 +50,7 @@ async fn route_by_role_matrix_is_enforced() {
     for role in [Role::Operator, Role::Trader, Role::Analyst, Role::Viewer] {
         tokens.push((role, app.token_for(role.as_str()).await));
     }
+    tokens.push((Role::AssetOwner, app.owner_token("owner", "Bürgerwind Nord eG").await));
     let routes = documented_routes(&app).await;
     assert!(routes.len() >= 40, "{} routes", routes.len());
     for (method, pattern) in routes {
