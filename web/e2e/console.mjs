@@ -85,7 +85,7 @@ await step('a wrong password shows the API message and stays on the login page',
 await step('admin logs in and sees every page in the navigation', async () => {
   await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
   await page.waitForSelector('[data-test=whoami]', { timeout: 10000 })
-  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'audit']) {
+  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'performance', 'audit']) {
     assert.equal(await page.locator(`[data-nav=${nav}]`).count(), 1, nav)
   }
 })
@@ -286,6 +286,15 @@ await step("tomorrow's park battery plan stands on the demand model's forecast a
   assert.match(result, /Suzhou Plant A demand/)
   await page.waitForTimeout(1500)
   await page.screenshot({ path: `${shots}/parks-battery-plan.png`, fullPage: true })
+})
+
+await step("the performance report of yesterday: the spot portfolio's production by source, per asset and in total", async () => {
+  await page.click('[data-nav=performance]')
+  await page.waitForSelector('[data-test=report-total]', { timeout: 30000 })
+  const total = await page.locator('[data-test=report-total] th').nth(1).innerText()
+  assert.ok(Number(total.replace(/[^0-9.]/g, '')) > 0, `yesterday's production: ${total}`)
+  assert.ok(await page.locator('[data-test=report-assets] tr').count() > 2)
+  await page.screenshot({ path: `${shots}/performance.png`, fullPage: true })
 })
 
 await step('Simplified Chinese: every navigation label switches', async () => {
@@ -562,7 +571,7 @@ await step('every control on every page has an accessible name, and the navigati
   await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
   await page.waitForSelector('[data-test=whoami]')
   const missing = []
-  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'audit']) {
+  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'performance', 'audit']) {
     await page.click(`[data-nav=${nav}]`)
     await page.waitForTimeout(1500)
     const found = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]

@@ -3,7 +3,7 @@ import { createI18n } from 'vue-i18n'
 
 const en = {
   app: { title: 'vpp console', logout: 'Log out', language: 'Language' },
-  nav: { dashboard: 'Dashboard', resources: 'Resources', series: 'Forecasts and measurements', vpps: 'VPP aggregation', schedule: 'Scheduling and dispatch', trading: 'Trading', strategies: 'Strategies', parks: 'Industrial parks', audit: 'Audit log' },
+  nav: { dashboard: 'Dashboard', resources: 'Resources', series: 'Forecasts and measurements', vpps: 'VPP aggregation', schedule: 'Scheduling and dispatch', trading: 'Trading', strategies: 'Strategies', parks: 'Industrial parks', performance: 'Performance', my: 'My assets', audit: 'Audit log' },
   login: { title: 'Log in', username: 'User name', password: 'Password', submit: 'Log in', failed: 'Login failed' },
   common: {
     loading: 'Loading…', retry: 'Retry', error: 'The API answered', empty: 'Nothing here yet.', page: 'Page {page} of {pages}',
@@ -154,11 +154,28 @@ const en = {
     edit: 'Edit', new: 'New site', noBattery: 'none',
   },
   audit: { title: 'Audit log', at: 'Time', actor: 'Actor', action: 'Action', entity: 'Entity', status: 'Status', none: 'No entries.' },
+  report: {
+    title: 'Portfolio performance', period: 'Period', day: 'Delivery day', month: 'Month', show: 'Show', printable: 'Printable page',
+    production: 'Production by source', asset: 'Asset', owner: 'Owner', productionMwh: 'Production (MWh)',
+    latest: 'Latest forecast MAE / bias (kW)', tradeable: 'Tradeable forecast MAE / bias (kW)', imbalance: 'Imbalance cost',
+    redispatchMwh: 'Redispatch (MWh)', redispatchPayout: 'Redispatch payout', payout: 'Contract payout', fees: 'Fees', total: 'Total',
+    accuracyHint: 'Forecast accuracy leaves out curtailed quarter-hours; contract payout and fees are monthly.',
+    amounts: 'Amounts in {currency}.', trading: 'Own trading against the market', trades: 'Trades', tradedMwh: 'Traded (MWh)',
+    revenue: 'Revenue', ownVwap: 'Own VWAP', marketVwap: 'Market VWAP', difference: 'Difference',
+    source: { meter_final: 'Meter final', live_measurement: 'Live', forecast: 'Forecast', redispatched: 'Redispatched' },
+    ingested: 'Files ingested', noRuns: 'No files came in through an ingestion source yet.', file: 'File', outcome: 'Outcome',
+    accepted: 'In', refused: 'Refused', message: 'What happened',
+    outcomes: { running: 'running', imported: 'imported', partial: 'partly refused', refused: 'refused', failed: 'failed' },
+  },
+  my: {
+    title: 'My assets', none: 'No asset names you as its owner yet.', invoices: 'Show invoices', noInvoices: 'No invoices for this month.',
+    contract: 'Contract', net: 'Net',
+  },
 }
 
 const zh: typeof en = {
   app: { title: 'vpp 控制台', logout: '退出登录', language: '语言' },
-  nav: { dashboard: '总览', resources: '资源', series: '预测与量测', vpps: '虚拟电厂聚合', schedule: '调度计划与执行', trading: '交易监控', strategies: '交易策略', parks: '工业园区', audit: '审计日志' },
+  nav: { dashboard: '总览', resources: '资源', series: '预测与量测', vpps: '虚拟电厂聚合', schedule: '调度计划与执行', trading: '交易监控', strategies: '交易策略', parks: '工业园区', performance: '绩效报告', my: '我的资产', audit: '审计日志' },
   login: { title: '登录', username: '用户名', password: '密码', submit: '登录', failed: '登录失败' },
   common: {
     loading: '加载中…', retry: '重试', error: '接口返回', empty: '暂无数据。', page: '第 {page} / {pages} 页',
@@ -309,6 +326,23 @@ const zh: typeof en = {
     edit: '编辑', new: '新建站点', noBattery: '无',
   },
   audit: { title: '审计日志', at: '时间', actor: '操作人', action: '操作', entity: '对象', status: '状态', none: '暂无记录。' },
+  report: {
+    title: '资产组合绩效', period: '期间', day: '交付日', month: '月份', show: '查询', printable: '打印版',
+    production: '按来源的发电量', asset: '资产', owner: '业主', productionMwh: '发电量（MWh）',
+    latest: '最新预测 MAE / 偏差（kW）', tradeable: '可交易预测 MAE / 偏差（kW）', imbalance: '不平衡费用',
+    redispatchMwh: '再调度电量（MWh）', redispatchPayout: '再调度补偿', payout: '合同结算', fees: '服务费', total: '合计',
+    accuracyHint: '预测精度不含被限电的刻钟；合同结算与服务费按月计算。',
+    amounts: '金额单位：{currency}。', trading: '自有交易与市场对比', trades: '成交笔数', tradedMwh: '成交电量（MWh）',
+    revenue: '收入', ownVwap: '自有成交均价', marketVwap: '市场成交均价', difference: '差值',
+    source: { meter_final: '结算表计', live_measurement: '实时量测', forecast: '预测', redispatched: '再调度' },
+    ingested: '已接入的文件', noRuns: '还没有通过接入源导入的文件。', file: '文件', outcome: '结果',
+    accepted: '导入', refused: '拒绝', message: '说明',
+    outcomes: { running: '导入中', imported: '已导入', partial: '部分拒绝', refused: '已拒绝', failed: '失败' },
+  },
+  my: {
+    title: '我的资产', none: '还没有资产登记您为业主。', invoices: '查看结算单', noInvoices: '本月没有结算单。',
+    contract: '合同', net: '净额',
+  },
 }
 
 export type Locale = 'en' | 'zh-CN'

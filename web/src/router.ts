@@ -11,6 +11,8 @@ export const pages = [
   { path: '/trading', name: 'trading', permission: 'vpps:read', component: () => import('./pages/Trading.vue') },
   { path: '/strategies', name: 'strategies', permission: 'vpps:read', component: () => import('./pages/Strategies.vue') },
   { path: '/parks', name: 'parks', permission: 'vpps:read', component: () => import('./pages/Parks.vue') },
+  { path: '/performance', name: 'performance', permission: 'vpps:read', component: () => import('./pages/Performance.vue') },
+  { path: '/my', name: 'my', permission: 'owner:read', component: () => import('./pages/MyAssets.vue') },
   { path: '/audit', name: 'audit', permission: 'audit:read', component: () => import('./pages/Audit.vue') },
 ]
 

@@ -59,15 +59,21 @@ pub async fn seed(store: &Store, admin: Option<(&str, &str)>) -> anyhow::Result<
     }
     let mut logins: Vec<(String, String, &str)> =
         admin.map(|(u, p)| (u.to_string(), p.to_string(), "admin")).into_iter().collect();
-    for role in [Role::Operator, Role::Trader, Role::Analyst, Role::Viewer] {
-        let name = role.as_str();
+    // The asset owner `owner` reads only the assets of Nordlicht Energie GmbH.
+    for (name, role, owner) in [
+        ("operator", Role::Operator, None),
+        ("trader", Role::Trader, None),
+        ("analyst", Role::Analyst, None),
+        ("viewer", Role::Viewer, None),
+        ("owner", Role::AssetOwner, Some("Nordlicht Energie GmbH")),
+    ] {
         if store.get_user_by_name(name).await.is_ok() {
             continue;
         }
         let password = vpp_app::users::random_token(12);
         let hash = vpp_app::users::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
-        store.create_user(name, &hash, role).await?;
-        logins.push((name.to_string(), password, name));
+        store.create_bound_user(name, &hash, role, owner).await?;
+        logins.push((name.to_string(), password, role.as_str()));
     }
     let templates = PresetTemplates::load(store).await?;
     let mut rng = SmallRng::seed_from_u64(2026);

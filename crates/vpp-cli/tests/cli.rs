@@ -312,7 +312,7 @@ fn demo_seeds_a_portfolio_and_serves_it() {
         http(&addr, "GET", &format!("/api/v1/vpp/sites/{site_id}/battery-plan"), Some(&token), None);
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(names, vec!["admin", "operator", "trader", "analyst", "viewer"], "one printed login per role");
+    assert_eq!(names, vec!["admin", "operator", "trader", "analyst", "viewer", "owner"], "one printed login per role");
     assert!(tokens.iter().all(|(s, t)| *s == 200 && !t.is_empty()), "every printed login works");
     assert_eq!(unauthenticated, 401);
     assert_eq!(status, 200);

@@ -69,3 +69,9 @@ export type Bill = Schemas['Bill']
 export type BillLine = Schemas['BillLine']
 export type LoadProfile = Schemas['LoadProfile']
 export type SavingsReport = Schemas['SavingsReport']
+
+// Performance reports, asset owners and ingestion
+export type PerformanceReport = Schemas['PerformanceReport']
+export type AssetPerformance = Schemas['AssetPerformance']
+export type IngestionRun = Schemas['IngestionRun']
+export type IngestionSource = Schemas['IngestionSource']
