@@ -16,6 +16,7 @@ Then:
 """
 import argparse
 import functools
+import json
 import http.server
 import os
 import pathlib
@@ -34,6 +35,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DAY = ROOT / "examples" / "delivered"
 
 
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    """Serves files without logging each request."""
+
+    def log_message(self, *args):
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vpp", default="target/release/vpp")
@@ -46,7 +54,7 @@ def main():
     s3_port, http_port = free_port(), free_port()
     moto = subprocess.Popen([args.moto, "-H", "127.0.0.1", "-p", str(s3_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(DAY / "market"))
+    handler = functools.partial(Quiet, directory=str(DAY / "market"))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     server = None
@@ -63,12 +71,14 @@ def main():
             s3.upload_file(str(f), "dso-files", f"meter/{f.name}")
         contracts = next(DAY.glob("contracts_*.csv"))
         s3.upload_file(str(contracts), "dso-files", f"crm/{contracts.name}")
+        compensation = DAY / "redispatch" / "compensation_2025-06-08.csv"
+        s3.upload_file(str(compensation), "dso-files", f"redispatch/{compensation.name}")
 
         # The direct imports, for the invoices to compare with.
         direct_db = f"sqlite://{work}/direct.db"
         direct = subprocess.run(["scripts/delivered-day.sh"], cwd=ROOT, capture_output=True, text=True,
                                 env=dict(env, VPP_BIN=vpp_bin, VPP_DB=direct_db), check=True).stdout
-        direct_invoices = direct.split("== invoices for June 2025", 1)[1]
+        direct_invoices = direct.split("== invoices for June 2025", 1)[1].split("== performance", 1)[0]
 
         db = f"sqlite://{work}/ingested.db"
 
@@ -91,17 +101,28 @@ def main():
             "--after", "move", *daily, *s3_flags)
         vpp("ingest", "add", "--name", "crm", "--target", "contracts", "--location", "s3://dso-files/crm",
             "--schedule", "0 7 * * SUN", *s3_flags)
-        for name, kind in [("trades", "trades"), ("public_trades", "public_trades")]:
-            vpp("ingest", "add", "--name", name, "--target", kind, "--connector", "EPEX files",
-                "--location", f"http://127.0.0.1:{http_port}/{name}_2025-06-08.csv", "--schedule", "0 23 * * *")
+        vpp("ingest", "add", "--name", "dso compensation", "--target", "redispatch_compensation",
+            "--location", "s3://dso-files/redispatch", *daily, *s3_flags)
         seen = {}
-        for source in ["technical data", "meter", "trades", "public_trades", "crm"]:
+
+        def run(source):
             out = vpp("ingest", "run", source)
             print(out, end="")
             for line in out.splitlines():
                 if line.startswith(f"{source}: "):
                     seen[line.split(": ", 1)[1].split(" ")[0]] = line
-        want = [techdata.name, contracts.name, "trades_2025-06-08.csv", "public_trades_2025-06-08.csv",
+
+        # The assets come first; then the portfolio the trades belong to.
+        run("technical data")
+        portfolio = vpp("vpp", "create", "Delivered portfolio", "--member", "WP-07", "--member", "WP-08",
+                        "--member", "PV-03").strip()
+        for name, kind in [("trades", "trades"), ("public_trades", "public_trades")]:
+            extra = ["--vpp", portfolio] if kind == "trades" else []
+            vpp("ingest", "add", "--name", name, "--target", kind, "--connector", "EPEX files", *extra,
+                "--location", f"http://127.0.0.1:{http_port}/{name}_2025-06-08.csv", "--schedule", "0 23 * * *")
+        for source in ["meter", "trades", "public_trades", "crm", "dso compensation"]:
+            run(source)
+        want = [techdata.name, contracts.name, compensation.name, "trades_2025-06-08.csv", "public_trades_2025-06-08.csv",
                 *(f.name for f in series_files)]
         for name in want:
             if " imported (" not in seen.get(name, ""):
@@ -115,7 +136,7 @@ def main():
         print("ok: the bucket's series files moved to meter/done/; the others left in place")
 
         again = vpp("ingest", "run")
-        if again.count("nothing new") != 5:
+        if again.count("nothing new") != 6:
             sys.exit(f"FAIL: a second look took files again:\n{again}")
         print("ok: a second look takes nothing (by name and checksum)")
 
@@ -123,6 +144,18 @@ def main():
         if invoices.strip() != direct_invoices.strip():
             sys.exit(f"FAIL: invoices differ\n-- ingested --\n{invoices}\n-- direct --\n{direct_invoices}")
         print("ok: the June invoices equal the direct imports' to the cent")
+
+        def totals(database):
+            out = subprocess.run([vpp_bin, "--database-url", database, "report", "performance", "--vpp",
+                                  "Delivered portfolio", "--day", "2025-06-08"], capture_output=True, text=True,
+                                 check=True).stdout
+            return json.loads(out)["total"]
+
+        mine, theirs = totals(db), totals(direct_db)
+        if mine != theirs:
+            sys.exit(f"FAIL: the day's performance differs\n-- ingested --\n{mine}\n-- direct --\n{theirs}")
+        print(f"ok: the day's performance report equals the direct imports' (production {mine['production_mwh']} MWh, "
+              f"redispatch payout {mine['redispatch_payout']} EUR, imbalance {mine['imbalance_cost']} EUR)")
 
         # By schedule: a file uploaded while the server runs goes in within seconds.
         vpp("ingest", "add", "--name", "late meter", "--target", "series", "--location", "s3://dso-files/late",
