@@ -291,6 +291,9 @@ await step("tomorrow's park battery plan stands on the demand model's forecast a
 await step("the performance report of yesterday: the spot portfolio's production by source, per asset and in total", async () => {
   await page.click('[data-nav=performance]')
   await page.waitForSelector('[data-test=report-total]', { timeout: 30000 })
+  await page.selectOption('[data-test=report-vpp]', { label: 'Nordlicht Spot Portfolio' })
+  await page.click('[data-test=report-load]')
+  await page.waitForTimeout(1500)
   const total = await page.locator('[data-test=report-total] th').nth(1).innerText()
   assert.ok(Number(total.replace(/[^0-9.]/g, '')) > 0, `yesterday's production: ${total}`)
   assert.ok(await page.locator('[data-test=report-assets] tr').count() > 2)

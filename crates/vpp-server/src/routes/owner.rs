@@ -4,8 +4,8 @@
 //! `owner:read`); the filtering is in `vpp_app::owners`.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::{Extension, Json};
 use jiff::{SignedDuration, Timestamp};
 use rust_decimal::Decimal;
@@ -145,11 +145,5 @@ async fn my_report(
         SignedDuration::from_mins(15),
     )
     .await?;
-    Ok(match format {
-        "csv" => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], vpp_app::performance::report_csv(&report))
-            .into_response(),
-        "html" => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], vpp_app::performance::report_html(&report))
-            .into_response(),
-        _ => Json(report).into_response(),
-    })
+    Ok(crate::routes::reports::performance_response(format, report))
 }

@@ -70,13 +70,18 @@ async fn performance_report(State(s): State<AppState>, ApiQuery(q): ApiQuery<Per
         SignedDuration::from_mins(lead),
     )
     .await?;
-    Ok(match format {
+    Ok(performance_response(format, report))
+}
+
+/// A performance report as JSON, CSV or a printable HTML page.
+pub(crate) fn performance_response(format: &str, report: vpp_app::performance::PerformanceReport) -> Response {
+    match format {
         "csv" => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], vpp_app::performance::report_csv(&report))
             .into_response(),
         "html" => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], vpp_app::performance::report_html(&report))
             .into_response(),
         _ => Json(report).into_response(),
-    })
+    }
 }
 
 /// Period and grouping of a report.
