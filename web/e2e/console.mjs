@@ -300,6 +300,17 @@ await step("the performance report of yesterday: the spot portfolio's production
   await page.screenshot({ path: `${shots}/performance.png`, fullPage: true })
 })
 
+await step("the demo's inbox is an ingestion source; a source with a bad schedule is refused with the API's message", async () => {
+  assert.match(await page.locator('[data-test=ingestion-sources]').innerText(), /demo inbox/)
+  const form = page.locator('[data-test=ingestion-add]')
+  await form.locator('input').nth(0).fill('DSO meter')
+  await form.locator('input').nth(1).fill('/tmp')
+  await form.locator('input').nth(2).fill('every day')
+  await form.locator('button[type=submit]').click()
+  await page.waitForSelector('.error', { timeout: 10000 })
+  assert.match(await page.locator('.error').first().innerText(), /schedule/)
+})
+
 await step('Simplified Chinese: every navigation label switches', async () => {
   await page.selectOption('[data-test=locale]', 'zh-CN')
   assert.equal(await page.locator('[data-nav=resources]').innerText(), '资源')

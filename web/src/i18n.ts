@@ -167,6 +167,11 @@ const en = {
     accepted: 'In', refused: 'Refused', message: 'What happened',
     outcomes: { running: 'running', imported: 'imported', partial: 'partly refused', refused: 'refused', failed: 'failed' },
   },
+  ingestion: {
+    sources: 'Ingestion sources', noSources: 'No ingestion source yet: a folder, URL or bucket vpp looks at on a schedule.',
+    target: 'Importer', location: 'Location', schedule: 'Schedule (cron)', next: 'Next look', disabled: 'disabled',
+    lookNow: 'Look now', connector: 'File connector (market files)', add: 'Add source',
+  },
   my: {
     title: 'My assets', none: 'No asset names you as its owner yet.', invoices: 'Show invoices', noInvoices: 'No invoices for this month.',
     contract: 'Contract', net: 'Net',
@@ -338,6 +343,11 @@ const zh: typeof en = {
     ingested: '已接入的文件', noRuns: '还没有通过接入源导入的文件。', file: '文件', outcome: '结果',
     accepted: '导入', refused: '拒绝', message: '说明',
     outcomes: { running: '导入中', imported: '已导入', partial: '部分拒绝', refused: '已拒绝', failed: '失败' },
+  },
+  ingestion: {
+    sources: '数据接入源', noSources: '还没有接入源：vpp 按计划读取的文件夹、网址或对象存储。',
+    target: '导入类型', location: '位置', schedule: '计划（cron）', next: '下次读取', disabled: '已停用',
+    lookNow: '立即读取', connector: '文件连接器（市场文件）', add: '添加接入源',
   },
   my: {
     title: '我的资产', none: '还没有资产登记您为业主。', invoices: '查看结算单', noInvoices: '本月没有结算单。',
