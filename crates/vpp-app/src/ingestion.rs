@@ -95,7 +95,10 @@ async fn resolve_alerts(store: &Store, name: &str) -> AppResult<()> {
 /// Looks at every due source once, each taken by one looker only.
 pub async fn run_due(store: &Store, now: Timestamp) -> AppResult<Vec<IngestionRun>> {
     let mut runs = Vec::new();
-    for source in store.due_ingestion_sources(now).await? {
+    let mut due = store.due_ingestion_sources(now).await?;
+    // Sources due together: the assets before the files that name them.
+    due.sort_by_key(|s| (s.spec.target.rank(), s.next_run_at));
+    for source in due {
         let next = match source.spec.next_run(now) {
             Ok(t) => t,
             Err(e) => {
@@ -126,8 +129,12 @@ struct Found {
 }
 
 /// What one look at a source did.
-struct Look {
-    runs: Vec<IngestionRun>,
+#[derive(Debug)]
+pub struct Look {
+    /// The runs of this look.
+    pub runs: Vec<IngestionRun>,
+    /// Files left for the next look because they changed in the last `settle_s` seconds.
+    pub unsettled: usize,
     /// Look again this soon (files not yet settled, or the location failed).
     again_in: Option<SignedDuration>,
 }
@@ -138,7 +145,8 @@ pub async fn run_source(store: &Store, source: &IngestionSource) -> AppResult<Ve
     Ok(look(store, source).await?.runs)
 }
 
-async fn look(store: &Store, source: &IngestionSource) -> AppResult<Look> {
+/// Looks at a source now, saying also how many files were left unsettled.
+pub async fn look(store: &Store, source: &IngestionSource) -> AppResult<Look> {
     let spec = &source.spec;
     let location = spec.location()?;
     let objects = match &location {
@@ -159,8 +167,8 @@ async fn look(store: &Store, source: &IngestionSource) -> AppResult<Look> {
             runs.push(run);
         }
     }
-    let again_in = unsettled.then(|| SignedDuration::from_secs(i64::from(spec.settle_s().max(1))));
-    Ok(Look { runs, again_in })
+    let again_in = (unsettled > 0).then(|| SignedDuration::from_secs(i64::from(spec.settle_s().max(1))));
+    Ok(Look { runs, unsettled, again_in })
 }
 
 /// A location that could not be read: an alert, and a run when the alert is
@@ -169,25 +177,29 @@ async fn failed_look(store: &Store, source: &IngestionSource, reason: &str) -> A
     let message = format!("could not read {}: {reason}", source.spec.location);
     let (_, new) = store.raise_alert(AlertRule::IngestionFailed, &source.spec.name, &message).await?;
     let runs = if new { vec![store.record_ingestion_failure(&source.id, None, &message).await?] } else { vec![] };
-    Ok(Look { runs, again_in: Some(SignedDuration::from_mins(1)) })
+    Ok(Look { runs, unsettled: 0, again_in: Some(SignedDuration::from_mins(1)) })
 }
 
 /// The files at a location that the source takes and that have settled,
-/// and whether some have not settled yet.
-async fn list(location: &Location, spec: &SourceSpec, objects: Option<&Objects>) -> Result<(Vec<Found>, bool), String> {
+/// and how many have not settled yet.
+async fn list(
+    location: &Location,
+    spec: &SourceSpec,
+    objects: Option<&Objects>,
+) -> Result<(Vec<Found>, usize), String> {
     let (objects, prefix) = match (location, objects) {
         (Location::Http { url }, _) => {
             let body = fetch(url, spec).await?;
             let size = body.len() as u64;
             let found = Found { name: url_file_name(url), path: None, bytes: Some(body), size, modified: None };
-            return Ok((vec![found], false));
+            return Ok((vec![found], 0));
         }
         (_, Some(o)) => o,
         (_, None) => return Err("no object store".into()),
     };
     let listed = objects.list_with_delimiter(prefix.as_ref()).await.map_err(|e| e.to_string())?;
     let settled_before = vpp_store::now().as_microsecond() - i64::from(spec.settle_s()) * 1_000_000;
-    let mut unsettled = false;
+    let mut unsettled = 0;
     let mut out = Vec::new();
     for o in listed.objects {
         let Some(name) = o.location.filename().map(str::to_string) else { continue };
@@ -196,7 +208,7 @@ async fn list(location: &Location, spec: &SourceSpec, objects: Option<&Objects>)
         }
         let modified = o.last_modified.timestamp_micros();
         if modified > settled_before {
-            unsettled = true;
+            unsettled += 1;
             continue;
         }
         let modified = Timestamp::from_microsecond(modified).ok();

@@ -150,14 +150,24 @@ pub(crate) async fn ingest_command(config: &Config, cmd: IngestCommand) -> anyho
             }
         }
         IngestCommand::Run { source } => {
-            let sources = match source {
+            let mut sources = match source {
                 Some(id) => vec![store.get_ingestion_source(&id).await?],
                 None => store.list_ingestion_sources().await?.into_iter().filter(|s| s.spec.enabled).collect(),
             };
+            // The assets before the files that name them.
+            sources.sort_by_key(|s| s.spec.target.rank());
             let mut refused = 0;
             for s in &sources {
-                let runs = vpp_app::ingestion::run_source(&store, s).await.map_err(|e| api_error(e, "source"))?;
-                if runs.is_empty() {
+                let look = vpp_app::ingestion::look(&store, s).await.map_err(|e| api_error(e, "source"))?;
+                let runs = look.runs;
+                if look.unsettled > 0 {
+                    println!(
+                        "{}: {} files changed in the last {} s are left for the next look",
+                        s.spec.name,
+                        look.unsettled,
+                        s.spec.settle_s()
+                    );
+                } else if runs.is_empty() {
                     println!("{}: nothing new", s.spec.name);
                 }
                 for r in &runs {

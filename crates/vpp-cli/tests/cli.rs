@@ -196,6 +196,45 @@ fn a_folder_of_files_goes_to_the_assets_they_name() {
     assert_eq!(results[0]["report"]["duplicates"], 2, "the same file again is stored once: {results}");
 }
 
+/// Folders of one delivery, each an ingestion source: one look at them all
+/// takes the technical data first, whatever the sources' names, so the
+/// meter files find their assets; a file being written is left for later.
+#[test]
+fn ingestion_sources_take_the_assets_before_the_files_that_name_them() {
+    let tmp = TempDir::migrated("ingest");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/delivered");
+    let (assets, meter) = (tmp.0.join("assets"), tmp.0.join("meter"));
+    for d in [&assets, &meter] {
+        std::fs::create_dir_all(d).expect("folder");
+    }
+    let db = tmp.db();
+    let add = |name: &str, target: &str, folder: &Path| {
+        let folder = folder.display().to_string();
+        let args =
+            ["ingest", "add", "--name", name, "--target", target, "--location", &folder, "--schedule", "0 6 * * *"];
+        let mut args = args.to_vec();
+        args.extend(["--settle-s", "0"]);
+        let out = vpp(&db, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    // By name the meter source would come first.
+    add("a meter", "series", &meter);
+    add("z assets", "technical_data", &assets);
+    let techdata = "technical_data_2025-06-07T12-30-00Z.json";
+    std::fs::copy(dir.join(techdata), assets.join(techdata)).expect("copy");
+    std::fs::copy(dir.join("inbox/WP-07_meter_final_2025-06-08.csv"), meter.join("WP-07_meter_final_2025-06-08.csv"))
+        .expect("copy");
+    let out = vpp(&db, &["ingest", "run"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let assets_line = text.find("z assets: technical_data").expect("assets taken");
+    let meter_line = text.find("a meter: WP-07_meter_final_2025-06-08.csv imported (96 in").expect("meter taken");
+    assert!(assets_line < meter_line, "assets first: {text}");
+    assert!(meter.join("done/WP-07_meter_final_2025-06-08.csv").is_file());
+    let out = vpp(&db, &["ingest", "run"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).matches("nothing new").count(), 2);
+}
+
 #[test]
 fn technical_data_import_reports_and_refuses_malformed_files() {
     let tmp = TempDir::migrated("import");

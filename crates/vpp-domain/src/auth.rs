@@ -383,10 +383,14 @@ mod tests {
     #[test]
     fn viewer_only_reads_and_admin_does_everything() {
         for p in Permission::ALL {
-            assert!(Role::Admin.allows(p));
+            // owner:read is an asset owner's alone: it needs a binding no admin has.
+            assert_eq!(Role::Admin.allows(p), p != Permission::OwnerRead, "{p:?}");
             assert_eq!(
                 Role::Viewer.allows(p),
-                p.as_str().ends_with(":read") && p != Permission::AuditRead && p != Permission::MetricsRead,
+                p.as_str().ends_with(":read")
+                    && p != Permission::AuditRead
+                    && p != Permission::MetricsRead
+                    && p != Permission::OwnerRead,
                 "{p:?}"
             );
         }

@@ -49,6 +49,19 @@ impl Target {
         }
     }
 
+    /// The order sources due together are looked at: the assets first
+    /// (technical data), then what names them (contracts, series, the DSO's
+    /// compensation), then market files.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::TechnicalData => 0,
+            Self::Contracts => 1,
+            Self::Series => 2,
+            Self::RedispatchCompensation => 3,
+            Self::Prices | Self::Imbalance | Self::PublicTrades | Self::Trades => 4,
+        }
+    }
+
     /// Whether the files go into a market connector (which must be named).
     pub fn is_market(self) -> bool {
         matches!(self, Self::Prices | Self::Trades | Self::PublicTrades | Self::Imbalance)
@@ -516,6 +529,8 @@ mod tests {
         assert!(wildcard("*meter*final*", "x_meter_y_final.csv"));
         assert!(!wildcard("*meter*final*", "x_final_meter.csv"));
         assert!(wildcard("*", ""));
+        assert!(Target::TechnicalData.rank() < Target::Contracts.rank());
+        assert!(Target::Contracts.rank() < Target::Series.rank() && Target::Series.rank() < Target::Trades.rank());
         let s = spec("/in", Target::Series);
         assert!(s.takes("WP-07.csv") && !s.takes(".WP-07.csv.x3Fa") && !s.takes("WP-07.csv.part"));
     }

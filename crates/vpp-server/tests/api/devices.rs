@@ -543,14 +543,14 @@ async fn new_alerts_are_posted_to_the_webhook() {
     let sender = vpp_app::webhook::spawn_alert_webhook(app.store.clone(), settings.clone());
     tokio::time::sleep(Duration::from_millis(50)).await;
     app.store.raise_alert(AlertRule::DeviceOffline, "r1", "r1: no telemetry for 61 s").await.unwrap();
-    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("posted").unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.expect("posted").unwrap();
     assert_eq!(got["alert"]["rule"], "device_offline");
     assert_eq!(got["alert"]["subject"], "r1");
     assert_eq!(got["alert"]["state"], "open");
     // The same condition again: counted, not posted again.
     app.store.raise_alert(AlertRule::DeviceOffline, "r1", "r1: no telemetry for 70 s").await.unwrap();
     app.store.raise_alert(AlertRule::SocOutOfWindow, "b7", "SOC 97.0 % outside 10..90 %").await.unwrap();
-    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("posted").unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.expect("posted").unwrap();
     assert_eq!(got["alert"]["rule"], "soc_out_of_window");
     assert!(tokio::time::timeout(Duration::from_millis(500), rx.recv()).await.is_err(), "nothing more");
 
@@ -559,7 +559,7 @@ async fn new_alerts_are_posted_to_the_webhook() {
     sender.abort();
     app.store.raise_alert(AlertRule::BrokerConnectionLost, "broker", "broker unreachable for 3 s").await.unwrap();
     let sender = vpp_app::webhook::spawn_alert_webhook(app.store.clone(), settings.clone());
-    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("posted after restart").unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.expect("posted after restart").unwrap();
     assert_eq!(got["alert"]["rule"], "broker_connection_lost");
     assert!(tokio::time::timeout(Duration::from_millis(500), rx.recv()).await.is_err(), "nothing sent twice");
 
