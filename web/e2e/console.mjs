@@ -304,7 +304,7 @@ await step("the demo's inbox is an ingestion source; a source with a bad schedul
   assert.match(await page.locator('[data-test=ingestion-sources]').innerText(), /demo inbox/)
   const form = page.locator('[data-test=ingestion-add]')
   await form.locator('input').nth(0).fill('DSO meter')
-  await form.locator('input').nth(1).fill('/tmp')
+  await form.locator('input').nth(1).fill('/tmp/vpp-e2e-inbox')
   await form.locator('input').nth(2).fill('every day')
   await form.locator('button[type=submit]').click()
   await page.waitForSelector('.error', { timeout: 10000 })

@@ -120,9 +120,21 @@ impl Location {
             }
             return Ok(Self::Http { url: s.into() });
         }
-        let path = s.strip_prefix("file://").unwrap_or(s);
-        if path.starts_with('/') && path.len() > 1 {
-            return Ok(Self::Inbox { path: path.trim_end_matches('/').into() });
+        let path = s.strip_prefix("file://").unwrap_or(s).trim_end_matches('/');
+        if path.starts_with('/') {
+            // Files taken from an inbox are moved: never from a system
+            // folder, and only from a folder of its own (two levels or more).
+            let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+            if parts.iter().any(|p| *p == "." || *p == "..") {
+                return Err("an inbox path has no `.` or `..` parts".into());
+            }
+            const SYSTEM: [&str; 10] = ["bin", "boot", "dev", "etc", "lib", "lib64", "proc", "sbin", "sys", "usr"];
+            if parts.len() < 2 || SYSTEM.contains(&parts[0]) {
+                return Err(format!(
+                    "`{path}` is not an inbox: use a folder of its own such as /srv/vpp/inbox, not a system folder"
+                ));
+            }
+            return Ok(Self::Inbox { path: path.into() });
         }
         Err("must be an absolute folder path, an http(s):// URL or s3://bucket/prefix".into())
     }
@@ -465,13 +477,13 @@ mod tests {
     #[test]
     fn locations_are_folders_urls_and_buckets() {
         assert_eq!(Location::parse("/srv/inbox/").unwrap(), Location::Inbox { path: "/srv/inbox".into() });
-        assert_eq!(Location::parse("file:///srv/in").unwrap(), Location::Inbox { path: "/srv/in".into() });
+        assert_eq!(Location::parse("file:///srv/in/").unwrap(), Location::Inbox { path: "/srv/in".into() });
         assert_eq!(
             Location::parse("s3://dso-files/meter/final/").unwrap(),
             Location::S3 { bucket: "dso-files".into(), prefix: "meter/final".into() }
         );
         assert!(matches!(Location::parse("https://dso.example/m.csv").unwrap(), Location::Http { .. }));
-        for bad in ["inbox", "./inbox", "s3://A", "https://", "ftp://x/y"] {
+        for bad in ["inbox", "./inbox", "s3://A", "https://", "ftp://x/y", "/", "/tmp", "/etc/vpp", "/srv/../etc/x"] {
             assert!(Location::parse(bad).is_err(), "{bad}");
         }
     }
@@ -498,23 +510,23 @@ mod tests {
         let mut s = spec("https://dso.example/m.csv", Target::Series);
         s.after = Some(After::Move);
         assert_eq!(fields(s.validate().unwrap_err()), ["after"]);
-        assert_eq!(spec("/in", Target::Series).after(), After::Move);
+        assert_eq!(spec("/srv/in", Target::Series).after(), After::Move);
         assert_eq!(spec("s3://bucket", Target::Series).after(), After::Keep);
     }
 
     #[test]
     fn the_schedule_runs_on_the_zones_wall_clock() {
-        let s = spec("/in", Target::TechnicalData);
+        let s = spec("/srv/in", Target::TechnicalData);
         // 12:45 Berlin is 10:45 UTC in summer and 11:45 UTC in winter.
         let summer: Timestamp = "2025-06-08T11:00:00Z".parse().unwrap();
         assert_eq!(s.next_run(summer).unwrap().to_string(), "2025-06-09T10:45:00Z");
         let winter: Timestamp = "2025-12-08T09:00:00Z".parse().unwrap();
         assert_eq!(s.next_run(winter).unwrap().to_string(), "2025-12-08T11:45:00Z");
-        let mut every = spec("/in", Target::Series);
+        let mut every = spec("/srv/in", Target::Series);
         every.schedule = "*/5 * * * * *".into();
         let t: Timestamp = "2025-06-08T11:00:02Z".parse().unwrap();
         assert_eq!(every.next_run(t).unwrap().to_string(), "2025-06-08T11:00:05Z");
-        let mut sunday = spec("/in", Target::Contracts);
+        let mut sunday = spec("/srv/in", Target::Contracts);
         sunday.schedule = "0 7 * * SUN".into();
         // 2025-06-08 is a Sunday; after its 07:00 the next is a week later.
         let t: Timestamp = "2025-06-08T06:00:00Z".parse().unwrap();
@@ -531,7 +543,7 @@ mod tests {
         assert!(wildcard("*", ""));
         assert!(Target::TechnicalData.rank() < Target::Contracts.rank());
         assert!(Target::Contracts.rank() < Target::Series.rank() && Target::Series.rank() < Target::Trades.rank());
-        let s = spec("/in", Target::Series);
+        let s = spec("/srv/in", Target::Series);
         assert!(s.takes("WP-07.csv") && !s.takes(".WP-07.csv.x3Fa") && !s.takes("WP-07.csv.part"));
     }
 }
