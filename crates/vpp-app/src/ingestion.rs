@@ -175,9 +175,21 @@ pub async fn look(store: &Store, source: &IngestionSource) -> AppResult<Look> {
 /// new (a location down for a day is one run, its alert counting the looks).
 async fn failed_look(store: &Store, source: &IngestionSource, reason: &str) -> AppResult<Look> {
     let message = format!("could not read {}: {reason}", source.spec.location);
-    let (_, new) = store.raise_alert(AlertRule::IngestionFailed, &source.spec.name, &message).await?;
-    let runs = if new { vec![store.record_ingestion_failure(&source.id, None, &message).await?] } else { vec![] };
+    let runs = failure(store, &source.id, &source.spec.name, None, &message).await?.into_iter().collect();
     Ok(Look { runs, unsettled: 0, again_in: Some(SignedDuration::from_mins(1)) })
+}
+
+/// A failure of a location or a file: its alert, and a failed run when the
+/// alert is new (a failure lasting many looks is one run, its alert counting them).
+async fn failure(
+    store: &Store,
+    source_id: &str,
+    subject: &str,
+    file_name: Option<&str>,
+    message: &str,
+) -> AppResult<Option<IngestionRun>> {
+    let (_, new) = store.raise_alert(AlertRule::IngestionFailed, subject, message).await?;
+    Ok(if new { Some(store.record_ingestion_failure(source_id, file_name, message).await?) } else { None })
 }
 
 /// The files at a location that the source takes and that have settled,
@@ -322,13 +334,7 @@ async fn take(
     }
     if file.size > MAX_FILE_BYTES {
         let message = format!("{} is {} bytes, over the {MAX_FILE_BYTES} a source takes", file.name, file.size);
-        let (_, new) = store.raise_alert(AlertRule::IngestionFailed, &subject, &message).await?;
-        let run = if new {
-            Some(store.record_ingestion_failure(&source.id, Some(&file.name), &message).await?)
-        } else {
-            None
-        };
-        return Ok(run);
+        return failure(store, &source.id, &subject, Some(&file.name), &message).await;
     }
     let body = match (file.bytes, objects, &file.path) {
         (Some(b), _, _) => Ok(b),
@@ -345,13 +351,7 @@ async fn take(
         // One file that cannot be read stops none of the others.
         Err(e) => {
             let message = format!("could not read {}: {e}", file.name);
-            let (_, new) = store.raise_alert(AlertRule::IngestionFailed, &subject, &message).await?;
-            let run = if new {
-                Some(store.record_ingestion_failure(&source.id, Some(&file.name), &message).await?)
-            } else {
-                None
-            };
-            return Ok(run);
+            return failure(store, &source.id, &subject, Some(&file.name), &message).await;
         }
     };
     let checksum = hex(&Sha256::digest(&body));

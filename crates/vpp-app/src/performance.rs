@@ -81,7 +81,7 @@ pub struct AssetPerformance {
 }
 
 /// The VPP's own trading in the period.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Trading {
     /// Energy trades delivering in the period.
     pub trades: u64,
@@ -344,16 +344,7 @@ pub async fn report_of(
     }
     let trading = match trades_of {
         Some(v) => trading(store, v, start, end).await?,
-        None => Trading {
-            trades: 0,
-            traded_mwh: Decimal::ZERO,
-            net_sold_mwh: Decimal::ZERO,
-            revenue: Decimal::ZERO,
-            own_vwap: None,
-            market_vwap: None,
-            compared_mwh: Decimal::ZERO,
-            vwap_difference: None,
-        },
+        None => Trading::default(),
     };
     if trades_of.is_some() && trading.trades == 0 {
         notes.push("the VPP has no own energy trades delivering in the period".into());
