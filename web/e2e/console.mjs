@@ -85,7 +85,7 @@ await step('a wrong password shows the API message and stays on the login page',
 await step('admin logs in and sees every page in the navigation', async () => {
   await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
   await page.waitForSelector('[data-test=whoami]', { timeout: 10000 })
-  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'performance', 'audit']) {
+  for (const nav of ['dashboard', 'operate', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'performance', 'audit']) {
     assert.equal(await page.locator(`[data-nav=${nav}]`).count(), 1, nav)
   }
 })
@@ -94,7 +94,10 @@ await step('the dashboard shows the VPPs with live figures and charts', async ()
   await page.waitForSelector('[data-vpp]', { timeout: 20000 })
   assert.equal(await page.locator('[data-vpp]').count(), 4)
   await page.waitForSelector('[data-live=true]', { timeout: 20000 })
-  assert.ok((await page.locator('canvas').count()) >= 2, 'bar and pie charts drawn')
+  assert.ok((await page.locator('canvas').count()) >= 3, "today's chart, bar and pie charts drawn")
+  // The fleet's power now, from the simulated devices' telemetry.
+  await page.waitForFunction(() => /\d MW/.test(document.querySelector('[data-test=fleet-mw]')?.textContent ?? ''), null, { timeout: 20000 })
+  assert.match(await page.locator('[data-test=fleet-now]').innerText(), /from [1-9]\d* reporting/)
   const first = await page.locator('.muted >> text=/Updated/').innerText()
   await page.waitForFunction((before) => !document.body.innerText.includes(before), first, { timeout: 15000 })
   await page.screenshot({ path: `${shots}/dashboard.png`, fullPage: true })
@@ -107,6 +110,38 @@ await step('the dashboard shows the VPPs with live figures and charts', async ()
   const nav = await page.evaluate(() => performance.getEntriesByType?.('navigation')?.[0]?.loadEventEnd)
   const loaded = nav === undefined ? 'n/a under a shifted clock' : `${Math.round(nav)} ms`
   console.log(`     console reloaded: page loaded in ${loaded}, VPP cards after ${Date.now() - started} ms`)
+})
+
+await step('a first visit: the JavaScript sent up to the dashboard after login stays within 350 kB', async () => {
+  // A fresh browser context has nothing cached: every script comes over the wire, compressed.
+  const fresh = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' })
+  const visitor = await fresh.newPage()
+  if (shifted) await visitor.clock.install({ time: Date.now() })
+  const scripts = []
+  visitor.on('response', (r) => {
+    if (r.url().endsWith('.js')) scripts.push(r)
+  })
+  await visitor.goto(`${url}/`)
+  await visitor.waitForURL(/\/login/)
+  await visitor.fill('input[name=username]', 'admin')
+  await visitor.fill('input[name=password]', process.env.VPP_ADMIN_PASSWORD)
+  const clicked = Date.now()
+  await visitor.click('button[type=submit]')
+  await visitor.waitForSelector('[data-vpp]', { timeout: 20000 })
+  const cards = Date.now() - clicked
+  let sent = 0
+  let unpacked = 0
+  for (const r of scripts) {
+    sent += (await r.request().sizes()).responseBodySize
+    unpacked += (await r.body()).length
+  }
+  // Figures, not timed checks: the size is a budget, the time is printed.
+  console.log(`     JavaScript to the dashboard: ${scripts.length} files, ${Math.round(sent / 1024)} kB sent (${Math.round(unpacked / 1024)} kB unpacked); cards ${cards} ms after the login click`)
+  assert.ok(sent <= 350 * 1024, `at most 350 kB of JavaScript sent, got ${Math.round(sent / 1024)} kB`)
+  // At 1440 px the English navigation fits on one line.
+  const rows = await visitor.evaluate(() => new Set([...document.querySelectorAll('header a')].map((a) => Math.round(a.getBoundingClientRect().top))).size)
+  assert.equal(rows, 1, 'the navigation wraps at 1440 px')
+  await fresh.close()
 })
 
 await step('the dashboard shows link health per protocol: MQTT connected, the two Modbus devices polled, two OCPP stations', async () => {
@@ -207,16 +242,111 @@ await step('trading monitor: bids, the kill switch cancels open bids, invoices w
   await page.waitForSelector('[data-test=bids] tr >> nth=1', { timeout: 15000 })
   assert.ok((await page.locator('[data-bid=SUBMITTED]').count()) > 0, 'the demo trader has open bids')
   await page.fill('[data-test=kill-reason]', 'browser test')
+  // The first press asks for confirmation; only the second sets the switch.
+  await page.click('[data-test=kill-toggle]')
+  assert.equal(await page.getAttribute('[data-test=kill-switch]', 'data-active'), 'false', 'nothing before confirming')
   await page.click('[data-test=kill-toggle]')
   await page.waitForSelector('[data-test=kill-switch] .badge.ERROR')
   await page.waitForFunction(() => document.querySelectorAll('[data-bid=SUBMITTED]').length === 0)
   assert.ok((await page.locator('[data-bid=CANCELLED]').count()) > 0)
+  await page.click('[data-test=kill-toggle]')
   await page.click('[data-test=kill-toggle]')
   await page.waitForSelector('[data-test=kill-switch] .badge.ONLINE')
   await page.waitForSelector('[data-test=invoices] tr >> nth=1', { timeout: 15000 })
   await page.locator('[data-test=invoices] tr >> nth=1').click()
   assert.ok((await page.locator('[data-test=invoices] tr.muted').count()) > 0, 'line items open')
   await page.screenshot({ path: `${shots}/trading.png`, fullPage: true })
+})
+
+await step('control room: a dispatch previewed with its split, confirmed, sent, and acknowledged by the simulated devices', async () => {
+  await page.click('[data-nav=operate]')
+  await page.waitForSelector('[data-test=dispatch-vpp] option', { state: 'attached', timeout: 15000 })
+  const pool = await page.locator('[data-test=dispatch-vpp] option', { hasText: 'FCR Battery Pool' }).getAttribute('value')
+  await page.selectOption('[data-test=dispatch-vpp]', pool)
+  // A duration the API refuses is named at its field, and nothing is sent.
+  await page.fill('[data-test=dispatch-duration]', '5000')
+  await page.click('[data-test=dispatch-preview]')
+  await page.waitForSelector('[role=alert]', { timeout: 10000 })
+  assert.match(await page.locator('[role=alert]').first().innerText(), /duration_minutes|1440/)
+  await page.fill('[data-test=dispatch-duration]', '15')
+  await page.fill('[data-test=dispatch-target]', '300')
+  await page.click('[data-test=dispatch-preview]')
+  await page.waitForSelector('[data-test=dispatch-split] canvas', { timeout: 10000 })
+  assert.equal(await page.locator('[data-test=dispatch-split] canvas').count(), 2, 'bar and pie of the split')
+  assert.match(await page.locator('[data-test=unmet]').innerText(), /kW unmet/)
+  await page.screenshot({ path: `${shots}/operate-preview.png`, fullPage: true })
+  // Sending asks first; only the confirmation dispatches.
+  await page.click('[data-test=dispatch-send]')
+  await page.waitForSelector('[data-test=dispatch-confirm]')
+  assert.match(await page.locator('[data-test=dispatch-confirm]').innerText(), /Dispatch|dispatch/)
+  await page.click('[data-test=dispatch-confirm-yes]')
+  await page.waitForSelector('[data-test=execution] [data-test=instruction]', { timeout: 15000 })
+  // The simulated devices (MQTT, Modbus, OCPP) answer within seconds.
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('[data-test=delivery]')].some((d) => d.textContent.trim() === 'acknowledged'),
+    null,
+    { timeout: 30000 },
+  )
+  const states = await page.locator('[data-test=delivery]').allInnerTexts()
+  console.log(`     setpoint deliveries: ${states.join(', ')}`)
+  await page.screenshot({ path: `${shots}/operate-execution.png`, fullPage: true })
+})
+
+await step("a resource's detail: power now, its VPPs with ratios, the setpoint just sent with its delivery, its history", async () => {
+  const acknowledged = page.locator('[data-test=instruction]', { has: page.locator('[data-test=delivery]', { hasText: 'acknowledged' }) }).first()
+  const name = await acknowledged.locator('[data-test=instruction-resource]').innerText()
+  await acknowledged.locator('[data-test=instruction-resource]').click()
+  await page.waitForURL(/\/resources\/.+/)
+  assert.equal(await page.locator('[data-test=resource-name]').innerText({ timeout: 10000 }), name)
+  await page.waitForSelector('[data-test=live-power]', { timeout: 15000 })
+  assert.match(await page.locator('[data-test=resource-vpps]').innerText(), /FCR Battery Pool/)
+  await page.waitForFunction(() => /acknowledged/.test(document.querySelector('[data-test=resource-setpoints]')?.textContent ?? ''), null, { timeout: 15000 })
+  await page.screenshot({ path: `${shots}/resource-detail.png`, fullPage: true })
+})
+
+await step('control room: an alert acknowledged and resolved with a comment', async () => {
+  // An alert to take: an ingestion source at a URL nobody serves, looked at now.
+  const made = await page.evaluate(async () => {
+    const headers = { authorization: `Bearer ${sessionStorage.getItem('vpp.access')}`, 'content-type': 'application/json' }
+    const body = JSON.stringify({ name: 'Unreachable meter', target: 'series', location: 'http://127.0.0.1:9/meter.csv', schedule: '0 0 1 1 *' })
+    const source = await (await fetch('/api/v1/vpp/ingestion/sources', { method: 'POST', headers, body })).json()
+    const run = await fetch(`/api/v1/vpp/ingestion/sources/${source.id}/run`, { method: 'POST', headers })
+    return { id: source.id, run: run.status }
+  })
+  assert.ok(made.id, 'source created')
+  await page.click('[data-nav=operate]')
+  const row = page.locator('[data-test=alerts] tr[data-rule=ingestion_failed]', { hasText: '127.0.0.1:9/meter.csv' }).first()
+  await row.waitFor({ timeout: 20000 })
+  await row.locator('[data-test=alert-ack]').click()
+  await row.locator('[data-test=alert-comment]').fill('calling the DSO about their server')
+  await row.locator('[data-test=alert-confirm]').click()
+  await row.locator('[data-test=taken-by]').waitFor({ timeout: 10000 })
+  assert.match(await row.locator('[data-test=taken-by]').innerText(), /admin: calling the DSO/)
+  await row.locator('[data-test=alert-resolve]').click()
+  await row.locator('[data-test=alert-comment]').fill('source removed')
+  await row.locator('[data-test=alert-confirm]').click()
+  await page.waitForFunction(() => ![...document.querySelectorAll('[data-test=alerts] tr')].some((r) => r.textContent.includes('127.0.0.1:9/meter.csv')), null, { timeout: 10000 })
+  await page.evaluate(async (id) => {
+    await fetch(`/api/v1/vpp/ingestion/sources/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${sessionStorage.getItem('vpp.access')}` } })
+  }, made.id)
+})
+
+await step('VPPs: a new VPP is created inactive, renamed, then activated and deactivated after confirming', async () => {
+  await page.click('[data-nav=vpps]')
+  await page.click('[data-test=new-vpp-open]')
+  await page.fill('[data-test=new-vpp-name]', 'E2E Control Pool')
+  await page.click('[data-test=new-vpp-create]')
+  await page.waitForSelector('[data-test=vpp-details][data-status=INACTIVE]', { timeout: 10000 })
+  assert.equal(await page.inputValue('[data-test=vpp-name]'), 'E2E Control Pool')
+  await page.click('[data-test=vpp-to-ACTIVE]')
+  assert.equal(await page.getAttribute('[data-test=vpp-details]', 'data-status'), 'INACTIVE', 'nothing before confirming')
+  await page.click('[data-test=vpp-status-confirm]')
+  await page.waitForSelector('[data-test=vpp-details][data-status=ACTIVE]', { timeout: 10000 })
+  assert.match(await page.locator('[data-test=vpp-changed]').innerText(), /active/)
+  await page.click('[data-test=vpp-to-INACTIVE]')
+  await page.click('[data-test=vpp-status-confirm]')
+  await page.waitForSelector('[data-test=vpp-details][data-status=INACTIVE]', { timeout: 10000 })
+  await page.screenshot({ path: `${shots}/vpps-status.png`, fullPage: true })
 })
 
 await step('strategies: the editor names a bad field, a backtest runs with progress and shows its metrics and curves', async () => {
@@ -585,7 +715,7 @@ await step('every control on every page has an accessible name, and the navigati
   await login(page, 'admin', process.env.VPP_ADMIN_PASSWORD)
   await page.waitForSelector('[data-test=whoami]')
   const missing = []
-  for (const nav of ['dashboard', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'performance', 'audit']) {
+  for (const nav of ['dashboard', 'operate', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'performance', 'audit']) {
     await page.click(`[data-nav=${nav}]`)
     await page.waitForTimeout(1500)
     const found = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]

@@ -4,6 +4,7 @@ import { can, session } from './api'
 // Each page names the permission it needs; the server enforces it anyway.
 export const pages = [
   { path: '/', name: 'dashboard', permission: 'vpps:read', component: () => import('./pages/Dashboard.vue') },
+  { path: '/operate', name: 'operate', permission: 'vpps:read', component: () => import('./pages/Operate.vue') },
   { path: '/resources', name: 'resources', permission: 'registry:read', component: () => import('./pages/Resources.vue') },
   { path: '/series', name: 'series', permission: 'registry:read', component: () => import('./pages/Series.vue') },
   { path: '/vpps', name: 'vpps', permission: 'vpps:read', component: () => import('./pages/Vpps.vue') },
@@ -21,6 +22,7 @@ export const router = createRouter({
   routes: [
     { path: '/login', name: 'login', component: () => import('./pages/Login.vue') },
     ...pages.map((p) => ({ path: p.path, name: p.name, component: p.component, meta: { permission: p.permission } })),
+    { path: '/resources/:id', name: 'resource', component: () => import('./pages/ResourceDetail.vue'), meta: { permission: 'registry:read' } },
     { path: '/:rest(.*)', redirect: '/' },
   ],
 })

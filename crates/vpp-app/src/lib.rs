@@ -26,12 +26,14 @@
 //! | [`schedules`] | optimal schedules of a VPP, dispatching the stored schedule |
 //! | [`series`] | file imports, measured values per interval, resampled live measurements |
 //! | [`routing`] | files that name their asset go to its power series; technical data gives new PV and wind their series |
-//! | [`dispatch`] | dispatch records of a split power target |
+//! | [`dispatch`] | dispatch of a VPP: a power target split across its members, previewed or stored |
+//! | [`alerts`] | alerts listed, acknowledged and resolved with a comment |
 //! | [`control`] | the closed loop on deviations (a job) |
 //! | [`users`] | the first admin, password hashing, random tokens |
 //! | [`webhook`] | alert delivery to a webhook (a job) |
 
 pub mod ai_models;
+pub mod alerts;
 pub mod control;
 pub mod dispatch;
 pub mod error;

@@ -80,6 +80,10 @@ async fn save_cursor(store: &Store, cursor: &(Timestamp, String)) {
 pub fn spawn_alert_webhook(store: Arc<Store>, settings: WebhookSettings) -> tokio::task::JoinHandle<()> {
     // HTTPS through rustls needs a process-wide crypto provider (ring).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // "From then on" is from this call, not from when the task first runs:
+    // an alert raised right after the start (the task not yet scheduled on
+    // a busy machine) is sent too.
+    let started = vpp_store::now();
     tokio::spawn(async move {
         let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
             Ok(c) => c,
@@ -92,7 +96,7 @@ pub fn spawn_alert_webhook(store: Arc<Store>, settings: WebhookSettings) -> toki
         let mut cursor = match saved {
             Some(cursor) => cursor,
             None => {
-                let start = (vpp_store::now(), String::new());
+                let start = (started, String::new());
                 save_cursor(&store, &start).await;
                 start
             }

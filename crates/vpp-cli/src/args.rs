@@ -55,9 +55,12 @@ pub(crate) enum Command {
     Simulate(SimulateArgs),
     /// Invoices to asset owners for a month, one per contract (prints JSON; a table with --table).
     Invoice(InvoiceArgs),
-    /// VPPs: create one of assets named by their ids.
+    /// VPPs: create one of assets named by their ids; dispatch a power target across one.
     #[command(subcommand)]
     Vpp(crate::portfolio::VppCommand),
+    /// Alerts: list them, acknowledge or resolve one with a comment.
+    #[command(subcommand)]
+    Alert(crate::portfolio::AlertCommand),
     /// Reports: the portfolio performance report.
     #[command(subcommand)]
     Report(crate::portfolio::ReportCommand),

@@ -338,6 +338,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Series(args)) => import_series(&config, *args).await,
         Command::Ingest(cmd) => ingest::ingest_command(&config, cmd).await,
         Command::Vpp(cmd) => portfolio::vpp_command(&config, cmd).await,
+        Command::Alert(cmd) => portfolio::alert_command(&config, cmd).await,
         Command::Report(cmd) => portfolio::report_command(&config, cmd).await,
         Command::Import(ImportCommand::Templates { file }) => {
             let store = open_store(&config).await?;

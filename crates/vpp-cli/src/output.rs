@@ -142,6 +142,43 @@ pub fn invoices(invoices: &[Invoice]) -> String {
     out
 }
 
+/// One alert per row: id, severity, state, last seen, occurrences and its
+/// message, then who acknowledged or resolved it and what they wrote.
+pub fn alert_table(alerts: &[vpp_domain::alert::Alert]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<36} {:<8} {:<12} {:<20} {:>5}  message",
+        "id", "severity", "state", "last seen (UTC)", "times"
+    );
+    for a in alerts {
+        let seen = a.last_seen_at.strftime("%Y-%m-%d %H:%M:%S");
+        let _ = writeln!(
+            out,
+            "{:<36} {:<8} {:<12} {:<20} {:>5}  {}",
+            a.id,
+            a.severity,
+            a.state.as_str(),
+            seen,
+            a.occurrences,
+            a.message
+        );
+        for (what, who, comment) in [
+            ("acknowledged", &a.acknowledged_by, &a.acknowledged_comment),
+            ("resolved", &a.resolved_by, &a.resolved_comment),
+        ] {
+            if let Some(who) = who {
+                let said = comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
+                let _ = writeln!(out, "{:<36} {what} by {who}{said}", "");
+            }
+        }
+    }
+    if alerts.is_empty() {
+        out.push_str("no alerts\n");
+    }
+    out
+}
+
 /// A bill's lines with quantity, unit, rate and amount, then its coverage.
 pub fn bill(bill: &Bill) -> String {
     let mut out = String::new();

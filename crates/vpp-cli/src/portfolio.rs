@@ -1,5 +1,7 @@
-//! `vpp vpp create` (a portfolio of assets named by their ids) and
-//! `vpp report performance` (the portfolio performance report).
+//! `vpp vpp create` (a portfolio of assets named by their ids), `vpp vpp
+//! dispatch` (a power target split across a VPP's members), `vpp alert`
+//! (list, acknowledge, resolve) and `vpp report performance` (the
+//! portfolio performance report).
 
 use std::path::PathBuf;
 
@@ -22,6 +24,63 @@ pub(crate) enum VppCommand {
         /// A member: ASSET or ASSET:RATIO (0 < ratio ≤ 1), repeated.
         #[arg(long = "member", required = true)]
         members: Vec<String>,
+    },
+    /// Split a power target across an ACTIVE VPP's ONLINE members and store the instructions, which
+    /// a running `vpp serve` delivers to the devices; prints the split as JSON (follow it with
+    /// GET /trading/execution-status/{dispatch_id}).
+    Dispatch {
+        /// The VPP (id or name).
+        vpp: String,
+        /// Net target in kW: positive injects, negative absorbs.
+        #[arg(long, allow_hyphen_values = true)]
+        target_kw: f64,
+        /// Start of delivery, RFC 3339 (default now).
+        #[arg(long)]
+        start: Option<String>,
+        /// Length of delivery in minutes, 1..1440.
+        #[arg(long, default_value_t = 15)]
+        duration_min: i64,
+        /// merit_order, pro_rata or priority.
+        #[arg(long, default_value = "merit_order")]
+        mode: String,
+        /// Only show the split: nothing is stored or sent.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AlertCommand {
+    /// Alerts, newest first, as a table.
+    List {
+        /// open, acknowledged or resolved.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this rule (device_offline, execution_deviation, …).
+        #[arg(long)]
+        rule: Option<String>,
+        /// Only about this resource, VPP or instruction id.
+        #[arg(long)]
+        subject: Option<String>,
+        /// At most this many, 1..1000.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Acknowledge an open alert: someone is on it.
+    Ack {
+        /// Alert id.
+        id: String,
+        /// Why, or what is being done.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Resolve an alert by hand.
+    Resolve {
+        /// Alert id.
+        id: String,
+        /// What was done.
+        #[arg(long)]
+        comment: Option<String>,
     },
 }
 
@@ -80,8 +139,55 @@ pub(crate) async fn vpp_command(config: &Config, cmd: VppCommand) -> anyhow::Res
             let vpp = store.create_vpp(request).await.map_err(|e| api_error(e, "vpp"))?;
             println!("{}", vpp.id);
         }
+        VppCommand::Dispatch { vpp, target_kw, start, duration_min, mode, dry_run } => {
+            let mode = vpp_domain::fleet::DispatchMode::parse(&mode)
+                .with_context(|| format!("--mode `{mode}` is not merit_order, pro_rata or priority"))?;
+            let start = start
+                .map(|s| s.parse::<jiff::Timestamp>().with_context(|| format!("--start `{s}` is not an RFC 3339 time")))
+                .transpose()?;
+            let id = vpp_id(&store, &vpp).await?;
+            let request =
+                vpp_domain::execution::DispatchRequest { target_kw, start, duration_minutes: duration_min, mode };
+            let answer = vpp_app::dispatch::dispatch_vpp(&store, &id, &request, dry_run)
+                .await
+                .map_err(|e| api_error(e, "dispatch"))?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+        }
     }
     Ok(())
+}
+
+pub(crate) async fn alert_command(config: &Config, cmd: AlertCommand) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    // Who acted, as the alert and the audit trail name API users.
+    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+    let action = |comment: Option<String>| vpp_domain::alert::AlertAction { comment };
+    let alert = match cmd {
+        AlertCommand::List { state, rule, subject, limit } => {
+            if !(1..=1000).contains(&limit) {
+                anyhow::bail!("--limit must be 1..1000");
+            }
+            let filter = vpp_app::alerts::alert_filter(state.as_deref(), rule.as_deref(), subject, limit)
+                .map_err(|e| api_error(e, "alert"))?;
+            let alerts = store.list_alerts(&filter).await?;
+            print!("{}", crate::output::alert_table(&alerts));
+            return Ok(());
+        }
+        AlertCommand::Ack { id, comment } => vpp_app::alerts::acknowledge(&store, &id, &actor, &action(comment)).await,
+        AlertCommand::Resolve { id, comment } => vpp_app::alerts::resolve(&store, &id, &actor, &action(comment)).await,
+    }
+    .map_err(|e| api_error(e, "alert"))?;
+    println!("{} {} ({})", alert.id, alert.state.as_str(), alert.message);
+    Ok(())
+}
+
+/// The id of the VPP given by id or name.
+async fn vpp_id(store: &vpp_store::Store, vpp: &str) -> anyhow::Result<String> {
+    match store.get_vpp(vpp).await {
+        Ok(v) => Ok(v.id),
+        Err(vpp_store::StoreError::NotFound { .. }) => vpp_by_name(store, vpp).await,
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The id of the VPP named `name`.
@@ -109,11 +215,7 @@ pub(crate) async fn report_command(config: &Config, cmd: ReportCommand) -> anyho
             if !(0..=7 * 24 * 60).contains(&gate_closure_minutes) {
                 anyhow::bail!("--gate-closure-minutes must be 0..10080");
             }
-            let id = match store.get_vpp(&vpp).await {
-                Ok(v) => v.id,
-                Err(vpp_store::StoreError::NotFound { .. }) => vpp_by_name(&store, &vpp).await?,
-                Err(e) => return Err(e.into()),
-            };
+            let id = vpp_id(&store, &vpp).await?;
             let report = vpp_app::performance::performance_report(
                 &store,
                 &id,

@@ -3,7 +3,9 @@
 //! and background jobs raise them; the API and the console show them.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::Invalid;
 
 /// What raised an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -116,9 +118,65 @@ pub struct Alert {
     /// When.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub acknowledged_at: Option<Timestamp>,
+    /// What the person who acknowledged it wrote.
+    pub acknowledged_comment: Option<String>,
     /// Who resolved it (`system` when the condition cleared).
     pub resolved_by: Option<String>,
     /// When.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at: Option<Timestamp>,
+    /// What the person who resolved it wrote.
+    pub resolved_comment: Option<String>,
+}
+
+/// A person's acknowledgement or resolution of an alert.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertAction {
+    /// Why, or what was done (at most 1,000 characters; line breaks allowed).
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+impl AlertAction {
+    /// The comment, trimmed; an empty one is none. Over 1,000 characters or
+    /// with control characters other than line breaks and tabs is refused
+    /// at `comment`.
+    pub fn comment(&self) -> Result<Option<String>, Invalid> {
+        let Some(text) = self.comment.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        if text.chars().count() > 1000 {
+            return Err(Invalid::one("comment", "must be at most 1000 characters"));
+        }
+        if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            return Err(Invalid::one("comment", "must not contain control characters"));
+        }
+        Ok(Some(text.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(comment: &str) -> AlertAction {
+        AlertAction { comment: Some(comment.into()) }
+    }
+
+    #[test]
+    fn a_comment_is_trimmed_and_an_empty_one_is_none() {
+        assert_eq!(action("  on site, breaker reset\n").comment().unwrap().as_deref(), Some("on site, breaker reset"));
+        assert_eq!(action("   ").comment().unwrap(), None);
+        assert_eq!(AlertAction::default().comment().unwrap(), None);
+    }
+
+    #[test]
+    fn a_long_comment_or_control_characters_are_refused_at_comment() {
+        let long = action(&"x".repeat(1001)).comment().unwrap_err();
+        assert_eq!(long.0[0].field, "comment");
+        let nul = action("a\u{0}b").comment().unwrap_err();
+        assert!(nul.0[0].message.contains("control"), "{nul:?}");
+        assert!(action("line one\nline two\tend").comment().is_ok());
+    }
 }

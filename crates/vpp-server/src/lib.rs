@@ -28,6 +28,7 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -244,7 +245,9 @@ pub fn router(state: AppState) -> Router {
         Some(c) => router.layer(c),
         None => router,
     };
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    // gzip or brotli as the client accepts; server-sent events, images and
+    // bodies of 32 bytes or less go out as they are (tower-http's default).
+    router.layer(CompressionLayer::new()).layer(TraceLayer::new_for_http()).with_state(state)
 }
 
 /// Any successful write may change a fleet: drop cached fleets.

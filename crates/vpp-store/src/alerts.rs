@@ -28,7 +28,7 @@ macro_rules! select_alerts {
     ($rest:literal) => {
         concat!(
             "SELECT id, rule, subject, severity, message, state, occurrences, first_seen_at, last_seen_at, ",
-            "acknowledged_by, acknowledged_at, resolved_by, resolved_at FROM alerts ",
+            "acknowledged_by, acknowledged_at, acknowledged_comment, resolved_by, resolved_at, resolved_comment FROM alerts ",
             $rest
         )
     };
@@ -51,8 +51,10 @@ fn alert_from_row(r: &AnyRow) -> Result<Alert> {
         last_seen_at: from_micros(r.try_get("last_seen_at")?)?,
         acknowledged_by: r.try_get("acknowledged_by")?,
         acknowledged_at: opt_ts("acknowledged_at")?,
+        acknowledged_comment: r.try_get("acknowledged_comment")?,
         resolved_by: r.try_get("resolved_by")?,
         resolved_at: opt_ts("resolved_at")?,
+        resolved_comment: r.try_get("resolved_comment")?,
     })
 }
 
@@ -149,28 +151,32 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound { entity: "alert", id: id.into() })
     }
 
-    /// Marks an open alert acknowledged by `user`.
-    pub async fn acknowledge_alert(&self, id: &str, user: &str) -> Result<Alert> {
-        self.move_alert(id, user, AlertState::Acknowledged).await
+    /// Marks an open alert acknowledged by `user`, with what they wrote.
+    pub async fn acknowledge_alert(&self, id: &str, user: &str, comment: Option<&str>) -> Result<Alert> {
+        self.move_alert(id, user, AlertState::Acknowledged, comment).await
     }
 
-    /// Marks an alert that is not yet resolved resolved by `user`.
-    pub async fn resolve_alert(&self, id: &str, user: &str) -> Result<Alert> {
-        self.move_alert(id, user, AlertState::Resolved).await
+    /// Marks an alert that is not yet resolved resolved by `user`, with what
+    /// they wrote.
+    pub async fn resolve_alert(&self, id: &str, user: &str, comment: Option<&str>) -> Result<Alert> {
+        self.move_alert(id, user, AlertState::Resolved, comment).await
     }
 
     /// Moves an alert on to `to` (acknowledged from open, resolved from open
-    /// or acknowledged), recording who and when; any other move is refused.
-    async fn move_alert(&self, id: &str, user: &str, to: AlertState) -> Result<Alert> {
+    /// or acknowledged), recording who, when and their comment; any other
+    /// move is refused, and so is a move another caller made first.
+    async fn move_alert(&self, id: &str, user: &str, to: AlertState, comment: Option<&str>) -> Result<Alert> {
         let alert = self.get_alert(id).await?;
         let (sql, refused) = match to {
             AlertState::Acknowledged => (
-                "UPDATE alerts SET state = 'acknowledged', acknowledged_by = $2, acknowledged_at = $3 WHERE id = $1 AND state = 'open'",
+                "UPDATE alerts SET state = 'acknowledged', acknowledged_by = $2, acknowledged_at = $3, acknowledged_comment = $4 \
+                 WHERE id = $1 AND state = 'open'",
                 (alert.state != AlertState::Open)
                     .then(|| format!("alert `{id}` is {}, not open", alert.state.as_str())),
             ),
             AlertState::Resolved => (
-                "UPDATE alerts SET state = 'resolved', resolved_by = $2, resolved_at = $3 WHERE id = $1 AND state <> 'resolved'",
+                "UPDATE alerts SET state = 'resolved', resolved_by = $2, resolved_at = $3, resolved_comment = $4 \
+                 WHERE id = $1 AND state <> 'resolved'",
                 (alert.state == AlertState::Resolved).then(|| format!("alert `{id}` is already resolved")),
             ),
             AlertState::Open => {
@@ -180,12 +186,19 @@ impl Store {
         if let Some(message) = refused {
             return Err(Invalid::one("state", message).into());
         }
-        sqlx::query(sql)
+        let moved = sqlx::query(sql)
             .bind(id.to_string())
             .bind(user.to_string())
             .bind(to_micros(crate::now()))
+            .bind(comment.map(str::to_string))
             .execute(&self.pool)
-            .await?;
-        self.get_alert(id).await
+            .await?
+            .rows_affected();
+        let alert = self.get_alert(id).await?;
+        if moved == 0 {
+            // Someone else moved it between the read and the write.
+            return Err(Invalid::one("state", format!("alert `{id}` is {} now", alert.state.as_str())).into());
+        }
+        Ok(alert)
     }
 }

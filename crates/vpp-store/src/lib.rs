@@ -63,7 +63,7 @@ pub use resources::{ResourceFilter, ResourcePage, ResourceSort};
 pub use security::{AuditFilter, NewAudit, RefreshToken, UserCredentials, UserState};
 pub use series::{BeliefQuery, Progress, SeriesFilter};
 pub use strategies::{BacktestRecord, StatusChange, StrategyFilter};
-pub use telemetry::{DispatchRecord, InstructionRecord, MAX_TELEMETRY_BATCH, TelemetryWindow};
+pub use telemetry::{DispatchRecord, InstructionRecord, LivePower, MAX_TELEMETRY_BATCH, TelemetryWindow};
 pub use templates::TemplateFilter;
 pub use vpps::VppFilter;
 

@@ -10,6 +10,16 @@ use vpp_domain::resource::Telemetry;
 
 use crate::{Result, Store, StoreError, from_micros, to_micros};
 
+/// Power now of a fleet or a VPP, from the newest sample of each resource.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct LivePower {
+    /// Σ power, kW (injection positive; a VPP's members weighted by their
+    /// ratio); none when no resource reported recently.
+    pub kw: Option<f64>,
+    /// Resources whose newest sample is recent enough to count.
+    pub reporting: i64,
+}
+
 /// Largest batch of samples accepted at once.
 pub const MAX_TELEMETRY_BATCH: usize = 10_000;
 
@@ -113,6 +123,55 @@ impl Store {
         let inserted = crate::devices::insert_samples(&mut w, &rows, to_micros(crate::now())).await?;
         w.tx.commit().await?;
         Ok(inserted)
+    }
+
+    /// Power now: the newest sample of each resource taken at or after
+    /// `since`, summed (kW, injection positive) and counted. With a VPP,
+    /// only its members, each weighted by its allocation ratio; resources
+    /// whose newest sample is older are left out, not guessed.
+    pub async fn live_power(&self, vpp_id: Option<&str>, since: Timestamp) -> Result<LivePower> {
+        let row = match vpp_id {
+            Some(vpp) => {
+                sqlx::query(
+                    "SELECT COALESCE(SUM(t.power_kw * m.allocation_ratio), 0.0) AS kw, COUNT(*) AS n \
+                     FROM vpp_members m JOIN resource_latest_telemetry t ON t.resource_id = m.resource_id \
+                     WHERE m.vpp_id = $1 AND t.ts >= $2",
+                )
+                .bind(vpp.to_string())
+                .bind(to_micros(since))
+                .fetch_one(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT COALESCE(SUM(power_kw), 0.0) AS kw, COUNT(*) AS n FROM resource_latest_telemetry WHERE ts >= $1",
+                )
+                .bind(to_micros(since))
+                .fetch_one(&self.pool)
+                .await?
+            }
+        };
+        let reporting: i64 = row.try_get("n")?;
+        Ok(LivePower { kw: (reporting > 0).then(|| row.try_get("kw")).transpose()?, reporting })
+    }
+
+    /// How many resources are in each status, over the whole registry.
+    pub async fn status_counts(&self) -> Result<vpp_domain::fleet::StatusCounts> {
+        let rows =
+            sqlx::query("SELECT status, COUNT(*) AS n FROM resources GROUP BY status").fetch_all(&self.pool).await?;
+        let mut counts = vpp_domain::fleet::StatusCounts::default();
+        for r in rows {
+            let status: String = r.try_get("status")?;
+            let n = usize::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0);
+            match status.as_str() {
+                "ONLINE" => counts.online += n,
+                "OFFLINE" => counts.offline += n,
+                "MAINTENANCE" => counts.maintenance += n,
+                "ERROR" => counts.error += n,
+                other => return Err(StoreError::Corrupt(format!("resource status `{other}`"))),
+            }
+        }
+        Ok(counts)
     }
 
     /// The newest sample of a resource and when it arrived, if any has.
@@ -248,6 +307,22 @@ impl Store {
              WHERE start_at <= $1 AND end_at > $1 ORDER BY created_at, id",
         )
         .bind(to_micros(at))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(instruction_from_row)
+        .collect()
+    }
+
+    /// A resource's newest instructions (by start), at most `limit`.
+    pub async fn recent_instructions(&self, resource_id: &str, limit: i64) -> Result<Vec<InstructionRecord>> {
+        self.get_resource(resource_id).await?;
+        sqlx::query(
+            "SELECT id, dispatch_id, resource_id, target_kw, start_at, end_at FROM dispatch_instructions \
+             WHERE resource_id = $1 ORDER BY start_at DESC, created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(resource_id.to_string())
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?
         .iter()

@@ -400,7 +400,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Acknowledges an open alert: someone is on it. */
+        /**
+         * Acknowledges an open alert: someone is on it. The body's `comment` is
+         *     optional.
+         */
         post: operations["acknowledge_alert"];
         delete?: never;
         options?: never;
@@ -417,7 +420,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Resolves an alert by hand. */
+        /** Resolves an alert by hand. The body's `comment` is optional. */
         post: operations["resolve_alert"];
         delete?: never;
         options?: never;
@@ -1371,6 +1374,27 @@ export interface paths {
          *     values are never invented.
          */
         get: operations["realtime_data"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/resource-instances/{id}/setpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A resource's newest setpoints (by start), each with its delivery to the
+         *     device (`null` without a device link), its phase and the measured power
+         *     in its window.
+         */
+        get: operations["recent_setpoints"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2630,7 +2654,8 @@ export interface paths {
          * Split a power target across the VPP's ONLINE members and store the
          *     instructions. Positive targets inject, negative absorb. Members keep to
          *     their min/max power (scaled by ratio), SOC and priority; what cannot be
-         *     covered is `unmet_demand`.
+         *     covered is `unmet_demand`. With `dry_run=true` the split is only
+         *     previewed (200, nothing stored).
          */
         post: operations["dispatch_vpp"];
         delete?: never;
@@ -3156,6 +3181,8 @@ export interface components {
             acknowledged_at?: string | null;
             /** @description Who acknowledged it. */
             acknowledged_by?: string | null;
+            /** @description What the person who acknowledged it wrote. */
+            acknowledged_comment?: string | null;
             /**
              * Format: date-time
              * @description First seen (UTC).
@@ -3182,6 +3209,8 @@ export interface components {
             resolved_at?: string | null;
             /** @description Who resolved it (`system` when the condition cleared). */
             resolved_by?: string | null;
+            /** @description What the person who resolved it wrote. */
+            resolved_comment?: string | null;
             /** @description Rule that raised it. */
             rule: components["schemas"]["AlertRule"];
             /** @description `critical` or `warning`. */
@@ -3190,6 +3219,11 @@ export interface components {
             state: components["schemas"]["AlertState"];
             /** @description What it is about: a resource, VPP or instruction id, or `broker`. */
             subject: string;
+        };
+        /** @description A person's acknowledgement or resolution of an alert. */
+        AlertAction: {
+            /** @description Why, or what was done (at most 1,000 characters; line breaks allowed). */
+            comment?: string | null;
         };
         /**
          * @description What raised an alert.
@@ -3217,8 +3251,11 @@ export interface components {
         AllocationLine: {
             /** @description Category. */
             category: components["schemas"]["ResourceCategory"];
-            /** @description Instruction id, for `GET /trading/execution-status/{id}`. */
-            instruction_id: string;
+            /**
+             * @description Instruction id, for `GET /trading/execution-status/{id}`; absent in a
+             *     preview, which stores nothing.
+             */
+            instruction_id?: string | null;
             /** @description Resource name. */
             name: string;
             /** @description Resource id. */
@@ -4357,6 +4394,8 @@ export interface components {
              * @description When taken.
              */
             at: string;
+            /** @description The whole fleet now. */
+            fleet: components["schemas"]["FleetNow"];
             /** @description The newest open alerts (at most 20). */
             open_alerts: components["schemas"]["Alert"][];
             /** @description Every VPP with its aggregated parameters. */
@@ -4643,12 +4682,15 @@ export interface components {
              */
             target_kw: number;
         };
-        /** @description The outcome of a dispatch. */
+        /** @description The outcome of a dispatch, or of its preview. */
         DispatchResponse: {
             /** @description Non-zero allocations by resource id. */
             allocations: components["schemas"]["AllocationLine"][];
-            /** @description Dispatch id; also accepted by `GET /trading/execution-status/{id}`. */
-            dispatch_id: string;
+            /**
+             * @description Dispatch id; also accepted by `GET /trading/execution-status/{id}`.
+             *     Absent in a preview.
+             */
+            dispatch_id?: string | null;
             /**
              * Format: date-time
              * @description Delivery end, exclusive (UTC).
@@ -4658,6 +4700,8 @@ export interface components {
             excluded: components["schemas"]["ExcludedMember"][];
             /** @description Split rule. */
             mode: components["schemas"]["DispatchMode"];
+            /** @description True when nothing was stored or sent (`dry_run=true`). */
+            preview: boolean;
             /**
              * Format: date-time
              * @description Delivery start (UTC).
@@ -4949,6 +4993,17 @@ export interface components {
             skipped: components["schemas"]["Skipped"][];
             /** @description Of these, forecast under weather forecasts. */
             under_weather: number;
+        };
+        /** @description The whole fleet now, whatever VPPs its resources are in. */
+        FleetNow: {
+            /** @description Open alerts that are critical. */
+            critical_alerts: number;
+            /** @description Σ of every resource's newest sample of the last [`LIVE_WINDOW_S`] seconds. */
+            live: components["schemas"]["LivePower"];
+            /** @description Resources by status. */
+            status_counts: components["schemas"]["StatusCounts"];
+            /** @description Open alerts that are warnings. */
+            warning_alerts: number;
         };
         /**
          * @description A flexible load: a daily energy at up to `max_kw`, spread evenly unless
@@ -5611,6 +5666,20 @@ export interface components {
              * @description Version that decided.
              */
             version: number;
+        };
+        /** @description Power now of a fleet or a VPP, from the newest sample of each resource. */
+        LivePower: {
+            /**
+             * Format: double
+             * @description Σ power, kW (injection positive; a VPP's members weighted by their
+             *     ratio); none when no resource reported recently.
+             */
+            kw?: number | null;
+            /**
+             * Format: int64
+             * @description Resources whose newest sample is recent enough to count.
+             */
+            reporting: number;
         };
         /** @description What a load import stored. */
         LoadImport: {
@@ -8866,8 +8935,19 @@ export interface components {
         VppSummary: {
             /** @description Aggregated parameters over one hour. */
             aggregated: components["schemas"]["AggregatedParams"];
+            /**
+             * Format: double
+             * @description What it is committed to deliver in the current interval (its cleared
+             *     market position), kW; none without one.
+             */
+            committed_kw?: number | null;
             /** @description Id. */
             id: string;
+            /**
+             * @description Measured power now: its members' newest samples of the last
+             *     [`LIVE_WINDOW_S`] seconds, weighted by allocation ratio.
+             */
+            live: components["schemas"]["LivePower"];
             /** @description Market served. */
             market_type: components["schemas"]["MarketType"];
             /** @description Name. */
@@ -10191,7 +10271,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AlertAction"] | null;
+            };
+        };
         responses: {
             /** @description OK */
             200: {
@@ -10240,7 +10324,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AlertAction"] | null;
+            };
+        };
         responses: {
             /** @description OK */
             200: {
@@ -12805,6 +12893,58 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recent_setpoints: {
+        parameters: {
+            query?: {
+                /** @description Most items to return. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstructionStatus"][];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16899,7 +17039,10 @@ export interface operations {
     };
     dispatch_vpp: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only compute the split and answer 200: nothing is stored or sent. */
+                dry_run?: boolean;
+            };
             header?: never;
             path: {
                 id: string;
@@ -16912,6 +17055,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description preview (`dry_run=true`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DispatchResponse"];
+                };
+            };
             /** @description Created */
             201: {
                 headers: {

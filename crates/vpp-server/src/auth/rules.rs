@@ -129,6 +129,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::PUT, "/api/v1/vpp/resource-instances/{id}/status", p(RegistryWrite), Entity::Resource),
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/status-history", p(RegistryRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/realtime-data", p(RegistryRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/setpoints", p(RegistryRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/resource-instances/{id}/telemetry", p(TelemetryWrite), Action("telemetry")),
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/changes", p(RegistryRead), Entity::None),
     rule(Method::GET, "/api/v1/vpp/resource-instances/{id}/weather", p(RegistryRead), Entity::None),

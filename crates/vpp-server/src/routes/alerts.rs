@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_devices::bridge::BridgeCounts;
-use vpp_store::{Alert, AlertFilter, AlertRule, AlertState};
+use vpp_domain::alert::AlertAction;
+use vpp_store::Alert;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::ApiQuery;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -43,49 +44,36 @@ pub struct AlertQuery {
 #[utoipa::path(get, path = "/api/v1/vpp/alerts", tag = "alerts", params(AlertQuery),
     responses((status = 200, body = Vec<Alert>), (status = 422, body = Problem)))]
 async fn list_alerts(State(s): State<AppState>, ApiQuery(q): ApiQuery<AlertQuery>) -> ApiResult<Json<Vec<Alert>>> {
-    let state = q
-        .state
-        .as_deref()
-        .map(|x| {
-            AlertState::parse(x).ok_or_else(|| {
-                ApiError::invalid("state", format!("unknown state `{x}`; use open, acknowledged or resolved"))
-            })
-        })
-        .transpose()?;
-    let rule = q
-        .rule
-        .as_deref()
-        .map(|x| {
-            AlertRule::parse(x).ok_or_else(|| {
-                let names: Vec<&str> = AlertRule::ALL.iter().map(|r| r.as_str()).collect();
-                ApiError::invalid("rule", format!("unknown rule `{x}`; use one of {}", names.join(", ")))
-            })
-        })
-        .transpose()?;
     let limit = super::LimitQuery { limit: q.limit }.get()?;
-    Ok(Json(s.store.list_alerts(&AlertFilter { state, rule, subject: q.subject, limit }).await?))
+    let filter = vpp_app::alerts::alert_filter(q.state.as_deref(), q.rule.as_deref(), q.subject, limit)?;
+    Ok(Json(s.store.list_alerts(&filter).await?))
 }
 
-/// Acknowledges an open alert: someone is on it.
-#[utoipa::path(post, path = "/api/v1/vpp/alerts/{id}/acknowledge", tag = "alerts",
+/// Acknowledges an open alert: someone is on it. The body's `comment` is
+/// optional.
+#[utoipa::path(post, path = "/api/v1/vpp/alerts/{id}/acknowledge", tag = "alerts", request_body(content = Option<AlertAction>),
     responses((status = 200, body = Alert), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn acknowledge_alert(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
+    body: Option<ApiJson<AlertAction>>,
 ) -> ApiResult<Json<Alert>> {
-    Ok(Json(s.store.acknowledge_alert(&id, &p.actor_name()).await?))
+    let action = body.map(|b| b.0).unwrap_or_default();
+    Ok(Json(vpp_app::alerts::acknowledge(&s.store, &id, &p.actor_name(), &action).await?))
 }
 
-/// Resolves an alert by hand.
-#[utoipa::path(post, path = "/api/v1/vpp/alerts/{id}/resolve", tag = "alerts",
+/// Resolves an alert by hand. The body's `comment` is optional.
+#[utoipa::path(post, path = "/api/v1/vpp/alerts/{id}/resolve", tag = "alerts", request_body(content = Option<AlertAction>),
     responses((status = 200, body = Alert), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn resolve_alert(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
+    body: Option<ApiJson<AlertAction>>,
 ) -> ApiResult<Json<Alert>> {
-    Ok(Json(s.store.resolve_alert(&id, &p.actor_name()).await?))
+    let action = body.map(|b| b.0).unwrap_or_default();
+    Ok(Json(vpp_app::alerts::resolve(&s.store, &id, &p.actor_name(), &action).await?))
 }
 
 /// Whether the MQTT bridge runs, and its counters.

@@ -7,13 +7,13 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vpp_domain::fleet::AggregatedParams;
+use vpp_domain::fleet::{AggregatedParams, StatusCounts};
 use vpp_domain::vpp::{MarketType, VppStatus};
-use vpp_store::{Alert, AlertFilter, AlertState, MAX_PAGE_SIZE, Page, VppFilter};
+use vpp_store::{Alert, AlertFilter, AlertState, LivePower, MAX_PAGE_SIZE, Page, VppFilter};
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiQuery;
@@ -36,7 +36,29 @@ pub struct VppSummary {
     pub status: VppStatus,
     /// Aggregated parameters over one hour.
     pub aggregated: AggregatedParams,
+    /// Measured power now: its members' newest samples of the last
+    /// [`LIVE_WINDOW_S`] seconds, weighted by allocation ratio.
+    pub live: LivePower,
+    /// What it is committed to deliver in the current interval (its cleared
+    /// market position), kW; none without one.
+    pub committed_kw: Option<f64>,
 }
+
+/// The whole fleet now, whatever VPPs its resources are in.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FleetNow {
+    /// Σ of every resource's newest sample of the last [`LIVE_WINDOW_S`] seconds.
+    pub live: LivePower,
+    /// Resources by status.
+    pub status_counts: StatusCounts,
+    /// Open alerts that are critical.
+    pub critical_alerts: usize,
+    /// Open alerts that are warnings.
+    pub warning_alerts: usize,
+}
+
+/// How old a resource's newest sample may be to count as power now, s.
+pub const LIVE_WINDOW_S: i64 = 300;
 
 /// What the dashboard shows, as of `at`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -44,6 +66,8 @@ pub struct DashboardSnapshot {
     /// When taken.
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
+    /// The whole fleet now.
+    pub fleet: FleetNow,
     /// Every VPP with its aggregated parameters.
     pub vpps: Vec<VppSummary>,
     /// The newest open alerts (at most 20).
@@ -80,14 +104,36 @@ pub struct EventsQuery {
 
 async fn snapshot(s: &AppState) -> ApiResult<DashboardSnapshot> {
     let vpps = s.store.list_vpps(&VppFilter::default(), Page { page: 1, size: MAX_PAGE_SIZE }).await?;
+    let now = Timestamp::now();
+    let since = now - SignedDuration::from_secs(LIVE_WINDOW_S);
     let mut out = Vec::with_capacity(vpps.items.len());
     for v in vpps.items {
         let cached = s.fleets.get(&s.store, &v.id).await?;
         let aggregated = AggregatedParams::clone(&cached.aggregate(1.0));
-        out.push(VppSummary { id: v.id, name: v.name, market_type: v.market_type, status: v.status, aggregated });
+        let live = s.store.live_power(Some(&v.id), since).await?;
+        let committed_kw = s.store.committed_power(&v.id, now.as_microsecond()).await?.map(|(_, _, kw)| kw);
+        out.push(VppSummary {
+            id: v.id,
+            name: v.name,
+            market_type: v.market_type,
+            status: v.status,
+            aggregated,
+            live,
+            committed_kw,
+        });
     }
-    let filter = AlertFilter { state: Some(AlertState::Open), rule: None, subject: None, limit: 20 };
-    Ok(DashboardSnapshot { at: Timestamp::now(), vpps: out, open_alerts: s.store.list_alerts(&filter).await? })
+    // Counted over every open alert; the list shows the newest 20.
+    let open = s
+        .store
+        .list_alerts(&AlertFilter { state: Some(AlertState::Open), rule: None, subject: None, limit: 1000 })
+        .await?;
+    let fleet = FleetNow {
+        live: s.store.live_power(None, since).await?,
+        status_counts: s.store.status_counts().await?,
+        critical_alerts: open.iter().filter(|a| a.severity == "critical").count(),
+        warning_alerts: open.iter().filter(|a| a.severity != "critical").count(),
+    };
+    Ok(DashboardSnapshot { at: now, fleet, vpps: out, open_alerts: open.into_iter().take(20).collect() })
 }
 
 /// A dashboard snapshot now and then every `interval_s` seconds, as

@@ -131,6 +131,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_status))
         .routes(routes!(status_history))
         .routes(routes!(realtime_data))
+        .routes(routes!(recent_setpoints))
         .routes(routes!(post_telemetry))
         .routes(routes!(resource_changes))
         .routes(routes!(physical_forecast))
@@ -267,6 +268,24 @@ async fn realtime_data(State(s): State<AppState>, Path(id): Path<String>) -> Api
         soc_pct: t.soc_pct,
         temperature_c: t.temperature_c,
     }))
+}
+
+/// A resource's newest setpoints (by start), each with its delivery to the
+/// device (`null` without a device link), its phase and the measured power
+/// in its window.
+#[utoipa::path(get, path = "/api/v1/vpp/resource-instances/{id}/setpoints", tag = "resources", params(LimitQuery),
+    responses((status = 200, body = Vec<super::trading::InstructionStatus>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn recent_setpoints(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> ApiResult<Json<Vec<super::trading::InstructionStatus>>> {
+    let now = Timestamp::now();
+    let mut out = Vec::new();
+    for i in s.store.recent_instructions(&id, q.get()?).await? {
+        out.push(super::trading::instruction_status(&s, i, now).await?);
+    }
+    Ok(Json(out))
 }
 
 /// Upload telemetry samples for a resource (device gateways). Idempotent per sample time.

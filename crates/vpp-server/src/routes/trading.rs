@@ -72,7 +72,11 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(execution_status))
 }
 
-async fn instruction_status(s: &AppState, i: InstructionRecord, now: Timestamp) -> ApiResult<InstructionStatus> {
+pub(crate) async fn instruction_status(
+    s: &AppState,
+    i: InstructionRecord,
+    now: Timestamp,
+) -> ApiResult<InstructionStatus> {
     let window = s.store.telemetry_window(&i.resource_id, i.start, i.end).await?;
     let delivery = s.store.setpoint_delivery(&i.id).await?;
     Ok(InstructionStatus {

@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_domain::execution::DispatchRequest;
-use vpp_domain::fleet::{AggregatedParams, DispatchMode, DispatchOrigin, dispatch};
-use vpp_domain::resource::ResourceStatus;
-use vpp_domain::template::ResourceCategory;
+use vpp_domain::fleet::{AggregatedParams, DispatchOrigin};
 use vpp_domain::vpp::{Conflict, MarketType, Member, MembershipChange, Vpp, VppRequest, VppStatus, VppUpdate};
 use vpp_store::VppFilter;
 
@@ -18,7 +16,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::{LimitQuery, page, paged};
 use crate::state::AppState;
-use vpp_app::dispatch::{dispatch_record, require_active};
+use vpp_app::dispatch::DispatchResponse;
 
 paged!(VppList, Vpp);
 
@@ -74,59 +72,6 @@ pub struct AggregatedParamsResponse {
     /// The figures.
     #[serde(flatten)]
     pub params: AggregatedParams,
-}
-
-/// One resource's share of a dispatch.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AllocationLine {
-    /// Instruction id, for `GET /trading/execution-status/{id}`.
-    pub instruction_id: String,
-    /// Resource id.
-    pub resource_id: String,
-    /// Resource name.
-    pub name: String,
-    /// Category.
-    pub category: ResourceCategory,
-    /// Setpoint, kW (positive = inject).
-    pub target_kw: f64,
-}
-
-/// A member that got nothing because it is not ONLINE.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ExcludedMember {
-    /// Resource id.
-    pub resource_id: String,
-    /// Resource name.
-    pub name: String,
-    /// Its status.
-    pub status: ResourceStatus,
-}
-
-/// The outcome of a dispatch.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DispatchResponse {
-    /// Dispatch id; also accepted by `GET /trading/execution-status/{id}`.
-    pub dispatch_id: String,
-    /// VPP dispatched.
-    pub vpp_id: String,
-    /// Requested net setpoint, kW.
-    pub target_kw: f64,
-    /// Delivery start (UTC).
-    #[schema(value_type = String, format = DateTime)]
-    pub start: Timestamp,
-    /// Delivery end, exclusive (UTC).
-    #[schema(value_type = String, format = DateTime)]
-    pub end: Timestamp,
-    /// Split rule.
-    pub mode: DispatchMode,
-    /// Σ allocations, kW.
-    pub total_dispatched: f64,
-    /// target − total_dispatched, kW: what the VPP cannot cover.
-    pub unmet_demand: f64,
-    /// Non-zero allocations by resource id.
-    pub allocations: Vec<AllocationLine>,
-    /// Members left out because they are not ONLINE.
-    pub excluded: Vec<ExcludedMember>,
 }
 
 /// A past dispatch (without its instructions).
@@ -245,61 +190,32 @@ async fn aggregated_params(
     }))
 }
 
+/// Query of a dispatch.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchQuery {
+    /// Only compute the split and answer 200: nothing is stored or sent.
+    pub dry_run: Option<bool>,
+}
+
 /// Split a power target across the VPP's ONLINE members and store the
 /// instructions. Positive targets inject, negative absorb. Members keep to
 /// their min/max power (scaled by ratio), SOC and priority; what cannot be
-/// covered is `unmet_demand`.
-#[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/dispatch", tag = "vpps", request_body = DispatchRequest,
-    responses((status = 201, body = DispatchResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+/// covered is `unmet_demand`. With `dry_run=true` the split is only
+/// previewed (200, nothing stored).
+#[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/dispatch", tag = "vpps", request_body = DispatchRequest, params(DispatchQuery),
+    responses((status = 201, body = DispatchResponse), (status = 200, description = "preview (`dry_run=true`)", body = DispatchResponse),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn dispatch_vpp(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DispatchQuery>,
     ApiJson(request): ApiJson<DispatchRequest>,
 ) -> ApiResult<(StatusCode, Json<DispatchResponse>)> {
-    request.validate()?;
-    // Dispatch acts on equipment: read the members fresh, not from the cache.
-    let snapshot = s.store.load_fleet(&id).await?;
-    require_active(&id, snapshot.vpp_status)?;
-    let now = vpp_store::now();
-    let (start, end) = request.window(now);
-    let (start, end) = (vpp_store::at_storage_precision(start), vpp_store::at_storage_precision(end));
-    let hours = request.duration_minutes as f64 / 60.0;
-    let plan = dispatch(&snapshot.fleet, request.target_kw, hours, request.mode);
-    let record = dispatch_record(&snapshot, request.target_kw, (start, end), request.mode, &plan, now);
-    s.store.save_dispatch(&record).await?;
-    let allocations = plan
-        .allocations
-        .iter()
-        .zip(&record.instructions)
-        .map(|(&(i, kw), instr)| AllocationLine {
-            instruction_id: instr.id.clone(),
-            resource_id: snapshot.members[i].resource_id.clone(),
-            name: snapshot.members[i].name.clone(),
-            category: snapshot.members[i].category,
-            target_kw: kw,
-        })
-        .collect();
-    let excluded = snapshot
-        .members
-        .iter()
-        .filter(|m| m.status != ResourceStatus::Online)
-        .map(|m| ExcludedMember { resource_id: m.resource_id.clone(), name: m.name.clone(), status: m.status })
-        .collect();
-    Ok((
-        StatusCode::CREATED,
-        Json(DispatchResponse {
-            dispatch_id: record.id,
-            vpp_id: id,
-            target_kw: request.target_kw,
-            start,
-            end,
-            mode: request.mode,
-            total_dispatched: plan.total_dispatched_kw,
-            unmet_demand: plan.unmet_kw,
-            allocations,
-            excluded,
-        }),
-    ))
+    let preview = q.dry_run.unwrap_or(false);
+    let answer = vpp_app::dispatch::dispatch_vpp(&s.store, &id, &request, preview).await?;
+    Ok((if preview { StatusCode::OK } else { StatusCode::CREATED }, Json(answer)))
 }
 
 /// Recent dispatches of a VPP, newest first.

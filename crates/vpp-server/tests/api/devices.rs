@@ -328,13 +328,23 @@ async fn setpoints_are_delivered_acknowledged_or_failed_with_an_alert() {
     assert!(alerts[0]["message"].as_str().unwrap().contains(&silent));
     // An operator takes it, then closes it.
     let alert = alerts[0]["id"].as_str().unwrap();
-    let (s, a) = app.post(&format!("/api/v1/vpp/alerts/{alert}/acknowledge"), json!({})).await;
+    // A comment over 1,000 characters is refused at its field and changes nothing.
+    let long = json!({"comment": "x".repeat(1001)});
+    let (s, e) = app.post(&format!("/api/v1/vpp/alerts/{alert}/acknowledge"), long).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("comment")), "{e}");
+    let (s, a) =
+        app.post(&format!("/api/v1/vpp/alerts/{alert}/acknowledge"), json!({"comment": "  calling the site  "})).await;
     assert_eq!((s, a["state"].as_str()), (StatusCode::OK, Some("acknowledged")), "{a}");
     assert_eq!(a["acknowledged_by"], "admin");
+    assert_eq!(a["acknowledged_comment"], "calling the site");
     let (s, again) = app.post(&format!("/api/v1/vpp/alerts/{alert}/acknowledge"), json!({})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{again}");
-    let (s, a) = app.post(&format!("/api/v1/vpp/alerts/{alert}/resolve"), json!({})).await;
-    assert_eq!((s, a["state"].as_str()), (StatusCode::OK, Some("resolved")));
+    // Without a body at all, as older clients send it.
+    let (s, a, _) =
+        app.request(axum::http::Method::POST, &format!("/api/v1/vpp/alerts/{alert}/resolve"), None, vec![]).await;
+    assert_eq!((s, a["state"].as_str()), (StatusCode::OK, Some("resolved")), "{a}");
+    assert_eq!(a["resolved_comment"], Value::Null);
+    assert_eq!(a["acknowledged_comment"], "calling the site", "the acknowledgement's comment stays");
     let (s, e) = app.get("/api/v1/vpp/alerts?rule=sunspots").await;
     assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("rule")));
     assert_eq!(app.post("/api/v1/vpp/alerts/nope/resolve", json!({})).await.0, StatusCode::NOT_FOUND);

@@ -45,6 +45,51 @@ async fn merit_order_skips_down_resources_and_reports_unmet_demand() {
     assert_eq!(d["unmet_demand"], 25.0);
 }
 
+/// A dry run answers the split a dispatch would make, 200 and without ids,
+/// and stores nothing: no dispatch is listed and no instruction is made.
+#[tokio::test]
+async fn a_dry_run_previews_the_split_and_stores_nothing() {
+    let app = TestApp::new().await;
+    let cheap = app.generator("Cheap", 100.0, 0.0, 10.0).await;
+    let dear = app.generator("Dear", 100.0, 0.0, 90.0).await;
+    let v = app.vpp("V", json!([{"resource_id": cheap}, {"resource_id": dear}])).await;
+    let path = format!("/api/v1/vpp/vpps/{v}/dispatch?dry_run=true");
+    let (s, d) = app.post(&path, json!({"target_kw": 150, "duration_minutes": 30})).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!(d["preview"], true);
+    assert_eq!(d["dispatch_id"], Value::Null);
+    assert_eq!(allocation(&d, &cheap), 100.0);
+    assert_eq!(allocation(&d, &dear), 50.0);
+    assert!(d["allocations"].as_array().unwrap().iter().all(|a| a["instruction_id"].is_null()), "{d}");
+    let (_, list) = app.get(&format!("/api/v1/vpp/vpps/{v}/dispatches")).await;
+    assert_eq!(list.as_array().unwrap().len(), 0, "a preview is not a dispatch: {list}");
+    let (_, setpoints) = app.get(&format!("/api/v1/vpp/resource-instances/{cheap}/setpoints")).await;
+    assert_eq!(setpoints, json!([]), "no setpoint from a preview");
+    // A bad field is refused the same way as in a real dispatch.
+    let (s, e) = app.post(&path, json!({"target_kw": 150, "duration_minutes": 0})).await;
+    assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "duration_minutes"), "{e}");
+    // Sent for real: 201 with the ids, and listed.
+    let (s, d) = app.post(&format!("/api/v1/vpp/vpps/{v}/dispatch"), json!({"target_kw": 150})).await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    assert_eq!(d["preview"], false);
+    assert!(d["dispatch_id"].is_string() && d["allocations"][0]["instruction_id"].is_string(), "{d}");
+    let (_, list) = app.get(&format!("/api/v1/vpp/vpps/{v}/dispatches")).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // The resource's own view: its newest setpoints, without a device link no delivery.
+    let (s, setpoints) = app.get(&format!("/api/v1/vpp/resource-instances/{cheap}/setpoints?limit=5")).await;
+    assert_eq!(s, StatusCode::OK, "{setpoints}");
+    assert_eq!(setpoints.as_array().unwrap().len(), 1, "{setpoints}");
+    assert_eq!(setpoints[0]["target_kw"], 100.0);
+    assert_eq!(setpoints[0]["dispatch_id"], d["dispatch_id"]);
+    assert_eq!(setpoints[0]["delivery"], Value::Null);
+    let (s, _) = app.get("/api/v1/vpp/resource-instances/nope/setpoints").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // An inactive VPP is refused even as a preview.
+    app.put(&format!("/api/v1/vpp/vpps/{v}"), json!({"status": "INACTIVE"})).await;
+    let (s, e) = app.post(&path, json!({"target_kw": 150})).await;
+    assert_eq!((s, field(&e)), (StatusCode::CONFLICT, "status"), "{e}");
+}
+
 #[tokio::test]
 async fn negative_targets_priority_and_pro_rata() {
     let app = TestApp::new().await;

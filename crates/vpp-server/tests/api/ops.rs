@@ -32,3 +32,38 @@ async fn health_readiness_metrics_and_docs() {
     assert_eq!(s, StatusCode::OK);
     assert!(page.as_str().unwrap().contains("swagger"), "the docs page is served");
 }
+
+/// Answers are compressed as the client accepts (brotli or gzip), the
+/// dashboard's event stream never is (it must reach the page as it is sent),
+/// and a client that accepts neither gets the body as it is.
+#[tokio::test]
+async fn answers_are_compressed_as_accepted_but_event_streams_are_not() {
+    use axum::http::{Method, Request, header};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = TestApp::new().await;
+    let get = |path: &str, encoding: Option<&str>| {
+        let mut b = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", app.token));
+        if let Some(e) = encoding {
+            b = b.header(header::ACCEPT_ENCODING, e);
+        }
+        b.body(axum::body::Body::empty()).unwrap()
+    };
+    let plain = app.router.clone().oneshot(get("/api/v1/openapi.json", None)).await.unwrap();
+    assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+    let raw = plain.into_body().collect().await.unwrap().to_bytes().len();
+    for (accepts, expected) in [("br", "br"), ("gzip", "gzip"), ("gzip, br", "br")] {
+        let r = app.router.clone().oneshot(get("/api/v1/openapi.json", Some(accepts))).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers().get(header::CONTENT_ENCODING).unwrap(), expected, "Accept-Encoding: {accepts}");
+        let sent = r.into_body().collect().await.unwrap().to_bytes().len();
+        assert!(sent * 5 < raw, "{accepts}: {sent} bytes sent for {raw}");
+    }
+    let events =
+        app.router.clone().oneshot(get("/api/v1/vpp/events/dashboard?count=1", Some("gzip, br"))).await.unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    assert!(events.headers().get(header::CONTENT_ENCODING).is_none(), "an event stream goes out uncompressed");
+}

@@ -252,7 +252,15 @@ async fn writes_by_other_processes_show_after_the_cache_ttl() {
 async fn the_dashboard_stream_sends_snapshots_as_server_sent_events() {
     let app = TestApp::new().await;
     let battery = app.battery("B1", 100.0, 50.0, 10.0).await;
-    app.vpp("Pool", json!([{"resource_id": battery, "allocation_ratio": 1.0}])).await;
+    let outside = app.battery("B2", 100.0, 50.0, 10.0).await;
+    let stale = app.battery("B3", 100.0, 50.0, 10.0).await;
+    app.vpp("Pool", json!([{"resource_id": battery, "allocation_ratio": 0.5}, {"resource_id": stale}])).await;
+    // Power now: B1 discharges 40 kW (half of it the pool's), B2 charges 10 kW
+    // outside any VPP, B3's newest sample is an hour old and does not count.
+    app.telemetry(&battery, json!([{"ts": crate::helpers::now_rfc3339(), "power_kw": 40.0, "soc_pct": 50.0}])).await;
+    app.telemetry(&outside, json!([{"ts": crate::helpers::now_rfc3339(), "power_kw": -10.0, "soc_pct": 50.0}])).await;
+    let hour_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string();
+    app.telemetry(&stale, json!([{"ts": hour_ago, "power_kw": 25.0, "soc_pct": 50.0}])).await;
     let (status, body, content_type) =
         app.request(Method::GET, "/api/v1/vpp/events/dashboard?interval_s=1&count=2", None, vec![]).await;
     assert_eq!(status, StatusCode::OK);
@@ -262,7 +270,11 @@ async fn the_dashboard_stream_sends_snapshots_as_server_sent_events() {
     let first = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
     let snap: Value = serde_json::from_str(first).unwrap();
     assert_eq!(snap["vpps"][0]["name"], "Pool");
-    assert_eq!(snap["vpps"][0]["aggregated"]["total_capacity_kw"], 50.0);
+    assert_eq!(snap["vpps"][0]["aggregated"]["total_capacity_kw"], 75.0);
+    assert_eq!(snap["vpps"][0]["live"], json!({"kw": 20.0, "reporting": 1}));
+    assert_eq!(snap["vpps"][0]["committed_kw"], Value::Null);
+    assert_eq!(snap["fleet"]["live"], json!({"kw": 30.0, "reporting": 2}));
+    assert_eq!(snap["fleet"]["status_counts"]["online"], 3);
     let (status, p) = app.get("/api/v1/vpp/events/dashboard?interval_s=0").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(p["field"], "interval_s");
