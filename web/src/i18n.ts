@@ -19,7 +19,8 @@ const en = {
     rate: 'Messages / polls', failures: 'Failures', off: 'off', connected: 'connected', disconnected: 'disconnected',
     linksConnected: '{n} connected', pollsPerS: '{n} polls/s', stationsConnected: '{n} stations connected',
     fleetNow: 'Fleet now', reporting: 'from {n} reporting resources', toControlRoom: 'Handle them in the control room',
-    measuredNow: 'Measured now', committed: 'Committed', now: 'now', today: 'Today: measured against the plan',
+    measuredNow: 'Measured now', committed: 'Committed', now: 'Now', today: 'Today: measured against the plan',
+    forecast: 'Forecast', plan: 'Plan (member schedules)',
   },
   operate: {
     title: 'Control room', manual: 'Dispatch a VPP', target: 'Target (kW, + injects, − absorbs)', start: 'Start (empty: now)',
@@ -43,6 +44,7 @@ const en = {
     acknowledge: 'Acknowledge', resolve: 'Resolve', comment: 'Comment',
   },
   status: { ONLINE: 'online', OFFLINE: 'offline', MAINTENANCE: 'maintenance', ERROR: 'error' },
+  categories: { GENERATION: 'generation', STORAGE: 'storage', LOAD: 'load', FLEXIBLE: 'flexible' },
   resource: {
     now: 'Now', noTelemetry: 'No telemetry yet: the device has not reported.', power: 'Power (+ injects)', soc: 'State of charge',
     lastSeen: 'Last seen', ago: '{s} s ago', parameters: 'Parameters', day: "Today's power: forecast, measured, schedule",
@@ -240,6 +242,7 @@ const zh: typeof en = {
     linksConnected: '{n} 台已连接', pollsPerS: '每秒 {n} 次轮询', stationsConnected: '{n} 个充电站已连接',
     fleetNow: '全网当前', reporting: '来自 {n} 个上报资源', toControlRoom: '前往控制室处理',
     measuredNow: '当前实测', committed: '已承诺', now: '现在', today: '今日：实测与计划对比',
+    forecast: '预测', plan: '计划（成员计划之和）',
   },
   operate: {
     title: '控制室', manual: '虚拟电厂调度', target: '目标功率（kW，正为上网，负为吸收）', start: '开始时间（空：立即）',
@@ -263,6 +266,7 @@ const zh: typeof en = {
     acknowledge: '确认', resolve: '解决', comment: '备注',
   },
   status: { ONLINE: '在线', OFFLINE: '离线', MAINTENANCE: '维护', ERROR: '故障' },
+  categories: { GENERATION: '发电', STORAGE: '储能', LOAD: '负荷', FLEXIBLE: '柔性负荷' },
   resource: {
     now: '当前', noTelemetry: '暂无遥测：设备尚未上报。', power: '功率（上网为正）', soc: '荷电状态',
     lastSeen: '最近上报', ago: '{s} 秒前', parameters: '参数', day: '今日功率：预测、实测、计划',

@@ -79,6 +79,10 @@ fn every_command_has_help() {
         vec!["user", "add", "--help"],
         vec!["user", "list", "--help"],
         vec!["user", "disable", "--help"],
+        vec!["vpp", "dispatch", "--help"],
+        vec!["alert", "list", "--help"],
+        vec!["alert", "ack", "--help"],
+        vec!["alert", "resolve", "--help"],
         vec!["user", "reset-password", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_vpp")).args(&args).output().expect("run vpp");
@@ -160,6 +164,66 @@ fn the_example_delivery_day_goes_in_with_no_flags() {
     assert!((d(&tr["own_vwap"]) - d(&tr["market_vwap"]) - d(&tr["vwap_difference"])).abs() < 1e-4, "{tr}");
     let html = vpp(&db, &["report", "performance", "--vpp", "Delivered", "--day", "2025-06-08", "--format", "html"]);
     assert!(String::from_utf8_lossy(&html.stdout).contains("<h1>Portfolio performance: Delivered</h1>"));
+}
+
+/// An operator at the command line: a VPP's dispatch previewed, then sent
+/// (a bad mode named); an ingestion source nobody serves raises an alert,
+/// which is listed, acknowledged and resolved with comments.
+#[test]
+fn an_operator_dispatches_and_handles_alerts_from_the_cli() {
+    let tmp = TempDir::migrated("operate");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/delivered");
+    let db = tmp.db();
+    let techdata = dir.join("technical_data_2025-06-07T12-30-00Z.json").display().to_string();
+    assert!(vpp(&db, &["import", "technical-data", &techdata]).status.success());
+    let out = vpp(&db, &["vpp", "create", "Wind", "--member", "WP-07", "--member", "WP-08:0.5"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = vpp(&db, &["vpp", "dispatch", "Wind", "--target-kw", "-50", "--mode", "cheapest"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--mode `cheapest`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let preview = stdout_json(&vpp(&db, &["vpp", "dispatch", "Wind", "--target-kw", "1000", "--dry-run"]));
+    assert_eq!((preview["preview"].as_bool(), preview["dispatch_id"].is_null()), (Some(true), true), "{preview}");
+    let sent = stdout_json(&vpp(&db, &["vpp", "dispatch", "Wind", "--target-kw", "1000", "--duration-min", "30"]));
+    assert_eq!(sent["preview"], false, "{sent}");
+    assert!(sent["dispatch_id"].is_string(), "{sent}");
+    let total = sent["total_dispatched"].as_f64().unwrap() + sent["unmet_demand"].as_f64().unwrap();
+    assert!((total - 1000.0).abs() < 1e-6, "{sent}");
+
+    let out = vpp(
+        &db,
+        &[
+            "ingest",
+            "add",
+            "--name",
+            "dso",
+            "--target",
+            "series",
+            "--location",
+            "http://127.0.0.1:9/meter.csv",
+            "--schedule",
+            "0 6 * * *",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    vpp(&db, &["ingest", "run", "dso"]);
+    let list = String::from_utf8_lossy(&vpp(&db, &["alert", "list", "--state", "open"]).stdout).to_string();
+    let line = list.lines().find(|l| l.contains("127.0.0.1:9/meter.csv")).unwrap_or_else(|| panic!("{list}"));
+    let id = line.split_whitespace().next().unwrap().to_string();
+    let out = vpp(&db, &["alert", "list", "--rule", "sunspots"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown rule `sunspots`"));
+    let out = vpp(&db, &["alert", "ack", &id, "--comment", "calling the DSO"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("acknowledged"));
+    let out = vpp(&db, &["alert", "ack", &id]);
+    assert!(!out.status.success(), "acknowledged twice");
+    let list = String::from_utf8_lossy(&vpp(&db, &["alert", "list", "--state", "acknowledged"]).stdout).to_string();
+    assert!(list.contains("acknowledged by cli:") && list.contains(": calling the DSO"), "{list}");
+    let out = vpp(&db, &["alert", "resolve", &id, "--comment", "their server is back"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("resolved"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// A folder of meter files, each named after its asset, goes in with one
