@@ -20,6 +20,11 @@ if ! command -v chromium >/dev/null; then
   echo "installing chromium (Debian package)"
   apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
 fi
+# Chinese pages drawn with real glyphs in the screenshots, not boxes.
+if ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then
+  echo "installing fonts-noto-cjk (Debian package)"
+  apt-get install -y -q fonts-noto-cjk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q fonts-noto-cjk >/dev/null; }
+fi
 
 vpp=${VPP_BIN:-target/release/vpp}
 if [ -z "${VPP_BIN:-}" ]; then

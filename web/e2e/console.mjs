@@ -451,6 +451,15 @@ await step('Simplified Chinese: every navigation label switches', async () => {
   assert.equal(await page.locator('[data-nav=parks]').innerText(), '工业园区')
   assert.equal(await page.locator('[data-test=logout]').innerText(), '退出登录')
   await page.screenshot({ path: `${shots}/parks-zh.png`, fullPage: true })
+  // The control room and the dashboard in Chinese, enums included.
+  await page.click('[data-nav=operate]')
+  await page.waitForSelector('[data-test=dispatch-mode]')
+  assert.match(await page.locator('[data-test=dispatch-mode]').innerText(), /经济排序/)
+  await page.screenshot({ path: `${shots}/operate-zh.png`, fullPage: true })
+  await page.click('[data-nav=dashboard]')
+  await page.waitForSelector('[data-test=fleet-now]', { timeout: 20000 })
+  assert.match(await page.locator('[data-test=vpp-cards]').innerText(), /现货市场/)
+  await page.screenshot({ path: `${shots}/dashboard-zh.png`, fullPage: true })
   await page.selectOption('[data-test=locale]', 'en')
 })
 

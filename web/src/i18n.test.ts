@@ -4,8 +4,25 @@ import { memoryStorage } from './testing/fakes'
 // i18n.ts picks the locale from localStorage and the browser when loaded.
 memoryStorage('localStorage')
 vi.stubGlobal('navigator', { language: 'en-US' })
-const { i18n, num, when } = await import('./i18n')
+const { i18n, money, num, when } = await import('./i18n')
 const { priceOption } = await import('./market')
+
+describe('money', () => {
+  it('shows an amount with its currency and two decimals in the chosen locale', () => {
+    // The API sends decimals as text with as many places as it keeps.
+    expect(money('12746.6753250', 'EUR')).toBe('€12,746.68')
+    expect(money(-3.5, 'USD')).toBe('-$3.50')
+    i18n.global.locale.value = 'zh-CN'
+    expect(money('12746.6753250', 'CNY')).toBe('¥12,746.68')
+    i18n.global.locale.value = 'en'
+  })
+
+  it('keeps a code that is no ISO currency beside the number, and shows a dash for none', () => {
+    expect(money('1.5', 'POINTS')).toBe('1.50 POINTS')
+    expect(money(null, 'EUR')).toBe('–')
+    expect(money('x', 'EUR')).toBe('–')
+  })
+})
 
 describe('num', () => {
   it('formats with the given digits in the chosen locale', () => {

@@ -44,7 +44,15 @@ const en = {
     acknowledge: 'Acknowledge', resolve: 'Resolve', comment: 'Comment',
   },
   status: { ONLINE: 'online', OFFLINE: 'offline', MAINTENANCE: 'maintenance', ERROR: 'error' },
+  bidStatus: {
+    PENDING_APPROVAL: 'awaiting approval', SUBMITTED: 'submitted', CLEARED: 'cleared', PARTIALLY_CLEARED: 'partly cleared',
+    NOT_CLEARED: 'not cleared', SETTLED: 'settled', CANCELLED: 'cancelled',
+  },
   categories: { GENERATION: 'generation', STORAGE: 'storage', LOAD: 'load', FLEXIBLE: 'flexible' },
+  types: {
+    PV: 'PV', WIND: 'wind', BATTERY: 'battery', EV_CHARGER: 'EV charger', HEAT_PUMP: 'heat pump', HVAC: 'HVAC',
+    INDUSTRIAL_LOAD: 'industrial load', DIESEL_GENERATOR: 'diesel generator', CHP: 'CHP',
+  },
   resource: {
     now: 'Now', noTelemetry: 'No telemetry yet: the device has not reported.', power: 'Power (+ injects)', soc: 'State of charge',
     lastSeen: 'Last seen', ago: '{s} s ago', parameters: 'Parameters', day: "Today's power: forecast, measured, schedule",
@@ -126,6 +134,7 @@ const en = {
     submitted: 'Bid {id}:', positionTitle: 'Position against capacity, {day} (bids open and cleared)', position: 'Position (sold − bought)',
     availableUp: 'Available to sell now', roomSell: 'Room left to sell', cleared: 'auction run: {bids} bids, {trades} trades, mean price {price}',
     killSwitch: 'Kill switch', killActive: 'trading stopped', killInactive: 'trading allowed',
+    noPosition: 'No position for this VPP on this connector:',
     killMeans: 'Setting it cancels every open bid and refuses new ones until it is released. Dispatch and devices are not affected.',
     killConfirm: 'Confirm',
     release: 'Allow trading again', stopTrading: 'Stop all trading', date: 'Delivery day', market: 'Market',
@@ -266,7 +275,15 @@ const zh: typeof en = {
     acknowledge: '确认', resolve: '解决', comment: '备注',
   },
   status: { ONLINE: '在线', OFFLINE: '离线', MAINTENANCE: '维护', ERROR: '故障' },
+  bidStatus: {
+    PENDING_APPROVAL: '待审批', SUBMITTED: '已提交', CLEARED: '已出清', PARTIALLY_CLEARED: '部分出清',
+    NOT_CLEARED: '未出清', SETTLED: '已结算', CANCELLED: '已撤销',
+  },
   categories: { GENERATION: '发电', STORAGE: '储能', LOAD: '负荷', FLEXIBLE: '柔性负荷' },
+  types: {
+    PV: '光伏', WIND: '风电', BATTERY: '储能电池', EV_CHARGER: '充电桩', HEAT_PUMP: '热泵', HVAC: '暖通空调',
+    INDUSTRIAL_LOAD: '工业负荷', DIESEL_GENERATOR: '柴油发电机', CHP: '热电联产',
+  },
   resource: {
     now: '当前', noTelemetry: '暂无遥测：设备尚未上报。', power: '功率（上网为正）', soc: '荷电状态',
     lastSeen: '最近上报', ago: '{s} 秒前', parameters: '参数', day: '今日功率：预测、实测、计划',
@@ -348,6 +365,7 @@ const zh: typeof en = {
     submitted: '报价 {id}：', positionTitle: '{day} 头寸与容量（未成交与已出清报价）', position: '头寸（卖出 − 买入）',
     availableUp: '当前可售容量', roomSell: '剩余可售', cleared: '已出清：{bids} 笔报价，{trades} 笔成交，均价 {price}',
     killSwitch: '紧急停止', killActive: '已停止交易', killInactive: '允许交易',
+    noPosition: '该虚拟电厂在此交易通道上没有头寸：',
     killMeans: '启用后，所有未成交的报价将被撤销，新报价将被拒绝，直至解除。调度和设备不受影响。',
     killConfirm: '确认',
     release: '恢复交易', stopTrading: '停止全部交易', date: '交割日', market: '市场',
@@ -464,6 +482,18 @@ export function num(x: number | null | undefined, digits = 1): string {
 }
 
 /** A time in the chosen locale and a time zone (the browser's if none). */
+/** An amount of money in the chosen locale with its currency, two decimals (the API sends decimals as text). */
+export function money(amount: string | number | null | undefined, currency: string): string {
+  const x = typeof amount === 'string' ? Number(amount) : amount
+  if (x === null || x === undefined || Number.isNaN(x)) return '–'
+  try {
+    return new Intl.NumberFormat(i18n.global.locale.value, { style: 'currency', currency, minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(x)
+  } catch {
+    // Not an ISO 4217 code: the number, then the code as given.
+    return `${num(x, 2)} ${currency}`
+  }
+}
+
 export function when(ts: string | null | undefined, timeZone?: string, seconds = false): string {
   if (!ts) return '–'
   const timeStyle = seconds ? 'medium' : 'short'
