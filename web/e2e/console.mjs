@@ -463,9 +463,18 @@ await step('Simplified Chinese: every navigation label switches', async () => {
   await page.selectOption('[data-test=locale]', 'en')
 })
 
-await step('the audit log lists the status change attempt', async () => {
+await step('the audit log lists the status change attempt, and filters by entity and actor', async () => {
   await page.click('[data-nav=audit]')
   await page.waitForSelector('[data-test=audit] tr >> nth=1')
+  // The dispatch sent from the control room, by admin.
+  await page.selectOption('[data-test=audit-entity]', 'dispatch')
+  await page.fill('[data-test=audit-actor]', 'admin')
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('[data-test=audit] tr')].slice(1)
+    return rows.length > 0 && rows.every((r) => r.textContent.includes('dispatch') && r.textContent.includes('admin'))
+  }, null, { timeout: 10000 })
+  await page.fill('[data-test=audit-actor]', 'nobody-here')
+  await page.waitForSelector('p.empty', { timeout: 10000 })
 })
 
 await step('a viewer sees no audit log and no status buttons; the server refuses them anyway', async () => {
@@ -642,6 +651,8 @@ await step('the operator makes a Saturday a moved workday, and the tariff applie
   const date = saturday.toISOString().slice(0, 10)
   await page.fill('[data-test=tariff-date]', date)
   await page.waitForFunction(() => document.querySelector('[data-test=tariff-day]')?.textContent?.includes('weekend or holiday'), null, { timeout: 10000 })
+  // The calendars are folded below the bill; open them.
+  await page.click('[data-test=calendar-details] summary')
   await page.locator('[data-test=calendar] input[type=number]').fill(date.slice(0, 4))
   await page.click('[data-test=calendar-add]')
   const row = page.locator('[data-test=calendar-day]').last()

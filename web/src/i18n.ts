@@ -161,6 +161,7 @@ const en = {
     addCondition: '+ condition', addAction: '+ action', addRule: '+ rule', removeRule: 'Remove rule', remove: 'Remove',
   },
   parks: {
+    setup: 'Tariffs, holiday calendars and sites', calendars: 'Holiday calendars (public holidays and moved workdays)',
     title: 'Industrial parks', site: 'Site', month: 'Month', bill: 'Bill', line: 'Line', quantity: 'Quantity', rate: 'Rate',
     amount: 'Amount', formula: 'Formula', totalLine: 'Total', profile: 'Average day against the TOU windows',
     workday: 'Workday (kW)', nonWorkday: 'Weekend and holiday (kW)', savings: 'Savings', metric: 'Metric', value: 'Value',
@@ -207,7 +208,7 @@ const en = {
     title: 'Sites', name: 'Name', tariff: 'Tariff', transformer: 'Transformer (kVA)', battery: 'Battery', description: 'Description',
     edit: 'Edit', new: 'New site', noBattery: 'none',
   },
-  audit: { title: 'Audit log', at: 'Time', actor: 'Actor', action: 'Action', entity: 'Entity', status: 'Status', none: 'No entries.' },
+  audit: { title: 'Audit log', at: 'Time', actor: 'Actor', action: 'Action', entity: 'Entity', status: 'Status', none: 'No entries.', entityId: 'Entity id', from: 'From', to: 'Until' },
   report: {
     title: 'Portfolio performance', period: 'Period', day: 'Delivery day', month: 'Month', show: 'Show', printable: 'Printable page',
     production: 'Production by source', asset: 'Asset', owner: 'Owner', productionMwh: 'Production (MWh)',
@@ -392,6 +393,7 @@ const zh: typeof en = {
     addCondition: '+ 条件', addAction: '+ 动作', addRule: '+ 规则', removeRule: '删除规则', remove: '删除',
   },
   parks: {
+    setup: '电价、节假日日历与站点', calendars: '节假日日历（法定节假日与调休工作日）',
     title: '工业园区', site: '站点', month: '月份', bill: '电费账单', line: '项目', quantity: '数量', rate: '单价',
     amount: '金额', formula: '计算公式', totalLine: '合计', profile: '典型日负荷与分时时段',
     workday: '工作日（kW）', nonWorkday: '周末及节假日（kW）', savings: '节费测算', metric: '指标', value: '数值',
@@ -438,7 +440,7 @@ const zh: typeof en = {
     title: '站点', name: '名称', tariff: '电价', transformer: '变压器容量（kVA）', battery: '储能', description: '说明',
     edit: '编辑', new: '新建站点', noBattery: '无',
   },
-  audit: { title: '审计日志', at: '时间', actor: '操作人', action: '操作', entity: '对象', status: '状态', none: '暂无记录。' },
+  audit: { title: '审计日志', at: '时间', actor: '操作人', action: '操作', entity: '对象', status: '状态', none: '暂无记录。', entityId: '对象编号', from: '开始', to: '截止' },
   report: {
     title: '资产组合绩效', period: '期间', day: '交付日', month: '月份', show: '查询', printable: '打印版',
     production: '按来源的发电量', asset: '资产', owner: '业主', productionMwh: '发电量（MWh）',
