@@ -422,6 +422,14 @@ await step("tomorrow's park battery plan stands on the demand model's forecast a
   await page.screenshot({ path: `${shots}/parks-battery-plan.png`, fullPage: true })
 })
 
+await step("a battery's payback over the park's year of load: investment, yearly saving, simple payback, NPV", async () => {
+  await page.fill('[data-test=payback-kwh]', '2000')
+  await page.click('[data-test=payback-run]')
+  const table = await page.locator('[data-test=payback-metrics]').innerText({ timeout: 30000 })
+  assert.match(table, /simple payback/)
+  assert.match(table, /net present value/)
+})
+
 await step("the performance report of yesterday: the spot portfolio's production by source, per asset and in total", async () => {
   await page.click('[data-nav=performance]')
   await page.waitForSelector('[data-test=report-total]', { timeout: 30000 })

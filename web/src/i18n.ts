@@ -145,6 +145,9 @@ const en = {
     net: 'Net', vat: 'VAT', gross: 'Gross',
   },
   strategies: {
+    sharpeHelp: 'Annualised Sharpe ratio: the mean daily P&L over its standard deviation, times √365. A backtest of a few weeks makes it large.',
+    varHelp: 'Value at risk, 95 %: the daily loss exceeded on 5 % of days.',
+    cvarHelp: 'Conditional value at risk, 95 %: the mean daily loss on the worst 5 % of days.',
     title: 'Strategies and backtests', none: 'No strategies yet. Create one with POST /api/v1/vpp/strategies.', name: 'Name',
     type: 'Type', method: 'Method', models: 'Forecasting models', noModels: 'No models registered.', skill: 'Skill',
     definition: 'Definition (JSON; checked by the server as you type)', valid: 'Valid: {rules} rules, fields {fields}',
@@ -161,6 +164,10 @@ const en = {
     addCondition: '+ condition', addAction: '+ action', addRule: '+ rule', removeRule: 'Remove rule', remove: 'Remove',
   },
   parks: {
+    payback: {
+      title: 'Battery payback', energy: 'Energy (kWh)', power: 'Power (kW)', year: 'Year of load', run: 'Compute',
+      months: '{used} months of load simulated, {skipped} left out for missing load',
+    },
     setup: 'Tariffs, holiday calendars and sites', calendars: 'Holiday calendars (public holidays and moved workdays)',
     title: 'Industrial parks', site: 'Site', month: 'Month', bill: 'Bill', line: 'Line', quantity: 'Quantity', rate: 'Rate',
     amount: 'Amount', formula: 'Formula', totalLine: 'Total', profile: 'Average day against the TOU windows',
@@ -183,6 +190,8 @@ const en = {
       peak_valley_arbitrage: 'Peak-valley arbitrage', demand_charge_reduction_loads: 'Demand-charge reduction by load shedding',
       demand_response_revenue: 'Demand-response revenue', battery_demand_charge_reduction: 'Battery: demand-charge reduction',
       battery_energy_arbitrage: 'Battery: energy arbitrage', battery_bill_saving: 'Battery: bill saving',
+      battery_investment: 'Battery: investment', battery_yearly_net_saving: 'Battery: net saving per year',
+      battery_simple_payback: 'Battery: simple payback', battery_npv: 'Battery: net present value',
     },
   },
   tariffs: {
@@ -377,6 +386,9 @@ const zh: typeof en = {
     net: '净额', vat: '增值税', gross: '含税总额',
   },
   strategies: {
+    sharpeHelp: '年化夏普比率：日收益均值除以其标准差，再乘以 √365。回测仅数周时该值会偏大。',
+    varHelp: '95% 风险价值：5% 的交易日中日亏损超过的金额。',
+    cvarHelp: '95% 条件风险价值：最差 5% 交易日的平均日亏损。',
     title: '交易策略与回测', none: '暂无策略。通过 POST /api/v1/vpp/strategies 创建。', name: '名称',
     type: '类型', method: '方法', models: '预测模型', noModels: '暂无已注册模型。', skill: '技巧分',
     definition: '定义（JSON，输入时由服务器校验）', valid: '有效：{rules} 条规则，字段 {fields}',
@@ -393,6 +405,10 @@ const zh: typeof en = {
     addCondition: '+ 条件', addAction: '+ 动作', addRule: '+ 规则', removeRule: '删除规则', remove: '删除',
   },
   parks: {
+    payback: {
+      title: '储能投资回收', energy: '容量（kWh）', power: '功率（kW）', year: '负荷年份', run: '计算',
+      months: '模拟了 {used} 个月的负荷，{skipped} 个月因负荷缺失未计入',
+    },
     setup: '电价、节假日日历与站点', calendars: '节假日日历（法定节假日与调休工作日）',
     title: '工业园区', site: '站点', month: '月份', bill: '电费账单', line: '项目', quantity: '数量', rate: '单价',
     amount: '金额', formula: '计算公式', totalLine: '合计', profile: '典型日负荷与分时时段',
@@ -415,6 +431,8 @@ const zh: typeof en = {
       peak_valley_arbitrage: '峰谷套利', demand_charge_reduction_loads: '负荷削峰降低需量电费',
       demand_response_revenue: '需求响应收益', battery_demand_charge_reduction: '储能：降低需量电费',
       battery_energy_arbitrage: '储能：峰谷套利', battery_bill_saving: '储能：电费节省',
+      battery_investment: '储能：投资', battery_yearly_net_saving: '储能：年净节省',
+      battery_simple_payback: '储能：静态回收期', battery_npv: '储能：净现值',
     },
   },
   tariffs: {
