@@ -245,6 +245,7 @@ await step('trading monitor: bids, the kill switch cancels open bids, invoices w
   await page.click('[data-nav=trading]')
   await page.waitForSelector('[data-test=bids] tr >> nth=1', { timeout: 15000 })
   assert.ok((await page.locator('[data-bid=SUBMITTED]').count()) > 0, 'the demo trader has open bids')
+  await page.waitForSelector('[data-test=kill-switch][data-active=false]')
   await page.fill('[data-test=kill-reason]', 'browser test')
   // The first press asks for confirmation; only the second sets the switch.
   await page.click('[data-test=kill-toggle]')

@@ -31,7 +31,7 @@ const en = {
     previewOf: '{vpp}: {target} kW from {from} to {to}', covered: '{kw} kW covered', unmetKw: '{kw} kW unmet',
     perMember: 'Setpoint per member (kW)', share: 'Share of the target', allocation: 'Setpoint', unmet: 'Unmet',
     excluded: '{name} is left out: {status}', confirmTitle: 'Confirm', confirmYes: 'Yes, dispatch now',
-    confirm: 'Send {target} kW to {vpp} for {minutes} minutes? The setpoints go to the devices at the start.',
+    confirm: 'Send {target} kW to {vpp} for {minutes} minutes? The setpoints go to the devices at once.',
     plan: 'The stored plan', planHint: "Sends each member its stored schedule's setpoint for the current interval.",
     planSend: 'Dispatch the stored plan now…', planConfirm: "Send {vpp}'s stored plan for this interval to its devices?",
     execution: 'Execution', sent: 'Dispatch {id}: {target} kW', measured: 'measured {kw} kW ({n} of {of} setpoints with telemetry)',
@@ -51,7 +51,7 @@ const en = {
   categories: { GENERATION: 'generation', STORAGE: 'storage', LOAD: 'load', FLEXIBLE: 'flexible' },
   types: {
     PV: 'PV', WIND: 'wind', BATTERY: 'battery', EV_CHARGER: 'EV charger', HEAT_PUMP: 'heat pump', HVAC: 'HVAC',
-    INDUSTRIAL_LOAD: 'industrial load', DIESEL_GENERATOR: 'diesel generator', CHP: 'CHP',
+    INDUSTRIAL_LOAD: 'industrial load', DIESEL_GENERATOR: 'diesel generator', CHP: 'CHP', OTHER: 'other',
   },
   resource: {
     now: 'Now', noTelemetry: 'No telemetry yet: the device has not reported.', power: 'Power (+ injects)', soc: 'State of charge',
@@ -272,7 +272,7 @@ const zh: typeof en = {
     previewOf: '{vpp}：{target} kW，{from} 至 {to}', covered: '已覆盖 {kw} kW', unmetKw: '缺额 {kw} kW',
     perMember: '各成员设定值（kW）', share: '目标功率的分配', allocation: '设定值', unmet: '缺额',
     excluded: '{name} 未参与：{status}', confirmTitle: '确认', confirmYes: '确认，立即调度',
-    confirm: '向 {vpp} 下发 {target} kW，持续 {minutes} 分钟？设定值将在开始时下发到设备。',
+    confirm: '向 {vpp} 下发 {target} kW，持续 {minutes} 分钟？设定值将立即下发到设备。',
     plan: '已存储的计划', planHint: '向每个成员下发其已存储计划中当前时段的设定值。',
     planSend: '立即执行已存储的计划…', planConfirm: '将 {vpp} 当前时段的已存储计划下发到设备？',
     execution: '执行情况', sent: '调度 {id}：{target} kW', measured: '实测 {kw} kW（{of} 个设定值中 {n} 个有遥测）',
@@ -292,7 +292,7 @@ const zh: typeof en = {
   categories: { GENERATION: '发电', STORAGE: '储能', LOAD: '负荷', FLEXIBLE: '柔性负荷' },
   types: {
     PV: '光伏', WIND: '风电', BATTERY: '储能电池', EV_CHARGER: '充电桩', HEAT_PUMP: '热泵', HVAC: '暖通空调',
-    INDUSTRIAL_LOAD: '工业负荷', DIESEL_GENERATOR: '柴油发电机', CHP: '热电联产',
+    INDUSTRIAL_LOAD: '工业负荷', DIESEL_GENERATOR: '柴油发电机', CHP: '热电联产', OTHER: '其他',
   },
   resource: {
     now: '当前', noTelemetry: '暂无遥测：设备尚未上报。', power: '功率（上网为正）', soc: '荷电状态',

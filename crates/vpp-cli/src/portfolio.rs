@@ -25,9 +25,10 @@ pub(crate) enum VppCommand {
         #[arg(long = "member", required = true)]
         members: Vec<String>,
     },
-    /// Split a power target across an ACTIVE VPP's ONLINE members and store the instructions, which
-    /// a running `vpp serve` delivers to the devices; prints the split as JSON (follow it with
-    /// GET /trading/execution-status/{dispatch_id}).
+    /// Split a power target across an ACTIVE VPP's ONLINE members and store the instructions,
+    /// queued for the devices: a running `vpp serve` on the same database sends them (MQTT,
+    /// Modbus, OCPP). Prints the split as JSON (follow it with GET
+    /// /trading/execution-status/{dispatch_id}); audited as `dispatch`.
     Dispatch {
         /// The VPP (id or name).
         vpp: String,
@@ -146,11 +147,22 @@ pub(crate) async fn vpp_command(config: &Config, cmd: VppCommand) -> anyhow::Res
                 .map(|s| s.parse::<jiff::Timestamp>().with_context(|| format!("--start `{s}` is not an RFC 3339 time")))
                 .transpose()?;
             let id = vpp_id(&store, &vpp).await?;
+            // Queued for the device paths a running `vpp serve` delivers
+            // (MQTT, and the Modbus and OCPP links), in the dispatch's own
+            // transaction, as a dispatch through the API is.
+            if let Some(mqtt) = &config.mqtt {
+                store.enable_setpoint_outbox(vpp_devices::bridge::outbox(&mqtt.topic_prefix));
+            }
+            store.enable_link_outbox();
             let request =
                 vpp_domain::execution::DispatchRequest { target_kw, start, duration_minutes: duration_min, mode };
             let answer = vpp_app::dispatch::dispatch_vpp(&store, &id, &request, dry_run)
                 .await
                 .map_err(|e| api_error(e, "dispatch"))?;
+            if !dry_run {
+                let after = serde_json::to_value(&answer)?;
+                audit(&store, "vpp vpp dispatch", "dispatch", answer.dispatch_id.clone(), after).await;
+            }
             println!("{}", serde_json::to_string_pretty(&answer)?);
         }
     }
@@ -160,7 +172,7 @@ pub(crate) async fn vpp_command(config: &Config, cmd: VppCommand) -> anyhow::Res
 pub(crate) async fn alert_command(config: &Config, cmd: AlertCommand) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     // Who acted, as the alert and the audit trail name API users.
-    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+    let actor = cli_actor();
     let action = |comment: Option<String>| vpp_domain::alert::AlertAction { comment };
     let alert = match cmd {
         AlertCommand::List { state, rule, subject, limit } => {
@@ -173,12 +185,44 @@ pub(crate) async fn alert_command(config: &Config, cmd: AlertCommand) -> anyhow:
             print!("{}", crate::output::alert_table(&alerts));
             return Ok(());
         }
-        AlertCommand::Ack { id, comment } => vpp_app::alerts::acknowledge(&store, &id, &actor, &action(comment)).await,
-        AlertCommand::Resolve { id, comment } => vpp_app::alerts::resolve(&store, &id, &actor, &action(comment)).await,
+        AlertCommand::Ack { id, comment } => {
+            vpp_app::alerts::acknowledge(&store, &id, &actor, &action(comment)).await.map(|a| ("acknowledge-alert", a))
+        }
+        AlertCommand::Resolve { id, comment } => {
+            vpp_app::alerts::resolve(&store, &id, &actor, &action(comment)).await.map(|a| ("resolve-alert", a))
+        }
     }
     .map_err(|e| api_error(e, "alert"))?;
+    let (entity, alert) = alert;
+    audit(&store, &format!("vpp alert ({entity})"), entity, Some(alert.id.clone()), serde_json::to_value(&alert)?)
+        .await;
     println!("{} {} ({})", alert.id, alert.state.as_str(), alert.message);
     Ok(())
+}
+
+/// Records a control action taken from the command line in the audit trail,
+/// under the same entity names as the API's (`dispatch`, `acknowledge-alert`,
+/// `resolve-alert`), so the audit log's filters find both. A failed write is
+/// reported, not fatal: the action itself is done.
+async fn audit(store: &vpp_store::Store, action: &str, entity: &str, id: Option<String>, after: serde_json::Value) {
+    let record = vpp_store::NewAudit {
+        actor_kind: "cli".into(),
+        actor_name: Some(cli_actor()),
+        action: action.into(),
+        status: 200,
+        entity_type: Some(entity.into()),
+        entity_id: id,
+        after: Some(after),
+        ..Default::default()
+    };
+    if let Err(e) = store.append_audit(record).await {
+        eprintln!("warning: the audit record of `{action}` could not be written: {e}");
+    }
+}
+
+/// Who acts from the command line: `cli:` and the login name.
+fn cli_actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
 }
 
 /// The id of the VPP given by id or name.

@@ -224,6 +224,19 @@ fn an_operator_dispatches_and_handles_alerts_from_the_cli() {
     assert!(list.contains("acknowledged by cli:") && list.contains(": calling the DSO"), "{list}");
     let out = vpp(&db, &["alert", "resolve", &id, "--comment", "their server is back"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("resolved"), "{}", String::from_utf8_lossy(&out.stderr));
+    // Each action is in the audit trail under the API's entity names; the preview is not.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store = runtime.block_on(vpp_store::Store::connect(&db)).expect("store");
+    let page =
+        runtime.block_on(store.list_audit(&Default::default(), vpp_store::Page { page: 1, size: 50 })).expect("audit");
+    let kinds: Vec<(&str, &str)> = page
+        .items
+        .iter()
+        .map(|e| (e.actor_kind.as_str(), e.entity_type.as_deref().unwrap_or("")))
+        .filter(|(k, _)| *k == "cli")
+        .collect();
+    assert_eq!(kinds.iter().filter(|(_, e)| *e == "dispatch").count(), 1, "{kinds:?}");
+    assert!(kinds.contains(&("cli", "acknowledge-alert")) && kinds.contains(&("cli", "resolve-alert")), "{kinds:?}");
 }
 
 /// A folder of meter files, each named after its asset, goes in with one

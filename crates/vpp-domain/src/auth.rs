@@ -342,7 +342,7 @@ pub struct AuditEntry {
     /// When (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
-    /// `user`, `api_key` or `anonymous`.
+    /// `user`, `api_key`, `anonymous`, or `cli` (a control action taken with the `vpp` command).
     pub actor_kind: String,
     /// User or key id; null for anonymous.
     pub actor_id: Option<String>,

@@ -128,6 +128,14 @@ impl Store {
         rows.iter().map(alert_from_row).collect()
     }
 
+    /// How many alerts are open, by severity (`critical`, `warning`).
+    pub async fn open_alert_counts(&self) -> Result<std::collections::HashMap<String, i64>> {
+        let rows = sqlx::query("SELECT severity, COUNT(*) AS n FROM alerts WHERE state = 'open' GROUP BY severity")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("severity")?, r.try_get("n")?))).collect()
+    }
+
     /// Alerts first seen after `(at, id)`, oldest first: the cursor of the
     /// webhook sender (ids are time-ordered, so equal times stay ordered).
     pub async fn alerts_since(&self, at: Timestamp, id: &str, limit: i64) -> Result<Vec<Alert>> {

@@ -74,7 +74,7 @@ pub struct AuditFilter {
 /// A new audit record (the id and time are assigned on insert).
 #[derive(Debug, Clone, Default)]
 pub struct NewAudit {
-    /// `user`, `api_key` or `anonymous`.
+    /// `user`, `api_key`, `anonymous`, or `cli` (a control action taken with the `vpp` command).
     pub actor_kind: String,
     /// Actor id.
     pub actor_id: Option<String>,

@@ -126,33 +126,33 @@ impl Store {
     }
 
     /// Power now: the newest sample of each resource taken at or after
-    /// `since`, summed (kW, injection positive) and counted. With a VPP,
-    /// only its members, each weighted by its allocation ratio; resources
+    /// `since`, summed (kW, injection positive) and counted; resources
     /// whose newest sample is older are left out, not guessed.
-    pub async fn live_power(&self, vpp_id: Option<&str>, since: Timestamp) -> Result<LivePower> {
-        let row = match vpp_id {
-            Some(vpp) => {
-                sqlx::query(
-                    "SELECT COALESCE(SUM(t.power_kw * m.allocation_ratio), 0.0) AS kw, COUNT(*) AS n \
-                     FROM vpp_members m JOIN resource_latest_telemetry t ON t.resource_id = m.resource_id \
-                     WHERE m.vpp_id = $1 AND t.ts >= $2",
-                )
-                .bind(vpp.to_string())
-                .bind(to_micros(since))
-                .fetch_one(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(
-                    "SELECT COALESCE(SUM(power_kw), 0.0) AS kw, COUNT(*) AS n FROM resource_latest_telemetry WHERE ts >= $1",
-                )
-                .bind(to_micros(since))
-                .fetch_one(&self.pool)
-                .await?
-            }
-        };
+    pub async fn live_power(&self, since: Timestamp) -> Result<LivePower> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(power_kw), 0.0) AS kw, COUNT(*) AS n FROM resource_latest_telemetry WHERE ts >= $1",
+        )
+        .bind(to_micros(since))
+        .fetch_one(&self.pool)
+        .await?;
         let reporting: i64 = row.try_get("n")?;
         Ok(LivePower { kw: (reporting > 0).then(|| row.try_get("kw")).transpose()?, reporting })
+    }
+
+    /// [`Store::live_power`] of every VPP at once, its members weighted by
+    /// their allocation ratio; a VPP none of whose members reported is absent.
+    pub async fn live_power_by_vpp(&self, since: Timestamp) -> Result<std::collections::HashMap<String, LivePower>> {
+        let rows = sqlx::query(
+            "SELECT m.vpp_id, COALESCE(SUM(t.power_kw * m.allocation_ratio), 0.0) AS kw, COUNT(*) AS n \
+             FROM vpp_members m JOIN resource_latest_telemetry t ON t.resource_id = m.resource_id \
+             WHERE t.ts >= $1 GROUP BY m.vpp_id",
+        )
+        .bind(to_micros(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("vpp_id")?, LivePower { kw: Some(r.try_get("kw")?), reporting: r.try_get("n")? })))
+            .collect()
     }
 
     /// How many resources are in each status, over the whole registry.
@@ -216,6 +216,23 @@ impl Store {
     /// Stores a dispatch and its instructions in one transaction.
     pub async fn save_dispatch(&self, d: &DispatchRecord) -> Result<()> {
         let mut w = self.begin_write().await?;
+        // Only an ACTIVE VPP is dispatched, checked in the transaction that
+        // stores the dispatch: a VPP deactivated after its members were read
+        // gets no instructions.
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM vpps WHERE id = $1")
+            .bind(d.vpp_id.clone())
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        match status.as_deref() {
+            Some("ACTIVE") => {}
+            Some(other) => {
+                return Err(StoreError::Conflict {
+                    field: Some("status".into()),
+                    message: format!("VPP `{}` is {other}; only ACTIVE VPPs can be dispatched", d.vpp_id),
+                });
+            }
+            None => return Err(StoreError::NotFound { entity: "vpp", id: d.vpp_id.clone() }),
+        }
         sqlx::query(
             "INSERT INTO dispatches (id, vpp_id, target_kw, start_at, end_at, mode, total_dispatched_kw, unmet_kw, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -1390,9 +1390,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A resource's newest setpoints (by start), each with its delivery to the
-         *     device (`null` without a device link), its phase and the measured power
-         *     in its window.
+         * A resource's newest setpoints (by start; `limit` 1..100, default 100),
+         *     each with its delivery to the device (`null` without a device link), its
+         *     phase and the measured power in its window.
          */
         get: operations["recent_setpoints"];
         put?: never;
@@ -2654,10 +2654,30 @@ export interface paths {
          * Split a power target across the VPP's ONLINE members and store the
          *     instructions. Positive targets inject, negative absorb. Members keep to
          *     their min/max power (scaled by ratio), SOC and priority; what cannot be
-         *     covered is `unmet_demand`. With `dry_run=true` the split is only
-         *     previewed (200, nothing stored).
+         *     covered is `unmet_demand`.
          */
         post: operations["dispatch_vpp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vpp/vpps/{id}/dispatch/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The split a dispatch of this request would make now, without storing or
+         *     sending anything (`preview: true`, no ids). Refused like the dispatch
+         *     itself: an inactive VPP is a conflict, a bad field 422.
+         */
+        post: operations["preview_dispatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3451,7 +3471,7 @@ export interface components {
             action: string;
             /** @description User or key id; null for anonymous. */
             actor_id?: string | null;
-            /** @description `user`, `api_key` or `anonymous`. */
+            /** @description `user`, `api_key`, `anonymous`, or `cli` (a control action taken with the `vpp` command). */
             actor_kind: string;
             /** @description Username or key name (for failed logins: the name tried). */
             actor_name?: string | null;
@@ -17039,10 +17059,7 @@ export interface operations {
     };
     dispatch_vpp: {
         parameters: {
-            query?: {
-                /** @description Only compute the split and answer 200: nothing is stored or sent. */
-                dry_run?: boolean;
-            };
+            query?: never;
             header?: never;
             path: {
                 id: string;
@@ -17055,8 +17072,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description preview (`dry_run=true`) */
-            200: {
+            /** @description Created */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17064,8 +17081,61 @@ export interface operations {
                     "application/json": components["schemas"]["DispatchResponse"];
                 };
             };
-            /** @description Created */
-            201: {
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    preview_dispatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DispatchRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

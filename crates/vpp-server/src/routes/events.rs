@@ -106,11 +106,12 @@ async fn snapshot(s: &AppState) -> ApiResult<DashboardSnapshot> {
     let vpps = s.store.list_vpps(&VppFilter::default(), Page { page: 1, size: MAX_PAGE_SIZE }).await?;
     let now = Timestamp::now();
     let since = now - SignedDuration::from_secs(LIVE_WINDOW_S);
+    let mut live = s.store.live_power_by_vpp(since).await?;
     let mut out = Vec::with_capacity(vpps.items.len());
     for v in vpps.items {
         let cached = s.fleets.get(&s.store, &v.id).await?;
         let aggregated = AggregatedParams::clone(&cached.aggregate(1.0));
-        let live = s.store.live_power(Some(&v.id), since).await?;
+        let live = live.remove(&v.id).unwrap_or(LivePower { kw: None, reporting: 0 });
         let committed_kw = s.store.committed_power(&v.id, now.as_microsecond()).await?.map(|(_, _, kw)| kw);
         out.push(VppSummary {
             id: v.id,
@@ -122,18 +123,23 @@ async fn snapshot(s: &AppState) -> ApiResult<DashboardSnapshot> {
             committed_kw,
         });
     }
-    // Counted over every open alert; the list shows the newest 20.
+    let counts = s.store.open_alert_counts().await?;
+    let count = |severity: &str| usize::try_from(counts.get(severity).copied().unwrap_or(0)).unwrap_or(0);
+    let fleet = FleetNow {
+        live: s.store.live_power(since).await?,
+        status_counts: s.store.status_counts().await?,
+        critical_alerts: count("critical"),
+        warning_alerts: counts
+            .iter()
+            .filter(|(k, _)| k.as_str() != "critical")
+            .map(|(_, n)| usize::try_from(*n).unwrap_or(0))
+            .sum(),
+    };
     let open = s
         .store
-        .list_alerts(&AlertFilter { state: Some(AlertState::Open), rule: None, subject: None, limit: 1000 })
+        .list_alerts(&AlertFilter { state: Some(AlertState::Open), rule: None, subject: None, limit: 20 })
         .await?;
-    let fleet = FleetNow {
-        live: s.store.live_power(None, since).await?,
-        status_counts: s.store.status_counts().await?,
-        critical_alerts: open.iter().filter(|a| a.severity == "critical").count(),
-        warning_alerts: open.iter().filter(|a| a.severity != "critical").count(),
-    };
-    Ok(DashboardSnapshot { at: now, fleet, vpps: out, open_alerts: open.into_iter().take(20).collect() })
+    Ok(DashboardSnapshot { at: now, fleet, vpps: out, open_alerts: open })
 }
 
 /// A dashboard snapshot now and then every `interval_s` seconds, as

@@ -270,9 +270,9 @@ async fn realtime_data(State(s): State<AppState>, Path(id): Path<String>) -> Api
     }))
 }
 
-/// A resource's newest setpoints (by start), each with its delivery to the
-/// device (`null` without a device link), its phase and the measured power
-/// in its window.
+/// A resource's newest setpoints (by start; `limit` 1..100, default 100),
+/// each with its delivery to the device (`null` without a device link), its
+/// phase and the measured power in its window.
 #[utoipa::path(get, path = "/api/v1/vpp/resource-instances/{id}/setpoints", tag = "resources", params(LimitQuery),
     responses((status = 200, body = Vec<super::trading::InstructionStatus>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn recent_setpoints(
@@ -280,9 +280,14 @@ async fn recent_setpoints(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> ApiResult<Json<Vec<super::trading::InstructionStatus>>> {
+    // Each setpoint costs two reads (its delivery, its telemetry window): at most 100.
+    let limit = q.get()?;
+    if limit > 100 {
+        return Err(ApiError::invalid("limit", format!("at most 100 setpoints at a time, got {limit}")));
+    }
     let now = Timestamp::now();
     let mut out = Vec::new();
-    for i in s.store.recent_instructions(&id, q.get()?).await? {
+    for i in s.store.recent_instructions(&id, limit).await? {
         out.push(super::trading::instruction_status(&s, i, now).await?);
     }
     Ok(Json(out))

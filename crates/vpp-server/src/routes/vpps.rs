@@ -106,6 +106,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_members))
         .routes(routes!(aggregated_params))
         .routes(routes!(dispatch_vpp))
+        .routes(routes!(preview_dispatch))
         .routes(routes!(list_dispatches))
         .routes(routes!(conflicts))
 }
@@ -190,32 +191,32 @@ async fn aggregated_params(
     }))
 }
 
-/// Query of a dispatch.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DispatchQuery {
-    /// Only compute the split and answer 200: nothing is stored or sent.
-    pub dry_run: Option<bool>,
-}
-
 /// Split a power target across the VPP's ONLINE members and store the
 /// instructions. Positive targets inject, negative absorb. Members keep to
 /// their min/max power (scaled by ratio), SOC and priority; what cannot be
-/// covered is `unmet_demand`. With `dry_run=true` the split is only
-/// previewed (200, nothing stored).
-#[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/dispatch", tag = "vpps", request_body = DispatchRequest, params(DispatchQuery),
-    responses((status = 201, body = DispatchResponse), (status = 200, description = "preview (`dry_run=true`)", body = DispatchResponse),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+/// covered is `unmet_demand`.
+#[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/dispatch", tag = "vpps", request_body = DispatchRequest,
+    responses((status = 201, body = DispatchResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn dispatch_vpp(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<DispatchQuery>,
     ApiJson(request): ApiJson<DispatchRequest>,
 ) -> ApiResult<(StatusCode, Json<DispatchResponse>)> {
-    let preview = q.dry_run.unwrap_or(false);
-    let answer = vpp_app::dispatch::dispatch_vpp(&s.store, &id, &request, preview).await?;
-    Ok((if preview { StatusCode::OK } else { StatusCode::CREATED }, Json(answer)))
+    let answer = vpp_app::dispatch::dispatch_vpp(&s.store, &id, &request, false).await?;
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// The split a dispatch of this request would make now, without storing or
+/// sending anything (`preview: true`, no ids). Refused like the dispatch
+/// itself: an inactive VPP is a conflict, a bad field 422.
+#[utoipa::path(post, path = "/api/v1/vpp/vpps/{id}/dispatch/preview", tag = "vpps", request_body = DispatchRequest,
+    responses((status = 200, body = DispatchResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn preview_dispatch(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<DispatchRequest>,
+) -> ApiResult<Json<DispatchResponse>> {
+    Ok(Json(vpp_app::dispatch::dispatch_vpp(&s.store, &id, &request, true).await?))
 }
 
 /// Recent dispatches of a VPP, newest first.

@@ -45,15 +45,16 @@ async fn merit_order_skips_down_resources_and_reports_unmet_demand() {
     assert_eq!(d["unmet_demand"], 25.0);
 }
 
-/// A dry run answers the split a dispatch would make, 200 and without ids,
-/// and stores nothing: no dispatch is listed and no instruction is made.
+/// A preview answers the split a dispatch would make, 200 and without ids,
+/// and stores nothing: no dispatch is listed, no instruction is made, and
+/// nothing is audited as a dispatch.
 #[tokio::test]
-async fn a_dry_run_previews_the_split_and_stores_nothing() {
+async fn a_preview_shows_the_split_and_stores_nothing() {
     let app = TestApp::new().await;
     let cheap = app.generator("Cheap", 100.0, 0.0, 10.0).await;
     let dear = app.generator("Dear", 100.0, 0.0, 90.0).await;
     let v = app.vpp("V", json!([{"resource_id": cheap}, {"resource_id": dear}])).await;
-    let path = format!("/api/v1/vpp/vpps/{v}/dispatch?dry_run=true");
+    let path = format!("/api/v1/vpp/vpps/{v}/dispatch/preview");
     let (s, d) = app.post(&path, json!({"target_kw": 150, "duration_minutes": 30})).await;
     assert_eq!(s, StatusCode::OK, "{d}");
     assert_eq!(d["preview"], true);
@@ -65,6 +66,12 @@ async fn a_dry_run_previews_the_split_and_stores_nothing() {
     assert_eq!(list.as_array().unwrap().len(), 0, "a preview is not a dispatch: {list}");
     let (_, setpoints) = app.get(&format!("/api/v1/vpp/resource-instances/{cheap}/setpoints")).await;
     assert_eq!(setpoints, json!([]), "no setpoint from a preview");
+    let (_, audit) = app.get("/api/v1/audit?entity_type=dispatch").await;
+    assert_eq!(audit["total"], 0, "a preview is not audited as a dispatch: {audit}");
+    // A viewer may look at a preview; only a dispatch needs dispatch:write.
+    let viewer = app.token_for("viewer").await;
+    let (s, _) = app.post_as(Some(&viewer), &path, json!({"target_kw": 150})).await;
+    assert_eq!(s, StatusCode::OK);
     // A bad field is refused the same way as in a real dispatch.
     let (s, e) = app.post(&path, json!({"target_kw": 150, "duration_minutes": 0})).await;
     assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "duration_minutes"), "{e}");
@@ -76,6 +83,8 @@ async fn a_dry_run_previews_the_split_and_stores_nothing() {
     let (_, list) = app.get(&format!("/api/v1/vpp/vpps/{v}/dispatches")).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     // The resource's own view: its newest setpoints, without a device link no delivery.
+    let (s, e) = app.get(&format!("/api/v1/vpp/resource-instances/{cheap}/setpoints?limit=101")).await;
+    assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "limit"), "{e}");
     let (s, setpoints) = app.get(&format!("/api/v1/vpp/resource-instances/{cheap}/setpoints?limit=5")).await;
     assert_eq!(s, StatusCode::OK, "{setpoints}");
     assert_eq!(setpoints.as_array().unwrap().len(), 1, "{setpoints}");
