@@ -163,13 +163,15 @@ impl Store {
         for r in rows {
             let status: String = r.try_get("status")?;
             let n = usize::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0);
-            match status.as_str() {
-                "ONLINE" => counts.online += n,
-                "OFFLINE" => counts.offline += n,
-                "MAINTENANCE" => counts.maintenance += n,
-                "ERROR" => counts.error += n,
-                other => return Err(StoreError::Corrupt(format!("resource status `{other}`"))),
-            }
+            use vpp_domain::resource::ResourceStatus;
+            let slot = match ResourceStatus::parse(&status) {
+                Some(ResourceStatus::Online) => &mut counts.online,
+                Some(ResourceStatus::Offline) => &mut counts.offline,
+                Some(ResourceStatus::Maintenance) => &mut counts.maintenance,
+                Some(ResourceStatus::Error) => &mut counts.error,
+                None => return Err(StoreError::Corrupt(format!("resource status `{status}`"))),
+            };
+            *slot += n;
         }
         Ok(counts)
     }
