@@ -56,7 +56,10 @@ const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, lo
 // The page's clock starts at this process's (shifted) time and runs on.
 if (shifted) await page.clock.install({ time: Date.now() })
 const consoleErrors = []
-page.on('pageerror', (e) => consoleErrors.push(e.message))
+page.on('pageerror', (e) => {
+  consoleErrors.push(e.message)
+  console.log(`     page error: ${e.message} at ${(e.stack ?? '').split('\n').slice(1, 8).join(' ')}`)
+})
 
 /** Opens the demo's "Heat Pump Pilot" (three members, one more once the operator saved one) in the aggregation page; returns its capacity text. */
 async function openHeatPumpPilot() {
@@ -215,9 +218,12 @@ await step('a PV plant: its weather, its physical forecast from technical data a
   await page.screenshot({ path: `${shots}/series-physical.png`, fullPage: true })
 })
 
-await step('scheduling: optimise the spot portfolio for tomorrow and see power, SOC and execution', async () => {
+await step('scheduling: the stored plan shows on open; optimise the spot portfolio for tomorrow and see power, SOC and execution', async () => {
   await page.click('[data-nav=schedule]')
   await page.waitForSelector('[data-test=run]:not([disabled])', { timeout: 10000 })
+  // The demo stored tomorrow's plan: it is drawn before anything is solved.
+  await page.waitForSelector('[data-test=stored-plan] canvas', { timeout: 10000 })
+  assert.match(await page.locator('[data-test=stored-plan]').innerText(), /Stored plan for \d{4}-\d{2}-\d{2}/)
   await page.click('[data-test=run]')
   await page.waitForSelector('[data-test=schedule-result]', { timeout: 60000 })
   assert.match(await page.locator('[data-test=schedule-result]').innerText(), /optimal/)
@@ -309,6 +315,36 @@ await step("a resource's detail: power now, its VPPs with ratios, the setpoint j
   await page.screenshot({ path: `${shots}/resource-detail.png`, fullPage: true })
 })
 
+await step('the fleet map: country outlines, nearby assets clustered, zoom and pan, a cluster click zooms in, an asset click opens it', async () => {
+  await page.click('[data-nav=resources]')
+  const map = page.locator('[data-test=fleet-map][data-ready=true]')
+  await map.waitFor({ timeout: 20000 })
+  await map.scrollIntoViewIfNeeded()
+  // The demo's German sites: three clusters (each site's assets are within 2 km).
+  const before = Number(await map.getAttribute('data-markers'))
+  assert.ok(before >= 3 && before < 55, `the demo's assets are clustered: ${before} markers`)
+  const box = await map.boundingBox()
+  // The wheel zooms: the clusters move on screen.
+  const first = await map.getAttribute('data-cluster')
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2)
+  await page.mouse.wheel(0, -400)
+  await page.waitForFunction((old) => document.querySelector('[data-test=fleet-map]')?.getAttribute('data-cluster') !== old, first, { timeout: 10000 })
+  // Clicking a cluster zooms into it, until a lone asset is in view; clicking that opens it.
+  for (let i = 0; i < 8 && !(await map.getAttribute('data-lone')); i++) {
+    const [cx, cy] = (await map.getAttribute('data-cluster')).split(',').map(Number)
+    await page.mouse.click(box.x + cx, box.y + cy)
+    await page.waitForTimeout(500)
+  }
+  const after = Number(await map.getAttribute('data-markers'))
+  console.log(`     map markers: ${before} at first, ${after} zoomed into a site`)
+  assert.ok(after > before, 'a cluster came apart')
+  await page.screenshot({ path: `${shots}/resources-map.png`, fullPage: true })
+  const [x, y] = (await map.getAttribute('data-lone')).split(',').map(Number)
+  await page.mouse.click(box.x + x, box.y + y)
+  await page.waitForURL(/\/resources\/.+/, { timeout: 10000 })
+  await page.waitForSelector('[data-test=resource-name]', { timeout: 10000 })
+})
+
 await step('control room: an alert acknowledged and resolved with a comment', async () => {
   // An alert to take: an ingestion source at a URL nobody serves, looked at now.
   const made = await page.evaluate(async () => {
@@ -362,11 +398,14 @@ await step('strategies: the editor names a bad field, a backtest runs with progr
   assert.ok((await page.locator('[data-test=models] tr').count()) >= 3, 'two models with scores')
   await page.click('[data-model="DA price MSTL"]')
   const versions = await page.locator('[data-test=model-versions]').innerText({ timeout: 10000 })
-  assert.match(versions, /READY/)
+  assert.match(versions, /ready/)
   // The demo's backtest of the ACTIVE strategy is shown first.
   await page.waitForSelector('[data-test=metrics] [data-figures="perfect foresight"]', { timeout: 20000 })
   // Pickers: an hour above 30 can never hold, and the server says so at its path.
   const first = page.locator('[data-condition="0.0"]')
+  // Compact: a condition (field, operator, value) is one line.
+  const rowHeight = await first.evaluate((el) => el.getBoundingClientRect().height)
+  assert.ok(rowHeight < 40, `a condition takes one line, not ${rowHeight} px`)
   await first.locator('[data-test=field]').selectOption('hour')
   await first.locator('[data-test=operator]').selectOption('>')
   await first.locator('[data-test=value]').fill('30')
@@ -469,7 +508,72 @@ await step('Simplified Chinese: every navigation label switches', async () => {
   await page.waitForSelector('[data-test=fleet-now]', { timeout: 20000 })
   assert.match(await page.locator('[data-test=vpp-cards]').innerText(), /现货市场/)
   await page.screenshot({ path: `${shots}/dashboard-zh.png`, fullPage: true })
+})
+
+await step('Simplified Chinese: no English word is left on any page, bar names users gave, units, ids and standards', async () => {
+  // Words of the names users (and the demo, as a user would) gave things.
+  const named = await page.evaluate(async () => {
+    const headers = { authorization: `Bearer ${sessionStorage.getItem('vpp.access')}` }
+    const lists = ['/api/v1/vpp/resource-instances?size=1000', '/api/v1/vpp/vpps?size=1000', '/api/v1/vpp/series?size=1000',
+      '/api/v1/vpp/strategies', '/api/v1/vpp/sites', '/api/v1/vpp/tariffs', '/api/v1/vpp/market-connectors', '/api/v1/vpp/ai-models',
+      '/api/v1/auth/users', '/api/v1/vpp/resource-templates', '/api/v1/vpp/ingestion/sources', '/api/v1/vpp/contracts',
+      '/api/v1/vpp/adjustable-loads', '/api/v1/vpp/devices/stations', '/api/v1/vpp/my/assets']
+    const keys = new Set(['name', 'owner', 'building', 'city', 'manufacturer', 'model', 'username', 'display_name', 'description', 'notes', 'station_id', 'vendor', 'serial_number'])
+    const words = new Set()
+    const walk = (x) => {
+      if (Array.isArray(x)) x.forEach(walk)
+      else if (x && typeof x === 'object') {
+        for (const [k, v] of Object.entries(x)) {
+          if (typeof v === 'string' && keys.has(k)) for (const w of v.match(/[A-Za-z]+/g) ?? []) words.add(w.toLowerCase())
+          else walk(v)
+        }
+      }
+    }
+    for (const path of lists) {
+      const r = await fetch(path, { headers })
+      if (r.ok) walk(await r.json())
+    }
+    return [...words]
+  })
+  const exempt = new Set([...named,
+    // units, currencies, standards and products by their own names
+    'kw', 'kwh', 'mw', 'mwh', 'gw', 'gwh', 'kva', 'kvar', 'kvarh', 'w', 'wh', 'v', 'a', 'hz', 'ms', 'kb', 'mb', 'pct', 'soc', 'eur', 'cny', 'usd', 'gbp',
+    'mqtt', 'ocpp', 'modbus', 'tcp', 'sunspec', 'openadr', 'ven', 'vtn', 'api', 'rest', 'json', 'csv', 'html', 'utc', 'cet', 'cest', 'id', 'ids', 'vpp', 'vpps',
+    'natural', 'earth', 'fcr', 'afrr', 'mfrr', 'epex', 'iso', 'p', 'mae', 'rmse', 'mape', 'var', 'cvar', 'sharpe', 'ai', 'lp', 'milp', 'highs', 'microlp',
+    'mstl', 'ets', 'pv', 'ev', 'tou', 'ok', 'wape', 'cron', 'h', 'min', 's', 'd', 'de', 'cn', 'en', 'zh', 'vs'])
+  const leftovers = {}
+  for (const nav of ['dashboard', 'operate', 'resources', 'series', 'vpps', 'schedule', 'trading', 'strategies', 'parks', 'performance', 'audit']) {
+    await page.click(`[data-nav=${nav}]`)
+    await page.waitForTimeout(2500)
+    const text = await page.evaluate(() => {
+      const out = []
+      const root = document.querySelector('main') ?? document.body
+      const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT)
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const el = n.parentElement
+        if (!el || el.closest('option, script, style, code, pre, [data-user-text]') || el.offsetParent === null) continue
+        out.push(n.textContent ?? '')
+      }
+      // A select shows its chosen option only.
+      for (const sel of root.querySelectorAll('select')) if (sel.offsetParent !== null) out.push(sel.selectedOptions[0]?.textContent ?? '')
+      return out.join(' ')
+    })
+    // Not words: quoted names ("assets"), paths and zones (a/b), region codes (CN-JS), ids
+    // (with digits, dots or underscores).
+    const plain = text.replace(/"[^"]*"|“[^”]*”|`[^`]*`/g, ' ')
+    const tokens = (plain.match(/[A-Za-z][A-Za-z0-9_.\/-]*/g) ?? [])
+      .filter((w) => !/[\d_./]/.test(w) && !/^[A-Z]{2}-[A-Z]{1,3}$/.test(w))
+    const words = tokens.flatMap((w) => w.split('-')).filter((w) => w.length > 1 && !exempt.has(w.toLowerCase()))
+    if (words.length) {
+      leftovers[nav] = [...new Set(words)].slice(0, 40).map((w) => {
+        const at = plain.indexOf(w)
+        return `${w} … ${plain.slice(Math.max(0, at - 30), at + 40).replace(/\s+/g, ' ')}`
+      })
+    }
+    await page.screenshot({ path: `${shots}/${nav}-zh-all.png`, fullPage: true })
+  }
   await page.selectOption('[data-test=locale]', 'en')
+  assert.deepEqual(leftovers, {}, `English words on Chinese pages: ${JSON.stringify(leftovers, null, 1)}`)
 })
 
 await step('the audit log lists the status change attempt, and filters by entity and actor', async () => {

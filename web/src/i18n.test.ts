@@ -67,3 +67,18 @@ describe('priceOption', () => {
     expect([option.xAxis.data, option.series[0].data, option.yAxis.name]).toEqual([[], [], ''])
   })
 })
+
+describe('the two languages', () => {
+  it('have the same keys, none of them empty', () => {
+    const messages = i18n.global.messages.value as Record<string, unknown>
+    const keys = (x: unknown, prefix = ''): string[] =>
+      typeof x === 'object' && x !== null ? Object.entries(x).flatMap(([k, v]) => keys(v, `${prefix}${k}.`)) : [`${prefix.slice(0, -1)}=${x === '' ? 'EMPTY' : ''}`]
+    const all = [...keys(messages.en), ...keys(messages['zh-CN'])]
+    expect(all.filter((k) => k.endsWith('=EMPTY'))).toEqual([])
+    const en = keys(messages.en).map((k) => k.replace(/=$/, ''))
+    const zh = keys(messages['zh-CN']).map((k) => k.replace(/=$/, ''))
+    expect(en.filter((k) => !zh.includes(k))).toEqual([])
+    expect(zh.filter((k) => !en.includes(k))).toEqual([])
+    expect(en.length).toBeGreaterThan(300)
+  })
+})

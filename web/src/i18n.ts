@@ -44,6 +44,41 @@ const en = {
     acknowledge: 'Acknowledge', resolve: 'Resolve', comment: 'Comment',
   },
   status: { ONLINE: 'online', OFFLINE: 'offline', MAINTENANCE: 'maintenance', ERROR: 'error' },
+  auditEntities: {
+    'acknowledge-alert': 'alert acknowledged', 'adjustable-load': 'adjustable load',
+    'adjustable-load-delete': 'adjustable load deleted', 'ai-model': 'forecasting model',
+    'ai-model-delete': 'forecasting model deleted', 'ai-model-forecasts': 'model forecasts',
+    'ai-model-predict': 'model forecast', 'ai-model-train': 'model training', api_key: 'API key',
+    'approve-bid': 'bid approved', backtest: 'backtest', 'backtest-cancel': 'backtest cancelled',
+    'bills-import': 'bill import', 'cancel-bid': 'bid cancelled', 'clear-auction': 'auction cleared',
+    configuration: 'configuration', 'contracts-import': 'contract import', 'device-link': 'device link',
+    dispatch: 'dispatch', 'dispatch-schedule': 'plan dispatch', 'exchange-import': 'exchange file import',
+    'holiday-calendar': 'holiday calendar', import_cancel: 'import cancelled', ingestion_run: 'ingestion run',
+    ingestion_source: 'ingestion source', 'kill-switch': 'kill switch', 'load-import': 'load import',
+    'market-connector': 'market connector', 'ocpp-station': 'OCPP station', physical_forecast: 'physical forecast',
+    physical_forecasts: 'physical forecasts', redispatch_compensation: 'redispatch compensation',
+    'resolve-alert': 'alert resolved', resource: 'resource', 'risk-limits': 'risk limits', schedule: 'schedule',
+    series: 'series', series_beliefs: 'series values', series_import: 'series import', session: 'session',
+    settlement: 'settlement', site: 'site', strategy: 'strategy', 'strategy-bid': 'strategy bid',
+    'strategy-delete': 'strategy deleted', 'strategy-status': 'strategy status',
+    'strategy-version': 'strategy version', 'submit-bid': 'bid submitted', tariff: 'tariff',
+    'tariff-version': 'tariff version', technical_data_import: 'technical-data import', telemetry: 'telemetry',
+    template: 'template', template_library: 'template library', user: 'user', vpp: 'VPP',
+    weather_import: 'weather import',
+  },
+  units: { month: 'month', day: 'day', year: 'year', years: 'years' },
+  ownerKinds: { resource: 'resource', vpp: 'VPP', market: 'market', site: 'site', model: 'model', weather: 'weather' },
+  ingestionTargets: {
+    series: 'series', technical_data: 'technical data', contracts: 'contracts', prices: 'prices', trades: 'trades',
+    public_trades: 'public trades', imbalance: 'imbalance prices', redispatch_compensation: 'redispatch compensation',
+  },
+  strategyTypes: { RULE_BASED: 'rule-based', AI_DRIVEN: 'AI-driven', HYBRID: 'hybrid' },
+  strategyStatus: { DRAFT: 'draft', TESTING: 'testing', ACTIVE: 'active', SUSPENDED: 'suspended' },
+  taskStatus: { RUNNING: 'running', DONE: 'done', FAILED: 'failed', CANCELLED: 'cancelled' },
+  modelTypes: { PRICE: 'price', DEMAND: 'demand', GENERATION: 'generation', RISK: 'risk' },
+  methods: { SEASONAL_NAIVE: 'seasonal naive', MSTL: 'MSTL', LINEAR: 'linear regression', PHYSICAL_CORRECTION: 'physics + learned correction' },
+  versionStatus: { READY: 'ready', FAILED: 'failed' },
+  ruleActions: { bid: 'bid', charge: 'charge', discharge: 'discharge', curtail: 'curtail', hold: 'hold', optimise: 'optimise' },
   bidStatus: {
     PENDING_APPROVAL: 'awaiting approval', SUBMITTED: 'submitted', CLEARED: 'cleared', PARTIALLY_CLEARED: 'partly cleared',
     NOT_CLEARED: 'not cleared', SETTLED: 'settled', CANCELLED: 'cancelled',
@@ -62,7 +97,7 @@ const en = {
   },
   resources: {
     title: 'Resources', name: 'Name', type: 'Type', category: 'Category', status: 'Status', capacity: 'Capacity (kW)',
-    site: 'Building', changeStatus: 'Change status', reason: 'Reason', apply: 'Apply', sort: 'Sort by', map: 'Where they are (longitude, latitude)',
+    site: 'Building', changeStatus: 'Change status', reason: 'Reason', apply: 'Apply', sort: 'Sort by', map: 'Where they are', mapCluster: '{n} assets', mapWhole: 'Whole fleet', mapMain: 'Main region', mapHelp: 'size = capacity; wheel to zoom, drag to pan; click an asset to open it, a cluster to zoom in. Outlines: Natural Earth.',
     link: 'Device link', linkUp: 'connected', linkDown: 'not connected', linkDisabled: 'disabled',
     sorts: {
       nameAsc: 'Name, A to Z', nameDesc: 'Name, Z to A', capacityAsc: 'Capacity, smallest first', capacityDesc: 'Capacity, largest first',
@@ -127,6 +162,8 @@ const en = {
     measured: 'Measured', deviation: 'Deviation', noExecution: 'No execution records yet: the closed loop writes them while a schedule runs.',
     noVpps: 'No active VPP to schedule.', readOnly: 'Your role can look but not schedule.',
     solver: 'Solver {backend}: {status} in {ms} ms', cost: 'net cost {cost}', stored: '{n} schedule values stored',
+    storedPlan: 'Stored plan for {day} (kW per member, injection positive)', storedAt: 'stored {at}',
+    noStoredPlan: 'No plan is stored for {day}. Optimise and store one, or pick another day.',
   },
   trading: {
     title: 'Trading monitor', newBid: 'New bid (SPOT, one step)', slot: 'Slot (UTC)', side: 'Side', sell: 'Sell', buy: 'Buy',
@@ -142,7 +179,7 @@ const en = {
     steps: 'Steps', by: 'Submitted / approved by', approve: 'Approve', clearingPrices: 'Clearing prices, today and tomorrow',
     revenue: 'Revenue per quarter-hour', noRevenue: 'No trades on this day.', invoices: 'Invoices to asset owners',
     noInvoices: 'No contracts, or nothing produced this month.', contract: 'Contract', payout: 'Payout', fees: 'Fees',
-    net: 'Net', vat: 'VAT', gross: 'Gross',
+    net: 'Net', vat: 'VAT', gross: 'Gross', byStrategy: 'strategy {name}',
   },
   strategies: {
     sharpeHelp: 'Annualised Sharpe ratio: the mean daily P&L over its standard deviation, times √365. A backtest of a few weeks makes it large.',
@@ -155,11 +192,12 @@ const en = {
     net: 'Net', maxDrawdown: 'Max drawdown', successRate: 'Success rate', degradation: 'Degradation',
     versus: 'Against the benchmark: {diff} €; captures {capture} % of perfect foresight; replay {ms} ms.',
     cumulative: 'Cumulative P&L', drawdown: 'Drawdown', strategy: 'Strategy', benchmark: 'Benchmark', perfect: 'Perfect foresight',
+    perfectRow: 'perfect foresight', builtInBenchmark: 'benchmark: charge in the cheapest quarter of the day, discharge in the dearest', benchmarkOf: 'benchmark: {name}',
     earlier: 'Backtests',
     rulesView: 'Rules', window: 'Training window', hoursAhead: 'hours ahead', live: 'Live {from} – {to}: {bids} bids, {cleared} with trades, trade P&L {pnl} €, max drawdown {dd} €.',
   },
   rules: {
-    none: 'No rules: an AI_DRIVEN strategy follows the optimiser.', name: 'Rule name', if: 'IF', allHold: '(all conditions hold)',
+    none: 'No rules: an AI_DRIVEN strategy follows the optimiser.', name: 'Rule name', if: 'IF', and: 'AND', always: 'always (no condition)',
     field: 'Field', operator: 'Operator', value: 'Value', then: 'THEN', action: 'Action', parameters: 'Parameters (JSON)',
     addCondition: '+ condition', addAction: '+ action', addRule: '+ rule', removeRule: 'Remove rule', remove: 'Remove',
   },
@@ -285,6 +323,34 @@ const zh: typeof en = {
     acknowledge: '确认', resolve: '解决', comment: '备注',
   },
   status: { ONLINE: '在线', OFFLINE: '离线', MAINTENANCE: '维护', ERROR: '故障' },
+  auditEntities: {
+    'acknowledge-alert': '确认告警', 'adjustable-load': '可调负荷', 'adjustable-load-delete': '删除可调负荷', 'ai-model': '预测模型',
+    'ai-model-delete': '删除预测模型', 'ai-model-forecasts': '模型预测', 'ai-model-predict': '模型预测', 'ai-model-train': '模型训练',
+    api_key: 'API 密钥', 'approve-bid': '审批报价', backtest: '回测', 'backtest-cancel': '取消回测', 'bills-import': '账单导入',
+    'cancel-bid': '撤销报价', 'clear-auction': '出清', configuration: '配置', 'contracts-import': '合同导入',
+    'device-link': '设备连接', dispatch: '调度', 'dispatch-schedule': '按计划调度', 'exchange-import': '交易所文件导入',
+    'holiday-calendar': '节假日日历', import_cancel: '取消导入', ingestion_run: '接入运行', ingestion_source: '数据接入源',
+    'kill-switch': '交易急停', 'load-import': '负荷导入', 'market-connector': '市场连接', 'ocpp-station': 'OCPP 充电站',
+    physical_forecast: '物理预测', physical_forecasts: '物理预测', redispatch_compensation: '再调度补偿', 'resolve-alert': '关闭告警',
+    resource: '资源', 'risk-limits': '风险限额', schedule: '调度计划', series: '时间序列', series_beliefs: '序列数值',
+    series_import: '序列导入', session: '会话', settlement: '结算', site: '站点', strategy: '策略', 'strategy-bid': '策略报价',
+    'strategy-delete': '删除策略', 'strategy-status': '策略状态', 'strategy-version': '策略版本', 'submit-bid': '提交报价',
+    tariff: '电价', 'tariff-version': '电价版本', technical_data_import: '技术数据导入', telemetry: '遥测', template: '模板',
+    template_library: '模板库', user: '用户', vpp: '虚拟电厂', weather_import: '气象导入',
+  },
+  units: { month: '月', day: '天', year: '年', years: '年' },
+  ownerKinds: { resource: '资源', vpp: '虚拟电厂', market: '市场', site: '站点', model: '模型', weather: '气象' },
+  ingestionTargets: {
+    series: '时间序列', technical_data: '技术数据', contracts: '合同', prices: '价格', trades: '成交',
+    public_trades: '公开成交', imbalance: '不平衡电价', redispatch_compensation: '再调度补偿',
+  },
+  strategyTypes: { RULE_BASED: '规则驱动', AI_DRIVEN: 'AI 驱动', HYBRID: '混合' },
+  strategyStatus: { DRAFT: '草稿', TESTING: '测试中', ACTIVE: '运行中', SUSPENDED: '已暂停' },
+  taskStatus: { RUNNING: '运行中', DONE: '已完成', FAILED: '失败', CANCELLED: '已取消' },
+  modelTypes: { PRICE: '电价', DEMAND: '负荷', GENERATION: '发电', RISK: '风险' },
+  methods: { SEASONAL_NAIVE: '季节朴素', MSTL: 'MSTL', LINEAR: '线性回归', PHYSICAL_CORRECTION: '物理模型 + 学习校正' },
+  versionStatus: { READY: '可用', FAILED: '失败' },
+  ruleActions: { bid: '报价', charge: '充电', discharge: '放电', curtail: '限发', hold: '保持', optimise: '优化' },
   bidStatus: {
     PENDING_APPROVAL: '待审批', SUBMITTED: '已提交', CLEARED: '已出清', PARTIALLY_CLEARED: '部分出清',
     NOT_CLEARED: '未出清', SETTLED: '已结算', CANCELLED: '已撤销',
@@ -303,7 +369,7 @@ const zh: typeof en = {
   },
   resources: {
     title: '资源', name: '名称', type: '类型', category: '类别', status: '状态', capacity: '容量（kW）',
-    site: '楼宇', changeStatus: '更改状态', reason: '原因', apply: '应用', sort: '排序', map: '资源位置（经度、纬度）',
+    site: '楼宇', changeStatus: '更改状态', reason: '原因', apply: '应用', sort: '排序', map: '资源分布', mapCluster: '{n} 个资源', mapWhole: '全部资源', mapMain: '主要区域', mapHelp: '大小表示容量；滚轮缩放、拖动平移；点击资源查看详情，点击聚合点放大。边界：Natural Earth。',
     link: '设备连接', linkUp: '已连接', linkDown: '未连接', linkDisabled: '已停用',
     sorts: {
       nameAsc: '名称（A 到 Z）', nameDesc: '名称（Z 到 A）', capacityAsc: '容量（从小到大）', capacityDesc: '容量（从大到小）',
@@ -330,7 +396,7 @@ const zh: typeof en = {
     none: '还没有功率序列：演示数据会创建，或调用 POST /api/v1/vpp/series。', noValues: '当日没有数据。',
     accuracy: '按提前量的预测误差（对比结算电表值，否则实测值）', horizon: '提前时长', bias: '偏差',
     noActuals: '没有可对比的实际值',
-    import: '向此序列导入文件', importHint: '带表头的 CSV：时间列（列名含 time、start 或 date）和数值列；格式错误的文件不会写入任何数据。',
+    import: '向此序列导入文件', importHint: '带表头的 CSV：时间列（列名含 "time"、"start" 或 "date"）和数值列；格式错误的文件不会写入任何数据。',
     source: '类型', beliefTime: '发布时间（预测与计划必填）', unit: '单位', fileZone: '无时区偏移时间所在时区',
     delimiter: '分隔符', decimalComma: '小数逗号', file: 'CSV 文件',
     importReport: '读取 {rows} 行：写入 {accepted} 行，已存在 {duplicates} 行，拒绝 {rejected} 行。', line: '行号', reason: '原因',
@@ -368,6 +434,8 @@ const zh: typeof en = {
     measured: '实测', deviation: '偏差', noExecution: '还没有执行记录：计划运行时闭环控制会写入。',
     noVpps: '没有可调度的运行中虚拟电厂。', readOnly: '当前角色只能查看，不能调度。',
     solver: '求解器 {backend}：{status}，用时 {ms} 毫秒', cost: '净成本 {cost}', stored: '已保存 {n} 个计划值',
+    storedPlan: '{day} 已保存的计划（各成员 kW，上网为正）', storedAt: '保存于 {at}',
+    noStoredPlan: '{day} 没有已保存的计划。请优化并保存，或选择其他日期。',
   },
   trading: {
     title: '交易监控', newBid: '新报价（现货，单段）', slot: '时段（UTC）', side: '方向', sell: '卖出', buy: '买入',
@@ -383,7 +451,7 @@ const zh: typeof en = {
     steps: '报价段数', by: '提交人 / 审批人', approve: '审批通过', clearingPrices: '出清价格（今日和明日）',
     revenue: '每15分钟收益', noRevenue: '当日没有成交。', invoices: '资产所有者结算单',
     noInvoices: '没有合同，或本月没有发电。', contract: '合同', payout: '应付金额', fees: '费用',
-    net: '净额', vat: '增值税', gross: '含税总额',
+    net: '净额', vat: '增值税', gross: '含税总额', byStrategy: '策略 {name}',
   },
   strategies: {
     sharpeHelp: '年化夏普比率：日收益均值除以其标准差，再乘以 √365。回测仅数周时该值会偏大。',
@@ -396,11 +464,12 @@ const zh: typeof en = {
     net: '净收益', maxDrawdown: '最大回撤', successRate: '成功率', degradation: '电池损耗',
     versus: '相对基准：{diff} €；达到完美预见收益的 {capture} %；回放 {ms} 毫秒。',
     cumulative: '累计盈亏', drawdown: '回撤', strategy: '策略', benchmark: '基准', perfect: '完美预见',
+    perfectRow: '完美预见', builtInBenchmark: '基准：每天最便宜的四分之一时段充电，最贵的四分之一时段放电', benchmarkOf: '基准：{name}',
     earlier: '回测记录',
     rulesView: '规则', window: '训练数据窗口', hoursAhead: '提前小时数', live: '实盘 {from} – {to}：{bids} 笔报价，{cleared} 笔成交，交易盈亏 {pnl} €，最大回撤 {dd} €。',
   },
   rules: {
-    none: '没有规则：AI 驱动策略直接采用优化结果。', name: '规则名称', if: '如果', allHold: '（全部条件成立）',
+    none: '没有规则：AI 驱动策略直接采用优化结果。', name: '规则名称', if: '如果', and: '并且', always: '始终（无条件）',
     field: '字段', operator: '运算符', value: '取值', then: '则', action: '动作', parameters: '参数（JSON）',
     addCondition: '+ 条件', addAction: '+ 动作', addRule: '+ 规则', removeRule: '删除规则', remove: '删除',
   },
@@ -488,6 +557,7 @@ export type Locale = 'en' | 'zh-CN'
 const saved = (localStorage.getItem('vpp.locale') as Locale | null) ?? (navigator.language.startsWith('zh') ? 'zh-CN' : 'en')
 
 export const i18n = createI18n({ legacy: false, locale: saved, fallbackLocale: 'en', messages: { en, 'zh-CN': zh } })
+if (typeof document !== 'undefined') document.documentElement.lang = saved
 
 export function setLocale(locale: Locale) {
   i18n.global.locale.value = locale

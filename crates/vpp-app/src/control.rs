@@ -118,12 +118,14 @@ pub async fn control_cycle(
         store.record_execution(&rows).await?;
         if total.action == "redispatched" {
             tracing::warn!(vpp = %vpp.id, deviation_kw = deviation, "execution deviation above threshold: re-dispatched");
-            let message = format!(
-                "{}: measured {measured:.1} kW against {measured_scheduled:.1} kW scheduled ({deviation:+.1} kW, threshold {threshold:.1} kW) \
-                 in the step from {start}; re-dispatched",
-                vpp.name
-            );
-            store.raise_alert(vpp_store::AlertRule::ExecutionDeviation, &vpp.id, &message).await?;
+            let message = vpp_store::AlertMessage::ExecutionDeviation {
+                vpp: vpp.name.clone(),
+                measured_kw: measured,
+                scheduled_kw: measured_scheduled,
+                threshold_kw: threshold,
+                step_start: start,
+            };
+            store.raise_alert(vpp_store::AlertRule::ExecutionDeviation, &vpp.id, message).await?;
         } else if total.action == "within_threshold" {
             store.clear_alert(vpp_store::AlertRule::ExecutionDeviation, &vpp.id).await?;
         }

@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use sha2::{Digest, Sha256};
-use vpp_domain::alert::AlertRule;
+use vpp_domain::alert::{AlertMessage, AlertRule};
 use vpp_domain::ingestion::{After, IngestionRun, Location, RunOutcome, SourceSpec, Target};
 use vpp_domain::series_import::RowError;
 use vpp_domain::techdata::TechnicalDataFile;
@@ -174,8 +174,9 @@ pub async fn look(store: &Store, source: &IngestionSource) -> AppResult<Look> {
 /// A location that could not be read: an alert, and a run when the alert is
 /// new (a location down for a day is one run, its alert counting the looks).
 async fn failed_look(store: &Store, source: &IngestionSource, reason: &str) -> AppResult<Look> {
-    let message = format!("could not read {}: {reason}", source.spec.location);
-    let runs = failure(store, &source.id, &source.spec.name, None, &message).await?.into_iter().collect();
+    let message =
+        AlertMessage::IngestionUnreadable { location: source.spec.location.clone(), error: reason.to_string() };
+    let runs = failure(store, &source.id, &source.spec.name, None, message).await?.into_iter().collect();
     Ok(Look { runs, unsettled: 0, again_in: Some(SignedDuration::from_mins(1)) })
 }
 
@@ -186,10 +187,10 @@ async fn failure(
     source_id: &str,
     subject: &str,
     file_name: Option<&str>,
-    message: &str,
+    message: AlertMessage,
 ) -> AppResult<Option<IngestionRun>> {
-    let (_, new) = store.raise_alert(AlertRule::IngestionFailed, subject, message).await?;
-    Ok(if new { Some(store.record_ingestion_failure(source_id, file_name, message).await?) } else { None })
+    let (alert, new) = store.raise_alert(AlertRule::IngestionFailed, subject, message).await?;
+    Ok(if new { Some(store.record_ingestion_failure(source_id, file_name, &alert.message).await?) } else { None })
 }
 
 /// The files at a location that the source takes and that have settled,
@@ -333,8 +334,9 @@ async fn take(
         return Ok(None);
     }
     if file.size > MAX_FILE_BYTES {
-        let message = format!("{} is {} bytes, over the {MAX_FILE_BYTES} a source takes", file.name, file.size);
-        return failure(store, &source.id, &subject, Some(&file.name), &message).await;
+        let message =
+            AlertMessage::IngestionTooLarge { file: file.name.clone(), bytes: file.size, limit: MAX_FILE_BYTES };
+        return failure(store, &source.id, &subject, Some(&file.name), message).await;
     }
     let body = match (file.bytes, objects, &file.path) {
         (Some(b), _, _) => Ok(b),
@@ -350,8 +352,8 @@ async fn take(
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
         // One file that cannot be read stops none of the others.
         Err(e) => {
-            let message = format!("could not read {}: {e}", file.name);
-            return failure(store, &source.id, &subject, Some(&file.name), &message).await;
+            let message = AlertMessage::IngestionUnreadable { location: file.name.clone(), error: e.to_string() };
+            return failure(store, &source.id, &subject, Some(&file.name), message).await;
         }
     };
     let checksum = hex(&Sha256::digest(&body));
@@ -378,11 +380,25 @@ async fn take(
         refused = run.refused, "ingested");
     match end.outcome {
         RunOutcome::Refused | RunOutcome::Partial | RunOutcome::Failed => {
-            let shown: Vec<String> =
-                end.refused_lines.iter().take(5).map(|l| format!("line {}: {}", l.line, l.reason)).collect();
-            let message =
-                if shown.is_empty() { end.message.clone() } else { format!("{}; {}", end.message, shown.join("; ")) };
-            store.raise_alert(AlertRule::IngestionFailed, &subject, &message).await?;
+            let lines = end
+                .refused_lines
+                .iter()
+                .take(5)
+                .map(|l| vpp_domain::alert_message::RefusedLine { line: l.line as u64, reason: l.reason.clone() })
+                .collect();
+            store
+                .raise_alert(
+                    AlertRule::IngestionFailed,
+                    &subject,
+                    AlertMessage::IngestionRefused {
+                        outcome: end.outcome.as_str().to_string(),
+                        accepted: end.accepted,
+                        refused: end.refused,
+                        verdict: end.message.clone(),
+                        lines,
+                    },
+                )
+                .await?;
         }
         _ => {
             store.clear_alert(AlertRule::IngestionFailed, &subject).await?;

@@ -81,6 +81,7 @@ pub async fn owner_report(
     day: Option<&str>,
     month: Option<&str>,
     gate_closure: SignedDuration,
+    lang: vpp_domain::lang::Lang,
 ) -> AppResult<crate::performance::PerformanceReport> {
     let mut members = Vec::new();
     for r in owner_assets(store, owner).await? {
@@ -89,6 +90,6 @@ pub async fn owner_report(
         }
     }
     let id = format!("owner:{owner}");
-    let portfolio = crate::performance::Portfolio { id: &id, name: owner, members: &members, trades_of: None };
+    let portfolio = crate::performance::Portfolio { id: &id, name: owner, members: &members, trades_of: None, lang };
     crate::performance::report_of(store, portfolio, day, month, gate_closure).await
 }

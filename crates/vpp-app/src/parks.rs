@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use vpp_domain::lang::Lang;
 use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind};
 use vpp_domain::settings::Settings;
 use vpp_domain::tariff::Site;
@@ -167,6 +168,8 @@ pub struct SiteMonth {
     pub end: Timestamp,
     /// Readings.
     pub load: Vec<(Timestamp, f64)>,
+    /// Language of the bill's and the figures' prose.
+    pub lang: Lang,
 }
 
 /// Loads a site's month (`YYYY-MM`, local to its tariff).
@@ -175,12 +178,12 @@ pub async fn site_month(store: &Store, site: &str, month: &str) -> AppResult<Sit
     let ctx = site_context(store, site).await?;
     let (start, end) = month_span(first, &ctx.labeller.tz).map_err(|e| AppError::invalid("month", e))?;
     let load = site_load(store, &ctx.site.id, start, end).await?;
-    Ok(SiteMonth { ctx, month: first, start, end, load })
+    Ok(SiteMonth { ctx, month: first, start, end, load, lang: Lang::En })
 }
 
-/// Computes a month's bill of a site.
-pub async fn bill(store: &Store, site: &str, month: &str, reactive_kvarh: Option<f64>) -> AppResult<Bill> {
-    let m = site_month(store, site, month).await?;
+/// Computes a month's bill of a site, its prose in `lang`.
+pub async fn bill(store: &Store, site: &str, month: &str, reactive_kvarh: Option<f64>, lang: Lang) -> AppResult<Bill> {
+    let m = SiteMonth { lang, ..site_month(store, site, month).await? };
     bill_of(store, &m, &m.load, reactive_kvarh).await
 }
 
@@ -198,6 +201,7 @@ async fn bill_of(
         transformer_kva: m.ctx.site.transformer_kva,
         reactive_kvarh,
         default_pf_target: Decimal::try_from(target).unwrap_or(Decimal::new(90, 2)),
+        lang: m.lang,
     })?)
 }
 
@@ -277,9 +281,9 @@ fn demand_price(bill_terms: &vpp_domain::tariff::tou::TariffTerms) -> Option<f64
     }
 }
 
-/// The flexibility potential of a site's adjustable loads in a month.
-pub async fn flexibility(store: &Store, site: &str, month: &str) -> AppResult<Potential> {
-    let m = site_month(store, site, month).await?;
+/// The flexibility potential of a site's adjustable loads in a month, its prose in `lang`.
+pub async fn flexibility(store: &Store, site: &str, month: &str, lang: Lang) -> AppResult<Potential> {
+    let m = SiteMonth { lang, ..site_month(store, site, month).await? };
     with_flex(store, &m, potential).await
 }
 
@@ -294,6 +298,7 @@ async fn with_flex<T>(store: &Store, m: &SiteMonth, f: impl FnOnce(&FlexInput) -
         loads: &loads,
         demand_price: demand_price(terms),
         currency: &terms.currency,
+        lang: m.lang,
     }))
 }
 
@@ -398,8 +403,9 @@ pub async fn month_savings(
     site: &str,
     month: &str,
     battery: Option<&BatterySpec>,
+    lang: Lang,
 ) -> AppResult<SavingsReport> {
-    let m = site_month(store, site, month).await?;
+    let m = SiteMonth { lang, ..site_month(store, site, month).await? };
     let mut report = flex_savings(store, &m).await?;
     if let Some(spec) = battery_for(store, &m.ctx.site, battery).await? {
         report.battery = Some(battery_scenario(store, &m, &spec).await?);
@@ -508,30 +514,40 @@ async fn battery_scenario(store: &Store, m: &SiteMonth, spec: &BatterySpec) -> A
     let energy =
         |b: &Bill| -> Decimal { b.lines.iter().filter(|l| l.code.starts_with("energy_")).map(|l| l.amount).sum() };
     let f = |d: Decimal| f64::try_from(d).unwrap_or(0.0);
+    let lang = m.lang;
     let metric = |name: &str, value: f64, formula: String| Metric {
         name: name.into(),
         value: (value * 100.0).round() / 100.0,
         unit: format!("{cur}/month"),
         formula,
     };
+    let (peak_without, peak_with) = (without_bill.max_demand_kw, with_bill.max_demand_kw);
     let metrics = vec![
         metric(
             "battery_demand_charge_reduction",
             f(line(&without_bill, "demand") - line(&with_bill, "demand")),
-            format!(
-                "demand fee without − with: max demand {:.1} → {:.1} kW",
-                without_bill.max_demand_kw, with_bill.max_demand_kw
+            lang.pick(
+                format!("demand fee without − with: max demand {peak_without:.1} → {peak_with:.1} kW"),
+                format!("需量电费（无储能 − 有储能）：最大需量 {peak_without:.1} → {peak_with:.1} kW"),
             ),
         ),
         metric(
             "battery_energy_arbitrage",
             f(energy(&without_bill) - energy(&with_bill)),
-            "energy lines without − with (charging in cheap periods, discharging in dear ones, losses included)".into(),
+            lang.pick(
+                "energy lines without − with (charging in cheap periods, discharging in dear ones, losses included)",
+                "电量电费（无储能 − 有储能）：低价时段充电、高价时段放电，含损耗",
+            )
+            .into(),
         ),
         metric(
             "battery_bill_saving",
             f(without_bill.total - with_bill.total),
-            "bill total without − with the battery (every line, components included)".into(),
+            lang.pick(
+                "bill total without − with the battery (every line, components included)",
+                "账单总额（无储能 − 有储能），含全部项目",
+            )
+            .into(),
         ),
     ];
     Ok(BatteryScenario {
@@ -572,6 +588,7 @@ pub async fn battery_payback(
     site: &str,
     year: i16,
     battery: Option<&BatterySpec>,
+    lang: Lang,
 ) -> AppResult<PaybackReport> {
     let ctx = site_context(store, site).await?;
     let Some(spec) = battery_for(store, &ctx.site, battery).await? else {
@@ -596,7 +613,7 @@ pub async fn battery_payback(
     let yearly = savings_per_month.iter().sum::<f64>() * 12.0 / used.len() as f64;
     let currency = ctx.labeller.versions.last().map(|v| v.terms.currency.clone()).unwrap_or_default();
     let settings: Settings = store.settings().await?;
-    let metrics = payback(spec.energy_kwh, spec.power_kw, yearly, &settings, &currency)?;
+    let metrics = payback(spec.energy_kwh, spec.power_kw, yearly, &settings, &currency, lang)?;
     Ok(PaybackReport {
         site_id: ctx.site.id,
         year,
@@ -626,13 +643,15 @@ pub struct ParkReport {
     pub flexibility: Potential,
     /// Savings scenarios.
     pub savings: SavingsReport,
+    /// Language of its prose.
+    pub lang: Lang,
 }
 
 /// Builds the monthly report of a site. The battery scenario is included
 /// when the site has a battery; if it cannot run (a month with gaps), the
 /// report says why instead.
-pub async fn park_report(store: &Store, site: &str, month: &str) -> AppResult<ParkReport> {
-    let m = site_month(store, site, month).await?;
+pub async fn park_report(store: &Store, site: &str, month: &str, lang: Lang) -> AppResult<ParkReport> {
+    let m = SiteMonth { lang, ..site_month(store, site, month).await? };
     let mut savings = flex_savings(store, &m).await?;
     match battery_for(store, &m.ctx.site, None).await {
         Ok(Some(spec)) => match battery_scenario(store, &m, &spec).await {
@@ -650,6 +669,7 @@ pub async fn park_report(store: &Store, site: &str, month: &str) -> AppResult<Pa
         tariff: m.ctx.tariff.name.clone(),
         site: m.ctx.site,
         month: month.to_string(),
+        lang,
     })
 }
 
@@ -745,32 +765,77 @@ pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The report as a printable HTML page (no scripts, no external assets).
+/// A savings or potential figure's name in `lang`, as the console names it
+/// (its code if unknown).
+fn metric_label(code: &str, lang: Lang) -> String {
+    let (en, zh) = match code {
+        "adjustable_kw" => ("Adjustable capacity", "可调节容量"),
+        "shiftable_kwh_per_workday" => ("Shiftable energy per workday", "每工作日可转移电量"),
+        "peak_valley_arbitrage" => ("Peak-valley arbitrage", "峰谷套利"),
+        "demand_charge_reduction_loads" => ("Demand-charge reduction by load shedding", "负荷削峰降低需量电费"),
+        "demand_response_revenue" => ("Demand-response revenue", "需求响应收益"),
+        "battery_demand_charge_reduction" => ("Battery: demand-charge reduction", "储能：降低需量电费"),
+        "battery_energy_arbitrage" => ("Battery: energy arbitrage", "储能：峰谷套利"),
+        "battery_bill_saving" => ("Battery: bill saving", "储能：电费节省"),
+        "battery_investment" => ("Battery: investment", "储能：投资"),
+        "battery_yearly_net_saving" => ("Battery: net saving per year", "储能：年净节省"),
+        "battery_simple_payback" => ("Battery: simple payback", "储能：静态回收期"),
+        "battery_npv" => ("Battery: net present value", "储能：净现值"),
+        _ => return code.to_string(),
+    };
+    lang.pick(en, zh).to_string()
+}
+
+/// A figure's unit (a code: `CNY/month`, `kWh/day`, `years`) as a reader of `lang` writes it.
+fn unit_label(unit: &str, lang: Lang) -> String {
+    if lang == Lang::En {
+        return unit.to_string();
+    }
+    match unit {
+        "years" => "年".to_string(),
+        _ => unit.replace("/month", "/月").replace("/year", "/年").replace("/day", "/天"),
+    }
+}
+
+/// The report as a printable HTML page (no scripts, no external assets), in
+/// the report's language.
 pub fn report_html(r: &ParkReport) -> String {
     use std::fmt::Write;
+    let lang = r.lang;
+    let t = |en: &'static str, zh: &'static str| lang.pick(en, zh);
     let mut h = String::new();
     let cur = esc(&r.bill.currency);
+    let (site, month, tz, tariff) = (esc(&r.site.name), esc(&r.month), esc(&r.bill.time_zone), esc(&r.tariff));
+    let (cov, exp) = (r.bill.coverage.pct, r.bill.coverage.expected_intervals);
     let _ = write!(
         h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Park report {site} {month}</title>\
+        "<!doctype html><html lang=\"{tag}\"><head><meta charset=\"utf-8\"><title>{title} {site} {month}</title>\
          <style>body{{font:13px/1.4 sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}\
          td,th{{border:1px solid #999;padding:2px 6px}}td.n{{text-align:right}}\
          .sharp_peak{{background:#f4b6b6}}.peak{{background:#f9d9a8}}.flat{{background:#e8e8e8}}.valley{{background:#bfe0f5}}\
          @media print{{body{{margin:0}}h2{{page-break-before:auto}}}}</style></head><body>\
-         <h1>Park report: {site}</h1><p>Month {month} ({tz}), tariff {tariff}. Coverage {cov:.1} % of {exp} intervals.</p>",
-        site = esc(&r.site.name),
-        month = esc(&r.month),
-        tz = esc(&r.bill.time_zone),
-        tariff = esc(&r.tariff),
-        cov = r.bill.coverage.pct,
-        exp = r.bill.coverage.expected_intervals,
+         <h1>{title}{colon}{site}</h1><p>{intro}</p>",
+        colon = t(": ", "："),
+        tag = lang.tag(),
+        title = t("Park report", "园区月度报告"),
+        intro = if lang == Lang::Zh {
+            format!("{month}（{tz}），电价 {tariff}。数据覆盖 {exp} 个时段的 {cov:.1} %。")
+        } else {
+            format!("Month {month} ({tz}), tariff {tariff}. Coverage {cov:.1} % of {exp} intervals.")
+        },
     );
     for note in &r.bill.notes {
         let _ = write!(h, "<p><em>{}</em></p>", esc(note));
     }
     let _ = write!(
         h,
-        "<h2>Bill</h2><table><tr><th>Line</th><th>Quantity</th><th>Rate</th><th>Amount ({cur})</th><th>Formula</th></tr>"
+        "<h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{} ({cur})</th><th>{}</th></tr>",
+        t("Bill", "电费账单"),
+        t("Line", "项目"),
+        t("Quantity", "数量"),
+        t("Rate", "单价"),
+        t("Amount", "金额"),
+        t("Formula", "计算公式"),
     );
     for l in &r.bill.lines {
         let _ = write!(
@@ -784,52 +849,82 @@ pub fn report_html(r: &ParkReport) -> String {
             esc(&l.formula)
         );
     }
-    let _ = write!(h, "<tr><th>Total</th><td></td><td></td><th class=n>{}</th><td></td></tr></table>", r.bill.total);
+    let _ = write!(
+        h,
+        "<tr><th>{}</th><td></td><td></td><th class=n>{}</th><td></td></tr></table>",
+        t("Total", "合计"),
+        r.bill.total
+    );
     let st = &r.profile.stats;
     let _ = write!(
         h,
-        "<h2>Load</h2><table><tr><th>Max kW</th><th>Min kW</th><th>Mean kW</th><th>Peak-valley difference kW</th>\
-         <th>Load factor</th><th>Energy kWh</th></tr><tr><td class=n>{:.1}</td><td class=n>{:.1}</td><td class=n>{:.1}</td>\
+        "<h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>\
+         <tr><td class=n>{:.1}</td><td class=n>{:.1}</td><td class=n>{:.1}</td>\
          <td class=n>{:.1}</td><td class=n>{:.3}</td><td class=n>{:.1}</td></tr></table>",
-        st.max_kw, st.min_kw, st.avg_kw, st.peak_valley_difference_kw, st.load_factor, st.energy_kwh
+        t("Load", "负荷"),
+        t("Max kW", "最大 kW"),
+        t("Min kW", "最小 kW"),
+        t("Mean kW", "平均 kW"),
+        t("Peak-valley difference kW", "峰谷差 kW"),
+        t("Load factor", "负荷率"),
+        t("Energy kWh", "电量 kWh"),
+        st.max_kw,
+        st.min_kw,
+        st.avg_kw,
+        st.peak_valley_difference_kw,
+        st.load_factor,
+        st.energy_kwh
     );
     let _ = write!(
         h,
-        "<h3>Average day against the TOU windows (hourly means)</h3><table><tr><th>Hour</th><th>Workday kW</th><th>Period</th><th>Other days kW</th><th>Period</th></tr>"
+        "<h3>{}</h3><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        t("Average day against the TOU windows (hourly means)", "典型日负荷与分时时段（小时均值）"),
+        t("Hour", "小时"),
+        t("Workday kW", "工作日 kW"),
+        t("Period", "时段"),
+        t("Other days kW", "周末及节假日 kW"),
+        t("Period", "时段"),
     );
     let d = &r.profile.daily;
     let hourly = |v: &[Option<f64>], hour: usize| {
         let xs: Vec<f64> = v.iter().skip(hour * 4).take(4).flatten().copied().collect();
         if xs.is_empty() { String::new() } else { format!("{:.1}", xs.iter().sum::<f64>() / xs.len() as f64) }
     };
+    let period =
+        |p: Option<&vpp_domain::tariff::tou::Period>| p.map(|p| (p.as_str(), p.name(lang))).unwrap_or(("", ""));
     for hour in 0..24 {
-        let pw = d.workday_periods.get(hour * 4).map(|p| p.as_str()).unwrap_or("");
-        let pn = d.non_workday_periods.get(hour * 4).map(|p| p.as_str()).unwrap_or("");
+        let (cw, pw) = period(d.workday_periods.get(hour * 4));
+        let (cn, pn) = period(d.non_workday_periods.get(hour * 4));
         let _ = write!(
             h,
-            "<tr><td>{hour:02}:00</td><td class=n>{}</td><td class=\"{pw}\">{pw}</td><td class=n>{}</td><td class=\"{pn}\">{pn}</td></tr>",
+            "<tr><td>{hour:02}:00</td><td class=n>{}</td><td class=\"{cw}\">{pw}</td><td class=n>{}</td><td class=\"{cn}\">{pn}</td></tr>",
             hourly(&d.workday_kw, hour),
             hourly(&d.non_workday_kw, hour)
         );
     }
     let _ = write!(
         h,
-        "</table><h2>Flexibility and savings</h2><table><tr><th>Metric</th><th>Value</th><th>Unit</th><th>Formula</th></tr>"
+        "</table><h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        t("Flexibility and savings", "灵活性与节费测算"),
+        t("Metric", "指标"),
+        t("Value", "数值"),
+        t("Unit", "单位"),
+        t("Formula", "计算公式"),
     );
     let battery = r.savings.battery.iter().flat_map(|b| b.metrics.iter());
     for m in r.flexibility.metrics.iter().chain(r.savings.metrics.iter()).chain(battery) {
         let _ = write!(
             h,
             "<tr><td>{}</td><td class=n>{:.2}</td><td>{}</td><td>{}</td></tr>",
-            esc(&m.name),
+            esc(&metric_label(&m.name, lang)),
             m.value,
-            esc(&m.unit),
+            esc(&unit_label(&m.unit, lang)),
             esc(&m.formula)
         );
     }
     h.push_str("</table>");
     if let Some(note) = &r.savings.battery_note {
-        let _ = write!(h, "<p><em>Battery scenario: {}</em></p>", esc(note));
+        let _ = write!(h, "<p><em>{}: {}</em></p>", t("Battery scenario", "储能方案"), esc(note));
     }
     h.push_str("</body></html>");
     h

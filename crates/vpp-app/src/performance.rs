@@ -162,6 +162,8 @@ pub struct PerformanceReport {
     pub total: PortfolioTotals,
     /// What could not be computed, and why.
     pub notes: Vec<String>,
+    /// Language of the notes and of the printable page.
+    pub lang: vpp_domain::lang::Lang,
 }
 
 /// A delivery day (`2025-06-08`) or a month (`2025-06`) in Europe/Berlin.
@@ -203,10 +205,11 @@ pub async fn performance_report(
     day: Option<&str>,
     month: Option<&str>,
     gate_closure: SignedDuration,
+    lang: vpp_domain::lang::Lang,
 ) -> AppResult<PerformanceReport> {
     let vpp = store.get_vpp(vpp_id).await?;
     let members = store.member_series(vpp_id, Quantity::Power).await?;
-    let portfolio = Portfolio { id: &vpp.id, name: &vpp.name, members: &members, trades_of: Some(&vpp.id) };
+    let portfolio = Portfolio { id: &vpp.id, name: &vpp.name, members: &members, trades_of: Some(&vpp.id), lang };
     report_of(store, portfolio, day, month, gate_closure).await
 }
 
@@ -220,6 +223,8 @@ pub struct Portfolio<'a> {
     pub members: &'a [(i64, vpp_domain::series::Series, f64)],
     /// The VPP whose own trades the report shows, if any.
     pub trades_of: Option<&'a str>,
+    /// Language of the notes.
+    pub lang: vpp_domain::lang::Lang,
 }
 
 /// The performance report of a set of assets.
@@ -230,19 +235,26 @@ pub async fn report_of(
     month: Option<&str>,
     gate_closure: SignedDuration,
 ) -> AppResult<PerformanceReport> {
-    let Portfolio { id: vpp_id, name, members, trades_of } = portfolio;
+    let Portfolio { id: vpp_id, name, members, trades_of, lang } = portfolio;
+    let zh = lang == vpp_domain::lang::Lang::Zh;
     let (label, start, end, is_month) = period(day, month)?;
     let (lo, hi) = (start.as_microsecond(), end.as_microsecond());
     let mut notes = Vec::new();
     if members.is_empty() {
-        notes.push("no asset has a power series: nothing was produced or forecast".into());
+        notes.push(
+            lang.pick(
+                "no asset has a power series: nothing was produced or forecast",
+                "没有资产有功率序列：无发电量和预测",
+            )
+            .into(),
+        );
     }
     let position = Position::Tradeable(gate_closure);
     let imbalance = match crate::imbalance::imbalance_cost_of(store, vpp_id, members, None, start, end, position).await
     {
         Ok(r) => Some(r),
         Err(e) => {
-            notes.push(format!("imbalance cost: {e}"));
+            notes.push(format!("{}{e}", lang.pick("imbalance cost: ", "不平衡费用：")));
             None
         }
     };
@@ -251,12 +263,18 @@ pub async fn report_of(
         match crate::markets::invoices_for_month(store, &label, None, Decimal::new(19, 0)).await {
             Ok(i) => i,
             Err(e) => {
-                notes.push(format!("contract payout and fees: {e}"));
+                notes.push(format!("{}{e}", lang.pick("contract payout and fees: ", "合同结算与服务费：")));
                 Vec::new()
             }
         }
     } else {
-        notes.push("contract payout and fees are monthly: ask for the month".into());
+        notes.push(
+            lang.pick(
+                "contract payout and fees are monthly: ask for the month",
+                "合同结算与服务费按月计算：请按月查询",
+            )
+            .into(),
+        );
         Vec::new()
     };
     let mut assets = Vec::with_capacity(members.len());
@@ -321,7 +339,11 @@ pub async fn report_of(
             (Some(contract.iter().map(|i| i.payout).sum()), Some(contract.iter().map(|i| i.fees).sum()))
         };
         if is_month && contract.is_empty() {
-            notes.push(format!("{} has no contract in force in {label}", resource.name));
+            notes.push(if zh {
+                format!("{} 在 {label} 没有生效的合同", resource.name)
+            } else {
+                format!("{} has no contract in force in {label}", resource.name)
+            });
         }
         assets.push(AssetPerformance {
             resource_id: resource.id.clone(),
@@ -347,7 +369,13 @@ pub async fn report_of(
         None => Trading::default(),
     };
     if trades_of.is_some() && trading.trades == 0 {
-        notes.push("the VPP has no own energy trades delivering in the period".into());
+        notes.push(
+            lang.pick(
+                "the VPP has no own energy trades delivering in the period",
+                "该虚拟电厂在此期间没有自有电能交易交割",
+            )
+            .into(),
+        );
     }
     let mut by_source: BTreeMap<String, Decimal> = BTreeMap::new();
     for a in &assets {
@@ -389,6 +417,7 @@ pub async fn report_of(
         assets,
         total,
         notes,
+        lang,
     })
 }
 
@@ -547,23 +576,44 @@ pub fn report_html(r: &PerformanceReport) -> String {
     let sc = |s: &Option<ForecastScore>| {
         s.as_ref().map(|s| format!("{:.1} / {:+.1}", s.mae_kw, s.bias_kw)).unwrap_or_else(|| "–".into())
     };
+    let lang = r.lang;
+    let t = |en: &'static str, zh: &'static str| lang.pick(en, zh);
     let mut h = String::new();
+    let (vpp, period, cur) = (esc(&r.vpp_name), esc(&r.period), esc(&r.currency));
     let _ = write!(
         h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Performance {vpp} {period}</title>\
+        "<!doctype html><html lang=\"{tag}\"><head><meta charset=\"utf-8\"><title>{title} {vpp} {period}</title>\
          <style>body{{font:13px/1.4 sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}\
          td,th{{border:1px solid #999;padding:2px 6px}}td.n{{text-align:right}}@media print{{body{{margin:0}}}}</style>\
-         </head><body><h1>Portfolio performance: {vpp}</h1><p>{period} (Europe/Berlin), amounts in {cur}.</p>",
-        vpp = esc(&r.vpp_name),
-        period = esc(&r.period),
-        cur = esc(&r.currency),
+         </head><body><h1>{title}{colon}{vpp}</h1><p>{intro}</p>",
+        tag = lang.tag(),
+        title = t("Portfolio performance", "资产组合绩效"),
+        colon = t(": ", "："),
+        intro = lang.pick(
+            format!("{period} (Europe/Berlin), amounts in {cur}."),
+            format!("{period}（Europe/Berlin），金额单位：{cur}。"),
+        ),
     );
-    let _ = write!(
-        h,
-        "<table><tr><th>Asset</th><th>Owner</th><th>Production MWh</th><th>Meter final</th><th>Live</th><th>Forecast</th>\
-         <th>Latest MAE / bias kW</th><th>Tradeable MAE / bias kW</th><th>Imbalance</th><th>Redispatch MWh</th>\
-         <th>Redispatch payout</th><th>Contract payout</th><th>Fees</th></tr>"
-    );
+    let headings = [
+        t("Asset", "资产"),
+        t("Owner", "业主"),
+        t("Production MWh", "发电量 MWh"),
+        t("Meter final", "结算表计"),
+        t("Live", "实时量测"),
+        t("Forecast", "预测"),
+        t("Latest MAE / bias kW", "最新预测 MAE / 偏差 kW"),
+        t("Tradeable MAE / bias kW", "可交易预测 MAE / 偏差 kW"),
+        t("Imbalance", "不平衡费用"),
+        t("Redispatch MWh", "再调度电量 MWh"),
+        t("Redispatch payout", "再调度补偿"),
+        t("Contract payout", "合同结算"),
+        t("Fees", "服务费"),
+    ];
+    h.push_str("<table><tr>");
+    for heading in headings {
+        let _ = write!(h, "<th>{heading}</th>");
+    }
+    h.push_str("</tr>");
     let src = |m: &BTreeMap<String, Decimal>, k: &str| m.get(k).map(|d| d.to_string()).unwrap_or_else(|| "–".into());
     for a in &r.assets {
         let _ = write!(
@@ -586,27 +636,36 @@ pub fn report_html(r: &PerformanceReport) -> String {
             opt(a.contract_fees),
         );
     }
-    let t = &r.total;
+    let total = &r.total;
     let _ = write!(
         h,
-        "<tr><th>Total</th><td></td><th class=n>{}</th><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td></td><td></td>\
+        "<tr><th>{}</th><td></td><th class=n>{}</th><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td></td><td></td>\
          <th class=n>{}</th><th class=n>{}</th><th class=n>{}</th><th class=n>{}</th><th class=n>{}</th></tr></table>",
-        t.production_mwh,
-        src(&t.production_by_source, "meter_final"),
-        src(&t.production_by_source, "live_measurement"),
-        src(&t.production_by_source, "forecast"),
-        opt(t.imbalance_cost),
-        t.redispatch_mwh,
-        t.redispatch_payout,
-        opt(t.contract_payout),
-        opt(t.contract_fees),
+        t("Total", "合计"),
+        total.production_mwh,
+        src(&total.production_by_source, "meter_final"),
+        src(&total.production_by_source, "live_measurement"),
+        src(&total.production_by_source, "forecast"),
+        opt(total.imbalance_cost),
+        total.redispatch_mwh,
+        total.redispatch_payout,
+        opt(total.contract_payout),
+        opt(total.contract_fees),
     );
-    let tr = &t.trading;
+    let tr = &total.trading;
     let _ = write!(
         h,
-        "<h2>Trading</h2><table><tr><th>Trades</th><th>Traded MWh</th><th>Net sold MWh</th><th>Revenue</th>\
-         <th>Own VWAP</th><th>Market VWAP</th><th>Difference</th></tr><tr><td class=n>{}</td><td class=n>{}</td>\
+        "<h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th>\
+         <th>{}</th><th>{}</th><th>{}</th></tr><tr><td class=n>{}</td><td class=n>{}</td>\
          <td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr></table>",
+        t("Trading", "自有交易与市场对比"),
+        t("Trades", "成交笔数"),
+        t("Traded MWh", "成交电量 MWh"),
+        t("Net sold MWh", "净售出 MWh"),
+        t("Revenue", "收入"),
+        t("Own VWAP", "自有成交均价"),
+        t("Market VWAP", "市场成交均价"),
+        t("Difference", "差值"),
         tr.trades,
         tr.traded_mwh,
         tr.net_sold_mwh,

@@ -193,12 +193,7 @@ pub async fn schedule_vpp(store: &Store, id: &str, r: &ScheduleRequest) -> AppRe
         .await
         .map_err(AppError::internal)?
         .map_err(|e| solve_error(e, &ids))?;
-    let times: Vec<StepTime> = (0..steps)
-        .map(|k| {
-            let t = start + step * k as i32;
-            StepTime { start: t, start_local: t.to_zoned(tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string() }
-        })
-        .collect();
+    let times = step_times(start, step, steps, &tz);
     let (stored_at, stored_beliefs, not_stored) = if r.store.unwrap_or(true) {
         let (at, n, not_stored) = store_schedule(store, &schedule, start, step).await?;
         (Some(at), n, not_stored)
@@ -219,6 +214,16 @@ pub async fn schedule_vpp(store: &Store, id: &str, r: &ScheduleRequest) -> AppRe
         not_stored,
     };
     Ok(response)
+}
+
+/// The start of each of `steps` steps, in UTC and in `tz`.
+fn step_times(start: Timestamp, step: SignedDuration, steps: usize, tz: &TimeZone) -> Vec<StepTime> {
+    (0..steps)
+        .map(|k| {
+            let t = start + step * k as i32;
+            StepTime { start: t, start_local: t.to_zoned(tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string() }
+        })
+        .collect()
 }
 
 /// Start, step and number of steps.
@@ -286,6 +291,96 @@ async fn prices(
             })
         }
     }
+}
+
+/// One member's stored plan.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StoredMember {
+    /// Resource id.
+    pub id: String,
+    /// Planned power per step, kW (positive = injection); null where
+    /// nothing is stored.
+    pub power_kw: Vec<Option<f64>>,
+}
+
+/// The plan stored for a VPP's delivery day: the newest `schedule` belief
+/// of each member's power series, per 15-minute step.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StoredSchedule {
+    /// VPP.
+    pub vpp_id: String,
+    /// Time zone of `day` and of `start_local`.
+    pub tz: String,
+    /// Delivery day.
+    #[schema(value_type = String, format = Date)]
+    pub day: Date,
+    /// Step length, seconds (900).
+    pub step_s: u32,
+    /// Start of each step.
+    pub times: Vec<StepTime>,
+    /// Name of every member, by resource id.
+    pub names: BTreeMap<String, String>,
+    /// Members with at least one stored step; empty when no plan is stored.
+    pub members: Vec<StoredMember>,
+    /// Belief time of the newest stored value, if any.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub stored_at: Option<Timestamp>,
+}
+
+/// The stored plan of VPP `id` for `day` in `tz` (default Europe/Berlin):
+/// the work behind `GET /api/v1/vpp/vpps/{id}/schedules`, so the console
+/// shows the plan in force without solving again.
+pub async fn stored_schedule(store: &Store, id: &str, day: Date, tz: Option<&str>) -> AppResult<StoredSchedule> {
+    let vpp = store.get_vpp(id).await?;
+    let tz_name = tz.unwrap_or("Europe/Berlin").to_string();
+    let zone =
+        TimeZone::get(&tz_name).map_err(|_| AppError::invalid("tz", format!("unknown time zone `{tz_name}`")))?;
+    let bad_day = |e: jiff::Error| AppError::invalid("day", e.to_string());
+    let from = day.to_zoned(zone.clone()).map_err(bad_day)?.timestamp();
+    let to = day.checked_add(1.day()).map_err(bad_day)?.to_zoned(zone.clone()).map_err(bad_day)?.timestamp();
+    let step = SignedDuration::from_mins(15);
+    let step_us = step.as_micros() as i64;
+    let (from_us, to_us) = (from.as_microsecond(), to.as_microsecond());
+    let steps = ((to_us - from_us) / step_us) as usize;
+    let times = step_times(from, step, steps, &zone);
+    let mut names = BTreeMap::new();
+    let mut members = Vec::new();
+    let mut newest: Option<i64> = None;
+    for m in &vpp.members {
+        let resource = store.get_resource(&m.resource_id).await?;
+        names.insert(resource.id.clone(), resource.name.clone());
+        let Some((key, series)) = store.find_series(OwnerKind::Resource, &resource.id, Quantity::Power).await? else {
+            continue;
+        };
+        let grid = series.resolution_s * 1_000_000;
+        let query = vpp_store::BeliefQuery::latest(key, SourceKind::Schedule, (from_us, to_us), grid);
+        let beliefs = store.newest_beliefs(&query).await?;
+        if beliefs.is_empty() {
+            continue;
+        }
+        let mut power_kw = vec![None; steps];
+        for b in &beliefs {
+            newest = newest.max(Some(b.belief_time_us));
+            // A value covers its interval: one step, or several of a coarser series.
+            let first = (b.event_start_us - from_us).div_euclid(step_us).max(0) as usize;
+            let last = ((b.event_start_us + grid - from_us + step_us - 1).div_euclid(step_us) as usize).min(steps);
+            for slot in power_kw.iter_mut().take(last).skip(first) {
+                *slot = Some(b.value);
+            }
+        }
+        members.push(StoredMember { id: resource.id, power_kw });
+    }
+    let stored_at = newest.and_then(|us| Timestamp::from_microsecond(us).ok());
+    Ok(StoredSchedule {
+        vpp_id: vpp.id,
+        tz: tz_name,
+        day,
+        step_s: step.as_secs() as u32,
+        times,
+        names,
+        members,
+        stored_at,
+    })
 }
 
 /// Which moment of the stored schedule to dispatch.

@@ -234,7 +234,7 @@ pub async fn seed(store: &Store, battery_template: &str, industrial_loads: &[Str
     // billed on a slightly higher reading, to show a reconciliation.
     let last_month = today.first_of_month().checked_sub(1.month())?;
     let month = format!("{:04}-{:02}", last_month.year(), last_month.month());
-    if let Ok(bill) = vpp_app::parks::bill(store, &site.id, &month, None).await {
+    if let Ok(bill) = vpp_app::parks::bill(store, &site.id, &month, None, Default::default()).await {
         let lines = bill
             .lines
             .iter()

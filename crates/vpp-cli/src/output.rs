@@ -229,3 +229,36 @@ mod tests {
         assert_eq!(short_zone("Europe/Berlin"), "Berlin");
     }
 }
+
+/// The language of the prose the CLI prints (bill lines, formulas, the
+/// report), from the locale as programs read it: `LC_ALL`, then
+/// `LC_MESSAGES`, then `LANG` (`zh_CN.UTF-8` is Chinese; anything else,
+/// English).
+pub(crate) fn lang() -> vpp_domain::lang::Lang {
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .into_iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_default();
+    lang_of_locale(&locale)
+}
+
+/// The language of a POSIX locale name (`zh_CN.UTF-8`, `en_GB`, `C`).
+fn lang_of_locale(locale: &str) -> vpp_domain::lang::Lang {
+    vpp_domain::lang::Lang::negotiate(&locale.split(['.', '@']).next().unwrap_or("").replace('_', "-"))
+}
+
+#[cfg(test)]
+mod lang_tests {
+    use super::lang_of_locale;
+    use vpp_domain::lang::Lang;
+
+    #[test]
+    fn a_chinese_locale_gives_chinese_and_anything_else_english() {
+        assert_eq!(lang_of_locale("zh_CN.UTF-8"), Lang::Zh);
+        assert_eq!(lang_of_locale("zh_TW"), Lang::Zh);
+        assert_eq!(lang_of_locale("en_GB.UTF-8"), Lang::En);
+        assert_eq!(lang_of_locale("C.UTF-8"), Lang::En);
+        assert_eq!(lang_of_locale("de_DE@euro"), Lang::En);
+        assert_eq!(lang_of_locale(""), Lang::En);
+    }
+}

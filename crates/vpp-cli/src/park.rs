@@ -29,6 +29,7 @@ async fn known_site(store: &Store, site: &str) -> anyhow::Result<()> {
 pub(crate) async fn park(config: &Config, command: ParkCommand) -> anyhow::Result<()> {
     use vpp_app::parks;
     let store = open_store(config).await?;
+    let lang = crate::output::lang();
     let (ParkCommand::Bill { site, .. }
     | ParkCommand::Reconcile { site, .. }
     | ParkCommand::Savings { site, .. }
@@ -37,7 +38,8 @@ pub(crate) async fn park(config: &Config, command: ParkCommand) -> anyhow::Resul
     known_site(&store, site).await?;
     match command {
         ParkCommand::Bill { site, month, reactive_kvarh, table } => {
-            let bill = parks::bill(&store, &site, &month, reactive_kvarh).await.map_err(|e| api_error(e, "site"))?;
+            let bill =
+                parks::bill(&store, &site, &month, reactive_kvarh, lang).await.map_err(|e| api_error(e, "site"))?;
             if !table {
                 println!("{}", serde_json::to_string_pretty(&bill)?);
                 return Ok(());
@@ -50,7 +52,8 @@ pub(crate) async fn park(config: &Config, command: ParkCommand) -> anyhow::Resul
                 .actual_bill(&ctx.site.id, &month)
                 .await?
                 .with_context(|| format!("no imported bill of {month} for {}", ctx.site.name))?;
-            let bill = parks::bill(&store, &ctx.site.id, &month, None).await.map_err(|e| api_error(e, "month"))?;
+            let bill =
+                parks::bill(&store, &ctx.site.id, &month, None, lang).await.map_err(|e| api_error(e, "month"))?;
             let r = vpp_domain::tariff::bill::reconcile(&bill, &actual)?;
             if table {
                 print!("{}", output::reconciliation(&r));
@@ -59,19 +62,19 @@ pub(crate) async fn park(config: &Config, command: ParkCommand) -> anyhow::Resul
             }
         }
         ParkCommand::Savings { site, month, battery } => {
-            let r = parks::month_savings(&store, &site, &month, battery.spec().as_ref())
+            let r = parks::month_savings(&store, &site, &month, battery.spec().as_ref(), lang)
                 .await
                 .map_err(|e| api_error(e, "site"))?;
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         ParkCommand::Payback { site, year, battery } => {
-            let r = parks::battery_payback(&store, &site, year, battery.spec().as_ref())
+            let r = parks::battery_payback(&store, &site, year, battery.spec().as_ref(), lang)
                 .await
                 .map_err(|e| api_error(e, "site"))?;
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         ParkCommand::Report { site, month, format } => {
-            let r = parks::park_report(&store, &site, &month).await.map_err(|e| api_error(e, "site"))?;
+            let r = parks::park_report(&store, &site, &month, lang).await.map_err(|e| api_error(e, "site"))?;
             match format.as_str() {
                 "json" => println!("{}", serde_json::to_string_pretty(&r)?),
                 "csv" => print!("{}", parks::report_csv(&r)),

@@ -181,7 +181,8 @@ pub(crate) async fn alert_command(config: &Config, cmd: AlertCommand) -> anyhow:
             }
             let filter = vpp_app::alerts::alert_filter(state.as_deref(), rule.as_deref(), subject, limit)
                 .map_err(|e| api_error(e, "alert"))?;
-            let alerts = store.list_alerts(&filter).await?;
+            let lang = crate::output::lang();
+            let alerts: Vec<_> = store.list_alerts(&filter).await?.into_iter().map(|a| a.in_lang(lang)).collect();
             print!("{}", crate::output::alert_table(&alerts));
             return Ok(());
         }
@@ -196,7 +197,7 @@ pub(crate) async fn alert_command(config: &Config, cmd: AlertCommand) -> anyhow:
     let (entity, alert) = alert;
     audit(&store, &format!("vpp alert ({entity})"), entity, Some(alert.id.clone()), serde_json::to_value(&alert)?)
         .await;
-    println!("{} {} ({})", alert.id, alert.state.as_str(), alert.message);
+    println!("{} {} ({})", alert.id, alert.state.as_str(), alert.content.render(crate::output::lang()));
     Ok(())
 }
 
@@ -266,6 +267,7 @@ pub(crate) async fn report_command(config: &Config, cmd: ReportCommand) -> anyho
                 day.as_deref(),
                 month.as_deref(),
                 jiff::SignedDuration::from_mins(gate_closure_minutes),
+                crate::output::lang(),
             )
             .await
             .map_err(|e| api_error(e, "report"))?;

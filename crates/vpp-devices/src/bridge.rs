@@ -29,7 +29,7 @@ use serde::Serialize;
 use tokio::sync::{Notify, RwLock, mpsc};
 use tokio::task::JoinHandle;
 use vpp_domain::resource::{ResourceStatus, Telemetry};
-use vpp_store::{AlertRule, DeliveryState, DeviceInfo, LiveMeasurement, Store};
+use vpp_store::{AlertMessage, AlertRule, DeliveryState, DeviceInfo, LiveMeasurement, Store};
 
 use crate::protocol::{self, AckStatus, Kind, Topic};
 
@@ -515,8 +515,11 @@ async fn event_loop(c: Connection) {
                 tracing::warn!(error = %e, lane = lane.name(), "MQTT connection lost; retrying");
                 // A blip is not worth an alert; a broker gone for seconds is.
                 if control && since.elapsed() >= Duration::from_secs(3) {
-                    let message = format!("broker unreachable for {:.0} s: {e}", since.elapsed().as_secs_f64());
-                    if let Err(e) = store.raise_alert(AlertRule::BrokerConnectionLost, "broker", &message).await {
+                    let message = AlertMessage::BrokerUnreachable {
+                        seconds: since.elapsed().as_secs_f64().round(),
+                        error: e.to_string(),
+                    };
+                    if let Err(e) = store.raise_alert(AlertRule::BrokerConnectionLost, "broker", message).await {
                         tracing::warn!(error = %e, "could not raise the broker alert");
                     }
                 }
@@ -551,13 +554,12 @@ pub(crate) async fn record_answers(store: &Store, stats: &BridgeStats, batch: &[
                     continue;
                 }
                 bump(&stats.setpoints_rejected, 1);
-                let message = format!(
-                    "{} rejected setpoint {}: {}",
-                    d.resource_id,
-                    d.instruction_id,
-                    d.reason.as_deref().unwrap_or("no reason given")
-                );
-                if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                let message = AlertMessage::SetpointRejected {
+                    resource: d.resource_id.clone(),
+                    instruction: d.instruction_id.clone(),
+                    reason: d.reason.clone(),
+                };
+                if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, message).await
                 {
                     tracing::warn!(error = %e, "could not raise an alert");
                 }
@@ -668,7 +670,7 @@ async fn write_batch(
     let mut measured: Vec<LiveMeasurement> = Vec::with_capacity(rows.capacity());
     let mut back_online: Vec<String> = Vec::new();
     let mut reported: Vec<(String, ResourceStatus)> = Vec::new();
-    let mut soc_events: Vec<(String, Option<String>)> = Vec::new();
+    let mut soc_events: Vec<(String, Option<AlertMessage>)> = Vec::new();
     let horizon = Timestamp::now() + jiff::SignedDuration::from_mins(5);
     {
         let devices = directory.devices.read().await;
@@ -688,7 +690,13 @@ async fn write_batch(
                     let outside = soc < lo - 0.5 || soc > hi + 0.5;
                     let alerted = soc_alerted.contains(&device.id);
                     if outside && !alerted {
-                        soc_events.push((device.id.clone(), Some(format!("SOC {soc:.1} % outside {lo}..{hi} %"))));
+                        let message = AlertMessage::SocOutOfWindow {
+                            resource: device.id.clone(),
+                            soc_pct: soc,
+                            min_pct: lo,
+                            max_pct: hi,
+                        };
+                        soc_events.push((device.id.clone(), Some(message)));
                         soc_alerted.insert(device.id.clone());
                     } else if !outside && alerted {
                         soc_events.push((device.id.clone(), None));
@@ -757,7 +765,7 @@ async fn write_batch(
     }
     for (id, message) in soc_events {
         let done = match message {
-            Some(m) => store.raise_alert(AlertRule::SocOutOfWindow, &id, &m).await.map(|_| ()),
+            Some(m) => store.raise_alert(AlertRule::SocOutOfWindow, &id, m).await.map(|_| ()),
             None => store.clear_alert(AlertRule::SocOutOfWindow, &id).await.map(|_| ()),
         };
         if let Err(e) = done {
@@ -792,7 +800,7 @@ async fn setpoint_sender(
         let (expired, publish): (Vec<_>, Vec<_>) = due
             .into_iter()
             .partition(|d| d.state == DeliveryState::Sent && d.attempts >= i64::from(config.max_attempts));
-        give_up(&store, &stats, &expired, unanswered).await;
+        give_up(&store, &stats, &expired, GiveUp::Unanswered).await;
         if publish.is_empty() {
             continue;
         }
@@ -814,33 +822,50 @@ async fn setpoint_sender(
     }
 }
 
-/// Why a setpoint sent this often without an answer failed.
-pub(crate) fn unanswered(d: &vpp_store::Delivery) -> String {
-    format!("no acknowledgement after {} attempts", d.attempts)
+/// Why setpoints are given up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GiveUp {
+    /// Sent the most times without an answer.
+    Unanswered,
+    /// Its window ended before the device took it.
+    Ended,
 }
 
-/// Marks setpoints failed, each with its `reason`, and raises an alert for each.
-pub(crate) async fn give_up(
-    store: &Store,
-    stats: &BridgeStats,
-    deliveries: &[vpp_store::Delivery],
-    reason: impl Fn(&vpp_store::Delivery) -> String,
-) {
+impl GiveUp {
+    /// The delivery's recorded reason.
+    fn reason(self, d: &vpp_store::Delivery) -> String {
+        match self {
+            Self::Unanswered => format!("no acknowledgement after {} attempts", d.attempts),
+            Self::Ended => "the instruction ended before the device took it".into(),
+        }
+    }
+
+    /// The alert it raises.
+    fn alert(self, d: &vpp_store::Delivery) -> AlertMessage {
+        let (resource, instruction) = (d.resource_id.clone(), d.instruction_id.clone());
+        match self {
+            Self::Unanswered => AlertMessage::SetpointUnanswered { resource, instruction, attempts: d.attempts },
+            Self::Ended => AlertMessage::SetpointExpired { resource, instruction },
+        }
+    }
+}
+
+/// Marks setpoints failed, each with the reason of `why`, and raises an alert for each.
+pub(crate) async fn give_up(store: &Store, stats: &BridgeStats, deliveries: &[vpp_store::Delivery], why: GiveUp) {
     if deliveries.is_empty() {
         return;
     }
     let now = Timestamp::now();
     let answers: Vec<Answer> = deliveries
         .iter()
-        .map(|d| (d.instruction_id.clone(), d.resource_id.clone(), DeliveryState::Failed, Some(reason(d)), now))
+        .map(|d| (d.instruction_id.clone(), d.resource_id.clone(), DeliveryState::Failed, Some(why.reason(d)), now))
         .collect();
     match store.answer_setpoints(&answers).await {
         Ok(failed) => {
             for d in failed {
                 bump(&stats.setpoints_failed, 1);
-                let reason = d.reason.as_deref().unwrap_or_default();
-                let message = format!("{}: setpoint {} {reason}", d.resource_id, d.instruction_id);
-                if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                if let Err(e) =
+                    store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, why.alert(&d)).await
                 {
                     tracing::warn!(error = %e, "could not raise an alert");
                 }
@@ -879,7 +904,8 @@ async fn heartbeat(store: Arc<Store>, directory: Arc<Directory>, config: BridgeC
                     if let Some(d) = directory.devices.write().await.get_mut(&id) {
                         d.status = ResourceStatus::Offline;
                     }
-                    if let Err(e) = store.raise_alert(AlertRule::DeviceOffline, &id, &format!("{id}: {reason}")).await {
+                    let message = AlertMessage::NoTelemetry { resource: id.clone(), quiet_s: quiet, timeout_s: limit };
+                    if let Err(e) = store.raise_alert(AlertRule::DeviceOffline, &id, message).await {
                         tracing::warn!(error = %e, "could not raise an alert");
                     }
                 }

@@ -35,7 +35,7 @@ use tokio_modbus::client::{Context, Reader, Writer};
 use vpp_domain::device_link::{DeviceLinkSpec, LinkProtocol, RegisterMap};
 use vpp_domain::execution::Setpoint;
 use vpp_domain::resource::{ResourceStatus, Telemetry};
-use vpp_store::{AlertRule, Delivery, DeliveryState, Store};
+use vpp_store::{AlertMessage, AlertRule, Delivery, DeliveryState, Store};
 
 use crate::bridge::{self, BridgeStats, Directory, Incoming, bump};
 use crate::sunspec::{self, LinkError, Reading, Registers, SunspecDevice};
@@ -316,7 +316,7 @@ async fn dispatcher(store: Arc<Store>, stats: Arc<ModbusStats>, pollers: Pollers
         let (expired, due): (Vec<_>, Vec<_>) = due
             .into_iter()
             .partition(|d| d.state == DeliveryState::Sent && d.attempts >= i64::from(config.max_attempts));
-        bridge::give_up(&store, &stats.samples, &expired, bridge::unanswered).await;
+        bridge::give_up(&store, &stats.samples, &expired, bridge::GiveUp::Unanswered).await;
         // An instruction whose time has passed is not written any more (its
         // device was away, or its link was removed after it was queued).
         let window = |d: &Delivery| {
@@ -325,8 +325,7 @@ async fn dispatcher(store: Arc<Store>, stats: Arc<ModbusStats>, pollers: Pollers
                 .unwrap_or((now, now))
         };
         let (ended, due): (Vec<_>, Vec<_>) = due.into_iter().partition(|d| window(d).1 <= now);
-        bridge::give_up(&store, &stats.samples, &ended, |_| "the instruction ended before the device took it".into())
-            .await;
+        bridge::give_up(&store, &stats.samples, &ended, bridge::GiveUp::Ended).await;
         let running = pollers.lock().await;
         for d in due {
             let start = window(&d).0;
@@ -505,9 +504,13 @@ impl Device {
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, resource = %self.id, "could not set the status"),
         }
-        if let Err(e) =
-            self.store.raise_alert(AlertRule::DeviceOffline, &self.id, &format!("{}: {reason}", self.id)).await
-        {
+        let alert = AlertMessage::DeviceNotAnswering {
+            resource: self.id.clone(),
+            address: self.spec.address(),
+            failures,
+            error: message.clone(),
+        };
+        if let Err(e) = self.store.raise_alert(AlertRule::DeviceOffline, &self.id, alert).await {
             tracing::warn!(error = %e, "could not raise an alert");
         }
     }

@@ -70,6 +70,7 @@ fn bill_a_month(bencher: Bencher) {
             transformer_kva: None,
             reactive_kvarh: Some(1.0e5),
             default_pf_target: rust_decimal::Decimal::new(90, 2),
+            lang: Default::default(),
         })
     });
 }
@@ -97,8 +98,14 @@ fn savings_of_a_month(bencher: Bencher) {
         .collect();
     let settings = Settings::default();
     bencher.bench(|| {
-        let input =
-            FlexInput { labeller: &lab, load: &labelled, loads: &loads, demand_price: Some(40.0), currency: "CNY" };
+        let input = FlexInput {
+            labeller: &lab,
+            load: &labelled,
+            loads: &loads,
+            demand_price: Some(40.0),
+            currency: "CNY",
+            lang: Default::default(),
+        };
         savings(divan::black_box(&input), &settings)
     });
 }

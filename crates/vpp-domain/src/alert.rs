@@ -6,6 +6,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::Invalid;
+pub use crate::alert_message::AlertMessage;
+use crate::lang::Lang;
 
 /// What raised an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -101,8 +103,11 @@ pub struct Alert {
     pub subject: String,
     /// `critical` or `warning`.
     pub severity: String,
-    /// What happened, with the values seen (the latest occurrence).
+    /// What happened, with the values seen (the latest occurrence), in the
+    /// language the request asked for (`Accept-Language`: English or Chinese).
     pub message: String,
+    /// The same as a code with its figures.
+    pub content: AlertMessage,
     /// Open, acknowledged or resolved.
     pub state: AlertState,
     /// How often the condition was seen while the alert was active.
@@ -127,6 +132,14 @@ pub struct Alert {
     pub resolved_at: Option<Timestamp>,
     /// What the person who resolved it wrote.
     pub resolved_comment: Option<String>,
+}
+
+impl Alert {
+    /// The alert with its message in `lang`.
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        self.message = self.content.render(lang);
+        self
+    }
 }
 
 /// A person's acknowledgement or resolution of an alert.

@@ -32,6 +32,7 @@
 
 pub mod ai_model;
 pub mod alert;
+pub mod alert_message;
 pub mod auth;
 pub mod delivered;
 pub mod device_link;
@@ -41,6 +42,7 @@ pub mod export;
 pub mod fleet;
 pub mod forecast_etl;
 pub mod ingestion;
+pub mod lang;
 pub mod market;
 pub mod mosmix;
 pub mod ocpp;

@@ -159,3 +159,34 @@ mod tests {
         assert_eq!(field_of(r#"{"name":"a","items":[]} x"#), (400, Some("body".into())));
     }
 }
+
+/// The language of the prose the server writes into an answer (alert
+/// messages, bill lines and notes, savings formulas, report notes, the
+/// printable reports), from `Accept-Language`: Chinese when a `zh` range is
+/// preferred over `en`, else English. Codes and enums are not translated;
+/// the console names them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AcceptLanguage(pub vpp_domain::lang::Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for AcceptLanguage {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        Ok(Self(header.map(vpp_domain::lang::Lang::negotiate).unwrap_or_default()))
+    }
+}
+
+impl AcceptLanguage {
+    /// A `lang` query parameter (`en`, `zh-CN` or `zh`) wins over the
+    /// header: links and event streams a browser opens cannot set it.
+    pub fn or_query(self, lang: Option<&str>) -> Result<vpp_domain::lang::Lang, ApiError> {
+        use vpp_domain::lang::Lang;
+        match lang {
+            None => Ok(self.0),
+            Some("en") => Ok(Lang::En),
+            Some("zh-CN" | "zh") => Ok(Lang::Zh),
+            Some(other) => Err(ApiError::invalid("lang", format!("must be en or zh-CN, got `{other}`"))),
+        }
+    }
+}

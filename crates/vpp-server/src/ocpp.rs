@@ -29,7 +29,7 @@ use vpp_domain::ocpp::{
     self, CompositeScheduleAnswer, Frame, MeterValues, NotifyEvChargingNeeds, StatusNotification, TransactionEvent,
 };
 use vpp_domain::resource::ResourceStatus;
-use vpp_store::{AlertRule, DeliveryState, SessionEvent, SessionOf, StationCredential, Store};
+use vpp_store::{AlertMessage, AlertRule, DeliveryState, SessionEvent, SessionOf, StationCredential, Store};
 
 use crate::state::AppState;
 
@@ -336,7 +336,7 @@ async fn serve_station(
                 .raise_alert(
                     AlertRule::DeviceOffline,
                     &resource_id,
-                    &format!("{resource_id}: station {station_id}: {reason}"),
+                    AlertMessage::StationDisconnected { resource: resource_id.clone(), station: station_id.clone() },
                 )
                 .await
         {
@@ -481,14 +481,21 @@ pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::Jo
                 let connected = hub.links.lock().await.get(&station_id).is_some_and(|l| l.resource_id == d.resource_id);
                 // Ended or unanswered three times: failed. Not started yet, or
                 // the station away: held back. Otherwise sent now.
+                let (resource, instruction) = (d.resource_id.clone(), d.instruction_id.clone());
                 let failed = if end <= now {
-                    Some("the instruction ended before the station took it".to_string())
+                    Some((
+                        "the instruction ended before the station took it".to_string(),
+                        AlertMessage::SetpointExpired { resource, instruction },
+                    ))
                 } else {
-                    (d.attempts >= 3).then(|| format!("no answer after {} attempts", d.attempts))
+                    (d.attempts >= 3).then(|| {
+                        let reason = format!("no answer after {} attempts", d.attempts);
+                        (reason, AlertMessage::SetpointUnanswered { resource, instruction, attempts: d.attempts })
+                    })
                 };
-                if let Some(reason) = failed {
-                    record(&store, &hub, (d.instruction_id, d.resource_id, DeliveryState::Failed, Some(reason), now))
-                        .await;
+                if let Some((reason, alert)) = failed {
+                    let answer = (d.instruction_id, d.resource_id, DeliveryState::Failed, Some(reason), now);
+                    record(&store, &hub, answer, Some(alert)).await;
                     continue;
                 }
                 let later = setpoint.start > now + jiff::SignedDuration::from_millis(200);
@@ -523,7 +530,8 @@ pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::Jo
                         ocpp::set_charging_profile(-setpoint.target_kw, setpoint.start, setpoint.duration_s, tx);
                     let answer = deliver(&hub, &station_id, &request, end).await;
                     let Some((state, reason)) = answer else { return };
-                    record(&store, &hub, (d.instruction_id, d.resource_id, state, reason, Timestamp::now())).await;
+                    record(&store, &hub, (d.instruction_id, d.resource_id, state, reason, Timestamp::now()), None)
+                        .await;
                 });
             }
             // After the sends, which keep a station's profiles while a new one covers the time.
@@ -619,7 +627,15 @@ async fn clear_ended(hub: &Arc<OcppHub>, now: Timestamp) {
     }
 }
 
-async fn record(store: &Store, hub: &OcppHub, answer: (String, String, DeliveryState, Option<String>, Timestamp)) {
+/// Stores a station's answer (or vpp's verdict) on a charging profile and
+/// raises an alert unless it was accepted: `alert` when vpp gave up on it,
+/// else the station's refusal with its reason.
+async fn record(
+    store: &Store,
+    hub: &OcppHub,
+    answer: (String, String, DeliveryState, Option<String>, Timestamp),
+    alert: Option<AlertMessage>,
+) {
     match store.answer_setpoints(std::slice::from_ref(&answer)).await {
         Ok(changed) => {
             for d in changed {
@@ -631,14 +647,13 @@ async fn record(store: &Store, hub: &OcppHub, answer: (String, String, DeliveryS
                     DeliveryState::Rejected => hub.profiles_rejected.fetch_add(1, Ordering::Relaxed),
                     _ => 0,
                 };
-                let message = format!(
-                    "{}: charging profile {} {}: {}",
-                    d.resource_id,
-                    d.instruction_id,
-                    d.state.as_str(),
-                    d.reason.as_deref().unwrap_or("no reason given")
-                );
-                if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, &message).await
+                let message = alert.clone().unwrap_or_else(|| AlertMessage::ChargingProfileRefused {
+                    resource: d.resource_id.clone(),
+                    instruction: d.instruction_id.clone(),
+                    state: d.state.as_str().to_string(),
+                    reason: d.reason.clone(),
+                });
+                if let Err(e) = store.raise_alert(AlertRule::SetpointNotAcknowledged, &d.instruction_id, message).await
                 {
                     tracing::warn!(error = %e, "could not raise an alert");
                 }

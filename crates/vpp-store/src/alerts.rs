@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use vpp_domain::Invalid;
-pub use vpp_domain::alert::{Alert, AlertRule, AlertState};
+pub use vpp_domain::alert::{Alert, AlertMessage, AlertRule, AlertState};
 
 use crate::{Result, Store, StoreError, from_micros, to_micros};
 
@@ -27,7 +27,7 @@ pub struct AlertFilter {
 macro_rules! select_alerts {
     ($rest:literal) => {
         concat!(
-            "SELECT id, rule, subject, severity, message, state, occurrences, first_seen_at, last_seen_at, ",
+            "SELECT id, rule, subject, severity, message, message_data, state, occurrences, first_seen_at, last_seen_at, ",
             "acknowledged_by, acknowledged_at, acknowledged_comment, resolved_by, resolved_at, resolved_comment FROM alerts ",
             $rest
         )
@@ -44,6 +44,10 @@ fn alert_from_row(r: &AnyRow) -> Result<Alert> {
         rule: AlertRule::parse(&rule).ok_or_else(|| StoreError::Corrupt(format!("alert rule `{rule}`")))?,
         subject: r.try_get("subject")?,
         severity: r.try_get("severity")?,
+        content: AlertMessage::from_stored(
+            r.try_get::<Option<String>, _>("message_data")?.as_deref(),
+            &r.try_get::<String, _>("message")?,
+        ),
         message: r.try_get("message")?,
         state: AlertState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("alert state `{state}`")))?,
         occurrences: r.try_get("occurrences")?,
@@ -61,31 +65,42 @@ fn alert_from_row(r: &AnyRow) -> Result<Alert> {
 impl Store {
     /// Raises an alert, or counts one more occurrence of the active alert of
     /// the same rule and subject. Returns the alert and whether it is new.
-    pub async fn raise_alert(&self, rule: AlertRule, subject: &str, message: &str) -> Result<(Alert, bool)> {
+    /// The message is stored as its code and figures, and in English.
+    pub async fn raise_alert(
+        &self,
+        rule: AlertRule,
+        subject: &str,
+        content: impl Into<AlertMessage>,
+    ) -> Result<(Alert, bool)> {
+        let content = content.into();
+        let message = content.render(vpp_domain::lang::Lang::En);
+        let data = content.to_json();
         let now = to_micros(crate::now());
         let mut w = self.begin_write().await?;
         let updated = sqlx::query(
-            "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = $3, message = $4 \
+            "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = $3, message = $4, message_data = $5 \
              WHERE rule = $1 AND subject = $2 AND state <> 'resolved'",
         )
         .bind(rule.as_str())
         .bind(subject.to_string())
         .bind(now)
-        .bind(message.to_string())
+        .bind(message.clone())
+        .bind(data.clone())
         .execute(&mut *w.tx)
         .await?
         .rows_affected();
         if updated == 0 {
             sqlx::query(
-                "INSERT INTO alerts (id, rule, subject, severity, message, state, occurrences, first_seen_at, last_seen_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'open', 1, $6, $6)",
+                "INSERT INTO alerts (id, rule, subject, severity, message, message_data, state, occurrences, first_seen_at, last_seen_at) \
+                 VALUES ($1, $2, $3, $4, $5, $7, 'open', 1, $6, $6)",
             )
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(rule.as_str())
             .bind(subject.to_string())
             .bind(rule.severity())
-            .bind(message.to_string())
+            .bind(message)
             .bind(now)
+            .bind(data)
             .execute(&mut *w.tx)
             .await?;
         }

@@ -46,7 +46,7 @@ use vpp_domain::Invalid;
 use vpp_domain::vpp::DoubleBooking;
 
 pub use ai_models::NewModelVersion;
-pub use alerts::{Alert, AlertFilter, AlertRule, AlertState};
+pub use alerts::{Alert, AlertFilter, AlertMessage, AlertRule, AlertState};
 pub use device_links::DeviceLink;
 pub use devices::{Delivery, DeliveryState, DeviceInfo, LiveMeasurement, site_slug};
 pub use etl::{EtlView, OWN_TABLES, check_table_name};

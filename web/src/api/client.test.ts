@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createApiClients, unwrap } from './client'
+import { createApiClients, language, unwrap } from './client'
 import { ApiError } from './problem'
 import { session, tokens } from './session'
 import { fakeServer, json, memoryStorage } from '../testing/fakes'
@@ -35,6 +35,22 @@ describe('the typed client', () => {
     const { client } = createApiClients({ baseUrl: BASE, fetch })
     expect(await unwrap(client.GET('/api/v1/auth/me'))).toEqual(ME)
     expect(seen).toEqual([{ method: 'GET', url: `${BASE}/api/v1/auth/me`, authorization: 'Bearer old-access', body: '' }])
+  })
+
+  it("asks for the server's prose in the page's language", async () => {
+    const headers = (lang: string) => {
+      ;(globalThis as { document?: unknown }).document = { documentElement: { lang } }
+      const request = new Request(`${BASE}/api/v1/vpp/alerts`)
+      language.onRequest!({ request } as never)
+      return request.headers.get('accept-language')
+    }
+    try {
+      expect(headers('zh-CN')).toBe('zh-CN, en;q=0.5')
+      expect(headers('en')).toBe('en')
+      expect(headers('')).toBeNull()
+    } finally {
+      delete (globalThis as { document?: unknown }).document
+    }
   })
 
   it('fills in path placeholders and the query', async () => {

@@ -20,6 +20,18 @@ export const problems: Middleware = {
   },
 }
 
+/**
+ * Asks for the server's prose (alert messages, bill lines, formulas, the
+ * park report) in the console's language: the page's `lang`, which the
+ * locale switch sets.
+ */
+export const language: Middleware = {
+  onRequest({ request }) {
+    const lang = typeof document === 'undefined' ? '' : document.documentElement.lang
+    if (lang) request.headers.set('accept-language', lang.startsWith('zh') ? 'zh-CN, en;q=0.5' : 'en')
+  },
+}
+
 function withToken(request: Request): Request {
   const token = tokens.access()
   if (token) request.headers.set('authorization', `Bearer ${token}`)
@@ -91,9 +103,11 @@ export function createApiClients(options: { baseUrl?: string; fetch?: Fetch } = 
   const renew = () => (renewing ??= renewOnce().finally(() => (renewing = null)))
 
   const client = createClient<paths>({ baseUrl: options.baseUrl, fetch })
-  // openapi-fetch runs onResponse from the last middleware to the first:
-  // `bearer` sees the 401 before `problems` turns it into an error.
-  client.use(problems, bearer(renew))
+  // openapi-fetch runs onRequest first to last and onResponse last to
+  // first: `language` sets its header before `bearer` keeps a copy to send
+  // again after a renewal, and `bearer` sees a 401 before `problems` turns
+  // it into an error.
+  client.use(problems, language, bearer(renew))
   return { client, publicClient, renew }
 }
 

@@ -381,6 +381,8 @@ export interface paths {
         /**
          * Alerts, newest first. An alert stays one row while its condition lasts
          *     (`occurrences` counts), and is resolved by the system when it clears.
+         *     `message` is in the language `Accept-Language` prefers (English or
+         *     Chinese); `content` has its code and figures.
          */
         get: operations["list_alerts"];
         put?: never;
@@ -2818,7 +2820,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The stored schedule of a VPP
+         * @description The plan in force for a delivery day: per member, the newest stored
+         *     `schedule` value of each 15-minute step (null where none is stored).
+         *     `members` is empty when no plan is stored for the day.
+         */
+        get: operations["get_stored_schedule"];
         put?: never;
         /**
          * Compute an optimal schedule for a VPP
@@ -3203,6 +3211,8 @@ export interface components {
             acknowledged_by?: string | null;
             /** @description What the person who acknowledged it wrote. */
             acknowledged_comment?: string | null;
+            /** @description The same as a code with its figures. */
+            content: components["schemas"]["AlertMessage"];
             /**
              * Format: date-time
              * @description First seen (UTC).
@@ -3215,7 +3225,10 @@ export interface components {
              * @description Last seen (UTC).
              */
             last_seen_at: string;
-            /** @description What happened, with the values seen (the latest occurrence). */
+            /**
+             * @description What happened, with the values seen (the latest occurrence), in the
+             *     language the request asked for (`Accept-Language`: English or Chinese).
+             */
             message: string;
             /**
              * Format: int64
@@ -3244,6 +3257,187 @@ export interface components {
         AlertAction: {
             /** @description Why, or what was done (at most 1,000 characters; line breaks allowed). */
             comment?: string | null;
+        };
+        /** @description The message of an alert: its code and figures. */
+        AlertMessage: {
+            /** @enum {string} */
+            code: "no_telemetry";
+            /**
+             * Format: double
+             * @description Seconds without telemetry.
+             */
+            quiet_s: number;
+            /** @description Resource id. */
+            resource: string;
+            /**
+             * Format: double
+             * @description The timeout, seconds.
+             */
+            timeout_s: number;
+        } | {
+            /** @description Host and port polled. */
+            address: string;
+            /** @enum {string} */
+            code: "device_not_answering";
+            /** @description The last error, verbatim. */
+            error: string;
+            /**
+             * Format: int32
+             * @description Polls in a row without an answer.
+             */
+            failures: number;
+            /** @description Resource id. */
+            resource: string;
+        } | {
+            /** @enum {string} */
+            code: "station_disconnected";
+            /** @description Resource id. */
+            resource: string;
+            /** @description Station id. */
+            station: string;
+        } | {
+            /** @enum {string} */
+            code: "setpoint_rejected";
+            /** @description Instruction id. */
+            instruction: string;
+            /** @description The device's reason, verbatim. */
+            reason?: string | null;
+            /** @description Resource id. */
+            resource: string;
+        } | {
+            /**
+             * Format: int64
+             * @description Times sent.
+             */
+            attempts: number;
+            /** @enum {string} */
+            code: "setpoint_unanswered";
+            /** @description Instruction id. */
+            instruction: string;
+            /** @description Resource id. */
+            resource: string;
+        } | {
+            /** @enum {string} */
+            code: "setpoint_expired";
+            /** @description Instruction id. */
+            instruction: string;
+            /** @description Resource id. */
+            resource: string;
+        } | {
+            /** @enum {string} */
+            code: "charging_profile_refused";
+            /** @description Instruction id. */
+            instruction: string;
+            /** @description The station's reason, verbatim. */
+            reason?: string | null;
+            /** @description Resource id. */
+            resource: string;
+            /** @description Delivery state (`rejected`, `failed`). */
+            state: string;
+        } | {
+            /** @enum {string} */
+            code: "broker_unreachable";
+            /** @description The client's error, verbatim. */
+            error: string;
+            /**
+             * Format: double
+             * @description Seconds since it was last reached.
+             */
+            seconds: number;
+        } | {
+            /** @enum {string} */
+            code: "soc_out_of_window";
+            /**
+             * Format: double
+             * @description Window, %.
+             */
+            max_pct: number;
+            /**
+             * Format: double
+             * @description Window, %.
+             */
+            min_pct: number;
+            /** @description Resource id. */
+            resource: string;
+            /**
+             * Format: double
+             * @description SOC reported, %.
+             */
+            soc_pct: number;
+        } | {
+            /** @enum {string} */
+            code: "ingestion_unreadable";
+            /** @description The error, verbatim. */
+            error: string;
+            /** @description The location or file. */
+            location: string;
+        } | {
+            /**
+             * Format: int64
+             * @description Its size, bytes.
+             */
+            bytes: number;
+            /** @enum {string} */
+            code: "ingestion_too_large";
+            /** @description File name. */
+            file: string;
+            /**
+             * Format: int64
+             * @description The most a source takes, bytes.
+             */
+            limit: number;
+        } | {
+            /**
+             * Format: int64
+             * @description Rows stored.
+             */
+            accepted: number;
+            /** @enum {string} */
+            code: "ingestion_refused";
+            /** @description The first refused lines with their reasons. */
+            lines: components["schemas"]["RefusedLine"][];
+            /** @description `refused`, `partial` or `failed`. */
+            outcome: string;
+            /**
+             * Format: int64
+             * @description Rows refused.
+             */
+            refused: number;
+            /**
+             * @description The import's verdict in English (the English message; the
+             *     Chinese one is written from the figures).
+             */
+            verdict: string;
+        } | {
+            /** @enum {string} */
+            code: "execution_deviation";
+            /**
+             * Format: double
+             * @description Measured mean power, kW.
+             */
+            measured_kw: number;
+            /**
+             * Format: double
+             * @description Scheduled power (of the members measured), kW.
+             */
+            scheduled_kw: number;
+            /**
+             * Format: date-time
+             * @description Start of the step.
+             */
+            step_start: string;
+            /**
+             * Format: double
+             * @description Threshold, kW.
+             */
+            threshold_kw: number;
+            /** @description VPP name. */
+            vpp: string;
+        } | {
+            /** @enum {string} */
+            code: "text";
+            /** @description The text. */
+            text: string;
         };
         /**
          * @description What raised an alert.
@@ -5605,6 +5799,11 @@ export interface components {
             /** @description The local day is a workday. */
             workday: boolean;
         };
+        /**
+         * @description A language of vpp's own texts.
+         * @enum {string}
+         */
+        Lang: "en" | "zh-CN";
         /** @description A member that is not in the schedule, and why. */
         LeftOut: {
             /** @description Why. */
@@ -6404,6 +6603,8 @@ export interface components {
             bill: components["schemas"]["Bill"];
             /** @description Flexibility potential. */
             flexibility: components["schemas"]["Potential"];
+            /** @description Language of its prose. */
+            lang: components["schemas"]["Lang"];
             /** @description Month. */
             month: string;
             /** @description Load against TOU windows. */
@@ -6517,6 +6718,8 @@ export interface components {
              * @description End, exclusive (UTC).
              */
             end: string;
+            /** @description Language of the notes and of the printable page. */
+            lang: components["schemas"]["Lang"];
             /** @description What could not be computed, and why. */
             notes: string[];
             /** @description `2025-06-08` (a day) or `2025-06` (a month), Europe/Berlin. */
@@ -7131,6 +7334,16 @@ export interface components {
         RefreshRequest: {
             /** @description The refresh token from login or the last refresh. */
             refresh_token: string;
+        };
+        /** @description A line of a file that was refused. */
+        RefusedLine: {
+            /**
+             * Format: int64
+             * @description Line number (1 = the first line).
+             */
+            line: number;
+            /** @description Why, verbatim. */
+            reason: string;
         };
         /** @description Where a device keeps its values. */
         RegisterMap: {
@@ -8245,6 +8458,49 @@ export interface components {
             start: string;
             /** @description In the requested time zone. */
             start_local: string;
+        };
+        /** @description One member's stored plan. */
+        StoredMember: {
+            /** @description Resource id. */
+            id: string;
+            /**
+             * @description Planned power per step, kW (positive = injection); null where
+             *     nothing is stored.
+             */
+            power_kw: (number | null)[];
+        };
+        /**
+         * @description The plan stored for a VPP's delivery day: the newest `schedule` belief
+         *     of each member's power series, per 15-minute step.
+         */
+        StoredSchedule: {
+            /**
+             * Format: date
+             * @description Delivery day.
+             */
+            day: string;
+            /** @description Members with at least one stored step; empty when no plan is stored. */
+            members: components["schemas"]["StoredMember"][];
+            /** @description Name of every member, by resource id. */
+            names: {
+                [key: string]: string;
+            };
+            /**
+             * Format: int32
+             * @description Step length, seconds (900).
+             */
+            step_s: number;
+            /**
+             * Format: date-time
+             * @description Belief time of the newest stored value, if any.
+             */
+            stored_at?: string | null;
+            /** @description Start of each step. */
+            times: components["schemas"]["StepTime"][];
+            /** @description Time zone of `day` and of `start_local`. */
+            tz: string;
+            /** @description VPP. */
+            vpp_id: string;
         };
         /** @description A stored strategy at one version. */
         Strategy: {
@@ -10843,6 +11099,11 @@ export interface operations {
                 interval_s?: number;
                 /** @description End the stream after this many snapshots (default: never). */
                 count?: number;
+                /**
+                 * @description Language of the alert messages (`en` or `zh-CN`; default: from
+                 *     `Accept-Language`, which a browser's EventSource cannot set).
+                 */
+                lang?: string;
             };
             header?: never;
             path?: never;
@@ -11906,6 +12167,8 @@ export interface operations {
                 month?: string;
                 /** @description `json` (default), `csv` or `html`. */
                 format?: string;
+                /** @description Language of its prose, `en` or `zh-CN` (default: from `Accept-Language`). */
+                lang?: string;
             };
             header?: never;
             path?: never;
@@ -12066,6 +12329,8 @@ export interface operations {
                 month: string;
                 /** @description `json` (default), `csv` or `html` (a printable page). */
                 format?: string;
+                /** @description Language of its prose, `en` or `zh-CN` (default: from `Accept-Language`). */
+                lang?: string;
             };
             header?: never;
             path?: never;
@@ -12115,6 +12380,8 @@ export interface operations {
                 gate_closure_minutes?: number;
                 /** @description `json` (default), `csv` or `html` (a printable page). */
                 format?: string;
+                /** @description Language of its prose, `en` or `zh-CN` (default: from `Accept-Language`). */
+                lang?: string;
             };
             header?: never;
             path?: never;
@@ -17540,6 +17807,61 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Rollup"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_stored_schedule: {
+        parameters: {
+            query?: {
+                /** @description Delivery day (YYYY-MM-DD) in `tz` (default: tomorrow). */
+                day?: string;
+                /** @description Time zone of the day (default Europe/Berlin). */
+                tz?: string;
+            };
+            header?: never;
+            path: {
+                /** @description VPP id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoredSchedule"];
                 };
             };
             /** @description Not Found */

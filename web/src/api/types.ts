@@ -33,6 +33,7 @@ export type ImportJob = Schemas['ImportJob']
 
 // Scheduling and trading
 export type ScheduleResponse = Schemas['ScheduleResponse']
+export type StoredSchedule = Schemas['StoredSchedule']
 export type DeviationRecord = Schemas['DeviationRecord']
 export type Connector = Schemas['Connector']
 export type BidRecord = Schemas['BidRecord']

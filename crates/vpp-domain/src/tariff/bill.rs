@@ -20,6 +20,7 @@
 //! - **Total**: the sum of the lines. Every amount is rounded to the cent,
 //!   half away from zero.
 
+use crate::lang::Lang;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -145,6 +146,8 @@ pub struct BillInput<'a> {
     pub reactive_kvarh: Option<f64>,
     /// Target when the tariff's rule sets none.
     pub default_pf_target: Decimal,
+    /// Language of the line names, formulas and notes.
+    pub lang: Lang,
 }
 
 /// `[start, end)` of a local month in `tz`.
@@ -181,6 +184,8 @@ pub fn compute_bill(input: &BillInput) -> Result<Bill, Invalid> {
     };
     let load = within(input.load, start, end);
     let currency = lab.versions[last_version].terms.currency.clone();
+    let lang = input.lang;
+    let zh = lang == Lang::Zh;
     let mut notes = Vec::new();
 
     // Energy per (period, version, season) in Wh; consumption per version.
@@ -203,10 +208,20 @@ pub fn compute_bill(input: &BillInput) -> Result<Bill, Invalid> {
         wh_per_version[label.version] += wh;
     }
     if unlabelled > 0 {
-        notes.push(format!("{unlabelled} intervals lie before the tariff's first version and are not charged"));
+        notes.push(if zh {
+            format!("{unlabelled} 个时段早于电价首个版本，未计费")
+        } else {
+            format!("{unlabelled} intervals lie before the tariff's first version and are not charged")
+        });
     }
     if exported {
-        notes.push("intervals with negative load (export) count as zero consumption".into());
+        notes.push(
+            lang.pick(
+                "intervals with negative load (export) count as zero consumption",
+                "负荷为负（上网）的时段按零用电计",
+            )
+            .into(),
+        );
     }
     let max_kw = if load.is_empty() { 0.0 } else { max_kw.max(0.0) };
 
@@ -235,12 +250,20 @@ pub fn compute_bill(input: &BillInput) -> Result<Bill, Invalid> {
             by_period[period.index()].cost += amount;
             lines.push(BillLine {
                 code,
-                name: format!("Energy, {}", period.as_str().replace('_', " ")),
+                name: if zh {
+                    format!("{}电量电费", period.name(lang))
+                } else {
+                    format!("Energy, {}", period.name(lang))
+                },
                 quantity: kwh,
                 unit: "kWh".into(),
                 rate: Some(rate),
                 amount,
-                formula: format!("{kwh} kWh in {} windows × {rate} {currency}/kWh", period.as_str().replace('_', " ")),
+                formula: if zh {
+                    format!("{}电量 {kwh} kWh × {rate} {currency}/kWh", period.name(lang))
+                } else {
+                    format!("{kwh} kWh in {} windows × {rate} {currency}/kWh", period.name(lang))
+                },
             });
         }
     }
@@ -251,16 +274,23 @@ pub fn compute_bill(input: &BillInput) -> Result<Bill, Invalid> {
         Some(DemandCharge::MaxDemand { price_per_kw_month }) => {
             let kw = qty(max_kw);
             let at = max_at
-                .map(|t| format!(" at {}", t.to_zoned(lab.tz.clone()).strftime("%Y-%m-%d %H:%M")))
+                .map(|t| {
+                    let local = t.to_zoned(lab.tz.clone()).strftime("%Y-%m-%d %H:%M").to_string();
+                    if zh { format!("（{local}）") } else { format!(" at {local}") }
+                })
                 .unwrap_or_default();
             lines.push(BillLine {
                 code: "demand".into(),
-                name: "Demand fee (max demand)".into(),
+                name: lang.pick("Demand fee (max demand)", "基本电费（需量）").into(),
                 quantity: kw,
                 unit: "kW".into(),
                 rate: Some(*price_per_kw_month),
                 amount: cents(kw * price_per_kw_month),
-                formula: format!("max 15-minute demand {kw} kW{at} × {price_per_kw_month} {currency}/kW·month"),
+                formula: if zh {
+                    format!("15 分钟最大需量 {kw} kW{at} × {price_per_kw_month} {currency}/kW·月")
+                } else {
+                    format!("max 15-minute demand {kw} kW{at} × {price_per_kw_month} {currency}/kW·month")
+                },
             });
         }
         Some(DemandCharge::Capacity { price_per_kva_month }) => {
@@ -273,12 +303,16 @@ pub fn compute_bill(input: &BillInput) -> Result<Bill, Invalid> {
             let kva = qty(kva);
             lines.push(BillLine {
                 code: "demand".into(),
-                name: "Basic fee (transformer capacity)".into(),
+                name: lang.pick("Basic fee (transformer capacity)", "基本电费（容量）").into(),
                 quantity: kva,
                 unit: "kVA".into(),
                 rate: Some(*price_per_kva_month),
                 amount: cents(kva * price_per_kva_month),
-                formula: format!("transformer capacity {kva} kVA × {price_per_kva_month} {currency}/kVA·month"),
+                formula: if zh {
+                    format!("变压器容量 {kva} kVA × {price_per_kva_month} {currency}/kVA·月")
+                } else {
+                    format!("transformer capacity {kva} kVA × {price_per_kva_month} {currency}/kVA·month")
+                },
             });
         }
         None => {}
@@ -334,20 +368,34 @@ pub fn compute_bill(input: &BillInput) -> Result<Bill, Invalid> {
                     .sum();
                 lines.push(BillLine {
                     code: "power_factor".into(),
-                    name: "Power-factor adjustment".into(),
+                    name: lang.pick("Power-factor adjustment", "功率因数调整电费").into(),
                     quantity: pct,
                     unit: "%".into(),
                     rate: None,
                     amount: cents(base * pct / Decimal::ONE_HUNDRED),
-                    formula: format!(
-                        "pf {:.2} = {consumption} kWh / √({consumption}² + {kvarh:.3}² kvarh) against target {target}: {pct} % × {base} {currency} (energy, demand{})",
-                        pf,
-                        terms.components.iter().filter(|c| c.pf_adjusted).map(|c| format!(", {}", c.code)).collect::<String>()
-                    ),
+                    formula: {
+                        let codes: String =
+                            terms.components.iter().filter(|c| c.pf_adjusted).map(|c| format!(", {}", c.code)).collect();
+                        if zh {
+                            format!(
+                                "功率因数 {pf:.2} = {consumption} kWh / √({consumption}² + {kvarh:.3}² kvarh)，目标 {target}：{pct} % × {base} {currency}（电量、需量{codes}）"
+                            )
+                        } else {
+                            format!(
+                                "pf {pf:.2} = {consumption} kWh / √({consumption}² + {kvarh:.3}² kvarh) against target {target}: {pct} % × {base} {currency} (energy, demand{codes})"
+                            )
+                        }
+                    },
                 });
             }
             Some(_) => return Err(Invalid::one("reactive_kvarh", "must be a number ≥ 0")),
-            None => notes.push("no reactive energy given: the power-factor adjustment is left out".into()),
+            None => notes.push(
+                lang.pick(
+                    "no reactive energy given: the power-factor adjustment is left out",
+                    "未提供无功电量：未计算功率因数调整电费",
+                )
+                .into(),
+            ),
         }
     }
 
@@ -362,10 +410,12 @@ pub fn compute_bill(input: &BillInput) -> Result<Bill, Invalid> {
         gaps: gap_list,
     };
     if !coverage.complete {
-        notes.push(format!(
-            "load covers {} of {} intervals ({:.1} %): the bill counts only the measured intervals",
-            coverage.intervals, coverage.expected_intervals, coverage.pct
-        ));
+        let (n, of, pct) = (coverage.intervals, coverage.expected_intervals, coverage.pct);
+        notes.push(if zh {
+            format!("负荷数据覆盖 {of} 个时段中的 {n} 个（{pct:.1} %）：账单只计已测量的时段")
+        } else {
+            format!("load covers {n} of {of} intervals ({pct:.1} %): the bill counts only the measured intervals")
+        });
     }
     let versions: std::collections::BTreeSet<usize> = energy.keys().map(|k| k.1).chain([last_version]).collect();
     let total = lines.iter().map(|l| l.amount).sum();
@@ -722,6 +772,7 @@ mod tests {
             transformer_kva: None,
             reactive_kvarh,
             default_pf_target: d("0.90"),
+            lang: Lang::En,
         };
         compute_bill(&input).expect("bill")
     }
@@ -774,6 +825,48 @@ mod tests {
         assert_eq!(bill.coverage.expected_intervals, 31 * 96);
         assert_eq!(bill.max_demand_kw, 300.0);
         assert!(bill.lines.iter().all(|l| !l.formula.is_empty()));
+    }
+
+    #[test]
+    fn a_bill_in_chinese_has_the_same_figures_with_chinese_names_formulas_and_notes() {
+        let lab = labeller("Asia/Shanghai", vec![park_terms(date(2026, 1, 1))]);
+        let mut load = flat_load(&lab.tz, date(2026, 7, 1), 100.0);
+        load.truncate(load.len() - 4);
+        let input = |lang| BillInput {
+            labeller: &lab,
+            month: date(2026, 7, 1),
+            load: &load,
+            transformer_kva: None,
+            reactive_kvarh: Some(45_000.0),
+            default_pf_target: d("0.90"),
+            lang,
+        };
+        let en = compute_bill(&input(Lang::En)).expect("bill");
+        let zh = compute_bill(&input(Lang::Zh)).expect("bill");
+        assert_eq!(en.total, zh.total);
+        let line = |b: &Bill, code: &str| b.lines.iter().find(|l| l.code == code).cloned().expect(code);
+        assert_eq!(line(&zh, "energy_peak").name, "高峰电量电费");
+        assert!(line(&zh, "energy_peak").formula.starts_with("高峰电量 "), "{}", line(&zh, "energy_peak").formula);
+        assert!(line(&zh, "demand").formula.starts_with("15 分钟最大需量"), "{}", line(&zh, "demand").formula);
+        assert!(
+            line(&zh, "power_factor").formula.starts_with("功率因数 0.86"),
+            "{}",
+            line(&zh, "power_factor").formula
+        );
+        assert!(line(&en, "power_factor").formula.starts_with("pf 0.86"));
+        // Four quarter-hours missing: the coverage note, in Chinese.
+        assert!(zh.notes.iter().any(|n| n.starts_with("负荷数据覆盖 2976 个时段中的 2972 个")), "{:?}", zh.notes);
+        for text in zh
+            .lines
+            .iter()
+            .filter(|l| !l.code.starts_with("trans") && l.code != "funds")
+            .map(|l| &l.formula)
+            .chain(&zh.notes)
+        {
+            let english: Vec<&str> =
+                text.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| w.len() > 3 && *w != "kvarh").collect();
+            assert!(english.is_empty(), "{text}: {english:?}");
+        }
     }
 
     #[test]
@@ -866,8 +959,14 @@ mod tests {
             resource_id: None,
             created_at: Timestamp::UNIX_EPOCH,
         }];
-        let input =
-            FlexInput { labeller: &lab, load: &labelled, loads: &loads, demand_price: Some(40.0), currency: "CNY" };
+        let input = FlexInput {
+            labeller: &lab,
+            load: &labelled,
+            loads: &loads,
+            demand_price: Some(40.0),
+            currency: "CNY",
+            lang: Default::default(),
+        };
         let m = savings(&input, &crate::settings::Settings::default()).expect("metrics");
         let value = |name: &str| m.iter().find(|x| x.name == name).expect(name).value;
         // Per workday 50 kW × 2 h = 100 kWh leave the sharp peak: 100 × (1.2 − 0.3) − 10 = 80; 23 workdays.

@@ -196,6 +196,8 @@ pub struct FlexInput<'a> {
     pub demand_price: Option<f64>,
     /// Currency.
     pub currency: &'a str,
+    /// Language of the formulas and units.
+    pub lang: crate::lang::Lang,
 }
 
 /// The potential of the loads against a month's load.
@@ -228,13 +230,23 @@ pub fn potential(input: &FlexInput) -> Potential {
     let days = shifts(input);
     let workdays = days.len().max(1) as f64;
     let shift_kwh: f64 = days.iter().map(|d| d.kwh).sum::<f64>() / workdays;
+    let lang = input.lang;
+    let n = input.loads.len();
     let metrics = vec![
-        metric("adjustable_kw", total, "kW", format!("Σ rated kW × adjustable ratio over {} loads", input.loads.len())),
+        metric(
+            "adjustable_kw",
+            total,
+            "kW",
+            lang.pick(format!("Σ rated kW × adjustable ratio over {n} loads"), format!("{n} 个负荷的 Σ 额定 kW × 可调比例")),
+        ),
         metric(
             "shiftable_kwh_per_workday",
             shift_kwh,
             "kWh/day",
-            "mean over workdays of min(Σ shiftable kW × min(max duration, peak hours, valley hours), the day's peak-period consumption)",
+            lang.pick(
+                "mean over workdays of min(Σ shiftable kW × min(max duration, peak hours, valley hours), the day's peak-period consumption)",
+                "各工作日 min(Σ 可转移 kW × min(最长持续时间, 高峰时长, 低谷时长), 当日高峰时段用电量) 的平均值",
+            ),
         ),
     ];
     Potential { by_response, by_period, metrics }
@@ -319,6 +331,9 @@ pub fn peak_cut(load: &[LabelledLoad], cut_kw: f64, max_duration_min: f64) -> (f
 /// Monthly savings scenarios from the adjustable loads.
 pub fn savings(input: &FlexInput, settings: &crate::settings::Settings) -> Result<Vec<Metric>, Invalid> {
     let cur = input.currency;
+    let lang = input.lang;
+    let zh = lang == crate::lang::Lang::Zh;
+    // Units are codes in every language (`CNY/month`); clients name them.
     let per_month = format!("{cur}/month");
     let days = shifts(input);
     let arbitrage: f64 = days.iter().map(|d| d.saving).sum();
@@ -327,10 +342,17 @@ pub fn savings(input: &FlexInput, settings: &crate::settings::Settings) -> Resul
         "peak_valley_arbitrage",
         arbitrage,
         per_month.clone(),
-        format!(
-            "Σ over {} workdays of kWh moved × (sharp-peak or peak price − valley price) − cost per adjustment; {moved:.1} kWh moved",
-            days.len()
-        ),
+        if zh {
+            format!(
+                "{} 个工作日 Σ 转移电量 kWh × (尖峰或高峰电价 − 低谷电价) − 每次调节成本；共转移 {moved:.1} kWh",
+                days.len()
+            )
+        } else {
+            format!(
+                "Σ over {} workdays of kWh moved × (sharp-peak or peak price − valley price) − cost per adjustment; {moved:.1} kWh moved",
+                days.len()
+            )
+        },
     )];
     let fast_limit = settings.get("peak_shaving_response_min");
     let fast: Vec<&AdjustableLoad> = input.loads.iter().filter(|l| l.response_time_min <= fast_limit).collect();
@@ -347,10 +369,16 @@ pub fn savings(input: &FlexInput, settings: &crate::settings::Settings) -> Resul
                 let per_event: f64 = group.iter().map(|l| l.cost()).sum();
                 let net = cut * price - events as f64 * per_event;
                 if best.as_ref().is_none_or(|(b, _)| net > *b) {
-                    let formula = format!(
-                        "cut {cut:.1} kW (of {kw:.1} kW from {} loads responding within {fast_limit} min and holding {hold} min) × {price} {cur}/kW − {events} stretches × {per_event:.2} {cur}",
-                        group.len()
-                    );
+                    let loads = group.len();
+                    let formula = if zh {
+                        format!(
+                            "削减 {cut:.1} kW（{loads} 个 {fast_limit} 分钟内响应、可持续 {hold} 分钟的负荷共 {kw:.1} kW）× {price} {cur}/kW − {events} 次 × {per_event:.2} {cur}"
+                        )
+                    } else {
+                        format!(
+                            "cut {cut:.1} kW (of {kw:.1} kW from {loads} loads responding within {fast_limit} min and holding {hold} min) × {price} {cur}/kW − {events} stretches × {per_event:.2} {cur}"
+                        )
+                    };
                     best = Some((net, formula));
                 }
             }
@@ -358,7 +386,11 @@ pub fn savings(input: &FlexInput, settings: &crate::settings::Settings) -> Resul
             let (value, formula) = if net > 0.0 {
                 (net, formula)
             } else {
-                (0.0, format!("not worth it: the best group nets {net:.2} {cur}: {formula}"))
+                let why = lang.pick(
+                    format!("not worth it: the best group nets {net:.2} {cur}: {formula}"),
+                    format!("不划算：最佳负荷组净收益 {net:.2} {cur}：{formula}"),
+                );
+                (0.0, why)
             };
             out.push(metric("demand_charge_reduction_loads", value, per_month.clone(), formula));
         }
@@ -366,13 +398,16 @@ pub fn savings(input: &FlexInput, settings: &crate::settings::Settings) -> Resul
             "demand_charge_reduction_loads",
             0.0,
             per_month.clone(),
-            format!("no adjustable load responds within {fast_limit} min"),
+            lang.pick(
+                format!("no adjustable load responds within {fast_limit} min"),
+                format!("没有可在 {fast_limit} 分钟内响应的可调负荷"),
+            ),
         )),
         None => out.push(metric(
             "demand_charge_reduction_loads",
             0.0,
             per_month.clone(),
-            "the tariff has no max-demand charge",
+            lang.pick("the tariff has no max-demand charge", "该电价没有按最大需量计费"),
         )),
     }
     let (hours, events, response) =
@@ -386,9 +421,15 @@ pub fn savings(input: &FlexInput, settings: &crate::settings::Settings) -> Resul
         "demand_response_revenue",
         (dr_kw * hours * price - dr_cost) * events / 12.0,
         per_month,
-        format!(
-            "({dr_kw:.1} kW × {hours} h × {price} {cur}/kWh − {dr_cost:.2} {cur}) × {events} events/year / 12; loads responding within {response} min and holding {hours} h"
-        ),
+        if zh {
+            format!(
+                "({dr_kw:.1} kW × {hours} h × {price} {cur}/kWh − {dr_cost:.2} {cur}) × 每年 {events} 次 / 12；计入 {response} 分钟内响应、可持续 {hours} h 的负荷"
+            )
+        } else {
+            format!(
+                "({dr_kw:.1} kW × {hours} h × {price} {cur}/kWh − {dr_cost:.2} {cur}) × {events} events/year / 12; loads responding within {response} min and holding {hours} h"
+            )
+        },
     ));
     Ok(out)
 }
@@ -400,6 +441,7 @@ pub fn payback(
     yearly_saving: f64,
     settings: &crate::settings::Settings,
     currency: &str,
+    lang: crate::lang::Lang,
 ) -> Result<Vec<Metric>, Invalid> {
     let capex = energy_kwh * settings.money("battery_capex_per_kwh", currency)?
         + power_kw * settings.money("battery_capex_per_kw", currency)?;
@@ -414,13 +456,19 @@ pub fn payback(
             "battery_investment",
             capex,
             currency,
-            format!("{energy_kwh} kWh × capex per kWh + {power_kw} kW × capex per kW"),
+            lang.pick(
+                format!("{energy_kwh} kWh × capex per kWh + {power_kw} kW × capex per kW"),
+                format!("{energy_kwh} kWh × 每 kWh 投资 + {power_kw} kW × 每 kW 投资"),
+            ),
         ),
         metric(
             "battery_yearly_net_saving",
             net,
             format!("{currency}/year"),
-            format!("{yearly_saving:.2} saving − {om:.2} O&M"),
+            lang.pick(
+                format!("{yearly_saving:.2} saving − {om:.2} O&M"),
+                format!("节省 {yearly_saving:.2} − 运维 {om:.2}"),
+            ),
         ),
         metric(
             "battery_simple_payback",
@@ -429,7 +477,11 @@ pub fn payback(
             if years.is_finite() {
                 format!("{capex:.2} / {net:.2}")
             } else {
-                "never: the yearly net saving is not positive (shown as −1)".to_string()
+                lang.pick(
+                    "never: the yearly net saving is not positive (shown as −1)",
+                    "无法回收：年净节省不为正（显示为 −1）",
+                )
+                .to_string()
             },
         ),
         metric("battery_npv", npv, currency, format!("−{capex:.2} + Σ_(y=1..{life}) {net:.2} / (1 + {rate})^y")),
@@ -470,7 +522,7 @@ mod tests {
     fn payback_of_a_known_case() {
         let s = crate::settings::Settings::default();
         // 100 kWh × 1000 + 50 kW × 300 = 115,000; O&M 2 % = 2,300; saving 25,300 → net 23,000 → 5 years.
-        let m = payback(100.0, 50.0, 25_300.0, &s, "CNY").expect("metrics");
+        let m = payback(100.0, 50.0, 25_300.0, &s, "CNY", Default::default()).expect("metrics");
         assert_eq!(m[0].value, 115_000.0);
         assert_eq!(m[1].value, 23_000.0);
         assert_eq!(m[2].value, 5.0);

@@ -51,6 +51,16 @@ impl Period {
         }
     }
 
+    /// Its name in `lang` (`sharp peak`, `尖峰`).
+    pub fn name(self, lang: crate::lang::Lang) -> &'static str {
+        match self {
+            Self::SharpPeak => lang.pick("sharp peak", "尖峰"),
+            Self::Peak => lang.pick("peak", "高峰"),
+            Self::Flat => lang.pick("flat", "平段"),
+            Self::Valley => lang.pick("valley", "低谷"),
+        }
+    }
+
     /// Position in [`Period::ALL`].
     pub fn index(self) -> usize {
         self as usize

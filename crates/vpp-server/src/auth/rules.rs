@@ -184,6 +184,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/api/v1/vpp/vpps/{id}/aggregated-params", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/vpps/{id}/dispatch", p(DispatchWrite), Action("dispatch")),
     rule(Method::POST, "/api/v1/vpp/vpps/{id}/dispatch/preview", p(VppsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/vpps/{id}/schedules", p(VppsRead), Entity::None),
     rule(Method::POST, "/api/v1/vpp/vpps/{id}/schedules", p(DispatchWrite), Action("schedule")),
     rule(Method::POST, "/api/v1/vpp/vpps/{id}/schedules/dispatch", p(DispatchWrite), Action("dispatch-schedule")),
     rule(Method::GET, "/api/v1/vpp/vpps/{id}/execution", p(VppsRead), Entity::None),

@@ -12,7 +12,7 @@ use vpp_store::Alert;
 
 use crate::auth::Principal;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{AcceptLanguage, ApiJson, ApiQuery};
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -41,12 +41,18 @@ pub struct AlertQuery {
 
 /// Alerts, newest first. An alert stays one row while its condition lasts
 /// (`occurrences` counts), and is resolved by the system when it clears.
+/// `message` is in the language `Accept-Language` prefers (English or
+/// Chinese); `content` has its code and figures.
 #[utoipa::path(get, path = "/api/v1/vpp/alerts", tag = "alerts", params(AlertQuery),
     responses((status = 200, body = Vec<Alert>), (status = 422, body = Problem)))]
-async fn list_alerts(State(s): State<AppState>, ApiQuery(q): ApiQuery<AlertQuery>) -> ApiResult<Json<Vec<Alert>>> {
+async fn list_alerts(
+    State(s): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
+    ApiQuery(q): ApiQuery<AlertQuery>,
+) -> ApiResult<Json<Vec<Alert>>> {
     let limit = super::LimitQuery { limit: q.limit }.get()?;
     let filter = vpp_app::alerts::alert_filter(q.state.as_deref(), q.rule.as_deref(), q.subject, limit)?;
-    Ok(Json(s.store.list_alerts(&filter).await?))
+    Ok(Json(s.store.list_alerts(&filter).await?.into_iter().map(|a| a.in_lang(lang)).collect()))
 }
 
 /// Acknowledges an open alert: someone is on it. The body's `comment` is
@@ -56,11 +62,12 @@ async fn list_alerts(State(s): State<AppState>, ApiQuery(q): ApiQuery<AlertQuery
 async fn acknowledge_alert(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    AcceptLanguage(lang): AcceptLanguage,
     Path(id): Path<String>,
     body: Option<ApiJson<AlertAction>>,
 ) -> ApiResult<Json<Alert>> {
     let action = body.map(|b| b.0).unwrap_or_default();
-    Ok(Json(vpp_app::alerts::acknowledge(&s.store, &id, &p.actor_name(), &action).await?))
+    Ok(Json(vpp_app::alerts::acknowledge(&s.store, &id, &p.actor_name(), &action).await?.in_lang(lang)))
 }
 
 /// Resolves an alert by hand. The body's `comment` is optional.
@@ -69,11 +76,12 @@ async fn acknowledge_alert(
 async fn resolve_alert(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    AcceptLanguage(lang): AcceptLanguage,
     Path(id): Path<String>,
     body: Option<ApiJson<AlertAction>>,
 ) -> ApiResult<Json<Alert>> {
     let action = body.map(|b| b.0).unwrap_or_default();
-    Ok(Json(vpp_app::alerts::resolve(&s.store, &id, &p.actor_name(), &action).await?))
+    Ok(Json(vpp_app::alerts::resolve(&s.store, &id, &p.actor_name(), &action).await?.in_lang(lang)))
 }
 
 /// Whether the MQTT bridge runs, and its counters.

@@ -16,8 +16,9 @@ use vpp_domain::vpp::{MarketType, VppStatus};
 use vpp_store::{Alert, AlertFilter, AlertState, LivePower, MAX_PAGE_SIZE, Page, VppFilter};
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::ApiQuery;
+use crate::extract::{AcceptLanguage, ApiQuery};
 use crate::state::AppState;
+use vpp_domain::lang::Lang;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(dashboard_events))
@@ -100,9 +101,12 @@ pub struct EventsQuery {
     pub interval_s: Option<u64>,
     /// End the stream after this many snapshots (default: never).
     pub count: Option<u64>,
+    /// Language of the alert messages (`en` or `zh-CN`; default: from
+    /// `Accept-Language`, which a browser's EventSource cannot set).
+    pub lang: Option<String>,
 }
 
-async fn snapshot(s: &AppState) -> ApiResult<DashboardSnapshot> {
+async fn snapshot(s: &AppState, lang: Lang) -> ApiResult<DashboardSnapshot> {
     let vpps = s.store.list_vpps(&VppFilter::default(), Page { page: 1, size: MAX_PAGE_SIZE }).await?;
     let now = Timestamp::now();
     let since = now - SignedDuration::from_secs(LIVE_WINDOW_S);
@@ -138,7 +142,10 @@ async fn snapshot(s: &AppState) -> ApiResult<DashboardSnapshot> {
     let open = s
         .store
         .list_alerts(&AlertFilter { state: Some(AlertState::Open), rule: None, subject: None, limit: 20 })
-        .await?;
+        .await?
+        .into_iter()
+        .map(|a| a.in_lang(lang))
+        .collect();
     Ok(DashboardSnapshot { at: now, fleet, vpps: out, open_alerts: open })
 }
 
@@ -149,8 +156,10 @@ async fn snapshot(s: &AppState) -> ApiResult<DashboardSnapshot> {
               (status = 422, body = Problem)))]
 async fn dashboard_events(
     State(s): State<AppState>,
+    accepted: AcceptLanguage,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let lang = accepted.or_query(q.lang.as_deref())?;
     let every = q.interval_s.unwrap_or(5);
     if !(1..=60).contains(&every) {
         return Err(ApiError::invalid("interval_s", format!("must be 1..60, got {every}")));
@@ -159,12 +168,13 @@ async fn dashboard_events(
         return Err(ApiError::invalid("count", "must be at least 1"));
     }
     // The first snapshot is taken before answering, so a failure is a problem, not a broken stream.
-    let first = snapshot(&s).await?;
+    let first = snapshot(&s, lang).await?;
     let mut ticker = tokio::time::interval(Duration::from_secs(every));
     ticker.tick().await;
     let left = q.count.unwrap_or(u64::MAX);
-    let events =
-        futures_util::stream::unfold((s, Some(first), ticker, left), |(s, pending, mut ticker, left)| async move {
+    let events = futures_util::stream::unfold(
+        (s, Some(first), ticker, left),
+        move |(s, pending, mut ticker, left)| async move {
             if left == 0 {
                 return None;
             }
@@ -172,7 +182,7 @@ async fn dashboard_events(
                 Some(snap) => snap,
                 None => loop {
                     ticker.tick().await;
-                    match snapshot(&s).await {
+                    match snapshot(&s, lang).await {
                         Ok(snap) => break snap,
                         Err(e) => tracing::warn!(error = %e.0.detail, "dashboard snapshot failed; retrying"),
                     }
@@ -181,6 +191,7 @@ async fn dashboard_events(
             let DashboardEvent { event, data } = DashboardEvent::of(&snap);
             let event = Event::default().event(event).data(data);
             Some((Ok(event), (s, None, ticker, left - 1)))
-        });
+        },
+    );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

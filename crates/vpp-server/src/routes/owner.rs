@@ -120,6 +120,8 @@ pub struct MyReportQuery {
     pub month: Option<String>,
     /// `json` (default), `csv` or `html`.
     pub format: Option<String>,
+    /// Language of its prose, `en` or `zh-CN` (default: from `Accept-Language`).
+    pub lang: Option<String>,
 }
 
 /// The performance report of the caller's assets (production, forecast
@@ -130,8 +132,10 @@ pub struct MyReportQuery {
 async fn my_report(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
+    accepted: crate::extract::AcceptLanguage,
     ApiQuery(q): ApiQuery<MyReportQuery>,
 ) -> ApiResult<Response> {
+    let lang = accepted.or_query(q.lang.as_deref())?;
     let format = q.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "csv" | "html") {
         return Err(ApiError::invalid("format", format!("`{format}` is not json, csv or html")));
@@ -143,6 +147,7 @@ async fn my_report(
         q.day.as_deref(),
         q.month.as_deref(),
         SignedDuration::from_mins(15),
+        lang,
     )
     .await?;
     Ok(crate::routes::reports::performance_response(format, report))

@@ -21,7 +21,7 @@ use vpp_domain::tariff::{Site, SiteRequest};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem, rejected_file};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{AcceptLanguage, ApiJson, ApiQuery};
 use crate::imports::ImportJob;
 use crate::state::AppState;
 use vpp_app::error::dangling;
@@ -361,11 +361,12 @@ async fn load_monthly(
     responses((status = 200, body = Potential), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn site_flexibility(
     State(s): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<MonthQuery>,
 ) -> ApiResult<Json<Potential>> {
     s.store.get_site(&id).await?;
-    Ok(Json(vpp_app::parks::flexibility(&s.store, &id, &q.month).await?))
+    Ok(Json(vpp_app::parks::flexibility(&s.store, &id, &q.month, lang).await?))
 }
 
 /// The day a battery plan is for.
@@ -413,11 +414,12 @@ pub struct SavingsRequest {
     responses((status = 200, body = SavingsReport), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn site_savings(
     State(s): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<SavingsRequest>,
 ) -> ApiResult<Json<SavingsReport>> {
     s.store.get_site(&id).await?;
-    Ok(Json(vpp_app::parks::month_savings(&s.store, &id, &req.month, req.battery.as_ref()).await?))
+    Ok(Json(vpp_app::parks::month_savings(&s.store, &id, &req.month, req.battery.as_ref(), lang).await?))
 }
 
 /// A payback question.
@@ -438,11 +440,12 @@ pub struct PaybackRequest {
     responses((status = 200, body = PaybackReport), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn site_battery_payback(
     State(s): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<PaybackRequest>,
 ) -> ApiResult<Json<PaybackReport>> {
     s.store.get_site(&id).await?;
-    Ok(Json(vpp_app::parks::battery_payback(&s.store, &id, req.year, req.battery.as_ref()).await?))
+    Ok(Json(vpp_app::parks::battery_payback(&s.store, &id, req.year, req.battery.as_ref(), lang).await?))
 }
 
 /// Which adjustable loads.
@@ -500,9 +503,13 @@ pub struct BillRequest {
 /// power-factor adjustment, each line with its formula, and the data coverage.
 #[utoipa::path(post, path = "/api/v1/vpp/bills/compute", tag = "parks", request_body = BillRequest,
     responses((status = 200, body = Bill), (status = 422, body = Problem)))]
-async fn compute_bill(State(s): State<AppState>, ApiJson(req): ApiJson<BillRequest>) -> ApiResult<Json<Bill>> {
+async fn compute_bill(
+    State(s): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
+    ApiJson(req): ApiJson<BillRequest>,
+) -> ApiResult<Json<Bill>> {
     s.store.get_site(&req.site_id).await.map_err(dangling("site_id", "site", &req.site_id))?;
-    Ok(Json(vpp_app::parks::bill(&s.store, &req.site_id, &req.month, req.reactive_kvarh).await?))
+    Ok(Json(vpp_app::parks::bill(&s.store, &req.site_id, &req.month, req.reactive_kvarh, lang).await?))
 }
 
 /// Whether an import may overwrite.
@@ -559,7 +566,7 @@ async fn reconcile_bill(
     let Some(actual) = s.store.actual_bill(&q.site_id, &q.month).await? else {
         return Err(ApiError::not_found("actual bill", &format!("{} {}", q.site_id, q.month)));
     };
-    let bill = vpp_app::parks::bill(&s.store, &q.site_id, &q.month, None).await?;
+    let bill = vpp_app::parks::bill(&s.store, &q.site_id, &q.month, None, Default::default()).await?;
     Ok(Json(reconcile(&bill, &actual)?))
 }
 
@@ -594,6 +601,8 @@ pub struct ParkReportQuery {
     pub month: String,
     /// `json` (default), `csv` or `html` (a printable page).
     pub format: Option<String>,
+    /// Language of its prose, `en` or `zh-CN` (default: from `Accept-Language`).
+    pub lang: Option<String>,
 }
 
 /// The monthly park report: bill breakdown, load against the TOU windows,
@@ -601,13 +610,18 @@ pub struct ParkReportQuery {
 /// HTML page.
 #[utoipa::path(get, path = "/api/v1/vpp/reports/park", tag = "parks", params(ParkReportQuery),
     responses((status = 200, body = ParkReport), (status = 422, body = Problem)))]
-async fn park_report(State(s): State<AppState>, ApiQuery(q): ApiQuery<ParkReportQuery>) -> ApiResult<Response> {
+async fn park_report(
+    State(s): State<AppState>,
+    accepted: AcceptLanguage,
+    ApiQuery(q): ApiQuery<ParkReportQuery>,
+) -> ApiResult<Response> {
+    let lang = accepted.or_query(q.lang.as_deref())?;
     s.store.get_site(&q.site_id).await.map_err(dangling("site_id", "site", &q.site_id))?;
     let format = q.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "csv" | "html") {
         return Err(ApiError::invalid("format", format!("`{format}` is not json, csv or html")));
     }
-    let report = vpp_app::parks::park_report(&s.store, &q.site_id, &q.month).await?;
+    let report = vpp_app::parks::park_report(&s.store, &q.site_id, &q.month, lang).await?;
     Ok(match format {
         "csv" => {
             ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], vpp_app::parks::report_csv(&report)).into_response()

@@ -42,6 +42,8 @@ pub struct PerformanceQuery {
     pub gate_closure_minutes: Option<i64>,
     /// `json` (default), `csv` or `html` (a printable page).
     pub format: Option<String>,
+    /// Language of its prose, `en` or `zh-CN` (default: from `Accept-Language`).
+    pub lang: Option<String>,
 }
 
 /// The portfolio performance report of a direct marketer, per asset and in
@@ -52,7 +54,12 @@ pub struct PerformanceQuery {
 /// payout and fees. What cannot be computed is null, and `notes` says why.
 #[utoipa::path(get, path = "/api/v1/vpp/reports/performance", tag = "settlement", params(PerformanceQuery),
     responses((status = 200, body = vpp_app::performance::PerformanceReport), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn performance_report(State(s): State<AppState>, ApiQuery(q): ApiQuery<PerformanceQuery>) -> ApiResult<Response> {
+async fn performance_report(
+    State(s): State<AppState>,
+    accepted: crate::extract::AcceptLanguage,
+    ApiQuery(q): ApiQuery<PerformanceQuery>,
+) -> ApiResult<Response> {
+    let lang = accepted.or_query(q.lang.as_deref())?;
     let format = q.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "csv" | "html") {
         return Err(ApiError::invalid("format", format!("`{format}` is not json, csv or html")));
@@ -68,6 +75,7 @@ async fn performance_report(State(s): State<AppState>, ApiQuery(q): ApiQuery<Per
         q.day.as_deref(),
         q.month.as_deref(),
         SignedDuration::from_mins(lead),
+        lang,
     )
     .await?;
     Ok(performance_response(format, report))

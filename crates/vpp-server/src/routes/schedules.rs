@@ -10,8 +10,8 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vpp_app::schedules::{
-    ScheduleDispatchRequest, ScheduleDispatchResponse, ScheduleRequest, ScheduleResponse, dispatch_stored_schedule,
-    schedule_vpp,
+    ScheduleDispatchRequest, ScheduleDispatchResponse, ScheduleRequest, ScheduleResponse, StoredSchedule,
+    dispatch_stored_schedule, schedule_vpp, stored_schedule,
 };
 
 use crate::error::{ApiError, ApiResult, Problem as ProblemJson};
@@ -20,7 +20,7 @@ use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(create_schedule))
+        .routes(routes!(create_schedule, get_stored_schedule))
         .routes(routes!(dispatch_schedule))
         .routes(routes!(get_execution))
 }
@@ -47,6 +47,43 @@ async fn create_schedule(
     ApiJson(r): ApiJson<ScheduleRequest>,
 ) -> ApiResult<(StatusCode, Json<ScheduleResponse>)> {
     Ok((StatusCode::CREATED, Json(schedule_vpp(&s.store, &id, &r).await?)))
+}
+
+/// Which stored plan to read.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StoredScheduleQuery {
+    /// Delivery day (YYYY-MM-DD) in `tz` (default: tomorrow).
+    #[param(value_type = Option<String>, format = Date)]
+    pub day: Option<jiff::civil::Date>,
+    /// Time zone of the day (default Europe/Berlin).
+    pub tz: Option<String>,
+}
+
+/// The stored schedule of a VPP
+///
+/// The plan in force for a delivery day: per member, the newest stored
+/// `schedule` value of each 15-minute step (null where none is stored).
+/// `members` is empty when no plan is stored for the day.
+#[utoipa::path(get, path = "/api/v1/vpp/vpps/{id}/schedules", tag = "optimisation",
+    params(("id" = String, Path, description = "VPP id"), StoredScheduleQuery),
+    responses((status = 200, body = StoredSchedule), (status = 404, body = ProblemJson), (status = 422, body = ProblemJson)))]
+async fn get_stored_schedule(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<StoredScheduleQuery>,
+) -> ApiResult<Json<StoredSchedule>> {
+    let tz = q.tz.as_deref().unwrap_or("Europe/Berlin");
+    let day = match q.day {
+        Some(d) => d,
+        None => {
+            let zone = jiff::tz::TimeZone::get(tz)
+                .map_err(|_| ApiError::invalid("tz", format!("unknown time zone `{tz}`")))?;
+            vpp_store::now().to_zoned(zone).date().tomorrow().map_err(|e| ApiError::invalid("day", e.to_string()))?
+        }
+    };
+    Ok(Json(stored_schedule(&s.store, &id, day, Some(tz)).await?))
 }
 
 /// Dispatch the stored schedule

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -714,4 +714,38 @@ async fn the_bridge_talks_tls_to_a_broker_it_can_verify() {
     // mqtts without a CA file is refused up front.
     assert!(bridge::spawn(app.store.clone(), BridgeConfig::new(format!("mqtts://127.0.0.1:{port}"))).is_err());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_alert_is_read_in_the_language_asked_for() {
+    use vpp_store::{AlertMessage, AlertRule};
+    let app = TestApp::new().await;
+    let unanswered = AlertMessage::SetpointUnanswered { resource: "b7".into(), instruction: "i1".into(), attempts: 3 };
+    app.store.raise_alert(AlertRule::SetpointNotAcknowledged, "i1", unanswered).await.unwrap();
+    let (s, en) = app.get("/api/v1/vpp/alerts").await;
+    assert_eq!(s, StatusCode::OK, "{en}");
+    assert_eq!(en[0]["message"], "b7: setpoint i1: no acknowledgement after 3 attempts");
+    assert_eq!(
+        en[0]["content"],
+        json!({"code": "setpoint_unanswered", "resource": "b7", "instruction": "i1", "attempts": 3})
+    );
+    let (_, zh) = app.send_in("zh-CN,zh;q=0.9,en;q=0.8", Method::GET, "/api/v1/vpp/alerts", None).await;
+    assert_eq!(zh[0]["message"], "b7：设定值 i1 已发送 3 次，仍未确认");
+    // Acknowledging answers in the same language; English is the default for anything else.
+    let id = zh[0]["id"].as_str().unwrap();
+    let path = format!("/api/v1/vpp/alerts/{id}/acknowledge");
+    let (s, acked) = app.send_in("zh", Method::POST, &path, Some(json!({"comment": "在处理"}))).await;
+    assert_eq!(s, StatusCode::OK, "{acked}");
+    assert_eq!(acked["message"], "b7：设定值 i1 已发送 3 次，仍未确认");
+    let (_, de) = app.send_in("de-DE", Method::GET, "/api/v1/vpp/alerts", None).await;
+    assert_eq!(de[0]["message"], en[0]["message"]);
+    // Free text (as raised by older code) stays as written in every language.
+    app.store.raise_alert(AlertRule::SocOutOfWindow, "b8", "SOC 97.0 % outside 10..90 %").await.unwrap();
+    let (_, zh) = app.send_in("zh-CN", Method::GET, "/api/v1/vpp/alerts?subject=b8", None).await;
+    assert_eq!(zh[0]["message"], "SOC 97.0 % outside 10..90 %");
+    assert_eq!(zh[0]["content"]["code"], "text");
+    // The dashboard's stream takes the language as a parameter (a browser's EventSource cannot set the header).
+    let (s, p) = app.get("/api/v1/vpp/events/dashboard?count=1&lang=fr").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "lang");
 }

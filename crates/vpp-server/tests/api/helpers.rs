@@ -207,6 +207,25 @@ impl TestApp {
         panic!("import job {id} still running after 30 s");
     }
 
+    /// A request as admin with `Accept-Language: {lang}` (and a JSON body, if any).
+    pub async fn send_in(&self, lang: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(header::ACCEPT_LANGUAGE, lang);
+        if body.is_some() {
+            builder = builder.header(header::CONTENT_TYPE, "application/json");
+        }
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        let response = self.router.clone().oneshot(builder.body(body).expect("request")).await.expect("response");
+        let status = response.status();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let (s, v, _) = self.request(Method::GET, path, None, vec![]).await;
         (s, v)

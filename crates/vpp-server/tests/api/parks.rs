@@ -189,6 +189,17 @@ async fn a_month_is_billed_as_checked_by_hand_and_reconciled_line_by_line() {
     assert_eq!(amount("demand"), "12000.00");
     assert_eq!(amount("power_factor"), "1187.60");
 
+    // The same bill in Chinese: the same figures, the prose in Chinese.
+    let body = json!({"site_id": site, "month": "2026-07", "reactive_kvarh": 45000});
+    let (s, zh) = app.send_in("zh-CN", Method::POST, "/api/v1/vpp/bills/compute", Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{zh}");
+    assert_eq!(zh["total"], bill["total"]);
+    let line =
+        |b: &Value, code: &str| b["lines"].as_array().unwrap().iter().find(|l| l["code"] == code).unwrap().clone();
+    assert_eq!(line(&zh, "energy_peak")["name"], "高峰电量电费");
+    assert!(line(&zh, "demand")["formula"].as_str().unwrap().starts_with("15 分钟最大需量 300"), "{zh}");
+    assert!(line(&bill, "demand")["formula"].as_str().unwrap().starts_with("max 15-minute demand 300"), "{bill}");
+
     let (_, profile) = app.get(&format!("/api/v1/vpp/sites/{site}/load/profile?month=2026-07")).await;
     assert_eq!(profile["stats"]["max_kw"], 300.0);
     assert_eq!(profile["stats"]["peak_valley_difference_kw"], 200.0);
@@ -346,9 +357,27 @@ async fn savings_with_adjustable_loads_and_an_optimised_battery() {
         assert_eq!(s, StatusCode::OK, "{body}");
         assert!(ct.starts_with(if format == "csv" { "text/csv" } else { "text/html" }), "{ct}");
         let text = body.as_str().unwrap();
-        assert!(text.contains("peak_valley_arbitrage"), "{format}");
+        assert!(
+            text.contains(if format == "csv" { "peak_valley_arbitrage" } else { "Peak-valley arbitrage" }),
+            "{format}"
+        );
         assert!(text.contains(if format == "csv" { "bill,demand" } else { "<table" }), "{format}");
     }
+    // The printable report in Chinese, by parameter (a link the browser opens) or by header.
+    let path = format!("/api/v1/vpp/reports/park?site_id={site}&month=2026-07&format=html&lang=zh-CN");
+    let (s, html) = app.get(&path).await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    let html = html.as_str().unwrap();
+    assert!(
+        html.contains("<html lang=\"zh-CN\">") && html.contains("园区月度报告") && html.contains("峰谷套利"),
+        "{html}"
+    );
+    assert!(!html.contains("Flexibility and savings"), "{html}");
+    let path = format!("/api/v1/vpp/reports/park?site_id={site}&month=2026-07&format=html");
+    let (_, html) = app.send_in("zh-CN", Method::GET, &path, None).await;
+    assert!(html.as_str().unwrap().contains("电费账单"));
+    let (s, p) = app.get(&format!("{path}&lang=xx")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
 }
 
 #[tokio::test]

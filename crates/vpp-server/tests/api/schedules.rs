@@ -43,6 +43,28 @@ async fn battery_schedule_against_hourly_prices_is_stored_as_schedule_beliefs() 
     assert_eq!(values.len(), 16);
     assert_eq!(values[4], 50.0);
 
+    // The console reads the plan in force back per 15-minute step of the day (Berlin: 23:00 UTC before).
+    let (s, plan) = app.get(&format!("/api/v1/vpp/vpps/{vpp}/schedules?day=2026-11-23&tz=Europe/Berlin")).await;
+    assert_eq!(s, StatusCode::OK, "{plan}");
+    assert_eq!(plan["times"].as_array().unwrap().len(), 96);
+    assert_eq!(plan["names"][&battery], "Sched BESS");
+    let stored = plan["members"][0]["power_kw"].as_array().unwrap();
+    assert_eq!(plan["members"][0]["id"], battery.as_str());
+    // 01:00 Berlin = 00:00 UTC is step 4; the four hours run to step 19.
+    assert!(stored[..4].iter().all(Value::is_null), "{plan}");
+    assert_eq!(stored[4], -40.0);
+    assert_eq!(stored[8], 50.0);
+    assert_eq!(stored[19], 40.0);
+    assert!(stored[20].is_null());
+    assert!(plan["stored_at"].is_string());
+    // Another day has no plan; a bad zone is refused at `tz`.
+    let (_, empty) = app.get(&format!("/api/v1/vpp/vpps/{vpp}/schedules?day=2026-11-25")).await;
+    assert_eq!(empty["members"], json!([]), "{empty}");
+    assert!(empty["stored_at"].is_null());
+    let (s, p) = app.get(&format!("/api/v1/vpp/vpps/{vpp}/schedules?day=2026-11-23&tz=Mars/Base")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(field(&p), "tz");
+
     // Safety margins: 10 points off both ends of the 10..90 % window, 20 % of the power kept back.
     let request = json!({
         "start": "2026-11-23T00:00:00Z", "steps": 4, "step_minutes": 60, "prices": [0.0, 200.0, 0.0, 200.0],
