@@ -327,15 +327,25 @@ pub struct StoredSchedule {
     pub stored_at: Option<Timestamp>,
 }
 
-/// The stored plan of VPP `id` for `day` in `tz` (default Europe/Berlin):
+/// The stored plan of VPP `id` for `day` (default tomorrow) in `tz`
+/// (default Europe/Berlin):
 /// the work behind `GET /api/v1/vpp/vpps/{id}/schedules`, so the console
 /// shows the plan in force without solving again.
-pub async fn stored_schedule(store: &Store, id: &str, day: Date, tz: Option<&str>) -> AppResult<StoredSchedule> {
+pub async fn stored_schedule(
+    store: &Store,
+    id: &str,
+    day: Option<Date>,
+    tz: Option<&str>,
+) -> AppResult<StoredSchedule> {
     let vpp = store.get_vpp(id).await?;
     let tz_name = tz.unwrap_or("Europe/Berlin").to_string();
     let zone =
         TimeZone::get(&tz_name).map_err(|_| AppError::invalid("tz", format!("unknown time zone `{tz_name}`")))?;
     let bad_day = |e: jiff::Error| AppError::invalid("day", e.to_string());
+    let day = match day {
+        Some(d) => d,
+        None => vpp_store::now().to_zoned(zone.clone()).date().tomorrow().map_err(bad_day)?,
+    };
     let from = day.to_zoned(zone.clone()).map_err(bad_day)?.timestamp();
     let to = day.checked_add(1.day()).map_err(bad_day)?.to_zoned(zone.clone()).map_err(bad_day)?.timestamp();
     let step = SignedDuration::from_mins(15);

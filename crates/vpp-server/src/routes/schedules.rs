@@ -74,16 +74,7 @@ async fn get_stored_schedule(
     Path(id): Path<String>,
     crate::extract::ApiQuery(q): crate::extract::ApiQuery<StoredScheduleQuery>,
 ) -> ApiResult<Json<StoredSchedule>> {
-    let tz = q.tz.as_deref().unwrap_or("Europe/Berlin");
-    let day = match q.day {
-        Some(d) => d,
-        None => {
-            let zone = jiff::tz::TimeZone::get(tz)
-                .map_err(|_| ApiError::invalid("tz", format!("unknown time zone `{tz}`")))?;
-            vpp_store::now().to_zoned(zone).date().tomorrow().map_err(|e| ApiError::invalid("day", e.to_string()))?
-        }
-    };
-    Ok(Json(stored_schedule(&s.store, &id, day, Some(tz)).await?))
+    Ok(Json(stored_schedule(&s.store, &id, q.day, q.tz.as_deref()).await?))
 }
 
 /// Dispatch the stored schedule

@@ -149,7 +149,23 @@ impl TestApp {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> ((StatusCode, Value, String), axum::http::HeaderMap) {
+        self.request_with(credential, method, path, content_type, body, &[]).await
+    }
+
+    /// A request as `request_as` makes it, with more headers.
+    async fn request_with(
+        &self,
+        credential: Option<&str>,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+        headers: &[(header::HeaderName, &str)],
+    ) -> ((StatusCode, Value, String), axum::http::HeaderMap) {
         let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(name, *value);
+        }
         if let Some(ct) = content_type {
             builder = builder.header(header::CONTENT_TYPE, ct);
         }
@@ -209,21 +225,12 @@ impl TestApp {
 
     /// A request as admin with `Accept-Language: {lang}` (and a JSON body, if any).
     pub async fn send_in(&self, lang: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
-            .header(header::ACCEPT_LANGUAGE, lang);
-        if body.is_some() {
-            builder = builder.header(header::CONTENT_TYPE, "application/json");
-        }
-        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
-        let response = self.router.clone().oneshot(builder.body(body).expect("request")).await.expect("response");
-        let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let value =
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, value)
+        let content_type = body.as_ref().map(|_| "application/json");
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let token = self.token.clone();
+        let headers = [(header::ACCEPT_LANGUAGE, lang)];
+        let ((s, v, _), _) = self.request_with(Some(&token), method, path, content_type, bytes, &headers).await;
+        (s, v)
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
