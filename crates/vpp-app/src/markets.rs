@@ -2,18 +2,20 @@
 //! simulated exchange of a connector and day, clearing a trading day, and
 //! settling a VPP over a period.
 
+use std::collections::HashMap;
+
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
-use vpp_domain::fleet::aggregate;
+use vpp_domain::fleet::{SlotAvailability, available_per_slot};
 use vpp_domain::market::connector::{Connector, ConnectorKind};
 use vpp_domain::market::exchange::{MarketConnector, SimulatedExchange, default_reference};
 use vpp_domain::market::rules::{BidStatus, BidStep};
 use vpp_domain::market::rules::{BidStepRequest, SlotRoom, check_bid, check_risk, notional};
 use vpp_domain::market::settlement::{Grid, ImbalancePrices, TradeKind, TradeLine, price_milli, settle, spread};
-use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind};
+use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind, View, select_latest};
 use vpp_domain::vpp::MarketType;
 use vpp_store::{BidRecord, BidScope, NewBid};
 use vpp_store::{SettlementRecord, StepFill, Store, TradeFilter, TradeRecord};
@@ -179,37 +181,67 @@ pub async fn connector_for(store: &Store, id: Option<&str>, market: MarketType) 
     }
 }
 
-/// What the VPP can offer now, MW: (up, down) from its members' available
-/// capacity over one product.
-pub async fn available_mw(store: &Store, vpp_id: &str, c: &Connector) -> AppResult<(f64, f64)> {
+/// What the VPP can offer in each of `slots` (one product each), kW, as
+/// known at `now`: dispatchable members and storage as they stand now; PV
+/// and wind at their newest forecast (known at `now`) over the slot, and
+/// nothing where they have none (see [`available_per_slot`]).
+pub async fn available_kw(
+    store: &Store,
+    vpp_id: &str,
+    c: &Connector,
+    slots: &[Timestamp],
+    now: Timestamp,
+) -> AppResult<Vec<SlotAvailability>> {
     let snapshot = store.load_fleet(vpp_id).await?;
-    let hours = c.rules.product_minutes as f64 / 60.0;
-    let figures = aggregate(&snapshot.fleet, hours).totals;
-    Ok((figures.available_up_kw / 1000.0, figures.available_down_kw / 1000.0))
+    let fleet = &snapshot.fleet;
+    let product_us = c.rules.product_minutes * 60_000_000;
+    let spans: Vec<(i64, i64)> = slots.iter().map(|t| (t.as_microsecond(), t.as_microsecond() + product_us)).collect();
+    let mut forecasts = HashMap::new();
+    let weather: Vec<usize> =
+        (0..fleet.len()).filter(|&i| fleet.is_weather_dependent(i) && fleet.is_online(i)).collect();
+    if let (false, Some(first), Some(last)) = (weather.is_empty(), spans.first(), spans.last()) {
+        let series: HashMap<String, (i64, i64)> = store
+            .member_series(vpp_id, Quantity::Power)
+            .await?
+            .into_iter()
+            .map(|(key, s, _)| (s.owner_id, (key, s.resolution_s * 1_000_000)))
+            .collect();
+        for i in weather {
+            let Some(&(key, step_us)) = series.get(&snapshot.members[i].resource_id) else { continue };
+            let beliefs = store.beliefs(key, &[SourceKind::Forecast], first.0 - step_us + 1, last.1).await?;
+            let values = crate::series::pairs(&select_latest(&beliefs, SourceKind::Forecast, &View::AsOf(now)));
+            forecasts.insert(i, (values, step_us));
+        }
+    }
+    Ok(available_per_slot(fleet, c.rules.product_minutes as f64 / 60.0, &spans, &forecasts))
 }
 
-/// What the VPP can still offer per slot: `available` (up, down MW) less
-/// the position its open and cleared bids already hold.
-pub fn room_per_slot((up_mw, down_mw): (f64, f64), exposure: &vpp_domain::market::rules::Exposure) -> Vec<SlotRoom> {
+/// What the VPP can still offer per slot: `available` ([`available_kw`])
+/// less the position its open and cleared bids already hold, MW.
+pub fn room_per_slot(available: &[SlotAvailability], exposure: &vpp_domain::market::rules::Exposure) -> Vec<SlotRoom> {
     exposure
         .position_mw
         .iter()
-        .map(|pos| {
+        .zip(available)
+        .map(|(pos, a)| {
             let held = pos.to_f64().unwrap_or(0.0);
-            SlotRoom { sell_mw: up_mw - held, buy_mw: down_mw + held }
+            SlotRoom { sell_mw: a.up_kw / 1000.0 - held, buy_mw: a.down_kw / 1000.0 + held }
         })
         .collect()
 }
 
-/// What the VPP can still offer per slot: its available capacity now,
-/// less the position its open and cleared bids already hold.
+/// What the VPP can still offer in each of `slots`, as known at `now`: its
+/// available capacity ([`available_kw`]) less the position its open and
+/// cleared bids already hold.
 pub async fn slot_room(
     store: &Store,
     vpp_id: &str,
     c: &Connector,
+    slots: &[Timestamp],
     exposure: &vpp_domain::market::rules::Exposure,
+    now: Timestamp,
 ) -> AppResult<Vec<SlotRoom>> {
-    Ok(room_per_slot(available_mw(store, vpp_id, c).await?, exposure))
+    Ok(room_per_slot(&available_kw(store, vpp_id, c, slots, now).await?, exposure))
 }
 
 /// Checks a bid against the connector's rules (gate closure at `now`,
@@ -232,7 +264,7 @@ pub async fn place_bid(store: &Store, r: &SubmitBid, by: &Actor, now: Timestamp)
         ));
     }
     let slots = c.rules.slots(r.trading_date).map_err(|e| AppError::invalid("trading_date", e.to_string()))?;
-    let available = available_mw(store, &vpp.id, &c).await?;
+    let available = available_kw(store, &vpp.id, &c, &slots, now).await?;
     // Needed only when the bid goes to the market now (no four eyes); a
     // failure counts only then.
     let exchange = exchange_for(store, &c, r.trading_date).await;
@@ -241,7 +273,7 @@ pub async fn place_bid(store: &Store, r: &SubmitBid, by: &Actor, now: Timestamp)
     // transaction, against the exposure as it stands there.
     store
         .insert_bid(scope, |exposure, limits| {
-            let room = room_per_slot(available, exposure);
+            let room = room_per_slot(&available, exposure);
             let checked = check_bid(&c.rules, r.market_type, r.trading_date, now, &r.bids, &room)?;
             let needs_approval = check_risk(limits, exposure, &checked, c.rules.product_hours())?;
             let exchange_ref = if needs_approval {

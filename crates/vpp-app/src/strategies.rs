@@ -677,7 +677,8 @@ pub async fn bid_for_strategy(store: &Store, strategy: &Strategy, now: Timestamp
     let min_mw = connector.rules.min_bid_mw;
     // Never more than the market would accept: the VPP's room per slot now.
     let exposure = store.exposure(&vpp.id, vpp.market_type, day, timeline.len()).await?;
-    let room = slot_room(store, &vpp.id, &connector, &exposure).await?;
+    let starts = connector.rules.slots(day).map_err(|e| AppError::invalid("trading_date", e.to_string()))?;
+    let room = slot_room(store, &vpp.id, &connector, &starts, &exposure, now).await?;
     let steps: Vec<BidStepRequest> = decisions
         .iter()
         .zip(&room)

@@ -715,7 +715,7 @@ pub async fn seed_markets(store: &Store, price_series: &str) -> anyhow::Result<(
     // Demo history: yesterday's bid, placed just before its gate closure.
     let slots = connector.rules.slots(yesterday)?;
     let placed_at = connector.rules.gate_closure_at(yesterday, slots[0])? - jiff::SignedDuration::from_hours(1);
-    let request = day_ahead_bid(store, &vpp, &connector, yesterday).await?;
+    let request = day_ahead_bid(store, &vpp, &connector, yesterday, placed_at).await?;
     vpp_app::markets::place_bid(store, &request, &vpp_app::Actor::named("demo-trader"), placed_at)
         .await
         .map_err(api_error)?;
@@ -797,40 +797,46 @@ async fn seed_meter_readings(
     Ok(())
 }
 
-/// The demo trader's day-ahead bid: per slot, the portfolio's expected
-/// output sold at any price (0 €/MWh, as renewable marketers do), plus a
-/// tenth of the battery share offered at 150 €/MWh for the evening peak.
+/// The demo trader's day-ahead bid, as known at `now`: per slot, the
+/// portfolio's PV and wind forecast sold at any price (0 €/MWh, as
+/// renewable marketers do), plus a tenth of the battery share offered at
+/// 150 €/MWh for the evening peak, within what the VPP has left to sell.
 async fn day_ahead_bid(
     store: &Store,
     vpp: &vpp_domain::vpp::Vpp,
     connector: &vpp_domain::market::connector::Connector,
     day: jiff::civil::Date,
+    now: Timestamp,
 ) -> anyhow::Result<vpp_app::markets::SubmitBid> {
     use rust_decimal::Decimal;
     use vpp_domain::market::rules::BidStepRequest;
-    let mut members = Vec::new();
+    let api_error = |e| crate::api_error(e, "request");
+    let mut battery_kw = 0.0;
     for m in &vpp.members {
-        members.push((store.get_resource(&m.resource_id).await?, m.allocation_ratio.get()));
+        let r = store.get_resource(&m.resource_id).await?;
+        if r.resource_type == ResourceType::Battery {
+            battery_kw += r.max_power_kw * m.allocation_ratio.get();
+        }
     }
+    let peak = tenth_mw(battery_kw / 10.0);
+    let slots = connector.rules.slots(day)?;
+    let available = vpp_app::markets::available_kw(store, &vpp.id, connector, &slots, now).await.map_err(api_error)?;
     let mut bids = Vec::new();
-    for slot in connector.rules.slots(day)? {
-        let kw: f64 = members.iter().map(|(r, ratio)| expected_kw(r, slot) * ratio).sum();
-        let mw = Decimal::from_f64_retain(kw / 1000.0).unwrap_or_default().round_dp(1);
-        if mw >= connector.rules.min_bid_mw {
+    for (slot, a) in slots.into_iter().zip(available) {
+        let sold = tenth_mw(a.weather_kw);
+        if sold >= connector.rules.min_bid_mw {
             bids.push(BidStepRequest {
                 time_slot: slot,
                 price: Decimal::ZERO,
-                quantity: mw,
+                quantity: sold,
                 side: None,
                 activation_price: None,
             });
         }
-        let battery_kw: f64 = members
-            .iter()
-            .filter(|(r, _)| r.resource_type == ResourceType::Battery)
-            .map(|(r, ratio)| r.max_power_kw * ratio)
-            .sum();
-        let peak = Decimal::from_f64_retain(battery_kw / 10_000.0).unwrap_or_default().round_dp(1);
+        // Within the room the forecast leaves, with a margin for the SOC
+        // moving before the bid is checked.
+        let left = tenth_mw(0.9 * (a.up_kw - a.weather_kw));
+        let peak = peak.min(left);
         if peak >= connector.rules.min_bid_mw {
             bids.push(BidStepRequest {
                 time_slot: slot,
@@ -851,39 +857,46 @@ async fn day_ahead_bid(
     })
 }
 
-/// The demo trader's bid on a reserve or capacity market: its available
-/// power now, in whole MW, offered in every product of the day (reserve at
-/// 12 €/MW/h with activation at 180 €/MWh; capacity at 3.50 €/MW/h). `None`
-/// when the VPP has less than the market's smallest bid.
+/// `kw` in MW, rounded down to 0.1 MW (never more than there is).
+fn tenth_mw(kw: f64) -> rust_decimal::Decimal {
+    rust_decimal::Decimal::from((kw / 100.0).floor().max(0.0) as i64) / rust_decimal::Decimal::TEN
+}
+
+/// The demo trader's bid on a reserve or capacity market, as known at
+/// `now`: per product of the day, what the VPP can offer in it, in whole MW
+/// (reserve at 12 €/MW/h with activation at 180 €/MWh; capacity at
+/// 3.50 €/MW/h). `None` when no product reaches the market's smallest bid.
 async fn flexibility_bid(
     store: &Store,
     vpp: &vpp_domain::vpp::Vpp,
     connector: &vpp_domain::market::connector::Connector,
     day: jiff::civil::Date,
+    now: Timestamp,
 ) -> anyhow::Result<Option<vpp_app::markets::SubmitBid>> {
     use rust_decimal::Decimal;
     use vpp_domain::market::rules::BidStepRequest;
-    let snapshot = store.load_fleet(&vpp.id).await?;
-    let hours = connector.rules.product_minutes as f64 / 60.0;
-    let up_kw = vpp_domain::fleet::aggregate(&snapshot.fleet, hours).totals.available_up_kw;
-    let mw = Decimal::from((up_kw / 1000.0).floor() as i64);
-    if mw < connector.rules.min_bid_mw {
-        eprintln!(
-            "{}: {:.0} kW available is below the {} MW smallest bid of {}; no bid",
-            vpp.name, up_kw, connector.rules.min_bid_mw, connector.name
-        );
-        return Ok(None);
-    }
+    let api_error = |e| crate::api_error(e, "request");
     let (price, activation) = match vpp.market_type {
         MarketType::Ancillary => (Decimal::from(12), Some(Decimal::from(180))),
         _ => (Decimal::new(350, 2), None),
     };
-    let bids = connector
-        .rules
-        .slots(day)?
+    let slots = connector.rules.slots(day)?;
+    let available = vpp_app::markets::available_kw(store, &vpp.id, connector, &slots, now).await.map_err(api_error)?;
+    let most = available.iter().map(|a| a.up_kw).fold(0.0, f64::max);
+    let bids: Vec<BidStepRequest> = slots
         .into_iter()
-        .map(|t| BidStepRequest { time_slot: t, price, quantity: mw, side: None, activation_price: activation })
+        .zip(&available)
+        .map(|(t, a)| (t, Decimal::from((a.up_kw / 1000.0).floor() as i64)))
+        .filter(|(_, mw)| *mw >= connector.rules.min_bid_mw)
+        .map(|(t, mw)| BidStepRequest { time_slot: t, price, quantity: mw, side: None, activation_price: activation })
         .collect();
+    if bids.is_empty() {
+        eprintln!(
+            "{}: at most {most:.0} kW available in a product, below the {} MW smallest bid of {}; no bid",
+            vpp.name, connector.rules.min_bid_mw, connector.name
+        );
+        return Ok(None);
+    }
     Ok(Some(vpp_app::markets::SubmitBid {
         vpp_id: vpp.id.clone(),
         strategy_id: None,
@@ -923,8 +936,8 @@ pub async fn bid_next_day(store: &Store) -> anyhow::Result<()> {
             continue;
         };
         let request = match vpp.market_type {
-            MarketType::Spot => Some(day_ahead_bid(store, vpp, &connector, day).await?),
-            _ => flexibility_bid(store, vpp, &connector, day).await?,
+            MarketType::Spot => Some(day_ahead_bid(store, vpp, &connector, day, now).await?),
+            _ => flexibility_bid(store, vpp, &connector, day, now).await?,
         };
         let Some(request) = request else { continue };
         let bid = vpp_app::markets::place_bid(store, &request, &vpp_app::Actor::named("demo-trader"), now)

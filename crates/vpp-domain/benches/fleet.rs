@@ -4,7 +4,7 @@
 //! merit-order dispatch of 1,000,000 members under 100 ms.
 
 use divan::Bencher;
-use vpp_domain::fleet::{DispatchMode, Fleet, FleetMember, aggregate, dispatch};
+use vpp_domain::fleet::{DispatchMode, Fleet, FleetMember, Output, aggregate, dispatch};
 use vpp_domain::resource::{ResourceStatus, StorageModel};
 use vpp_domain::template::ResourceCategory;
 
@@ -52,6 +52,7 @@ fn fleet(n: usize) -> Fleet {
             marginal_cost: -50.0 + 300.0 * u,
             priority: (i % 10) as i32,
             storage,
+            output: Output::Dispatchable,
         });
     }
     f

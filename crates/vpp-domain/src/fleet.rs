@@ -40,6 +40,23 @@ pub struct FleetMember {
     pub priority: i32,
     /// Storage model and latest SOC (fraction, `None` if never reported).
     pub storage: Option<(StorageModel, Option<f64>)>,
+    /// How far the weather lets it produce: see [`Output`].
+    pub output: Output,
+}
+
+/// Whether a member's output is its own to set, or the weather's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Output {
+    /// Runs up to its limits whenever asked (engines, batteries, loads).
+    #[default]
+    Dispatchable,
+    /// PV and wind: it can be curtailed but not raised above what the
+    /// weather gives. `now_kw` is that output now (a fresh measurement),
+    /// `None` when unknown; an unknown output offers nothing.
+    Weather {
+        /// Output the weather allows now, kW, before the ratio.
+        now_kw: Option<f64>,
+    },
 }
 
 /// A VPP's members in columnar form. Index `i` is the same member in every column.
@@ -63,6 +80,10 @@ pub struct Fleet {
     soc_max: Vec<f64>,
     eta_charge: Vec<f64>,
     eta_discharge: Vec<f64>,
+    /// True for PV and wind (see [`Output::Weather`]).
+    weather: Vec<bool>,
+    /// Their output now, kW; NaN when unknown or dispatchable.
+    weather_kw: Vec<f64>,
 }
 
 impl Fleet {
@@ -85,6 +106,8 @@ impl Fleet {
             soc_max: Vec::with_capacity(n),
             eta_charge: Vec::with_capacity(n),
             eta_discharge: Vec::with_capacity(n),
+            weather: Vec::with_capacity(n),
+            weather_kw: Vec::with_capacity(n),
         }
     }
 
@@ -110,6 +133,12 @@ impl Fleet {
         self.soc_max.push(model.map_or(1.0, |s| s.soc_max));
         self.eta_charge.push(model.map_or(1.0, |s| s.charge_efficiency));
         self.eta_discharge.push(model.map_or(1.0, |s| s.discharge_efficiency));
+        let (weather, now_kw) = match m.output {
+            Output::Dispatchable => (false, None),
+            Output::Weather { now_kw } => (true, now_kw),
+        };
+        self.weather.push(weather);
+        self.weather_kw.push(now_kw.unwrap_or(f64::NAN));
     }
 
     /// Number of members.
@@ -132,6 +161,11 @@ impl Fleet {
         ResourceStatus::ALL[self.status[i] as usize]
     }
 
+    /// True when member `i` is PV or wind (its output is the weather's).
+    pub fn is_weather_dependent(&self, i: usize) -> bool {
+        self.weather[i]
+    }
+
     /// What member `i` can inject (`up`) and absorb (`down`) for `hours`,
     /// both ≥ 0 kW, scaled by its ratio. Offline members have (0, 0).
     ///
@@ -140,25 +174,113 @@ impl Fleet {
     /// up ≤ (SOC − SOC_min)·E·η_discharge / h and
     /// down ≤ (SOC_max − SOC)·E / (η_charge·h). A storage member whose SOC has
     /// never been reported offers nothing, because its energy is unknown.
+    /// PV and wind offer at most their output now (see [`Output::Weather`]),
+    /// and nothing while it is unknown.
     #[inline]
     pub fn envelope(&self, i: usize, hours: f64) -> Envelope {
+        let now = self.weather_kw[i];
+        self.envelope_under(i, hours, (!now.is_nan()).then_some(now))
+    }
+
+    /// [`Fleet::envelope`] with the weather's output given: for a PV or wind
+    /// member, `weather_kw` (its forecast for a future slot, say; `None`:
+    /// unknown, so nothing) replaces the output now. Ignored for
+    /// dispatchable members.
+    #[inline]
+    pub fn envelope_under(&self, i: usize, hours: f64, weather_kw: Option<f64>) -> Envelope {
         if self.status[i] != 0 {
             return Envelope::default();
         }
         let mut up = self.max_kw[i].max(0.0);
         let mut down = (-self.min_kw[i]).max(0.0);
+        if self.weather[i] {
+            match weather_kw {
+                Some(w) => up = up.min(w.max(0.0)),
+                None => return Envelope { output_unknown: true, ..Envelope::default() },
+            }
+        }
         let energy = self.energy_kwh[i];
         if energy > 0.0 {
             let soc = self.soc[i];
             if soc.is_nan() {
-                return Envelope { up_kw: 0.0, down_kw: 0.0, soc_unknown: true };
+                return Envelope { soc_unknown: true, ..Envelope::default() };
             }
             up = up.min((soc - self.soc_min[i]).max(0.0) * energy * self.eta_discharge[i] / hours);
             down = down.min((self.soc_max[i] - soc).max(0.0) * energy / (self.eta_charge[i] * hours));
         }
         let r = self.ratio[i];
-        Envelope { up_kw: up * r, down_kw: down * r, soc_unknown: false }
+        Envelope { up_kw: up * r, down_kw: down * r, ..Envelope::default() }
     }
+}
+
+/// The lowest value a forecast gives over `[start_us, end_us)`: a product
+/// delivers its power throughout, so the weakest interval bounds it.
+/// `forecast` is (interval start µs, kW), sorted, each interval `step_us`
+/// long. `None` unless the intervals cover the whole span.
+pub fn output_over(forecast: &[(i64, f64)], step_us: i64, start_us: i64, end_us: i64) -> Option<f64> {
+    if step_us <= 0 || end_us <= start_us {
+        return None;
+    }
+    let first = forecast.partition_point(|p| p.0 + step_us <= start_us);
+    let mut covered_to = start_us;
+    let mut lowest = f64::INFINITY;
+    for &(t, kw) in forecast[first..].iter().take_while(|p| p.0 < end_us) {
+        if t > covered_to {
+            return None;
+        }
+        covered_to = covered_to.max(t + step_us);
+        lowest = lowest.min(kw);
+    }
+    (covered_to >= end_us).then_some(lowest)
+}
+
+/// A member's forecast power: (interval start µs, kW), sorted, and the
+/// interval length, µs.
+pub type Forecast = (Vec<(i64, f64)>, i64);
+
+/// What a fleet can offer in one future slot, kW (see [`available_per_slot`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SlotAvailability {
+    /// Injection available, kW.
+    pub up_kw: f64,
+    /// Absorption available, kW (magnitude).
+    pub down_kw: f64,
+    /// Of `up_kw`, what PV and wind give under their forecast, kW.
+    pub weather_kw: f64,
+    /// ONLINE PV and wind members whose forecast does not cover the slot
+    /// (they offer nothing in it).
+    pub unforecast: usize,
+}
+
+/// What `fleet` can offer in each of `slots` (`[start, end)` µs), each
+/// lasting `hours`, kW: dispatchable members and storage as they stand now
+/// ([`Fleet::envelope`]); PV and wind at their forecast over the slot
+/// ([`output_over`]), and nothing where `forecasts` (keyed by fleet index;
+/// absent for members without one) does not cover it.
+pub fn available_per_slot(
+    fleet: &Fleet,
+    hours: f64,
+    slots: &[(i64, i64)],
+    forecasts: &std::collections::HashMap<usize, Forecast>,
+) -> Vec<SlotAvailability> {
+    let mut now = SlotAvailability::default();
+    for i in (0..fleet.len()).filter(|&i| !fleet.weather[i]) {
+        let e = fleet.envelope(i, hours);
+        now.up_kw += e.up_kw;
+        now.down_kw += e.down_kw;
+    }
+    let mut out = vec![now; slots.len()];
+    for i in (0..fleet.len()).filter(|&i| fleet.weather[i] && fleet.is_online(i)) {
+        for (slot, &(start, end)) in out.iter_mut().zip(slots) {
+            let w = forecasts.get(&i).and_then(|(f, step)| output_over(f, *step, start, end));
+            let e = fleet.envelope_under(i, hours, w);
+            slot.up_kw += e.up_kw;
+            slot.down_kw += e.down_kw;
+            slot.weather_kw += e.up_kw;
+            slot.unforecast += e.output_unknown as usize;
+        }
+    }
+    out
 }
 
 /// Power a member can deliver in each direction, kW (≥ 0).
@@ -170,6 +292,8 @@ pub struct Envelope {
     pub down_kw: f64,
     /// Storage whose SOC is unknown.
     pub soc_unknown: bool,
+    /// PV or wind whose output is unknown.
+    pub output_unknown: bool,
 }
 
 /// Figures for a group of members (the whole VPP or one category).
@@ -225,6 +349,9 @@ pub struct AggregatedParams {
     pub status_counts: StatusCounts,
     /// ONLINE storage members whose SOC was never reported (they offer nothing).
     pub soc_unknown_count: usize,
+    /// ONLINE PV and wind members without a fresh measurement of their
+    /// output (they offer nothing: the weather, not the nameplate, sets it).
+    pub output_unknown_count: usize,
     /// Figures by category, for categories with members.
     pub by_category: Vec<CategoryFigures>,
 }
@@ -268,6 +395,7 @@ pub fn aggregate(fleet: &Fleet, hours: f64) -> AggregatedParams {
     let mut by_cat = [Acc::default(); 4];
     let mut status = [0usize; 4];
     let mut soc_unknown = 0;
+    let mut output_unknown = 0;
     for i in 0..fleet.len() {
         let acc = &mut by_cat[fleet.category[i] as usize];
         let cap = fleet.ratio[i] * fleet.capacity_kw[i];
@@ -281,6 +409,7 @@ pub fn aggregate(fleet: &Fleet, hours: f64) -> AggregatedParams {
         acc.online_cap += cap;
         let env = fleet.envelope(i, hours);
         soc_unknown += env.soc_unknown as usize;
+        output_unknown += env.output_unknown as usize;
         if env.up_kw > 0.0 || env.down_kw > 0.0 {
             acc.up += env.up_kw;
             acc.down += env.down_kw;
@@ -310,6 +439,7 @@ pub fn aggregate(fleet: &Fleet, hours: f64) -> AggregatedParams {
         totals: total.figures(),
         status_counts: StatusCounts { online: status[0], offline: status[1], maintenance: status[2], error: status[3] },
         soc_unknown_count: soc_unknown,
+        output_unknown_count: output_unknown,
         by_category: ResourceCategory::ALL
             .iter()
             .zip(by_cat.iter())
@@ -511,6 +641,7 @@ mod tests {
             marginal_cost: cost,
             priority: 100,
             storage: None,
+            output: Output::Dispatchable,
         }
     }
 
@@ -529,6 +660,72 @@ mod tests {
         let mut f = Fleet::with_capacity(members.len());
         members.iter().for_each(|m| f.push(m));
         f
+    }
+
+    fn pv(now_kw: Option<f64>) -> FleetMember {
+        FleetMember { output: Output::Weather { now_kw }, ..member(ResourceCategory::Generation, 0.0, 1000.0, 0.0) }
+    }
+
+    #[test]
+    fn pv_offers_what_the_weather_gives_not_its_nameplate() {
+        // At night a 1 MW plant measures 0 kW: it offers nothing up.
+        let a = aggregate(&fleet(&[pv(Some(0.0))]), 1.0);
+        assert_eq!(a.totals.available_up_kw, 0.0);
+        assert_eq!(a.output_unknown_count, 0);
+        // At noon it measures 640 kW; a half share offers 320 kW.
+        let mut half = pv(Some(640.0));
+        half.ratio = 0.5;
+        let f = fleet(&[half]);
+        assert!((aggregate(&f, 1.0).totals.available_up_kw - 320.0).abs() < 1e-9);
+        // Never above the nameplate, whatever a meter says.
+        assert_eq!(fleet(&[pv(Some(1500.0))]).envelope(0, 1.0).up_kw, 1000.0);
+        // Without a fresh measurement its output is unknown: nothing, and counted.
+        let a = aggregate(&fleet(&[pv(None)]), 1.0);
+        assert_eq!(a.totals.available_up_kw, 0.0);
+        assert_eq!(a.output_unknown_count, 1);
+        // For a future slot, the forecast takes the place of the output now;
+        // a dispatchable member ignores it.
+        let f = fleet(&[pv(Some(0.0)), member(ResourceCategory::Generation, 0.0, 200.0, 50.0)]);
+        assert_eq!(f.envelope_under(0, 1.0, Some(420.0)).up_kw, 420.0);
+        assert!(f.envelope_under(0, 1.0, None).output_unknown);
+        assert_eq!(f.envelope_under(1, 1.0, Some(0.0)).up_kw, 200.0);
+        assert!(f.is_weather_dependent(0) && !f.is_weather_dependent(1));
+    }
+
+    #[test]
+    fn a_slot_offers_the_weakest_forecast_interval_it_covers() {
+        const Q: i64 = 900_000_000;
+        let f = [(0, 100.0), (Q, 80.0), (2 * Q, 120.0), (3 * Q, 90.0), (5 * Q, 50.0)];
+        // One hour from 0: the lowest of four quarters.
+        assert_eq!(output_over(&f, Q, 0, 4 * Q), Some(80.0));
+        // A quarter inside: that quarter.
+        assert_eq!(output_over(&f, Q, 2 * Q, 3 * Q), Some(120.0));
+        // Half a quarter: the interval holding it.
+        assert_eq!(output_over(&f, Q, Q / 2, Q), Some(100.0));
+        // A gap (4Q..5Q) or the end of the forecast: unknown.
+        assert_eq!(output_over(&f, Q, 3 * Q, 6 * Q), None);
+        assert_eq!(output_over(&f, Q, 5 * Q, 7 * Q), None);
+        assert_eq!(output_over(&[], Q, 0, Q), None);
+        // Hourly forecast under quarter-hour slots.
+        let h = [(0, 300.0), (4 * Q, 0.0)];
+        assert_eq!(output_over(&h, 4 * Q, Q, 2 * Q), Some(300.0));
+        assert_eq!(output_over(&h, 4 * Q, 3 * Q, 5 * Q), Some(0.0));
+    }
+
+    #[test]
+    fn slots_count_pv_at_its_forecast_and_the_rest_as_now() {
+        const H: i64 = 3_600_000_000;
+        // A PV of 1 MW measured at 0 now (night), a 200 kW engine, and a PV
+        // without a forecast.
+        let f = fleet(&[pv(Some(0.0)), member(ResourceCategory::Generation, 0.0, 200.0, 50.0), pv(Some(500.0))]);
+        let forecasts = std::collections::HashMap::from([(0, (vec![(0, 0.0), (H, 350.0), (2 * H, 1200.0)], H))]);
+        let slots = [(0, H), (H, 2 * H), (2 * H, 3 * H), (3 * H, 4 * H)];
+        let got = available_per_slot(&f, 1.0, &slots, &forecasts);
+        // 200 always; PV 0, 350, nameplate-capped 1000, then nothing past its forecast.
+        assert_eq!(got.iter().map(|a| a.up_kw).collect::<Vec<_>>(), [200.0, 550.0, 1200.0, 200.0]);
+        assert_eq!(got.iter().map(|a| a.weather_kw).collect::<Vec<_>>(), [0.0, 350.0, 1000.0, 0.0]);
+        // The second PV has no forecast anywhere; the first none past 3 h.
+        assert_eq!(got.iter().map(|a| a.unforecast).collect::<Vec<_>>(), [1, 1, 1, 2]);
     }
 
     #[test]
@@ -654,6 +851,7 @@ mod tests {
                     marginal_cost: cost,
                     priority: prio,
                     storage,
+                    output: Output::Dispatchable,
                 }
             })
     }

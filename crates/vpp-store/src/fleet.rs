@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use vpp_domain::fleet::{Fleet, FleetMember};
+use vpp_domain::fleet::{Fleet, FleetMember, Output};
 use vpp_domain::resource::{ResourceStatus, StorageModel};
 use vpp_domain::template::{Parameters, ResourceCategory};
 use vpp_domain::vpp::{DoubleBooking, MarketType, Member, VppStatus, check_double_booking};
@@ -37,9 +37,24 @@ pub struct MemberRow {
     pub status: ResourceStatus,
 }
 
-/// The fleet member of a row with the resource's columns, its latest SOC
-/// (`soc_pct`) and parameters, at `ratio` and `priority`.
-fn member_from_row(row: &AnyRow, ratio: f64, priority: i32) -> Result<FleetMember> {
+/// How old a PV or wind measurement may be and still say what the weather
+/// gives now: one quarter-hour, the series' usual interval.
+pub const FRESH_OUTPUT_US: i64 = 15 * 60 * 1_000_000;
+
+/// The columns [`member_from_row`] reads, from `resources r` left-joined
+/// with `resource_latest_telemetry t` (a macro, so that queries stay
+/// literal strings).
+macro_rules! member_columns {
+    () => {
+        "r.id, r.name, r.category, r.resource_type, r.status, r.capacity_kw, r.min_power_kw, r.max_power_kw, \
+         r.efficiency, r.response_time_s, r.marginal_cost, r.parameters, t.soc_pct, t.power_kw, t.ts"
+    };
+}
+
+/// The fleet member of a row of `member_columns!()` at `ratio` and
+/// `priority`: its latest SOC, and for PV and wind its output if measured
+/// within [`FRESH_OUTPUT_US`] of `now_us`.
+fn member_from_row(row: &AnyRow, ratio: f64, priority: i32, now_us: i64) -> Result<FleetMember> {
     let params_text: String = row.try_get("parameters")?;
     // Only storage needs its parameters parsed; skip the JSON otherwise.
     let storage = if params_text.contains("usable_energy_kwh") {
@@ -62,7 +77,24 @@ fn member_from_row(row: &AnyRow, ratio: f64, priority: i32) -> Result<FleetMembe
         marginal_cost: row.try_get("marginal_cost")?,
         priority,
         storage,
+        output: output_of(row, now_us)?,
     })
+}
+
+/// PV and wind produce what the weather gives: their latest measured power
+/// when fresh (telemetry times are microseconds), else unknown.
+fn output_of(row: &AnyRow, now_us: i64) -> Result<Output> {
+    let kind: String = row.try_get("resource_type")?;
+    if kind != "PV" && kind != "WIND" {
+        return Ok(Output::Dispatchable);
+    }
+    let ts: Option<i64> = row.try_get("ts")?;
+    let power: Option<f64> = row.try_get("power_kw")?;
+    let now_kw = match (ts, power) {
+        (Some(ts), Some(p)) if now_us - ts <= FRESH_OUTPUT_US => Some(p),
+        _ => None,
+    };
+    Ok(Output::Weather { now_kw })
 }
 
 impl Store {
@@ -76,15 +108,16 @@ impl Store {
         vpp_id: Option<&str>,
         members: &[Member],
     ) -> Result<(Fleet, Vec<DoubleBooking>)> {
+        let now_us = jiff::Timestamp::now().as_microsecond();
         let mut fleet = Fleet::with_capacity(members.len());
         let mut bookings = Vec::new();
         let mut missing = Vec::new();
         for (i, m) in members.iter().enumerate() {
-            let row = sqlx::query(
-                "SELECT r.id, r.name, r.category, r.status, r.capacity_kw, r.min_power_kw, r.max_power_kw, r.efficiency, \
-                 r.response_time_s, r.marginal_cost, r.parameters, t.soc_pct FROM resources r \
-                 LEFT JOIN resource_latest_telemetry t ON t.resource_id = r.id WHERE r.id = $1",
-            )
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                member_columns!(),
+                " FROM resources r LEFT JOIN resource_latest_telemetry t ON t.resource_id = r.id WHERE r.id = $1"
+            ))
             .bind(m.resource_id.clone())
             .fetch_optional(&self.pool)
             .await?;
@@ -95,7 +128,7 @@ impl Store {
                 ));
                 continue;
             };
-            fleet.push(&member_from_row(&row, m.allocation_ratio.get(), m.priority)?);
+            fleet.push(&member_from_row(&row, m.allocation_ratio.get(), m.priority, now_us)?);
             let others = crate::vpps::other_allocations(&self.pool, &m.resource_id, vpp_id.unwrap_or_default()).await?;
             let name: String = row.try_get("name")?;
             let field = format!("members[{i}].allocation_ratio");
@@ -110,27 +143,33 @@ impl Store {
     }
 
     /// Loads a VPP's members with their latest SOC, ordered by resource id.
+    /// PV and wind count their output measured within the last quarter-hour
+    /// (see [`Output::Weather`]).
     pub async fn load_fleet(&self, vpp_id: &str) -> Result<FleetSnapshot> {
+        let now_us = jiff::Timestamp::now().as_microsecond();
         let vpp = sqlx::query("SELECT status, market_type FROM vpps WHERE id = $1")
             .bind(vpp_id.to_string())
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound { entity: "vpp", id: vpp_id.into() })?;
-        let rows = sqlx::query(
-            "SELECT r.id, r.name, r.category, r.status, m.allocation_ratio, m.priority, r.capacity_kw, r.min_power_kw, \
-             r.max_power_kw, r.efficiency, r.response_time_s, r.marginal_cost, r.parameters, t.soc_pct \
-             FROM vpp_members m JOIN resources r ON r.id = m.resource_id \
-             LEFT JOIN resource_latest_telemetry t ON t.resource_id = r.id \
-             WHERE m.vpp_id = $1 ORDER BY r.id",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            ", m.allocation_ratio, m.priority FROM vpp_members m JOIN resources r ON r.id = m.resource_id \
+             LEFT JOIN resource_latest_telemetry t ON t.resource_id = r.id WHERE m.vpp_id = $1 ORDER BY r.id"
+        ))
         .bind(vpp_id.to_string())
         .fetch_all(&self.pool)
         .await?;
         let mut fleet = Fleet::with_capacity(rows.len());
         let mut members = Vec::with_capacity(rows.len());
         for row in &rows {
-            let member =
-                member_from_row(row, row.try_get("allocation_ratio")?, row.try_get::<i64, _>("priority")? as i32)?;
+            let member = member_from_row(
+                row,
+                row.try_get("allocation_ratio")?,
+                row.try_get::<i64, _>("priority")? as i32,
+                now_us,
+            )?;
             fleet.push(&member);
             members.push(MemberRow {
                 resource_id: row.try_get("id")?,

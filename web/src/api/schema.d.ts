@@ -3134,6 +3134,11 @@ export interface components {
              * @description Duration the availability must be held for, hours.
              */
             duration_hours: number;
+            /**
+             * @description ONLINE PV and wind members without a fresh measurement of their
+             *     output (they offer nothing: the weather, not the nameplate, sets it).
+             */
+            output_unknown_count: number;
             /** @description ONLINE storage members whose SOC was never reported (they offer nothing). */
             soc_unknown_count: number;
             /** @description Member counts by status. */
@@ -3151,6 +3156,9 @@ export interface components {
          *     - `efficiency`: capacity-weighted mean over contributing members.
          *
          *     Storage that never reported its SOC contributes nothing (`soc_unknown_count`).
+         *     PV and wind offer at most what they measured in the last quarter-hour,
+         *     and nothing without such a measurement (`output_unknown_count`): the
+         *     weather, not the nameplate, sets what they can give.
          */
         AggregatedParamsResponse: components["schemas"]["AggregatedParams"] & {
             /**
@@ -7016,7 +7024,9 @@ export interface components {
         PositionSlot: {
             /**
              * Format: double
-             * @description Available up-regulation now, which selling is measured against, MW.
+             * @description Up-regulation available in the slot, which selling is measured
+             *     against, MW: dispatchable members and storage as they stand now, PV
+             *     and wind at their latest forecast for the slot.
              */
             available_up_mw: number;
             /**

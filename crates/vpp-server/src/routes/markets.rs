@@ -669,7 +669,9 @@ pub struct PositionSlot {
     pub start: Timestamp,
     /// Net position of open and cleared bids (sold − bought), MW.
     pub position_mw: f64,
-    /// Available up-regulation now, which selling is measured against, MW.
+    /// Up-regulation available in the slot, which selling is measured
+    /// against, MW: dispatchable members and storage as they stand now, PV
+    /// and wind at their latest forecast for the slot.
     pub available_up_mw: f64,
     /// What the VPP may still sell in the slot, MW.
     pub room_sell_mw: f64,
@@ -707,7 +709,7 @@ async fn trading_position(
     let c = connector_for(&s.store, q.connector_id.as_deref(), vpp.market_type).await?;
     let slots = c.rules.slots(q.trading_date).map_err(|e| ApiError::invalid("trading_date", e.to_string()))?;
     let exposure = s.store.exposure(&vpp.id, vpp.market_type, q.trading_date, slots.len()).await?;
-    let room = slot_room(&s.store, &vpp.id, &c, &exposure).await?;
+    let room = slot_room(&s.store, &vpp.id, &c, &slots, &exposure, Timestamp::now()).await?;
     let slots = slots
         .iter()
         .zip(&exposure.position_mw)

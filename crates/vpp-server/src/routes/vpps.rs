@@ -60,6 +60,9 @@ pub struct AggregateQuery {
 /// - `efficiency`: capacity-weighted mean over contributing members.
 ///
 /// Storage that never reported its SOC contributes nothing (`soc_unknown_count`).
+/// PV and wind offer at most what they measured in the last quarter-hour,
+/// and nothing without such a measurement (`output_unknown_count`): the
+/// weather, not the nameplate, sets what they can give.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AggregatedParamsResponse {
     /// VPP id.

@@ -233,14 +233,7 @@ async fn a_physical_correction_learns_a_plant_that_misses_its_data_sheet() {
         )
         .await;
     let pv_id = pv["id"].as_str().unwrap();
-    let (s, series) = app
-        .post(
-            "/api/v1/vpp/series",
-            json!({"name": "Roof SW power", "owner_kind": "resource", "owner_id": pv_id, "quantity": "power"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{series}");
-    let series_id = series["id"].as_str().unwrap();
+    let series_id = &app.power_series("resource", pv_id, "Roof SW power").await;
     let real = PvSystem::new(100.0, 90.0, 30.0, 235.0);
     let site = Site::new(52.5, 13.4, 0.0);
     let weather = synthetic_open_meteo(first, 33 * 24);

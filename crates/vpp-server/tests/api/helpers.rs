@@ -306,6 +306,18 @@ impl TestApp {
         r["id"].as_str().expect("id").to_string()
     }
 
+    /// Creates the power series of `owner_id` (a `resource` or a `vpp`) and returns its id.
+    pub async fn power_series(&self, owner_kind: &str, owner_id: &str, name: &str) -> String {
+        let (s, series) = self
+            .post(
+                "/api/v1/vpp/series",
+                json!({"name": name, "owner_kind": owner_kind, "owner_id": owner_id, "quantity": "power"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{series}");
+        series["id"].as_str().expect("id").to_string()
+    }
+
     pub async fn telemetry(&self, id: &str, samples: Value) -> (StatusCode, Value) {
         self.post(&format!("/api/v1/vpp/resource-instances/{id}/telemetry"), json!({"samples": samples})).await
     }

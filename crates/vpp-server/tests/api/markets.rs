@@ -21,14 +21,8 @@ async fn connector(app: &TestApp, name: &str, market: &str) -> Value {
 async fn spot_vpp(app: &TestApp) -> (String, String, String) {
     let generator = app.generator("Gen 1", 5000.0, 0.0, 60.0).await;
     let vpp = app.vpp("Spot", json!([{"resource_id": generator, "allocation_ratio": 1.0}])).await;
-    let (s, series) = app
-        .post(
-            "/api/v1/vpp/series",
-            json!({"name": "Gen 1 power", "owner_kind": "resource", "owner_id": generator, "quantity": "power"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{series}");
-    (vpp, generator, series["id"].as_str().unwrap().to_string())
+    let series = app.power_series("resource", &generator, "Gen 1 power").await;
+    (vpp, generator, series)
 }
 
 fn berlin_today() -> Date {
@@ -533,6 +527,64 @@ async fn the_position_shows_what_bids_hold_against_the_capacity() {
     assert_eq!(field(&p), "vpp_id");
     let (s, p) = app.get(&format!("/api/v1/vpp/trading/position?vpp_id={vpp}&trading_date=2026-13-01")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+}
+
+/// PV offers what the weather gives, not its nameplate: now, its measured
+/// output of the last quarter-hour (nothing at night, nothing when
+/// unmeasured); in a future slot, its newest forecast. A bid beyond the
+/// forecast is refused in that slot and taken in the next.
+#[tokio::test]
+async fn pv_offers_its_measured_output_now_and_its_forecast_per_slot() {
+    let app = TestApp::new().await;
+    connector(&app, "DA", "SPOT").await;
+    let solar = json!({"parameters": {"peak_kw": 5000, "inverter_kw": 5000}});
+    let pv = app.create_resource("PV", "PV 1", solar.clone()).await["id"].as_str().unwrap().to_string();
+    let stale = app.create_resource("PV", "PV 2", solar).await["id"].as_str().unwrap().to_string();
+    let g = app.generator("Gen", 1000.0, 0.0, 60.0).await;
+    let vpp = app.vpp("Solar", json!([{"resource_id": pv}, {"resource_id": stale}, {"resource_id": g}])).await;
+    let old = (Timestamp::now() - SignedDuration::from_mins(20)).to_string();
+    let (s, r) = app.telemetry(&stale, json!([{"ts": old, "power_kw": 4000.0}])).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let agg = format!("/api/v1/vpp/vpps/{vpp}/aggregated-params");
+    let (_, a) = app.get(&agg).await;
+    assert_eq!(a["available_up_kw"], 1000.0, "{a}");
+    assert_eq!(a["output_unknown_count"], 2, "never measured, and measured 20 minutes ago");
+    app.telemetry(&pv, json!([{"ts": crate::helpers::now_rfc3339(), "power_kw": 0.0}])).await;
+    let (_, a) = app.get(&agg).await;
+    assert_eq!(a["available_up_kw"], 1000.0, "night: 0 kW measured");
+    assert_eq!(a["output_unknown_count"], 1);
+    app.telemetry(&pv, json!([{"ts": crate::helpers::now_rfc3339(), "power_kw": 2500.0}])).await;
+    let (_, a) = app.get(&agg).await;
+    assert_eq!(a["available_up_kw"], 3500.0, "{a}");
+    // A forecast for two quarter-hours of a later day: 2 MW, then 0.8 MW.
+    let series = app.power_series("resource", &pv, "PV 1 power").await;
+    let day = berlin_today().checked_add(jiff::Span::new().days(2)).unwrap();
+    let at = slots(day);
+    let known = (Timestamp::now() - SignedDuration::from_mins(1)).to_string();
+    let (s, r) = app
+        .post(
+            &format!("/api/v1/vpp/series/{series}/beliefs"),
+            json!({"unit": "MW", "beliefs": [
+                {"event_start": at[40].to_string(), "belief_time": known, "source": "forecast", "value": 2.0},
+                {"event_start": at[41].to_string(), "belief_time": known, "source": "forecast", "value": 0.8}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, p) = app.get(&format!("/api/v1/vpp/trading/position?vpp_id={vpp}&trading_date={day}")).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let up: Vec<f64> = p["slots"].as_array().unwrap().iter().map(|s| s["available_up_mw"].as_f64().unwrap()).collect();
+    assert_eq!(up[39], 1.0, "no forecast, so the generator alone");
+    assert!((up[40] - 3.0).abs() < 1e-9 && (up[41] - 1.8).abs() < 1e-9, "{:?}", &up[39..43]);
+    assert_eq!(up[42], 1.0);
+    let bid = |slot: Timestamp| {
+        json!({"vpp_id": vpp, "market_type": "SPOT", "trading_date": day.to_string(),
+               "bids": [{"time_slot": slot.to_string(), "price": "0", "quantity": "2.5"}]})
+    };
+    let (s, refused) = app.post("/api/v1/vpp/trading/submit-bid", bid(at[41])).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused["detail"].as_str().unwrap().contains("rule available_capacity"), "{refused}");
+    let (s, placed) = app.post("/api/v1/vpp/trading/submit-bid", bid(at[40])).await;
+    assert_eq!(s, StatusCode::CREATED, "{placed}");
 }
 
 /// 50 bids at once, from two traders, each selling 0.3 MW in the same slot

@@ -322,16 +322,10 @@ async fn the_closed_loop_holds_the_market_commitment_over_member_schedules() {
     let (s, r) = app.post(&format!("/api/v1/vpp/vpps/{vpp}/schedules"), body).await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
     // The market cleared 30 kW for the next step: that is what must be held.
-    let (s, series) = app
-        .post(
-            "/api/v1/vpp/series",
-            json!({"name": "MC commitment", "owner_kind": "vpp", "owner_id": vpp, "quantity": "power"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{series}");
+    let series = app.power_series("vpp", &vpp, "MC commitment").await;
     let (s, b) = app
         .post(
-            &format!("/api/v1/vpp/series/{}/beliefs", series["id"].as_str().unwrap()),
+            &format!("/api/v1/vpp/series/{series}/beliefs"),
             json!({"beliefs": [{"event_start": at(t0 + 900).to_string(), "source": "schedule", "value": 30.0}]}),
         )
         .await;

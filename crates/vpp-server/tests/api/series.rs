@@ -6,14 +6,7 @@ use crate::helpers::{TestApp, field};
 
 async fn power_series(app: &TestApp, name: &str) -> String {
     let r = app.create_resource("WIND", &format!("{name} turbine"), json!({"parameters": {"rated_kw": 3000}})).await;
-    let (s, series) = app
-        .post(
-            "/api/v1/vpp/series",
-            json!({"name": name, "owner_kind": "resource", "owner_id": r["id"], "quantity": "power"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{series}");
-    series["id"].as_str().unwrap().to_string()
+    app.power_series("resource", r["id"].as_str().unwrap(), name).await
 }
 
 fn ts(s: &str) -> Timestamp {
