@@ -13,7 +13,7 @@ use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use sha2::{Digest, Sha256};
 use vpp_domain::alert::{AlertMessage, AlertRule};
-use vpp_domain::ingestion::{After, IngestionRun, Location, RunOutcome, SourceSpec, Target};
+use vpp_domain::ingestion::{After, IngestionRun, Location, RunMessage, RunOutcome, SourceSpec, Target};
 use vpp_domain::series_import::RowError;
 use vpp_domain::techdata::TechnicalDataFile;
 use vpp_store::{Claim, IngestionSource, RunEnd, Store};
@@ -190,7 +190,12 @@ async fn failure(
     message: AlertMessage,
 ) -> AppResult<Option<IngestionRun>> {
     let (alert, new) = store.raise_alert(AlertRule::IngestionFailed, subject, message).await?;
-    Ok(if new { Some(store.record_ingestion_failure(source_id, file_name, &alert.message).await?) } else { None })
+    Ok(if new {
+        let message = RunMessage::Alert { alert: alert.content };
+        Some(store.record_ingestion_failure(source_id, file_name, &message).await?)
+    } else {
+        None
+    })
 }
 
 /// The files at a location that the source takes and that have settled,
@@ -394,7 +399,7 @@ async fn take(
                         outcome: end.outcome.as_str().to_string(),
                         accepted: end.accepted,
                         refused: end.refused,
-                        verdict: end.message.clone(),
+                        verdict: end.message.render(vpp_domain::lang::Lang::En),
                         lines,
                     },
                 )
@@ -443,7 +448,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Hands a file to the source's importer; how it went, never an error.
 async fn import(store: &Store, spec: &SourceSpec, file_name: &str, body: &[u8]) -> RunEnd {
-    let refused = |message: String, lines: Vec<RowError>| RunEnd {
+    let refused = |message: RunMessage, lines: Vec<RowError>| RunEnd {
         outcome: RunOutcome::Refused,
         accepted: 0,
         refused: lines.len() as u64,
@@ -451,11 +456,11 @@ async fn import(store: &Store, spec: &SourceSpec, file_name: &str, body: &[u8]) 
         refused_lines: lines,
     };
     let failed = |e: AppError| match e {
-        AppError::RejectedFile(lines) => refused(format!("{} refused lines, nothing imported", lines.len()), lines),
+        AppError::RejectedFile(lines) => refused(RunMessage::RefusedLines { count: lines.len() as u64 }, lines),
         // Not the file's fault: the next look tries it again.
         AppError::Internal(detail) => {
             tracing::error!(file = file_name, %detail, "ingestion failed");
-            RunEnd { outcome: RunOutcome::Failed, ..refused("the server failed; see its log".into(), vec![]) }
+            RunEnd { outcome: RunOutcome::Failed, ..refused(RunMessage::ServerFailed, vec![]) }
         }
         AppError::Store(
             e @ (vpp_store::StoreError::Database(_)
@@ -463,14 +468,14 @@ async fn import(store: &Store, spec: &SourceSpec, file_name: &str, body: &[u8]) 
             | vpp_store::StoreError::Corrupt(_)),
         ) => {
             tracing::error!(file = file_name, error = %e, "ingestion failed");
-            RunEnd { outcome: RunOutcome::Failed, ..refused("the server failed; see its log".into(), vec![]) }
+            RunEnd { outcome: RunOutcome::Failed, ..refused(RunMessage::ServerFailed, vec![]) }
         }
         other => {
             let field = other.field().map(|f| format!(" ({f})")).unwrap_or_default();
-            refused(format!("{other}{field}"), vec![])
+            refused(RunMessage::Refused { detail: format!("{other}{field}") }, vec![])
         }
     };
-    let complete = |accepted: u64, message: String| RunEnd {
+    let complete = |accepted: u64, message: RunMessage| RunEnd {
         outcome: RunOutcome::Imported,
         accepted,
         refused: 0,
@@ -491,15 +496,14 @@ async fn import(store: &Store, spec: &SourceSpec, file_name: &str, body: &[u8]) 
                         },
                         accepted: rep.accepted,
                         refused: rep.rejected.len() as u64,
-                        message: format!(
-                            "{} rows into series {} ({}); {} new, {} already stored, {} refused",
-                            rep.rows,
-                            r.routed.series_id,
-                            r.routed.by,
-                            rep.accepted,
-                            rep.duplicates,
-                            rep.rejected.len()
-                        ),
+                        message: RunMessage::SeriesRows {
+                            rows: rep.rows as u64,
+                            series: r.routed.series_id.clone(),
+                            by: r.routed.by.clone(),
+                            new: rep.accepted,
+                            duplicates: rep.duplicates,
+                            refused: rep.rejected.len() as u64,
+                        },
                         refused_lines: rep.rejected.clone(),
                     }
                 }
@@ -514,23 +518,26 @@ async fn import(store: &Store, spec: &SourceSpec, file_name: &str, body: &[u8]) 
             match crate::routing::import_technical_data(store, file_name, file, false).await {
                 Ok(r) => complete(
                     (r.added.len() + r.changed.len() + r.unchanged_count) as u64,
-                    format!(
-                        "technical data: {} assets added, {} changed, {} unchanged, {} absent from the file",
-                        r.added.len(),
-                        r.changed.len(),
-                        r.unchanged_count,
-                        r.missing.len()
-                    ),
+                    RunMessage::TechnicalData {
+                        added: r.added.len() as u64,
+                        changed: r.changed.len() as u64,
+                        unchanged: r.unchanged_count as u64,
+                        absent: r.missing.len() as u64,
+                    },
                 ),
                 Err(e) => failed(e),
             }
         }
         Target::Contracts => match vpp_domain::market::invoice::parse_contracts(body) {
-            Err(lines) => refused(format!("{} refused lines, nothing imported", lines.len()), lines),
+            Err(lines) => refused(RunMessage::RefusedLines { count: lines.len() as u64 }, lines),
             Ok(contracts) => match store.import_contracts(&contracts).await {
                 Ok((added, updated)) => complete(
                     (added + updated) as u64,
-                    format!("{} contract versions, {added} new, {updated} updated", contracts.len()),
+                    RunMessage::Contracts {
+                        versions: contracts.len() as u64,
+                        new: added as u64,
+                        updated: updated as u64,
+                    },
                 ),
                 Err(e) => failed(e.into()),
             },
@@ -539,7 +546,7 @@ async fn import(store: &Store, spec: &SourceSpec, file_name: &str, body: &[u8]) 
             match crate::redispatch::import_compensation(store, file_name, body, spec.file_timezone.as_deref()).await {
                 Ok(r) => complete(
                     r.assets.values().sum(),
-                    format!("{} rows: compensation prices for {} assets", r.rows, r.assets.len()),
+                    RunMessage::Compensation { rows: r.rows as u64, assets: r.assets.len() as u64 },
                 ),
                 Err(e) => failed(e),
             }
@@ -555,7 +562,7 @@ async fn import(store: &Store, spec: &SourceSpec, file_name: &str, body: &[u8]) 
             match import_exchange_file(store, connector, &q, body).await {
                 Ok(r) => complete(
                     (r.trades as u64).max(r.beliefs),
-                    format!("{} rows: {} trades, {} price quarter-hours", r.rows, r.trades, r.beliefs),
+                    RunMessage::Exchange { rows: r.rows as u64, trades: r.trades as u64, quarter_hours: r.beliefs },
                 ),
                 Err(e) => failed(e),
             }

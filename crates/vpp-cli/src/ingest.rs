@@ -208,7 +208,7 @@ fn line(r: &IngestionRun) -> String {
         r.outcome.as_str(),
         r.accepted,
         r.refused,
-        r.message
+        r.content.render(crate::output::lang())
     );
     for l in r.refused_lines.iter().take(3) {
         out.push_str(&format!("\n    line {}: {}", l.line, l.reason));

@@ -29,6 +29,7 @@ use serde::Serialize;
 use tokio::sync::{Notify, RwLock, mpsc};
 use tokio::task::JoinHandle;
 use vpp_domain::resource::{ResourceStatus, Telemetry};
+use vpp_domain::status_reason::StatusReason;
 use vpp_store::{AlertMessage, AlertRule, DeliveryState, DeviceInfo, LiveMeasurement, Store};
 
 use crate::protocol::{self, AckStatus, Kind, Topic};
@@ -738,7 +739,7 @@ async fn write_batch(
     back_online.dedup();
     for id in back_online {
         match store
-            .set_status_if(&id, &[ResourceStatus::Offline], ResourceStatus::Online, "telemetry received again")
+            .set_status_if(&id, &[ResourceStatus::Offline], ResourceStatus::Online, StatusReason::TelemetryAgain)
             .await
         {
             Ok(true) => {
@@ -754,7 +755,7 @@ async fn write_batch(
     }
     for (id, status) in reported {
         let all = ResourceStatus::ALL;
-        match store.set_status_if(&id, &all, status, "reported by the device").await {
+        match store.set_status_if(&id, &all, status, StatusReason::ReportedByDevice).await {
             Ok(_) => {
                 if let Some(d) = directory.devices.write().await.get_mut(&id) {
                     d.status = status;
@@ -897,8 +898,8 @@ async fn heartbeat(store: Arc<Store>, directory: Arc<Directory>, config: BridgeC
             })
             .collect();
         for (id, quiet, limit) in silent {
-            let reason = format!("no telemetry for {quiet:.0} s (timeout {limit:.0} s)");
-            match store.set_status_if(&id, &[ResourceStatus::Online], ResourceStatus::Offline, &reason).await {
+            let reason = StatusReason::NoTelemetry { quiet_s: quiet, timeout_s: limit };
+            match store.set_status_if(&id, &[ResourceStatus::Online], ResourceStatus::Offline, reason.clone()).await {
                 Ok(true) => {
                     tracing::info!(resource = %id, "device OFFLINE: {reason}");
                     if let Some(d) = directory.devices.write().await.get_mut(&id) {

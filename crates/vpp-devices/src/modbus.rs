@@ -35,6 +35,7 @@ use tokio_modbus::client::{Context, Reader, Writer};
 use vpp_domain::device_link::{DeviceLinkSpec, LinkProtocol, RegisterMap};
 use vpp_domain::execution::Setpoint;
 use vpp_domain::resource::{ResourceStatus, Telemetry};
+use vpp_domain::status_reason::StatusReason;
 use vpp_store::{AlertMessage, AlertRule, Delivery, DeliveryState, Store};
 
 use crate::bridge::{self, BridgeStats, Directory, Incoming, bump};
@@ -493,8 +494,13 @@ impl Device {
         if failures != self.offline_after {
             return;
         }
-        let reason = format!("{} did not answer {failures} polls: {message}", self.spec.address());
-        match self.store.set_status_if(&self.id, &[ResourceStatus::Online], ResourceStatus::Offline, &reason).await {
+        let reason =
+            StatusReason::DeviceNotAnswering { address: self.spec.address(), failures, error: message.to_string() };
+        match self
+            .store
+            .set_status_if(&self.id, &[ResourceStatus::Online], ResourceStatus::Offline, reason.clone())
+            .await
+        {
             Ok(true) => {
                 tracing::info!(resource = %self.id, "device OFFLINE: {reason}");
                 if let Some(d) = self.directory.devices.write().await.get_mut(&self.id) {

@@ -456,10 +456,175 @@ pub struct IngestionRun {
     pub accepted: u64,
     /// Rows refused.
     pub refused: u64,
-    /// What happened, in a sentence.
+    /// What happened, in a sentence, in the language the request asked
+    /// for (`Accept-Language`); errors quoted from an importer stay English.
     pub message: String,
+    /// The same as a code with its figures.
+    pub content: RunMessage,
     /// The refused lines (at most 100), with their reasons.
     pub refused_lines: Vec<RowError>,
+}
+
+impl IngestionRun {
+    /// The run with its message in `lang`.
+    pub fn in_lang(mut self, lang: crate::lang::Lang) -> Self {
+        self.message = self.content.render(lang);
+        self
+    }
+}
+
+/// What an ingestion run did: its code and figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum RunMessage {
+    /// A series file went into an asset's power series.
+    SeriesRows {
+        /// Rows read.
+        rows: u64,
+        /// The series that took them.
+        series: String,
+        /// How the asset was found (English, e.g. `file name names asset id WP-07`).
+        by: String,
+        /// Rows new.
+        new: u64,
+        /// Rows already stored.
+        duplicates: u64,
+        /// Rows refused.
+        refused: u64,
+    },
+    /// A technical-data file.
+    TechnicalData {
+        /// Assets added.
+        added: u64,
+        /// Assets changed.
+        changed: u64,
+        /// Assets unchanged.
+        unchanged: u64,
+        /// Assets absent from the file.
+        absent: u64,
+    },
+    /// A contracts file.
+    Contracts {
+        /// Contract versions read.
+        versions: u64,
+        /// New ones.
+        new: u64,
+        /// Updated ones.
+        updated: u64,
+    },
+    /// A redispatch-compensation file.
+    Compensation {
+        /// Rows read.
+        rows: u64,
+        /// Assets priced.
+        assets: u64,
+    },
+    /// An exchange file (prices, trades, public trades, imbalance).
+    Exchange {
+        /// Rows read.
+        rows: u64,
+        /// Trades stored.
+        trades: u64,
+        /// Price quarter-hours stored.
+        quarter_hours: u64,
+    },
+    /// Every refused line is listed; nothing went in.
+    RefusedLines {
+        /// Lines refused.
+        count: u64,
+    },
+    /// The file was refused as a whole.
+    Refused {
+        /// The importer's reason (English, verbatim).
+        detail: String,
+    },
+    /// The server failed, not the file; its log says why.
+    ServerFailed,
+    /// The location or file could not be read: the alert it raised.
+    Alert {
+        /// The alert's message.
+        alert: crate::alert_message::AlertMessage,
+    },
+    /// Free text (runs stored before messages had codes).
+    Text {
+        /// The text.
+        text: String,
+    },
+}
+
+impl RunMessage {
+    /// The message in `lang`.
+    pub fn render(&self, lang: crate::lang::Lang) -> String {
+        let zh = lang == crate::lang::Lang::Zh;
+        match self {
+            Self::SeriesRows { rows, series, by, new, duplicates, refused } => {
+                if zh {
+                    format!("{rows} 行写入序列 {series}；新增 {new}，已存在 {duplicates}，拒绝 {refused}")
+                } else {
+                    format!(
+                        "{rows} rows into series {series} ({by}); {new} new, {duplicates} already stored, {refused} refused"
+                    )
+                }
+            }
+            Self::TechnicalData { added, changed, unchanged, absent } => {
+                if zh {
+                    format!(
+                        "技术数据：新增 {added} 项资产，变更 {changed} 项，未变 {unchanged} 项，文件中缺少 {absent} 项"
+                    )
+                } else {
+                    format!(
+                        "technical data: {added} assets added, {changed} changed, {unchanged} unchanged, {absent} absent from the file"
+                    )
+                }
+            }
+            Self::Contracts { versions, new, updated } => {
+                if zh {
+                    format!("{versions} 个合同版本，新增 {new}，更新 {updated}")
+                } else {
+                    format!("{versions} contract versions, {new} new, {updated} updated")
+                }
+            }
+            Self::Compensation { rows, assets } => {
+                if zh {
+                    format!("{rows} 行：{assets} 项资产的补偿价格")
+                } else {
+                    format!("{rows} rows: compensation prices for {assets} assets")
+                }
+            }
+            Self::Exchange { rows, trades, quarter_hours } => {
+                if zh {
+                    format!("{rows} 行：{trades} 笔成交，{quarter_hours} 个一刻钟价格")
+                } else {
+                    format!("{rows} rows: {trades} trades, {quarter_hours} price quarter-hours")
+                }
+            }
+            Self::RefusedLines { count } => {
+                if zh {
+                    format!("拒绝 {count} 行，未导入任何数据")
+                } else {
+                    format!("{count} refused lines, nothing imported")
+                }
+            }
+            Self::Refused { detail } => {
+                if zh {
+                    format!("文件被拒绝：{detail}")
+                } else {
+                    detail.clone()
+                }
+            }
+            Self::ServerFailed => {
+                if zh { "服务器出错，详见其日志" } else { "the server failed; see its log" }.into()
+            }
+            Self::Alert { alert } => alert.render(lang),
+            Self::Text { text } => text.clone(),
+        }
+    }
+
+    /// The message as stored: its JSON if it has one (and it reads), else
+    /// the stored text.
+    pub fn from_stored(json: Option<&str>, text: &str) -> RunMessage {
+        json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_else(|| Self::Text { text: text.to_string() })
+    }
 }
 
 #[cfg(test)]

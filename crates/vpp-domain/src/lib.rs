@@ -52,6 +52,7 @@ pub mod secret;
 pub mod series;
 pub mod series_import;
 pub mod settings;
+pub mod status_reason;
 pub mod strategy;
 pub mod synthetic;
 pub mod tariff;

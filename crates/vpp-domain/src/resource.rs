@@ -503,11 +503,22 @@ pub struct StatusChange {
     pub from_status: ResourceStatus,
     /// Status after.
     pub to_status: ResourceStatus,
-    /// Why it changed.
+    /// Why it changed, in the language the request asked for
+    /// (`Accept-Language`); what a person typed stays as typed.
     pub reason: String,
+    /// The same as a code with its figures.
+    pub content: crate::status_reason::StatusReason,
     /// When it changed (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub changed_at: Timestamp,
+}
+
+impl StatusChange {
+    /// The change with its reason in `lang`.
+    pub fn in_lang(mut self, lang: crate::lang::Lang) -> Self {
+        self.reason = self.content.render(lang);
+        self
+    }
 }
 
 /// A request to change a resource's status.

@@ -29,6 +29,7 @@ use vpp_domain::ocpp::{
     self, CompositeScheduleAnswer, Frame, MeterValues, NotifyEvChargingNeeds, StatusNotification, TransactionEvent,
 };
 use vpp_domain::resource::ResourceStatus;
+use vpp_domain::status_reason::StatusReason;
 use vpp_store::{AlertMessage, AlertRule, DeliveryState, SessionEvent, SessionOf, StationCredential, Store};
 
 use crate::state::AppState;
@@ -329,7 +330,7 @@ async fn serve_station(
         links.remove(&station_id);
         drop(links);
         tracing::info!(station = %station_id, "OCPP station disconnected");
-        let reason = "OCPP connection closed";
+        let reason = StatusReason::StationDisconnected;
         if let Ok(true) =
             store.set_status_if(&resource_id, &[ResourceStatus::Online], ResourceStatus::Offline, reason).await
             && let Err(e) = store
@@ -365,7 +366,7 @@ impl Station {
         let internal = |e: vpp_store::StoreError| ("InternalError", e.to_string());
         match action {
             "BootNotification" => {
-                self.online("OCPP station booted").await;
+                self.online(StatusReason::StationBooted).await;
                 Ok(json!({"currentTime": now, "interval": 60, "status": "Accepted"}))
             }
             "Heartbeat" => Ok(json!({"currentTime": now})),
@@ -378,8 +379,8 @@ impl Station {
                     ResourceStatus::Error,
                     ResourceStatus::Maintenance,
                 ];
-                let reason = format!("OCPP connector status {} (EVSE {})", n.connector_status, n.evse_id);
-                self.store.set_status_if(&self.resource_id, &from, to, &reason).await.map_err(internal)?;
+                let reason = StatusReason::StationStatus { status: n.connector_status.clone(), evse: n.evse_id };
+                self.store.set_status_if(&self.resource_id, &from, to, reason).await.map_err(internal)?;
                 Ok(json!({}))
             }
             "MeterValues" => {
@@ -434,7 +435,7 @@ impl Station {
         }
     }
 
-    async fn online(&self, reason: &str) {
+    async fn online(&self, reason: StatusReason) {
         let from = [ResourceStatus::Offline];
         if let Ok(true) = self.store.set_status_if(&self.resource_id, &from, ResourceStatus::Online, reason).await {
             let _ = self.store.clear_alert(AlertRule::DeviceOffline, &self.resource_id).await;
@@ -447,7 +448,7 @@ impl Station {
         if samples.is_empty() {
             return Ok(());
         }
-        self.online("OCPP meter values received").await;
+        self.online(StatusReason::StationMeterValues).await;
         match self.store.record_telemetry(&self.resource_id, &samples).await {
             Ok(_) => Ok(()),
             Err(vpp_store::StoreError::Invalid(invalid)) => Err(("PropertyConstraintViolation", invalid.to_string())),

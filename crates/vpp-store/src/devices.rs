@@ -6,6 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 pub use vpp_domain::execution::{Delivery, DeliveryState};
 use vpp_domain::resource::{ResourceStatus, Telemetry};
+use vpp_domain::status_reason::StatusReason;
 
 use crate::{Result, Store, StoreError, from_micros, to_micros};
 
@@ -136,7 +137,7 @@ impl Store {
         id: &str,
         from: &[ResourceStatus],
         to: ResourceStatus,
-        reason: &str,
+        reason: StatusReason,
     ) -> Result<bool> {
         let mut w = self.begin_write().await?;
         let resource = crate::resources::get_resource_tx(&mut w, id).await?;

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::Row;
 use vpp_domain::ingestion::{IngestionRun, RunOutcome, SourceSpec};
+use vpp_domain::lang::Lang;
 use vpp_domain::series_import::RowError;
 
 use crate::{Result, Store, StoreError, from_micros, to_micros};
@@ -63,6 +64,10 @@ fn run_from_row(r: &sqlx::any::AnyRow) -> Result<IngestionRun> {
         outcome: crate::parse_enum(r, "outcome", RunOutcome::parse)?,
         accepted: r.try_get::<i64, _>("accepted")?.max(0) as u64,
         refused: r.try_get::<i64, _>("refused")?.max(0) as u64,
+        content: vpp_domain::ingestion::RunMessage::from_stored(
+            r.try_get::<Option<String>, _>("message_data")?.as_deref(),
+            &r.try_get::<String, _>("message")?,
+        ),
         message: r.try_get("message")?,
         refused_lines: serde_json::from_str::<Vec<RowError>>(&lines)
             .map_err(|e| StoreError::Corrupt(format!("ingestion run: {e}")))?,
@@ -79,7 +84,7 @@ macro_rules! select_runs {
     ($tail:literal) => {
         concat!(
             "SELECT id, source_id, file_name, checksum, bytes, started_at, finished_at, outcome, \
-             accepted, refused, message, refused_lines FROM ingestion_runs",
+             accepted, refused, message, message_data, refused_lines FROM ingestion_runs",
             $tail
         )
     };
@@ -114,8 +119,8 @@ pub struct RunEnd {
     pub accepted: u64,
     /// Rows refused.
     pub refused: u64,
-    /// In a sentence.
-    pub message: String,
+    /// What it did.
+    pub message: vpp_domain::ingestion::RunMessage,
     /// The refused lines (the first [`MAX_REFUSED_LINES`] are kept).
     pub refused_lines: Vec<RowError>,
 }
@@ -258,7 +263,7 @@ impl Store {
         let taken_over = inserted == 0
             && sqlx::query(
                 "UPDATE ingestion_runs SET started_at = $4, finished_at = NULL, outcome = 'running', accepted = 0, \
-                 refused = 0, message = '', refused_lines = '[]' WHERE source_id = $1 AND file_name = $2 \
+                 refused = 0, message = '', message_data = NULL, refused_lines = '[]' WHERE source_id = $1 AND file_name = $2 \
                  AND checksum = $3 AND ((outcome = 'running' AND started_at < $5) OR (outcome = 'refused' AND $6 = 1))",
             )
             .bind(source_id.to_string())
@@ -324,15 +329,17 @@ impl Store {
         let mut w = self.begin_write().await?;
         sqlx::query(
             "UPDATE ingestion_runs SET finished_at = $2, outcome = $3, accepted = $4, refused = $5, message = $6, \
-             refused_lines = $7, checksum = CASE WHEN $3 = 'failed' THEN NULL ELSE checksum END WHERE id = $1",
+             refused_lines = $7, message_data = $8, checksum = CASE WHEN $3 = 'failed' THEN NULL ELSE checksum END \
+             WHERE id = $1",
         )
         .bind(id.to_string())
         .bind(to_micros(crate::now()))
         .bind(end.outcome.as_str())
         .bind(i64::try_from(end.accepted).unwrap_or(i64::MAX))
         .bind(i64::try_from(end.refused).unwrap_or(i64::MAX))
-        .bind(end.message.clone())
+        .bind(end.message.render(Lang::En))
         .bind(crate::to_json(&lines))
+        .bind(crate::to_json(&end.message))
         .execute(&mut *w.tx)
         .await?;
         w.tx.commit().await?;
@@ -345,20 +352,21 @@ impl Store {
         &self,
         source_id: &str,
         file_name: Option<&str>,
-        message: &str,
+        message: &vpp_domain::ingestion::RunMessage,
     ) -> Result<IngestionRun> {
         let now = to_micros(crate::now());
         let id = crate::new_id();
         let mut w = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO ingestion_runs (id, source_id, file_name, started_at, finished_at, outcome, message) \
-             VALUES ($1, $2, $5, $3, $3, 'failed', $4)",
+            "INSERT INTO ingestion_runs (id, source_id, file_name, started_at, finished_at, outcome, message, message_data) \
+             VALUES ($1, $2, $5, $3, $3, 'failed', $4, $6)",
         )
         .bind(id.clone())
         .bind(source_id.to_string())
         .bind(now)
-        .bind(message.to_string())
+        .bind(message.render(Lang::En))
         .bind(file_name.map(str::to_string))
+        .bind(crate::to_json(message))
         .execute(&mut *w.tx)
         .await?;
         w.tx.commit().await?;

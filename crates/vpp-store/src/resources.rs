@@ -3,9 +3,11 @@
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use vpp_domain::lang::Lang;
 use vpp_domain::resource::{
     Location, Resource, ResourceDraft, ResourceRequest, ResourceStatus, ResourceUpdate, StatusChange, StatusRequest,
 };
+use vpp_domain::status_reason::StatusReason;
 use vpp_domain::template::{ResourceCategory, ResourceType};
 
 use crate::templates::get_template_tx;
@@ -195,7 +197,7 @@ impl Store {
         request.validate()?;
         let mut w = self.begin_write().await?;
         let mut resource = get_resource_tx(&mut w, id).await?;
-        let change = record_status(&mut w, &resource, request.status, request.reason.trim()).await?;
+        let change = record_status(&mut w, &resource, request.status, request.reason.trim().into()).await?;
         resource.status = change.to_status;
         resource.updated_at = change.changed_at;
         w.tx.commit().await?;
@@ -206,7 +208,7 @@ impl Store {
     pub async fn status_history(&self, id: &str, limit: i64) -> Result<Vec<StatusChange>> {
         self.get_resource(id).await?;
         let rows = sqlx::query(
-            "SELECT resource_id, from_status, to_status, reason, changed_at FROM resource_status_history \
+            "SELECT resource_id, from_status, to_status, reason, reason_data, changed_at FROM resource_status_history \
              WHERE resource_id = $1 ORDER BY changed_at DESC, id DESC LIMIT $2",
         )
         .bind(id.to_string())
@@ -219,6 +221,10 @@ impl Store {
                     resource_id: r.try_get("resource_id")?,
                     from_status: parse_enum(r, "from_status", ResourceStatus::parse)?,
                     to_status: parse_enum(r, "to_status", ResourceStatus::parse)?,
+                    content: StatusReason::from_stored(
+                        r.try_get::<Option<String>, _>("reason_data")?.as_deref(),
+                        &r.try_get::<String, _>("reason")?,
+                    ),
                     reason: r.try_get("reason")?,
                     changed_at: from_micros(r.try_get("changed_at")?)?,
                 })
@@ -243,12 +249,19 @@ pub(crate) async fn get_resource_by_external_id(w: &mut WriteTx<'_>, external_id
     row.as_ref().map(resource_from_row).transpose()
 }
 
+/// Sets a resource's status and records the change with its reason (the
+/// English text, and the code with its figures unless a person typed it).
 pub(crate) async fn record_status(
     w: &mut WriteTx<'_>,
     resource: &Resource,
     to: ResourceStatus,
-    reason: &str,
+    reason: StatusReason,
 ) -> Result<StatusChange> {
+    let text = reason.render(Lang::En);
+    let data = match &reason {
+        StatusReason::Text { .. } => None,
+        coded => Some(crate::to_json(coded)),
+    };
     let now = crate::now();
     sqlx::query("UPDATE resources SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(resource.id.clone())
@@ -257,12 +270,14 @@ pub(crate) async fn record_status(
         .execute(&mut *w.tx)
         .await?;
     sqlx::query(
-        "INSERT INTO resource_status_history (resource_id, from_status, to_status, reason, changed_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO resource_status_history (resource_id, from_status, to_status, reason, reason_data, changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(resource.id.clone())
     .bind(resource.status.as_str())
     .bind(to.as_str())
-    .bind(reason.to_string())
+    .bind(text.clone())
+    .bind(data)
     .bind(to_micros(now))
     .execute(&mut *w.tx)
     .await?;
@@ -270,7 +285,8 @@ pub(crate) async fn record_status(
         resource_id: resource.id.clone(),
         from_status: resource.status,
         to_status: to,
-        reason: reason.to_string(),
+        reason: text,
+        content: reason,
         changed_at: now,
     })
 }

@@ -7,6 +7,7 @@ use sqlx::Row;
 use vpp_domain::Invalid;
 use vpp_domain::error::Errors;
 use vpp_domain::resource::{Resource, ResourceDraft};
+use vpp_domain::status_reason::StatusReason;
 use vpp_domain::techdata::{
     AssetChanges, AssetRef, FieldChange, ImportReport, TechnicalDataFile, diff, file_timestamp,
 };
@@ -105,7 +106,7 @@ impl Store {
             imported_at: now,
             ..ImportReport::default()
         };
-        let reason = format!("technical-data import `{file_name}`");
+        let reason = StatusReason::TechnicalData { file: file_name.to_string() };
         let mut history = Vec::new();
         for (asset_id, plan) in plans {
             match plan {
@@ -118,7 +119,7 @@ impl Store {
                     let status = draft.status;
                     update_resource_tx(&mut w, &current, draft).await?;
                     if status != current.status {
-                        record_status(&mut w, &current, status, &reason).await?;
+                        record_status(&mut w, &current, status, reason.clone()).await?;
                     }
                     history.push((current.id.clone(), asset_id.clone(), changes.clone()));
                     report.changed.push(AssetChanges { asset_id, resource_id: current.id.clone(), changes });

@@ -784,7 +784,8 @@ export interface paths {
         };
         /**
          * What came in, when, and with what result: one run per file taken (and
-         *     one per look at a location that could not be read), newest first.
+         *     one per look at a location that could not be read), newest first. The
+         *     messages are in the language of `Accept-Language`.
          */
         get: operations["list_runs"];
         put?: never;
@@ -1429,7 +1430,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Status changes, newest first. */
+        /**
+         * Status changes, newest first. The reasons vpp wrote itself (a silent
+         *     device, a station's report, a technical-data file) are in the language
+         *     of `Accept-Language`; `content` has them as a code with figures.
+         */
         get: operations["status_history"];
         put?: never;
         post?: never;
@@ -5508,6 +5513,8 @@ export interface components {
             bytes?: number | null;
             /** @description SHA-256 of the file's bytes, hex. */
             checksum?: string | null;
+            /** @description The same as a code with its figures. */
+            content: components["schemas"]["RunMessage"];
             /** @description The file's name (none when the location could not be read). */
             file_name?: string | null;
             /**
@@ -5517,7 +5524,10 @@ export interface components {
             finished_at?: string | null;
             /** @description Run id. */
             id: string;
-            /** @description What happened, in a sentence. */
+            /**
+             * @description What happened, in a sentence, in the language the request asked
+             *     for (`Accept-Language`); errors quoted from an importer stay English.
+             */
             message: string;
             /** @description How it ended. */
             outcome: components["schemas"]["RunOutcome"];
@@ -7778,6 +7788,133 @@ export interface components {
          * @enum {string}
          */
         RuleOp: "<" | "<=";
+        /** @description What an ingestion run did: its code and figures. */
+        RunMessage: {
+            /** @description How the asset was found (English, e.g. `file name names asset id WP-07`). */
+            by: string;
+            /** @enum {string} */
+            code: "series_rows";
+            /**
+             * Format: int64
+             * @description Rows already stored.
+             */
+            duplicates: number;
+            /**
+             * Format: int64
+             * @description Rows new.
+             */
+            new: number;
+            /**
+             * Format: int64
+             * @description Rows refused.
+             */
+            refused: number;
+            /**
+             * Format: int64
+             * @description Rows read.
+             */
+            rows: number;
+            /** @description The series that took them. */
+            series: string;
+        } | {
+            /**
+             * Format: int64
+             * @description Assets absent from the file.
+             */
+            absent: number;
+            /**
+             * Format: int64
+             * @description Assets added.
+             */
+            added: number;
+            /**
+             * Format: int64
+             * @description Assets changed.
+             */
+            changed: number;
+            /** @enum {string} */
+            code: "technical_data";
+            /**
+             * Format: int64
+             * @description Assets unchanged.
+             */
+            unchanged: number;
+        } | {
+            /** @enum {string} */
+            code: "contracts";
+            /**
+             * Format: int64
+             * @description New ones.
+             */
+            new: number;
+            /**
+             * Format: int64
+             * @description Updated ones.
+             */
+            updated: number;
+            /**
+             * Format: int64
+             * @description Contract versions read.
+             */
+            versions: number;
+        } | {
+            /**
+             * Format: int64
+             * @description Assets priced.
+             */
+            assets: number;
+            /** @enum {string} */
+            code: "compensation";
+            /**
+             * Format: int64
+             * @description Rows read.
+             */
+            rows: number;
+        } | {
+            /** @enum {string} */
+            code: "exchange";
+            /**
+             * Format: int64
+             * @description Price quarter-hours stored.
+             */
+            quarter_hours: number;
+            /**
+             * Format: int64
+             * @description Rows read.
+             */
+            rows: number;
+            /**
+             * Format: int64
+             * @description Trades stored.
+             */
+            trades: number;
+        } | {
+            /** @enum {string} */
+            code: "refused_lines";
+            /**
+             * Format: int64
+             * @description Lines refused.
+             */
+            count: number;
+        } | {
+            /** @enum {string} */
+            code: "refused";
+            /** @description The importer's reason (English, verbatim). */
+            detail: string;
+        } | {
+            /** @enum {string} */
+            code: "server_failed";
+        } | {
+            /** @description The alert's message. */
+            alert: components["schemas"]["AlertMessage"];
+            /** @enum {string} */
+            code: "alert";
+        } | {
+            /** @enum {string} */
+            code: "text";
+            /** @description The text. */
+            text: string;
+        };
         /**
          * @description How a run ended.
          * @enum {string}
@@ -8420,9 +8557,14 @@ export interface components {
              * @description When it changed (UTC).
              */
             changed_at: string;
+            /** @description The same as a code with its figures. */
+            content: components["schemas"]["StatusReason"];
             /** @description Status before. */
             from_status: components["schemas"]["ResourceStatus"];
-            /** @description Why it changed. */
+            /**
+             * @description Why it changed, in the language the request asked for
+             *     (`Accept-Language`); what a person typed stays as typed.
+             */
             reason: string;
             /** @description Resource id. */
             resource_id: string;
@@ -8435,6 +8577,68 @@ export interface components {
             maintenance: number;
             offline: number;
             online: number;
+        };
+        /** @description The reason of a status change: its code and figures. */
+        StatusReason: {
+            /** @enum {string} */
+            code: "text";
+            /** @description The text, verbatim. */
+            text: string;
+        } | {
+            /** @enum {string} */
+            code: "no_telemetry";
+            /**
+             * Format: double
+             * @description Seconds without telemetry.
+             */
+            quiet_s: number;
+            /**
+             * Format: double
+             * @description The timeout, seconds.
+             */
+            timeout_s: number;
+        } | {
+            /** @enum {string} */
+            code: "telemetry_again";
+        } | {
+            /** @enum {string} */
+            code: "reported_by_device";
+        } | {
+            /** @description Host and port polled. */
+            address: string;
+            /** @enum {string} */
+            code: "device_not_answering";
+            /** @description The last error, verbatim. */
+            error: string;
+            /**
+             * Format: int32
+             * @description Polls in a row without an answer.
+             */
+            failures: number;
+        } | {
+            /** @enum {string} */
+            code: "station_disconnected";
+        } | {
+            /** @enum {string} */
+            code: "station_booted";
+        } | {
+            /** @enum {string} */
+            code: "station_meter_values";
+        } | {
+            /** @enum {string} */
+            code: "station_status";
+            /**
+             * Format: int64
+             * @description EVSE id.
+             */
+            evse: number;
+            /** @description OCPP connector status (`Available`, `Faulted`, …), verbatim. */
+            status: string;
+        } | {
+            /** @enum {string} */
+            code: "technical_data";
+            /** @description File name. */
+            file: string;
         };
         /** @description A request to change a resource's status. */
         StatusRequest: {

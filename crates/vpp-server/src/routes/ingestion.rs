@@ -11,7 +11,7 @@ use vpp_domain::ingestion::{IngestionRun, RunOutcome, SourceSpec};
 use vpp_store::{IngestionSource, RunFilter};
 
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{AcceptLanguage, ApiJson, ApiQuery};
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -75,14 +75,18 @@ async fn delete_source(State(s): State<AppState>, Path(id): Path<String>) -> Api
 /// this look (empty when nothing new was there).
 #[utoipa::path(post, path = "/api/v1/vpp/ingestion/sources/{id}/run", tag = "ingestion",
     responses((status = 200, body = Vec<IngestionRun>), (status = 404, body = Problem)))]
-async fn run_now(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Vec<IngestionRun>>> {
+async fn run_now(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    AcceptLanguage(lang): AcceptLanguage,
+) -> ApiResult<Json<Vec<IngestionRun>>> {
     let source = s.store.get_ingestion_source(&id).await?;
     // A task of its own: a client that hangs up does not cut an import short.
     let store = s.store.clone();
     let runs = tokio::spawn(async move { vpp_app::ingestion::run_source(&store, &source).await })
         .await
         .map_err(|e| vpp_app::error::AppError::internal(format!("ingestion look: {e}")))??;
-    Ok(Json(runs))
+    Ok(Json(runs.into_iter().map(|r| r.in_lang(lang)).collect()))
 }
 
 /// Which runs to list.
@@ -100,14 +104,19 @@ struct RunsQuery {
 }
 
 /// What came in, when, and with what result: one run per file taken (and
-/// one per look at a location that could not be read), newest first.
+/// one per look at a location that could not be read), newest first. The
+/// messages are in the language of `Accept-Language`.
 #[utoipa::path(get, path = "/api/v1/vpp/ingestion/runs", tag = "ingestion", params(RunsQuery),
     responses((status = 200, body = Vec<IngestionRun>), (status = 404, body = Problem)))]
-async fn list_runs(State(s): State<AppState>, ApiQuery(q): ApiQuery<RunsQuery>) -> ApiResult<Json<Vec<IngestionRun>>> {
+async fn list_runs(
+    State(s): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
+    ApiQuery(q): ApiQuery<RunsQuery>,
+) -> ApiResult<Json<Vec<IngestionRun>>> {
     let source_id = match &q.source {
         Some(id) => Some(s.store.get_ingestion_source(id).await?.id),
         None => None,
     };
     let runs = s.store.list_ingestion_runs(&RunFilter { source_id, outcome: q.outcome, limit: q.limit }).await?;
-    Ok(Json(runs))
+    Ok(Json(runs.into_iter().map(|r| r.in_lang(lang)).collect()))
 }

@@ -16,7 +16,7 @@ use vpp_domain::template::{ResourceCategory, ResourceType};
 use vpp_store::ResourceFilter;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{AcceptLanguage, ApiJson, ApiQuery};
 use crate::routes::{LimitQuery, page, paged};
 use crate::state::AppState;
 
@@ -231,15 +231,18 @@ async fn nearby_weather(
     Ok(Json(vpp_app::weather::weather_near(&s.store, &id).await?))
 }
 
-/// Status changes, newest first.
+/// Status changes, newest first. The reasons vpp wrote itself (a silent
+/// device, a station's report, a technical-data file) are in the language
+/// of `Accept-Language`; `content` has them as a code with figures.
 #[utoipa::path(get, path = "/api/v1/vpp/resource-instances/{id}/status-history", tag = "resources", params(LimitQuery),
     responses((status = 200, body = Vec<StatusChange>), (status = 404, body = Problem)))]
 async fn status_history(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    AcceptLanguage(lang): AcceptLanguage,
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> ApiResult<Json<Vec<StatusChange>>> {
-    Ok(Json(s.store.status_history(&id, q.get()?).await?))
+    Ok(Json(s.store.status_history(&id, q.get()?).await?.into_iter().map(|c| c.in_lang(lang)).collect()))
 }
 
 /// Latest telemetry. 404 `no-telemetry` if the device has never reported:

@@ -128,7 +128,12 @@ async fn an_inbox_file_goes_in_once_and_a_refused_one_raises_an_alert_with_its_l
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     // The meter final went in: three quarter-hours of WP-07, in kW.
     let first = all.as_array().unwrap().iter().find(|r| r["file_name"] == "WP-07_meter_final_2026-06-08.csv").unwrap();
-    let series_id = first["message"].as_str().unwrap().split_whitespace().nth(4).unwrap().to_string();
+    assert_eq!(first["content"]["code"], "series_rows", "{first}");
+    let series_id = first["content"]["series"].as_str().unwrap().to_string();
+    // Read in Chinese, the run says what it did in Chinese.
+    let (_, zh) = app.send_in("zh-CN", axum::http::Method::GET, "/api/v1/vpp/ingestion/runs?source=DSO", None).await;
+    let zh = zh.as_array().unwrap().iter().find(|r| r["file_name"] == "WP-07_meter_final_2026-06-08.csv").unwrap();
+    assert_eq!(zh["message"], format!("4 行写入序列 {series_id}；新增 3，已存在 0，拒绝 1"), "{zh}");
     let q = "start=2026-06-08T00:00:00Z&end=2026-06-08T01:00:00Z&source=meter_final";
     let (_, values) = app.get(&format!("/api/v1/vpp/series/{series_id}/values?{q}")).await;
     let got: Vec<f64> = values["points"].as_array().unwrap().iter().map(|p| p["value"].as_f64().unwrap()).collect();

@@ -97,6 +97,11 @@ async fn import_adds_then_reports_changes_field_by_field_and_missing_assets() {
     let bat_id = changed.iter().find(|c| c["asset_id"] == "A-2").unwrap()["resource_id"].as_str().unwrap();
     let (_, history) = app.get(&format!("/api/v1/vpp/resource-instances/{bat_id}/status-history")).await;
     assert!(history[0]["reason"].as_str().unwrap().contains("technical_data_2026-11-22"));
+    assert_eq!(history[0]["content"]["code"], "technical_data", "{history}");
+    // Read in Chinese, the reason vpp wrote is in Chinese; the file name stays.
+    let path = format!("/api/v1/vpp/resource-instances/{bat_id}/status-history");
+    let (_, zh) = app.send_in("zh-CN", axum::http::Method::GET, &path, None).await;
+    assert_eq!(zh[0]["reason"], "技术数据导入 `technical_data_2026-11-22T06-00-00Z.json`", "{zh}");
     let (_, imports) = app.get("/api/v1/vpp/resource-instances/technical-data/imports").await;
     assert_eq!(imports.as_array().unwrap().len(), 3);
 
