@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
-import { quarterHours, slotClock } from './clock'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { dayIn, quarterHours, slotClock } from './clock'
 
 const QUARTERS = ['00', '15', '30', '45']
 /** The labels of a day without clock change, from `from` (an hour) to `to` (exclusive). */
@@ -43,5 +43,25 @@ describe('slotClock', () => {
     expect(slotClock(95)).toBe('23:45')
     expect(slotClock(96)).toBe('24:00')
     expect([...Array(96).keys()].map(slotClock)).toEqual(hours(0, 24))
+  })
+})
+
+describe('dayIn', () => {
+  afterEach(() => vi.useRealTimers())
+
+  it('is the day in the zone, not in UTC: 23:30 UTC is already tomorrow in Berlin', () => {
+    vi.useFakeTimers()
+    vi.setSystemTime(new Date('2026-12-07T23:30:00Z'))
+    expect(dayIn('UTC')).toBe('2026-12-07')
+    expect(dayIn('Europe/Berlin')).toBe('2026-12-08')
+    expect(dayIn('Europe/Berlin', 1)).toBe('2026-12-09')
+    expect(dayIn('Europe/Berlin', -1)).toBe('2026-12-07')
+  })
+
+  it('moves by calendar days across a month end and the clock change', () => {
+    vi.useFakeTimers()
+    vi.setSystemTime(new Date('2026-10-24T22:30:00Z'))
+    expect(dayIn('Europe/Berlin')).toBe('2026-10-25')
+    expect(dayIn('Europe/Berlin', 7)).toBe('2026-11-01')
   })
 })

@@ -10,6 +10,16 @@ export function slotClock(slot: number): string {
   return `${String(Math.floor(slot / 4)).padStart(2, '0')}:${String((slot % 4) * 15).padStart(2, '0')}`
 }
 
+/**
+ * The date (YYYY-MM-DD) of today in `timeZone`, moved by `offsetDays` whole
+ * days: the market's delivery days are Berlin's, not the browser's or UTC's.
+ */
+export function dayIn(timeZone: string, offsetDays = 0): string {
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone }).format(Date.now())
+  const [y, m, d] = today.split('-').map(Number)
+  return new Date(Date.UTC(y, m - 1, d + offsetDays)).toISOString().slice(0, 10)
+}
+
 const QUARTER_MS = 15 * 60_000
 const HOUR_MS = 60 * 60_000
 

@@ -34,6 +34,7 @@
 
 pub mod ai_models;
 pub mod alerts;
+pub mod cluster;
 pub mod control;
 pub mod dispatch;
 pub mod error;

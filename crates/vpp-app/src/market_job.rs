@@ -3,15 +3,20 @@
 //! above [`crate::markets`] and [`crate::strategies`], which it drives.
 
 use jiff::Timestamp;
-use vpp_store::Store;
+use vpp_store::{Fence, Store};
 
 use crate::markets::clearing_cycle;
 use crate::strategies::bid_active_strategies;
 
 /// Every `every` until the task is dropped: lets ACTIVE strategies bid
-/// their next open day, then runs [`clearing_cycle`]; failures are logged
-/// and the loop goes on.
-pub fn spawn_market_job(store: std::sync::Arc<Store>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+/// their next open day, then runs [`clearing_cycle`] under `fence` (the
+/// market lease of the node running it); failures are logged and the loop
+/// goes on.
+pub fn spawn_market_job(
+    store: std::sync::Arc<Store>,
+    every: std::time::Duration,
+    fence: Option<Fence>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         // A strategy that cannot bid says why once per reason, not every cycle.
         let mut told = std::collections::HashSet::new();
@@ -30,7 +35,7 @@ pub fn spawn_market_job(store: std::sync::Arc<Store>, every: std::time::Duration
                     }
                 }
             }
-            match clearing_cycle(&store, Timestamp::now()).await {
+            match clearing_cycle(&store, Timestamp::now(), fence.as_ref()).await {
                 Ok(days) => {
                     for d in days {
                         if d.bids > 0 {

@@ -17,7 +17,7 @@ use vpp_domain::market::rules::{BidStepRequest, SlotRoom, check_bid, check_risk,
 use vpp_domain::market::settlement::{Grid, ImbalancePrices, TradeKind, TradeLine, price_milli, settle, spread};
 use vpp_domain::series::{Belief, OwnerKind, Quantity, SourceKind, View, select_latest};
 use vpp_domain::vpp::MarketType;
-use vpp_store::{BidRecord, BidScope, NewBid};
+use vpp_store::{BidRecord, BidScope, Clearing, Fence, NewBid};
 use vpp_store::{SettlementRecord, StepFill, Store, TradeFilter, TradeRecord};
 
 use crate::Actor;
@@ -364,8 +364,9 @@ pub struct ClearingSummary {
 /// Runs the day's auction of a simulated connector over its SUBMITTED bids,
 /// records fills, statuses and trades, and publishes the clearing prices
 /// (and the imbalance prices derived from them) as `price` beliefs of the
-/// market's series.
-pub async fn clear_day(store: &Store, c: &Connector, day: Date) -> AppResult<ClearingSummary> {
+/// market's series. Under a `fence` (the market job on the lease holder),
+/// the clearing is written only while the lease is still held.
+pub async fn clear_day(store: &Store, c: &Connector, day: Date, fence: Option<&Fence>) -> AppResult<ClearingSummary> {
     let exchange = exchange_for(store, c, day).await?;
     let bids = store.submitted_bids(&c.id, day).await?;
     let mut steps: Vec<BidStep> = Vec::new();
@@ -443,7 +444,8 @@ pub async fn clear_day(store: &Store, c: &Connector, day: Date) -> AppResult<Cle
             (bid.id.clone(), status)
         })
         .collect();
-    store.record_clearing(&c.id, day, &result.slots, &fills, &statuses, &trades).await?;
+    let clearing = Clearing { slots: &result.slots, fills: &fills, statuses: &statuses, trades: &trades };
+    store.record_clearing(&c.id, day, clearing, fence).await?;
     publish_prices(store, c, &exchange, day, &result.slots).await?;
     if c.market_type == MarketType::Spot {
         let vpps: std::collections::BTreeSet<&str> = bids.iter().map(|b| b.vpp_id.as_str()).collect();
@@ -621,8 +623,9 @@ pub async fn settle_vpp(
 
 /// Clears every simulated connector's delivery days (yesterday to the day
 /// after tomorrow in the market's zone) whose gate closure has passed and
-/// that still hold SUBMITTED bids or have no published result yet.
-pub async fn clearing_cycle(store: &Store, now: Timestamp) -> AppResult<Vec<ClearingSummary>> {
+/// that still hold SUBMITTED bids or have no published result yet, under
+/// `fence` if given (see [`clear_day`]).
+pub async fn clearing_cycle(store: &Store, now: Timestamp, fence: Option<&Fence>) -> AppResult<Vec<ClearingSummary>> {
     let mut done = Vec::new();
     for c in store.list_connectors().await? {
         if c.kind != ConnectorKind::Simulated {
@@ -639,7 +642,7 @@ pub async fn clearing_cycle(store: &Store, now: Timestamp) -> AppResult<Vec<Clea
             }
             let pending = !store.submitted_bids(&c.id, day).await?.is_empty();
             if pending || store.clearing(&c.id, day).await?.is_none() {
-                done.push(clear_day(store, &c, day).await?);
+                done.push(clear_day(store, &c, day, fence).await?);
             }
         }
     }

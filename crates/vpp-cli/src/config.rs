@@ -51,6 +51,10 @@ pub struct FileConfig {
     pub physical_forecast_interval_min: Option<u64>,
     /// Same as `VPP_MODBUS_LINKS`.
     pub modbus_links: Option<bool>,
+    /// Same as `VPP_NODE_ID`.
+    pub node_id: Option<String>,
+    /// Same as `VPP_LEASE_TTL_S`.
+    pub lease_ttl_s: Option<u64>,
     /// Same as `VPP_DEVIATION_THRESHOLD_PCT`.
     pub deviation_threshold_pct: Option<f64>,
     /// Same as `VPP_LOG`.
@@ -106,7 +110,7 @@ impl FileConfig {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// TOML config file with any of: database_url, bind, body_limit_bytes, fleet_cache_ttl_ms,
-    /// control_interval_s, physical_forecast_interval_min, modbus_links, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
+    /// control_interval_s, physical_forecast_interval_min, modbus_links, node_id, lease_ttl_s, deviation_threshold_pct, log, mqtt_url, mqtt_username, mqtt_password,
     /// mqtt_ca_file, mqtt_client_id, mqtt_topic_prefix, heartbeat_timeout_s, setpoint_ack_timeout_s, setpoint_attempts, alert_webhook_url,
     /// jwt_secret, admin_username, admin_password, cors_origins, trusted_proxies, access_token_ttl_s,
     /// tls_cert, tls_key.
@@ -143,6 +147,14 @@ pub struct ServeArgs {
     /// node of several polling the same devices would poll them twice).
     #[arg(long, env = "VPP_MODBUS_LINKS")]
     pub modbus_links: Option<bool>,
+    /// This node's id among several on one database (default: host name and a random suffix).
+    #[arg(long, env = "VPP_NODE_ID")]
+    pub node_id: Option<String>,
+    /// How long a node holds the lease of singleton work (market clearing, the control loop,
+    /// ingestion, forecasts, the alert webhook) without renewing it, seconds (default 10; 3..=120).
+    /// Another node takes over within this and a third of it after the holder dies.
+    #[arg(long, env = "VPP_LEASE_TTL_S")]
+    pub lease_ttl_s: Option<u64>,
     /// VPP deviation from its schedule that triggers re-dispatch, % of the scheduled power (default 10).
     #[arg(long, env = "VPP_DEVIATION_THRESHOLD_PCT")]
     pub deviation_threshold_pct: Option<f64>,
@@ -225,6 +237,8 @@ pub struct Config {
     pub physical_forecasts: Option<Duration>,
     /// Run the Modbus links.
     pub modbus_links: bool,
+    /// This node's id and lease time.
+    pub node: vpp_app::cluster::NodeSettings,
     /// The MQTT device bridge, if a broker is configured.
     pub mqtt: Option<vpp_devices::bridge::BridgeConfig>,
     /// Where new alerts are posted, if anywhere.
@@ -339,6 +353,20 @@ impl Config {
             anyhow::bail!("--physical-forecast-interval-min must be 0 (off) or 1..=1440, got {physical_min}");
         }
         let physical_forecasts = (physical_min > 0).then(|| Duration::from_secs(60 * physical_min));
+        let lease_ttl_s = serve.and_then(|s| s.lease_ttl_s).or(file.lease_ttl_s).unwrap_or(10);
+        if !(3..=120).contains(&lease_ttl_s) {
+            anyhow::bail!("--lease-ttl-s must be 3..=120, got {lease_ttl_s}");
+        }
+        let node = vpp_app::cluster::NodeSettings {
+            id: match serve.and_then(|s| s.node_id.clone()).or(file.node_id) {
+                Some(id) if id.trim().is_empty() || id.len() > 100 => {
+                    anyhow::bail!("--node-id must be 1..=100 characters, got `{id}`")
+                }
+                Some(id) => id,
+                None => vpp_app::cluster::default_node_id(),
+            },
+            lease_ttl: Duration::from_secs(lease_ttl_s),
+        };
         let control = (control_s > 0).then(|| vpp_app::control::ControlSettings {
             step: Duration::from_secs(control_s),
             threshold_pct,
@@ -378,6 +406,7 @@ impl Config {
             control,
             physical_forecasts,
             modbus_links: serve.and_then(|s| s.modbus_links).or(file.modbus_links).unwrap_or(true),
+            node,
             mqtt,
         })
     }

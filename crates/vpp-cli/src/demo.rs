@@ -452,7 +452,9 @@ async fn seed_prices(store: &Store, rng: &mut SmallRng) -> anyhow::Result<String
     let day_us = 24 * HOUR_US;
     let first = (now / day_us - 1) * day_us;
     let mut beliefs = Vec::new();
-    for k in 0..(3 * 96) {
+    // Four UTC days from yesterday: Berlin's yesterday, today and tomorrow
+    // lie within them at any hour.
+    for k in 0..(4 * 96) {
         let start = first + k * Q_US;
         let h = (start.rem_euclid(day_us)) as f64 / HOUR_US as f64 + 1.0; // roughly Berlin time
         let price = 85.0 - 30.0 * (-((h - 3.5) / 2.5).powi(2)).exp() - 45.0 * (-((h - 13.0) / 2.5).powi(2)).exp()
@@ -469,7 +471,7 @@ async fn seed_prices(store: &Store, rng: &mut SmallRng) -> anyhow::Result<String
     store.insert_beliefs(key, &beliefs).await?;
     // Forecasts run a day beyond the prices: the ACTIVE strategy bids the
     // next day whose gate is still open.
-    crate::demo_strategies::seed_history(store, key, (first, first + 4 * day_us), rng).await?;
+    crate::demo_strategies::seed_history(store, key, (first, first + 5 * day_us), rng).await?;
     Ok(series.id)
 }
 
@@ -484,19 +486,20 @@ async fn schedule_spot_portfolio(store: &Store, price_series: &str) -> anyhow::R
     else {
         return Ok(());
     };
-    // The UTC days the demo prices cover.
+    // The rest of today and tomorrow in Berlin, where the portfolio is and
+    // whose days the console shows (the demo prices cover both at any hour).
+    let berlin = jiff::tz::TimeZone::get("Europe/Berlin")?;
     let now = Timestamp::now();
     let quarter = now.as_second() - now.as_second().rem_euclid(900);
-    let tomorrow = now.to_zoned(jiff::tz::TimeZone::UTC).date().tomorrow()?;
-    let midnight = tomorrow.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp().as_second();
+    let tomorrow = now.to_zoned(berlin.clone()).date().tomorrow()?;
+    let midnight = tomorrow.to_zoned(berlin)?.timestamp().as_second();
     let today = ScheduleRequest {
         start: Some(Timestamp::from_second(quarter)?),
         steps: Some(((midnight - quarter) / 900).max(1) as usize),
-        tz: Some("UTC".into()),
+        tz: Some("Europe/Berlin".into()),
         price_series_id: Some(price_series.to_string()),
         ..Default::default()
     };
-    // Tomorrow in Berlin, where the portfolio is, lies within those days.
     let next_day = ScheduleRequest {
         day: Some(tomorrow),
         tz: Some("Europe/Berlin".into()),
@@ -719,7 +722,7 @@ pub async fn seed_markets(store: &Store, price_series: &str) -> anyhow::Result<(
     vpp_app::markets::place_bid(store, &request, &vpp_app::Actor::named("demo-trader"), placed_at)
         .await
         .map_err(api_error)?;
-    let cleared = vpp_app::markets::clear_day(store, &connector, yesterday).await.map_err(api_error)?;
+    let cleared = vpp_app::markets::clear_day(store, &connector, yesterday, None).await.map_err(api_error)?;
     let start = slots[0];
     let end = start + jiff::SignedDuration::from_secs(900 * slots.len() as i64);
     let settled = vpp_app::markets::settle_vpp(store, &vpp.id, &connector, start, end).await.map_err(api_error)?;

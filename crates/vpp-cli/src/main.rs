@@ -574,15 +574,24 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     eprintln!("vpp API:   {scheme}://{addr}/api/v1/vpp/vpps");
     eprintln!("API docs:  {scheme}://{addr}/api/v1/docs/");
     eprintln!("Press Ctrl-C to stop.");
-    // Backtests and background imports run inside the server process; one
-    // that was running when it stopped will never finish (a single server
-    // per database is assumed): they are marked interrupted, and the rows
-    // an import had staged are deleted.
-    let stale = store.interrupt_stale_backtests().await?;
+    // Backtests and background imports run inside the node that started
+    // them; those of a node that stopped (this one's previous run under the
+    // same id, one not seen for three lease times, or on SQLite any other)
+    // will never finish:
+    // they are marked interrupted. The node sweeps them again while it runs.
+    // On SQLite this is the only node: every job still running is orphaned.
+    store.set_node_id(&config.node.id);
+    let alive_since = match store.backend() {
+        vpp_store::Backend::Sqlite => jiff::Timestamp::MAX,
+        vpp_store::Backend::Postgres => {
+            jiff::Timestamp::now() - jiff::SignedDuration::try_from(config.node.lease_ttl * 3)?
+        }
+    };
+    let stale = store.interrupt_stale_backtests(alive_since, Some(&config.node.id)).await?;
     if stale > 0 {
         tracing::warn!(stale, "backtests left running by a stopped server are marked INTERRUPTED");
     }
-    let stale = store.interrupt_import_jobs().await?;
+    let stale = store.interrupt_import_jobs(alive_since, Some(&config.node.id)).await?;
     if stale > 0 {
         tracing::warn!(stale, "import jobs left running by a stopped server are marked interrupted");
     }
@@ -625,17 +634,14 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     eprintln!(
         "Devices:   OCPP 2.0.1 charging stations at /ocpp/{{station_id}} (POST /resource-instances/{{id}}/ocpp-station)"
     );
-    let control = config.control.map(|settings| vpp_app::control::spawn_control_loop(store.clone(), settings));
-    let markets = vpp_app::market_job::spawn_market_job(store.clone(), std::time::Duration::from_secs(60));
-    // Ingestion sources are looked at when their schedule fires (checked each second).
-    let ingestion = vpp_app::ingestion::spawn_ingestion_job(store.clone(), std::time::Duration::from_secs(1));
-    let physical = config.physical_forecasts.map(|every| {
-        vpp_app::forecasts::spawn_physical_forecast_job(store.clone(), every, vpp_app::forecasts::JOB_HOURS)
-    });
-    let webhook = config.alert_webhook.clone().map(|w| {
+    // Singleton work runs on the node holding its lease (every node, when
+    // it is the only one): see vpp_app::cluster.
+    let node = vpp_app::cluster::spawn_node(store.clone(), config.node.clone(), singleton_jobs(&store, config));
+    eprintln!("Node:      {} (GET /api/v1/vpp/cluster lists the nodes and their leases)", node.id);
+    state.node_id = Some(node.id.clone());
+    if let Some(w) = &config.alert_webhook {
         eprintln!("Alerts:    POST to {}", w.url);
-        vpp_app::webhook::spawn_alert_webhook(store.clone(), w)
-    });
+    }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -651,23 +657,65 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     }
     // Refusals counted in the last minute reach the audit trail.
     auth.refusals.flush_all(&audit_store).await;
-    if let Some(control) = control {
-        control.abort();
-    }
-    markets.abort();
-    ingestion.abort();
-    if let Some(job) = physical {
-        job.abort();
-    }
+    node.stop().await;
     sweeper.abort();
     drop(bridge);
     drop(modbus);
     ocpp.abort();
-    if let Some(webhook) = webhook {
-        webhook.abort();
-    }
     store.close().await;
     Ok(())
+}
+
+/// The work that runs once in a cluster, each under its lease: the market
+/// job, the control loop, scheduled ingestion, physical forecasts and the
+/// alert webhook (those that are configured).
+fn singleton_jobs(store: &Arc<vpp_store::Store>, config: &Config) -> Vec<vpp_app::cluster::SingletonJob> {
+    use vpp_app::cluster::{AbortOnDrop, SingletonJob};
+    let mut jobs = Vec::new();
+    let s = store.clone();
+    jobs.push(SingletonJob {
+        lease: "market",
+        start: Box::new(move |fence| {
+            let every = std::time::Duration::from_secs(60);
+            Box::new(AbortOnDrop(vpp_app::market_job::spawn_market_job(s.clone(), every, Some(fence))))
+        }),
+    });
+    if let Some(settings) = config.control {
+        let s = store.clone();
+        jobs.push(SingletonJob {
+            lease: "control",
+            start: Box::new(move |_| Box::new(AbortOnDrop(vpp_app::control::spawn_control_loop(s.clone(), settings)))),
+        });
+    }
+    let s = store.clone();
+    jobs.push(SingletonJob {
+        lease: "ingestion",
+        // Sources are looked at when their schedule fires (checked each second).
+        start: Box::new(move |_| {
+            let tick = std::time::Duration::from_secs(1);
+            Box::new(AbortOnDrop(vpp_app::ingestion::spawn_ingestion_job(s.clone(), tick)))
+        }),
+    });
+    if let Some(every) = config.physical_forecasts {
+        let s = store.clone();
+        jobs.push(SingletonJob {
+            lease: "physical_forecasts",
+            start: Box::new(move |_| {
+                let hours = vpp_app::forecasts::JOB_HOURS;
+                Box::new(AbortOnDrop(vpp_app::forecasts::spawn_physical_forecast_job(s.clone(), every, hours)))
+            }),
+        });
+    }
+    if let Some(w) = config.alert_webhook.clone() {
+        let s = store.clone();
+        jobs.push(SingletonJob {
+            lease: "alert_webhook",
+            start: Box::new(move |_| {
+                Box::new(AbortOnDrop(vpp_app::webhook::spawn_alert_webhook(s.clone(), w.clone())))
+            }),
+        });
+    }
+    jobs
 }
 
 /// Progress of a long import on stderr, one line per report of the store

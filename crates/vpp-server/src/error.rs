@@ -150,6 +150,7 @@ impl From<StoreError> for ApiError {
                 }
             }
             StoreError::Cancelled => Self::conflict("cancelled on request; nothing was stored"),
+            fenced @ StoreError::Fenced { .. } => Self::conflict(fenced.to_string()),
             other @ (StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migrate(_)) => {
                 Self::internal(other)
             }

@@ -58,6 +58,8 @@ pub struct AppState {
     pub tasks: Arc<vpp_app::strategies::Tasks>,
     /// Imports running in the background, and those that ended lately.
     pub imports: Arc<crate::imports::ImportJobs>,
+    /// This node's id in the cluster, when it runs as a node.
+    pub node_id: Option<String>,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ impl AppState {
             modbus: None,
             ocpp: Arc::default(),
             tasks: Arc::default(),
+            node_id: None,
         })
     }
 }

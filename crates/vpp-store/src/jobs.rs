@@ -74,7 +74,7 @@ impl Store {
         let mut w = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO import_jobs (id, kind, target_id, permission, started_by, state, rows_total, rows_sent, \
-             cancel_requested, started_at) VALUES ($1, $2, $3, $4, $5, 'running', $6, 0, 0, $7)",
+             cancel_requested, started_at, node_id) VALUES ($1, $2, $3, $4, $5, 'running', $6, 0, 0, $7, $8)",
         )
         .bind(j.id.clone())
         .bind(j.kind.clone())
@@ -83,6 +83,7 @@ impl Store {
         .bind(j.started_by.clone())
         .bind(count(j.rows))
         .bind(to_micros(j.started_at))
+        .bind(self.node_id().map(str::to_string))
         .execute(&mut *w.tx)
         .await?;
         w.tx.commit().await?;
@@ -152,22 +153,27 @@ impl Store {
         Ok(())
     }
 
-    /// At start: jobs left running by a stopped process are `interrupted`
-    /// (their imports committed nothing: a series import publishes all its
-    /// rows at once at its end, see [`Store::insert_beliefs_reporting`]),
-    /// and the rows of abandoned staging batches are deleted. Returns the
-    /// jobs marked. One process per database runs this (SQLite, or a single
-    /// node); with several nodes, jobs need an owner lease first.
-    pub async fn interrupt_import_jobs(&self) -> Result<u64> {
+    /// Jobs left running by a process that stopped are `interrupted` (their
+    /// imports committed nothing: a series import publishes all its rows at
+    /// once at its end, see [`Store::insert_beliefs_reporting`]), and the
+    /// rows of abandoned staging batches are deleted. Returns the jobs
+    /// marked. A job is left running while its node is alive (seen since
+    /// `alive_since`), unless it is `restarted`, a node starting again under
+    /// the same id; a job without a node is from a single process, which
+    /// has stopped.
+    pub async fn interrupt_import_jobs(&self, alive_since: Timestamp, restarted: Option<&str>) -> Result<u64> {
         let error = serde_json::json!({
             "type": "urn:vpp:problem:interrupted", "title": "Interrupted", "status": 409,
             "detail": "the server stopped while the job ran; nothing of the file was stored, import it again",
         });
-        let marked = sqlx::query(
-            "UPDATE import_jobs SET state = 'interrupted', finished_at = $1, error_json = $2 WHERE state = 'running'",
-        )
+        let marked = sqlx::query(concat!(
+            "UPDATE import_jobs SET state = 'interrupted', finished_at = $1, error_json = $2 WHERE state = 'running' AND ",
+            orphaned!("$3", "$4")
+        ))
         .bind(to_micros(crate::now()))
         .bind(error.to_string())
+        .bind(restarted.unwrap_or_default().to_string())
+        .bind(to_micros(alive_since))
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -298,6 +304,48 @@ mod tests {
         drop_store(store, file).await;
     }
 
+    /// Two nodes on one database: a node starting, or sweeping, leaves the
+    /// jobs of a node that is alive running and interrupts those of a node
+    /// that is gone, and its own of a previous run under the same id.
+    #[tokio::test]
+    async fn only_the_jobs_of_a_stopped_node_are_interrupted() {
+        let (a, file) = temp_store().await;
+        let b = Store::connect(&format!("sqlite://{}", file.display())).await.expect("second node");
+        a.set_node_id("node-a");
+        b.set_node_id("node-b");
+        let now = Timestamp::now();
+        let job = |id: &str| ImportJobRow {
+            id: id.into(),
+            kind: "series".into(),
+            target_id: "s1".into(),
+            permission: "series:write".into(),
+            started_by: None,
+            state: "running".into(),
+            rows: 10,
+            sent: 0,
+            cancel_requested: false,
+            started_at: now,
+            finished_at: None,
+            report: None,
+            error: None,
+        };
+        a.create_import_job(&job("of-a")).await.expect("a's job");
+        b.create_import_job(&job("of-b")).await.expect("b's job");
+        a.node_alive("node-a", "test", now, now).await.expect("a alive");
+        b.node_alive("node-b", "test", now, now).await.expect("b alive");
+        let since = now - jiff::SignedDuration::from_secs(30);
+        // Both alive: a sweep interrupts nothing.
+        assert_eq!(a.interrupt_import_jobs(since, None).await.expect("sweep"), 0);
+        // b restarts under its id: its own old job is interrupted, a's is not.
+        assert_eq!(b.interrupt_import_jobs(since, Some("node-b")).await.expect("restart"), 1);
+        assert_eq!(a.get_import_job("of-a").await.expect("a").state, "running");
+        // a is not seen for a while: b's sweep interrupts a's job.
+        assert_eq!(b.interrupt_import_jobs(now + jiff::SignedDuration::from_secs(1), None).await.expect("b sweeps"), 1);
+        assert_eq!(b.get_import_job("of-a").await.expect("a").state, "interrupted");
+        b.close().await;
+        drop_store(a, file).await;
+    }
+
     #[tokio::test]
     async fn a_job_left_running_is_interrupted_at_the_next_start() {
         let (store, file) = temp_store().await;
@@ -320,11 +368,11 @@ mod tests {
         assert!(!store.import_job_progress("j1", 4).await.expect("progress"));
         store.request_import_cancel("j1").await.expect("cancel");
         assert!(store.import_job_progress("j1", 6).await.expect("progress"), "the cancel is seen");
-        assert_eq!(store.interrupt_import_jobs().await.expect("interrupt"), 1);
+        assert_eq!(store.interrupt_import_jobs(crate::now(), None).await.expect("interrupt"), 1);
         let back = store.get_import_job("j1").await.expect("get");
         assert_eq!((back.state.as_str(), back.sent), ("interrupted", 6));
         assert_eq!(back.error.expect("error")["type"], "urn:vpp:problem:interrupted");
-        assert_eq!(store.interrupt_import_jobs().await.expect("again"), 0);
+        assert_eq!(store.interrupt_import_jobs(crate::now(), None).await.expect("again"), 0);
         assert!(matches!(store.get_import_job("nope").await, Err(StoreError::NotFound { .. })));
         drop_store(store, file).await;
     }

@@ -14,8 +14,24 @@
 //!
 //! This crate must not depend on HTTP types.
 
+/// The condition of a running job whose node is gone: no node, the node
+/// `$me` (a job of that node's previous run; bind '' for none), or a node
+/// not seen since `$since` (µs).
+macro_rules! orphaned {
+    ($me:literal, $since:literal) => {
+        concat!(
+            "(node_id IS NULL OR node_id = ",
+            $me,
+            " OR node_id NOT IN (SELECT id FROM cluster_nodes WHERE last_seen_at >= ",
+            $since,
+            "))"
+        )
+    };
+}
+
 mod ai_models;
 mod alerts;
+mod cluster;
 mod device_links;
 mod devices;
 mod etl;
@@ -47,6 +63,7 @@ use vpp_domain::vpp::DoubleBooking;
 
 pub use ai_models::NewModelVersion;
 pub use alerts::{Alert, AlertFilter, AlertMessage, AlertRule, AlertState};
+pub use cluster::{ClusterNode, Fence, LeaseRow};
 pub use device_links::DeviceLink;
 pub use devices::{Delivery, DeliveryState, DeviceInfo, LiveMeasurement, site_slug};
 pub use etl::{EtlView, OWN_TABLES, check_table_name};
@@ -55,7 +72,7 @@ pub use fleet::{FleetSnapshot, MemberRow};
 pub use ingestion::{Claim, IngestionSource, MAX_REFUSED_LINES, RunEnd, RunFilter};
 pub use jobs::ImportJobRow;
 pub use markets::{
-    BidFilter, BidRecord, BidScope, KillSwitch, NewBid, SettlementRecord, StepFill, StepRecord, TradeFilter,
+    BidFilter, BidRecord, BidScope, Clearing, KillSwitch, NewBid, SettlementRecord, StepFill, StepRecord, TradeFilter,
     TradeRecord,
 };
 pub use ocpp::{ChargingSession, OcppStation, SessionEvent, SessionOf, StationCredential};
@@ -137,6 +154,14 @@ pub enum StoreError {
     /// A long write was cancelled by its caller; nothing was stored.
     #[error("cancelled on request; nothing was stored")]
     Cancelled,
+    /// Singleton work was refused its write: another node took its lease.
+    #[error("lease `{lease}` is no longer held under token {token}: another node took it; nothing was written")]
+    Fenced {
+        /// The lease.
+        lease: String,
+        /// The token the write was started under.
+        token: i64,
+    },
     /// A stored row could not be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -170,6 +195,9 @@ pub struct Store {
     stage_above: std::sync::atomic::AtomicUsize,
     /// SQLite file: the task that checkpoints the WAL, stopped with the store.
     _checkpointer: Option<Checkpointer>,
+    /// The cluster node this process is, once it runs as one: it owns the
+    /// background imports and backtests it starts.
+    node_id: std::sync::OnceLock<String>,
 }
 
 /// Checkpoints a SQLite WAL in the background, off every writer's path.
@@ -287,6 +315,7 @@ impl Store {
             link_outbox: std::sync::atomic::AtomicBool::new(false),
             stage_above: std::sync::atomic::AtomicUsize::new(series::STAGE_CHUNK),
             _checkpointer: checkpointer,
+            node_id: std::sync::OnceLock::new(),
         })
     }
 

@@ -247,6 +247,19 @@ async fn insert_trade(w: &mut WriteTx<'_>, t: &TradeRecord) -> Result<()> {
     Ok(())
 }
 
+/// What an auction produced, as [`Store::record_clearing`] writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Clearing<'a> {
+    /// The published result of every slot.
+    pub slots: &'a [SlotResult],
+    /// Every step's fill.
+    pub fills: &'a [StepFill],
+    /// Each bid's new status.
+    pub statuses: &'a [(String, BidStatus)],
+    /// The trades.
+    pub trades: &'a [TradeRecord],
+}
+
 impl Store {
     /// Stores a new connector; its name must be unique.
     pub async fn create_connector(&self, c: &Connector) -> Result<Connector> {
@@ -568,17 +581,20 @@ impl Store {
     /// Records an auction: the published slot results, every step's fill,
     /// each bid's new status and the trades, all or nothing. Bids no longer
     /// SUBMITTED (cancelled meanwhile) are left alone and get no trades.
+    /// Under a `fence`, nothing is written unless its lease is still held.
     pub async fn record_clearing(
         &self,
         connector_id: &str,
         day: Date,
-        slots: &[SlotResult],
-        fills: &[StepFill],
-        statuses: &[(String, BidStatus)],
-        trades: &[TradeRecord],
+        clearing: Clearing<'_>,
+        fence: Option<&crate::Fence>,
     ) -> Result<()> {
+        let Clearing { slots, fills, statuses, trades } = clearing;
         let now = to_micros(crate::now());
         let mut w = self.begin_write().await?;
+        if let Some(fence) = fence {
+            Self::check_fence(&mut w, self.backend(), fence, crate::now()).await?;
+        }
         sqlx::query(
             "INSERT INTO market_clearings (connector_id, trading_date, cleared_at, slots) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (connector_id, trading_date) DO UPDATE SET cleared_at = $3, slots = $4",

@@ -258,8 +258,8 @@ impl Store {
     pub async fn create_backtest(&self, strategy_id: &str, version: i64, request: &Value, by: &str) -> Result<String> {
         let id = new_id();
         sqlx::query(
-            "INSERT INTO backtests (id, strategy_id, version, status, progress, request, created_by, created_at) \
-             VALUES ($1, $2, $3, 'RUNNING', 0, $4, $5, $6)",
+            "INSERT INTO backtests (id, strategy_id, version, status, progress, request, created_by, created_at, node_id) \
+             VALUES ($1, $2, $3, 'RUNNING', 0, $4, $5, $6, $7)",
         )
         .bind(id.clone())
         .bind(strategy_id.to_string())
@@ -267,6 +267,7 @@ impl Store {
         .bind(to_json(request))
         .bind(by.to_string())
         .bind(to_micros(crate::now()))
+        .bind(self.node_id().map(str::to_string))
         .execute(&self.pool)
         .await?;
         Ok(id)
@@ -384,14 +385,22 @@ impl Store {
         row.map(|r| Ok((r.try_get("version")?, r.try_get("bid_id")?, from_json(&r, "decisions")?))).transpose()
     }
 
-    /// Marks tasks left RUNNING by a stopped server as INTERRUPTED.
-    pub async fn interrupt_stale_backtests(&self) -> Result<u64> {
-        Ok(sqlx::query(
+    /// Marks tasks left RUNNING by a stopped server as INTERRUPTED; those
+    /// of nodes still alive are left alone (as for import jobs, see
+    /// [`Store::interrupt_import_jobs`]).
+    pub async fn interrupt_stale_backtests(
+        &self,
+        alive_since: jiff::Timestamp,
+        restarted: Option<&str>,
+    ) -> Result<u64> {
+        Ok(sqlx::query(concat!(
             "UPDATE backtests SET status = 'INTERRUPTED', error = 'the server stopped while it ran; run it again', \
-             finished_at = $1 \
-             WHERE status = 'RUNNING'",
-        )
+             finished_at = $1 WHERE status = 'RUNNING' AND ",
+            orphaned!("$2", "$3")
+        ))
         .bind(to_micros(crate::now()))
+        .bind(restarted.unwrap_or_default().to_string())
+        .bind(to_micros(alive_since))
         .execute(&self.pool)
         .await?
         .rows_affected())

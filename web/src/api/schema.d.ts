@@ -488,6 +488,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vpp/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The nodes serving this database (those that said they were alive in the
+         *     last three lease times: id, version, start, last seen) and every lease
+         *     of singleton work with its holder, fencing token and expiry. On SQLite
+         *     there is one node; several nodes need PostgreSQL.
+         */
+        get: operations["cluster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vpp/configuration": {
         parameters: {
             query?: never;
@@ -4396,6 +4418,32 @@ export interface components {
              */
             trading_date: string;
         };
+        /** @description The nodes on the database and who holds which lease. */
+        Cluster: {
+            /** @description The node that answered. */
+            answered_by?: string | null;
+            /** @description Every lease. */
+            leases: components["schemas"]["LeaseRow"][];
+            /** @description The nodes that said they were alive lately. */
+            nodes: components["schemas"]["NodeView"][];
+        };
+        /** @description A node that said it was alive. */
+        ClusterNode: {
+            /** @description Node id. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it last said it was alive (UTC).
+             */
+            last_seen_at: string;
+            /**
+             * Format: date-time
+             * @description When it started (UTC).
+             */
+            started_at: string;
+            /** @description vpp version it runs. */
+            version: string;
+        };
         /** @description What a compensation file stored. */
         CompensationImport: {
             /** @description Quarter-hour prices stored, per resource id. */
@@ -5822,6 +5870,28 @@ export interface components {
          * @enum {string}
          */
         Lang: "en" | "zh-CN";
+        /** @description A lease and who holds it. */
+        LeaseRow: {
+            /**
+             * Format: date-time
+             * @description When its holder took it (UTC).
+             */
+            acquired_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Held until then unless renewed (UTC).
+             */
+            expires_at: string;
+            /** @description The node holding it; null when released. */
+            holder?: string | null;
+            /** @description What it guards (`market`, `control`, …). */
+            name: string;
+            /**
+             * Format: int64
+             * @description Fencing token: grows by one with every new holder.
+             */
+            token: number;
+        };
         /** @description A member that is not in the schedule, and why. */
         LeftOut: {
             /** @description Why. */
@@ -6447,6 +6517,11 @@ export interface components {
             series: components["schemas"]["Series"][];
             /** @description The nearest weather point within 30 km (`latitude,longitude`), if any. */
             weather_point?: string | null;
+        };
+        /** @description A node and the leases it holds. */
+        NodeView: components["schemas"]["ClusterNode"] & {
+            /** @description Names of the unexpired leases it holds. */
+            holds: string[];
         };
         /**
          * @description What to optimise.
@@ -10994,6 +11069,35 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cluster"];
                 };
             };
             /** @description An error, as RFC 7807 problem JSON naming the field where one is at fault */

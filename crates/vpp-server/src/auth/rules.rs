@@ -90,6 +90,7 @@ pub const RULES: &[Rule] = &[
     rule(Method::GET, "/healthz", Public, Entity::None),
     rule(Method::GET, "/readyz", Public, Entity::None),
     rule(Method::GET, "/metrics", p(MetricsRead), Entity::None),
+    rule(Method::GET, "/api/v1/vpp/cluster", p(MetricsRead), Entity::None),
     // Sessions
     rule(Method::POST, "/api/v1/auth/login", Public, Entity::None),
     rule(Method::POST, "/api/v1/auth/refresh", Public, Entity::None),

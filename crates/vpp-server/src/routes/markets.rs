@@ -455,7 +455,7 @@ async fn clear_auction(
     if Timestamp::now() < closure {
         return Err(ApiError::invalid("trading_date", format!("rule gate_closure: the auction runs after {closure}")));
     }
-    Ok(Json(clear_day(&s.store, &c, r.trading_date).await?))
+    Ok(Json(clear_day(&s.store, &c, r.trading_date, None).await?))
 }
 
 /// A settlement run.

@@ -573,7 +573,7 @@ async fn a_job_left_running_by_a_dead_process_shows_interrupted_after_a_start() 
     assert_eq!(s, StatusCode::OK, "{job}");
     assert!(app.store.import_job_progress("elsewhere", 50).await.unwrap(), "the running process sees the cancel");
 
-    assert_eq!(app.store.interrupt_import_jobs().await.unwrap(), 1);
+    assert_eq!(app.store.interrupt_import_jobs(jiff::Timestamp::now(), None).await.unwrap(), 1);
     let (_, job) = app.get("/api/v1/vpp/import-jobs/elsewhere").await;
     assert_eq!(job["state"], "interrupted", "{job}");
     assert_eq!(job["sent"], 50);

@@ -276,7 +276,7 @@ async fn the_market_job_lets_active_strategies_bid_on_their_own() {
     let (_, created) = app.post("/api/v1/vpp/strategies", strategy(&vpp, &series, "Peak")).await;
     let id = created["id"].as_str().unwrap();
     activate(&app, id).await;
-    let job = vpp_app::market_job::spawn_market_job(app.store.clone(), Duration::from_millis(50));
+    let job = vpp_app::market_job::spawn_market_job(app.store.clone(), Duration::from_millis(50), None);
     let mut bid = Value::Null;
     // Up to 30 s: on PostgreSQL beside the rest of the suite the job's first
     // round can take more than 10 s.
