@@ -612,31 +612,30 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
         })
     };
     let mut state = AppState::new(store.clone(), config.server.clone()).await?;
-    let bridge = match &config.mqtt {
-        Some(mqtt) => {
-            let bridge = vpp_devices::bridge::spawn(store.clone(), mqtt.clone())?;
-            eprintln!(
-                "Devices:   MQTT {} ({}/{{site}}/{{resource_id}}/telemetry | setpoint | ack)",
-                mqtt.url, mqtt.topic_prefix
-            );
-            state.devices = Some(bridge.stats_handle());
-            Some(bridge)
-        }
-        None => None,
-    };
-    let modbus = config.modbus_links.then(|| {
-        let links = vpp_devices::modbus::spawn(store.clone(), vpp_devices::modbus::ModbusConfig::default());
+    // The MQTT bridge and the Modbus links run on the node holding their
+    // lease (below); every node queues setpoints for them.
+    if let Some(mqtt) = &config.mqtt {
+        vpp_devices::bridge::prepare(&store, mqtt)?;
+        eprintln!(
+            "Devices:   MQTT {} ({}/{{site}}/{{resource_id}}/telemetry | setpoint | ack)",
+            mqtt.url, mqtt.topic_prefix
+        );
+        state.devices = Some(Arc::default());
+    }
+    if config.modbus_links {
+        store.enable_link_outbox();
         eprintln!("Devices:   Modbus TCP links that are enabled (PUT /resource-instances/{{id}}/device-link)");
-        state.modbus = Some(links.stats_handle());
-        links
-    });
+        state.modbus = Some(Arc::default());
+    }
     let ocpp = vpp_server::ocpp::spawn_deliveries(store.clone(), state.ocpp.clone());
     eprintln!(
         "Devices:   OCPP 2.0.1 charging stations at /ocpp/{{station_id}} (POST /resource-instances/{{id}}/ocpp-station)"
     );
     // Singleton work runs on the node holding its lease (every node, when
     // it is the only one): see vpp_app::cluster.
-    let node = vpp_app::cluster::spawn_node(store.clone(), config.node.clone(), singleton_jobs(&store, config));
+    let devices = (state.devices.clone(), state.modbus.clone());
+    let node =
+        vpp_app::cluster::spawn_node(store.clone(), config.node.clone(), singleton_jobs(&store, config, devices));
     eprintln!("Node:      {} (GET /api/v1/vpp/cluster lists the nodes and their leases)", node.id);
     state.node_id = Some(node.id.clone());
     if let Some(w) = &config.alert_webhook {
@@ -659,19 +658,49 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     auth.refusals.flush_all(&audit_store).await;
     node.stop().await;
     sweeper.abort();
-    drop(bridge);
-    drop(modbus);
     ocpp.abort();
     store.close().await;
     Ok(())
 }
 
 /// The work that runs once in a cluster, each under its lease: the market
-/// job, the control loop, scheduled ingestion, physical forecasts and the
-/// alert webhook (those that are configured).
-fn singleton_jobs(store: &Arc<vpp_store::Store>, config: &Config) -> Vec<vpp_app::cluster::SingletonJob> {
+/// job, the control loop, scheduled ingestion, physical forecasts, the
+/// alert webhook, the MQTT bridge and the Modbus links (those that are
+/// configured; `devices` are their counters, kept across restarts).
+fn singleton_jobs(
+    store: &Arc<vpp_store::Store>,
+    config: &Config,
+    devices: (Option<Arc<vpp_devices::bridge::BridgeStats>>, Option<Arc<vpp_devices::modbus::ModbusStats>>),
+) -> Vec<vpp_app::cluster::SingletonJob> {
     use vpp_app::cluster::{AbortOnDrop, SingletonJob};
     let mut jobs = Vec::new();
+    if let (Some(mqtt), Some(stats)) = (config.mqtt.clone(), devices.0) {
+        let s = store.clone();
+        jobs.push(SingletonJob {
+            lease: "mqtt_bridge",
+            start: Box::new(move |_| {
+                match vpp_devices::bridge::spawn_counting(s.clone(), mqtt.clone(), stats.clone()) {
+                    Ok(bridge) => Box::new(bridge),
+                    // Checked at start (prepare); a failure here is logged and
+                    // the bridge stays down on this node.
+                    Err(e) => {
+                        tracing::error!(error = %e, "the MQTT bridge did not start");
+                        Box::new(())
+                    }
+                }
+            }),
+        });
+    }
+    if let Some(stats) = devices.1 {
+        let s = store.clone();
+        jobs.push(SingletonJob {
+            lease: "modbus_links",
+            start: Box::new(move |_| {
+                let config = vpp_devices::modbus::ModbusConfig::default();
+                Box::new(vpp_devices::modbus::spawn_counting(s.clone(), config, stats.clone()))
+            }),
+        });
+    }
     let s = store.clone();
     jobs.push(SingletonJob {
         lease: "market",

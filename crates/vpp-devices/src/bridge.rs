@@ -319,10 +319,11 @@ impl Directory {
     }
 }
 
-/// Starts the bridge on the current tokio runtime.
-pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeError> {
+/// Checks the bridge's settings and makes every dispatch saved through
+/// `store` from now on queue its setpoints for a bridge: on every node of a
+/// cluster, whichever node runs the bridge. Returns the client options.
+pub fn prepare(store: &Store, config: &BridgeConfig) -> Result<MqttOptions, BridgeError> {
     protocol::check_prefix(&config.topic_prefix).map_err(|e| config_error("mqtt_topic_prefix", e))?;
-    let prefix: Arc<str> = config.topic_prefix.as_str().into();
     let options = mqtt_options(
         &config.url,
         &config.client_id,
@@ -330,6 +331,20 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
         config.password.as_deref(),
         config.ca_file.as_deref(),
     )?;
+    store.enable_setpoint_outbox(outbox(&config.topic_prefix));
+    Ok(options)
+}
+
+/// Starts the bridge on the current tokio runtime.
+pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeError> {
+    spawn_counting(store, config, Arc::new(BridgeStats::default()))
+}
+
+/// [`spawn`], counting into `stats` (kept by the caller across restarts of
+/// the bridge, as when the node holding the device lease changes).
+pub fn spawn_counting(store: Arc<Store>, config: BridgeConfig, stats: Arc<BridgeStats>) -> Result<Bridge, BridgeError> {
+    let options = prepare(&store, &config)?;
+    let prefix: Arc<str> = config.topic_prefix.as_str().into();
     // Two connections: setpoints and their answers never queue behind the
     // fleet's telemetry, at the broker or here.
     let lane_options = |lane: Lane| {
@@ -348,9 +363,6 @@ pub fn spawn(store: Arc<Store>, config: BridgeConfig) -> Result<Bridge, BridgeEr
     };
     let (client, eventloop) = self::client(lane_options(Lane::Control), 1024);
     let (telemetry_client, telemetry_eventloop) = self::client(lane_options(Lane::Telemetry), 16);
-    // From now on saved dispatches queue their setpoints for this bridge.
-    store.enable_setpoint_outbox(outbox(&prefix));
-    let stats = Arc::new(BridgeStats::default());
     let wake = Arc::new(Notify::new());
     let directory = Arc::new(Directory::new());
     // About a second of a busy fleet's messages.

@@ -221,8 +221,13 @@ type Pollers = Arc<tokio::sync::Mutex<HashMap<String, Poller>>>;
 /// Starts the Modbus links on the current tokio runtime. From now on saved
 /// dispatches queue setpoints of resources with an enabled link for them.
 pub fn spawn(store: Arc<Store>, config: ModbusConfig) -> ModbusLinks {
+    spawn_counting(store, config, Arc::new(ModbusStats::default()))
+}
+
+/// [`spawn`], counting into `stats` (kept by the caller across restarts of
+/// the links, as when the node holding their lease changes).
+pub fn spawn_counting(store: Arc<Store>, config: ModbusConfig, stats: Arc<ModbusStats>) -> ModbusLinks {
     store.enable_link_outbox();
-    let stats = Arc::new(ModbusStats::default());
     let directory = Arc::new(Directory::new());
     let pollers: Pollers = Arc::default();
     let (samples_tx, samples_rx) = mpsc::channel::<Incoming>(4096);
