@@ -133,10 +133,23 @@ pub fn spawn_node(store: Arc<Store>, settings: NodeSettings, jobs: Vec<Singleton
                     Ok(n) => tracing::warn!(backtests = n, "backtests of a stopped node are marked INTERRUPTED"),
                 }
                 for job in &jobs {
-                    match store.acquire_lease(job.lease, &settings.id, now, ttl).await {
+                    // A renewal that hangs (a database that does not answer)
+                    // counts as lost, before the lease could expire under
+                    // the work still running here.
+                    let renewal = tokio::time::timeout(
+                        settings.lease_ttl / 3,
+                        store.acquire_lease(job.lease, &settings.id, Timestamp::now(), ttl),
+                    )
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(vpp_store::StoreError::Conflict { field: None, message: "timed out".into() })
+                    });
+                    match renewal {
                         Ok(Some(fence)) => {
                             let same = running.get(job.lease).is_some_and(|(f, _)| f.token == fence.token);
                             if !same {
+                                // The old run (an older token) stops before the new one starts.
+                                drop(running.remove(job.lease));
                                 tracing::info!(node = %settings.id, lease = job.lease, token = fence.token, "lease taken; starting");
                                 running.insert(job.lease, (fence.clone(), (job.start)(fence.clone())));
                                 held.set(job.lease, Some(fence));

@@ -192,6 +192,7 @@ impl ModbusStats {
 pub struct ModbusLinks {
     stats: Arc<ModbusStats>,
     tasks: Vec<JoinHandle<()>>,
+    pollers: Pollers,
 }
 
 impl ModbusLinks {
@@ -205,6 +206,15 @@ impl Drop for ModbusLinks {
     fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
+        }
+        // The pollers too: links stopped (a lost lease) poll nothing.
+        let pollers = self.pollers.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                for (_, p) in pollers.lock().await.drain() {
+                    p.task.abort();
+                }
+            });
         }
     }
 }
@@ -248,9 +258,9 @@ pub fn spawn_counting(store: Arc<Store>, config: ModbusConfig, stats: Arc<Modbus
             samples_tx,
             config.clone(),
         )),
-        tokio::spawn(dispatcher(store, stats.clone(), pollers, config)),
+        tokio::spawn(dispatcher(store, stats.clone(), pollers.clone(), config)),
     ];
-    ModbusLinks { stats, tasks }
+    ModbusLinks { stats, tasks, pollers }
 }
 
 async fn supervisor(

@@ -499,14 +499,14 @@ pub fn spawn_deliveries(store: Arc<Store>, hub: Arc<OcppHub>) -> tokio::task::Jo
                     record(&store, &hub, answer, Some(alert)).await;
                     continue;
                 }
-                // A station away from this node is left to the node it is
-                // connected to (with several nodes, any one may hold it); if
-                // none does, the setpoint fails when its window ends.
-                if !connected {
-                    continue;
-                }
-                if setpoint.start > now + jiff::SignedDuration::from_millis(200) {
-                    if let Err(e) = store.postpone_setpoint(&d.instruction_id, setpoint.start).await {
+                // A station away from this node: looked at again in a second,
+                // by whichever node it is connected to (with several nodes,
+                // any one may hold it), so the queue's head moves on; if no
+                // node holds it, the setpoint fails when its window ends.
+                let later = setpoint.start > now + jiff::SignedDuration::from_millis(200);
+                if later || !connected {
+                    let at = if connected { setpoint.start } else { now + jiff::SignedDuration::from_secs(1) };
+                    if let Err(e) = store.postpone_setpoint(&d.instruction_id, at).await {
                         tracing::warn!(error = %e, "OCPP: could not hold a setpoint back");
                     }
                     continue;

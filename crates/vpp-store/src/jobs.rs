@@ -108,12 +108,18 @@ impl Store {
             .bind(count(sent))
             .execute(&mut *w.tx)
             .await?;
-        let cancel: Option<i64> = sqlx::query_scalar("SELECT cancel_requested FROM import_jobs WHERE id = $1")
+        // Stop when asked to, or when the job is no longer running (another
+        // node marked it interrupted while this one was paused): an
+        // interrupted import must not commit after all.
+        let row = sqlx::query("SELECT cancel_requested, state FROM import_jobs WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&mut *w.tx)
             .await?;
         w.tx.commit().await?;
-        Ok(cancel.unwrap_or(0) != 0)
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>("cancel_requested")? != 0 || r.try_get::<String, _>("state")? != "running",
+            None => false,
+        })
     }
 
     /// Asks a running job to stop, whichever process runs it.
